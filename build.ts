@@ -1,0 +1,149 @@
+/**
+ * Builds standalone srs-ts executables with `bun build --compile`, one per target, into dist/:
+ *
+ *   bun build.ts                                   # every default target (below)
+ *   bun build.ts --targets linux-x64               # just one (the tests use this)
+ *   bun build.ts --targets linux-x64,linux-arm64 --outdir out --no-minify
+ *
+ * Output: dist/srs-ts-<version>-<target> (…-windows-x64.exe), plus dist/SHA256SUMS for the files present.
+ * The web pages (www/) and sample configs (conf/) are embedded (see lib/runtime/assets.ts), so a binary runs
+ * alone. Bun fetches the runtime of a foreign target from the npm registry once and caches it.
+ */
+import { createHash } from "node:crypto";
+import { readdirSync, readFileSync, statSync, writeFileSync, mkdirSync, rmSync, existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { VERSION } from "./lib/version.ts";
+import { listAssets } from "./lib/runtime/assets.ts";
+
+/** Our target names → Bun's. Linux ones are built by default; the others on request. */
+const TARGETS: Record<string, { bun: Bun.Build.CompileTarget; default: boolean }> = {
+  "linux-x64": { bun: "bun-linux-x64", default: true },
+  "linux-x64-baseline": { bun: "bun-linux-x64-baseline", default: true }, // CPUs without AVX2 (pre-2013)
+  "linux-arm64": { bun: "bun-linux-arm64", default: true },
+  "linux-x64-musl": { bun: "bun-linux-x64-musl", default: true }, // Alpine
+  "linux-arm64-musl": { bun: "bun-linux-arm64-musl", default: true },
+  "darwin-x64": { bun: "bun-darwin-x64", default: false },
+  "darwin-arm64": { bun: "bun-darwin-arm64", default: false },
+  "windows-x64": { bun: "bun-windows-x64", default: false },
+};
+
+interface Options {
+  targets: string[];
+  outdir: string;
+  minify: boolean;
+}
+
+function usage(code: number): never {
+  console.log(`usage: bun build.ts [--targets T1,T2,...] [--outdir DIR] [--no-minify]
+targets: ${Object.entries(TARGETS).map(([n, t]) => (t.default ? n : `${n} (not default)`)).join(", ")}`);
+  process.exit(code);
+}
+
+function parseArgs(argv: string[]): Options {
+  const opts: Options = {
+    targets: Object.keys(TARGETS).filter((t) => TARGETS[t]!.default),
+    outdir: "dist",
+    minify: true,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const [flag, inline] = a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
+    const value = (): string => {
+      const v = inline ?? argv[++i];
+      if (v === undefined) usage(2);
+      return v;
+    };
+    switch (flag) {
+      case "--targets":
+      case "--target":
+        opts.targets = value().split(",").map((t) => t.trim()).filter(Boolean);
+        break;
+      case "--outdir":
+        opts.outdir = value();
+        break;
+      case "--no-minify":
+        opts.minify = false;
+        break;
+      case "-h":
+      case "--help":
+        usage(0);
+      default:
+        console.error(`unknown argument: ${a}`);
+        usage(2);
+    }
+  }
+  for (const t of opts.targets) {
+    if (!(t in TARGETS)) {
+      console.error(`unknown target: ${t}`);
+      usage(2);
+    }
+  }
+  return opts;
+}
+
+export function binaryName(target: string): string {
+  return `srs-ts-${VERSION}-${target}${target.startsWith("windows") ? ".exe" : ""}`;
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1048576).toFixed(1)} MiB`;
+}
+
+async function buildOne(target: string, opts: Options): Promise<string> {
+  const outfile = join(opts.outdir, binaryName(target));
+  rmSync(outfile, { force: true });
+  const started = performance.now();
+  const result = await Bun.build({
+    entrypoints: ["./main.ts"],
+    compile: {
+      target: TARGETS[target]!.bun,
+      outfile,
+      // Embedded under their relative paths: /$bunfs/root/www/index.html (read by lib/runtime/assets.ts).
+      assets: listAssets(),
+      // A server must not pick up a .env or bunfig.toml from whatever folder it is started in.
+      autoloadDotenv: false,
+      autoloadBunfig: false,
+    },
+    // Whitespace and syntax minified; identifiers kept so errors name real classes and functions (Bun 1.4.5's
+    // keepNames does not keep class names, and renaming saves nothing next to the ~100 MB runtime). The source
+    // map is embedded in the executable: stack traces point at the original .ts lines.
+    minify: opts.minify ? { whitespace: true, syntax: true, identifiers: false } : false,
+    sourcemap: "linked",
+  });
+  if (!result.success) {
+    for (const log of result.logs) console.error(log);
+    throw new Error(`build failed for ${target}`);
+  }
+  if (!existsSync(outfile)) throw new Error(`bun reported success but ${outfile} is missing`);
+  rmSync(`${outfile}.map`, { force: true }); // a copy of what is embedded; not something to ship
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  console.log(`${outfile}  ${mib(statSync(outfile).size)}  (${seconds} s)`);
+  return outfile;
+}
+
+function writeChecksums(outdir: string): void {
+  const prefix = `srs-ts-${VERSION}-`;
+  const lines = readdirSync(outdir)
+    .filter((f) => f.startsWith(prefix))
+    .sort()
+    .map((f) => `${createHash("sha256").update(readFileSync(join(outdir, f))).digest("hex")}  ${f}`);
+  writeFileSync(join(outdir, "SHA256SUMS"), lines.join("\n") + "\n");
+}
+
+async function main(): Promise<void> {
+  process.chdir(resolve(import.meta.dir)); // asset paths and the entry are relative to the repository root
+  const opts = parseArgs(process.argv.slice(2));
+  mkdirSync(opts.outdir, { recursive: true });
+  const assets = listAssets();
+  const assetBytes = assets.reduce((n, a) => n + statSync(a).size, 0);
+  console.log(`srs-ts ${VERSION}: ${opts.targets.length} target(s), ${assets.length} embedded files (${mib(assetBytes)})`);
+  for (const target of opts.targets) await buildOne(target, opts);
+  writeChecksums(opts.outdir);
+}
+
+if (import.meta.main) {
+  await main().catch((e: unknown) => {
+    console.error(e instanceof Error ? e.message : e);
+    process.exit(1);
+  });
+}
