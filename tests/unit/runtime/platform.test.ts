@@ -1,0 +1,16 @@
+import { expect, test } from "bun:test";
+import { isBunfsPath, isCompiledBinary, runtimeDescription, runtimeName, runtimeVersion } from "../../../lib/runtime/platform.ts";
+
+test("running from source under Bun", () => {
+  expect(runtimeName()).toBe("bun");
+  expect(runtimeVersion()).toBe(Bun.version);
+  expect(isCompiledBinary()).toBe(false);
+  expect(runtimeDescription()).toBe(`bun ${Bun.version} ${process.platform}-${process.arch}`);
+});
+
+test("Bun's embedded file system paths are recognised", () => {
+  expect(isBunfsPath("file:///$bunfs/root/srs-ts-0.1.0-linux-x64")).toBe(true);
+  expect(isBunfsPath("/$bunfs/root/www/index.html")).toBe(true);
+  expect(isBunfsPath("B:/~BUN/root/srs.exe")).toBe(true);
+  expect(isBunfsPath("file:///work/main/lib/runtime/platform.ts")).toBe(false);
+});
