@@ -1,0 +1,227 @@
+/**
+ * The standalone executables that build.ts makes: each is copied ALONE into an empty folder and must still
+ * print its version, check a config, and serve the embedded home page. The arm64 one runs under qemu-user.
+ * A binary in dist/ newer than every build input is reused; otherwise `bun build.ts --targets T` makes it.
+ */
+import { describe, expect, test } from "bun:test";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createSocket } from "node:dgram";
+import { copyFileSync, chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { VERSION } from "../../lib/version.ts";
+
+const REPO = resolve(import.meta.dir, "../..");
+/** Everything a binary is built from: a newer file here means dist/ is stale. */
+const BUILD_INPUTS = ["main.ts", "build.ts", "package.json", "package-lock.json", "tsconfig.json", "lib", "www", "conf"];
+const QEMU_LIBS = "/usr/aarch64-linux-gnu";
+const SLOW = 300_000; // a test may have to compile a binary first (~1–20 s; the first cross-build also downloads)
+
+const CONFIG = `# written by tests/e2e/binary.test.ts
+listen              1935;
+max_connections     1000;
+daemon              off;
+srs_log_tank        console;
+http_api {
+    enabled         on;
+    listen          1985;
+}
+http_server {
+    enabled         on;
+    listen          8080;
+    dir             ./objs/nginx/html;
+}
+vhost __defaultVhost__ {
+}
+`;
+
+function newestInputMtime(): number {
+  let newest = 0;
+  const visit = (p: string): void => {
+    let st;
+    try {
+      st = statSync(p);
+    } catch {
+      return; // an input that does not exist (yet)
+    }
+    if (st.isDirectory()) for (const name of readdirSync(p)) visit(join(p, name));
+    else newest = Math.max(newest, st.mtimeMs);
+  };
+  for (const input of BUILD_INPUTS) visit(join(REPO, input));
+  return newest;
+}
+
+const built = new Map<string, string>();
+
+/** dist/srs-ts-<version>-<target>, built now unless a fresh one is there. */
+function binary(target: string): string {
+  const cached = built.get(target);
+  if (cached) return cached;
+  const out = join(REPO, "dist", `srs-ts-${VERSION}-${target}`);
+  if (!existsSync(out) || statSync(out).mtimeMs < newestInputMtime()) {
+    const r = spawnSync(process.execPath, ["build.ts", "--targets", target], { cwd: REPO, encoding: "utf8", timeout: 280_000 });
+    if (r.status !== 0 || !existsSync(out)) {
+      throw new Error(`bun build.ts --targets ${target} failed (exit ${r.status}, ${r.signal ?? "no signal"}):\n${r.stdout}\n${r.stderr}`);
+    }
+  }
+  built.set(target, out);
+  return out;
+}
+
+/** A fresh empty folder holding only a copy of the binary, named `srs`. */
+function aloneInEmptyDir(bin: string): { dir: string; exe: string } {
+  const dir = mkdtempSync(join(tmpdir(), "srs-bin-"));
+  const exe = join(dir, "srs");
+  copyFileSync(bin, exe);
+  chmodSync(exe, 0o755);
+  return { dir, exe };
+}
+
+function requireTool(tool: string, aptPackage: string): void {
+  const r = spawnSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`${tool} is missing: apt-get install -y ${aptPackage}`);
+}
+
+function run(cmd: string, args: string[], cwd: string) {
+  return spawnSync(cmd, args, { cwd, encoding: "utf8", timeout: 60_000, env: { ...process.env, NO_COLOR: "1" } });
+}
+
+async function freeTcpPort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once("error", rej);
+    s.listen(0, () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+async function freeUdpPort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createSocket("udp4");
+    s.once("error", rej);
+    s.bind(0, () => {
+      const port = s.address().port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+function exited(child: ChildProcess, ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null } | "timeout"> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  return new Promise((res) => {
+    const timer = setTimeout(() => res("timeout"), ms);
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      res({ code, signal });
+    });
+  });
+}
+
+describe("linux-x64 binary, alone in an empty folder", () => {
+  test("is an x86-64 ELF executable", () => {
+    requireTool("file", "file");
+    const r = run("file", ["-b", binary("linux-x64")], REPO);
+    expect(r.stdout).toMatch(/^ELF 64-bit LSB .*x86-64/);
+  }, SLOW);
+
+  test("-v prints the version", () => {
+    const { dir } = aloneInEmptyDir(binary("linux-x64"));
+    try {
+      const r = run("./srs", ["-v"], dir);
+      expect(r.stderr).toBe("");
+      expect(r.stdout.trim()).toBe(VERSION);
+      expect(r.status).toBe(0);
+      expect(readdirSync(dir)).toEqual(["srs"]); // wrote nothing beside itself
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, SLOW);
+
+  test("-t -c checks a config file: 0 when valid, non-zero when not", () => {
+    const { dir } = aloneInEmptyDir(binary("linux-x64"));
+    try {
+      writeFileSync(join(dir, "srs.conf"), CONFIG);
+      const ok = run("./srs", ["-t", "-c", "srs.conf"], dir);
+      expect({ status: ok.status, output: `${ok.stdout}${ok.stderr}` }).toMatchObject({ status: 0 });
+      writeFileSync(join(dir, "broken.conf"), "listen 1935;\nvhost __defaultVhost__ {\n");
+      const bad = run("./srs", ["-t", "-c", "broken.conf"], dir);
+      expect(bad.status).not.toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, SLOW);
+
+  test("with no arguments serves the embedded home page on GET /, and quits on SIGTERM", async () => {
+    const { dir } = aloneInEmptyDir(binary("linux-x64"));
+    const [rtmp, api, http, rtc, srt] = [await freeTcpPort(), await freeTcpPort(), await freeTcpPort(), await freeUdpPort(), await freeUdpPort()];
+    let output = "";
+    const child = spawn("./srs", [], {
+      cwd: dir,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: {
+        ...process.env,
+        NO_COLOR: "1",
+        SRS_DAEMON: "off", // SRS's default config says daemon on; stay in the foreground for the test
+        SRS_LISTEN: String(rtmp),
+        SRS_HTTP_API_LISTEN: String(api),
+        SRS_HTTP_SERVER_LISTEN: String(http),
+        SRS_RTC_SERVER_LISTEN: String(rtc),
+        SRS_SRT_SERVER_LISTEN: String(srt),
+      },
+    });
+    child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
+    try {
+      let res: Response | undefined;
+      const deadline = Date.now() + 15_000;
+      while (Date.now() < deadline && child.exitCode === null && child.signalCode === null) {
+        try {
+          res = await fetch(`http://127.0.0.1:${http}/`, { signal: AbortSignal.timeout(2000) });
+          break;
+        } catch {
+          await Bun.sleep(100);
+        }
+      }
+      if (!res) throw new Error(`no HTTP answer on port ${http} (exit ${child.exitCode ?? child.signalCode ?? "none"}); output:\n${output}`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get("content-type") ?? "").toStartWith("text/html");
+      expect(await res.text()).toBe(readFileSync(join(REPO, "www/index.html"), "utf8"));
+
+      child.kill("SIGTERM");
+      const end = await exited(child, 10_000);
+      if (end === "timeout") throw new Error(`still running 10 s after SIGTERM; output:\n${output}`);
+      // Either a handler that exits (0) or the default action (killed by SIGTERM) is a quit.
+      expect(end.code === 0 || end.signal === "SIGTERM").toBe(true);
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, SLOW);
+});
+
+describe("linux-arm64 binary", () => {
+  test("is an aarch64 ELF executable that runs under qemu-aarch64", () => {
+    requireTool("file", "file");
+    requireTool("qemu-aarch64", "qemu-user");
+    if (!existsSync(join(QEMU_LIBS, "lib/ld-linux-aarch64.so.1"))) {
+      throw new Error(`${QEMU_LIBS} has no arm64 loader: apt-get install -y libc6-arm64-cross`);
+    }
+    const bin = binary("linux-arm64");
+    expect(run("file", ["-b", bin], REPO).stdout).toMatch(/^ELF 64-bit LSB .*ARM aarch64/);
+    const { dir } = aloneInEmptyDir(bin);
+    try {
+      const v = run("qemu-aarch64", ["-L", QEMU_LIBS, "./srs", "-v"], dir);
+      expect(v.stderr).toBe("");
+      expect(v.stdout.trim()).toBe(VERSION);
+      expect(v.status).toBe(0);
+      writeFileSync(join(dir, "srs.conf"), CONFIG);
+      const t = run("qemu-aarch64", ["-L", QEMU_LIBS, "./srs", "-t", "-c", "srs.conf"], dir);
+      expect(t.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, SLOW);
+});
