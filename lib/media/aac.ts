@@ -130,7 +130,7 @@ export function parseAudioSpecificConfig(data: Uint8Array): AudioSpecificConfig 
  * channel configuration, GASpecificConfig zeros). AAC-LC 44100 stereo -> 12 10.
  */
 export function buildAudioSpecificConfig(o: { objectType: number; sampleRate: number; channels: number }): Uint8Array {
-  if (o.objectType < 1 || o.objectType > 95) throw new AacError(`ASC: bad object type ${o.objectType}`);
+  if (o.objectType < 1 || o.objectType > 95 || o.objectType === 31) throw new AacError(`ASC: bad object type ${o.objectType}`);
   const chan = o.channels === 8 ? 7 : o.channels;
   if (chan < 0 || chan > 7) throw new AacError(`ASC: ${o.channels} channels not expressible`);
   const bits: [number, number][] = [];

@@ -97,6 +97,7 @@ export class BitReader {
   /** Signed exp-Golomb se(v). */
   se(): number {
     const k = this.ue();
+    if (k === 0) return 0;
     return k & 1 ? (k + 1) / 2 : -(k / 2);
   }
 }
