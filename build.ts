@@ -66,7 +66,7 @@ function parseArgs(argv: string[]): Options {
         break;
       case "-h":
       case "--help":
-        usage(0);
+        return usage(0);
       default:
         console.error(`unknown argument: ${a}`);
         usage(2);

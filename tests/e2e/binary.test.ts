@@ -87,7 +87,7 @@ function run(cmd: string, args: string[], cwd: string) {
   return spawnSync(cmd, args, { cwd, encoding: "utf8", timeout: 60_000, env: { ...process.env, NO_COLOR: "1" } });
 }
 
-async function freeTcpPort(): Promise<number> {
+function freeTcpPort(): Promise<number> {
   return new Promise((res, rej) => {
     const s = createServer();
     s.once("error", rej);
@@ -98,7 +98,7 @@ async function freeTcpPort(): Promise<number> {
   });
 }
 
-async function freeUdpPort(): Promise<number> {
+function freeUdpPort(): Promise<number> {
   return new Promise((res, rej) => {
     const s = createSocket("udp4");
     s.once("error", rej);
