@@ -115,7 +115,8 @@ async function buildOne(target: string, opts: Options): Promise<string> {
     throw new Error(`build failed for ${target}`);
   }
   if (!existsSync(outfile)) throw new Error(`bun reported success but ${outfile} is missing`);
-  rmSync(`${outfile}.map`, { force: true }); // a copy of what is embedded; not something to ship
+  // Bun also writes the source map beside the executable (…-windows-x64.map for the .exe): it is embedded already.
+  for (const map of new Set([`${outfile}.map`, `${outfile.replace(/\.exe$/, "")}.map`])) rmSync(map, { force: true });
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   console.log(`${outfile}  ${mib(statSync(outfile).size)}  (${seconds} s)`);
   return outfile;
