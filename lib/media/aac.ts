@@ -1,7 +1,7 @@
 /**
  * AAC helpers: AudioSpecificConfig (ISO 14496-3 1.6.2.1) parse/build and ADTS headers (ISO 14496-3 1.A.2).
  */
-import { BitReader } from "./bitreader.ts";
+import { BitReader, BitReaderError } from "./bitreader.ts";
 
 export class AacError extends Error {
   constructor(message: string) {
@@ -120,7 +120,7 @@ export function parseAudioSpecificConfig(data: Uint8Array): AudioSpecificConfig 
     if (extensionSampleRate !== undefined) cfg.extensionSampleRate = extensionSampleRate;
     return cfg;
   } catch (e) {
-    if (e instanceof AacError) throw e;
+    if (!(e instanceof BitReaderError)) throw e;
     throw new AacError(`ASC: ${(e as Error).message}`);
   }
 }

@@ -4,7 +4,7 @@
  *
  * All parsers return subarrays of their input (no payload copies) and throw AvcError on malformed input.
  */
-import { BitReader, nalToRbsp } from "./bitreader.ts";
+import { BitReader, BitReaderError, nalToRbsp } from "./bitreader.ts";
 
 export class AvcError extends Error {
   constructor(message: string) {
@@ -291,7 +291,7 @@ export function parseAvcSps(nalu: Uint8Array): AvcSps {
       frameMbsOnly, picOrderCntType, maxNumRefFrames, width, height, codedWidth, codedHeight,
     };
   } catch (e) {
-    if (e instanceof AvcError) throw e;
+    if (!(e instanceof BitReaderError)) throw e;
     throw new AvcError(`SPS: ${(e as Error).message}`);
   }
 }

@@ -4,7 +4,7 @@
  *
  * Parsers return subarrays of their input (no copies) and throw HevcError on malformed input.
  */
-import { BitReader, nalToRbsp } from "./bitreader.ts";
+import { BitReader, BitReaderError, nalToRbsp } from "./bitreader.ts";
 
 export class HevcError extends Error {
   constructor(message: string) {
@@ -150,7 +150,7 @@ export function parseHevcSps(nalu: Uint8Array): HevcSps {
       profileIdc: ptl.profileIdc, tierFlag: ptl.tierFlag, levelIdc: ptl.levelIdc,
     };
   } catch (e) {
-    if (e instanceof HevcError) throw e;
+    if (!(e instanceof BitReaderError)) throw e;
     throw new HevcError(`SPS: ${(e as Error).message}`);
   }
 }
