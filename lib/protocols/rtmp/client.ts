@@ -150,7 +150,7 @@ export class RtmpClient {
   static async connect(url: string, opts: RtmpClientOptions = {}): Promise<RtmpClient> {
     const parsed = parseRtmpUrl(url);
     const timeoutMs = opts.timeoutMs ?? 10000;
-    const host = parsed.host.startsWith("[") ? parsed.host.slice(1, -1) : parsed.host;
+    const host = parsed.host;
     const socket = netConnect({ host, port: parsed.port });
     socket.setNoDelay(true);
     await withTimeout(

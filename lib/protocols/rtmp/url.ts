@@ -109,7 +109,7 @@ export function resolveRtmpRequest(tcUrl: string, stream = "", param = ""): Rtmp
   let port = defaultPort(schema);
   const m = /^(\[[^\]]*\]|[^:]*)(?::(\d*))?$/.exec(hostPort);
   if (m) {
-    host = m[1]!;
+    host = m[1]!.replace(/^\[(.*)\]$/, "$1");
     if (m[2]) port = Number(m[2]);
   }
   if (host === "") throw new RtmpProtocolError(`bad RTMP url "${tcUrl}": no host`);
