@@ -96,10 +96,13 @@ function need(body: Uint8Array, n: number, what: string): void {
 
 /**
  * Skip ModEx (packet type 7) prefixes: UI8 size-1 (255 -> UI16 size-1 follows), data, then UI8
- * (modExType << 4 | next packet type). Returns [offset after, the real packet type].
+ * (modExType << 4 | next packet type). Returns the offset after them; the real packet type is then the low
+ * nibble of the byte before that offset (the header byte itself when there is no ModEx).
  * The only defined ModEx (TimestampOffsetNano) refines timestamps below 1 ms, which MediaPacket cannot hold.
  */
-function skipModEx(body: Uint8Array, off: number, packetType: number, what: string): [number, number] {
+function skipModEx(body: Uint8Array, what: string): number {
+  let off = 1;
+  let packetType = body[0]! & 0x0f;
   let guard = 0;
   while (packetType === 7) {
     if (++guard > 16) throw new FlvCodecError(`FLV ${what}: too many ModEx headers`);
@@ -116,7 +119,7 @@ function skipModEx(body: Uint8Array, off: number, packetType: number, what: stri
     packetType = body[off]! & 0x0f;
     off += 1;
   }
-  return [off, packetType];
+  return off;
 }
 
 function videoPacket(codec: VideoCodec, dts: number, cts: number, keyframe: boolean, config: boolean, data: Uint8Array): MediaPacket {
@@ -147,9 +150,8 @@ export function flvVideoToPacket(body: Uint8Array, dts: number): MediaPacket | n
 function exVideoToPacket(body: Uint8Array, dts: number): MediaPacket | null {
   const b0 = body[0]!;
   const frameType = (b0 >> 4) & 7;
-  let off: number;
-  let packetType: number;
-  [off, packetType] = skipModEx(body, 1, b0 & 0x0f, "enhanced video");
+  let off = skipModEx(body, "enhanced video");
+  const packetType = body[off - 1]! & 0x0f;
   if (packetType !== EX_VIDEO_METADATA && frameType === 5) return null; // command frame, no payload
   if (packetType === EX_VIDEO_MULTITRACK) throw new FlvCodecError("FLV enhanced video: multitrack is not supported");
   need(body, off + 4, "enhanced video");
@@ -232,9 +234,8 @@ export function flvAudioToPacket(body: Uint8Array, dts: number): MediaPacket | n
 }
 
 function exAudioToPacket(body: Uint8Array, dts: number): MediaPacket | null {
-  let off: number;
-  let packetType: number;
-  [off, packetType] = skipModEx(body, 1, body[0]! & 0x0f, "enhanced audio");
+  let off = skipModEx(body, "enhanced audio");
+  const packetType = body[off - 1]! & 0x0f;
   if (packetType === EX_AUDIO_MULTITRACK) throw new FlvCodecError("FLV enhanced audio: multitrack is not supported");
   need(body, off + 4, "enhanced audio");
   const fcc = readFourcc(body, off);
