@@ -7,9 +7,8 @@ import type { MediaPacket } from "../media/packet.ts";
 import { packetFlvPrefix, packetFlvTagType } from "../media/flv-codec.ts";
 import type { FlvEncodeOptions } from "../media/flv-codec.ts";
 
-export const FLV_TAG_AUDIO = 8;
-export const FLV_TAG_VIDEO = 9;
-export const FLV_TAG_SCRIPT = 18;
+// Tag types: defined once, in flv-codec.ts (tag type = RTMP message type).
+export { FLV_TAG_AUDIO, FLV_TAG_SCRIPT, FLV_TAG_VIDEO } from "../media/flv-codec.ts";
 
 export const FLV_HEADER_SIZE = 9;
 export const FLV_TAG_HEADER_SIZE = 11;
