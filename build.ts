@@ -11,9 +11,9 @@
  */
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync, writeFileSync, mkdirSync, rmSync, existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { VERSION } from "./lib/version.ts";
-import { listAssets } from "./lib/runtime/assets.ts";
+import { ASSET_DIRS, listAssets } from "./lib/runtime/assets.ts";
 
 /** Our target names → Bun's. Linux ones are built by default; the others on request. */
 const TARGETS: Record<string, { bun: Bun.Build.CompileTarget; default: boolean }> = {
@@ -31,10 +31,12 @@ interface Options {
   targets: string[];
   outdir: string;
   minify: boolean;
+  /** The program to compile: main.ts, or a probe of the tests. */
+  entry: string;
 }
 
 function usage(code: number): never {
-  console.log(`usage: bun build.ts [--targets T1,T2,...] [--outdir DIR] [--no-minify]
+  console.log(`usage: bun build.ts [--targets T1,T2,...] [--outdir DIR] [--no-minify] [--entry FILE (default main.ts)]
 targets: ${Object.entries(TARGETS).map(([n, t]) => (t.default ? n : `${n} (not default)`)).join(", ")}`);
   process.exit(code);
 }
@@ -42,8 +44,9 @@ targets: ${Object.entries(TARGETS).map(([n, t]) => (t.default ? n : `${n} (not d
 function parseArgs(argv: string[]): Options {
   const opts: Options = {
     targets: Object.keys(TARGETS).filter((t) => TARGETS[t]!.default),
-    outdir: "dist",
+    outdir: resolve(import.meta.dir, "dist"),
     minify: true,
+    entry: "./main.ts",
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -59,7 +62,10 @@ function parseArgs(argv: string[]): Options {
         opts.targets = value().split(",").map((t) => t.trim()).filter(Boolean);
         break;
       case "--outdir":
-        opts.outdir = value();
+        opts.outdir = resolve(value());
+        break;
+      case "--entry":
+        opts.entry = resolve(value());
         break;
       case "--no-minify":
         opts.minify = false;
@@ -85,6 +91,8 @@ export function binaryName(target: string): string {
   return `srs-ts-${VERSION}-${target}${target.startsWith("windows") ? ".exe" : ""}`;
 }
 
+const startDir = process.cwd();
+
 function mib(bytes: number): string {
   return `${(bytes / 1048576).toFixed(1)} MiB`;
 }
@@ -94,12 +102,14 @@ async function buildOne(target: string, opts: Options): Promise<string> {
   rmSync(outfile, { force: true });
   const started = performance.now();
   const result = await Bun.build({
-    entrypoints: ["./main.ts"],
+    entrypoints: [opts.entry],
     compile: {
       target: TARGETS[target]!.bun,
       outfile,
       // Embedded under their relative paths: /$bunfs/root/www/index.html (read by lib/runtime/assets.ts).
-      assets: listAssets(),
+      // Folders, not files: Bun 1.4.5 keeps the relative path of files found in a folder given here, but
+      // puts a file given by itself at the root under its base name.
+      assets: ASSET_DIRS.filter((d) => existsSync(d)),
       // A server must not pick up a .env or bunfig.toml from whatever folder it is started in.
       autoloadDotenv: false,
       autoloadBunfig: false,
@@ -118,7 +128,7 @@ async function buildOne(target: string, opts: Options): Promise<string> {
   // Bun also writes the source map beside the executable (…-windows-x64.map for the .exe): it is embedded already.
   for (const map of new Set([`${outfile}.map`, `${outfile.replace(/\.exe$/, "")}.map`])) rmSync(map, { force: true });
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
-  console.log(`${outfile}  ${mib(statSync(outfile).size)}  (${seconds} s)`);
+  console.log(`${relative(startDir, outfile)}  ${mib(statSync(outfile).size)}  (${seconds} s)`);
   return outfile;
 }
 
@@ -132,8 +142,8 @@ function writeChecksums(outdir: string): void {
 }
 
 async function main(): Promise<void> {
-  process.chdir(resolve(import.meta.dir)); // asset paths and the entry are relative to the repository root
-  const opts = parseArgs(process.argv.slice(2));
+  const opts = parseArgs(process.argv.slice(2)); // paths given are relative to the caller's cwd
+  process.chdir(resolve(import.meta.dir)); // asset folders are relative to the repository root
   mkdirSync(opts.outdir, { recursive: true });
   const assets = listAssets();
   const assetBytes = assets.reduce((n, a) => n + statSync(a).size, 0);

@@ -5,11 +5,13 @@
  */
 import { describe, expect, test } from "bun:test";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
 import { createSocket } from "node:dgram";
 import { copyFileSync, chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { listAssets } from "../../lib/runtime/assets.ts";
 import { VERSION } from "../../lib/version.ts";
 
 const REPO = resolve(import.meta.dir, "../..");
@@ -198,6 +200,43 @@ describe("linux-x64 binary, alone in an empty folder", () => {
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
       rmSync(dir, { recursive: true, force: true });
+    }
+  }, SLOW);
+});
+
+describe("embedded assets", () => {
+  test("a binary built by build.ts has every www/ and conf/ file, byte for byte, when alone", () => {
+    const work = mkdtempSync(join(tmpdir(), "srs-probe-"));
+    try {
+      // A probe program compiled exactly as main.ts is, that prints what lib/runtime/assets.ts sees.
+      const probe = join(work, "probe.ts");
+      writeFileSync(
+        probe,
+        `import { createHash } from "node:crypto";
+import { assetsEmbedded, getAsset, listAssets } from ${JSON.stringify(join(REPO, "lib/runtime/assets.ts"))};
+const files = Object.fromEntries(listAssets().map((p) => [p, createHash("sha256").update(getAsset(p)!).digest("hex")]));
+console.log(JSON.stringify({ embedded: assetsEmbedded(), files }));
+`,
+      );
+      const b = spawnSync(process.execPath, [join(REPO, "build.ts"), "--targets", "linux-x64", "--entry", probe, "--outdir", join(work, "out")], {
+        cwd: work,
+        encoding: "utf8",
+        timeout: 280_000,
+      });
+      expect({ status: b.status, output: b.stdout + b.stderr }).toMatchObject({ status: 0 });
+      const { dir } = aloneInEmptyDir(join(work, "out", `srs-ts-${VERSION}-linux-x64`));
+      const r = run("./srs", [], dir);
+      expect(r.stderr).toBe("");
+      const seen = JSON.parse(r.stdout) as { embedded: boolean; files: Record<string, string> };
+      const expected = Object.fromEntries(
+        listAssets().map((p) => [p, createHash("sha256").update(readFileSync(join(REPO, p))).digest("hex")]),
+      );
+      expect(seen.embedded).toBe(true);
+      expect(Object.keys(seen.files)).toContain("www/index.html");
+      expect(seen.files).toEqual(expected);
+      rmSync(dir, { recursive: true, force: true });
+    } finally {
+      rmSync(work, { recursive: true, force: true });
     }
   }, SLOW);
 });
