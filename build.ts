@@ -3,7 +3,7 @@
  *
  *   bun build.ts                                   # every default target (below)
  *   bun build.ts --targets linux-x64               # just one (the tests use this)
- *   bun build.ts --targets linux-x64,linux-arm64 --outdir out --no-minify
+ *   bun build.ts --targets linux-x64,linux-arm64 --outdir out --no-minify --no-bytecode
  *
  * Output: dist/srs-ts-<version>-<target> (…-windows-x64.exe), plus dist/SHA256SUMS for the files present.
  * The web pages (www/) and sample configs (conf/) are embedded (see lib/runtime/assets.ts), so a binary runs
@@ -31,12 +31,14 @@ interface Options {
   targets: string[];
   outdir: string;
   minify: boolean;
+  /** Ship JavaScriptCore bytecode with the source: start-up 20 → 8 ms (x64), 0.94 → 0.73 s (arm64 under qemu). */
+  bytecode: boolean;
   /** The program to compile: main.ts, or a probe of the tests. */
   entry: string;
 }
 
 function usage(code: number): never {
-  console.log(`usage: bun build.ts [--targets T1,T2,...] [--outdir DIR] [--no-minify] [--entry FILE (default main.ts)]
+  console.log(`usage: bun build.ts [--targets T1,T2,...] [--outdir DIR] [--no-minify] [--no-bytecode] [--entry FILE (default main.ts)]
 targets: ${Object.entries(TARGETS).map(([n, t]) => (t.default ? n : `${n} (not default)`)).join(", ")}`);
   process.exit(code);
 }
@@ -46,6 +48,7 @@ function parseArgs(argv: string[]): Options {
     targets: Object.keys(TARGETS).filter((t) => TARGETS[t]!.default),
     outdir: resolve(import.meta.dir, "dist"),
     minify: true,
+    bytecode: true,
     entry: "./main.ts",
   };
   for (let i = 0; i < argv.length; i++) {
@@ -66,6 +69,9 @@ function parseArgs(argv: string[]): Options {
         break;
       case "--entry":
         opts.entry = resolve(value());
+        break;
+      case "--no-bytecode":
+        opts.bytecode = false;
         break;
       case "--no-minify":
         opts.minify = false;
@@ -119,6 +125,8 @@ async function buildOne(target: string, opts: Options): Promise<string> {
     // map is embedded in the executable: stack traces point at the original .ts lines.
     minify: opts.minify ? { whitespace: true, syntax: true, identifiers: false } : false,
     sourcemap: "linked",
+    bytecode: opts.bytecode,
+    format: "esm", // bytecode would default to CommonJS, which has no top-level await
   });
   if (!result.success) {
     for (const log of result.logs) console.error(log);
