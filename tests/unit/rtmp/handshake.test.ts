@@ -145,7 +145,7 @@ describe("handshake with FFmpeg", () => {
     let resolveC1!: (b: Uint8Array) => void;
     const got = new Promise<Uint8Array>((r) => (resolveC1 = r));
     const port = await listen((sock) => {
-      let buf = new Uint8Array(0);
+      let buf: Uint8Array = new Uint8Array(0);
       sock.on("data", (d: Buffer) => {
         buf = concat([buf, new Uint8Array(d)]);
         if (buf.length >= 1 + HANDSHAKE_SIZE) {
