@@ -1,0 +1,199 @@
+/**
+ * Fan-out of one output format to many byte-stream players (RTMP, HTTP-FLV, HTTP-TS, ...).
+ *
+ * Each packet is encoded ONCE for the format (the encoder's bytes are cached per packet, so GOP replays to new
+ * players reuse them) and the same bytes are queued to every player. Players flush in batches: every
+ * `mw_latency` ms (SRS's merged-write), or on the next turn of the event loop with `min_latency`. A player whose
+ * socket cannot keep up is skipped ahead to the next keyframe (its queue dropped), so it never slows the
+ * publisher or other players; one that stays hopelessly behind is closed.
+ */
+import { Buffer } from "node:buffer";
+import type { MediaPacket } from "../media/packet.ts";
+import type { HubSubscriber, StreamHub } from "./stream-hub.ts";
+
+/** Where a player's bytes go: a node:net Socket or an HTTP response stream adapter. */
+export interface ByteSink {
+  write(data: Uint8Array): unknown;
+  /** Bytes accepted but not yet sent by the transport. */
+  readonly writableLength: number;
+  readonly destroyed: boolean;
+}
+
+export interface FanOutOptions {
+  /** Merged-write interval in ms; 0 or minLatency means flush on the next event-loop turn. */
+  mwLatencyMs: number;
+  minLatency: boolean;
+  /** SRS `queue_length` in seconds: how much a player may lag before it is skipped ahead. */
+  queueSeconds: number;
+}
+
+export interface PlayerEvents {
+  /** The player fell too far behind and must be closed. */
+  onOverflow(reason: string): void;
+  /** The stream's publisher left (the player may end or wait). */
+  onUnpublish(): void;
+  /** A publisher (re)started. */
+  onPublish?(): void;
+}
+
+const MIN_QUEUE_BYTES = 512 * 1024;
+const MAX_QUEUE_BYTES = 64 * 1024 * 1024;
+
+export class BytePlayer {
+  private queue: Uint8Array[] = [];
+  private queued = 0;
+  private waitKeyframe = false;
+  /** Statistics. */
+  bytesOut = 0;
+  skips = 0;
+  closed = false;
+
+  constructor(readonly sink: ByteSink, readonly events: PlayerEvents) {}
+
+  /** Queues encoded bytes of packet `p`; `limit` is the byte budget for this player's backlog. */
+  push(bytes: Uint8Array, p: MediaPacket, limit: number, hasVideo: boolean): void {
+    if (this.closed) return;
+    if (this.waitKeyframe) {
+      if (!p.config && p.kind !== "data") {
+        if (hasVideo && !(p.kind === "video" && p.keyframe)) return;
+        this.waitKeyframe = false;
+      }
+    }
+    if (this.queued + this.sink.writableLength > limit && !p.config && p.kind !== "data") {
+      this.skips++;
+      this.queue = [];
+      this.queued = 0;
+      if (this.sink.writableLength > limit * 2) {
+        this.events.onOverflow(`player backlog ${this.sink.writableLength} bytes over ${limit * 2}`);
+        return;
+      }
+      if (hasVideo && !(p.kind === "video" && p.keyframe)) {
+        this.waitKeyframe = true;
+        return;
+      }
+    }
+    this.queue.push(bytes);
+    this.queued += bytes.byteLength;
+  }
+
+  /** Writes directly (headers, protocol replies) ahead of queued media. */
+  writeNow(bytes: Uint8Array): void {
+    if (this.closed || this.sink.destroyed) return;
+    this.flush();
+    this.sink.write(bytes);
+    this.bytesOut += bytes.byteLength;
+  }
+
+  flush(): void {
+    if (!this.queued || this.closed) return;
+    if (this.sink.destroyed) {
+      this.queue = [];
+      this.queued = 0;
+      return;
+    }
+    const data = this.queue.length === 1 ? this.queue[0]! : Buffer.concat(this.queue, this.queued);
+    this.bytesOut += this.queued;
+    this.queue = [];
+    this.queued = 0;
+    this.sink.write(data);
+  }
+}
+
+export class FanOut implements HubSubscriber {
+  private players = new Set<BytePlayer>();
+  private cache = new WeakMap<MediaPacket, Uint8Array | null>();
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private immediate = false;
+
+  constructor(
+    readonly hub: StreamHub,
+    readonly name: string,
+    private encode: (p: MediaPacket) => Uint8Array | null,
+    private opts: FanOutOptions,
+  ) {}
+
+  get size(): number {
+    return this.players.size;
+  }
+
+  private encoded(p: MediaPacket): Uint8Array | null {
+    let b = this.cache.get(p);
+    if (b === undefined) {
+      b = this.encode(p);
+      this.cache.set(p, b);
+    }
+    return b;
+  }
+
+  private limit(): number {
+    const want = this.hub.byteRate * this.opts.queueSeconds;
+    return Math.min(MAX_QUEUE_BYTES, Math.max(MIN_QUEUE_BYTES, want));
+  }
+
+  /** Adds a player and queues what it needs to start (metadata, sequence headers, GOP). */
+  add(player: BytePlayer): void {
+    this.players.add(player);
+    const limit = MAX_QUEUE_BYTES;
+    const hasVideo = this.hub.videoConfig !== undefined;
+    if (this.hub.active) {
+      for (const p of this.hub.startupPackets()) {
+        const b = this.encoded(p);
+        if (b) player.push(b, p, limit, hasVideo);
+      }
+    }
+    this.schedule();
+  }
+
+  remove(player: BytePlayer): void {
+    player.closed = true;
+    this.players.delete(player);
+    if (this.players.size === 0) {
+      this.stopTimer();
+      this.hub.dropFormat(this.name);
+    }
+  }
+
+  onPacket(p: MediaPacket): void {
+    if (this.players.size === 0) return;
+    const b = this.encoded(p);
+    if (!b) return;
+    const limit = this.limit();
+    const hasVideo = this.hub.videoConfig !== undefined;
+    for (const pl of this.players) pl.push(b, p, limit, hasVideo);
+    this.schedule();
+  }
+
+  onPublish(): void {
+    for (const pl of [...this.players]) pl.events.onPublish?.();
+  }
+
+  onUnpublish(): void {
+    this.flushAll();
+    for (const pl of [...this.players]) pl.events.onUnpublish();
+  }
+
+  flushAll(): void {
+    for (const pl of this.players) pl.flush();
+  }
+
+  private schedule(): void {
+    if (this.opts.minLatency || this.opts.mwLatencyMs <= 0) {
+      if (this.immediate) return;
+      this.immediate = true;
+      setImmediate(() => {
+        this.immediate = false;
+        this.flushAll();
+      });
+      return;
+    }
+    if (!this.timer) {
+      this.timer = setInterval(() => this.flushAll(), this.opts.mwLatencyMs);
+      (this.timer as { unref?: () => void }).unref?.();
+    }
+  }
+
+  private stopTimer(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Timestamp correction applied once per stream at the hub (SRS's `time_jitter`):
+ *  - full: a monotonic timeline starting at 0; a jump of more than 250 ms (or back more than 250 ms) between
+ *          consecutive packets is replaced by a nominal 10 ms step, so encoder restarts and wraps never
+ *          reach players as huge gaps;
+ *  - zero: the first timestamp becomes 0, everything else keeps its spacing;
+ *  - off : timestamps pass through.
+ * Unlike SRS, which corrects per consumer, we correct once per stream so every player of a format can share
+ * the same encoded bytes; a player that joins later sees the stream's running time instead of starting at 0.
+ * Composition time (pts - dts) is preserved in every mode.
+ */
+import type { MediaPacket } from "../media/packet.ts";
+
+export type JitterMode = "full" | "zero" | "off";
+
+const MAX_JITTER_MS = 250;
+const DEFAULT_FRAME_MS = 10;
+
+export class TimeJitter {
+  private lastIn = -1;
+  private lastOut = -1;
+  private base = -1;
+
+  constructor(readonly mode: JitterMode) {}
+
+  /** Forget the timeline (a new publisher). */
+  reset(): void {
+    this.lastIn = -1;
+    this.lastOut = -1;
+    this.base = -1;
+  }
+
+  /** Returns the corrected dts; the caller shifts pts by the same amount. */
+  correct(p: MediaPacket): void {
+    const cts = p.pts - p.dts;
+    let dts = p.dts;
+    if (this.mode === "off") return;
+    // Sequence headers and metadata carry no timing of their own in most encoders (often 0): keep them at the
+    // current point of the timeline instead of letting them move it.
+    if (p.config || p.kind === "data") {
+      const at = Math.max(0, this.lastOut);
+      p.dts = at;
+      p.pts = at + cts;
+      return;
+    }
+    if (this.mode === "zero") {
+      if (this.base < 0) this.base = dts;
+      dts = Math.max(0, dts - this.base);
+    } else {
+      if (this.lastIn < 0) {
+        dts = 0;
+      } else {
+        let delta = dts - this.lastIn;
+        if (delta > MAX_JITTER_MS || delta < -MAX_JITTER_MS) delta = DEFAULT_FRAME_MS;
+        dts = Math.max(0, this.lastOut + delta);
+      }
+      this.lastIn = p.dts;
+    }
+    this.lastOut = dts;
+    p.dts = dts;
+    p.pts = dts + cts;
+  }
+}
+

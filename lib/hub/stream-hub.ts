@@ -1,0 +1,193 @@
+/**
+ * The stream hub: one per vhost/app/stream. It holds the publisher, metadata, sequence headers and the GOP
+ * cache, corrects timestamps once, and fans every packet out to its subscribers (usually one shared encoder
+ * per output format, see fanout.ts). It knows no protocol: adapters convert to and from MediaPacket.
+ */
+import type { Log } from "../log/logger.ts";
+import type { MediaPacket, StreamKey } from "../media/packet.ts";
+import { streamKeyString, streamUrl } from "../media/packet.ts";
+import { GopCache } from "./gop-cache.ts";
+import { type JitterMode, TimeJitter } from "./jitter.ts";
+
+/** Something that receives the hub's packets: an output format's shared encoder, a recorder, a bridge. */
+export interface HubSubscriber {
+  onPacket(p: MediaPacket): void;
+  /** A publisher started (players that waited for the stream may begin). */
+  onPublish?(): void;
+  /** The publisher left. */
+  onUnpublish(): void;
+}
+
+/** What the hub knows of its publisher. `kick` ends the publishing session (API kick, reload). */
+export interface PublisherInfo {
+  clientId: string;
+  /** SRS client type, e.g. "fmle-publish", "flash-publish", "srt-publish", "rtc-publish". */
+  type: string;
+  ip: string;
+  kick(reason: string): void;
+}
+
+export interface HubOptions {
+  gopCache: boolean;
+  gopCacheMaxFrames: number;
+  timeJitter: JitterMode;
+}
+
+export interface VideoInfo {
+  codec: string;
+  profile?: string;
+  level?: string;
+  width?: number;
+  height?: number;
+}
+export interface AudioInfo {
+  codec: string;
+  sampleRate?: number;
+  channels?: number;
+  profile?: string;
+}
+
+export class PublishError extends Error {}
+
+export class StreamHub {
+  readonly id: string;
+  readonly name: string;
+  readonly url: string;
+  publisher: PublisherInfo | undefined;
+  metadata: MediaPacket | undefined;
+  videoConfig: MediaPacket | undefined;
+  audioConfig: MediaPacket | undefined;
+  video: VideoInfo | undefined;
+  audio: AudioInfo | undefined;
+  readonly gop: GopCache;
+  private jitter: TimeJitter;
+  private subscribers = new Set<HubSubscriber>();
+  /** Shared per-format encoders (e.g. "rtmp/60000", "flv"), created on demand by their protocol. */
+  private formats = new Map<string, HubSubscriber>();
+  /** Publish statistics. */
+  publishedAt = 0;
+  bytesIn = 0;
+  packetsIn = 0;
+  videoFrames = 0;
+  lastPacketAt = 0;
+  /** Bytes per second of media over the last few seconds (for queue sizing and stats). */
+  byteRate = 0;
+  private rateWindowStart = 0;
+  private rateWindowBytes = 0;
+
+  constructor(readonly key: StreamKey, opts: HubOptions, readonly log: Log, id: string) {
+    this.id = id;
+    this.name = streamKeyString(key);
+    this.url = streamUrl(key);
+    this.gop = new GopCache(opts.gopCache, opts.gopCacheMaxFrames);
+    this.jitter = new TimeJitter(opts.timeJitter);
+  }
+
+  get active(): boolean {
+    return this.publisher !== undefined;
+  }
+
+  get subscriberCount(): number {
+    return this.subscribers.size;
+  }
+
+  /** Claims the stream for a publisher. A busy stream refuses the second publisher; the first keeps going. */
+  startPublish(pub: PublisherInfo): void {
+    if (this.publisher) {
+      throw new PublishError(`stream ${this.name} is busy: published by client ${this.publisher.clientId}`);
+    }
+    this.publisher = pub;
+    this.publishedAt = Date.now();
+    this.bytesIn = 0;
+    this.packetsIn = 0;
+    this.videoFrames = 0;
+    this.byteRate = 0;
+    this.rateWindowStart = this.publishedAt;
+    this.rateWindowBytes = 0;
+    this.metadata = this.videoConfig = this.audioConfig = undefined;
+    this.video = this.audio = undefined;
+    this.gop.clear();
+    this.jitter.reset();
+    this.log.trace(`hub ${this.name}: publish start by ${pub.type} client ${pub.clientId} ip=${pub.ip}`);
+    for (const s of [...this.subscribers]) s.onPublish?.();
+  }
+
+  stopPublish(pub: PublisherInfo): void {
+    if (this.publisher !== pub) return;
+    this.publisher = undefined;
+    this.gop.clear();
+    this.log.trace(`hub ${this.name}: publish stop by client ${pub.clientId}, ${this.packetsIn} packets`);
+    for (const s of [...this.subscribers]) s.onUnpublish();
+  }
+
+  /** The publisher's packets come in here (the packet is owned by the hub from now on). */
+  publish(p: MediaPacket): void {
+    this.jitter.correct(p);
+    const now = Date.now();
+    this.packetsIn++;
+    this.bytesIn += p.data.byteLength;
+    this.lastPacketAt = now;
+    this.rateWindowBytes += p.data.byteLength;
+    if (now - this.rateWindowStart >= 2000) {
+      this.byteRate = (this.rateWindowBytes * 1000) / (now - this.rateWindowStart);
+      this.rateWindowStart = now;
+      this.rateWindowBytes = 0;
+    }
+    if (p.kind === "data") this.metadata = p;
+    else if (p.config) {
+      if (p.kind === "video") this.videoConfig = p;
+      else this.audioConfig = p;
+    } else {
+      if (p.kind === "video") this.videoFrames++;
+      this.gop.push(p);
+    }
+    for (const s of this.subscribers) s.onPacket(p);
+  }
+
+  /**
+   * Adds a subscriber. With `replay`, it first gets what a new player needs: metadata, sequence headers and
+   * the GOP cache (when a publisher is active).
+   */
+  attach(s: HubSubscriber, replay = true): void {
+    this.subscribers.add(s);
+    if (replay && this.publisher) for (const p of this.startupPackets()) s.onPacket(p);
+  }
+
+  detach(s: HubSubscriber): void {
+    this.subscribers.delete(s);
+  }
+
+  /** Metadata, sequence headers, then the GOP cache: what a player needs to start decoding at once. */
+  startupPackets(): MediaPacket[] {
+    const out: MediaPacket[] = [];
+    if (this.metadata) out.push(this.metadata);
+    if (this.videoConfig) out.push(this.videoConfig);
+    if (this.audioConfig) out.push(this.audioConfig);
+    for (const p of this.gop.snapshot()) out.push(p);
+    return out;
+  }
+
+  /** The shared encoder of one output format, created on first use and attached without replay. */
+  format<T extends HubSubscriber>(name: string, create: () => T): T {
+    let f = this.formats.get(name) as T | undefined;
+    if (!f) {
+      f = create();
+      this.formats.set(name, f);
+      this.attach(f, false);
+    }
+    return f;
+  }
+
+  dropFormat(name: string): void {
+    const f = this.formats.get(name);
+    if (f) {
+      this.formats.delete(name);
+      this.detach(f);
+    }
+  }
+
+  /** True when nothing uses the hub any more (the registry may forget it). */
+  get idle(): boolean {
+    return !this.publisher && this.subscribers.size === 0;
+  }
+}

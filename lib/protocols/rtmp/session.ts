@@ -1,0 +1,485 @@
+/**
+ * One RTMP connection, server side, readable top to bottom:
+ *
+ *   handshake ──▶ wait-connect ──connect──▶ connected ──createStream/publish──▶ publishing ──▶ closed
+ *                                                    └──createStream/play─────▶ playing ────▶ closed
+ *
+ * Commands are checked against the state before they run (a publish before connect is a protocol error).
+ * Publishing: audio/video/data messages become MediaPackets for the stream hub. Playing: the player joins the
+ * hub's shared RTMP encoder (output.ts) and receives the same bytes as every other player.
+ * Specs: RTMP 1.0 (Adobe, 2012) sections 5 (chunking, control) and 7 (commands); FLV 10.1 for payloads.
+ */
+import type { Socket } from "node:net";
+import type { ClientInfo } from "../../clients.ts";
+import type { VhostConfig } from "../../config/index.ts";
+import type { Amf0Object, Amf0Value } from "../../formats/amf0.ts";
+import { BytePlayer, type FanOut } from "../../hub/fanout.ts";
+import { PublishError, type PublisherInfo, type StreamHub } from "../../hub/stream-hub.ts";
+import type { Log } from "../../log/logger.ts";
+import { newContextId } from "../../log/logger.ts";
+import { flvAudioToPacket, flvScriptToPacket, flvVideoToPacket } from "../../media/flv-codec.ts";
+import type { StreamKey } from "../../media/packet.ts";
+import type { ServerContext } from "../../server.ts";
+import { SRS_COMPAT_VERSION, VERSION } from "../../version.ts";
+import { ChunkReader } from "./chunk-reader.ts";
+import { ChunkWriter } from "./chunk-writer.ts";
+import {
+  connectError,
+  connectResult,
+  createStreamResult,
+  dataName,
+  dataStart,
+  decodeCommand,
+  getStreamLengthResult,
+  onBWDone,
+  onFCPublish,
+  onFCUnpublish,
+  pauseNotify,
+  playPublishNotify,
+  playReset,
+  playStart,
+  playUnpublishNotify,
+  publishBadName,
+  publishStart,
+  type RtmpCommand,
+  rewriteSetDataFrame,
+  sampleAccess,
+  simpleResult,
+  unpauseNotify,
+  unpublishSuccess,
+} from "./commands.ts";
+import { ServerHandshake } from "./handshake.ts";
+import {
+  AckWindow,
+  MSG_ACK,
+  MSG_AGGREGATE,
+  MSG_AMF0_COMMAND,
+  MSG_AMF0_DATA,
+  MSG_AMF3_COMMAND,
+  MSG_AMF3_DATA,
+  MSG_AUDIO,
+  MSG_SET_PEER_BANDWIDTH,
+  MSG_USER_CONTROL,
+  MSG_VIDEO,
+  MSG_WINDOW_ACK_SIZE,
+  parseUserControl,
+  parseWindowAckSize,
+  type RtmpMessage,
+  RtmpProtocolError,
+  setChunkSizeMessage,
+  setPeerBandwidthMessage,
+  splitAggregate,
+  TimestampUnwrapper,
+  UC_PING_REQUEST,
+  UC_STREAM_BEGIN,
+  UC_STREAM_EOF,
+  userControlMessage,
+  windowAckSizeMessage,
+} from "./messages.ts";
+import { PLAY_STREAM_ID, rtmpFanOut } from "./output.ts";
+import { DEFAULT_VHOST, resolveRtmpRequest } from "./url.ts";
+
+type State = "handshake" | "wait-connect" | "connected" | "publishing" | "playing" | "closed";
+
+/** How long a connection may take to finish handshake + connect before it is dropped. */
+const CONNECT_TIMEOUT_MS = 20000;
+
+export class RtmpSession implements ClientInfo {
+  readonly id = newContextId();
+  readonly protocol = "rtmp";
+  type = "rtmp-connect";
+  readonly ip: string;
+  readonly connectedAt = Date.now();
+  stream?: StreamKey;
+  tcUrl?: string;
+  pageUrl?: string;
+  swfUrl?: string;
+  param?: string;
+
+  private readonly log: Log;
+  private state: State = "handshake";
+  private handshake = new ServerHandshake();
+  private reader = new ChunkReader();
+  private writer = new ChunkWriter();
+  private ack = new AckWindow();
+  private vhost: VhostConfig | undefined;
+  private app = "";
+  private objectEncoding = 0;
+  private sawFCPublish = false;
+  private sawReleaseStream = false;
+  private outChunkSize = 60000;
+  // publishing
+  private hub: StreamHub | undefined;
+  private publisher: PublisherInfo | undefined;
+  private unwrap = { audio: new TimestampUnwrapper(), video: new TimestampUnwrapper(), data: new TimestampUnwrapper() };
+  private mediaPackets = 0;
+  private lastMediaAt = 0;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  // playing
+  private fanout: FanOut | undefined;
+  private player: BytePlayer | undefined;
+  private paused = false;
+
+  constructor(private ctx: ServerContext, private socket: Socket) {
+    this.ip = socket.remoteAddress?.replace(/^::ffff:/, "") ?? "";
+    this.log = ctx.log.child(this.id);
+  }
+
+  start(): void {
+    this.ctx.clients.add(this);
+    this.log.trace(`rtmp client connected, ip=${this.ip}:${this.socket.remotePort}`);
+    this.socket.on("data", (d: Buffer) => this.onData(d));
+    this.socket.on("error", (e: NodeJS.ErrnoException) => {
+      // A peer that goes away mid-stream is normal life for a media server, not a warning.
+      const benign = e.code === "ECONNRESET" || e.code === "EPIPE";
+      if (benign) this.log.info(`rtmp socket ${e.code}`);
+      else this.log.warn(`rtmp socket error: ${e.message}`);
+    });
+    this.socket.on("close", () => this.cleanup("peer closed"));
+    this.timer = setInterval(() => this.checkTimeouts(), 1000);
+  }
+
+  bytesIn(): number {
+    return this.socket.bytesRead;
+  }
+  bytesOut(): number {
+    return this.socket.bytesWritten;
+  }
+
+  kick(reason: string): void {
+    this.log.trace(`rtmp client kicked: ${reason}`);
+    this.close(reason);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Input
+
+  private onData(d: Uint8Array): void {
+    if (this.state === "closed") return;
+    try {
+      if (this.state === "handshake") {
+        const step = this.handshake.feed(d);
+        if (step.send) this.socket.write(step.send);
+        if (!step.done) return;
+        this.log.info(`rtmp handshake done (${this.handshake.complex ? "complex" : "simple"})`);
+        this.state = "wait-connect";
+        if (!step.rest) return;
+        d = step.rest;
+      }
+      const ackMsg = this.ack.received(d.byteLength);
+      if (ackMsg) this.send(ackMsg);
+      for (const m of this.reader.feed(d)) {
+        this.onMessage(m);
+        if (this.isClosed()) return;
+      }
+    } catch (e) {
+      const what = e instanceof RtmpProtocolError ? "rtmp protocol error" : "rtmp session error";
+      this.log.error(`${what} in state ${this.state}, closing`, e);
+      this.close(what);
+    }
+  }
+
+  private onMessage(m: RtmpMessage): void {
+    switch (m.type) {
+      case MSG_AUDIO:
+      case MSG_VIDEO:
+      case MSG_AMF0_DATA:
+      case MSG_AMF3_DATA:
+        return this.onMediaMessage(m);
+      case MSG_AGGREGATE:
+        for (const sub of splitAggregate(m)) this.onMediaMessage(sub);
+        return;
+      case MSG_AMF0_COMMAND:
+      case MSG_AMF3_COMMAND:
+        return this.onCommand(decodeCommand(m.payload, m.type));
+      case MSG_WINDOW_ACK_SIZE:
+        this.ack.setWindow(parseWindowAckSize(m.payload));
+        return;
+      case MSG_USER_CONTROL: {
+        const ev = parseUserControl(m.payload);
+        if (ev.event === UC_PING_REQUEST) this.send(userControlMessage(7, ev.value));
+        return;
+      }
+      case MSG_ACK:
+      case MSG_SET_PEER_BANDWIDTH:
+        return; // nothing to do: we never wait for the peer's acks
+      default:
+        // Set Chunk Size and Abort are applied inside the chunk reader.
+        return;
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Commands (RTMP spec 7.2)
+
+  private onCommand(c: RtmpCommand): void {
+    this.log.info(`rtmp command ${c.name} tid=${c.transactionId} in state ${this.state}`);
+    switch (c.name) {
+      case "connect":
+        return this.onConnect(c);
+      case "releaseStream":
+        this.requireState(c, "connected");
+        this.sawReleaseStream = true;
+        return this.send(simpleResult(c.transactionId));
+      case "FCPublish":
+        this.requireState(c, "connected");
+        this.sawFCPublish = true;
+        this.send(onFCPublish(asString(c.args[0])));
+        return this.send(simpleResult(c.transactionId));
+      case "createStream":
+        this.requireState(c, "connected", "publishing", "playing");
+        return this.send(createStreamResult(c.transactionId, PLAY_STREAM_ID));
+      case "publish":
+        this.requireState(c, "connected");
+        return this.onPublish(c);
+      case "play":
+        this.requireState(c, "connected");
+        return this.onPlay(c);
+      case "pause":
+        return this.onPause(c);
+      case "getStreamLength":
+        return this.send(getStreamLengthResult(c.transactionId, 0));
+      case "FCUnpublish":
+        this.send(onFCUnpublish(asString(c.args[0])));
+        if (c.transactionId > 0) this.send(simpleResult(c.transactionId));
+        return this.stopPublishing("FCUnpublish");
+      case "deleteStream":
+      case "closeStream":
+        if (this.state === "publishing") this.stopPublishing(c.name);
+        else if (this.state === "playing") this.close(c.name);
+        return;
+      default:
+        // _checkbw, onBWDone replies, setPeerInfo, custom calls: SRS ignores them too.
+        this.log.info(`rtmp: ignore command ${c.name}`);
+    }
+  }
+
+  private requireState(c: RtmpCommand, ...allowed: State[]): void {
+    if (!allowed.includes(this.state)) {
+      throw new RtmpProtocolError(`command ${c.name} not allowed in state ${this.state}`);
+    }
+  }
+
+  private onConnect(c: RtmpCommand): void {
+    this.requireState(c, "wait-connect");
+    const obj = (c.commandObject ?? {}) as Amf0Object;
+    const tcUrl = asString(obj.tcUrl);
+    this.app = asString(obj.app);
+    this.pageUrl = asString(obj.pageUrl);
+    this.swfUrl = asString(obj.swfUrl);
+    this.objectEncoding = typeof obj.objectEncoding === "number" ? obj.objectEncoding : 0;
+    // Some clients send a tcUrl without the app; SRS rebuilds it from the app.
+    this.tcUrl = tcUrl || `rtmp://${this.socket.localAddress ?? "127.0.0.1"}/${this.app}`;
+    const req = resolveRtmpRequest(this.tcUrl);
+    const vhost = this.ctx.config.vhost(req.vhost);
+    if (!vhost || !vhost.enabled) {
+      this.log.warn(`rtmp connect refused: vhost ${req.vhost} not found or disabled, tcUrl=${this.tcUrl}`);
+      this.send(connectError(`vhost ${req.vhost} not found`, "NetConnection.Connect.Rejected", c.transactionId));
+      return this.close("vhost not found");
+    }
+    this.vhost = vhost;
+    this.outChunkSize = vhost.chunkSize;
+    this.socket.setNoDelay(vhost.tcpNodelay);
+    this.log.trace(`rtmp connect app=${this.app}, tcUrl=${this.tcUrl}, pageUrl=${this.pageUrl}, vhost=${vhost.name}, ` +
+      `encoding=${this.objectEncoding}`);
+    this.send(windowAckSizeMessage(vhost.outAckSize));
+    this.send(setPeerBandwidthMessage(vhost.outAckSize, 2));
+    this.send(setChunkSizeMessage(this.outChunkSize));
+    this.send(connectResult({
+      transactionId: c.transactionId,
+      objectEncoding: this.objectEncoding,
+      data: {
+        srs_sig: "srs-ts",
+        srs_server: `srs-ts/${VERSION} (SRS/${SRS_COMPAT_VERSION} compatible)`,
+        srs_version: SRS_COMPAT_VERSION,
+        srs_pid: process.pid,
+        srs_id: this.id,
+      },
+    }));
+    this.send(onBWDone());
+    this.state = "connected";
+  }
+
+  /** Resolves the stream key of a publish/play: the vhost resolved through the config, as SRS does. */
+  private resolveStream(name: string): StreamKey {
+    const req = resolveRtmpRequest(this.tcUrl ?? "rtmp://127.0.0.1/", name);
+    const vhost = this.ctx.config.vhost(req.vhost);
+    if (!vhost || !vhost.enabled) throw new RtmpProtocolError(`vhost ${req.vhost} not found or disabled`);
+    this.vhost = vhost;
+    this.param = req.param;
+    if (!req.stream) throw new RtmpProtocolError(`empty stream name`);
+    return { vhost: vhost.name || DEFAULT_VHOST, app: req.app, stream: req.stream };
+  }
+
+  private onPublish(c: RtmpCommand): void {
+    const name = asString(c.args[0]);
+    const key = this.resolveStream(name);
+    this.stream = key;
+    // SRS: FMLE (OBS, FFmpeg) sends releaseStream/FCPublish first; Flash just createStream + publish.
+    this.type = this.sawFCPublish ? (this.sawReleaseStream ? "fmle-publish" : "haivision-publish") : "flash-publish";
+    const hub = this.ctx.hubs.get(key);
+    const publisher: PublisherInfo = { clientId: this.id, type: this.type, ip: this.ip, kick: (r) => this.kick(r) };
+    try {
+      hub.startPublish(publisher);
+    } catch (e) {
+      if (!(e instanceof PublishError)) throw e;
+      this.log.warn(`rtmp publish refused: ${e.message}`);
+      this.send(publishBadName(PLAY_STREAM_ID, { clientid: this.id }));
+      this.ctx.hubs.release(hub);
+      return this.close("stream busy");
+    }
+    this.hub = hub;
+    this.publisher = publisher;
+    this.state = "publishing";
+    this.lastMediaAt = Date.now();
+    if (this.type === "flash-publish") this.send(userControlMessage(UC_STREAM_BEGIN, PLAY_STREAM_ID));
+    this.send(publishStart(PLAY_STREAM_ID, { clientid: this.id }));
+    this.log.trace(`rtmp ${this.type} ${hub.name}${this.param ?? ""} started`);
+  }
+
+  private onPlay(c: RtmpCommand): void {
+    const name = asString(c.args[0]);
+    const key = this.resolveStream(name);
+    this.stream = key;
+    this.type = "rtmp-play";
+    const vhost = this.vhost!;
+    const hub = this.ctx.hubs.get(key);
+    this.hub = hub;
+    this.state = "playing";
+    // Spec 7.2.2.1: StreamBegin, Play.Reset, Play.Start, |RtmpSampleAccess, Data.Start.
+    const extra = { clientid: this.id, details: name };
+    this.send(userControlMessage(UC_STREAM_BEGIN, PLAY_STREAM_ID));
+    this.send(playReset(PLAY_STREAM_ID, extra));
+    this.send(playStart(PLAY_STREAM_ID, extra));
+    this.send(sampleAccess(PLAY_STREAM_ID, false, false));
+    this.send(dataStart(PLAY_STREAM_ID, extra));
+    this.joinFanOut(vhost, hub);
+    this.log.trace(`rtmp play ${hub.name}${this.param ?? ""} started, ${hub.active ? "stream is live" : "waiting for publisher"}`);
+  }
+
+  private joinFanOut(vhost: VhostConfig, hub: StreamHub): void {
+    const play = vhost.play;
+    this.fanout = rtmpFanOut(hub, this.outChunkSize, {
+      mwLatencyMs: play.mwLatency,
+      minLatency: vhost.minLatency,
+      queueSeconds: play.queueLength,
+    });
+    this.player = new BytePlayer(this.socket, {
+      onOverflow: (reason) => this.close(`slow player: ${reason}`),
+      onUnpublish: () => {
+        this.player?.writeNow(this.writer.write(userControlMessage(UC_STREAM_EOF, PLAY_STREAM_ID)));
+        this.player?.writeNow(this.writer.write(playUnpublishNotify(PLAY_STREAM_ID, { clientid: this.id })));
+      },
+      onPublish: () => {
+        this.player?.writeNow(this.writer.write(userControlMessage(UC_STREAM_BEGIN, PLAY_STREAM_ID)));
+        this.player?.writeNow(this.writer.write(playPublishNotify(PLAY_STREAM_ID, { clientid: this.id })));
+      },
+    });
+    this.fanout.add(this.player);
+  }
+
+  private onPause(c: RtmpCommand): void {
+    if (this.state !== "playing" || !this.hub || !this.vhost) return;
+    const pause = c.args[0] === true;
+    if (pause && !this.paused) {
+      this.paused = true;
+      if (this.player) this.fanout?.remove(this.player);
+      this.player = undefined;
+      this.send(pauseNotify(PLAY_STREAM_ID, { clientid: this.id }));
+    } else if (!pause && this.paused) {
+      this.paused = false;
+      this.send(unpauseNotify(PLAY_STREAM_ID, { clientid: this.id }));
+      this.joinFanOut(this.vhost, this.hub);
+    }
+    this.log.trace(`rtmp ${pause ? "pause" : "unpause"} at ${c.args[1]}`);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Publishing: RTMP messages -> MediaPackets
+
+  private onMediaMessage(m: RtmpMessage): void {
+    if (this.state !== "publishing" || !this.hub) {
+      if (m.type === MSG_AUDIO || m.type === MSG_VIDEO) this.log.verbose(`rtmp: drop media before publish`);
+      return;
+    }
+    let p;
+    if (m.type === MSG_VIDEO) p = flvVideoToPacket(m.payload, this.unwrap.video.unwrap(m.timestamp));
+    else if (m.type === MSG_AUDIO) p = flvAudioToPacket(m.payload, this.unwrap.audio.unwrap(m.timestamp));
+    else {
+      // AMF3 data (type 15) carries one leading 0 byte, then AMF0.
+      const body = rewriteSetDataFrame(m.type === MSG_AMF3_DATA ? m.payload.subarray(1) : m.payload);
+      if (dataName(body) !== "onMetaData") return;
+      p = flvScriptToPacket(body, this.unwrap.data.unwrap(m.timestamp));
+    }
+    if (!p) return;
+    this.mediaPackets++;
+    this.lastMediaAt = Date.now();
+    this.hub.publish(p);
+  }
+
+  private stopPublishing(why: string): void {
+    if (this.state !== "publishing" || !this.hub || !this.publisher) return;
+    this.hub.stopPublish(this.publisher);
+    this.log.trace(`rtmp unpublish ${this.hub.name} (${why}), ${this.mediaPackets} packets`);
+    this.send(unpublishSuccess(PLAY_STREAM_ID, { clientid: this.id }));
+    this.publisher = undefined;
+    this.ctx.hubs.release(this.hub);
+    this.hub = undefined;
+    this.state = "connected";
+  }
+
+  private checkTimeouts(): void {
+    const now = Date.now();
+    if (this.state === "handshake" || this.state === "wait-connect") {
+      if (now - this.connectedAt > CONNECT_TIMEOUT_MS) this.close("connect timeout");
+      return;
+    }
+    if (this.state === "publishing" && this.vhost) {
+      const pub = this.vhost.publish;
+      const limit = this.mediaPackets === 0 ? pub.firstpktTimeout : pub.normalTimeout;
+      if (now - this.lastMediaAt > limit) {
+        this.log.warn(`rtmp publish timeout: no media for ${now - this.lastMediaAt}ms (limit ${limit}ms)`);
+        this.close("publish timeout");
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Output and teardown
+
+  private send(m: RtmpMessage): void {
+    if (this.state === "closed" || this.socket.destroyed) return;
+    const bytes = this.writer.write(m);
+    if (this.player) this.player.writeNow(bytes);
+    else this.socket.write(bytes);
+  }
+
+  private isClosed(): boolean {
+    return this.state === "closed";
+  }
+
+  private close(reason: string): void {
+    if (this.state === "closed") return;
+    this.cleanup(reason);
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 1000).unref?.();
+  }
+
+  private cleanup(reason: string): void {
+    if (this.state === "closed") return;
+    if (this.state === "publishing") this.stopPublishing(reason);
+    this.state = "closed";
+    if (this.timer) clearInterval(this.timer);
+    if (this.player && this.fanout) this.fanout.remove(this.player);
+    this.player = undefined;
+    if (this.hub) this.ctx.hubs.release(this.hub);
+    this.ctx.clients.remove(this.id);
+    this.log.trace(`rtmp client closed (${reason}), in=${this.bytesIn()}B out=${this.bytesOut()}B, ` +
+      `alive=${((Date.now() - this.connectedAt) / 1000).toFixed(1)}s`);
+  }
+}
+
+function asString(v: Amf0Value): string {
+  return typeof v === "string" ? v : "";
+}
+

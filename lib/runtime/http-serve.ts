@@ -1,0 +1,136 @@
+/**
+ * The one place that starts an HTTP(S) server, per runtime: Bun.serve under Bun, Deno.serve under Deno,
+ * node:http elsewhere. Everything above it speaks web-standard Request/Response (hono's `fetch`).
+ */
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import { Readable } from "node:stream";
+
+export interface ServeInfo {
+  remoteAddr: string;
+  remotePort: number;
+}
+
+export type FetchHandler = (req: Request, info: ServeInfo) => Response | Promise<Response>;
+
+export interface HttpListener {
+  readonly hostname: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export interface ServeOptions {
+  hostname: string;
+  port: number;
+  fetch: FetchHandler;
+  tls?: { key: string; cert: string };
+}
+
+interface BunServer {
+  port: number;
+  stop(closeActive?: boolean): void;
+  requestIP(req: Request): { address: string; port: number } | null;
+}
+interface BunLike {
+  serve(o: {
+    hostname: string;
+    port: number;
+    idleTimeout?: number;
+    tls?: { key: string; cert: string };
+    fetch(req: Request, server: BunServer): Response | Promise<Response>;
+    error?(e: Error): Response;
+  }): BunServer;
+}
+interface DenoLike {
+  serve(
+    o: { hostname: string; port: number; key?: string; cert?: string; onListen?: (a: { port: number }) => void },
+    h: (req: Request, info: { remoteAddr: { hostname: string; port: number } }) => Response | Promise<Response>,
+  ): { finished: Promise<void>; shutdown(): Promise<void>; addr: { port: number } };
+}
+
+export async function serveHttp(opts: ServeOptions): Promise<HttpListener> {
+  const g = globalThis as unknown as { Bun?: BunLike; Deno?: DenoLike };
+  if (g.Bun) {
+    const server = g.Bun.serve({
+      hostname: opts.hostname,
+      port: opts.port,
+      idleTimeout: 0, // live streams stay open for hours
+      tls: opts.tls,
+      fetch(req, srv) {
+        const ip = srv.requestIP(req);
+        return opts.fetch(req, { remoteAddr: ip?.address ?? "", remotePort: ip?.port ?? 0 });
+      },
+    });
+    return {
+      hostname: opts.hostname,
+      port: server.port,
+      close: () => {
+        server.stop(true);
+        return Promise.resolve();
+      },
+    };
+  }
+  if (g.Deno) {
+    let port = opts.port;
+    const server = g.Deno.serve(
+      {
+        hostname: opts.hostname,
+        port: opts.port,
+        key: opts.tls?.key,
+        cert: opts.tls?.cert,
+        onListen: (a) => {
+          port = a.port;
+        },
+      },
+      (req, info) => opts.fetch(req, { remoteAddr: info.remoteAddr.hostname, remotePort: info.remoteAddr.port }),
+    );
+    return { hostname: opts.hostname, port: server.addr.port ?? port, close: () => server.shutdown() };
+  }
+  return await serveNode(opts);
+}
+
+async function serveNode(opts: ServeOptions): Promise<HttpListener> {
+  const handler = async (req: IncomingMessage, res: ServerResponse) => {
+    try {
+      const url = `http://${req.headers.host ?? "localhost"}${req.url ?? "/"}`;
+      const method = req.method ?? "GET";
+      const body = method === "GET" || method === "HEAD" ? undefined : (Readable.toWeb(req) as unknown as ReadableStream);
+      const headers = new Headers();
+      for (const [k, v] of Object.entries(req.headers)) {
+        if (Array.isArray(v)) for (const x of v) headers.append(k, x);
+        else if (v !== undefined) headers.set(k, v);
+      }
+      const request = new Request(url, { method, headers, body, duplex: "half" } as RequestInit);
+      const response = await opts.fetch(request, {
+        remoteAddr: req.socket.remoteAddress ?? "",
+        remotePort: req.socket.remotePort ?? 0,
+      });
+      const h: Record<string, string> = {};
+      response.headers.forEach((v, k) => (h[k] = v));
+      res.writeHead(response.status, h);
+      if (!response.body) return void res.end();
+      const reader = response.body.getReader();
+      res.on("close", () => void reader.cancel().catch(() => {}));
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        res.write(value);
+      }
+      res.end();
+    } catch {
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    }
+  };
+  const server = opts.tls ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert }, handler) : createHttpServer(handler);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port, opts.hostname, () => resolve());
+  });
+  const addr = server.address();
+  return {
+    hostname: opts.hostname,
+    port: typeof addr === "object" && addr ? addr.port : opts.port,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}

