@@ -85,10 +85,14 @@ export function loadConfig(opts: LoadOptions): SrsConfig {
   return cfg;
 }
 
-/** `srs -t -c FILE`: ok, or the first error. */
-export function checkConfigFile(path: string, cwd?: string): { ok: true } | { ok: false; error: ConfigError } {
+/** `srs -t -c FILE`: ok, or the first error. Env overrides apply as when running (default `process.env`). */
+export function checkConfigFile(
+  path: string,
+  cwd?: string,
+  env: Record<string, string | undefined> = process.env,
+): { ok: true } | { ok: false; error: ConfigError } {
   try {
-    loadConfig({ file: path, cwd, env: {} });
+    loadConfig({ file: path, cwd, env });
     return { ok: true };
   } catch (e) {
     if (e instanceof ConfigError) return { ok: false, error: e };

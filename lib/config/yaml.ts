@@ -194,8 +194,8 @@ export function stringifyYaml(root: Directive): string {
       } else if (ds.length === 1 && !isBlock(first)) {
         lines.push(`${indent}${name}:${value(first)}`);
       } else if (ds.length === 1) {
-        lines.push(`${indent}${name}:${first.children.length === 0 && first.args.length === 0 ? " {}" : ""}`);
-        if (first.args.length > 0) lines.push(`${indent}  _args: [${first.args.map(word).join(", ")}]`);
+        lines.push(`${indent}${name}:${first.children.length === 0 && first.args.length === 0 && !NAMED_BLOCKS.has(name) ? " {}" : ""}`);
+        if (first.args.length > 0 || NAMED_BLOCKS.has(name)) lines.push(`${indent}  _args: [${first.args.map(word).join(", ")}]`);
         walk(first.children, indent + "  ");
       } else {
         lines.push(`${indent}${name}:`);

@@ -365,13 +365,13 @@ describe("default config", () => {
   });
 
   test("checkConfigFile (srs -t)", () => {
-    expect(checkConfigFile("conf/srs.conf", REPO)).toEqual({ ok: true });
-    expect(checkConfigFile("conf/srs.yaml", REPO)).toEqual({ ok: true });
+    expect(checkConfigFile("conf/srs.conf", REPO, {})).toEqual({ ok: true });
+    expect(checkConfigFile("conf/srs.yaml", REPO, {})).toEqual({ ok: true });
     const dir = tempTree({ "bad.conf": "listen 1935;\nvhost {\n" });
-    const r = checkConfigFile("bad.conf", dir);
+    const r = checkConfigFile("bad.conf", dir, {});
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.error.message).toMatch(/^bad\.conf:2: directive "vhost": unexpected end of file/);
-    const missing = checkConfigFile("missing.conf", dir);
+    const missing = checkConfigFile("missing.conf", dir, {});
     expect(missing.ok).toBe(false);
   });
 });
