@@ -117,12 +117,6 @@ async function main(): Promise<void> {
   if (config.daemon()) daemonize();
 
   const server = new Server(config, { configFile: cli.file, loadConfig: () => load(cli) });
-  try {
-    await server.start();
-  } catch (e) {
-    if (e instanceof StartError) fail(e.message);
-    fail(`start: ${(e as Error).message}`);
-  }
   const quit = (graceful: boolean) => {
     const p = graceful || server.config.forceGraceQuit() ? server.gracefulStop() : server.stop();
     void p.finally(() => process.exit(0));
@@ -132,6 +126,12 @@ async function main(): Promise<void> {
   process.on("SIGQUIT", () => quit(true));
   process.on("SIGHUP", () => void server.reload());
   process.on("SIGUSR1", () => server.reopenLog());
+  try {
+    await server.start();
+  } catch (e) {
+    if (e instanceof StartError) fail(e.message);
+    fail(`start: ${(e as Error).message}`);
+  }
 }
 
 await main();

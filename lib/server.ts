@@ -112,8 +112,9 @@ export class Server implements ServerContext {
       return false;
     }
     this.config = next;
-    this.sink.level = parseLogLevel(next.logLevel());
-    this.log.trace(`reload ok: config ${this.opts.configFile ?? "(env)"} applied (log level ${this.sink.level})`);
+    const level = parseLogLevel(next.logLevel());
+    this.log.trace(`reload ok: config ${this.opts.configFile ?? "(env)"} applied (log level ${level})`);
+    this.sink.level = level;
     return true;
   }
 
