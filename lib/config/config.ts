@@ -460,8 +460,8 @@ export class SrsConfig {
       mss: s.int("mss", 1500),
       payloadsize: s.int("payloadsize", 1316),
       maxbw: s.int("maxbw", -1),
-      sendbuf: s.int("sendbuf", 8192000),
-      recvbuf: s.int("recvbuf", 8192000),
+      sendbuf: s.int("sendbuf", 8192 * (1500 - 28)),
+      recvbuf: s.int("recvbuf", 8192 * (1500 - 28)),
       passphrase: s.str("passphrase", ""),
       pbkeylen: s.int("pbkeylen", 0),
       defaultApp: s.str("default_app", "live"),
@@ -1208,7 +1208,7 @@ export class VhostConfig {
       return {
         id: d.args[0] ?? "",
         enabled: s.boolOn("enabled"),
-        input: { type: input.str("type", ""), url: input.str("url", "") },
+        input: { type: input.str("type", "file"), url: input.str("url", "") },
         ffmpeg: s.str("ffmpeg", ""),
         engines: s.all("engine").map((e) => engineOf(this.cfg, e)),
       };
