@@ -11,6 +11,7 @@ import { Log, LogSink, parseLogLevel } from "./log/logger.ts";
 import type { StreamKey } from "./media/packet.ts";
 import { RtmpServer } from "./protocols/rtmp/server.ts";
 import { HttpServers } from "./protocols/http/servers.ts";
+import { type AccessControl, OpenAccess } from "./services/access.ts";
 import { VERSION } from "./version.ts";
 
 /** What protocol adapters and services may use of the server: a narrow view, not the whole object. */
@@ -20,6 +21,8 @@ export interface ServerContext {
   readonly hubs: HubRegistry;
   readonly clients: ClientRegistry;
   readonly log: Log;
+  /** Security rules and HTTP callbacks every session passes through. */
+  readonly access: AccessControl;
   /** Server id (as SRS's `server_id`) and service id (random per process). */
   readonly serverId: string;
   readonly serviceId: string;
@@ -47,6 +50,7 @@ export class Server implements ServerContext {
   readonly hubs: HubRegistry;
   readonly clients = new ClientRegistry();
   readonly log: Log;
+  access: AccessControl = new OpenAccess();
   readonly sink: LogSink;
   readonly serviceId = randomId(8);
   readonly serverId: string;

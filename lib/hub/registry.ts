@@ -2,7 +2,7 @@
 import type { Log } from "../log/logger.ts";
 import type { StreamKey } from "../media/packet.ts";
 import { streamKeyString } from "../media/packet.ts";
-import { type HubOptions, StreamHub } from "./stream-hub.ts";
+import { type HubLifecycle, type HubOptions, StreamHub } from "./stream-hub.ts";
 
 export class HubRegistry {
   private hubs = new Map<string, StreamHub>();
@@ -10,14 +10,39 @@ export class HubRegistry {
   /** A per-process prefix so stream ids look like SRS's `vid-xxxxxxx`. */
   private readonly idPrefix = Math.random().toString(36).slice(2, 6);
 
+  /** Called when any stream starts or stops publishing (per-stream services attach here: HLS, DVR, forward). */
+  private listeners: HubLifecycle[] = [];
+  private readonly lifecycle: HubLifecycle = {
+    onPublish: (hub) => {
+      for (const l of this.listeners) this.safe(() => l.onPublish(hub), hub, "publish");
+    },
+    onUnpublish: (hub) => {
+      for (const l of this.listeners) this.safe(() => l.onUnpublish(hub), hub, "unpublish");
+    },
+  };
+
   constructor(private log: Log, private optionsFor: (key: StreamKey) => HubOptions) {}
+
+  /** Registers a listener of every stream's publish/unpublish. */
+  listen(l: HubLifecycle): void {
+    this.listeners.push(l);
+  }
+
+  private safe(f: () => void, hub: StreamHub, what: string): void {
+    try {
+      f();
+    } catch (e) {
+      this.log.error(`stream ${hub.name}: ${what} listener failed`, e);
+    }
+  }
 
   /** The hub of a stream, created when missing (players may wait for a publisher). */
   get(key: StreamKey): StreamHub {
     const name = streamKeyString(key);
     let hub = this.hubs.get(name);
     if (!hub) {
-      hub = new StreamHub(key, this.optionsFor(key), this.log, `vid-${this.idPrefix}${(this.nextId++).toString(36)}`);
+      const id = `vid-${this.idPrefix}${(this.nextId++).toString(36).padStart(3, "0")}`;
+      hub = new StreamHub(key, this.optionsFor(key), this.log, id, this.lifecycle);
       this.hubs.set(name, hub);
     }
     return hub;

@@ -49,6 +49,12 @@ export interface AudioInfo {
 
 export class PublishError extends Error {}
 
+/** Server-side listeners of stream lifecycles (HLS/DVR/forward start per stream, stats, hooks). */
+export interface HubLifecycle {
+  onPublish(hub: StreamHub): void;
+  onUnpublish(hub: StreamHub): void;
+}
+
 export class StreamHub {
   readonly id: string;
   readonly name: string;
@@ -75,7 +81,13 @@ export class StreamHub {
   private rateWindowStart = 0;
   private rateWindowBytes = 0;
 
-  constructor(readonly key: StreamKey, opts: HubOptions, readonly log: Log, id: string) {
+  constructor(
+    readonly key: StreamKey,
+    opts: HubOptions,
+    readonly log: Log,
+    id: string,
+    private lifecycle?: HubLifecycle,
+  ) {
     this.id = id;
     this.name = streamKeyString(key);
     this.url = streamUrl(key);
@@ -110,6 +122,7 @@ export class StreamHub {
     this.jitter.reset();
     this.log.trace(`hub ${this.name}: publish start by ${pub.type} client ${pub.clientId} ip=${pub.ip}`);
     for (const s of [...this.subscribers]) s.onPublish?.();
+    this.lifecycle?.onPublish(this);
   }
 
   stopPublish(pub: PublisherInfo): void {
@@ -118,6 +131,7 @@ export class StreamHub {
     this.gop.clear();
     this.log.trace(`hub ${this.name}: publish stop by client ${pub.clientId}, ${this.packetsIn} packets`);
     for (const s of [...this.subscribers]) s.onUnpublish();
+    this.lifecycle?.onUnpublish(this);
   }
 
   /** The publisher's packets come in here (the packet is owned by the hub from now on). */

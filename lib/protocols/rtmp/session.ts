@@ -38,6 +38,7 @@ import {
   playPublishNotify,
   playReset,
   playStart,
+  playStreamNotFound,
   playUnpublishNotify,
   publishBadName,
   publishStart,
@@ -81,6 +82,9 @@ import { DEFAULT_VHOST, resolveRtmpRequest } from "./url.ts";
 
 type State = "handshake" | "wait-connect" | "connected" | "publishing" | "playing" | "closed";
 
+/** Messages held while a hook decides (a publisher pipelining media after publish): beyond this, refuse. */
+const MAX_PENDING_MESSAGES = 10000;
+
 /** How long a connection may take to finish handshake + connect before it is dropped. */
 const CONNECT_TIMEOUT_MS = 20000;
 
@@ -119,6 +123,10 @@ export class RtmpSession implements ClientInfo {
   private fanout: FanOut | undefined;
   private player: BytePlayer | undefined;
   private paused = false;
+  // message queue while an async gate (hook) runs
+  private pending: RtmpMessage[] = [];
+  private blocked = false;
+  private connectAllowed = false;
 
   constructor(private ctx: ServerContext, private socket: Socket) {
     this.ip = socket.remoteAddress?.replace(/^::ffff:/, "") ?? "";
@@ -168,18 +176,56 @@ export class RtmpSession implements ClientInfo {
       }
       const ackMsg = this.ack.received(d.byteLength);
       if (ackMsg) this.send(ackMsg);
-      for (const m of this.reader.feed(d)) {
-        this.onMessage(m);
+      const msgs = this.reader.feed(d);
+      if (this.blocked || this.pending.length) {
+        for (const m of msgs) this.pending.push(m);
+        if (this.pending.length > MAX_PENDING_MESSAGES) throw new RtmpProtocolError(`too many messages while waiting`);
+        return;
+      }
+      for (let i = 0; i < msgs.length; i++) {
+        this.dispatch(msgs[i]!);
         if (this.isClosed()) return;
+        if (this.blocked) {
+          for (let j = i + 1; j < msgs.length; j++) this.pending.push(msgs[j]!);
+          return;
+        }
       }
     } catch (e) {
-      const what = e instanceof RtmpProtocolError ? "rtmp protocol error" : "rtmp session error";
-      this.log.error(`${what} in state ${this.state}, closing`, e);
-      this.close(what);
+      this.fail(e);
     }
   }
 
-  private onMessage(m: RtmpMessage): void {
+  /** Runs one message; an async step (a hook) blocks the queue until it settles. */
+  private dispatch(m: RtmpMessage): void {
+    const r = this.onMessage(m);
+    if (r) {
+      this.blocked = true;
+      r.then(
+        () => {
+          this.blocked = false;
+          this.drain();
+        },
+        (e) => this.fail(e),
+      );
+    }
+  }
+
+  private drain(): void {
+    try {
+      while (!this.blocked && this.pending.length && !this.isClosed()) this.dispatch(this.pending.shift()!);
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  private fail(e: unknown): void {
+    if (this.isClosed()) return;
+    const what = e instanceof RtmpProtocolError ? "rtmp protocol error" : "rtmp session error";
+    this.log.error(`${what} in state ${this.state}, closing`, e);
+    this.close(what);
+  }
+
+  private onMessage(m: RtmpMessage): Promise<void> | void {
     switch (m.type) {
       case MSG_AUDIO:
       case MSG_VIDEO:
@@ -212,7 +258,7 @@ export class RtmpSession implements ClientInfo {
   // ---------------------------------------------------------------------------------------------------------
   // Commands (RTMP spec 7.2)
 
-  private onCommand(c: RtmpCommand): void {
+  private onCommand(c: RtmpCommand): Promise<void> | void {
     this.log.info(`rtmp command ${c.name} tid=${c.transactionId} in state ${this.state}`);
     switch (c.name) {
       case "connect":
@@ -260,7 +306,7 @@ export class RtmpSession implements ClientInfo {
     }
   }
 
-  private onConnect(c: RtmpCommand): void {
+  private async onConnect(c: RtmpCommand): Promise<void> {
     this.requireState(c, "wait-connect");
     const obj = (c.commandObject ?? {}) as Amf0Object;
     const tcUrl = asString(obj.tcUrl);
@@ -278,6 +324,16 @@ export class RtmpSession implements ClientInfo {
       return this.close("vhost not found");
     }
     this.vhost = vhost;
+    this.stream = { vhost: vhost.name, app: req.app, stream: "" };
+    this.param = req.param;
+    const gate = await this.ctx.access.onConnect(this);
+    if (this.isClosed()) return;
+    if (!gate.ok) {
+      this.log.warn(`rtmp connect refused: ${gate.reason}`);
+      this.send(connectError(`connect refused: ${gate.reason}`, "NetConnection.Connect.Rejected", c.transactionId));
+      return this.close("connect refused");
+    }
+    this.connectAllowed = true;
     this.outChunkSize = vhost.chunkSize;
     this.socket.setNoDelay(vhost.tcpNodelay);
     this.log.trace(`rtmp connect app=${this.app}, tcUrl=${this.tcUrl}, pageUrl=${this.pageUrl}, vhost=${vhost.name}, ` +
@@ -311,12 +367,19 @@ export class RtmpSession implements ClientInfo {
     return { vhost: vhost.name || DEFAULT_VHOST, app: req.app, stream: req.stream };
   }
 
-  private onPublish(c: RtmpCommand): void {
+  private async onPublish(c: RtmpCommand): Promise<void> {
     const name = asString(c.args[0]);
     const key = this.resolveStream(name);
     this.stream = key;
     // SRS: FMLE (OBS, FFmpeg) sends releaseStream/FCPublish first; Flash just createStream + publish.
     this.type = this.sawFCPublish ? (this.sawReleaseStream ? "fmle-publish" : "haivision-publish") : "flash-publish";
+    const gate = await this.ctx.access.onPublish(this, key);
+    if (this.isClosed()) return;
+    if (!gate.ok) {
+      this.log.warn(`rtmp publish ${key.app}/${key.stream} refused: ${gate.reason}`);
+      this.send(publishBadName(PLAY_STREAM_ID, { clientid: this.id, description: `publish refused: ${gate.reason}` }));
+      return this.close("publish refused");
+    }
     const hub = this.ctx.hubs.get(key);
     const publisher: PublisherInfo = { clientId: this.id, type: this.type, ip: this.ip, kick: (r) => this.kick(r) };
     try {
@@ -337,11 +400,18 @@ export class RtmpSession implements ClientInfo {
     this.log.trace(`rtmp ${this.type} ${hub.name}${this.param ?? ""} started`);
   }
 
-  private onPlay(c: RtmpCommand): void {
+  private async onPlay(c: RtmpCommand): Promise<void> {
     const name = asString(c.args[0]);
     const key = this.resolveStream(name);
     this.stream = key;
     this.type = "rtmp-play";
+    const gate = await this.ctx.access.onPlay(this, key);
+    if (this.isClosed()) return;
+    if (!gate.ok) {
+      this.log.warn(`rtmp play ${key.app}/${key.stream} refused: ${gate.reason}`);
+      this.send(playStreamNotFound(PLAY_STREAM_ID, { clientid: this.id, description: `play refused: ${gate.reason}` }));
+      return this.close("play refused");
+    }
     const vhost = this.vhost!;
     const hub = this.ctx.hubs.get(key);
     this.hub = hub;
@@ -420,6 +490,7 @@ export class RtmpSession implements ClientInfo {
   private stopPublishing(why: string): void {
     if (this.state !== "publishing" || !this.hub || !this.publisher) return;
     this.hub.stopPublish(this.publisher);
+    this.ctx.access.onUnpublish(this, this.hub.key);
     this.log.trace(`rtmp unpublish ${this.hub.name} (${why}), ${this.mediaPackets} packets`);
     this.send(unpublishSuccess(PLAY_STREAM_ID, { clientid: this.id }));
     this.publisher = undefined;
@@ -470,10 +541,12 @@ export class RtmpSession implements ClientInfo {
     if (this.state === "publishing") this.stopPublishing(reason);
     this.state = "closed";
     if (this.timer) clearInterval(this.timer);
+    if (this.type === "rtmp-play" && this.hub) this.ctx.access.onStop(this, this.hub.key);
     if (this.player && this.fanout) this.fanout.remove(this.player);
     this.player = undefined;
     if (this.hub) this.ctx.hubs.release(this.hub);
     this.ctx.clients.remove(this.id);
+    if (this.connectAllowed) this.ctx.access.onClose(this);
     this.log.trace(`rtmp client closed (${reason}), in=${this.bytesIn()}B out=${this.bytesOut()}B, ` +
       `alive=${((Date.now() - this.connectedAt) / 1000).toFixed(1)}s`);
   }
