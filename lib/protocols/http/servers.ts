@@ -9,7 +9,10 @@ import { parseEndpoint } from "../../net/endpoint.ts";
 import { assetContentType, getAsset, wwwAssetForUrl } from "../../runtime/assets.ts";
 import { type HttpListener, serveHttp } from "../../runtime/http-serve.ts";
 import type { ServerContext } from "../../server.ts";
-import { SERVER_SIGNATURE, SRS_COMPAT_VERSION, VERSION } from "../../version.ts";
+import { mountApi } from "../../services/api/index.ts";
+import { SERVER_SIGNATURE } from "../../version.ts";
+import { mountHls } from "../hls/http.ts";
+import { mountLive } from "./live.ts";
 
 export class HttpServers {
   private listeners: { kind: "http" | "api" | "both"; l: HttpListener }[] = [];
@@ -32,19 +35,19 @@ export class HttpServers {
     const shared = httpEp && apiEp && httpEp.port === apiEp.port && httpEp.port !== 0;
     if (shared) {
       const app = new Hono();
-      this.mountApi(app);
-      this.mountStatic(app);
+      mountApi(app, this.ctx);
+      this.mountHttp(app);
       await this.listen("both", httpEp.host, httpEp.port, app);
       return;
     }
     if (apiEp) {
       const app = new Hono();
-      this.mountApi(app);
+      mountApi(app, this.ctx);
       await this.listen("api", apiEp.host, apiEp.port, app);
     }
     if (httpEp) {
       const app = new Hono();
-      this.mountStatic(app);
+      this.mountHttp(app);
       await this.listen("http", httpEp.host, httpEp.port, app);
     }
   }
@@ -61,21 +64,11 @@ export class HttpServers {
     }
   }
 
-  private mountApi(app: Hono): void {
-    app.use("*", async (c, next) => {
-      await next();
-      c.header("Server", SERVER_SIGNATURE);
-    });
-    const base = () => ({
-      code: 0,
-      server: this.ctx.serverId,
-      service: this.ctx.serviceId,
-      pid: String(process.pid),
-    });
-    app.get("/api/v1/versions", (c) => {
-      const [major, minor, revision] = SRS_COMPAT_VERSION.split(".").map(Number);
-      return c.json({ ...base(), data: { major, minor, revision, version: SRS_COMPAT_VERSION, srs_ts: VERSION } });
-    });
+  /** The HTTP server's routes, in order: HLS (playlists, segments), live streams, then static files/pages. */
+  private mountHttp(app: Hono): void {
+    mountHls(app, this.ctx);
+    mountLive(app, this.ctx);
+    this.mountStatic(app);
   }
 
   private mountStatic(app: Hono): void {
