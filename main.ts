@@ -7,6 +7,7 @@
  *   srs -h                   help
  */
 import { spawn } from "node:child_process";
+import { resolve } from "node:path";
 import { ConfigError, DEFAULT_CONFIG_TEXT, loadConfig, type SrsConfig } from "./lib/config/index.ts";
 import { Server, StartError } from "./lib/server.ts";
 import { SRS_COMPAT_VERSION, VERSION } from "./lib/version.ts";
@@ -57,7 +58,9 @@ function parseArgs(argv: string[]): Cli {
 function load(cli: Cli): SrsConfig {
   const env = process.env;
   const envOnly = cli.envOnly || env.SRS_ENV_ONLY === "on" || env.SRS_ENV_ONLY === "1" || env.SRS_ENV_ONLY === "true";
-  const file = env.SRS_CONFIG_FILE || cli.file;
+  const given = env.SRS_CONFIG_FILE || cli.file;
+  // Absolute, so a reload after work_dir changed the cwd still finds it.
+  const file = given ? resolve(given) : undefined;
   if (envOnly) return loadConfig({ envOnly: true, env });
   if (file) return loadConfig({ file, env });
   return loadConfig({ text: DEFAULT_CONFIG_TEXT, env });
@@ -115,6 +118,15 @@ async function main(): Promise<void> {
     return;
   }
   if (config.daemon()) daemonize();
+  // work_dir: relative paths (pid, logs, hls_path, dvr_path, http_server.dir) resolve from here, as in SRS.
+  const workDir = config.workDir();
+  if (workDir && workDir !== "./") {
+    try {
+      process.chdir(workDir);
+    } catch (e) {
+      fail(`work_dir ${workDir}: ${(e as Error).message}`);
+    }
+  }
 
   const server = new Server(config, { configFile: cli.file, loadConfig: () => load(cli) });
   const quit = (graceful: boolean) => {

@@ -42,7 +42,11 @@ const MAX_QUEUE_BYTES = 64 * 1024 * 1024;
 export class BytePlayer {
   private queue: Uint8Array[] = [];
   private queued = 0;
-  private waitKeyframe = false;
+  /**
+   * A new player starts at a video keyframe: the GOP replay begins with one, but without a GOP cache (or with
+   * an empty one) the live packets that follow the join would otherwise start it on undecodable inter frames.
+   */
+  private waitKeyframe = true;
   /** Statistics. */
   bytesOut = 0;
   skips = 0;
@@ -140,6 +144,8 @@ export class FanOut implements HubSubscriber {
         const b = this.encoded(p);
         if (b) player.push(b, p, limit, hasVideo);
       }
+      // A new player gets its start-up burst (sequence headers + GOP) now, not at the next merged write.
+      player.flush();
     }
     this.schedule();
   }

@@ -201,6 +201,37 @@ describe("lifecycle", () => {
     await s.stop();
   });
 
+  test("daemon on forks into the background; the daemon writes the pid file and quits on SIGTERM", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "srs-ts-daemon-"));
+    const port = await freePort();
+    const conf = tempConf(
+      `listen 127.0.0.1:${port};\ndaemon on;\npid ${dir}/srs.pid;\nsrs_log_tank file;\nsrs_log_file ${dir}/srs.log;\n` +
+        `http_api { enabled off; }\nhttp_server { enabled off; }\nvhost __defaultVhost__ {}\n`,
+    );
+    const env = { SRS_DAEMON: "", SRS_PID: "", SRS_LOG_TANK: "", SRS_LOG_FILE: "" };
+    const r = cli(["-c", conf], env);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("background");
+    let pid = 0;
+    for (let i = 0; i < 50 && !pid; i++) {
+      await Bun.sleep(100);
+      if (existsSync(`${dir}/srs.pid`)) pid = Number(readFileSync(`${dir}/srs.pid`, "utf8").trim());
+    }
+    expect(pid).toBeGreaterThan(0);
+    expect(readFileSync(`${dir}/srs.log`, "utf8")).toMatch(LOG_LINE);
+    process.kill(pid, "SIGTERM");
+    for (let i = 0; i < 50 && existsSync(`${dir}/srs.pid`); i++) await Bun.sleep(100);
+    expect(existsSync(`${dir}/srs.pid`)).toBe(false);
+  });
+
+  test("work_dir: relative paths resolve from it", async () => {
+    const work = mkdtempSync(join(tmpdir(), "srs-ts-work-"));
+    const s = await startServer({ config: `listen 1935;\nwork_dir ${work};\npid ./objs/srs.pid;\nvhost __defaultVhost__ {}\n`, env: { SRS_PID: "" } });
+    running.push(s);
+    expect(existsSync(join(work, "objs/srs.pid"))).toBe(true);
+    await s.stop();
+  });
+
   test("SIGQUIT quits gracefully", async () => {
     const s = await startServer({ env: { SRS_GRACE_START_WAIT: "100", SRS_GRACE_FINAL_WAIT: "500" } });
     running.push(s);
