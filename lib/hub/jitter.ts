@@ -23,11 +23,14 @@ export class TimeJitter {
 
   constructor(readonly mode: JitterMode) {}
 
-  /** Forget the timeline (a new publisher). */
+  /**
+   * A new publisher. In `full` mode the timeline continues where the last publisher left it, so players that
+   * stay connected across a republish never see time go backwards; `zero` starts again at 0.
+   */
   reset(): void {
     this.lastIn = -1;
-    this.lastOut = -1;
     this.base = -1;
+    if (this.mode !== "full") this.lastOut = -1;
   }
 
   /** Returns the corrected dts; the caller shifts pts by the same amount. */
@@ -48,7 +51,7 @@ export class TimeJitter {
       dts = Math.max(0, dts - this.base);
     } else {
       if (this.lastIn < 0) {
-        dts = 0;
+        dts = this.lastOut < 0 ? 0 : this.lastOut + DEFAULT_FRAME_MS;
       } else {
         let delta = dts - this.lastIn;
         if (delta > MAX_JITTER_MS || delta < -MAX_JITTER_MS) delta = DEFAULT_FRAME_MS;
