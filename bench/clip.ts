@@ -48,12 +48,17 @@ export interface ScheduledTag {
   data: Uint8Array;
 }
 
+/** An AVC/HEVC end-of-sequence tag (AVCPacketType 2): dropped from the loop, it would reset decoders. */
+export function isEndOfSequence(t: FlvTag): boolean {
+  return t.type === FLV_TAG_VIDEO && t.data.length > 1 && t.data[1] === 2 && (t.data[0]! & 0x0f) === 7;
+}
+
 /** Endless looping schedule: yields tags with their shifted timestamps, loop after loop. */
 export function* loopTags(clip: Clip): Generator<ScheduledTag> {
   for (let loop = 0; ; loop++) {
     const shift = loop * clip.durationMs;
     for (const t of clip.tags) {
-      if (loop > 0 && (t.type === FLV_TAG_SCRIPT || isSequenceHeader(t))) continue;
+      if (isEndOfSequence(t) || (loop > 0 && (t.type === FLV_TAG_SCRIPT || isSequenceHeader(t)))) continue;
       const kind = t.type === FLV_TAG_VIDEO ? "video" : t.type === FLV_TAG_AUDIO ? "audio" : "data";
       yield { kind, timestamp: t.timestamp + shift, data: t.data };
     }

@@ -1,0 +1,88 @@
+/**
+ * Starts our server (bun main.ts) on free 127.0.0.1 ports for a benchmark, with extra env (e.g.
+ * SRS_VHOST_MIN_LATENCY=on), and waits until its RTMP port accepts connections.
+ */
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { openSync } from "node:fs";
+import { connect, createServer } from "node:net";
+
+export interface BenchServer {
+  pid: number;
+  rtmpPort: number;
+  httpPort: number;
+  apiPort: number;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = createServer();
+    s.once("error", rej);
+    s.listen(0, "127.0.0.1", () => {
+      const a = s.address();
+      const port = typeof a === "object" && a ? a.port : 0;
+      s.close(() => res(port));
+    });
+  });
+}
+
+export async function waitPort(port: number, timeoutMs = 10000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const ok = await new Promise<boolean>((res) => {
+      const s = connect({ host: "127.0.0.1", port });
+      s.once("connect", () => {
+        s.destroy();
+        res(true);
+      });
+      s.once("error", () => res(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`port ${port} not listening after ${timeoutMs} ms`);
+}
+
+export async function startServer(env: Record<string, string> = {}, logFile = "/dev/null"): Promise<BenchServer> {
+  const [rtmpPort, httpPort, apiPort] = [await freePort(), await freePort(), await freePort()];
+  const main = new URL("../main.ts", import.meta.url).pathname;
+  const out = openSync(logFile, "a");
+  const child = spawn(process.execPath, [main], {
+    stdio: ["ignore", out, out],
+    env: {
+      ...process.env,
+      SRS_LISTEN: `127.0.0.1:${rtmpPort}`,
+      SRS_HTTP_SERVER_LISTEN: `127.0.0.1:${httpPort}`,
+      SRS_HTTP_API_LISTEN: `127.0.0.1:${apiPort}`,
+      SRS_RTC_SERVER_ENABLED: "off",
+      SRS_SRT_SERVER_ENABLED: "off",
+      SRS_PID: `/tmp/srs-ts-bench-${rtmpPort}.pid`,
+      SRS_LOG_TANK: "console",
+      SRS_DAEMON: "off",
+      ...env,
+    },
+  });
+  try {
+    await waitPort(rtmpPort);
+  } catch (e) {
+    child.kill("SIGKILL");
+    throw e;
+  }
+  return {
+    pid: child.pid!,
+    rtmpPort,
+    httpPort,
+    apiPort,
+    child,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise<void>((r) => child.once("exit", () => r()));
+      child.kill("SIGTERM");
+      const t = setTimeout(() => child.kill("SIGKILL"), 3000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
