@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# RTMP fan-out benchmark: our server (bun main.ts) and, with --compare, node-media-server, each on free
+# 127.0.0.1 ports, one looping ~1 Mbps publisher (separate process) and N plain-socket RTMP players.
+#
+#   bash bench/run-rtmp.sh [--players 500] [--seconds 30] [--warmup 5] [--ramp 5] [--ffmpeg] [--compare]
+#
+# Extra env is passed to our server, e.g. SRS_VHOST_PLAY_MW_LATENCY=100 bash bench/run-rtmp.sh.
+# node-media-server is installed on demand with `npm install --prefix /tmp/nms node-media-server`
+# (outside the repo; NMS_DIR overrides) and run with a copy of its config (it rewrites it on first start).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/node_modules/.bin:$PATH"
+
+PLAYERS=500 SECONDS_=30 WARMUP=5 RAMP=5 COMPARE=0 PUB=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --players) PLAYERS=$2; shift 2 ;;
+    --seconds) SECONDS_=$2; shift 2 ;;
+    --warmup) WARMUP=$2; shift 2 ;;
+    --ramp) RAMP=$2; shift 2 ;;
+    --ffmpeg) PUB=(--ffmpeg); shift ;;
+    --compare) COMPARE=1; shift ;;
+    *) echo "unknown option $1" >&2; exit 1 ;;
+  esac
+done
+
+CLIP=tests/.media/clip.flv
+[ -f "$CLIP" ] || bash /work/shared/tools/make-media.sh tests/.media
+NMS_DIR=${NMS_DIR:-/tmp/nms}
+WORK=$(mktemp -d /tmp/srs-ts-bench.XXXXXX)
+RESULTS=$WORK/results.txt
+: > "$RESULTS"
+SERVER_PID=""
+
+cleanup() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 30); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$SERVER_PID" 2>/dev/null || true
+  fi
+  SERVER_PID=""
+}
+trap cleanup EXIT
+
+free_port() { bun -e 'import { freePort } from "./bench/server.ts"; console.log(await freePort());'; }
+wait_port() { bun -e "import { waitPort } from './bench/server.ts'; await waitPort($1, 15000);"; }
+
+load() { # label port
+  bun bench/rtmp-load.ts --label "$1" --url "rtmp://127.0.0.1:$2/live/bench" --players "$PLAYERS" \
+    --seconds "$SECONDS_" --warmup "$WARMUP" --ramp "$RAMP" --pid "$SERVER_PID" --clip "$CLIP" "${PUB[@]}" \
+    | tee -a "$RESULTS"
+}
+
+echo "== srs-ts (bun main.ts), $PLAYERS players, $SECONDS_ s; $(nproc) cores, $(date -u +%F)"
+P1=$(free_port); P2=$(free_port); P3=$(free_port)
+SRS_LISTEN=127.0.0.1:$P1 SRS_HTTP_SERVER_LISTEN=127.0.0.1:$P2 SRS_HTTP_API_LISTEN=127.0.0.1:$P3 \
+  SRS_RTC_SERVER_ENABLED=off SRS_SRT_SERVER_ENABLED=off SRS_PID=$WORK/srs.pid SRS_LOG_TANK=console SRS_DAEMON=off \
+  bun main.ts > "$WORK/srs-ts.log" 2>&1 &
+SERVER_PID=$!
+wait_port "$P1"
+echo "server pid $SERVER_PID, rtmp port $P1, idle RSS $(awk '/VmRSS/{printf "%.1f MB", $2/1024}' /proc/$SERVER_PID/status)"
+load srs-ts "$P1"
+cleanup
+
+if [ "$COMPARE" = 1 ]; then
+  NMS=$NMS_DIR/node_modules/node-media-server
+  [ -f "$NMS/bin/app.js" ] || npm install --prefix "$NMS_DIR" --no-save node-media-server >/dev/null
+  mkdir -p "$WORK/nms"
+  cp "$NMS/bin/"*.pem "$WORK/nms/"
+  # A copy of its config without RTMPS/HTTPS listeners (it rewrites the file on first start).
+  node -e 'const fs=require("fs");const c=JSON.parse(fs.readFileSync(process.argv[1],"utf8"));delete c.rtmps;delete c.https;
+    fs.writeFileSync(process.argv[2],JSON.stringify(c,null,2))' "$NMS/bin/config.json" "$WORK/nms/config.json"
+  echo
+  echo "== node-media-server $(node -p "require('$NMS/package.json').version") (node $(node --version)), $PLAYERS players, $SECONDS_ s"
+  P1=$(free_port); P2=$(free_port)
+  node "$NMS/bin/app.js" -c "$WORK/nms/config.json" --bind 127.0.0.1 --rtmp-port "$P1" --http-port "$P2" \
+    --no-admin --data-path "$WORK/nms/data" > "$WORK/nms.log" 2>&1 &
+  SERVER_PID=$!
+  wait_port "$P1"
+  echo "server pid $SERVER_PID, rtmp port $P1, idle RSS $(awk '/VmRSS/{printf "%.1f MB", $2/1024}' /proc/$SERVER_PID/status)"
+  load node-media-server "$P1"
+  cleanup
+fi
+
+echo
+echo "== summary ($PLAYERS players of a $(awk -F'"streamKbps":' 'NF>1{split($2,a,",");print a[1];exit}' "$RESULTS") kbps stream, $(nproc) cores)"
+bun bench/summary.ts "$RESULTS"
+echo "(logs in $WORK)"
