@@ -49,7 +49,7 @@ import {
   unpauseNotify,
   unpublishSuccess,
 } from "./commands.ts";
-import { ServerHandshake } from "./handshake.ts";
+import { HandshakeError, ServerHandshake } from "./handshake.ts";
 import {
   AckWindow,
   MSG_ACK,
@@ -103,6 +103,7 @@ export class RtmpSession implements ClientInfo {
   private readonly log: Log;
   private state: State = "handshake";
   private handshake = new ServerHandshake();
+  private c0Checked = false;
   private reader = new ChunkReader();
   private writer = new ChunkWriter();
   private ack = new AckWindow();
@@ -166,6 +167,17 @@ export class RtmpSession implements ClientInfo {
     if (this.state === "closed") return;
     try {
       if (this.state === "handshake") {
+        // C0 is the first byte: anything but 3 (plain RTMP) is refused at once, as SRS does, instead of
+        // answering garbage (an HTTP request, a TLS hello) with S0S1S2 or waiting for a whole C1.
+        if (!this.c0Checked && d.byteLength > 0) {
+          this.c0Checked = true;
+          const v = d[0]!;
+          if (v !== 3) {
+            throw new HandshakeError(v === 6 || v === 8
+              ? `encrypted RTMP (C0 version ${v}) is not supported`
+              : `bad handshake: C0 version ${v} is not RTMP (only version 3 is supported)`);
+          }
+        }
         const step = this.handshake.feed(d);
         if (step.send) this.socket.write(step.send);
         if (!step.done) return;
@@ -538,6 +550,9 @@ export class RtmpSession implements ClientInfo {
 
   private cleanup(reason: string): void {
     if (this.state === "closed") return;
+    if (this.state === "handshake" && reason === "peer closed" && this.socket.bytesRead > 0) {
+      this.log.warn(`rtmp handshake incomplete: peer closed after ${this.socket.bytesRead} bytes (${reason})`);
+    }
     if (this.state === "publishing") this.stopPublishing(reason);
     this.state = "closed";
     if (this.timer) clearInterval(this.timer);
