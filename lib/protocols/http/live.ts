@@ -1,10 +1,424 @@
 /**
  * HTTP live streaming (`http_remux`): [vhost]/[app]/[stream].flv|.ts|.aac|.mp3 served chunked from the hub,
  * the encoded bytes shared among all players of a stream.
+ *
+ * Matching, as SRS's HTTP mux does with the mounts of `http_remux`:
+ *  - every enabled vhost with `http_remux { enabled on; }` has one mount template (default
+ *    `[vhost]/[app]/[stream].flv`); the extension of the template picks the format;
+ *  - `[vhost]` is optional in the URL: the default vhost serves `/live/s.flv`; a non-default vhost is chosen by
+ *    the Host header (as SRS's host-specific patterns), by `?vhost=`, or by the URL's first path part naming it
+ *    (`/v.example/live/s.flv`);
+ *  - anything else falls through to the next handler (static files).
+ *
+ * A stream that is not being published answers 404 at once, before any on_play hook: SRS 7 does the same
+ * (its HTTP stream handler only exists while a publisher is active, so the request falls through to the file
+ * server, "HTTP miss file"; SRS 6 and older kept the player waiting, ossrs/srs#4611). When the publisher
+ * leaves, the response ends (players reconnect), as SRS unmounts the stream on unpublish.
+ *
+ * Streaming uses a web ReadableStream per player; its queue is the player's backlog (writableLength), so
+ * FanOut/BytePlayer's batching and skip-ahead work unchanged. A client going away cancels the stream, which
+ * frees the player at once.
  */
-import type { Hono } from "hono";
+import type { Context, Hono } from "hono";
+import type { ClientInfo } from "../../clients.ts";
+import type { SrsConfig, VhostConfig } from "../../config/index.ts";
+import { BytePlayer, type ByteSink, type FanOut, type FanOutOptions } from "../../hub/fanout.ts";
+import type { StreamHub } from "../../hub/stream-hub.ts";
+import { type Log, newContextId } from "../../log/logger.ts";
+import type { StreamKey } from "../../media/packet.ts";
+import { parseEndpoint } from "../../net/endpoint.ts";
+import type { ServeInfo } from "../../runtime/http-serve.ts";
 import type { ServerContext } from "../../server.ts";
+import { SERVER_SIGNATURE } from "../../version.ts";
+import { aacFanOut, mp3FanOut } from "./audio-stream.ts";
+import { flvFanOut, flvFileHeader, flvHeaderFlags } from "./flv-stream.ts";
 
-export function mountLive(_app: Hono, _ctx: ServerContext): void {
-  // not yet
+export type LiveFormat = "flv" | "ts" | "aac" | "mp3";
+
+export const LIVE_CONTENT_TYPES: Record<LiveFormat, string> = {
+  flv: "video/x-flv",
+  ts: "video/MP2T",
+  aac: "audio/aac",
+  mp3: "audio/mpeg",
+};
+
+const DEFAULT_VHOST = "__defaultVhost__";
+
+// ---------------------------------------------------------------------------------------------------------
+// Mount templates
+
+interface Mount {
+  vhost: string;
+  format: LiveFormat;
+  /** The template started with `[vhost]`: the vhost name may also be the URL's first path part. */
+  withVhost: boolean;
+  re: RegExp;
+  /** App fixed by the template (no `[app]`): the path's directory. */
+  hasApp: boolean;
+}
+
+export interface LiveMatch {
+  vhost: string;
+  format: LiveFormat;
+  key: StreamKey;
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** Compiles a mount template (`[vhost]/[app]/[stream].flv`) for one vhost; undefined when not a live format. */
+export function compileMount(vhost: string, template: string): Mount | undefined {
+  const dot = template.lastIndexOf(".");
+  const ext = dot >= 0 ? template.slice(dot + 1).toLowerCase() : "";
+  if (ext !== "flv" && ext !== "ts" && ext !== "aac" && ext !== "mp3") return undefined;
+  let t = template.trim();
+  const withVhost = t.startsWith("[vhost]");
+  if (withVhost) t = t.slice("[vhost]".length);
+  if (!t.startsWith("/")) t = "/" + t;
+  let re = "^";
+  let hasApp = false;
+  let hasStream = false;
+  for (const part of t.split(/(\[app\]|\[stream\])/)) {
+    if (part === "[app]") {
+      re += "(?<app>.+?)";
+      hasApp = true;
+    } else if (part === "[stream]") {
+      re += "(?<stream>[^/]+?)";
+      hasStream = true;
+    } else re += escapeRe(part);
+  }
+  if (!hasStream) return undefined;
+  return { vhost, format: ext, withVhost, re: new RegExp(re + "$"), hasApp };
+}
+
+const mountCache = new WeakMap<SrsConfig, Mount[]>();
+
+/** The live mounts of a config (computed once per loaded config; a reload brings a new config object). */
+export function liveMounts(config: SrsConfig): Mount[] {
+  let list = mountCache.get(config);
+  if (list) return list;
+  list = [];
+  for (const name of config.vhosts()) {
+    const v: VhostConfig | undefined = config.vhostExact(name);
+    if (!v || !v.enabled || !v.httpRemux.enabled) continue;
+    const m = compileMount(v.name, v.httpRemux.mount);
+    if (m) list.push(m);
+  }
+  mountCache.set(config, list);
+  return list;
+}
+
+function tryMount(m: Mount, path: string): LiveMatch | undefined {
+  const r = m.re.exec(path);
+  if (!r?.groups) return undefined;
+  const stream = r.groups.stream ?? "";
+  let app = r.groups.app;
+  if (app === undefined) {
+    // A template with a fixed app (`/live/[stream].flv`): the app is the path's directory.
+    const slash = path.lastIndexOf("/");
+    app = path.slice(1, slash);
+  }
+  app = app.replace(/^\/+|\/+$/g, "");
+  if (!stream || !app || app.split("/").some((s) => s === "" || s === "." || s === "..")) return undefined;
+  return { vhost: m.vhost, format: m.format, key: { vhost: m.vhost, app, stream } };
+}
+
+/**
+ * Which live stream a request names, if any. `pathname` is the raw (still percent-encoded) URL path.
+ */
+export function matchLive(config: SrsConfig, pathname: string, host: string, query: URLSearchParams): LiveMatch | undefined {
+  const mounts = liveMounts(config);
+  if (mounts.length === 0) return undefined;
+  let path: string;
+  try {
+    path = decodeURIComponent(pathname);
+  } catch {
+    return undefined;
+  }
+  if (path.includes("\0")) return undefined;
+  const hostName = host.replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1");
+  const named = query.get("vhost") || query.get("domain") || hostName;
+  // 1. A vhost named by ?vhost= or the Host header.
+  for (const m of mounts) {
+    if (m.vhost !== DEFAULT_VHOST && m.vhost === named) {
+      const hit = tryMount(m, path);
+      if (hit) return hit;
+    }
+  }
+  // 2. The vhost as the first path part (`/v.example/live/s.flv`).
+  const second = path.indexOf("/", 1);
+  if (second > 1) {
+    const first = path.slice(1, second);
+    for (const m of mounts) {
+      if (m.withVhost && m.vhost !== DEFAULT_VHOST && m.vhost === first) {
+        const hit = tryMount(m, path.slice(second));
+        if (hit) return hit;
+      }
+    }
+  }
+  // 3. The default vhost.
+  for (const m of mounts) {
+    if (m.vhost === DEFAULT_VHOST) {
+      const hit = tryMount(m, path);
+      if (hit) return hit;
+    }
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// TS: lib/protocols/http/ts-stream.ts (another module, a shared TS encoder per hub) is used when it exists.
+
+type TsFanOutFactory = (hub: StreamHub, opts: FanOutOptions) => FanOut;
+let tsFactory: Promise<TsFanOutFactory | null> | undefined;
+
+/**
+ * The TS encoder factory, `tsFanOut(hub, opts)` exported by ./ts-stream.ts, or null when that module is not
+ * there (then `.ts` mounts answer 404). Looked up once, with a computed specifier so a build without the
+ * module still bundles.
+ */
+function loadTsFactory(): Promise<TsFanOutFactory | null> {
+  tsFactory ??= (async () => {
+    try {
+      const spec = new URL("./ts-stream.ts", import.meta.url).href;
+      const m = (await import(spec)) as { tsFanOut?: unknown };
+      return typeof m.tsFanOut === "function" ? (m.tsFanOut as TsFanOutFactory) : null;
+    } catch {
+      return null;
+    }
+  })();
+  return tsFactory;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// One player: a client (for stats, kick, hooks) and a ByteSink over its response stream.
+
+/** The queue of a response stream counts bytes: desiredSize = 0 - queued bytes. */
+const STRATEGY: QueuingStrategy<Uint8Array> = { highWaterMark: 0, size: (c) => c?.byteLength ?? 0 };
+
+class HttpLivePlayer implements ClientInfo, ByteSink {
+  readonly id = newContextId();
+  readonly protocol = "http";
+  type = "flv-play";
+  readonly connectedAt = Date.now();
+  stream?: StreamKey;
+  tcUrl?: string;
+  pageUrl?: string;
+  swfUrl?: string;
+  param?: string;
+  /** SRS's client name for HTTP streams keeps the extension ("livestream.flv"), unlike stream.stream. */
+  name = "";
+  destroyed = false;
+  readonly body: ReadableStream<Uint8Array>;
+  private controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  private written = 0;
+  private hub: StreamHub | undefined;
+  private fanout: FanOut | undefined;
+  private player: BytePlayer | undefined;
+  private playing = false;
+  readonly log: Log;
+
+  constructor(
+    private ctx: ServerContext,
+    readonly ip: string,
+    private requestBytes: number,
+  ) {
+    this.log = ctx.log.child(this.id);
+    this.body = new ReadableStream<Uint8Array>(
+      {
+        start: (c) => {
+          this.controller = c;
+        },
+        cancel: () => this.finish("client closed"),
+      },
+      STRATEGY,
+    );
+  }
+
+  // ByteSink
+  get writableLength(): number {
+    const d = this.controller?.desiredSize;
+    return d === null || d === undefined || d >= 0 ? 0 : -d;
+  }
+
+  write(data: Uint8Array): boolean {
+    if (this.destroyed || !this.controller || data.byteLength === 0) return !this.destroyed;
+    try {
+      this.controller.enqueue(data);
+      this.written += data.byteLength;
+      return true;
+    } catch {
+      this.finish("response closed");
+      return false;
+    }
+  }
+
+  // ClientInfo
+  bytesIn(): number {
+    return this.requestBytes;
+  }
+  bytesOut(): number {
+    return this.written;
+  }
+  kick(reason: string): void {
+    this.log.trace(`http stream client kicked: ${reason}`);
+    this.finish(reason, "close");
+  }
+
+  /** Starts streaming: header bytes first, then (via the FanOut) metadata, sequence headers, GOP, live. */
+  start(hub: StreamHub, fanout: FanOut, header: Uint8Array | undefined): void {
+    this.hub = hub;
+    this.fanout = fanout;
+    this.playing = true;
+    this.player = new BytePlayer(this, {
+      onOverflow: (reason) => this.finish(`slow player: ${reason}`, "abort"),
+      // The stream is gone: deliver what is queued and end the response (SRS unmounts it).
+      onUnpublish: () => this.finish("stream unpublished", "close"),
+    });
+    if (header) this.player.writeNow(header);
+    fanout.add(this.player);
+  }
+
+  /**
+   * Ends the session once: frees the player, forgets the client, on_stop. `how`: "close" ends the response
+   * after what is queued, "abort" errors it (the connection is cut), "none" when the client already left.
+   */
+  finish(reason: string, how: "close" | "abort" | "none" = "none"): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    if (this.player && this.fanout) this.fanout.remove(this.player);
+    if (this.hub) this.ctx.hubs.release(this.hub);
+    this.ctx.clients.remove(this.id);
+    if (this.playing && this.stream) this.ctx.access.onStop(this, this.stream);
+    try {
+      if (how === "close") this.controller?.close();
+      else if (how === "abort") this.controller?.error(new Error(reason));
+    } catch {
+      // already closed by the runtime
+    }
+    this.log.trace(`http stream client closed (${reason}), out=${this.written}B skips=${this.player?.skips ?? 0} ` +
+      `alive=${((Date.now() - this.connectedAt) / 1000).toFixed(1)}s`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+type Env = { Bindings: Partial<ServeInfo> };
+
+function text(status: number, body: string): Response {
+  return new Response(body, { status, headers: { "Content-Type": "text/plain; charset=utf-8", Server: SERVER_SIGNATURE } });
+}
+
+function firstRtmpPort(config: SrsConfig): number {
+  try {
+    return parseEndpoint(config.listen()[0] ?? "1935").port;
+  } catch {
+    return 1935;
+  }
+}
+
+function approxRequestBytes(req: Request, url: URL): number {
+  let n = req.method.length + url.pathname.length + url.search.length + 12;
+  req.headers.forEach((v, k) => (n += k.length + v.length + 4));
+  return n;
+}
+
+export function mountLive(app: Hono, ctx: ServerContext): void {
+  app.get("*", async (c: Context<Env>, next) => {
+    const req = c.req.raw;
+    const url = new URL(req.url);
+    const host = req.headers.get("host") ?? url.host;
+    const m = matchLive(ctx.config, url.pathname, host, url.searchParams);
+    if (!m) return next();
+    return await serveLive(ctx, req, url, host, m, c.env?.remoteAddr ?? "");
+  });
+}
+
+async function serveLive(
+  ctx: ServerContext,
+  req: Request,
+  url: URL,
+  host: string,
+  m: LiveMatch,
+  remoteAddr: string,
+): Promise<Response> {
+  const config = ctx.config;
+  const vhost = config.vhostExact(m.vhost);
+  if (!vhost) return text(404, "Not Found");
+  const what = `${m.key.app}/${m.key.stream}.${m.format}`;
+  const hub = ctx.hubs.find(m.key);
+  // SRS 7: no publisher, no stream handler: 404 before any hook (see the header comment).
+  if (!hub || !hub.active) {
+    ctx.log.info(`http stream ${what} vhost=${m.vhost}: not found (not published)`);
+    return text(404, "Not Found");
+  }
+  let tsFactory: TsFanOutFactory | null = null;
+  if (m.format === "ts") {
+    tsFactory = await loadTsFactory();
+    if (!tsFactory) {
+      ctx.log.warn(`http stream ${what}: HTTP-TS is not available in this build (no TS encoder)`);
+      return text(404, "Not Found: HTTP-TS is not available in this build");
+    }
+  }
+  const headers = { "Content-Type": LIVE_CONTENT_TYPES[m.format], Server: SERVER_SIGNATURE };
+  // HEAD: the headers only; no player is created.
+  if (req.method === "HEAD") return new Response(null, { status: 200, headers });
+
+  const ip = remoteAddr.replace(/^::ffff:/, "");
+  const client = new HttpLivePlayer(ctx, ip, approxRequestBytes(req, url));
+  const hostName = host.replace(/:\d+$/, "");
+  client.stream = m.key;
+  client.name = `${m.key.stream}.${m.format}`;
+  // SRS's quirk: the HTTP client's tcUrl is http:// with the RTMP port.
+  client.tcUrl = `http://${hostName}:${firstRtmpPort(config)}/${m.key.app}`;
+  client.pageUrl = req.headers.get("referer") ?? "";
+  client.param = url.search;
+  ctx.clients.add(client);
+  client.log.trace(`http stream play ${url.pathname}${url.search} vhost=${m.vhost} ip=${ip} ` +
+    `format=${m.format} clients=${ctx.clients.size}`);
+
+  const gate = await ctx.access.onPlay(client, m.key);
+  if (!gate.ok) {
+    client.log.warn(`http stream play ${what} refused: ${gate.reason}`);
+    client.finish("play refused");
+    return text(403, "Forbidden");
+  }
+  if (client.destroyed || req.signal.aborted) {
+    client.finish("client closed");
+    return text(499, "Client Closed Request");
+  }
+  if (!hub.active) {
+    client.finish("stream unpublished");
+    return text(404, "Not Found");
+  }
+  const remux = vhost.httpRemux;
+  const opts: FanOutOptions = {
+    mwLatencyMs: vhost.play.mwLatency,
+    minLatency: vhost.minLatency,
+    queueSeconds: vhost.play.queueLength,
+  };
+  let fanout: FanOut;
+  let header: Uint8Array | undefined;
+  switch (m.format) {
+    case "flv": {
+      const flags = flvHeaderFlags(hub, remux);
+      const drop = remux.dropIfNotMatch;
+      fanout = flvFanOut(hub, { dropAudio: drop && !flags.hasAudio, dropVideo: drop && !flags.hasVideo }, opts);
+      header = flvFileHeader(flags);
+      break;
+    }
+    case "aac":
+      fanout = aacFanOut(hub, opts);
+      break;
+    case "mp3":
+      fanout = mp3FanOut(hub, opts);
+      break;
+    case "ts":
+      fanout = tsFactory!(hub, opts);
+      break;
+  }
+  req.signal.addEventListener("abort", () => client.finish("client closed"), { once: true });
+  client.start(hub, fanout, header);
+  return new Response(client.body, { status: 200, headers });
 }
