@@ -1,15 +1,505 @@
 /**
- * The HTTP API (/api/v1/*), mounted on the API listener (or the HTTP server's when they share a port).
- * SRS's shapes: every body starts {"code","server","service","pid"}; errors are HTTP 200 with SRS codes.
+ * The HTTP API (/api/v1/*), mounted on the API listener (or the HTTP server's when they share a port), with SRS's
+ * shapes and quirks (see shared/docs/srs-compat.md section c):
+ *
+ *  - every body starts {"code","server","service","pid"} (pid as a string); errors are HTTP 200 `{"code":N}`
+ *    (2048 stream, 2049 client, 2014 vhost, 1061 raw api disabled, 1090 exporter disabled);
+ *  - the mux is prefix based: an unknown /api/v1/xxx answers the /api/v1/ index, an unknown /api/xxx the /api/
+ *    index, and on an API-only listener any other path the root index;
+ *  - `?callback=cb` wraps the JSON as JSONP; CORS (crossdomain, default on) when the request has an Origin,
+ *    OPTIONS answers 200 empty; `http_api.auth` guards every path containing /api/ with basic auth (401);
+ *  - wrong method on vhosts/streams/clients → HTTP 405 text.
+ *
+ * Also here: `startHttpsApi(ctx)`, the `http_api.https` listener (the same routes over TLS).
  */
-import type { Hono } from "hono";
+import type { Context, Hono } from "hono";
+import { Hono as HonoApp } from "hono";
+import { existsSync, readFileSync } from "node:fs";
+import { parseEndpoint } from "../../net/endpoint.ts";
+import { getAssetText } from "../../runtime/assets.ts";
+import { type HttpListener, serveHttp } from "../../runtime/http-serve.ts";
 import type { ServerContext } from "../../server.ts";
-import { SRS_COMPAT_VERSION, VERSION } from "../../version.ts";
+import { SERVER_SIGNATURE, SRS_COMPAT_VERSION, VERSION } from "../../version.ts";
+import { renderMetrics } from "../exporter/index.ts";
+import { statsFor } from "../stats.ts";
+import { clientJson, streamJson, vhostJson, vhostNames } from "./shapes.ts";
+import {
+  connCounts, cpuCount, diskRates, loadAverages, memInfos, netBytes, round2, rssKbytes, rusages, selfProcStats,
+  systemCpuRatio, systemProcStats, systemUptime,
+} from "./system.ts";
 
+/** SRS error codes the API answers with (HTTP 200, body {"code":N}). */
+export const ERROR_SYSTEM_CONFIG_RAW_DISABLED = 1061;
+export const ERROR_SYSTEM_CONFIG_RAW_NOT_ALLOWED = 1062;
+export const ERROR_SYSTEM_CONFIG_RAW_PARAMS = 1063;
+export const ERROR_EXPORTER_DISABLE = 1090;
+export const ERROR_RTMP_VHOST_NOT_FOUND = 2014;
+export const ERROR_RTMP_STREAM_NOT_FOUND = 2048;
+export const ERROR_RTMP_CLIENT_NOT_FOUND = 2049;
+
+const V1_URLS = {
+  versions: "the version of SRS",
+  summaries: "the summary(pid, argv, pwd, cpu, mem) of SRS",
+  rusages: "the rusage of SRS",
+  self_proc_stats: "the self process stats",
+  system_proc_stats: "the system process stats",
+  meminfos: "the meminfo of system",
+  authors: "the license, copyright, authors and contributors",
+  features: "the supported features of SRS",
+  requests: "the request itself, for http debug",
+  vhosts: "manage all vhosts or specified vhost",
+  streams: "manage all streams or specified stream",
+  clients: "manage all clients or specified client, default query top 10 clients",
+  raw: "raw api for srs, support CUID srs for instance the config",
+  clusters: "origin cluster server API",
+  perf: "System performance stat",
+  tcmalloc: "tcmalloc api with params ?page=summary|api",
+};
+const V1_TESTS = {
+  requests: "show the request info",
+  errors: "always return an error 100",
+  redirects: "always redirect to /api/v1/test/errors",
+  "[vhost]": "http vhost for http://error.srs.com:1985/api/v1/tests/errors",
+};
+
+/** A server that can reload its config (the real Server; the API's raw?rpc=reload calls it). */
+interface Reloadable {
+  reload(): boolean;
+}
+function canReload(x: unknown): x is Reloadable {
+  return typeof (x as { reload?: unknown }).reload === "function";
+}
+
+/** True when the API shares the HTTP server's listener (then "/" and other paths belong to the HTTP server). */
+function sharesHttpServer(ctx: ServerContext): boolean {
+  const c = ctx.config;
+  const http = c.httpServer();
+  const api = c.httpApi();
+  if (!http.enabled || !api.enabled) return false;
+  try {
+    const a = parseEndpoint(http.listen);
+    const b = parseEndpoint(api.listen);
+    return a.port === b.port && a.port !== 0;
+  } catch {
+    return false;
+  }
+}
+
+function pad2(n: number): string {
+  return String(n).padStart(2, "0");
+}
+
+/** "2026-11-21 22:23:51" in local time. */
+export function formatDate(ms: number): string {
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+}
+
+type Json = Record<string, unknown>;
+
+export class Api {
+  private lastReload = { err: 0, msg: "Success", state: 0, rid: "" };
+
+  constructor(private ctx: ServerContext) {}
+
+  private base(): Json {
+    return { code: 0, server: this.ctx.serverId, service: this.ctx.serviceId, pid: String(process.pid) };
+  }
+
+  /** JSON (or JSONP with ?callback=) with SRS's headers. */
+  private json(req: Request, body: Json, status = 200): Response {
+    const url = new URL(req.url);
+    const cb = url.searchParams.get("callback");
+    const text = JSON.stringify(body);
+    const headers = this.headers(req);
+    if (cb && /^[A-Za-z_$][\w$.]*$/.test(cb)) {
+      headers.set("Content-Type", "text/javascript");
+      return new Response(`${cb}(${text})`, { status, headers });
+    }
+    headers.set("Content-Type", "application/json");
+    return new Response(text, { status, headers });
+  }
+
+  private code(req: Request, code: number): Response {
+    return this.json(req, { code });
+  }
+
+  private headers(req: Request): Headers {
+    const h = new Headers({ Server: SERVER_SIGNATURE, Connection: "Close" });
+    if (this.ctx.config.httpApi().crossdomain && req.headers.has("Origin")) {
+      h.set("Access-Control-Allow-Origin", "*");
+      h.set("Access-Control-Allow-Headers", "*");
+      h.set("Access-Control-Allow-Methods", "*");
+      h.set("Access-Control-Expose-Headers", "*");
+      h.set("Access-Control-Allow-Credentials", "false");
+      h.set("Access-Control-Request-Private-Network", "true");
+    }
+    return h;
+  }
+
+  private text(req: Request, status: number, body: string): Response {
+    const h = this.headers(req);
+    h.set("Content-Type", "text/plain; charset=utf-8");
+    return new Response(body, { status, headers: h });
+  }
+
+  /** The answer to an API request, or undefined when the path is not the API's (another handler serves it). */
+  async handle(req: Request, fallbackToRoot: boolean): Promise<Response | undefined> {
+    let path: string;
+    try {
+      path = new URL(req.url).pathname;
+    } catch {
+      return undefined;
+    }
+    const isApi = path.startsWith("/api/") || path === "/api" || path === "/metrics";
+    if (!isApi && !fallbackToRoot) return undefined;
+    try {
+      return await this.route(req, path);
+    } catch (e) {
+      this.ctx.log.error(`http api ${req.method} ${path} failed`, e);
+      return this.text(req, 500, "Internal Server Error");
+    }
+  }
+
+  private async route(req: Request, path: string): Promise<Response> {
+    const method = req.method.toUpperCase();
+    if (method === "OPTIONS" && this.ctx.config.httpApi().crossdomain) return new Response(null, { status: 200, headers: this.headers(req) });
+    if (path.includes("/api/")) {
+      const denied = this.checkAuth(req);
+      if (denied) return denied;
+    }
+    if (path === "/metrics") return this.metrics(req);
+    if (!path.startsWith("/api/")) return this.json(req, { ...this.base(), urls: { api: "the api root", rtc: { v1: { play: "Play stream", publish: "Publish stream", nack: "Simulate the NACK" } } } });
+    if (!path.startsWith("/api/v1/") && path !== "/api/v1") return this.json(req, { ...this.base(), urls: { v1: "the api version 1.0" } });
+    const rest = path.slice("/api/v1/".length);
+    const [first = "", second = "", ...more] = rest.split("/");
+    const url = new URL(req.url);
+    switch (first) {
+      case "versions":
+        if (second || more.length) break;
+        return this.versions(req);
+      case "summaries":
+        if (second) break;
+        return this.json(req, { ...this.base(), data: this.summaries() });
+      case "rusages":
+        if (second) break;
+        return this.json(req, { ...this.base(), data: rusages() });
+      case "self_proc_stats":
+        if (second) break;
+        return this.json(req, { ...this.base(), data: selfProcStats(statsFor(this.ctx).cpuRatio) });
+      case "system_proc_stats":
+        if (second) break;
+        return this.json(req, { ...this.base(), data: systemProcStats() });
+      case "meminfos":
+        if (second) break;
+        return this.json(req, { ...this.base(), data: memInfos() });
+      case "authors":
+        if (second) break;
+        return this.json(req, {
+          ...this.base(),
+          data: { license: "MIT", contributors: "https://github.com/ossrs/srs/blob/develop/trunk/AUTHORS.md#contributors" },
+        });
+      case "features":
+        if (second) break;
+        return this.json(req, { ...this.base(), data: this.features() });
+      case "vhosts":
+        return this.vhosts(req, method, second);
+      case "streams":
+        return this.streams(req, method, second, url);
+      case "clients":
+        return this.clients(req, method, second, url);
+      case "raw":
+        if (second) break;
+        return this.raw(req, url);
+      case "clusters":
+        if (second) break;
+        return this.clusters(req, url);
+      case "tests":
+        if (second === "errors" && !more.length) return this.code(req, 100);
+        if (second === "redirects" && !more.length) {
+          const h = this.headers(req);
+          h.set("Location", "/api/v1/tests/errors");
+          return new Response(null, { status: 301, headers: h });
+        }
+        if (second === "requests" && !more.length) return this.requests(req, url);
+        break;
+    }
+    return this.json(req, { ...this.base(), urls: V1_URLS, tests: V1_TESTS });
+  }
+
+  private checkAuth(req: Request): Response | undefined {
+    const auth = this.ctx.config.httpApi().auth;
+    if (!auth.enabled) return undefined;
+    const h = req.headers.get("Authorization") ?? "";
+    const m = /^Basic\s+(\S+)$/i.exec(h);
+    if (m) {
+      let decoded = "";
+      try {
+        decoded = atob(m[1]!);
+      } catch {
+        decoded = "";
+      }
+      const i = decoded.indexOf(":");
+      if (i >= 0 && decoded.slice(0, i) === auth.username && decoded.slice(i + 1) === auth.password) return undefined;
+    }
+    const res = this.text(req, 401, "Unauthorized");
+    res.headers.set("WWW-Authenticate", `Basic realm="SRS"`);
+    return res;
+  }
+
+  private versions(req: Request): Response {
+    const [major = 0, minor = 0, revision = 0] = SRS_COMPAT_VERSION.split(".").map(Number);
+    return this.json(req, { ...this.base(), data: { major, minor, revision, version: SRS_COMPAT_VERSION } });
+  }
+
+  private summaries(): Json {
+    const stats = statsFor(this.ctx);
+    stats.collect();
+    const mem = memInfos();
+    const rss = rssKbytes();
+    const sys = systemCpuRatio();
+    const up = systemUptime();
+    const [l1, l5, l15] = loadAverages();
+    const net = netBytes();
+    const disk = diskRates();
+    const conn = connCounts();
+    const now = Date.now();
+    return {
+      ok: true,
+      now_ms: now,
+      self: {
+        version: SRS_COMPAT_VERSION,
+        pid: process.pid,
+        ppid: process.ppid,
+        argv: process.argv.join(" "),
+        cwd: process.cwd(),
+        mem_kbyte: rss,
+        mem_percent: mem.MemTotal > 0 ? round2(rss / mem.MemTotal) : 0,
+        cpu_percent: round2(stats.cpuRatio),
+        srs_uptime: Math.floor((now - this.ctx.startedAt) / 1000),
+      },
+      system: {
+        cpu_percent: round2(sys.percent),
+        disk_read_KBps: disk.readKBps,
+        disk_write_KBps: disk.writeKBps,
+        disk_busy_percent: disk.busyPercent,
+        mem_ram_kbyte: mem.MemTotal,
+        mem_ram_percent: mem.percent_ram,
+        mem_swap_kbyte: mem.SwapTotal,
+        mem_swap_percent: mem.percent_swap,
+        cpus: cpuCount(),
+        cpus_online: cpuCount(),
+        uptime: up.uptime,
+        ilde_time: up.idle,
+        load_1m: l1,
+        load_5m: l5,
+        load_15m: l15,
+        net_sample_time: now,
+        net_recv_bytes: net.recv,
+        net_send_bytes: net.send,
+        net_recvi_bytes: net.recvi,
+        net_sendi_bytes: net.sendi,
+        srs_sample_time: now,
+        srs_recv_bytes: stats.server.recv,
+        srs_send_bytes: stats.server.send,
+        conn_sys: conn.sys,
+        conn_sys_et: conn.et,
+        conn_sys_tw: conn.tw,
+        conn_sys_udp: conn.udp,
+        conn_srs: this.ctx.clients.size,
+      },
+    };
+  }
+
+  private features(): Json {
+    const c = this.ctx.config;
+    return {
+      options: `srs-ts/${VERSION}`,
+      options2: "--hls=on --dvr=on --https=on --http-callback=on --http-server=on --http-api=on --stat=on",
+      build: formatDate(this.ctx.startedAt),
+      build2: String(Math.floor(this.ctx.startedAt / 1000)),
+      features: {
+        ssl: true,
+        hls: true,
+        hds: false,
+        callback: true,
+        api: c.httpApi().enabled,
+        httpd: c.httpServer().enabled,
+        dvr: true,
+        transcode: false,
+        ingest: false,
+        stat: true,
+        caster: false,
+        complex_send: true,
+        tcp_nodelay: true,
+        so_sendbuf: false,
+        mr: true,
+      },
+    };
+  }
+
+  private vhosts(req: Request, method: string, id: string): Response {
+    if (method !== "GET") return this.text(req, 405, "Method Not Allowed");
+    const stats = statsFor(this.ctx);
+    stats.collect();
+    const names = vhostNames(this.ctx);
+    if (id) {
+      const name = names.find((n) => stats.vhostId(n) === id);
+      if (!name) return this.code(req, ERROR_RTMP_VHOST_NOT_FOUND);
+      return this.json(req, { ...this.base(), vhost: vhostJson(this.ctx, stats, name) });
+    }
+    return this.json(req, { ...this.base(), vhosts: names.map((n) => vhostJson(this.ctx, stats, n)) });
+  }
+
+  private page(url: URL): [number, number] {
+    const start = Math.max(0, Math.floor(Number(url.searchParams.get("start") ?? 0)) || 0);
+    const count = Math.max(10, Math.floor(Number(url.searchParams.get("count") ?? 0)) || 0);
+    return [start, count];
+  }
+
+  private streams(req: Request, method: string, id: string, url: URL): Response {
+    const stats = statsFor(this.ctx);
+    stats.collect();
+    if (id) {
+      const hub = this.ctx.hubs.findById(id);
+      if (!hub) return this.code(req, ERROR_RTMP_STREAM_NOT_FOUND);
+      if (method !== "GET") return this.text(req, 405, "Method Not Allowed");
+      return this.json(req, { ...this.base(), stream: streamJson(this.ctx, stats, hub) });
+    }
+    if (method !== "GET") return this.text(req, 405, "Method Not Allowed");
+    const [start, count] = this.page(url);
+    const list = this.ctx.hubs.all().slice(start, start + count).map((h) => streamJson(this.ctx, stats, h));
+    return this.json(req, { ...this.base(), streams: list });
+  }
+
+  private clients(req: Request, method: string, id: string, url: URL): Response {
+    const stats = statsFor(this.ctx);
+    stats.collect();
+    if (id) {
+      const c = this.ctx.clients.get(id);
+      if (!c) return this.code(req, ERROR_RTMP_CLIENT_NOT_FOUND);
+      if (method === "DELETE") {
+        this.ctx.log.trace(`http api: kick client ${id} (${c.type} ip=${c.ip})`);
+        c.kick("kicked by http api");
+        return this.json(req, this.base());
+      }
+      if (method !== "GET") return this.text(req, 405, "Method Not Allowed");
+      return this.json(req, { ...this.base(), client: clientJson(this.ctx, stats, c) });
+    }
+    if (method !== "GET") return this.text(req, 405, "Method Not Allowed");
+    const [start, count] = this.page(url);
+    const all = this.ctx.clients.all().filter((c) => c.stream && c.stream.stream);
+    return this.json(req, { ...this.base(), clients: all.slice(start, start + count).map((c) => clientJson(this.ctx, stats, c)) });
+  }
+
+  private raw(req: Request, url: URL): Response {
+    const raw = this.ctx.config.httpApi().rawApi;
+    if (!raw.enabled) return this.code(req, ERROR_SYSTEM_CONFIG_RAW_DISABLED);
+    const rpc = url.searchParams.get("rpc") ?? "";
+    if (rpc === "raw") {
+      return this.json(req, {
+        ...this.base(),
+        data: { enabled: raw.enabled, allow_reload: raw.allowReload, allow_query: raw.allowQuery, allow_update: raw.allowUpdate },
+      });
+    }
+    if (rpc === "reload") {
+      if (!raw.allowReload) return this.code(req, ERROR_SYSTEM_CONFIG_RAW_DISABLED);
+      const ok = canReload(this.ctx) ? this.ctx.reload() : false;
+      this.lastReload = { err: ok ? 0 : 1, msg: ok ? "Success" : "reload failed", state: 0, rid: Math.random().toString(36).slice(2, 9) };
+      this.ctx.log.trace(`http api: raw reload ${ok ? "ok" : "failed"}`);
+      return this.json(req, this.base());
+    }
+    if (rpc === "reload-fetch") {
+      if (!raw.allowReload) return this.code(req, ERROR_SYSTEM_CONFIG_RAW_DISABLED);
+      return this.json(req, { ...this.base(), data: { ...this.lastReload } });
+    }
+    return this.code(req, ERROR_SYSTEM_CONFIG_RAW_NOT_ALLOWED);
+  }
+
+  private clusters(req: Request, url: URL): Response {
+    const q = (k: string) => url.searchParams.get(k) ?? "";
+    const query = { ip: q("ip"), vhost: q("vhost"), app: q("app"), stream: q("stream") };
+    let origin: Json | null = null;
+    const vhost = query.vhost || "__defaultVhost__";
+    const hub = query.app && query.stream ? this.ctx.hubs.find({ vhost, app: query.app, stream: query.stream }) : undefined;
+    if (hub?.active) {
+      const api = this.ctx.config.httpApi();
+      const ip = query.ip || "127.0.0.1";
+      const rtmpPort = this.ctx.config.listen()[0]?.split(":").pop() ?? "1935";
+      origin = {
+        ip,
+        port: Number(rtmpPort),
+        vhost,
+        api: `${ip}:${api.listen.split(":").pop()}`,
+        routers: [`${ip}:${api.listen.split(":").pop()}`],
+      };
+    }
+    return this.json(req, { code: 0, data: { query, origin } });
+  }
+
+  private requests(req: Request, url: URL): Response {
+    const headers: Record<string, string> = {};
+    req.headers.forEach((v, k) => {
+      if (k.toLowerCase() !== "authorization") headers[k] = v;
+    });
+    return this.json(req, {
+      ...this.base(),
+      data: {
+        uri: url.pathname + url.search,
+        path: url.pathname,
+        METHOD: req.method,
+        headers,
+        server: { sigature: "srs-ts", version: SRS_COMPAT_VERSION, link: { url: "" }, time: Date.now() },
+      },
+    });
+  }
+
+  private metrics(req: Request): Response {
+    if (!this.ctx.config.exporter().enabled) return this.code(req, ERROR_EXPORTER_DISABLE);
+    const h = this.headers(req);
+    h.set("Content-Type", "text/plain; charset=utf-8");
+    return new Response(renderMetrics(this.ctx), { headers: h });
+  }
+}
+
+/** Mounts the API on a Hono app (the API listener's, or the HTTP server's when they share a port). */
 export function mountApi(app: Hono, ctx: ServerContext): void {
-  const base = () => ({ code: 0, server: ctx.serverId, service: ctx.serviceId, pid: String(process.pid) });
-  app.get("/api/v1/versions", (c) => {
-    const [major, minor, revision] = SRS_COMPAT_VERSION.split(".").map(Number);
-    return c.json({ ...base(), data: { major, minor, revision, version: SRS_COMPAT_VERSION, srs_ts: VERSION } });
+  const api = new Api(ctx);
+  const handle = async (c: Context, fallbackToRoot: boolean) => await api.handle(c.req.raw, fallbackToRoot);
+  app.use("*", async (c, next) => {
+    const res = await handle(c, false);
+    if (res) return res;
+    await next();
   });
+  // On an API-only listener every other path is the root index (SRS's "/" pattern), unless a later route
+  // (RTC, …) serves it.
+  app.notFound(async (c) => {
+    if (sharesHttpServer(ctx)) return new Response("Not Found", { status: 404, headers: { Server: SERVER_SIGNATURE } });
+    return (await handle(c, true)) ?? new Response("Not Found", { status: 404 });
+  });
+}
+
+/** The `http_api.https` listener: the API over TLS with `key`/`cert` (files, or the shipped conf/server.*). */
+export async function startHttpsApi(ctx: ServerContext): Promise<HttpListener | undefined> {
+  const api = ctx.config.httpApi();
+  if (!api.enabled || !api.https.enabled) return undefined;
+  const read = (path: string, asset: string): string => {
+    if (existsSync(path)) return readFileSync(path, "utf8");
+    const shipped = getAssetText(asset);
+    if (shipped === undefined) throw new Error(`https api: cannot read ${path}`);
+    ctx.log.warn(`https api: ${path} not found, using the shipped ${asset}`);
+    return shipped;
+  };
+  const key = read(api.https.key, "conf/server.key");
+  const cert = read(api.https.cert, "conf/server.crt");
+  const ep = parseEndpoint(api.https.listen);
+  const app = new HonoApp();
+  mountApi(app, ctx);
+  try {
+    const l = await serveHttp({ hostname: ep.host, port: ep.port, fetch: (req) => app.fetch(req), tls: { key, cert } });
+    ctx.log.trace(`https api listen at tcp://${ep.host}:${l.port}`);
+    return l;
+  } catch (e) {
+    throw new Error(`listen http_api.https tcp://${ep.host}:${ep.port}: ${(e as Error).message}`);
+  }
 }

@@ -1,0 +1,135 @@
+/**
+ * The Prometheus exporter (`exporter { enabled on; listen 9972; label …; tag …; }`): `GET /metrics` on its own
+ * listener and on the API's (where it answers {"code":1090} while disabled).
+ *
+ * Exactly SRS's ten `srs_*` metrics (names, types and labels as SRS 7): srs_node_uname_info, srs_build_info,
+ * srs_cpu_percent, srs_memory, srs_send_bytes_total, srs_receive_bytes_total, srs_streams, srs_clients,
+ * srs_clients_total, srs_clients_errs_total.
+ *
+ * Plus srs-ts's own per-stream series, under another prefix so the srs_* set stays SRS's, labelled
+ * vhost/app/stream: srsts_stream_receive_bytes_total, srsts_stream_send_bytes_total (counters),
+ * srsts_stream_clients, srsts_stream_recv_kbps, srsts_stream_send_kbps (gauges). A series exists only while its
+ * stream does, and at most MAX_STREAM_SERIES streams are exported (the busiest by bytes received).
+ */
+import { hostname, machine, release, type, version } from "node:os";
+import { parseEndpoint } from "../../net/endpoint.ts";
+import { type HttpListener, serveHttp } from "../../runtime/http-serve.ts";
+import type { ServerContext } from "../../server.ts";
+import { SERVER_SIGNATURE, SRS_COMPAT_VERSION } from "../../version.ts";
+import { rssKbytes } from "../api/system.ts";
+import { statsFor } from "../stats.ts";
+
+export const MAX_STREAM_SERIES = 1000;
+
+/** Escapes a label value (backslash, double quote, newline). */
+export function labelValue(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}
+
+function labels(obj: Record<string, string>): string {
+  return `{${Object.entries(obj).map(([k, v]) => `${k}="${labelValue(v)}"`).join(",")}}`;
+}
+
+function family(out: string[], name: string, kind: "gauge" | "counter", help: string, lines: string[]): void {
+  out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${kind}`, ...lines);
+}
+
+function pad2(n: number): string {
+  return String(n).padStart(2, "0");
+}
+
+function buildDate(ms: number): string {
+  const d = new Date(ms);
+  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+}
+
+function safe(f: () => string, dflt: string): string {
+  try {
+    return f();
+  } catch {
+    return dflt;
+  }
+}
+
+/** The /metrics text. */
+export function renderMetrics(ctx: ServerContext): string {
+  const stats = statsFor(ctx);
+  stats.collect();
+  const exp = ctx.config.exporter();
+  const out: string[] = [];
+  family(out, "srs_node_uname_info", "gauge", "Labeled system information as provided by the uname system call.", [
+    `srs_node_uname_info${labels({
+      sysname: safe(type, "Linux"), nodename: safe(hostname, ""), release: safe(release, ""), version: safe(version, ""),
+      machine: safe(machine, ""),
+    })} 1`,
+  ]);
+  const build: Record<string, string> = {
+    server: ctx.serverId, service: ctx.serviceId, pid: String(process.pid), build_date: buildDate(ctx.startedAt),
+    major: SRS_COMPAT_VERSION.split(".")[0] ?? "7", version: SRS_COMPAT_VERSION, code: SERVER_SIGNATURE.replace(/^.*\(|\)$/g, ""),
+  };
+  if (exp.label) build.label = exp.label;
+  if (exp.tag) build.tag = exp.tag;
+  family(out, "srs_build_info", "gauge", "A metric with a constant '1' value labeled by build_date, version from which SRS was built.", [
+    `srs_build_info${labels(build)} 1`,
+  ]);
+  family(out, "srs_cpu_percent", "gauge", "SRS cpu used percent.", [`srs_cpu_percent ${num(stats.cpuRatio * 100)}`]);
+  family(out, "srs_memory", "gauge", "SRS memory used.", [`srs_memory ${rssKbytes()}`]);
+  family(out, "srs_send_bytes_total", "counter", "SRS total sent bytes.", [`srs_send_bytes_total ${stats.server.send}`]);
+  family(out, "srs_receive_bytes_total", "counter", "SRS total received bytes.", [`srs_receive_bytes_total ${stats.server.recv}`]);
+  const hubs = ctx.hubs.all();
+  family(out, "srs_streams", "gauge", "The number of SRS concurrent streams.", [`srs_streams ${hubs.filter((h) => h.active).length}`]);
+  family(out, "srs_clients", "gauge", "The number of SRS concurrent clients.", [`srs_clients ${ctx.clients.size}`]);
+  family(out, "srs_clients_total", "counter", "The total counts of SRS clients.", [`srs_clients_total ${stats.clientsTotal}`]);
+  family(out, "srs_clients_errs_total", "counter", "The total errors of SRS clients.", [`srs_clients_errs_total ${stats.clientsErrs}`]);
+
+  // Per-stream series (srs-ts only), bounded.
+  const rows = hubs.map((h) => ({ h, s: stats.stream(h), clients: stats.clientsOf(h.key).length }))
+    .sort((a, b) => b.s.recv - a.s.recv)
+    .slice(0, MAX_STREAM_SERIES);
+  const per = (fn: (r: (typeof rows)[number]) => number, name: string) =>
+    rows.map((r) => `${name}${labels({ vhost: r.h.key.vhost, app: r.h.key.app, stream: r.h.key.stream })} ${num(fn(r))}`);
+  family(out, "srsts_stream_receive_bytes_total", "counter", "srs-ts: bytes received by the clients of a stream.", per((r) => r.s.recv, "srsts_stream_receive_bytes_total"));
+  family(out, "srsts_stream_send_bytes_total", "counter", "srs-ts: bytes sent to the clients of a stream.", per((r) => r.s.send, "srsts_stream_send_bytes_total"));
+  family(out, "srsts_stream_clients", "gauge", "srs-ts: clients (publisher and players) of a stream.", per((r) => r.clients, "srsts_stream_clients"));
+  family(out, "srsts_stream_recv_kbps", "gauge", "srs-ts: receive bit rate of a stream, kbps averaged over 30s.", per((r) => r.s.kbps[0], "srsts_stream_recv_kbps"));
+  family(out, "srsts_stream_send_kbps", "gauge", "srs-ts: send bit rate of a stream, kbps averaged over 30s.", per((r) => r.s.kbps[1], "srsts_stream_send_kbps"));
+  return out.join("\n") + "\n";
+}
+
+function num(n: number): string {
+  if (!Number.isFinite(n)) return "0";
+  return Number.isInteger(n) ? String(n) : String(Math.round(n * 1e6) / 1e6);
+}
+
+/** The exporter's own listener (only when `exporter.enabled`): GET /metrics, 404 elsewhere. */
+export async function startExporter(ctx: ServerContext): Promise<HttpListener | undefined> {
+  const exp = ctx.config.exporter();
+  if (!exp.enabled) return undefined;
+  const ep = parseEndpoint(exp.listen);
+  const headers = { Server: SERVER_SIGNATURE };
+  try {
+    const l = await serveHttp({
+      hostname: ep.host,
+      port: ep.port,
+      fetch: (req) => {
+        let path = "/";
+        try {
+          path = new URL(req.url).pathname;
+        } catch {
+          // keep "/"
+        }
+        if (path !== "/metrics") return new Response("Not Found", { status: 404, headers });
+        try {
+          return new Response(renderMetrics(ctx), { headers: { ...headers, "Content-Type": "text/plain; charset=utf-8" } });
+        } catch (e) {
+          ctx.log.error(`exporter: render failed`, e);
+          return new Response("Internal Server Error", { status: 500, headers });
+        }
+      },
+    });
+    ctx.log.trace(`exporter listen at tcp://${ep.host}:${l.port}`);
+    return l;
+  } catch (e) {
+    throw new Error(`listen exporter tcp://${ep.host}:${ep.port}: ${(e as Error).message}`);
+  }
+}

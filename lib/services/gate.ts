@@ -1,0 +1,135 @@
+/**
+ * The server's AccessControl: security rules, refer checks and HTTP callbacks, in SRS's order.
+ *
+ *   connect : refer `all` (pageUrl)                    -> refuse closes the connection
+ *   publish : security -> refer `publish` -> on_connect (once per client) -> on_publish
+ *   play    : security -> refer `play`    -> on_connect (once per client) -> on_play
+ *   unpublish/stop/close: on_unpublish / on_stop / on_close, logged and ignored on failure
+ *
+ * on_connect is sent when the client names its stream (publish/play), so its payload carries `stream` and
+ * `param` as SRS's does (`?token=…` reaches the hook server for token auth). on_close is sent only for clients
+ * that got an on_connect. Notifications of one client go out in order (on_unpublish/on_stop before on_close)
+ * without blocking anything. A refused client counts in srs_clients_errs_total.
+ */
+import type { ClientInfo } from "../clients.ts";
+import type { HttpHooksConfig } from "../config/config.ts";
+import type { StreamKey } from "../media/packet.ts";
+import type { ServerContext } from "../server.ts";
+import { ALLOWED, type AccessControl, type AccessResult } from "./access.ts";
+import {
+  closePayload,
+  connectPayload,
+  gateHooks,
+  type HookAction,
+  type HookPayload,
+  notifyHooks,
+  playPayload,
+  streamPayload,
+} from "./hooks/index.ts";
+import { checkRefer, checkSecurity } from "./security/index.ts";
+import { statsFor } from "./stats.ts";
+
+export class Gate implements AccessControl {
+  /** Clients that got an on_connect (so they get an on_close), by id → their vhost/app. */
+  private connected = new Map<string, { vhost: string; app: string }>();
+  /** Per-client chain of notifications, so they reach the hook server in order. */
+  private chains = new Map<string, Promise<void>>();
+
+  constructor(private ctx: ServerContext) {}
+
+  private hooks(vhost: string): HttpHooksConfig | undefined {
+    const h = this.ctx.config.vhost(vhost)?.httpHooks;
+    return h && h.enabled ? h : undefined;
+  }
+
+  private refuse(c: ClientInfo, reason: string): AccessResult {
+    statsFor(this.ctx).noteClientError();
+    this.ctx.log.child(c.id).warn(`access refused for ${c.type} client ip=${c.ip}: ${reason}`);
+    return { ok: false, reason };
+  }
+
+  onConnect(c: ClientInfo): Promise<AccessResult> {
+    statsFor(this.ctx).noteClient(c);
+    const vhost = this.ctx.config.vhost(c.stream?.vhost);
+    const r = checkRefer(vhost?.refer, "connect", c.pageUrl ?? "");
+    return Promise.resolve(r.ok ? ALLOWED : this.refuse(c, r.reason));
+  }
+
+  onPublish(c: ClientInfo, key: StreamKey): Promise<AccessResult> {
+    return this.streamGate(c, key, "publish");
+  }
+
+  onPlay(c: ClientInfo, key: StreamKey): Promise<AccessResult> {
+    return this.streamGate(c, key, "play");
+  }
+
+  private async streamGate(c: ClientInfo, key: StreamKey, method: "publish" | "play"): Promise<AccessResult> {
+    statsFor(this.ctx).noteClient(c);
+    const vhost = this.ctx.config.vhost(key.vhost);
+    const sec = checkSecurity(vhost?.security, method, c.ip);
+    if (!sec.ok) return this.refuse(c, sec.reason);
+    const ref = checkRefer(vhost?.refer, method, c.pageUrl ?? "");
+    if (!ref.ok) return this.refuse(c, ref.reason);
+    const h = this.hooks(key.vhost);
+    if (!h) return ALLOWED;
+    const log = this.ctx.log.child(c.id);
+    if (!this.connected.has(c.id)) {
+      this.connected.set(c.id, { vhost: key.vhost, app: key.app });
+      if (h.onConnect.length) {
+        const r = await gateHooks(log, "on_connect", h.onConnect, connectPayload(this.ctx, c, key));
+        if (!r.ok) return this.refuse(c, r.reason);
+      }
+    }
+    const streamId = this.ctx.hubs.find(key)?.id;
+    if (method === "publish") {
+      if (!h.onPublish.length) return ALLOWED;
+      const r = await gateHooks(log, "on_publish", h.onPublish, streamPayload(this.ctx, "on_publish", c, key, streamId));
+      return r.ok ? ALLOWED : this.refuse(c, r.reason);
+    }
+    if (!h.onPlay.length) return ALLOWED;
+    const r = await gateHooks(log, "on_play", h.onPlay, playPayload(this.ctx, c, key, streamId));
+    return r.ok ? ALLOWED : this.refuse(c, r.reason);
+  }
+
+  /** Queues a notification behind the client's earlier ones. */
+  private notify(c: ClientInfo, action: HookAction, urls: readonly string[], payload: HookPayload, last = false): void {
+    const log = this.ctx.log.child(c.id);
+    const prev = this.chains.get(c.id) ?? Promise.resolve();
+    const next = prev.then(() => notifyHooks(log, action, urls, payload)).catch((e: unknown) => {
+      log.warn(`http hook ${action} failed (ignored): ${(e as Error).message}`);
+    });
+    if (last) {
+      this.chains.delete(c.id);
+      void next;
+    } else {
+      this.chains.set(c.id, next);
+      void next.then(() => {
+        if (this.chains.get(c.id) === next) this.chains.delete(c.id);
+      });
+    }
+  }
+
+  onUnpublish(c: ClientInfo, key: StreamKey): void {
+    const h = this.hooks(key.vhost);
+    if (!h || !h.onUnpublish.length) return;
+    this.notify(c, "on_unpublish", h.onUnpublish, streamPayload(this.ctx, "on_unpublish", c, key, this.ctx.hubs.find(key)?.id));
+  }
+
+  onStop(c: ClientInfo, key: StreamKey): void {
+    const h = this.hooks(key.vhost);
+    if (!h || !h.onStop.length) return;
+    this.notify(c, "on_stop", h.onStop, streamPayload(this.ctx, "on_stop", c, key, this.ctx.hubs.find(key)?.id));
+  }
+
+  onClose(c: ClientInfo): void {
+    const conn = this.connected.get(c.id);
+    this.connected.delete(c.id);
+    if (!conn) return;
+    const h = this.hooks(conn.vhost);
+    if (!h || !h.onClose.length) {
+      this.chains.delete(c.id);
+      return;
+    }
+    this.notify(c, "on_close", h.onClose, closePayload(this.ctx, c, conn), true);
+  }
+}
