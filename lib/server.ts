@@ -12,6 +12,7 @@ import type { StreamKey } from "./media/packet.ts";
 import { RtmpServer } from "./protocols/rtmp/server.ts";
 import { HttpServers } from "./protocols/http/servers.ts";
 import { type AccessControl, OpenAccess } from "./services/access.ts";
+import { Gate } from "./services/gate.ts";
 import { VERSION } from "./version.ts";
 
 /** What protocol adapters and services may use of the server: a narrow view, not the whole object. */
@@ -69,6 +70,7 @@ export class Server implements ServerContext {
       utc: config.utcTime(),
     });
     this.log = new Log(this.sink, "srs-main");
+    this.access = new Gate(this);
     this.serverId = config.serverId() || `vid-${randomId(7)}`;
     this.hubs = new HubRegistry(this.log, (key: StreamKey) => {
       const play = this.config.vhost(key.vhost)?.play;
@@ -90,6 +92,7 @@ export class Server implements ServerContext {
     this.log.trace(`srs-ts/${VERSION} starting, pid=${process.pid}, config=${this.opts.configFile ?? "(built-in)"}`);
     this.writePidFile(c.pidFile());
     try {
+      (await import("./protocols/hls/service.ts")).startHls(this);
       this.rtmp = new RtmpServer(this);
       await this.rtmp.listen(c.listen());
       this.http = new HttpServers(this);
