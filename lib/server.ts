@@ -12,7 +12,10 @@ import type { StreamKey } from "./media/packet.ts";
 import { RtmpServer } from "./protocols/rtmp/server.ts";
 import { HttpServers } from "./protocols/http/servers.ts";
 import { type AccessControl, OpenAccess } from "./services/access.ts";
+import { startHttpsApi } from "./services/api/index.ts";
+import { startExporter } from "./services/exporter/index.ts";
 import { Gate } from "./services/gate.ts";
+import type { HttpListener } from "./runtime/http-serve.ts";
 import { VERSION } from "./version.ts";
 
 /** What protocol adapters and services may use of the server: a narrow view, not the whole object. */
@@ -58,6 +61,7 @@ export class Server implements ServerContext {
   readonly startedAt = Date.now();
   private rtmp: RtmpServer | undefined;
   private http: HttpServers | undefined;
+  private extraListeners: HttpListener[] = [];
   private pidFile: string | undefined;
   private stopping = false;
 
@@ -97,6 +101,10 @@ export class Server implements ServerContext {
       await this.rtmp.listen(c.listen());
       this.http = new HttpServers(this);
       await this.http.start();
+      const httpsApi = await startHttpsApi(this);
+      if (httpsApi) this.extraListeners.push(httpsApi);
+      const exporter = await startExporter(this);
+      if (exporter) this.extraListeners.push(exporter);
       const rtc = c.rtcServer();
       if (rtc.enabled) this.log.warn(`rtc_server: WebRTC (udp ${rtc.listen}) is not available in this build yet`);
       const srt = c.srtServer();
@@ -167,6 +175,7 @@ export class Server implements ServerContext {
   private async closeListeners(): Promise<void> {
     await this.rtmp?.close();
     await this.http?.close();
+    for (const l of this.extraListeners.splice(0)) await l.close();
   }
 
   private writePidFile(path: string): void {
