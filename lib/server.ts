@@ -75,7 +75,7 @@ export class Server implements ServerContext {
     });
     this.log = new Log(this.sink, "srs-main");
     this.access = new Gate(this);
-    this.serverId = config.serverId() || `vid-${randomId(7)}`;
+    this.serverId = config.serverId() || persistedServerId(this.log);
     this.hubs = new HubRegistry(this.log, (key: StreamKey) => {
       const play = this.config.vhost(key.vhost)?.play;
       return {
@@ -205,6 +205,25 @@ export class Server implements ServerContext {
     }
     this.pidFile = undefined;
   }
+}
+
+/** SRS keeps a generated server id in ./objs/srs.id so it survives restarts; a bad or unwritable file gets a fresh id. */
+function persistedServerId(log: Log): string {
+  const path = "./objs/srs.id";
+  try {
+    const id = readFileSync(path, "utf8").trim();
+    if (/^[\w.-]{1,64}$/.test(id)) return id;
+  } catch {
+    // first run
+  }
+  const id = `vid-${randomId(7)}`;
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, id);
+  } catch (e) {
+    log.warn(`cannot persist server id to ${path}: ${(e as Error).message}`);
+  }
+  return id;
 }
 
 function processAlive(pid: number): boolean {
