@@ -1,0 +1,110 @@
+/**
+ * HLS media playlists (RFC 8216 section 4.3) as SRS writes them, plus the SRS path templates of `hls_m3u8_file`
+ * and `hls_ts_file`. Pure functions: no IO.
+ */
+
+/** One segment listed in a playlist. */
+export interface PlaylistEntry {
+  /** EXT-X-MEDIA-SEQUENCE number of the segment. */
+  seq: number;
+  /** Duration in seconds. */
+  duration: number;
+  /** The URI written in the playlist (relative to the m3u8, or with hls_entry_prefix). */
+  uri: string;
+  /** The file on disk (hls_path joined with the ts path). */
+  file: string;
+  /** Path relative to hls_path (the URL path of the segment). */
+  url: string;
+  /** First segment of a publish: EXT-X-DISCONTINUITY before it. */
+  discontinuity: boolean;
+}
+
+export interface TemplateVars {
+  vhost: string;
+  app: string;
+  stream: string;
+  /** The time the file is created (local time, as SRS). */
+  time: Date;
+  seq?: number;
+  /** Segment duration in ms (known when the segment closes). */
+  durationMs?: number;
+  /** hls_ts_floor: [timestamp] becomes floor(ms / fragment ms). */
+  floorFragmentMs?: number;
+}
+
+const pad = (n: number, w = 2): string => String(n).padStart(w, "0");
+
+/**
+ * Expands SRS variables: [vhost] [app] [stream] [2006] (year) [01] (month) [02] (day) [15] (hour) [04] (minute)
+ * [05] (second) [999] (millisecond) [timestamp] (ms since epoch) [seq] [duration] (ms).
+ */
+export function expandTemplate(tpl: string, v: TemplateVars): string {
+  if (!tpl.includes("[")) return tpl;
+  const t = v.time;
+  const ms = t.getTime();
+  return tpl.replace(/\[(vhost|app|stream|2006|01|02|15|04|05|999|timestamp|seq|duration)\]/g, (_m, k: string) => {
+    switch (k) {
+      case "vhost": return v.vhost;
+      case "app": return v.app;
+      case "stream": return v.stream;
+      case "2006": return String(t.getFullYear());
+      case "01": return pad(t.getMonth() + 1);
+      case "02": return pad(t.getDate());
+      case "15": return pad(t.getHours());
+      case "04": return pad(t.getMinutes());
+      case "05": return pad(t.getSeconds());
+      case "999": return pad(t.getMilliseconds(), 3);
+      case "timestamp": return String(v.floorFragmentMs ? Math.floor(ms / v.floorFragmentMs) : ms);
+      case "seq": return String(v.seq ?? 0);
+      default: return String(Math.round(v.durationMs ?? 0));
+    }
+  });
+}
+
+/**
+ * Drops the oldest entries so the playlist keeps the newest segments that add up to at least `windowSeconds`
+ * (SRS's `hls_window`). Returns the removed entries (oldest first); `entries` is modified in place.
+ */
+export function shrinkWindow(entries: PlaylistEntry[], windowSeconds: number): PlaylistEntry[] {
+  let sum = 0;
+  let keepFrom = 0;
+  for (let i = entries.length - 1; i >= 0; i--) {
+    sum += entries[i]!.duration;
+    if (sum >= windowSeconds) {
+      keepFrom = i;
+      break;
+    }
+  }
+  return keepFrom > 0 ? entries.splice(0, keepFrom) : [];
+}
+
+/** EXT-X-TARGETDURATION: hls_fragment * hls_td_ratio, never below any listed segment (RFC 8216 4.3.3.1). */
+export function targetDuration(entries: readonly PlaylistEntry[], fragment: number, tdRatio: number): number {
+  let t = Math.ceil(fragment * tdRatio);
+  for (const e of entries) t = Math.max(t, Math.ceil(e.duration));
+  return Math.max(1, t);
+}
+
+/** The media playlist as SRS writes it: version 3, `#EXTINF:d.ddd, no desc`, discontinuities. */
+export function renderPlaylist(entries: readonly PlaylistEntry[], target: number, query = ""): string {
+  const lines = ["#EXTM3U", "#EXT-X-VERSION:3", `#EXT-X-MEDIA-SEQUENCE:${entries[0]?.seq ?? 0}`, `#EXT-X-TARGETDURATION:${target}`];
+  for (const e of entries) {
+    if (e.discontinuity) lines.push("#EXT-X-DISCONTINUITY");
+    lines.push(`#EXTINF:${e.duration.toFixed(3)}, no desc`, e.uri + query);
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** A one-variant master playlist pointing at `uri` (SRS's hls_ctx redirect). */
+export function renderMasterPlaylist(uri: string): string {
+  return `#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1,AVERAGE-BANDWIDTH=1\n${uri}\n`;
+}
+
+/** Appends `?k=v` or `&k=v` to every URI line (not tags) of a playlist. */
+export function addQueryToUris(m3u8: string, query: string): string {
+  if (!query) return m3u8;
+  return m3u8
+    .split("\n")
+    .map((l) => (l && !l.startsWith("#") ? l + (l.includes("?") ? "&" : "?") + query : l))
+    .join("\n");
+}

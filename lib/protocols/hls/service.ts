@@ -1,0 +1,403 @@
+/**
+ * HLS on disk, as SRS configures it (vhost `hls {}`): one HlsStream per published stream on a vhost with HLS
+ * enabled, started from HubRegistry.listen. Segments are written as `<file>.ts.tmp` then renamed; the m3u8 is
+ * written to `<m3u8>.tmp` then renamed (readers never see a partial file).
+ *
+ * File IO never blocks the live stream: the hub calls onPacket synchronously, which only muxes (a few µs) and
+ * queues bytes; writes run on a per-stream promise chain. When the disk is slow the queue is bounded (the
+ * segment is dropped with a log line), and on errors (disk full, unwritable hls_path) `hls_on_error` decides:
+ * `continue` logs and tries again with the next segment (RTMP/FLV players are unaffected), `ignore` stops HLS
+ * for this publish, `disconnect` kicks the publisher.
+ *
+ * Hooks (on_hls) attach with `hlsService(ctx)?.onSegment(listener)`: called after each segment is on disk and
+ * listed in the m3u8.
+ *
+ * Not done: hls_keys (AES-128), hls_nb_notify/on_hls_notify (the hooks engineer), hls_use_fmp4 (the segmenter
+ * takes a SegmentContainer; an fMP4 container would plug in), hls_recover, hls_dts_directly (timestamps are
+ * always the hub's corrected ones).
+ */
+import { mkdir, open, rename, rm, writeFile, type FileHandle } from "node:fs/promises";
+import { dirname, join, posix, relative, sep } from "node:path";
+import type { HlsConfig } from "../../config/config.ts";
+import type { HubSubscriber, StreamHub } from "../../hub/stream-hub.ts";
+import type { Log } from "../../log/logger.ts";
+import type { MediaPacket, StreamKey } from "../../media/packet.ts";
+import type { ServerContext } from "../../server.ts";
+import { expandTemplate, type PlaylistEntry, renderPlaylist, shrinkWindow, targetDuration } from "./playlist.ts";
+import { HlsSegmenter, type SegmentEnd, type SegmentStart, TsContainer } from "./segmenter.ts";
+
+/** What on_hls needs (SRS's callback fields, plus the stream). */
+export interface HlsSegmentEvent {
+  key: StreamKey;
+  /** The hub's stream id (SRS stream_id) and the publisher's client id. */
+  streamId: string;
+  clientId: string;
+  /** The segment file as configured (hls_path joined with the ts path), e.g. ./objs/nginx/html/live/s-3.ts. */
+  file: string;
+  /** The ts path relative to hls_path, e.g. live/s-3.ts. */
+  url: string;
+  m3u8: string;
+  m3u8Url: string;
+  /** Seconds. */
+  duration: number;
+  seqNo: number;
+  discontinuity: boolean;
+}
+
+export type HlsSegmentListener = (e: HlsSegmentEvent) => void;
+
+/** Bytes a stream may have queued for the disk before its current segment is dropped. */
+const MAX_PENDING_BYTES = 64 * 1024 * 1024;
+/** Bytes collected before one write() call. */
+const WRITE_BATCH = 256 * 1024;
+
+interface SegmentFile {
+  start: SegmentStart;
+  /** Path relative to hls_path, decided when the segment opens ([duration] is filled when it closes). */
+  rel: string;
+  tmp: string;
+  handle: Promise<FileHandle | undefined>;
+  chunks: Uint8Array[];
+  chunked: number;
+  failed: boolean;
+}
+
+function toPosix(p: string): string {
+  return sep === "/" ? p : p.split(sep).join("/");
+}
+
+/** One stream's HLS state; survives unpublish until hls_dispose so a republish continues the playlist. */
+export class HlsStream implements HubSubscriber {
+  private cfg: HlsConfig;
+  private segmenter: HlsSegmenter | undefined;
+  private entries: PlaylistEntry[] = [];
+  private nextSeq = 0;
+  private seg: SegmentFile | undefined;
+  private io: Promise<void> = Promise.resolve();
+  private pending = 0;
+  private disabled = false;
+  private disposeTimer: ReturnType<typeof setTimeout> | undefined;
+  private m3u8Rel = "";
+  private lastError = "";
+  private lastVideoDts = -1;
+  private frameMs = 40;
+  publishing = false;
+  /** Statistics. */
+  segments = 0;
+  errors = 0;
+
+  constructor(
+    /** The stream's current hub (rebound when a republish gets a new hub object). */
+    public hub: StreamHub,
+    cfg: HlsConfig,
+    private log: Log,
+    private emit: (e: HlsSegmentEvent) => void,
+    private forget: (s: HlsStream) => void,
+  ) {
+    this.cfg = cfg;
+  }
+
+  /** Absolute-or-relative path of the m3u8 as configured. */
+  get m3u8File(): string {
+    return join(this.cfg.path, this.m3u8Rel);
+  }
+  get m3u8Url(): string {
+    return this.m3u8Rel;
+  }
+  get config(): HlsConfig {
+    return this.cfg;
+  }
+
+  start(cfg: HlsConfig): void {
+    if (this.disposeTimer) clearTimeout(this.disposeTimer);
+    this.disposeTimer = undefined;
+    this.cfg = cfg;
+    this.disabled = false;
+    this.publishing = true;
+    const k = this.hub.key;
+    this.m3u8Rel = toPosix(expandTemplate(cfg.m3u8File, { vhost: k.vhost, app: k.app, stream: k.stream, time: new Date() }));
+    // Tracks appear in the PMT as the stream's sequence headers/frames arrive (no guessing from
+    // hls_acodec/hls_vcodec, whose only effect here is `an`/`vn`: drop that track).
+    const container = new TsContainer({
+      noVideo: cfg.vcodec === "vn",
+      noAudio: cfg.acodec === "an",
+    });
+    this.segmenter = new HlsSegmenter(
+      { fragment: cfg.fragment, aofRatio: cfg.aofRatio, waitKeyframe: cfg.waitKeyframe },
+      container,
+      { onOpen: (s) => this.onOpen(s), onData: (b) => this.onData(b), onClose: (s) => this.onClose(s) },
+      this.nextSeq,
+    );
+    this.log.trace(`hls: ${this.hub.name} start, m3u8=${this.m3u8File}, fragment=${cfg.fragment}s window=${cfg.window}s, ` +
+      `ts=${cfg.tsFile}, seq=${this.nextSeq}`);
+    // The hub's sequence headers (and GOP, when the stream is already live) so the first segment is complete.
+    this.hub.attach(this, true);
+  }
+
+  onPacket(p: MediaPacket): void {
+    if (this.disabled || !this.segmenter) return;
+    if (p.kind === "video" && !p.config) {
+      if (this.lastVideoDts >= 0 && p.dts > this.lastVideoDts) this.frameMs = Math.min(200, p.dts - this.lastVideoDts);
+      this.lastVideoDts = p.dts;
+    }
+    try {
+      this.segmenter.push(p);
+    } catch (e) {
+      this.fail(`mux ${p.kind} ${p.codec} packet`, e);
+    }
+  }
+
+  onUnpublish(): void {
+    this.stop();
+  }
+
+  /** The publisher left: close the last segment, keep files until hls_dispose. */
+  stop(): void {
+    if (!this.publishing) return;
+    this.publishing = false;
+    this.hub.detach(this);
+    const s = this.segmenter;
+    this.segmenter = undefined;
+    if (s) {
+      this.nextSeq = s.seq;
+      try {
+        if (!this.disabled) s.finish(this.frameMs);
+        this.nextSeq = s.seq;
+      } catch (e) {
+        this.fail("finish segment", e);
+      }
+    }
+    this.lastVideoDts = -1;
+    this.log.trace(`hls: ${this.hub.name} unpublish, ${this.segments} segments, dispose in ${this.cfg.dispose}s`);
+    if (this.cfg.dispose > 0) {
+      this.disposeTimer = setTimeout(() => void this.dispose(), this.cfg.dispose * 1000);
+      (this.disposeTimer as { unref?: () => void }).unref?.();
+    }
+  }
+
+  /** Deletes every file of the stream (hls_dispose) and forgets it. */
+  async dispose(): Promise<void> {
+    if (this.publishing) return;
+    this.disposeTimer = undefined;
+    this.forget(this);
+    await this.io;
+    const files = this.entries.map((e) => e.file);
+    this.entries = [];
+    files.push(this.m3u8File);
+    await Promise.all(files.map((f) => rm(f, { force: true }).catch(() => undefined)));
+    this.log.trace(`hls: ${this.hub.name} disposed, removed ${files.length} files`);
+  }
+
+  /** Wait for queued file operations (tests, shutdown). */
+  flushed(): Promise<void> {
+    return this.io;
+  }
+
+  private enqueue(f: () => Promise<void>): void {
+    this.io = this.io.then(f, f);
+  }
+
+  private fail(what: string, e: unknown): void {
+    this.errors++;
+    const msg = e instanceof Error ? e.message : String(e);
+    const line = `hls: ${this.hub.name} ${what} failed: ${msg}`;
+    if (line !== this.lastError) this.log.error(`${line} (hls_on_error ${this.cfg.onError})`);
+    this.lastError = line;
+    if (this.cfg.onError === "ignore") {
+      this.disabled = true;
+      this.log.warn(`hls: ${this.hub.name} disabled for this publish (hls_on_error ignore)`);
+    } else if (this.cfg.onError === "disconnect") {
+      this.disabled = true;
+      this.hub.publisher?.kick(`hls error: ${msg}`);
+    }
+  }
+
+  private onOpen(s: SegmentStart): void {
+    const k = this.hub.key;
+    const rel = toPosix(expandTemplate(this.cfg.tsFile, {
+      vhost: k.vhost, app: k.app, stream: k.stream, time: s.openedAt, seq: s.seq,
+      floorFragmentMs: this.cfg.tsFloor ? this.cfg.fragment * 1000 : undefined,
+    }));
+    const tmp = join(this.cfg.path, rel) + ".tmp";
+    const seg: SegmentFile = { start: s, rel, tmp, handle: Promise.resolve(undefined), chunks: [], chunked: 0, failed: false };
+    this.seg = seg;
+    let resolveHandle: (h: FileHandle | undefined) => void = () => {};
+    seg.handle = new Promise((r) => (resolveHandle = r));
+    this.enqueue(async () => {
+      try {
+        await mkdir(dirname(tmp), { recursive: true });
+        resolveHandle(await open(tmp, "w"));
+      } catch (e) {
+        seg.failed = true;
+        resolveHandle(undefined);
+        this.fail(`open segment ${tmp}`, e);
+      }
+    });
+  }
+
+  private onData(b: Uint8Array): void {
+    const seg = this.seg;
+    if (!seg || seg.failed) return;
+    if (this.pending + b.length > MAX_PENDING_BYTES) {
+      seg.failed = true;
+      seg.chunks = [];
+      this.fail(`write segment ${seg.tmp}`, new Error(`disk too slow: ${this.pending} bytes queued`));
+      return;
+    }
+    seg.chunks.push(b);
+    seg.chunked += b.length;
+    this.pending += b.length;
+    if (seg.chunked >= WRITE_BATCH) this.writeChunks(seg);
+  }
+
+  private writeChunks(seg: SegmentFile): void {
+    if (!seg.chunks.length) return;
+    const chunks = seg.chunks;
+    const n = seg.chunked;
+    seg.chunks = [];
+    seg.chunked = 0;
+    this.enqueue(async () => {
+      this.pending -= n;
+      if (seg.failed) return;
+      const h = await seg.handle;
+      if (!h) return;
+      try {
+        await h.writev(chunks);
+      } catch (e) {
+        seg.failed = true;
+        this.fail(`write segment ${seg.tmp}`, e);
+      }
+    });
+  }
+
+  private onClose(s: SegmentEnd): void {
+    const seg = this.seg;
+    this.seg = undefined;
+    if (!seg) return;
+    this.writeChunks(seg);
+    const k = this.hub.key;
+    const rel = this.cfg.tsFile.includes("[duration]")
+      ? toPosix(expandTemplate(this.cfg.tsFile, {
+        vhost: k.vhost, app: k.app, stream: k.stream, time: s.openedAt, seq: s.seq, durationMs: s.duration * 1000,
+        floorFragmentMs: this.cfg.tsFloor ? this.cfg.fragment * 1000 : undefined,
+      }))
+      : seg.rel;
+    const file = join(this.cfg.path, rel);
+    const m3u8Abs = this.m3u8File;
+    const uri = this.cfg.entryPrefix
+      ? this.cfg.entryPrefix.replace(/\/*$/, "/") + rel.replace(/^\/+/, "")
+      : posix.normalize(toPosix(relative(dirname(m3u8Abs), file)));
+    const entry: PlaylistEntry = { seq: s.seq, duration: s.duration, uri, file, url: rel, discontinuity: s.discontinuity };
+    const cfg = this.cfg;
+    const clientId = this.hub.publisher?.clientId ?? "";
+    this.enqueue(async () => {
+      const h = await seg.handle;
+      if (h) {
+        try {
+          await h.close();
+        } catch (e) {
+          seg.failed = true;
+          this.fail(`close segment ${seg.tmp}`, e);
+        }
+      }
+      if (seg.failed) {
+        await rm(seg.tmp, { force: true }).catch(() => undefined);
+        return;
+      }
+      try {
+        await rename(seg.tmp, file);
+      } catch (e) {
+        this.fail(`rename segment ${seg.tmp}`, e);
+        return;
+      }
+      this.entries.push(entry);
+      const removed = shrinkWindow(this.entries, cfg.window);
+      const text = renderPlaylist(this.entries, targetDuration(this.entries, cfg.fragment, cfg.tdRatio));
+      try {
+        await mkdir(dirname(m3u8Abs), { recursive: true });
+        await writeFile(m3u8Abs + ".tmp", text);
+        await rename(m3u8Abs + ".tmp", m3u8Abs);
+      } catch (e) {
+        this.fail(`write m3u8 ${m3u8Abs}`, e);
+      }
+      this.segments++;
+      this.lastError = "";
+      if (cfg.cleanup) await Promise.all(removed.map((r) => rm(r.file, { force: true }).catch(() => undefined)));
+      this.log.info(`hls: ${this.hub.name} segment ${entry.seq} ${rel} ${s.duration.toFixed(3)}s ${s.bytes}B`);
+      try {
+        this.emit({
+          key: k, streamId: this.hub.id, clientId, file, url: rel, m3u8: m3u8Abs, m3u8Url: this.m3u8Rel,
+          duration: s.duration, seqNo: s.seq, discontinuity: s.discontinuity,
+        });
+      } catch (e) {
+        this.log.error(`hls: ${this.hub.name} on_segment listener failed`, e);
+      }
+    });
+  }
+}
+
+/** All HLS streams of a server. */
+export class HlsService {
+  private streams = new Map<string, HlsStream>();
+  private listeners: HlsSegmentListener[] = [];
+
+  constructor(private ctx: ServerContext) {}
+
+  /** Registers an on_hls style listener; returns a function that removes it. */
+  onSegment(l: HlsSegmentListener): () => void {
+    this.listeners.push(l);
+    return () => {
+      this.listeners = this.listeners.filter((x) => x !== l);
+    };
+  }
+
+  /** The stream's HLS state (live or waiting for dispose). */
+  stream(name: string): HlsStream | undefined {
+    return this.streams.get(name);
+  }
+
+  all(): HlsStream[] {
+    return [...this.streams.values()];
+  }
+
+  start(): void {
+    this.ctx.hubs.listen({
+      onPublish: (hub) => this.onPublish(hub),
+      onUnpublish: (hub) => this.streams.get(hub.name)?.stop(),
+    });
+  }
+
+  private onPublish(hub: StreamHub): void {
+    const cfg = this.ctx.config.vhost(hub.key.vhost)?.hls;
+    if (!cfg?.enabled) return;
+    let s = this.streams.get(hub.name);
+    if (s) s.hub = hub;
+    else {
+      s = new HlsStream(hub, cfg, this.ctx.log, (e) => {
+        for (const l of this.listeners) l(e);
+      }, (x) => {
+        if (this.streams.get(x.hub.name) === x) this.streams.delete(x.hub.name);
+      });
+      this.streams.set(hub.name, s);
+    }
+    s.start(cfg);
+  }
+}
+
+const services = new WeakMap<ServerContext, HlsService>();
+
+/** Starts HLS for a server (call once from Server.start()). */
+export function startHls(ctx: ServerContext): HlsService {
+  let s = services.get(ctx);
+  if (!s) {
+    s = new HlsService(ctx);
+    services.set(ctx, s);
+    s.start();
+  }
+  return s;
+}
+
+/** The server's HLS service, for on_hls hooks and the HTTP handler. */
+export function hlsService(ctx: ServerContext): HlsService | undefined {
+  return services.get(ctx);
+}
