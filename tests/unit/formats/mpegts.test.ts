@@ -21,7 +21,7 @@ function hex(b: Uint8Array): string {
   return [...b].map((x) => x.toString(16).padStart(2, "0")).join(" ");
 }
 
-export function flvPackets(path: string): MediaPacket[] {
+function flvPackets(path: string): MediaPacket[] {
   const { tags } = demuxFlv(new Uint8Array(readFileSync(path)));
   const out: MediaPacket[] = [];
   for (const t of tags) {
