@@ -80,15 +80,18 @@ export class Gate implements AccessControl {
         if (!r.ok) return this.refuse(c, r.reason);
       }
     }
-    const streamId = this.ctx.hubs.find(key)?.id;
-    if (method === "publish") {
-      if (!h.onPublish.length) return ALLOWED;
-      const r = await gateHooks(log, "on_publish", h.onPublish, streamPayload(this.ctx, "on_publish", c, key, streamId));
-      return r.ok ? ALLOWED : this.refuse(c, r.reason);
-    }
-    if (!h.onPlay.length) return ALLOWED;
-    const r = await gateHooks(log, "on_play", h.onPlay, playPayload(this.ctx, c, key, streamId));
-    return r.ok ? ALLOWED : this.refuse(c, r.reason);
+    const urls = method === "publish" ? h.onPublish : h.onPlay;
+    if (!urls.length) return ALLOWED;
+    // SRS's stat stream exists before on_publish/on_play (so their payload has stream_id): the hub is created
+    // now and released again if the client is refused.
+    const hub = this.ctx.hubs.get(key);
+    const payload = method === "publish"
+      ? streamPayload(this.ctx, "on_publish", c, key, hub.id)
+      : playPayload(this.ctx, c, key, hub.id);
+    const r = await gateHooks(log, method === "publish" ? "on_publish" : "on_play", urls, payload);
+    if (r.ok) return ALLOWED;
+    this.ctx.hubs.release(hub);
+    return this.refuse(c, r.reason);
   }
 
   /** Queues a notification behind the client's earlier ones. */
