@@ -1,0 +1,204 @@
+/**
+ * HTTP callbacks with a real hook server (Bun.serve) that records every payload and allows or refuses:
+ * field sets as SRS's (shared/srs-samples/hooks.jsonl), the allow rule, token auth through `param`, a refusing
+ * on_connect/on_publish stops only that client, and a hanging hook server delays only the client waiting on it.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { publish, run, type RunningServer, startServer } from "../helpers/server.ts";
+import { clip, REPO_ROOT } from "../helpers/media.ts";
+
+type Obj = Record<string, unknown>;
+interface Hit {
+  path: string;
+  method: string;
+  body: Obj;
+  at: number;
+}
+
+const SAMPLE_HOOKS = readFileSync(join(REPO_ROOT, "../shared/srs-samples/hooks.jsonl"), "utf8").trim().split("\n")
+  .map((l) => JSON.parse(l) as { path: string; method?: string; body?: Obj });
+
+/** SRS's field set per action, from the recorded payloads. */
+function srsFields(action: string): string[] {
+  const h = SAMPLE_HOOKS.find((x) => x.body?.action === action);
+  if (!h?.body) throw new Error(`no sample for ${action}`);
+  return Object.keys(h.body);
+}
+
+async function waitFor<T>(f: () => T | undefined | Promise<T | undefined>, ms: number, what: string): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timeout waiting for ${what}`);
+    await Bun.sleep(100);
+  }
+}
+
+describe("http hooks", () => {
+  const hits: Hit[] = [];
+  let hookServer: ReturnType<typeof Bun.serve>;
+  let s: RunningServer;
+  const hangs: (() => void)[] = [];
+
+  beforeAll(async () => {
+    hookServer = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch(req) {
+        const url = new URL(req.url);
+        const text = req.method === "POST" ? await req.text() : "";
+        let body: Obj = {};
+        try {
+          body = text ? (JSON.parse(text) as Obj) : {};
+        } catch {
+          body = { raw: text };
+        }
+        hits.push({ path: url.pathname + url.search, method: req.method, body, at: Date.now() });
+        if (body.app === "deny") return Response.json({ code: 403 });
+        if (body.stream === "slow" && body.action === "on_publish") {
+          await new Promise<void>((r) => hangs.push(r));
+          return new Response("0");
+        }
+        if (body.action === "on_publish" && String(body.param ?? "").includes("token=bad")) return Response.json({ code: 401 });
+        if (body.action === "on_play" && body.stream === "text") return new Response("ok"); // not JSON: refused
+        if (body.action === "on_play" && body.stream === "status") return new Response("0", { status: 403 });
+        return body.action === "on_play" ? new Response("0") : Response.json({ code: 0, msg: "ok" });
+      },
+    });
+    const h = `http://127.0.0.1:${hookServer.port}`;
+    s = await startServer({
+      config: `listen 1935; daemon off; srs_log_tank console;
+http_api { enabled on; listen 1985; }
+vhost __defaultVhost__ {
+    http_hooks {
+        enabled on;
+        on_connect ${h}/api/v1/clients;
+        on_close ${h}/api/v1/clients;
+        on_publish ${h}/api/v1/streams ${h}/api/v1/streams2;
+        on_unpublish ${h}/api/v1/streams;
+        on_play ${h}/api/v1/sessions;
+        on_stop ${h}/api/v1/sessions;
+    }
+}
+`,
+    });
+  });
+
+  afterAll(async () => {
+    for (const r of hangs) r();
+    const t0 = Date.now();
+    await s?.stop();
+    expect(Date.now() - t0).toBeLessThan(9000);
+    hookServer?.stop(true);
+  }, 20000);
+
+  const of = (action: string, pred: (b: Obj) => boolean = () => true) => hits.filter((h) => h.body.action === action && pred(h.body));
+
+  test("publish + play + stop: SRS's payloads, in order, token in param, all URLs of a hook called", async () => {
+    const pub = publish(clip("clip.flv"), s.rtmpUrl("/live/livestream?token=abc"));
+    await waitFor(() => (of("on_publish").length >= 2 ? true : undefined), 10000, "on_publish");
+    await Bun.sleep(1500);
+    const player = run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-i", s.rtmpUrl("/live/livestream?k=v"), "-t", "2", "-f", "null", "-"]);
+    expect(await player.done).toBe(0);
+    await waitFor(() => (of("on_close", (b) => b.client_id === of("on_play")[0]?.body.client_id).length ? true : undefined), 10000, "player on_close");
+    pub.kill();
+    await waitFor(() => (of("on_unpublish").length && of("on_close").length >= 2 ? true : undefined), 10000, "on_unpublish");
+
+    for (const action of ["on_connect", "on_publish", "on_play", "on_stop", "on_unpublish", "on_close"]) {
+      const h = of(action)[0]!;
+      expect({ action, keys: Object.keys(h.body) }).toEqual({ action, keys: srsFields(action) });
+    }
+    const pubId = of("on_publish")[0]!.body.client_id;
+    const playId = of("on_play")[0]!.body.client_id;
+    expect(pubId).not.toBe(playId);
+    const connectPub = of("on_connect", (b) => b.client_id === pubId)[0]!.body;
+    expect(connectPub).toMatchObject({ app: "live", stream: "livestream", param: "?token=abc", vhost: "__defaultVhost__", ip: "127.0.0.1", pageUrl: "" });
+    expect(String(connectPub.tcUrl)).toMatch(/^rtmp:\/\/127\.0\.0\.1:\d+\/live$/);
+    const onPub = of("on_publish")[0]!.body;
+    expect(onPub).toMatchObject({ stream_url: "/live/livestream", param: "?token=abc" });
+    expect(String(onPub.stream_id)).toMatch(/^vid-/);
+    // both URLs of on_publish
+    expect(hits.filter((h) => h.body.action === "on_publish").map((h) => h.path).sort()).toEqual(["/api/v1/streams", "/api/v1/streams2"]);
+    expect(of("on_play")[0]!.body).toMatchObject({ param: "?k=v", stream: "livestream" });
+    const close = of("on_close", (b) => b.client_id === pubId)[0]!.body;
+    expect(close.recv_bytes as number).toBeGreaterThan(10000);
+    expect(typeof close.send_bytes).toBe("number");
+    // order per client
+    const seqOf = (id: unknown) => hits.filter((h) => h.body.client_id === id).map((h) => h.body.action);
+    expect(seqOf(pubId)).toEqual(["on_connect", "on_publish", "on_publish", "on_unpublish", "on_close"]);
+    expect(seqOf(playId)).toEqual(["on_connect", "on_play", "on_stop", "on_close"]);
+    expect(hits.every((h) => h.method === "POST")).toBe(true);
+  }, 40000);
+
+  test("on_publish refusing a bad token stops that publisher only", async () => {
+    const good = publish(clip("clip.flv"), s.rtmpUrl("/live/good?token=abc"));
+    await waitFor(() => (of("on_publish", (b) => b.stream === "good").length >= 2 ? true : undefined), 10000, "good publish");
+    await Bun.sleep(500);
+    const bad = publish(clip("clip.flv"), s.rtmpUrl("/live/bad?token=bad"));
+    const code = await Promise.race([bad.done, Bun.sleep(15000).then(() => "timeout")]);
+    expect(code).not.toBe("timeout");
+    expect(code).not.toBe(0);
+    expect(good.proc.exitCode).toBeNull();
+    const j = (await (await fetch(`http://127.0.0.1:${s.api}/api/v1/streams/`)).json()) as { streams: Obj[] };
+    const names = j.streams.filter((x) => (x.publish as Obj).active).map((x) => x.name);
+    expect(names).toContain("good");
+    expect(names).not.toContain("bad");
+    good.kill();
+    expect(s.output()).toContain("refused");
+  }, 30000);
+
+  test("on_connect refusing ({code:403}) closes the client; on_close still notified", async () => {
+    const p = publish(clip("clip.flv"), s.rtmpUrl("/deny/s1"));
+    const code = await Promise.race([p.done, Bun.sleep(15000).then(() => "timeout")]);
+    expect(code).not.toBe("timeout");
+    expect(code).not.toBe(0);
+    const c = of("on_connect", (b) => b.app === "deny")[0]!;
+    expect(c.body).toMatchObject({ stream: "s1", param: "" });
+    await waitFor(() => (of("on_close", (b) => b.client_id === c.body.client_id).length ? true : undefined), 5000, "on_close");
+    expect(of("on_publish", (b) => b.app === "deny")).toEqual([]);
+  }, 30000);
+
+  test("a non-JSON answer or a non-200 status refuses play", async () => {
+    const pub = publish(clip("clip.flv"), s.rtmpUrl("/live/text"));
+    await waitFor(() => (of("on_publish", (b) => b.stream === "text").length >= 2 ? true : undefined), 10000, "publish text");
+    for (const [stream, why] of [["text", "invalid response"], ["status", "http status 403"]] as const) {
+      const t0 = Date.now();
+      const p = run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-rw_timeout", "8000000", "-i", s.rtmpUrl(`/live/${stream}`), "-t", "2", "-f", "null", "-"]);
+      const code = await p.done;
+      expect(code).not.toBe(0);
+      expect(Date.now() - t0).toBeLessThan(5000);
+      expect(s.output()).toContain(why);
+    }
+    pub.kill();
+  }, 30000);
+
+  test("a hanging hook delays only its client: another stream keeps flowing and new clients get in", async () => {
+    const api = `http://127.0.0.1:${s.api}`;
+    const fast = publish(clip("clip.flv"), s.rtmpUrl("/live/fast"));
+    const bytesOfFast = async () => {
+      const j = (await (await fetch(`${api}/api/v1/streams/`)).json()) as { streams: Obj[] };
+      const st = j.streams.find((x) => x.name === "fast" && (x.publish as Obj).active);
+      return st ? (st.recv_bytes as number) : undefined;
+    };
+    await waitFor(bytesOfFast, 10000, "fast stream");
+    const slow = publish(clip("clip.flv"), s.rtmpUrl("/live/slow"));
+    await waitFor(() => (hangs.length ? true : undefined), 10000, "hanging hook");
+    const t0 = Date.now();
+    const before = (await bytesOfFast())!;
+    // While the slow publisher waits, a player of the fast stream gets in and plays.
+    const player = run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-i", s.rtmpUrl("/live/fast"), "-t", "1", "-f", "null", "-"]);
+    expect(await player.done).toBe(0);
+    const after = (await bytesOfFast())!;
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(after).toBeGreaterThan(before);
+    // The slow publisher is refused when its hook times out (5 s).
+    const code = await Promise.race([slow.done, Bun.sleep(15000).then(() => "timeout")]);
+    expect(code).not.toBe("timeout");
+    expect(s.output()).toMatch(/on_publish .* refused client \w+: no answer in 5000ms/);
+    expect(fast.proc.exitCode).toBeNull();
+    fast.kill();
+  }, 40000);
+});
