@@ -188,7 +188,7 @@ vhost __defaultVhost__ { hls { enabled on; } }
   test("errors: unknown stream 2048, client 2049, vhost 2014; tests/errors 100; wrong method 405", async () => {
     expect(await getJson(api("/api/v1/streams/vid-nope123"))).toEqual({ code: 2048 });
     expect(await getJson(api("/api/v1/clients/nope1234"))).toEqual({ code: 2049 });
-    expect(await getJson(api("/api/v1/clients/nope1234", { method: "DELETE" }))).toEqual({ code: 2049 });
+    expect(await getJson(api("/api/v1/clients/nope1234"), { method: "DELETE" })).toEqual({ code: 2049 });
     expect(await getJson(api("/api/v1/vhosts/vid-nope123"))).toEqual({ code: 2014 });
     expect(await getJson(api("/api/v1/tests/errors"))).toEqual({ code: 100 });
     expect((await fetch(api("/api/v1/streams/"), { method: "POST", body: "x" })).status).toBe(405);
