@@ -191,6 +191,10 @@ const label = values.label ? `${values.label}: ` : "";
 console.log(`${label}rtmp-load: ${players} players of ${values.url}, ramp ${rampMs} ms, warm-up ${warmup} s, ` +
   `measure ${seconds} s, clip ${(clip.bitrate / 1e6).toFixed(3)} Mbps, server pid ${pid ?? "(none)"}`);
 
+// RSS is sampled every 250 ms from before the players connect to the end: the peak includes the join burst.
+const rssStart = pid ? rssMb(pid) : 0;
+let rssPeak = rssStart;
+const rssTimer = pid ? setInterval(() => (rssPeak = Math.max(rssPeak, rssMb(pid))), 250) : undefined;
 const publisher = await startPublisher();
 const tStart = performance.now();
 for (let i = 0; i < players; i++) {
@@ -207,16 +211,16 @@ const startBytes = all.map((p) => p.bytes);
 const cpu0 = pid ? cpuTicks(pid) : 0;
 const self0 = process.cpuUsage();
 const t0 = performance.now();
-let rssPeak = pid ? rssMb(pid) : 0;
 const endAt = t0 + seconds * 1000;
 while (performance.now() < endAt) {
   await sleep(Math.min(1000, Math.max(1, endAt - performance.now())));
-  if (pid) rssPeak = Math.max(rssPeak, rssMb(pid));
 }
+clearInterval(rssTimer);
 const elapsed = (performance.now() - t0) / 1000;
 const cpu1 = pid ? cpuTicks(pid) : 0;
 const self1 = process.cpuUsage(self0);
 const rssEnd = pid ? rssMb(pid) : 0;
+rssPeak = Math.max(rssPeak, rssEnd);
 const rates = all.map((p, i) => ((p.bytes - startBytes[i]!) * 8) / elapsed / 1000).sort((a, b) => a - b);
 const totalMbps = rates.reduce((a, b) => a + b, 0) / 1000;
 const streamKbps = clip.bitrate / 1000;
@@ -238,7 +242,7 @@ console.log(`  at full rate (>=90%)  ${full}/${players}`);
 if (pid) {
   console.log(`  server CPU            ${cpuPct.toFixed(1)}% of one core`);
   console.log(`  CPU per 100 Mbps      ${cpuPer100.toFixed(2)}%`);
-  console.log(`  server RSS            peak ${rssPeak.toFixed(1)} MB, end ${rssEnd.toFixed(1)} MB`);
+  console.log(`  server RSS            before ${rssStart.toFixed(1)} MB, peak ${rssPeak.toFixed(1)} MB (whole run), end ${rssEnd.toFixed(1)} MB`);
 }
 console.log(`  load tool CPU         ${loadCpu.toFixed(1)}% of one core`);
 for (const [e, n] of errors) console.log(`  socket error x${n}: ${e}`);
@@ -246,7 +250,7 @@ console.log("RESULT " + JSON.stringify({
   label: values.label, players, connected, full, seconds: +elapsed.toFixed(1), mbps: +totalMbps.toFixed(2),
   minKbps: +(rates[0] ?? 0).toFixed(0), medianKbps: +q(0.5).toFixed(0), maxKbps: +(rates[rates.length - 1] ?? 0).toFixed(0),
   streamKbps: +streamKbps.toFixed(0), cpuPct: +cpuPct.toFixed(2), cpuPer100Mbps: +cpuPer100.toFixed(3),
-  rssPeakMb: +rssPeak.toFixed(1), rssEndMb: +rssEnd.toFixed(1), loadCpuPct: +loadCpu.toFixed(1),
+  rssStartMb: +rssStart.toFixed(1), rssPeakMb: +rssPeak.toFixed(1), rssEndMb: +rssEnd.toFixed(1), loadCpuPct: +loadCpu.toFixed(1),
 }));
 
 for (const p of all) p.socket.destroy();

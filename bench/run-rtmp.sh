@@ -3,7 +3,10 @@
 # 127.0.0.1 ports, one looping ~1 Mbps publisher (separate process) and N plain-socket RTMP players.
 #
 #   bash bench/run-rtmp.sh [--players 500] [--seconds 30] [--warmup 5] [--ramp 5] [--ffmpeg] [--compare]
+#                          [--snapshot [REV]]
 #
+# --snapshot runs our server from `git archive REV` (default HEAD) in a temp dir instead of the working tree,
+# so a half-edited tree cannot break or skew the run.
 # Extra env is passed to our server, e.g. SRS_VHOST_PLAY_MW_LATENCY=100 bash bench/run-rtmp.sh.
 # node-media-server is installed on demand with `npm install --prefix /tmp/nms node-media-server`
 # (outside the repo; NMS_DIR overrides) and run with a copy of its config (it rewrites it on first start).
@@ -11,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PATH"
 
-PLAYERS=500 SECONDS_=30 WARMUP=5 RAMP=5 COMPARE=0 PUB=()
+PLAYERS=500 SECONDS_=30 WARMUP=5 RAMP=5 COMPARE=0 PUB=() SNAPSHOT=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --players) PLAYERS=$2; shift 2 ;;
@@ -20,6 +23,7 @@ while [ $# -gt 0 ]; do
     --ramp) RAMP=$2; shift 2 ;;
     --ffmpeg) PUB=(--ffmpeg); shift ;;
     --compare) COMPARE=1; shift ;;
+    --snapshot) if [ $# -gt 1 ] && [ "${2#--}" = "$2" ]; then SNAPSHOT=$2; shift 2; else SNAPSHOT=HEAD; shift; fi ;;
     *) echo "unknown option $1" >&2; exit 1 ;;
   esac
 done
@@ -43,7 +47,14 @@ cleanup() {
 trap cleanup EXIT
 
 free_port() { bun -e 'import { freePort } from "./bench/server.ts"; console.log(await freePort());'; }
-wait_port() { bun -e "import { waitPort } from './bench/server.ts'; await waitPort($1, 15000);"; }
+wait_port() { # port log: wait up to 15 s for the port, fail at once if the server died
+  for _ in $(seq 150); do
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then echo "server exited; log tail:" >&2; tail -5 "$2" >&2; exit 1; fi
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "port $1 not listening after 15 s; log tail:" >&2; tail -5 "$2" >&2; exit 1
+}
 
 load() { # label port
   bun bench/rtmp-load.ts --label "$1" --url "rtmp://127.0.0.1:$2/live/bench" --players "$PLAYERS" \
@@ -51,13 +62,23 @@ load() { # label port
     | tee -a "$RESULTS"
 }
 
+SRC=$PWD
+if [ -n "$SNAPSHOT" ]; then
+  SRC=$WORK/src
+  mkdir -p "$SRC"
+  git archive "$SNAPSHOT" | tar -x -C "$SRC"
+  ln -s "$PWD/node_modules" "$SRC/node_modules"
+  echo "our server from a snapshot of $(git rev-parse --short "$SNAPSHOT")"
+else
+  echo "our server from the working tree (HEAD $(git rev-parse --short HEAD)$(git diff --quiet -- lib main.ts || echo ', with local changes'))"
+fi
 echo "== srs-ts (bun main.ts), $PLAYERS players, $SECONDS_ s; $(nproc) cores, $(date -u +%F)"
 P1=$(free_port); P2=$(free_port); P3=$(free_port)
 SRS_LISTEN=127.0.0.1:$P1 SRS_HTTP_SERVER_LISTEN=127.0.0.1:$P2 SRS_HTTP_API_LISTEN=127.0.0.1:$P3 \
   SRS_RTC_SERVER_ENABLED=off SRS_SRT_SERVER_ENABLED=off SRS_PID=$WORK/srs.pid SRS_LOG_TANK=console SRS_DAEMON=off \
-  bun main.ts > "$WORK/srs-ts.log" 2>&1 &
+  bun "$SRC/main.ts" > "$WORK/srs-ts.log" 2>&1 &
 SERVER_PID=$!
-wait_port "$P1"
+wait_port "$P1" "$WORK/srs-ts.log"
 echo "server pid $SERVER_PID, rtmp port $P1, idle RSS $(awk '/VmRSS/{printf "%.1f MB", $2/1024}' /proc/$SERVER_PID/status)"
 load srs-ts "$P1"
 cleanup
@@ -76,7 +97,7 @@ if [ "$COMPARE" = 1 ]; then
   node "$NMS/bin/app.js" -c "$WORK/nms/config.json" --bind 127.0.0.1 --rtmp-port "$P1" --http-port "$P2" \
     --no-admin --data-path "$WORK/nms/data" > "$WORK/nms.log" 2>&1 &
   SERVER_PID=$!
-  wait_port "$P1"
+  wait_port "$P1" "$WORK/nms.log"
   echo "server pid $SERVER_PID, rtmp port $P1, idle RSS $(awk '/VmRSS/{printf "%.1f MB", $2/1024}' /proc/$SERVER_PID/status)"
   load node-media-server "$P1"
   cleanup
