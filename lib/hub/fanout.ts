@@ -41,6 +41,8 @@ const MAX_QUEUE_BYTES = 64 * 1024 * 1024;
 
 export class BytePlayer {
   private queue: Uint8Array[] = [];
+  /** Parallel to `queue`: the entry is a sequence header or metadata, which a skip must never drop. */
+  private essential: boolean[] = [];
   private queued = 0;
   /**
    * A new player starts at a video keyframe: the GOP replay begins with one, but without a GOP cache (or with
@@ -63,10 +65,10 @@ export class BytePlayer {
         this.waitKeyframe = false;
       }
     }
-    if (this.queued + this.sink.writableLength > limit && !p.config && p.kind !== "data") {
+    const isEssential = p.config || p.kind === "data";
+    if (this.queued + this.sink.writableLength > limit && !isEssential) {
       this.skips++;
-      this.queue = [];
-      this.queued = 0;
+      this.dropMedia();
       if (this.sink.writableLength > limit * 2) {
         this.events.onOverflow(`player backlog ${this.sink.writableLength} bytes over ${limit * 2}`);
         return;
@@ -77,7 +79,23 @@ export class BytePlayer {
       }
     }
     this.queue.push(bytes);
+    this.essential.push(isEssential);
     this.queued += bytes.byteLength;
+  }
+
+  /** Drops queued media but keeps sequence headers and metadata (a republish or codec change may be queued). */
+  private dropMedia(): void {
+    const keep: Uint8Array[] = [];
+    let bytes = 0;
+    for (let i = 0; i < this.queue.length; i++) {
+      if (this.essential[i]) {
+        keep.push(this.queue[i]!);
+        bytes += this.queue[i]!.byteLength;
+      }
+    }
+    this.queue = keep;
+    this.essential = keep.map(() => true);
+    this.queued = bytes;
   }
 
   /** Writes directly (headers, protocol replies) ahead of queued media. */
@@ -90,15 +108,14 @@ export class BytePlayer {
 
   flush(): void {
     if (!this.queued || this.closed) return;
-    if (this.sink.destroyed) {
-      this.queue = [];
-      this.queued = 0;
-      return;
-    }
-    const data = this.queue.length === 1 ? this.queue[0]! : Buffer.concat(this.queue, this.queued);
-    this.bytesOut += this.queued;
+    const queue = this.queue;
+    const queued = this.queued;
     this.queue = [];
+    this.essential = [];
     this.queued = 0;
+    if (this.sink.destroyed) return;
+    const data = queue.length === 1 ? queue[0]! : Buffer.concat(queue, queued);
+    this.bytesOut += queued;
     this.sink.write(data);
   }
 }

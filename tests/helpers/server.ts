@@ -174,8 +174,9 @@ export async function playFrames(url: string, seconds: number, timeoutMs = 30000
   const dir = mkdtempSync(join(tmpdir(), "srs-ts-play-"));
   const vprog = join(dir, "v.txt");
   const p = run("ffmpeg", [
-    "-hide_banner", "-nostats", "-loglevel", "error", "-rw_timeout", "8000000", "-i", url, "-t", String(seconds),
-    "-map", "0:v:0", "-f", "null", "-progress", vprog, "-", "-map", "0:a:0", "-f", "null", "-",
+    "-hide_banner", "-nostats", "-loglevel", "error", "-rw_timeout", "8000000", "-i", url,
+    "-t", String(seconds), "-map", "0:v:0", "-f", "null", "-progress", vprog, "-",
+    "-t", String(seconds), "-map", "0:a:0?", "-f", "null", "-",
   ], { timeoutMs });
   await p.done;
   const text = (await Bun.file(vprog).text().catch(() => "")) as string;

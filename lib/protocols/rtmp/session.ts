@@ -104,7 +104,8 @@ export class RtmpSession implements ClientInfo {
   private state: State = "handshake";
   private handshake = new ServerHandshake();
   private c0Checked = false;
-  private reader = new ChunkReader();
+  /** Bounded per connection: one message up to 16 MiB (the format allows 16 MiB - 1), 16 MiB unfinished in all. */
+  private reader = new ChunkReader({ maxPendingBytes: 16 * 1024 * 1024 });
   private writer = new ChunkWriter();
   private ack = new AckWindow();
   private vhost: VhostConfig | undefined;

@@ -251,3 +251,36 @@ describe("FanOut", () => {
     expect(sink.bytes()).toEqual([1, 2, 3, 9]);
   });
 });
+
+describe("BytePlayer skip keeps queued sequence headers", () => {
+  test("a skip drops queued media but not a sequence header queued before it (republish/codec change)", () => {
+    const sink = new Sink();
+    const pl = new BytePlayer(sink, new Events());
+    const limit = 1000;
+    const big = (p: MediaPacket) => {
+      const b = new Uint8Array(400);
+      b[0] = p.data[0]!;
+      return b;
+    };
+    const k = key();
+    pl.push(big(k), k, limit, true); // start at a keyframe
+    const cfg = vcfg();
+    pl.push(big(cfg), cfg, limit, true); // a new sequence header arrives
+    const i1 = inter();
+    pl.push(big(i1), i1, limit, true);
+    sink.writableLength = 2000; // the socket is backed up: the next media packet triggers a skip
+    const i2 = inter();
+    pl.push(big(i2), i2, limit, true);
+    expect(pl.skips).toBe(1);
+    sink.writableLength = 0;
+    const k2 = key();
+    pl.push(big(k2), k2, limit, true);
+    pl.flush();
+    const firstBytes = sink.writes.flatMap((w) => {
+      const out: number[] = [];
+      for (let o = 0; o < w.length; o += 400) out.push(w[o]!);
+      return out;
+    });
+    expect(firstBytes).toEqual([cfg.data[0]!, k2.data[0]!]);
+  });
+});
