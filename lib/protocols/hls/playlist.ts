@@ -78,10 +78,13 @@ export function shrinkWindow(entries: PlaylistEntry[], windowSeconds: number): P
   return keepFrom > 0 ? entries.splice(0, keepFrom) : [];
 }
 
-/** EXT-X-TARGETDURATION: hls_fragment * hls_td_ratio, never below any listed segment (RFC 8216 4.3.3.1). */
+/**
+ * EXT-X-TARGETDURATION: hls_fragment * hls_td_ratio, raised when a listed segment's duration rounded to the
+ * nearest integer exceeds it (RFC 8216 4.3.3.1).
+ */
 export function targetDuration(entries: readonly PlaylistEntry[], fragment: number, tdRatio: number): number {
   let t = Math.ceil(fragment * tdRatio);
-  for (const e of entries) t = Math.max(t, Math.ceil(e.duration));
+  for (const e of entries) t = Math.max(t, Math.round(e.duration));
   return Math.max(1, t);
 }
 

@@ -75,6 +75,8 @@ describe("playlist", () => {
         "#EXTINF:10.680, no desc\ns-0.ts\n#EXTINF:10.000, no desc\ns-1.ts\n",
     );
     expect(targetDuration([e(0, 2)], 2, 1.5)).toBe(3);
+    expect(targetDuration([e(0, 2.009), e(1, 2)], 2, 1)).toBe(2); // rounded to the nearest integer
+    expect(targetDuration([e(0, 2.6)], 2, 1)).toBe(3);
     expect(renderMasterPlaylist("/live/s.m3u8?hls_ctx=abc")).toBe("#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1,AVERAGE-BANDWIDTH=1\n/live/s.m3u8?hls_ctx=abc\n");
     expect(addQueryToUris("#EXTM3U\n#EXTINF:1, no desc\ns-1.ts\nx.ts?a=1\n", "hls_ctx=z")).toBe("#EXTM3U\n#EXTINF:1, no desc\ns-1.ts?hls_ctx=z\nx.ts?a=1&hls_ctx=z\n");
   });
