@@ -32,6 +32,7 @@ import type { ServerContext } from "../../server.ts";
 import { SERVER_SIGNATURE } from "../../version.ts";
 import { aacFanOut, mp3FanOut } from "./audio-stream.ts";
 import { flvFanOut, flvFileHeader, flvHeaderFlags } from "./flv-stream.ts";
+import { tsFanOut } from "./ts-stream.ts";
 
 export type LiveFormat = "flv" | "ts" | "aac" | "mp3";
 
@@ -168,30 +169,6 @@ export function matchLive(config: SrsConfig, pathname: string, host: string, que
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// TS: lib/protocols/http/ts-stream.ts (another module, a shared TS encoder per hub) is used when it exists.
-
-type TsFanOutFactory = (hub: StreamHub, opts: FanOutOptions) => FanOut;
-let tsFactory: Promise<TsFanOutFactory | null> | undefined;
-
-/**
- * The TS encoder factory, `tsFanOut(hub, opts)` exported by ./ts-stream.ts, or null when that module is not
- * there (then `.ts` mounts answer 404). Looked up once, with a computed specifier so a build without the
- * module still bundles.
- */
-function loadTsFactory(): Promise<TsFanOutFactory | null> {
-  tsFactory ??= (async () => {
-    try {
-      const spec = new URL("./ts-stream.ts", import.meta.url).href;
-      const m = (await import(spec)) as { tsFanOut?: unknown };
-      return typeof m.tsFanOut === "function" ? (m.tsFanOut as TsFanOutFactory) : null;
-    } catch {
-      return null;
-    }
-  })();
-  return tsFactory;
-}
-
-// ---------------------------------------------------------------------------------------------------------
 // One player: a client (for stats, kick, hooks) and a ByteSink over its response stream.
 
 /** The queue of a response stream counts bytes: desiredSize = 0 - queued bytes. */
@@ -291,6 +268,7 @@ class HttpLivePlayer implements ClientInfo, ByteSink {
     if (this.hub) this.ctx.hubs.release(this.hub);
     this.ctx.clients.remove(this.id);
     if (this.playing && this.stream) this.ctx.access.onStop(this, this.stream);
+    this.ctx.access.onClose(this);
     try {
       if (how === "close") this.controller?.close();
       else if (how === "abort") this.controller?.error(new Error(reason));
@@ -353,14 +331,6 @@ async function serveLive(
     ctx.log.info(`http stream ${what} vhost=${m.vhost}: not found (not published)`);
     return text(404, "Not Found");
   }
-  let tsFactory: TsFanOutFactory | null = null;
-  if (m.format === "ts") {
-    tsFactory = await loadTsFactory();
-    if (!tsFactory) {
-      ctx.log.warn(`http stream ${what}: HTTP-TS is not available in this build (no TS encoder)`);
-      return text(404, "Not Found: HTTP-TS is not available in this build");
-    }
-  }
   const headers = { "Content-Type": LIVE_CONTENT_TYPES[m.format], Server: SERVER_SIGNATURE };
   // HEAD: the headers only; no player is created.
   if (req.method === "HEAD") return new Response(null, { status: 200, headers });
@@ -414,9 +384,13 @@ async function serveLive(
     case "mp3":
       fanout = mp3FanOut(hub, opts);
       break;
-    case "ts":
-      fanout = tsFactory!(hub, opts);
+    case "ts": {
+      // The shared TS muxer of the hub (ts-stream.ts); PAT+PMT first so the player can decode at once.
+      const ts = tsFanOut(hub, opts);
+      fanout = ts.fanout;
+      header = ts.header();
       break;
+    }
   }
   req.signal.addEventListener("abort", () => client.finish("client closed"), { once: true });
   client.start(hub, fanout, header);
