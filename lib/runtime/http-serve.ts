@@ -114,7 +114,20 @@ async function serveNode(opts: ServeOptions): Promise<HttpListener> {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
-        res.write(value);
+        // Backpressure: stop reading the body while the socket is full, so a live stream's queue (which a
+        // slow player's skip-ahead watches) stays in the body stream instead of piling up in node's buffers.
+        if (!res.write(value) && !res.destroyed) {
+          await new Promise<void>((resolve) => {
+            const go = () => {
+              res.off("drain", go);
+              res.off("close", go);
+              resolve();
+            };
+            res.on("drain", go);
+            res.on("close", go);
+          });
+        }
+        if (res.destroyed) break;
       }
       res.end();
     } catch {
