@@ -11,6 +11,7 @@ import { Log, LogSink, parseLogLevel } from "./log/logger.ts";
 import type { StreamKey } from "./media/packet.ts";
 import { RtmpServer } from "./protocols/rtmp/server.ts";
 import { HttpServers } from "./protocols/http/servers.ts";
+import { startHls } from "./protocols/hls/service.ts";
 import { type AccessControl, OpenAccess } from "./services/access.ts";
 import { startHttpsApi } from "./services/api/index.ts";
 import { startExporter } from "./services/exporter/index.ts";
@@ -96,7 +97,7 @@ export class Server implements ServerContext {
     this.log.trace(`srs-ts/${VERSION} starting, pid=${process.pid}, config=${this.opts.configFile ?? "(built-in)"}`);
     this.writePidFile(c.pidFile());
     try {
-      (await import("./protocols/hls/service.ts")).startHls(this);
+      startHls(this);
       this.rtmp = new RtmpServer(this);
       await this.rtmp.listen(c.listen());
       this.http = new HttpServers(this);
