@@ -3,8 +3,10 @@
 # 127.0.0.1 ports, one looping ~1 Mbps publisher (separate process) and N plain-socket RTMP players.
 #
 #   bash bench/run-rtmp.sh [--players 500] [--seconds 30] [--warmup 5] [--ramp 5] [--ffmpeg] [--compare]
-#                          [--snapshot [REV]]
+#                          [--snapshot [REV]] [--hls]
 #
+# Our server runs with its cwd in a temp dir (it writes objs/ there) and with HLS off
+# (SRS_VHOST_HLS_ENABLED=off) so the figures are the RTMP fan-out's; --hls keeps the built-in HLS on.
 # --snapshot runs our server from `git archive REV` (default HEAD) in a temp dir instead of the working tree,
 # so a half-edited tree cannot break or skew the run.
 # Extra env is passed to our server, e.g. SRS_VHOST_PLAY_MW_LATENCY=100 bash bench/run-rtmp.sh.
@@ -14,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PATH"
 
-PLAYERS=500 SECONDS_=30 WARMUP=5 RAMP=5 COMPARE=0 PUB=() SNAPSHOT=""
+PLAYERS=500 SECONDS_=30 WARMUP=5 RAMP=5 COMPARE=0 PUB=() SNAPSHOT="" HLS=off
 while [ $# -gt 0 ]; do
   case "$1" in
     --players) PLAYERS=$2; shift 2 ;;
@@ -23,6 +25,7 @@ while [ $# -gt 0 ]; do
     --ramp) RAMP=$2; shift 2 ;;
     --ffmpeg) PUB=(--ffmpeg); shift ;;
     --compare) COMPARE=1; shift ;;
+    --hls) HLS=on; shift ;;
     --snapshot) if [ $# -gt 1 ] && [ "${2#--}" = "$2" ]; then SNAPSHOT=$2; shift 2; else SNAPSHOT=HEAD; shift; fi ;;
     *) echo "unknown option $1" >&2; exit 1 ;;
   esac
@@ -72,11 +75,13 @@ if [ -n "$SNAPSHOT" ]; then
 else
   echo "our server from the working tree (HEAD $(git rev-parse --short HEAD)$(git diff --quiet -- lib main.ts || echo ', with local changes'))"
 fi
-echo "== srs-ts (bun main.ts), $PLAYERS players, $SECONDS_ s; $(nproc) cores, $(date -u +%F)"
+echo "== srs-ts (bun main.ts, hls $HLS), $PLAYERS players, $SECONDS_ s; $(nproc) cores, $(date -u +%F)"
 P1=$(free_port); P2=$(free_port); P3=$(free_port)
+mkdir -p "$WORK/srs-cwd"
+SRS_VHOST_HLS_ENABLED=${SRS_VHOST_HLS_ENABLED:-$HLS} \
 SRS_LISTEN=127.0.0.1:$P1 SRS_HTTP_SERVER_LISTEN=127.0.0.1:$P2 SRS_HTTP_API_LISTEN=127.0.0.1:$P3 \
   SRS_RTC_SERVER_ENABLED=off SRS_SRT_SERVER_ENABLED=off SRS_PID=$WORK/srs.pid SRS_LOG_TANK=console SRS_DAEMON=off \
-  bun "$SRC/main.ts" > "$WORK/srs-ts.log" 2>&1 &
+  bash -c 'cd "$1" && exec bun "$2/main.ts"' _ "$WORK/srs-cwd" "$SRC" > "$WORK/srs-ts.log" 2>&1 &
 SERVER_PID=$!
 wait_port "$P1" "$WORK/srs-ts.log"
 echo "server pid $SERVER_PID, rtmp port $P1, idle RSS $(awk '/VmRSS/{printf "%.1f MB", $2/1024}' /proc/$SERVER_PID/status)"
@@ -94,8 +99,8 @@ if [ "$COMPARE" = 1 ]; then
   echo
   echo "== node-media-server $(node -p "require('$NMS/package.json').version") (node $(node --version)), $PLAYERS players, $SECONDS_ s"
   P1=$(free_port); P2=$(free_port)
-  node "$NMS/bin/app.js" -c "$WORK/nms/config.json" --bind 127.0.0.1 --rtmp-port "$P1" --http-port "$P2" \
-    --no-admin --data-path "$WORK/nms/data" > "$WORK/nms.log" 2>&1 &
+  (cd "$WORK/nms" && exec node "$NMS/bin/app.js" -c "$WORK/nms/config.json" --bind 127.0.0.1 --rtmp-port "$P1" --http-port "$P2" \
+    --no-admin --data-path "$WORK/nms/data") > "$WORK/nms.log" 2>&1 &
   SERVER_PID=$!
   wait_port "$P1" "$WORK/nms.log"
   echo "server pid $SERVER_PID, rtmp port $P1, idle RSS $(awk '/VmRSS/{printf "%.1f MB", $2/1024}' /proc/$SERVER_PID/status)"

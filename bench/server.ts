@@ -4,7 +4,7 @@
  */
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { openSync } from "node:fs";
+import { mkdtempSync, openSync } from "node:fs";
 import { connect, createServer } from "node:net";
 
 export interface BenchServer {
@@ -49,7 +49,10 @@ export async function startServer(env: Record<string, string> = {}, logFile = "/
   const [rtmpPort, httpPort, apiPort] = [await freePort(), await freePort(), await freePort()];
   const main = new URL("../main.ts", import.meta.url).pathname;
   const out = openSync(logFile, "a");
+  // A temp cwd: the server writes objs/ (server id, HLS) relative to it.
+  const cwd = mkdtempSync("/tmp/srs-ts-bench-cwd.");
   const child = spawn(process.execPath, [main], {
+    cwd,
     stdio: ["ignore", out, out],
     env: {
       ...process.env,
@@ -61,6 +64,7 @@ export async function startServer(env: Record<string, string> = {}, logFile = "/
       SRS_PID: `/tmp/srs-ts-bench-${rtmpPort}.pid`,
       SRS_LOG_TANK: "console",
       SRS_DAEMON: "off",
+      SRS_VHOST_HLS_ENABLED: "off",
       ...env,
     },
   });
