@@ -1,0 +1,147 @@
+/**
+ * Hub -> WebRTC viewers. One `RtcOutput` per stream hub (hub.format("rtc")) packetizes each MediaPacket ONCE
+ * (H.264 per RFC 6184 with our packetizer, Opus as is per RFC 7587) into `RtcUnit`s; every viewer then sends
+ * its own copies with its own sequence numbers (werift's sender rewrites SSRC and payload type per session and
+ * keeps the packet for NACK retransmission, so packets are never shared between viewers).
+ *
+ * RTP timestamps come from the presentation time: 90 kHz video, 48 kHz Opus. B-frames (a frame presented
+ * before one already sent) are dropped unless keep_bframe: browsers' RTP receivers expect presentation order.
+ * AAC audio cannot be sent (the AAC->Opus bridge is another component): logged once per stream.
+ */
+import type { HubSubscriber, StreamHub } from "../../hub/stream-hub.ts";
+import { parseAvcConfig, splitAvcc } from "../../media/avc.ts";
+import type { MediaPacket } from "../../media/packet.ts";
+import { packetizeH264, type RtpPayload } from "./h264-rtp.ts";
+
+export interface RtcUnit {
+  kind: "video" | "audio";
+  payloads: RtpPayload[];
+  /** RTP timestamp in the track's clock (before any per-viewer offset). */
+  timestamp: number;
+  keyframe: boolean;
+}
+
+export interface RtcViewerSink {
+  send(u: RtcUnit): void;
+  onUnpublish(): void;
+  onPublish(): void;
+}
+
+export interface RtcOutputOptions {
+  keepBframe: boolean;
+  keepSei: boolean;
+}
+
+/** Packetizes hub packets; stateful (parameter sets, B-frame detection). */
+export class RtcPacketizer {
+  private paramSets: Uint8Array[] | undefined;
+  private maxPts = -Infinity;
+  droppedBframes = 0;
+  unsupported = new Set<string>();
+
+  constructor(private opts: RtcOutputOptions) {}
+
+  reset(): void {
+    this.maxPts = -Infinity;
+  }
+
+  unit(p: MediaPacket): RtcUnit | undefined {
+    if (p.kind === "video") {
+      if (p.codec !== "h264") {
+        this.unsupported.add(p.codec);
+        return undefined;
+      }
+      if (p.config) {
+        try {
+          const c = parseAvcConfig(p.data);
+          this.paramSets = [...c.sps, ...c.pps].map((x) => x.slice());
+        } catch {
+          this.paramSets = undefined;
+        }
+        return undefined;
+      }
+      if (p.keyframe) this.maxPts = -Infinity;
+      if (p.pts < this.maxPts && !this.opts.keepBframe) {
+        this.droppedBframes++;
+        return undefined;
+      }
+      this.maxPts = Math.max(this.maxPts, p.pts);
+      let nalus: Uint8Array[];
+      try {
+        nalus = splitAvcc(p.data);
+      } catch {
+        return undefined;
+      }
+      const payloads = packetizeH264(nalus, p.keyframe ? this.paramSets : undefined, { keepSei: this.opts.keepSei });
+      if (!payloads.length) return undefined;
+      return { kind: "video", payloads, timestamp: Math.round(p.pts * 90) >>> 0, keyframe: p.keyframe };
+    }
+    if (p.kind === "audio") {
+      if (p.codec !== "opus") {
+        this.unsupported.add(p.codec);
+        return undefined;
+      }
+      if (p.config) return undefined;
+      return { kind: "audio", payloads: [{ payload: p.data, marker: false }], timestamp: Math.round(p.pts * 48) >>> 0, keyframe: false };
+    }
+    return undefined;
+  }
+}
+
+export class RtcOutput implements HubSubscriber {
+  private viewers = new Set<RtcViewerSink>();
+  private packetizer: RtcPacketizer;
+  private warned = new Set<string>();
+
+  constructor(private hub: StreamHub, private opts: RtcOutputOptions) {
+    this.packetizer = new RtcPacketizer(opts);
+  }
+
+  get size(): number {
+    return this.viewers.size;
+  }
+
+  /** Adds a viewer: it first gets the hub's startup packets (parameter sets + GOP cache) packetized for it. */
+  add(v: RtcViewerSink): void {
+    if (this.hub.active) {
+      const own = new RtcPacketizer(this.opts);
+      for (const p of this.hub.startupPackets()) {
+        const u = own.unit(p);
+        if (u) v.send(u);
+      }
+    }
+    this.viewers.add(v);
+  }
+
+  remove(v: RtcViewerSink): void {
+    this.viewers.delete(v);
+  }
+
+  onPacket(p: MediaPacket): void {
+    if (!this.viewers.size) {
+      // still track parameter sets for later viewers
+      if (p.config) this.packetizer.unit(p);
+      return;
+    }
+    const u = this.packetizer.unit(p);
+    for (const c of this.packetizer.unsupported) {
+      if (this.warned.has(c)) continue;
+      this.warned.add(c);
+      const what = p.kind === "audio" || c === "aac" || c === "mp3"
+        ? `audio not bridged to WebRTC (${c}->opus not available), viewers get video only`
+        : `video codec ${c} cannot be sent over WebRTC (H.264 only)`;
+      this.hub.log.warn(`rtc ${this.hub.name}: ${what}`);
+    }
+    if (!u) return;
+    for (const v of this.viewers) v.send(u);
+  }
+
+  onPublish(): void {
+    this.packetizer.reset();
+    for (const v of this.viewers) v.onPublish();
+  }
+
+  onUnpublish(): void {
+    for (const v of this.viewers) v.onUnpublish();
+  }
+}

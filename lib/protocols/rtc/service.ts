@@ -1,0 +1,167 @@
+/**
+ * WebRTC in srs-ts: the service owning the shared UDP port, the sessions and the per-stream outputs.
+ *
+ * How it fits together (see each file's header):
+ *  - udp-mux.ts  ONE node:dgram socket on rtc_server.listen for all sessions; datagrams are routed by STUN
+ *                USERNAME (our ICE ufrag, after MESSAGE-INTEGRITY) and then by the bound source address.
+ *  - ice.ts      werift's ICE agent is kept, but its gathering is replaced per session so its single
+ *                StunProtocol sends/receives through the mux instead of its own sockets (ICE-lite; the first
+ *                nominated pair stays the media path).
+ *  - session.ts  a publisher (RTP -> hub) or a viewer (hub -> RTP), with werift doing DTLS-SRTP, RTCP, NACK.
+ *  - h264-rtp.ts our RFC 6184 packetizer/depacketizer; output.ts the per-hub shared packetizer.
+ *  - api.ts      SRS's signalling: /rtc/v1/publish/, /rtc/v1/play/, WHIP/WHEP and DELETE.
+ * The bridges are the stream hub: a WebRTC publisher feeds RTMP/FLV/HLS players and WebRTC viewers; an
+ * RTMP/SRT publisher feeds WebRTC viewers (H.264; AAC audio needs the separate AAC<->Opus bridge). Unlike
+ * SRS, rtc_to_rtmp/rtmp_to_rtc are not needed for this (the hub is shared); vhost rtc.enabled is.
+ */
+import type { StreamHub } from "../../hub/stream-hub.ts";
+import type { StreamKey } from "../../media/packet.ts";
+import type { ServerContext } from "../../server.ts";
+import { RtcOutput } from "./output.ts";
+import { candidateAddresses, type OfferInfo, prepareOffer, SdpError } from "./sdp.ts";
+import { type RtcRole, RtcRefused, type RtcServiceView, RtcSession } from "./session.ts";
+import { UdpMux } from "./udp-mux.ts";
+
+const services = new WeakMap<object, RtcService>();
+
+/** The running RTC service of a server (the API routes find it here), if rtc_server is enabled. */
+export function rtcServiceOf(ctx: ServerContext): RtcService | undefined {
+  return services.get(ctx);
+}
+
+export interface OfferRequest {
+  role: RtcRole;
+  key: StreamKey;
+  param: string;
+  clientIp: string;
+  tcUrl: string;
+  sdp: string;
+  /** `?eip=` / `?candidate=` override. */
+  eip?: string;
+  /** The Host the API was reached at (api_as_candidates). */
+  apiHost?: string;
+  creds?: { ufrag: string; password: string };
+}
+
+export interface OfferResult {
+  session: RtcSession;
+  answer: string;
+}
+
+export class RtcService implements RtcServiceView {
+  readonly mux: UdpMux;
+  private sessions = new Map<string, RtcSession>();
+  private outputs = new Map<StreamHub, RtcOutput>();
+  private publishers = new Map<StreamHub, RtcSession>();
+  private timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(readonly ctx: ServerContext) {
+    this.mux = new UdpMux(ctx.log);
+  }
+
+  get port(): number {
+    return this.mux.port;
+  }
+
+  async start(): Promise<void> {
+    const c = this.ctx.config.rtcServer();
+    if (c.protocol === "tcp") this.ctx.log.warn(`rtc_server: protocol tcp is not supported, using udp`);
+    try {
+      await this.mux.listen(c.listen);
+    } catch (e) {
+      throw new Error(`listen rtc_server udp://0.0.0.0:${c.listen}: ${(e as Error).message}`);
+    }
+    services.set(this.ctx, this);
+    this.timer = setInterval(() => {
+      const now = Date.now();
+      for (const s of this.sessions.values()) s.checkTimeout(now);
+    }, 1000);
+    this.ctx.log.trace(`rtc server listen at udp://0.0.0.0:${this.mux.port}, candidate=${c.candidate}`);
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    services.delete(this.ctx);
+    for (const s of [...this.sessions.values()]) await s.close("server quit");
+    await this.mux.close();
+  }
+
+  /** Validates an offer, creates the session and returns its answer; throws RtcRefused/SdpError. */
+  async offer(r: OfferRequest): Promise<OfferResult> {
+    let offer: OfferInfo;
+    try {
+      offer = prepareOffer(r.sdp);
+    } catch (e) {
+      if (e instanceof SdpError) throw new RtcRefused(`bad offer: ${e.message}`, 400, 5012);
+      throw e;
+    }
+    if (r.role === "publish" && !offer.video && !offer.audio) throw new RtcRefused("offer has no media", 400, 5012);
+    const vhost = this.ctx.config.vhost(r.key.vhost);
+    if (!vhost || !vhost.enabled) throw new RtcRefused(`vhost ${r.key.vhost} not found`, 404, 2014);
+    if (!vhost.rtc.enabled) throw new RtcRefused(`rtc disabled for vhost ${vhost.name}`, 403, 5021);
+    const key = { ...r.key, vhost: vhost.name };
+    const c = this.ctx.config.rtcServer();
+    const candidates = candidateAddresses({
+      candidate: c.candidate,
+      port: this.mux.port,
+      eip: r.eip,
+      apiHost: r.apiHost,
+      apiAsCandidates: c.apiAsCandidates,
+    });
+    const session = new RtcSession(this, {
+      role: r.role, key, param: r.param, clientIp: r.clientIp, tcUrl: r.tcUrl, offer, candidates, creds: r.creds,
+    }, vhost.rtc);
+    const answer = await session.start();
+    this.sessions.set(session.sessionId, session);
+    return { session, answer };
+  }
+
+  find(sessionId: string): RtcSession | undefined {
+    return this.sessions.get(sessionId);
+  }
+
+  /** DELETE: ends a session when the token matches. */
+  async remove(sessionId: string, token: string): Promise<boolean> {
+    const s = this.sessions.get(sessionId);
+    if (!s || s.token !== token) return false;
+    await s.close("DELETE by client");
+    return true;
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  outputOf(hub: StreamHub): RtcOutput {
+    let o = this.outputs.get(hub);
+    if (!o) {
+      const rtc = this.ctx.config.vhost(hub.key.vhost)?.rtc;
+      const created = new RtcOutput(hub, { keepBframe: rtc?.keepBframe ?? false, keepSei: rtc?.keepAvcNaluSei ?? true });
+      o = hub.format("rtc", () => created);
+      this.outputs.set(hub, o);
+    }
+    return o;
+  }
+
+  publisherOf(hub: StreamHub): RtcSession | undefined {
+    return this.publishers.get(hub);
+  }
+
+  setPublisher(hub: StreamHub, s: RtcSession | undefined): void {
+    if (s) this.publishers.set(hub, s);
+    else this.publishers.delete(hub);
+  }
+
+  removed(s: RtcSession): void {
+    if (this.sessions.get(s.sessionId) === s) this.sessions.delete(s.sessionId);
+    for (const [hub, o] of this.outputs) {
+      if (o.size === 0) {
+        hub.dropFormat("rtc");
+        this.outputs.delete(hub);
+        this.ctx.hubs.release(hub);
+      }
+    }
+  }
+}
+
+export { RtcRefused };

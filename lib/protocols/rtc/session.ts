@@ -1,0 +1,451 @@
+/**
+ * One WebRTC session (a WHIP publisher or a WHEP/`/rtc/v1/play/` viewer), server side:
+ *
+ *   offer ──gate (on_publish/on_play)──▶ werift answer on the shared port ──ICE (lite)──▶ DTLS ──▶ media ──▶ closed
+ *
+ * Publisher: received RTP -> reorder buffer -> H.264 depacketizer / Opus -> MediaPackets into the stream hub
+ * (so RTMP, HTTP-FLV, HLS and other WebRTC viewers get it). Lost packets are NACKed by werift's receiver
+ * (rtc.nack); a broken frame is dropped and a PLI asks for a keyframe; a PLI also goes out every
+ * rtc.pli_for_rtmp seconds and whenever a new WebRTC viewer joins.
+ * Viewer: gets RtcUnits from the hub's shared RtcOutput and sends a copy per packet with its own sequence
+ * numbers; a PLI from the browser asks the publisher (when it is a WebRTC one) for a keyframe.
+ * The session ends on DELETE, kick, DTLS close, or when no STUN binding request arrived for rtc.stun_timeout.
+ */
+import {
+  type MediaStreamTrack,
+  RTCPeerConnection,
+  RTCRtpCodecParameters,
+  type RTCRtpTransceiver,
+  RtpHeader,
+  RtpPacket,
+  useAbsSendTime,
+  useSdesMid,
+  useTransportWideCC,
+} from "werift";
+import type { ClientInfo } from "../../clients.ts";
+import type { RtcConfig } from "../../config/index.ts";
+import { PublishError, type PublisherInfo, type StreamHub } from "../../hub/stream-hub.ts";
+import type { Log } from "../../log/logger.ts";
+import { newContextId } from "../../log/logger.ts";
+import { buildAvcConfig, joinAvcc } from "../../media/avc.ts";
+import type { MediaPacket, StreamKey } from "../../media/packet.ts";
+import type { ServerContext } from "../../server.ts";
+import { H264Depacketizer } from "./h264-rtp.ts";
+import { type SharedPortIce, useSharedPort } from "./ice.ts";
+import type { RtcOutput, RtcUnit, RtcViewerSink } from "./output.ts";
+import { ReorderBuffer, RtpTimestampUnwrapper } from "./reorder.ts";
+import type { CandidateAddress, OfferInfo } from "./sdp.ts";
+import type { MuxEndpoint, UdpMux } from "./udp-mux.ts";
+
+export type RtcRole = "publish" | "play";
+
+/** What a session needs from the RTC service. */
+export interface RtcServiceView {
+  readonly ctx: ServerContext;
+  readonly mux: UdpMux;
+  outputOf(hub: StreamHub): RtcOutput;
+  publisherOf(hub: StreamHub): RtcSession | undefined;
+  setPublisher(hub: StreamHub, s: RtcSession | undefined): void;
+  removed(s: RtcSession): void;
+}
+
+export interface RtcRequest {
+  role: RtcRole;
+  key: StreamKey;
+  /** Extra query kept for hooks (`?token=…`), with its leading `?`, or "". */
+  param: string;
+  clientIp: string;
+  tcUrl: string;
+  offer: OfferInfo;
+  candidates: CandidateAddress[];
+  creds?: { ufrag: string; password: string };
+}
+
+/** A refused offer: the HTTP status and SRS-style code the API answers with. */
+export class RtcRefused extends Error {
+  constructor(message: string, readonly status: number, readonly code: number) {
+    super(message);
+  }
+}
+
+/** OpusHead (RFC 7845 5.1) for the 48 kHz stereo Opus browsers send: the hub's audio config packet. */
+export function opusHead(channels = 2, preSkip = 312): Uint8Array {
+  const b = new Uint8Array(19);
+  b.set(new TextEncoder().encode("OpusHead"), 0);
+  b[8] = 1;
+  b[9] = channels;
+  b[10] = preSkip & 0xff;
+  b[11] = preSkip >> 8;
+  const rate = 48000;
+  b[12] = rate & 0xff;
+  b[13] = (rate >> 8) & 0xff;
+  b[14] = (rate >> 16) & 0xff;
+  b[15] = rate >>> 24;
+  return b;
+}
+
+export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
+  readonly id = newContextId();
+  readonly protocol = "rtc";
+  readonly type: "rtc-publish" | "rtc-play";
+  readonly ip: string;
+  readonly connectedAt = Date.now();
+  readonly stream: StreamKey;
+  readonly param: string;
+  readonly tcUrl: string;
+  readonly token = newContextId() + newContextId();
+  readonly log: Log;
+  sessionId = "";
+  lastStunAt = Date.now();
+  closed = false;
+  private pc: RTCPeerConnection | undefined;
+  private ice: SharedPortIce | undefined;
+  private inBytes = 0;
+  private outBytes = 0;
+  private hub: StreamHub | undefined;
+  private publisher: PublisherInfo | undefined;
+  private nominatedLogged = false;
+  // publishing
+  private videoTrack: MediaStreamTrack | undefined;
+  private videoReceiver: RTCRtpTransceiver | undefined;
+  private reorder = new ReorderBuffer<{ payload: Uint8Array; seq: number; ts: number; marker: boolean }>();
+  private depack = new H264Depacketizer();
+  private tsVideo = new RtpTimestampUnwrapper();
+  private tsAudio = new RtpTimestampUnwrapper();
+  private anchor: { video?: { ts: number; ms: number }; audio?: { ts: number; ms: number } } = {};
+  private needKeyframe = true;
+  private lastPliAt = 0;
+  private paramSets = "";
+  private audioConfigSent = false;
+  private framesIn = 0;
+  private droppedFrames = 0;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private pliTimer: ReturnType<typeof setInterval> | undefined;
+  // playing
+  private videoTx: RTCRtpTransceiver | undefined;
+  private audioTx: RTCRtpTransceiver | undefined;
+  private seq = { video: Math.floor(Math.random() * 0x8000), audio: Math.floor(Math.random() * 0x8000) };
+  private waitKeyframe = true;
+  private output: RtcOutput | undefined;
+  framesOut = 0;
+
+  constructor(private svc: RtcServiceView, private req: RtcRequest, private rtc: RtcConfig) {
+    this.type = req.role === "publish" ? "rtc-publish" : "rtc-play";
+    this.ip = req.clientIp;
+    this.stream = req.key;
+    this.param = req.param;
+    this.tcUrl = req.tcUrl;
+    this.log = svc.ctx.log.child(this.id);
+  }
+
+  get ufrag(): string {
+    return this.ice?.ufrag ?? "";
+  }
+  get password(): string {
+    return this.ice?.password ?? "";
+  }
+  bytesIn(): number {
+    return this.inBytes;
+  }
+  bytesOut(): number {
+    return this.outBytes;
+  }
+
+  kick(reason: string): void {
+    this.log.trace(`rtc session kicked: ${reason}`);
+    void this.close(reason);
+  }
+
+  /** Runs the gate, claims the stream (publish) and negotiates: returns the SDP answer. */
+  async start(): Promise<string> {
+    const ctx = this.svc.ctx;
+    const key = this.req.key;
+    ctx.clients.add(this);
+    try {
+      const gate = this.req.role === "publish" ? await ctx.access.onPublish(this, key) : await ctx.access.onPlay(this, key);
+      if (!gate.ok) throw new RtcRefused(`${this.req.role} refused: ${gate.reason}`, 403, 5021);
+      if (this.closed) throw new RtcRefused("session closed", 500, 5000);
+      const hub = ctx.hubs.get(key);
+      this.hub = hub;
+      if (this.req.role === "publish") {
+        const pub: PublisherInfo = { clientId: this.id, type: this.type, ip: this.ip, kick: (r) => this.kick(r) };
+        try {
+          hub.startPublish(pub);
+        } catch (e) {
+          if (e instanceof PublishError) throw new RtcRefused(e.message, 409, 1028);
+          throw e;
+        }
+        this.publisher = pub;
+        this.svc.setPublisher(hub, this);
+      }
+      const answer = await this.negotiate();
+      this.sessionId = `${this.ufrag}:${this.req.offer.iceUfrag}`;
+      this.svc.mux.register(this);
+      this.timer = setInterval(() => this.tick(), 20);
+      if (this.req.role === "publish") {
+        this.pliTimer = setInterval(() => this.requestKeyframe("pli_for_rtmp"), Math.round(this.rtc.pliForRtmp * 1000));
+      } else {
+        this.output = this.svc.outputOf(hub);
+        this.output.add(this);
+        this.svc.publisherOf(hub)?.requestKeyframe("new viewer");
+        if (hub.active && hub.publisher?.type !== "rtc-publish") {
+          const a = hub.audio?.codec;
+          if (a && a.toLowerCase() !== "opus") this.log.warn(`rtc play ${hub.name}: audio not bridged (${a.toLowerCase()}->opus not available), video only`);
+        }
+      }
+      this.log.trace(`rtc ${this.req.role} ${hub.name}${this.param} session=${this.sessionId} ip=${this.ip} ` +
+        `candidates=${this.req.candidates.map((c) => `${c.ip}:${c.port}`).join(",")}` +
+        `${this.req.offer.video ? ` h264 pt=${this.req.offer.video.pt}` : ""}${this.req.offer.audio ? ` opus pt=${this.req.offer.audio.pt}` : ""}`);
+      return answer;
+    } catch (e) {
+      await this.close(e instanceof RtcRefused ? e.message : `negotiation failed: ${(e as Error).message}`);
+      throw e;
+    }
+  }
+
+  private async negotiate(): Promise<string> {
+    const rtc = this.rtc;
+    const fb = [
+      ...(rtc.nack ? [{ type: "nack" }] : []),
+      { type: "nack", parameter: "pli" },
+      ...(rtc.twcc ? [{ type: "transport-cc" }] : []),
+    ];
+    const offer = this.req.offer;
+    const pc = new RTCPeerConnection({
+      iceServers: [],
+      iceLite: true,
+      bundlePolicy: "max-bundle",
+      codecs: {
+        video: [new RTCRtpCodecParameters({
+          mimeType: "video/H264",
+          clockRate: 90000,
+          rtcpFeedback: fb,
+          parameters: offer.video?.fmtp || "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+        })],
+        audio: [new RTCRtpCodecParameters({ mimeType: "audio/opus", clockRate: 48000, channels: 2 })],
+      },
+      headerExtensions: {
+        video: [useSdesMid(), useAbsSendTime(), ...(rtc.twcc ? [useTransportWideCC()] : [])],
+        audio: [useSdesMid(), useAbsSendTime()],
+      },
+    });
+    this.pc = pc;
+    pc.connectionStateChange.subscribe((s) => {
+      this.log.info(`rtc connection state ${s}`);
+      if (s === "connected") {
+        const n = this.ice?.nominated();
+        if (n && !this.nominatedLogged) {
+          this.nominatedLogged = true;
+          this.log.trace(`rtc ${this.req.role} connected: ICE nominated ${n.ip}:${n.port}, DTLS done`);
+        }
+      }
+      if (s === "failed" || s === "closed") void this.close(`connection ${s}`);
+    });
+    if (this.req.role === "publish") {
+      pc.onTrack.subscribe((track) => this.onTrack(track));
+    }
+    await pc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
+    this.ice = useSharedPort(pc, { send: (d, ip, port) => this.sendDatagram(d, ip, port) }, this.req.candidates, this.req.creds);
+    if (this.svc.mux.hasUfrag(this.ice.ufrag)) throw new RtcRefused(`ice-ufrag ${this.ice.ufrag} in use`, 400, 5023);
+    for (const t of pc.getTransceivers()) {
+      if (this.req.role === "play") {
+        t.setDirection("sendonly");
+        if (t.kind === "video") this.videoTx = t;
+        else if (t.kind === "audio") this.audioTx = t;
+      } else {
+        t.setDirection("recvonly");
+        if (t.kind === "video") this.videoReceiver = t;
+      }
+    }
+    if (this.videoTx) {
+      this.videoTx.sender.onPictureLossIndication.subscribe(() => {
+        this.waitKeyframe = true;
+        if (this.hub) this.svc.publisherOf(this.hub)?.requestKeyframe("viewer PLI");
+      });
+    }
+    const answer = await pc.createAnswer();
+    await pc.setLocalDescription(answer);
+    const sdp = pc.localDescription?.sdp;
+    if (!sdp) throw new Error("no local description");
+    return sdp;
+  }
+
+  private sendDatagram(d: Uint8Array, ip: string, port: number): void {
+    this.outBytes += d.byteLength;
+    this.svc.mux.send(d, ip, port);
+  }
+
+  /** From the mux: a datagram for us. */
+  receive(d: Buffer, ip: string, port: number, stun: boolean): void {
+    if (this.closed) return;
+    this.inBytes += d.byteLength;
+    if (stun) this.lastStunAt = Date.now();
+    this.ice?.deliver(d, ip, port);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Publishing: RTP -> MediaPackets
+
+  private onTrack(track: MediaStreamTrack): void {
+    this.log.info(`rtc publish track ${track.kind} ssrc=${track.ssrc}`);
+    if (track.kind === "video") {
+      this.videoTrack = track;
+      track.onReceiveRtp.subscribe((rtp) => {
+        const h = rtp.header;
+        for (const p of this.reorder.push(h.sequenceNumber, { payload: rtp.payload, seq: h.sequenceNumber, ts: h.timestamp, marker: h.marker }, Date.now())) {
+          this.onVideoPayload(p);
+        }
+      });
+      this.requestKeyframe("start");
+    } else if (track.kind === "audio") {
+      track.onReceiveRtp.subscribe((rtp) => this.onAudio(rtp.payload, rtp.header.timestamp));
+    }
+  }
+
+  private tick(): void {
+    for (const p of this.reorder.tick(Date.now())) this.onVideoPayload(p);
+  }
+
+  private msOf(kind: "video" | "audio", ext: number, clock: number): number {
+    let a = this.anchor[kind];
+    if (!a) {
+      a = { ts: ext, ms: Date.now() - this.connectedAt };
+      this.anchor[kind] = a;
+    }
+    return Math.max(0, Math.round(a.ms + ((ext - a.ts) * 1000) / clock));
+  }
+
+  private onVideoPayload(p: { payload: Uint8Array; seq: number; ts: number; marker: boolean }): void {
+    for (const f of this.depack.push(p.payload, p.seq, p.ts, p.marker)) {
+      const ms = this.msOf("video", this.tsVideo.unwrap(f.timestamp), 90000);
+      if (f.broken) {
+        this.droppedFrames++;
+        this.needKeyframe = true;
+        this.requestKeyframe("packet loss");
+        continue;
+      }
+      if (this.needKeyframe && !f.keyframe) {
+        this.droppedFrames++;
+        continue;
+      }
+      const sps = f.nalus.filter((n) => (n[0]! & 0x1f) === 7);
+      const pps = f.nalus.filter((n) => (n[0]! & 0x1f) === 8);
+      if (sps.length && pps.length) {
+        const sig = [...sps, ...pps].map((n) => Buffer.from(n).toString("base64")).join(",");
+        if (sig !== this.paramSets) {
+          this.paramSets = sig;
+          this.publishPacket({ kind: "video", codec: "h264", dts: ms, pts: ms, keyframe: true, config: true, data: buildAvcConfig(sps, pps) });
+        }
+      }
+      if (!this.paramSets) {
+        this.droppedFrames++;
+        this.requestKeyframe("no SPS/PPS yet");
+        continue;
+      }
+      this.needKeyframe = false;
+      const nalus = f.nalus.filter((n) => {
+        const t = n[0]! & 0x1f;
+        return t !== 7 && t !== 8 && t !== 9;
+      });
+      if (!nalus.length) continue;
+      this.framesIn++;
+      this.publishPacket({ kind: "video", codec: "h264", dts: ms, pts: ms, keyframe: f.keyframe, config: false, data: joinAvcc(nalus) });
+    }
+  }
+
+  private onAudio(payload: Uint8Array, ts: number): void {
+    const ms = this.msOf("audio", this.tsAudio.unwrap(ts), 48000);
+    if (!this.audioConfigSent) {
+      this.audioConfigSent = true;
+      this.publishPacket({ kind: "audio", codec: "opus", dts: ms, pts: ms, keyframe: false, config: true, data: opusHead() });
+      this.log.trace(`rtc publish: opus audio into the hub; RTMP/FLV/HLS players get it only where the format carries ` +
+        `Opus (enhanced RTMP): audio not bridged (opus->aac not available)`);
+    }
+    this.publishPacket({ kind: "audio", codec: "opus", dts: ms, pts: ms, keyframe: false, config: false, data: payload });
+  }
+
+  private publishPacket(p: MediaPacket): void {
+    if (this.hub && this.publisher && this.hub.publisher === this.publisher) this.hub.publish(p);
+  }
+
+  /** Asks the publishing browser for a keyframe (RTCP PLI, RFC 4585 6.3.1), at most every 500 ms. */
+  requestKeyframe(why: string): void {
+    if (this.closed || !this.videoTrack?.ssrc || !this.videoReceiver) return;
+    const now = Date.now();
+    if (now - this.lastPliAt < 500) return;
+    this.lastPliAt = now;
+    this.log.info(`rtc publish: PLI (${why})`);
+    this.videoReceiver.receiver.sendRtcpPLI(this.videoTrack.ssrc).catch(() => {});
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Playing: RtcUnits -> RTP per viewer
+
+  send(u: RtcUnit): void {
+    if (this.closed) return;
+    const tx = u.kind === "video" ? this.videoTx : this.audioTx;
+    if (!tx || !this.pc || this.pc.connectionState !== "connected") return;
+    if (u.kind === "video") {
+      if (this.waitKeyframe && !u.keyframe) return;
+      this.waitKeyframe = false;
+      this.framesOut++;
+    }
+    for (const p of u.payloads) {
+      const seq = this.seq[u.kind];
+      this.seq[u.kind] = (seq + 1) & 0xffff;
+      const header = new RtpHeader({ sequenceNumber: seq, timestamp: u.timestamp, marker: p.marker, payloadType: 0, ssrc: 0 });
+      tx.sender.sendRtp(new RtpPacket(header, Buffer.from(p.payload.buffer, p.payload.byteOffset, p.payload.byteLength))).catch(() => {});
+    }
+  }
+
+  onPublish(): void {
+    this.waitKeyframe = true;
+  }
+
+  onUnpublish(): void {
+    this.waitKeyframe = true;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+
+  checkTimeout(now: number): void {
+    if (!this.closed && now - this.lastStunAt > this.rtc.stunTimeout * 1000) {
+      this.log.warn(`rtc session ${this.sessionId}: no STUN for ${((now - this.lastStunAt) / 1000).toFixed(1)}s ` +
+        `(stun_timeout ${this.rtc.stunTimeout}s), closing`);
+      void this.close("stun timeout");
+    }
+  }
+
+  async close(reason: string): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const ctx = this.svc.ctx;
+    if (this.timer) clearInterval(this.timer);
+    if (this.pliTimer) clearInterval(this.pliTimer);
+    this.svc.mux.unregister(this);
+    this.output?.remove(this);
+    const hub = this.hub;
+    if (hub && this.publisher) {
+      hub.stopPublish(this.publisher);
+      this.svc.setPublisher(hub, undefined);
+      ctx.access.onUnpublish(this, hub.key);
+      this.publisher = undefined;
+    } else if (hub && this.type === "rtc-play" && this.sessionId) {
+      ctx.access.onStop(this, hub.key);
+    }
+    if (hub) ctx.hubs.release(hub);
+    ctx.clients.remove(this.id);
+    this.svc.removed(this);
+    this.log.trace(`rtc ${this.req.role} session closed (${reason}), in=${this.inBytes}B out=${this.outBytes}B, ` +
+      `frames in=${this.framesIn} out=${this.framesOut} dropped=${this.droppedFrames} lost=${this.reorder.lost}, ` +
+      `alive=${((Date.now() - this.connectedAt) / 1000).toFixed(1)}s`);
+    const pc = this.pc;
+    this.pc = undefined;
+    try {
+      await pc?.close();
+    } catch {
+      // already gone
+    }
+    this.ice?.close();
+  }
+}

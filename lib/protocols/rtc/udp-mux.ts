@@ -1,0 +1,170 @@
+/**
+ * The one UDP port every WebRTC session shares (rtc_server.listen), as SRS does.
+ *
+ * A datagram finds its session in two steps:
+ *  1. STUN binding requests carry USERNAME "<our ufrag>:<peer ufrag>": the ufrag names the session. The
+ *     request must pass MESSAGE-INTEGRITY with that session's ICE password, then its source address is bound
+ *     to the session.
+ *  2. Everything else (DTLS, SRTP, SRTCP) is routed by source address among the bound ones. A datagram from an
+ *     unknown address, or a STUN request with an unknown ufrag or a bad integrity, is dropped and counted.
+ * A session may bind several addresses (Chromium checks from every interface); which one carries media is the
+ * ICE agent's business (the nominated pair, see ice.ts), the mux only routes what arrives.
+ */
+import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
+import type { Log } from "../../log/logger.ts";
+import { ATTR_USERNAME, datagramKind, parseStun, STUN_BINDING_REQUEST, stunAttr, stunUsername, verifyIntegrity } from "./stun.ts";
+
+/** A session's side of the mux. */
+export interface MuxEndpoint {
+  /** Our ICE username fragment (unique per session). */
+  readonly ufrag: string;
+  /** Our ICE password (checks MESSAGE-INTEGRITY). */
+  readonly password: string;
+  /** A datagram for this session; `stun` says it is a verified binding request. */
+  receive(d: Buffer, ip: string, port: number, stun: boolean): void;
+}
+
+export interface MuxStats {
+  received: number;
+  sent: number;
+  /** Non-STUN datagrams from addresses bound to no session. */
+  unknownAddress: number;
+  /** STUN requests naming no session. */
+  unknownUfrag: number;
+  /** STUN requests whose MESSAGE-INTEGRITY failed, or malformed STUN. */
+  badStun: number;
+}
+
+/** At most this many source addresses per session (interfaces × families is small; this bounds abuse). */
+const MAX_ADDRESSES_PER_SESSION = 16;
+
+export function addrKey(ip: string, port: number): string {
+  return `${ip}:${port}`;
+}
+
+export class UdpMux {
+  private socket: Socket | undefined;
+  private byUfrag = new Map<string, MuxEndpoint>();
+  private byAddr = new Map<string, MuxEndpoint>();
+  private addrsOf = new Map<MuxEndpoint, Set<string>>();
+  readonly stats: MuxStats = { received: 0, sent: 0, unknownAddress: 0, unknownUfrag: 0, badStun: 0 };
+  port = 0;
+
+  constructor(private log: Log) {}
+
+  /** Binds the shared socket. `host` "" = all IPv4 interfaces. */
+  async listen(port: number, host = "0.0.0.0"): Promise<void> {
+    const socket = createSocket({ type: "udp4", reuseAddr: false });
+    await new Promise<void>((resolve, reject) => {
+      socket.once("error", reject);
+      socket.bind(port, host, () => {
+        socket.off("error", reject);
+        resolve();
+      });
+    });
+    socket.on("error", (e) => this.log.warn(`rtc udp socket error: ${e.message}`));
+    socket.on("message", (d: Buffer, r: RemoteInfo) => this.onMessage(d, r));
+    this.socket = socket;
+    this.port = socket.address().port;
+  }
+
+  register(ep: MuxEndpoint): void {
+    if (this.byUfrag.has(ep.ufrag)) throw new Error(`ice ufrag ${ep.ufrag} already in use`);
+    this.byUfrag.set(ep.ufrag, ep);
+    this.addrsOf.set(ep, new Set());
+  }
+
+  unregister(ep: MuxEndpoint): void {
+    if (this.byUfrag.get(ep.ufrag) === ep) this.byUfrag.delete(ep.ufrag);
+    for (const k of this.addrsOf.get(ep) ?? []) if (this.byAddr.get(k) === ep) this.byAddr.delete(k);
+    this.addrsOf.delete(ep);
+  }
+
+  hasUfrag(ufrag: string): boolean {
+    return this.byUfrag.has(ufrag);
+  }
+
+  get sessions(): number {
+    return this.byUfrag.size;
+  }
+
+  /** The session bound to a source address (tests, diagnostics). */
+  endpointAt(ip: string, port: number): MuxEndpoint | undefined {
+    return this.byAddr.get(addrKey(ip, port));
+  }
+
+  send(d: Uint8Array, ip: string, port: number): void {
+    if (!this.socket) return;
+    this.stats.sent++;
+    try {
+      this.socket.send(d, port, ip);
+    } catch (e) {
+      this.log.info(`rtc udp send to ${ip}:${port} failed: ${(e as Error).message}`);
+    }
+  }
+
+  /** Routes one datagram (public for tests: the socket calls it for every datagram). */
+  onMessage(d: Buffer, r: { address: string; port: number }): void {
+    this.stats.received++;
+    const ip = r.address.replace(/^::ffff:/, "");
+    const key = addrKey(ip, r.port);
+    if (datagramKind(d) === "stun") {
+      const m = parseStun(d);
+      if (!m) {
+        this.stats.badStun++;
+        return;
+      }
+      if (m.type !== STUN_BINDING_REQUEST) {
+        // Responses/indications: an ICE-lite agent sends no requests, so only a bound peer's can matter.
+        const ep = this.byAddr.get(key);
+        if (ep) ep.receive(d, ip, r.port, false);
+        return;
+      }
+      const user = stunAttr(m, ATTR_USERNAME) ? stunUsername(m) : undefined;
+      const ep = user ? this.byUfrag.get(user.local) : undefined;
+      if (!ep) {
+        this.stats.unknownUfrag++;
+        this.log.verbose(`rtc udp: drop stun from ${key}, unknown username`);
+        return;
+      }
+      if (!verifyIntegrity(d, m, ep.password)) {
+        this.stats.badStun++;
+        this.log.info(`rtc udp: drop stun from ${key} for ${ep.ufrag}: bad MESSAGE-INTEGRITY`);
+        return;
+      }
+      this.bind(ep, key);
+      ep.receive(d, ip, r.port, true);
+      return;
+    }
+    const ep = this.byAddr.get(key);
+    if (!ep) {
+      this.stats.unknownAddress++;
+      return;
+    }
+    ep.receive(d, ip, r.port, false);
+  }
+
+  private bind(ep: MuxEndpoint, key: string): void {
+    const cur = this.byAddr.get(key);
+    if (cur === ep) return;
+    if (cur) this.addrsOf.get(cur)?.delete(key);
+    const set = this.addrsOf.get(ep);
+    if (!set) return;
+    if (set.size >= MAX_ADDRESSES_PER_SESSION) {
+      const oldest = set.values().next().value as string;
+      set.delete(oldest);
+      if (this.byAddr.get(oldest) === ep) this.byAddr.delete(oldest);
+    }
+    set.add(key);
+    this.byAddr.set(key, ep);
+  }
+
+  async close(): Promise<void> {
+    const s = this.socket;
+    this.socket = undefined;
+    this.byUfrag.clear();
+    this.byAddr.clear();
+    this.addrsOf.clear();
+    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+}
