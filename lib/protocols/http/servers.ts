@@ -20,6 +20,7 @@ import type { ServerContext } from "../../server.ts";
 import { mountApi } from "../../services/api/index.ts";
 import { SERVER_SIGNATURE } from "../../version.ts";
 import { mountHls } from "../hls/http.ts";
+import { mountRtc } from "../rtc/api.ts";
 import { mountLive } from "./live.ts";
 
 type Env = { Bindings: Partial<ServeInfo> };
@@ -114,6 +115,7 @@ export class HttpServers {
     if (shared) {
       const app = this.newApp((p) => (isApiPath(p) ? apiCors() : httpCors()));
       mountApi(app, this.ctx);
+      mountRtc(app, this.ctx);
       this.mountHttp(app);
       await this.listen("both", httpEp.host, httpEp.port, app);
       return;
@@ -121,6 +123,7 @@ export class HttpServers {
     if (apiEp) {
       const app = this.newApp(apiCors);
       mountApi(app, this.ctx);
+      mountRtc(app, this.ctx);
       await this.listen("api", apiEp.host, apiEp.port, app);
     }
     if (httpEp) {
