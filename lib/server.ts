@@ -11,6 +11,7 @@ import { Log, LogSink, parseLogLevel } from "./log/logger.ts";
 import type { StreamKey } from "./media/packet.ts";
 import { RtmpServer } from "./protocols/rtmp/server.ts";
 import { HttpServers } from "./protocols/http/servers.ts";
+import { RtcService } from "./protocols/rtc/service.ts";
 import { startHls } from "./protocols/hls/service.ts";
 import { type AccessControl, OpenAccess } from "./services/access.ts";
 import { startHttpsApi } from "./services/api/index.ts";
@@ -62,6 +63,7 @@ export class Server implements ServerContext {
   readonly startedAt = Date.now();
   private rtmp: RtmpServer | undefined;
   private http: HttpServers | undefined;
+  private rtc: RtcService | undefined;
   private extraListeners: HttpListener[] = [];
   private pidFile: string | undefined;
   private stopping = false;
@@ -106,8 +108,10 @@ export class Server implements ServerContext {
       if (httpsApi) this.extraListeners.push(httpsApi);
       const exporter = await startExporter(this);
       if (exporter) this.extraListeners.push(exporter);
-      const rtc = c.rtcServer();
-      if (rtc.enabled) this.log.warn(`rtc_server: WebRTC (udp ${rtc.listen}) is not available in this build yet`);
+      if (c.rtcServer().enabled) {
+        this.rtc = new RtcService(this);
+        await this.rtc.start();
+      }
       const srt = c.srtServer();
       if (srt.enabled) this.log.warn(`srt_server: SRT (udp ${srt.listen}) is not available in this build yet`);
     } catch (e) {
@@ -176,6 +180,8 @@ export class Server implements ServerContext {
   private async closeListeners(): Promise<void> {
     await this.rtmp?.close();
     await this.http?.close();
+    await this.rtc?.close();
+    this.rtc = undefined;
     for (const l of this.extraListeners.splice(0)) await l.close();
   }
 
