@@ -43,6 +43,8 @@ export interface RunningServer {
   rtmp: number;
   http: number;
   api: number;
+  /** UDP port given to srt_server (SRS_SRT_SERVER_LISTEN); the server is off unless SRS_SRT_SERVER_ENABLED=on. */
+  srt: number;
   dir: string;
   proc: ChildProcess;
   output(): string;
@@ -61,7 +63,7 @@ export interface StartOptions {
 
 /** Starts the server with every port on a free loopback port. */
 export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
-  const [rtmp, http, api] = [await freePort(), await freePort(), await freePort()];
+  const [rtmp, http, api, srt] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const dir = mkdtempSync(join(tmpdir(), "srs-ts-e2e-"));
   const args: string[] = [];
   if (opts.config !== undefined) {
@@ -78,6 +80,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       SRS_HTTP_API_LISTEN: `127.0.0.1:${api}`,
       SRS_RTC_SERVER_ENABLED: "off",
       SRS_SRT_SERVER_ENABLED: "off",
+      SRS_SRT_SERVER_LISTEN: String(srt),
       SRS_PID: join(dir, "srs.pid"),
       SRS_LOG_TANK: "console",
       SRS_DAEMON: "off",
@@ -104,6 +107,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     rtmp,
     http,
     api,
+    srt,
     dir,
     proc,
     output: () => out,
