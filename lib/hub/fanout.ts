@@ -49,6 +49,11 @@ export class BytePlayer {
    * an empty one) the live packets that follow the join would otherwise start it on undecodable inter frames.
    */
   private waitKeyframe = true;
+  /**
+   * True while this player's queue holds exactly the packets the FanOut queued since its last merged write, so
+   * the FanOut may hand it the one batch buffer it built for everyone instead of copying the queue again.
+   */
+  inSync = false;
   /** Statistics. */
   bytesOut = 0;
   skips = 0;
@@ -61,13 +66,17 @@ export class BytePlayer {
     if (this.closed) return;
     if (this.waitKeyframe) {
       if (!p.config && p.kind !== "data") {
-        if (hasVideo && !(p.kind === "video" && p.keyframe)) return;
+        if (hasVideo && !(p.kind === "video" && p.keyframe)) {
+          this.inSync = false;
+          return;
+        }
         this.waitKeyframe = false;
       }
     }
     const isEssential = p.config || p.kind === "data";
     if (this.queued + this.sink.writableLength > limit && !isEssential) {
       this.skips++;
+      this.inSync = false;
       this.dropMedia();
       if (this.sink.writableLength > limit * 2) {
         this.events.onOverflow(`player backlog ${this.sink.writableLength} bytes over ${limit * 2}`);
@@ -101,9 +110,25 @@ export class BytePlayer {
   /** Writes directly (headers, protocol replies) ahead of queued media. */
   writeNow(bytes: Uint8Array): void {
     if (this.closed || this.sink.destroyed) return;
+    this.inSync = false;
     this.flush();
     this.sink.write(bytes);
     this.bytesOut += bytes.byteLength;
+  }
+
+  /** Writes `shared` (the same bytes as this player's queue, built once for many players) instead of the queue. */
+  flushShared(shared: Uint8Array): void {
+    this.queue = [];
+    this.essential = [];
+    this.queued = 0;
+    if (this.closed || this.sink.destroyed) return;
+    this.bytesOut += shared.byteLength;
+    this.sink.write(shared);
+  }
+
+  /** Bytes queued and not yet written. */
+  get queuedBytes(): number {
+    return this.queued;
   }
 
   flush(): void {
@@ -125,6 +150,11 @@ export class FanOut implements HubSubscriber {
   private cache = new WeakMap<MediaPacket, Uint8Array | null>();
   private timer: ReturnType<typeof setInterval> | undefined;
   private immediate = false;
+  /** What was fanned out since the last merged write, in order: every in-sync player queued exactly this. */
+  private tick: Uint8Array[] = [];
+  private tickBytes = 0;
+  /** The start-up burst (metadata, sequence headers, GOP) concatenated once for the players joining now. */
+  private startup: { pkts: MediaPacket[]; bytes: Uint8Array } | undefined;
 
   constructor(
     readonly hub: StreamHub,
@@ -156,13 +186,30 @@ export class FanOut implements HubSubscriber {
     this.players.add(player);
     const limit = MAX_QUEUE_BYTES;
     const hasVideo = this.hub.videoConfig !== undefined;
+    player.inSync = false;
     if (this.hub.active) {
-      for (const p of this.hub.startupPackets()) {
+      const pkts = this.hub.startupPackets();
+      const parts: Uint8Array[] = [];
+      let total = 0;
+      for (const p of pkts) {
         const b = this.encoded(p);
-        if (b) player.push(b, p, limit, hasVideo);
+        if (!b) continue;
+        player.push(b, p, limit, hasVideo);
+        parts.push(b);
+        total += b.byteLength;
       }
-      // A new player gets its start-up burst (sequence headers + GOP) now, not at the next merged write.
-      player.flush();
+      // A new player gets its start-up burst (sequence headers + GOP) now, not at the next merged write; players
+      // joining at the same point of the GOP share one concatenation of it.
+      if (player.queuedBytes === total && total > 0) {
+        let st = this.startup;
+        if (!st || !samePackets(st.pkts, pkts)) {
+          st = { pkts, bytes: parts.length === 1 ? parts[0]! : Buffer.concat(parts, total) };
+          this.startup = st;
+        }
+        player.flushShared(st.bytes);
+      } else {
+        player.flush();
+      }
     }
     this.schedule();
   }
@@ -182,6 +229,8 @@ export class FanOut implements HubSubscriber {
     if (!b) return;
     const limit = this.limit();
     const hasVideo = this.hub.videoConfig !== undefined;
+    this.tick.push(b);
+    this.tickBytes += b.byteLength;
     for (const pl of this.players) pl.push(b, p, limit, hasVideo);
     this.schedule();
   }
@@ -195,8 +244,26 @@ export class FanOut implements HubSubscriber {
     for (const pl of [...this.players]) pl.events.onUnpublish();
   }
 
+  /**
+   * The merged write: players whose queue is exactly this tick's packets get one shared buffer (built once);
+   * the others (just joined, skipping, waiting for a keyframe) write their own queue.
+   */
   flushAll(): void {
-    for (const pl of this.players) pl.flush();
+    let shared: Uint8Array | undefined;
+    const tickBytes = this.tickBytes;
+    for (const pl of this.players) {
+      if (pl.inSync && tickBytes > 0 && pl.queuedBytes === tickBytes) {
+        shared ??= this.tick.length === 1 ? this.tick[0]! : Buffer.concat(this.tick, tickBytes);
+        pl.flushShared(shared);
+      } else {
+        pl.flush();
+      }
+      pl.inSync = true;
+    }
+    this.tick = [];
+    this.tickBytes = 0;
+    // The start-up cache only serves players joining within one merged write (the GOP grows every packet).
+    this.startup = undefined;
   }
 
   private schedule(): void {
@@ -219,4 +286,10 @@ export class FanOut implements HubSubscriber {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
   }
+}
+
+function samePackets(a: readonly MediaPacket[], b: readonly MediaPacket[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -437,6 +437,9 @@ export class RtmpSession implements ClientInfo {
     this.send(sampleAccess(PLAY_STREAM_ID, false, false));
     this.send(dataStart(PLAY_STREAM_ID, extra));
     this.joinFanOut(vhost, hub);
+    // Timeouts only matter while connecting and publishing: 500 players need no 500 timers.
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
     this.log.trace(`rtmp play ${hub.name}${this.param ?? ""} started, ${hub.active ? "stream is live" : "waiting for publisher"}`);
   }
 

@@ -284,3 +284,41 @@ describe("BytePlayer skip keeps queued sequence headers", () => {
     expect(firstBytes).toEqual([cfg.data[0]!, k2.data[0]!]);
   });
 });
+
+describe("FanOut merged writes share one batch", () => {
+  test("in-sync players get the same batch buffer; a player that joined mid-tick gets its own, correct bytes", () => {
+    const s = setup();
+    s.hub.startPublish(s.publisher);
+    for (const p of [pk("data"), vcfg(), acfg(), key()]) s.hub.publish(p);
+    const a = s.player();
+    const b = s.player();
+    s.fan.add(a.pl);
+    s.fan.add(b.pl);
+    // Both joined at the same GOP point: their start-up bursts are one shared buffer.
+    expect(a.sink.writes[0]).toBe(b.sink.writes[0]!);
+    s.fan.flushAll();
+    a.sink.writes = [];
+    b.sink.writes = [];
+    const p1 = inter();
+    const p2 = aud();
+    s.hub.publish(p1);
+    const c = s.player();
+    s.fan.add(c.pl); // joins between p1 and p2: its start-up burst already holds p1
+    c.sink.writes = [];
+    s.hub.publish(p2);
+    s.fan.flushAll();
+    expect(a.sink.writes.length).toBe(1);
+    expect(a.sink.writes[0]).toBe(b.sink.writes[0]!); // one batch object for both
+    expect([...a.sink.writes[0]!]).toEqual([p1.data[0]!, p2.data[0]!]);
+    expect(c.sink.bytes()).toEqual([p2.data[0]!]); // not p1 twice
+    // Next tick everyone is in sync again.
+    a.sink.writes = [];
+    c.sink.writes = [];
+    const p3 = inter();
+    const p4 = inter();
+    s.hub.publish(p3);
+    s.hub.publish(p4);
+    s.fan.flushAll();
+    expect(c.sink.writes[0]).toBe(a.sink.writes[0]!);
+  });
+});
