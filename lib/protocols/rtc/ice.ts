@@ -8,9 +8,14 @@
  * transport (`MuxTransport`) that sends through the server's shared socket (udp-mux.ts) and receives what the
  * mux routed to this session (by ICE ufrag, then by source address). The host candidates advertised are the
  * configured ones (rtc_server.candidate / ?eip=) with the shared port. Everything above stays werift's: its
- * ICE-lite agent answers the checks and keeps the FIRST nominated pair (it never renominates in lite mode),
- * so media always goes to one address however many interfaces Chromium checks from; DTLS, SRTP, RTCP, NACK
- * and retransmission are werift's too.
+ * ICE-lite agent answers the checks; DTLS, SRTP, RTCP, NACK and retransmission are werift's too.
+ *
+ * Pair selection: Chromium, facing an ICE-lite agent, puts USE-CANDIDATE on the checks of EVERY pair (e.g.
+ * from its loopback and its eth0 socket alike); werift keeps the first one nominated, which may not be the one
+ * Chromium selects, and then its DTLS is never answered. RFC 8445 8.1.1: with several nominated pairs the
+ * controlled agent uses the one of highest priority. So after each check we move werift's selected pair to the
+ * highest-priority nominated pair, upward only: priorities are fixed, so this settles within the first checks
+ * (before DTLS completes) and never flaps between addresses afterwards, unlike a "latest STUN wins" rule.
  */
 import { Candidate, candidateFoundation, candidatePriority, type RTCPeerConnection, StunProtocol } from "werift";
 
@@ -43,14 +48,21 @@ class MuxTransport {
 }
 
 /** The parts of werift's ICE Connection we touch (private in its typings). */
+interface WeriftPair {
+  nominated: boolean;
+  remoteCandidate: { priority: number };
+  remoteAddr: readonly [string, number];
+}
+
 interface WeriftIceConnection {
+  checkList: WeriftPair[];
   localUsername: string;
   localPassword: string;
   generation: number;
   localCandidatesStart: boolean;
   localCandidatesEnd: boolean;
   protocols: StunProtocol[];
-  nominated?: { remoteAddr: readonly [string, number] };
+  nominated?: WeriftPair;
   ensureProtocol(p: StunProtocol): void;
   pairLocalProtocol(p: StunProtocol): void;
   appendLocalCandidate(c: Candidate): void;
@@ -84,6 +96,7 @@ export function useSharedPort(
   out: SharedPortSend,
   candidates: { ip: string; port: number }[],
   creds?: { ufrag: string; password: string },
+  onSelect?: (ip: string, port: number, upgraded: boolean) => void,
 ): SharedPortIce {
   const transports = pc.iceTransports;
   if (transports.length !== 1) throw new Error(`expected one bundled ICE transport, got ${transports.length}`);
@@ -125,7 +138,18 @@ export function useSharedPort(
     ufrag: conn.localUsername,
     password: conn.localPassword,
     deliver: (d, ip, port) => {
-      if (!transport.closed) transport.onData(d, [ip, port]);
+      if (transport.closed) return;
+      const before = conn.nominated;
+      transport.onData(d, [ip, port]);
+      // RFC 8445 8.1.1: the highest-priority nominated pair.
+      let best = conn.nominated;
+      for (const p of conn.checkList) {
+        if (p.nominated && (!best || p.remoteCandidate.priority > best.remoteCandidate.priority)) best = p;
+      }
+      if (best && best !== conn.nominated && conn.nominated) conn.nominated = best;
+      if (conn.nominated && conn.nominated !== before) {
+        onSelect?.(conn.nominated.remoteAddr[0], conn.nominated.remoteAddr[1], before !== undefined);
+      }
     },
     nominated: () => {
       const a = conn.nominated?.remoteAddr;

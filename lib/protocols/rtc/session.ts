@@ -185,9 +185,7 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
       if (this.req.role === "publish") {
         this.pliTimer = setInterval(() => this.requestKeyframe("pli_for_rtmp"), Math.round(this.rtc.pliForRtmp * 1000));
       } else {
-        this.output = this.svc.outputOf(hub);
-        this.output.add(this);
-        this.svc.publisherOf(hub)?.requestKeyframe("new viewer");
+        // The viewer joins the hub's output once DTLS is up (see onConnected): packets before that are lost.
         if (hub.active && hub.publisher?.type !== "rtc-publish") {
           const a = hub.audio?.codec;
           if (a && a.toLowerCase() !== "opus") this.log.warn(`rtc play ${hub.name}: audio not bridged (${a.toLowerCase()}->opus not available), video only`);
@@ -238,6 +236,7 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
           this.nominatedLogged = true;
           this.log.trace(`rtc ${this.req.role} connected: ICE nominated ${n.ip}:${n.port}, DTLS done`);
         }
+        this.onConnected();
       }
       if (s === "failed" || s === "closed") void this.close(`connection ${s}`);
     });
@@ -245,7 +244,8 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
       pc.onTrack.subscribe((track) => this.onTrack(track));
     }
     await pc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
-    this.ice = useSharedPort(pc, { send: (d, ip, port) => this.sendDatagram(d, ip, port) }, this.req.candidates, this.req.creds);
+    this.ice = useSharedPort(pc, { send: (d, ip, port) => this.sendDatagram(d, ip, port) }, this.req.candidates, this.req.creds,
+      (ip, port, upgraded) => this.log.info(`rtc ICE selected pair -> ${ip}:${port}${upgraded ? " (higher-priority nomination, RFC 8445 8.1.1)" : ""}`));
     if (this.svc.mux.hasUfrag(this.ice.ufrag)) throw new RtcRefused(`ice-ufrag ${this.ice.ufrag} in use`, 400, 5023);
     for (const t of pc.getTransceivers()) {
       if (this.req.role === "play") {
@@ -268,6 +268,14 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     const sdp = pc.localDescription?.sdp;
     if (!sdp) throw new Error("no local description");
     return sdp;
+  }
+
+  /** DTLS is up: a viewer joins the hub's RTC output (GOP cache first) and asks a WebRTC publisher for a keyframe. */
+  private onConnected(): void {
+    if (this.req.role !== "play" || this.output || this.closed || !this.hub) return;
+    this.output = this.svc.outputOf(this.hub);
+    this.output.add(this);
+    this.svc.publisherOf(this.hub)?.requestKeyframe("new viewer");
   }
 
   private sendDatagram(d: Uint8Array, ip: string, port: number): void {
