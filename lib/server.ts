@@ -13,6 +13,8 @@ import { RtmpServer } from "./protocols/rtmp/server.ts";
 import { HttpServers } from "./protocols/http/servers.ts";
 import { RtcService } from "./protocols/rtc/service.ts";
 import { startHls } from "./protocols/hls/service.ts";
+import { type SrtService, startSrt } from "./protocols/srt/bridge.ts";
+import { startDvr } from "./services/dvr/service.ts";
 import { type AccessControl, OpenAccess } from "./services/access.ts";
 import { startHttpsApi } from "./services/api/index.ts";
 import { startExporter } from "./services/exporter/index.ts";
@@ -63,6 +65,7 @@ export class Server implements ServerContext {
   readonly startedAt = Date.now();
   private rtmp: RtmpServer | undefined;
   private http: HttpServers | undefined;
+  private srt: SrtService | undefined;
   private rtc: RtcService | undefined;
   private extraListeners: HttpListener[] = [];
   private pidFile: string | undefined;
@@ -100,6 +103,7 @@ export class Server implements ServerContext {
     this.writePidFile(c.pidFile());
     try {
       startHls(this);
+      startDvr(this);
       this.rtmp = new RtmpServer(this);
       await this.rtmp.listen(c.listen());
       this.http = new HttpServers(this);
@@ -112,8 +116,7 @@ export class Server implements ServerContext {
         this.rtc = new RtcService(this);
         await this.rtc.start();
       }
-      const srt = c.srtServer();
-      if (srt.enabled) this.log.warn(`srt_server: SRT (udp ${srt.listen}) is not available in this build yet`);
+      this.srt = await startSrt(this);
     } catch (e) {
       await this.closeListeners();
       this.removePidFile();
@@ -180,6 +183,8 @@ export class Server implements ServerContext {
   private async closeListeners(): Promise<void> {
     await this.rtmp?.close();
     await this.http?.close();
+    await this.srt?.close();
+    this.srt = undefined;
     await this.rtc?.close();
     this.rtc = undefined;
     for (const l of this.extraListeners.splice(0)) await l.close();
