@@ -1,0 +1,524 @@
+/**
+ * SrtServer: an SRT v5 listener (live mode) over one node:dgram socket.
+ *
+ * ## API (stable; used by the server integration / bridge)
+ *
+ * ```ts
+ * import { SrtServer, REJX_FORBIDDEN, REJX_NOTFOUND } from "./lib/protocols/srt/server.ts";
+ *
+ * const srt = new SrtServer(
+ *   { port: 10080, host: "0.0.0.0", latency: 120, passphrase: "…", pbkeylen: 16, log },
+ *   {
+ *     // Optional: decide from the stream id before the connection exists (may be async; the caller's
+ *     // repeated CONCLUSIONs are absorbed meanwhile). true = accept, false = reject 1403, or a code.
+ *     accept(req: SrtAcceptRequest): AcceptResult | Promise<AcceptResult>,
+ *   },
+ * );
+ * srt.onConnection((conn: SrtConnection) => {
+ *   conn.streamId; conn.remoteAddress; conn.remotePort; conn.socketId; conn.encrypted;
+ *   conn.onData((payload: Uint8Array) => {});   // in order, TSBPD-delivered; view valid during the call only
+ *   conn.send(payload: Uint8Array): boolean;    // one message, split at payloadsize (1316) if larger
+ *   conn.close(reason?: string): void;          // sends SHUTDOWN
+ *   conn.onClose((reason: string) => {});       // peer shutdown, idle timeout, close(), server close
+ *   conn.stats(): SrtStats;                     // bytesIn/Out, pktRetrans, pktLoss, pktRcvDrop, rttMs, rates…
+ * });
+ * const { port } = await srt.listen();
+ * srt.connectionCount; srt.connections(); srt.stats();
+ * await srt.close();
+ * ```
+ *
+ * Options (all optional; SRS names in brackets): port [listen] 10080, host "0.0.0.0", latency 120 ms,
+ * recvlatency / peerlatency (default latency) → negotiated latency is the max of both sides, tlpktdrop true,
+ * tsbpdmode true, connectTimeout 3000 ms (async accept bound), peerIdleTimeout 10000 ms [peer_idle_timeout],
+ * mss 1500, payloadsize 1316, passphrase (10–79 chars) + pbkeylen 0/16/24/32, maxbw bytes/s (0 = auto pacing),
+ * maxConnections 1000, rcvBufPackets 8192, sndBufPackets 8192, handshakeRatePerIp 200/s, log.
+ *
+ * Bounded state: no state at all before a valid cookie (stateless HMAC cookies), pending async accepts
+ * (≤ maxPendingAccepts), a small cache of recent rejections, per-IP handshake reply rate, max connections,
+ * receive/send buffers in packets.
+ */
+import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
+import { randomInt } from "node:crypto";
+import { Log, LogSink } from "../../log/logger.ts";
+import { validPassphrase } from "./crypto.ts";
+import { SrtConnection, type SrtConnectionParams, type SrtTransport, nowUs } from "./connection.ts";
+import {
+  CookieJar,
+  decodeHandshake,
+  encodeHandshake,
+  type Handshake,
+  HS_CONCLUSION,
+  HS_INDUCTION,
+  negotiateConclusion,
+  peerIpBytes,
+  REJ_BACKLOG,
+  REJ_CLOSE,
+  REJ_RESOURCE,
+  REJ_TIMEOUT,
+  REJ_VERSION,
+  REJX_FORBIDDEN,
+  SRT_MAGIC,
+  SRT_OPT_REXMITFLG,
+} from "./handshake.ts";
+import { CTRL_HANDSHAKE, HEADER_SIZE, MAX_PACKET_SIZE, readU32, SrtPacketError, writeControlHeader } from "./packet.ts";
+
+export type { SrtStats } from "./connection.ts";
+export { SrtConnection } from "./connection.ts";
+export {
+  REJ_BADSECRET,
+  REJ_RESOURCE,
+  REJ_UNSECURE,
+  REJX_BAD_REQUEST,
+  REJX_CONFLICT,
+  REJX_FORBIDDEN,
+  REJX_NOTFOUND,
+  REJX_OVERLOAD,
+  REJX_UNAUTHORIZED,
+} from "./handshake.ts";
+
+export interface SrtServerOptions {
+  port?: number;
+  host?: string;
+  latency?: number;
+  recvlatency?: number;
+  peerlatency?: number;
+  tlpktdrop?: boolean;
+  tsbpdmode?: boolean;
+  connectTimeout?: number;
+  peerIdleTimeout?: number;
+  mss?: number;
+  payloadsize?: number;
+  passphrase?: string;
+  pbkeylen?: number;
+  maxbw?: number;
+  maxConnections?: number;
+  maxPendingAccepts?: number;
+  rcvBufPackets?: number;
+  sndBufPackets?: number;
+  handshakeRatePerIp?: number;
+  log?: Log;
+}
+
+export interface SrtAcceptRequest {
+  streamId: string;
+  peer: { address: string; port: number };
+  /** The caller's socket id. */
+  socketId: number;
+  encrypted: boolean;
+}
+
+/** true: accept; false: reject with 1403 (REJX_FORBIDDEN); or a rejection code (1000–1999). */
+export type AcceptResult = boolean | { reject: number; reason?: string };
+
+export interface SrtServerHooks {
+  accept?(req: SrtAcceptRequest): AcceptResult | Promise<AcceptResult>;
+}
+
+export interface SrtServerStats {
+  connections: number;
+  handshakesIn: number;
+  rejected: number;
+  rateLimited: number;
+  badPackets: number;
+  unknownDest: number;
+}
+
+/** Sends copies of datagrams from a FIFO pool of buffers returned on each send callback (sends complete in order). */
+class DatagramOut implements SrtTransport {
+  private free: Uint8Array[] = [];
+  private inflight: Uint8Array[] = [];
+  private head = 0;
+  private readonly onSent: () => void;
+
+  constructor(private sock: Socket) {
+    this.onSent = () => {
+      const b = this.inflight[this.head];
+      if (b !== undefined) {
+        this.inflight[this.head] = undefined as unknown as Uint8Array;
+        this.head++;
+        if (this.free.length < 4096) this.free.push(b);
+      }
+      if (this.head > 1024 && this.head * 2 > this.inflight.length) {
+        this.inflight = this.inflight.slice(this.head);
+        this.head = 0;
+      }
+    };
+  }
+
+  send(buf: Uint8Array, len: number, port: number, address: string): void {
+    const b = this.free.pop() ?? new Uint8Array(MAX_PACKET_SIZE);
+    b.set(buf.subarray(0, len), 0);
+    this.inflight.push(b);
+    try {
+      this.sock.send(b, 0, len, port, address, this.onSent);
+    } catch {
+      // socket closed: the callback will not come
+      this.inflight.pop();
+    }
+  }
+}
+
+const DEFAULTS = {
+  port: 10080, host: "0.0.0.0", latency: 120, tlpktdrop: true, tsbpdmode: true, connectTimeout: 3000,
+  peerIdleTimeout: 10000, mss: 1500, payloadsize: 1316, pbkeylen: 0, maxbw: 0, maxConnections: 1000,
+  maxPendingAccepts: 256, rcvBufPackets: 8192, sndBufPackets: 8192, handshakeRatePerIp: 200,
+};
+
+interface Rejection {
+  packet: Uint8Array;
+  expires: number;
+}
+
+export class SrtServer {
+  private o: typeof DEFAULTS & SrtServerOptions;
+  private log: Log;
+  private sock: Socket | null = null;
+  private out: DatagramOut | null = null;
+  private conns = new Map<number, SrtConnection>();
+  private byPeer = new Map<string, SrtConnection>();
+  private pending = new Set<string>();
+  private rejections = new Map<string, Rejection>();
+  private rate = new Map<string, number>();
+  private rateWindow = 0;
+  private cookies = new CookieJar();
+  private listenerId = randomInt(1, 0x7fffffff);
+  private ticker: ReturnType<typeof setInterval> | null = null;
+  private connCbs: Array<(c: SrtConnection) => void> = [];
+  private closing = false;
+  private st: Omit<SrtServerStats, "connections"> = {
+    handshakesIn: 0, rejected: 0, rateLimited: 0, badPackets: 0, unknownDest: 0,
+  };
+
+  constructor(opts: SrtServerOptions = {}, private hooks: SrtServerHooks = {}) {
+    const clean = Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)) as SrtServerOptions;
+    this.o = { ...DEFAULTS, ...clean };
+    this.log = opts.log ?? new Log(new LogSink({ level: "warn" }), "srt00000");
+    if (this.o.passphrase !== undefined && this.o.passphrase !== "" && !validPassphrase(this.o.passphrase)) {
+      throw new Error("srt: passphrase must be 10 to 79 characters");
+    }
+    if (this.o.passphrase === "") this.o.passphrase = undefined;
+    if (![0, 16, 24, 32].includes(this.o.pbkeylen)) throw new Error(`srt: pbkeylen must be 0, 16, 24 or 32 (got ${this.o.pbkeylen})`);
+    if (this.o.payloadsize < 188 || this.o.payloadsize > this.o.mss - 44) {
+      throw new Error(`srt: payloadsize ${this.o.payloadsize} out of range (188..mss-44)`);
+    }
+  }
+
+  onConnection(cb: (c: SrtConnection) => void): void {
+    this.connCbs.push(cb);
+  }
+
+  get connectionCount(): number {
+    return this.conns.size;
+  }
+
+  connections(): SrtConnection[] {
+    return [...this.conns.values()];
+  }
+
+  stats(): SrtServerStats {
+    return { connections: this.conns.size, ...this.st };
+  }
+
+  get port(): number {
+    const a = this.sock?.address();
+    return a && typeof a === "object" ? a.port : 0;
+  }
+
+  async listen(): Promise<{ host: string; port: number }> {
+    if (this.sock) throw new Error("srt: already listening");
+    const sock = createSocket({ type: this.o.host.includes(":") ? "udp6" : "udp4" });
+    this.sock = sock;
+    await new Promise<void>((resolve, reject) => {
+      sock.once("error", reject);
+      sock.bind(this.o.port, this.o.host, () => {
+        sock.off("error", reject);
+        resolve();
+      });
+    });
+    for (const f of [() => sock.setRecvBufferSize(8 << 20), () => sock.setSendBufferSize(8 << 20)]) {
+      try {
+        f();
+      } catch {
+        // best effort
+      }
+    }
+    sock.on("error", (e) => this.log.warn(`srt: socket error: ${e.message}`));
+    this.out = new DatagramOut(sock);
+    sock.on("message", (msg: Uint8Array, rinfo: RemoteInfo) => this.onMessage(msg, rinfo));
+    this.ticker = setInterval(() => this.tick(), 10);
+    const a = sock.address();
+    this.log.trace(`srt: listening on udp ${this.o.host}:${a.port}`);
+    return { host: this.o.host, port: a.port };
+  }
+
+  private tick(): void {
+    const now = nowUs();
+    for (const c of this.conns.values()) c.tick(now);
+    if (now - this.rateWindow > 1_000_000) {
+      this.rate.clear();
+      this.rateWindow = now;
+      const ms = Date.now();
+      for (const [k, r] of this.rejections) if (r.expires < ms) this.rejections.delete(k);
+    }
+  }
+
+  private onMessage(msg: Uint8Array, rinfo: RemoteInfo): void {
+    const len = msg.length;
+    if (len < HEADER_SIZE) {
+      this.st.badPackets++;
+      return;
+    }
+    const dest = readU32(msg, 12);
+    if (dest !== 0) {
+      const c = this.conns.get(dest);
+      if (c === undefined || c.remotePort !== rinfo.port || c.remoteAddress !== rinfo.address) {
+        this.st.unknownDest++;
+        return;
+      }
+      c.handlePacket(msg, len, nowUs());
+      return;
+    }
+    // Destination 0: only handshakes.
+    const w0 = readU32(msg, 0);
+    if ((w0 & 0x80000000) === 0 || ((w0 >>> 16) & 0x7fff) !== CTRL_HANDSHAKE) {
+      this.st.badPackets++;
+      return;
+    }
+    try {
+      this.onHandshake(msg, rinfo, nowUs());
+    } catch (e) {
+      if (e instanceof SrtPacketError) {
+        this.st.badPackets++;
+        this.log.verbose(`srt: bad handshake from ${rinfo.address}:${rinfo.port}: ${e.message}`);
+      } else {
+        this.log.error(`srt: handshake from ${rinfo.address}:${rinfo.port} failed`, e);
+      }
+    }
+  }
+
+  /** Per-IP handshake reply budget (per second). */
+  private allowReply(address: string): boolean {
+    const n = this.rate.get(address) ?? 0;
+    if (n >= this.o.handshakeRatePerIp) {
+      this.st.rateLimited++;
+      return false;
+    }
+    if (this.rate.size >= 10000 && n === 0) {
+      this.st.rateLimited++;
+      return false;
+    }
+    this.rate.set(address, n + 1);
+    return true;
+  }
+
+  private sendHandshake(hs: Handshake, destId: number, ts: number, rinfo: RemoteInfo): Uint8Array {
+    const cif = encodeHandshake(hs);
+    const pkt = new Uint8Array(HEADER_SIZE + cif.length);
+    writeControlHeader(pkt, CTRL_HANDSHAKE, 0, 0, ts, destId);
+    pkt.set(cif, HEADER_SIZE);
+    this.out!.send(pkt, pkt.length, rinfo.port, rinfo.address);
+    return pkt;
+  }
+
+  private onHandshake(msg: Uint8Array, rinfo: RemoteInfo, now: number): void {
+    this.st.handshakesIn++;
+    const hs = decodeHandshake(msg.subarray(HEADER_SIZE));
+    const peerTs = readU32(msg, 8);
+    const key = `${rinfo.address}:${rinfo.port}:${hs.socketId}`;
+    if (hs.type === HS_INDUCTION) {
+      if (!this.allowReply(rinfo.address)) return;
+      const pb = this.o.passphrase ? this.o.pbkeylen : 0;
+      this.sendHandshake({
+        version: 5, encryption: pb ? pb / 8 : 0, extension: SRT_MAGIC, isn: hs.isn, mtu: this.o.mss,
+        flowWindow: 8192, type: HS_INDUCTION, socketId: this.listenerId, cookie: this.cookies.make(rinfo.address, rinfo.port),
+        peerIp: peerIpBytes(rinfo.address), extensions: [],
+      }, hs.socketId, 0, rinfo);
+      return;
+    }
+    if (hs.type !== HS_CONCLUSION) return; // rendezvous (WAVEAHAND/AGREEMENT) is not supported
+    const existing = this.byPeer.get(key);
+    if (existing) {
+      if (existing.handshakeResponse && this.allowReply(rinfo.address)) {
+        this.out!.send(existing.handshakeResponse, existing.handshakeResponse.length, rinfo.port, rinfo.address);
+      }
+      return;
+    }
+    if (this.pending.has(key)) return;
+    const rej = this.rejections.get(key);
+    if (rej) {
+      if (this.allowReply(rinfo.address)) this.out!.send(rej.packet, rej.packet.length, rinfo.port, rinfo.address);
+      return;
+    }
+    if (!this.cookies.check(rinfo.address, rinfo.port, hs.cookie)) {
+      this.log.verbose(`srt: CONCLUSION with a bad cookie from ${rinfo.address}:${rinfo.port}`);
+      return;
+    }
+    if (!this.allowReply(rinfo.address)) return;
+    if (hs.version !== 5) {
+      this.reject(hs, key, rinfo, REJ_VERSION, `handshake version ${hs.version} (HSv4 callers are not supported)`);
+      return;
+    }
+    const neg = negotiateConclusion(hs, {
+      latency: this.o.latency, recvLatency: this.o.recvlatency, peerLatency: this.o.peerlatency,
+      tlpktdrop: this.o.tlpktdrop, tsbpd: this.o.tsbpdmode, passphrase: this.o.passphrase, pbkeylen: this.o.pbkeylen,
+      mtu: this.o.mss, flowWindow: 8192,
+    });
+    if (!neg.ok) {
+      this.reject(hs, key, rinfo, neg.code, neg.reason);
+      return;
+    }
+    if (this.closing) {
+      this.reject(hs, key, rinfo, REJ_CLOSE, "server closing");
+      return;
+    }
+    if (this.conns.size >= this.o.maxConnections) {
+      this.reject(hs, key, rinfo, REJ_RESOURCE, `too many connections (${this.conns.size})`);
+      return;
+    }
+    const v = neg.value;
+    const req: SrtAcceptRequest = {
+      streamId: v.streamId, peer: { address: rinfo.address, port: rinfo.port }, socketId: hs.socketId,
+      encrypted: v.crypto !== null,
+    };
+    const tsbpdBaseUs = now - peerTs;
+    const finish = (r: AcceptResult): void => {
+      if (r === true) this.establish(hs, key, rinfo, v, tsbpdBaseUs);
+      else if (r === false) this.reject(hs, key, rinfo, REJX_FORBIDDEN, `stream id "${v.streamId}" refused`);
+      else this.reject(hs, key, rinfo, r.reject, r.reason ?? `stream id "${v.streamId}" refused`);
+    };
+    if (!this.hooks.accept) {
+      finish(true);
+      return;
+    }
+    let res: AcceptResult | Promise<AcceptResult>;
+    try {
+      res = this.hooks.accept(req);
+    } catch (e) {
+      this.log.error("srt: accept hook threw", e);
+      finish({ reject: REJ_RESOURCE, reason: "accept hook failed" });
+      return;
+    }
+    if (typeof res === "object" && res !== null && "then" in res) {
+      if (this.pending.size >= this.o.maxPendingAccepts) {
+        this.reject(hs, key, rinfo, REJ_BACKLOG, "too many pending accepts");
+        return;
+      }
+      this.pending.add(key);
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        this.pending.delete(key);
+        this.reject(hs, key, rinfo, REJ_TIMEOUT, `accept did not answer within ${this.o.connectTimeout} ms`);
+      }, this.o.connectTimeout);
+      res.then(
+        (r) => {
+          if (timedOut) return;
+          clearTimeout(timer);
+          this.pending.delete(key);
+          finish(r);
+        },
+        (e: unknown) => {
+          if (timedOut) return;
+          clearTimeout(timer);
+          this.pending.delete(key);
+          this.log.error("srt: accept hook failed", e);
+          finish({ reject: REJ_RESOURCE, reason: "accept hook failed" });
+        },
+      );
+      return;
+    }
+    finish(res);
+  }
+
+  private reject(hs: Handshake, key: string, rinfo: RemoteInfo, code: number, reason: string): void {
+    this.st.rejected++;
+    this.log.warn(`srt: reject ${rinfo.address}:${rinfo.port} socket ${hs.socketId}: ${code} ${reason}`);
+    const pkt = this.sendHandshake({
+      version: 5, encryption: 0, extension: 0, isn: hs.isn, mtu: this.o.mss, flowWindow: 8192, type: code,
+      socketId: this.listenerId, cookie: hs.cookie, peerIp: peerIpBytes(rinfo.address), extensions: [],
+    }, hs.socketId, 0, rinfo);
+    if (this.rejections.size >= 1024) this.rejections.clear();
+    this.rejections.set(key, { packet: pkt, expires: Date.now() + 5000 });
+  }
+
+  private newSocketId(): number {
+    for (;;) {
+      const id = randomInt(1, 0x7fffffff);
+      if (!this.conns.has(id) && id !== this.listenerId) return id;
+    }
+  }
+
+  private establish(
+    hs: Handshake, key: string, rinfo: RemoteInfo, v: Extract<ReturnType<typeof negotiateConclusion>, { ok: true }>["value"],
+    tsbpdBaseUs: number,
+  ): void {
+    if (this.closing || !this.sock) return;
+    if (this.conns.size >= this.o.maxConnections) {
+      this.reject(hs, key, rinfo, REJ_RESOURCE, `too many connections (${this.conns.size})`);
+      return;
+    }
+    const socketId = this.newSocketId();
+    const startUs = nowUs();
+    const log = this.log.child();
+    const crypto = v.crypto;
+    const params: SrtConnectionParams = {
+      socketId, peerSocketId: hs.socketId, remoteAddress: rinfo.address, remotePort: rinfo.port, streamId: v.streamId,
+      sndIsn: hs.isn, rcvIsn: hs.isn, rcvLatencyMs: v.rcvLatencyMs, sndLatencyMs: v.sndLatencyMs, tsbpd: v.tsbpd,
+      tlpktdrop: v.tlpktdrop, payloadSize: this.o.payloadsize, rcvBufPackets: Math.min(this.o.rcvBufPackets, v.flowWindow * 4),
+      sndBufPackets: this.o.sndBufPackets, peerIdleTimeoutMs: this.o.peerIdleTimeout, maxBw: this.o.maxbw,
+      rcvEven: crypto?.even ?? null, rcvOdd: crypto?.odd ?? null, sndCipher: crypto ? (crypto.even ?? crypto.odd) : null,
+      tsbpdBaseUs, startUs, peerRexmitFlag: (v.peerFlags & SRT_OPT_REXMITFLG) !== 0, transport: this.out!, log,
+    };
+    const conn = new SrtConnection(params);
+    const pkt = this.sendHandshake({
+      version: 5, encryption: hs.encryption, extension: v.responseExtFlags, isn: hs.isn, mtu: v.mtu,
+      flowWindow: v.flowWindow, type: HS_CONCLUSION, socketId, cookie: hs.cookie, peerIp: peerIpBytes(rinfo.address),
+      extensions: v.responseExtensions,
+    }, hs.socketId, 0, rinfo);
+    conn.handshakeResponse = pkt;
+    this.conns.set(socketId, conn);
+    this.byPeer.set(key, conn);
+    conn.onClose((reason) => {
+      this.conns.delete(socketId);
+      if (this.byPeer.get(key) === conn) this.byPeer.delete(key);
+      const s = conn.stats();
+      log.trace(
+        `srt: closed ${rinfo.address}:${rinfo.port} "${v.streamId}": ${reason}; in ${s.bytesIn}B/${s.pktIn}p out ${s.bytesOut}B/${s.pktOut}p ` +
+          `loss ${s.pktLoss} drop ${s.pktRcvDrop} retrans ${s.pktRetrans} rtt ${s.rttMs.toFixed(1)}ms`,
+      );
+    });
+    log.trace(
+      `srt: connected ${rinfo.address}:${rinfo.port} socket ${socketId}<-${hs.socketId} streamid "${v.streamId}" ` +
+        `latency rcv ${v.rcvLatencyMs}ms snd ${v.sndLatencyMs}ms${crypto ? ` aes-${crypto.klen * 8}` : ""}`,
+    );
+    for (const cb of this.connCbs) {
+      try {
+        cb(conn);
+      } catch (e) {
+        log.error("srt: connection callback failed", e);
+      }
+    }
+  }
+
+  /** Closes every connection (SHUTDOWN) and the socket. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    for (const c of [...this.conns.values()]) c.close("server closing");
+    if (this.ticker) clearInterval(this.ticker);
+    this.ticker = null;
+    const sock = this.sock;
+    this.sock = null;
+    if (sock) {
+      // Let the SHUTDOWNs leave before the socket goes.
+      await new Promise((r) => setTimeout(r, 5));
+      await new Promise<void>((resolve) => {
+        try {
+          sock.close(() => resolve());
+        } catch {
+          resolve();
+        }
+      });
+    }
+  }
+}
