@@ -12,7 +12,8 @@ import type { StreamKey } from "./media/packet.ts";
 import { RtmpServer } from "./protocols/rtmp/server.ts";
 import { HttpServers } from "./protocols/http/servers.ts";
 import { RtcService } from "./protocols/rtc/service.ts";
-import { startHls } from "./protocols/hls/service.ts";
+import { type HlsService, startHls } from "./protocols/hls/service.ts";
+import { hookOnHls, hookOnHlsNotify } from "./services/hooks/index.ts";
 import { type SrtService, startSrt } from "./protocols/srt/bridge.ts";
 import { startDvr } from "./services/dvr/service.ts";
 import { type AccessControl, OpenAccess } from "./services/access.ts";
@@ -102,7 +103,7 @@ export class Server implements ServerContext {
     this.log.trace(`srs-ts/${VERSION} starting, pid=${process.pid}, config=${this.opts.configFile ?? "(built-in)"}`);
     this.writePidFile(c.pidFile());
     try {
-      startHls(this);
+      this.wireHlsHooks(startHls(this));
       startDvr(this);
       this.rtmp = new RtmpServer(this);
       await this.rtmp.listen(c.listen());
@@ -123,6 +124,17 @@ export class Server implements ServerContext {
       throw e instanceof StartError ? e : new StartError((e as Error).message);
     }
     this.log.trace(`server started: rtmp=${this.ports.rtmp.join(",")} http=${this.ports.http.join(",")} api=${this.ports.api.join(",")}`);
+  }
+
+  /** on_hls (POST) and on_hls_notify (GET) after every HLS segment, with the publisher as the client. */
+  private wireHlsHooks(hls: HlsService): void {
+    hls.onSegment((e) => {
+      const client = this.clients.get(e.clientId);
+      if (!client) return;
+      const { key, duration, file, url, m3u8, m3u8Url, seqNo } = e;
+      void hookOnHls(this, { client, key, duration, file, url, m3u8, m3u8Url, seqNo });
+      void hookOnHlsNotify(this, { client, key, tsUrl: url });
+    });
   }
 
   /** SIGHUP: re-read the config; a bad config is refused and the old one keeps running. */

@@ -202,3 +202,47 @@ vhost __defaultVhost__ {
     fast.kill();
   }, 40000);
 });
+
+describe("on_hls and on_hls_notify", () => {
+  test("every HLS segment POSTs on_hls with SRS's fields and GETs the on_hls_notify template", async () => {
+    const hits: Hit[] = [];
+    const hookServer = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch(req) {
+        const url = new URL(req.url);
+        const text = req.method === "POST" ? await req.text() : "";
+        hits.push({ path: url.pathname + url.search, method: req.method, body: text ? (JSON.parse(text) as Obj) : {}, at: Date.now() });
+        return Response.json({ code: 0 });
+      },
+    });
+    const h = `http://127.0.0.1:${hookServer.port}`;
+    const s = await startServer({
+      config: `listen 1935; daemon off; srs_log_tank console;
+vhost __defaultVhost__ {
+    hls { enabled on; hls_fragment 2; hls_window 10; hls_path ./html; }
+    http_hooks {
+        enabled on;
+        on_hls ${h}/api/v1/hls;
+        on_hls_notify ${h}/notify/[app]/[stream]/[ts_url][param];
+    }
+}
+`,
+    });
+    try {
+      const pub = publish(clip("clip.flv"), s.rtmpUrl("/live/livestream?token=abc"));
+      const hls = await waitFor(() => hits.find((x) => x.body.action === "on_hls"), 20000, "on_hls");
+      expect(Object.keys(hls.body)).toEqual(srsFields("on_hls"));
+      expect(hls.body).toMatchObject({ app: "live", stream: "livestream", param: "?token=abc", m3u8_url: "live/livestream.m3u8" });
+      expect(String(hls.body.url)).toMatch(/^live\/livestream-\d+\.ts$/);
+      expect(hls.body.duration as number).toBeGreaterThan(1);
+      expect(typeof hls.body.seq_no).toBe("number");
+      const notify = await waitFor(() => hits.find((x) => x.method === "GET"), 10000, "on_hls_notify");
+      expect(notify.path).toMatch(/^\/notify\/live\/livestream\/live\/livestream-\d+\.ts\?token=abc$/);
+      pub.kill();
+    } finally {
+      await s.stop();
+      hookServer.stop(true);
+    }
+  }, 40000);
+});
