@@ -18,7 +18,7 @@ import { assetContentType, getAsset, wwwAssetForUrl } from "../../runtime/assets
 import { type HttpListener, type ServeInfo, serveHttp } from "../../runtime/http-serve.ts";
 import type { ServerContext } from "../../server.ts";
 import { mountApi } from "../../services/api/index.ts";
-import { SERVER_SIGNATURE } from "../../version.ts";
+import { SERVER_SIGNATURE, SRS_COMPAT_VERSION, VERSION } from "../../version.ts";
 import { mountHls } from "../hls/http.ts";
 import { mountRtc } from "../rtc/api.ts";
 import { mountLive } from "./live.ts";
@@ -160,7 +160,38 @@ export class HttpServers {
   private mountHttp(app: Hono): void {
     mountHls(app, this.ctx);
     mountLive(app, this.ctx);
+    app.get("/console/config.json", (c: Context) => this.pagesConfig(c));
     this.mountStatic(app);
+  }
+
+  /**
+   * What the embedded pages (home, console, players) need to build URLs: the ports each service listens on (null
+   * when off; the API's is the bound port, the HTTP server's when they share one) and whether the API asks for
+   * credentials. Hosts are left to the page (the one it was loaded from).
+   */
+  private pagesConfig(c: Context): Response {
+    const cfg = this.ctx.config;
+    const port = (listen: string | undefined): number | null => {
+      try {
+        return listen ? parseEndpoint(listen).port : null;
+      } catch {
+        return null;
+      }
+    };
+    const api = cfg.httpApi();
+    const rtc = cfg.rtcServer();
+    const srt = cfg.srtServer();
+    const body = {
+      version: VERSION,
+      srs: SRS_COMPAT_VERSION,
+      http: this.httpPorts[0] ?? port(cfg.httpServer().listen),
+      api: this.apiPorts[0] ?? (api.enabled ? port(api.listen) : null),
+      auth: api.enabled && api.auth.enabled,
+      rtmp: port(cfg.listen()[0]),
+      rtc: rtc.enabled ? rtc.listen : null,
+      srt: srt.enabled ? srt.listen : null,
+    };
+    return c.json(body, 200, { "Cache-Control": "no-cache" });
   }
 
   private mountStatic(app: Hono): void {
