@@ -1,0 +1,89 @@
+/**
+ * Forward as SRS (`vhost { forward { enabled on; destination host:port …; backend http://…; } }`): every
+ * stream published on the vhost is relayed to each destination (URL rule in url.ts), and, with `backend`, to
+ * the URLs the backend answers to on_forward (hooks/forward.ts). Forwards start at publish and stop at
+ * unpublish; each one reconnects on its own (forwarder.ts).
+ *
+ * Differences from SRS: a failing backend call is logged and the stream is published without backend
+ * forwards (SRS refuses the publish); `destination` takes host[:port] entries only.
+ */
+import type { StreamHub } from "../../hub/stream-hub.ts";
+import type { ServerContext } from "../../server.ts";
+import { hookOnForward } from "../hooks/forward.ts";
+import { Forwarder } from "./forwarder.ts";
+import { forwardUrl } from "./url.ts";
+
+export class ForwardService {
+  private active = new Map<StreamHub, Forwarder[]>();
+
+  constructor(private ctx: ServerContext) {}
+
+  /** The forwards of a stream (stats, tests). */
+  forwarders(hub: StreamHub): readonly Forwarder[] {
+    return this.active.get(hub) ?? [];
+  }
+
+  start(): void {
+    this.ctx.hubs.listen({
+      onPublish: (hub) => this.onPublish(hub),
+      onUnpublish: (hub) => this.onUnpublish(hub),
+    });
+  }
+
+  private onPublish(hub: StreamHub): void {
+    const cfg = this.ctx.config.vhost(hub.key.vhost)?.forward;
+    if (!cfg?.enabled) return;
+    const publisher = hub.publisher;
+    const client = publisher ? this.ctx.clients.get(publisher.clientId) : undefined;
+    const list: Forwarder[] = [];
+    this.active.set(hub, list);
+    for (const dest of cfg.destination) {
+      this.add(hub, list, forwardUrl(dest, hub.key, { tcUrl: client?.tcUrl, param: client?.param }));
+    }
+    if (cfg.backend) {
+      if (!client) {
+        this.ctx.log.warn(`forward: ${hub.name}: publisher unknown, backend ${cfg.backend} not asked`);
+        return;
+      }
+      void hookOnForward(this.ctx, cfg.backend, client, hub.key).then((r) => {
+        if (hub.publisher !== publisher || this.active.get(hub) !== list) return; // unpublished meanwhile
+        if (!r.ok) {
+          this.ctx.log.error(`forward: ${hub.name}: backend ${cfg.backend} failed: ${r.reason}; no backend forwards`);
+          return;
+        }
+        this.ctx.log.trace(`forward: ${hub.name}: backend ${cfg.backend} answered ${r.urls.length} urls`);
+        for (const url of r.urls) this.add(hub, list, url);
+      });
+    }
+  }
+
+  private add(hub: StreamHub, list: Forwarder[], url: string): void {
+    const f = new Forwarder(hub, url, this.ctx.log);
+    list.push(f);
+    f.start();
+  }
+
+  private onUnpublish(hub: StreamHub): void {
+    const list = this.active.get(hub);
+    if (!list) return;
+    this.active.delete(hub);
+    for (const f of list) void f.stop();
+  }
+}
+
+const services = new WeakMap<ServerContext, ForwardService>();
+
+/** Starts forwarding for a server (call once from Server.start()). */
+export function startForward(ctx: ServerContext): ForwardService {
+  let s = services.get(ctx);
+  if (!s) {
+    s = new ForwardService(ctx);
+    services.set(ctx, s);
+    s.start();
+  }
+  return s;
+}
+
+export function forwardService(ctx: ServerContext): ForwardService | undefined {
+  return services.get(ctx);
+}

@@ -1,0 +1,202 @@
+/**
+ * Forward end to end with two real servers: A forwards what ffmpeg publishes to B, ffprobe/ffmpeg play it
+ * from B. A TCP relay in the test stands in for B's address so B can be "down" (nothing listening), "hung"
+ * (accepts, never answers) or "dropped" (connections cut) and A's reconnects can be watched. Backend mode uses
+ * a Bun.serve backend answering on_forward with B's URL.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { clip } from "../helpers/media.ts";
+import { freePort, playFrames, probeStreams, publish, type Proc, type RunningServer, startServer } from "../helpers/server.ts";
+
+const conf = (forward: string) => `listen 1935; daemon off; srs_log_tank console;
+vhost __defaultVhost__ { forward { enabled on; ${forward} } }
+`;
+
+/** A TCP relay on `port` to `target()`; `mode` decides what happens to new connections. */
+class Relay {
+  server: Server | undefined;
+  sockets = new Set<Socket>();
+  accepted = 0;
+  mode: "relay" | "hang" = "relay";
+  constructor(readonly port: number, private target: () => number) {}
+
+  listen(): Promise<void> {
+    this.server = createServer((c) => {
+      this.accepted++;
+      this.sockets.add(c);
+      c.on("close", () => this.sockets.delete(c));
+      c.on("error", () => {});
+      if (this.mode === "hang") return;
+      const up = createConnection({ host: "127.0.0.1", port: this.target() });
+      this.sockets.add(up);
+      up.on("close", () => {
+        this.sockets.delete(up);
+        c.destroy();
+      });
+      up.on("error", () => c.destroy());
+      c.on("close", () => up.destroy());
+      c.pipe(up);
+      up.pipe(c);
+    });
+    return new Promise((r) => this.server!.listen(this.port, "127.0.0.1", () => r()));
+  }
+
+  /** Cuts every open connection (a destination that drops). */
+  cut(): void {
+    for (const s of this.sockets) s.destroy();
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    if (this.server) await new Promise<void>((r) => this.server!.close(() => r()));
+    this.server = undefined;
+  }
+}
+
+async function waitFor(what: string, f: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await f()) return;
+    await Bun.sleep(200);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function streamOn(s: RunningServer, path: string): Promise<boolean> {
+  try {
+    const r = await fetch(`http://127.0.0.1:${s.api}/api/v1/streams/`);
+    const j = (await r.json()) as { streams?: { url?: string; name?: string; publish?: { active?: boolean } }[] };
+    return (j.streams ?? []).some((x) => x.url === path && x.publish?.active === true);
+  } catch {
+    return false;
+  }
+}
+
+describe("forward to a destination", () => {
+  let b: RunningServer;
+  let a: RunningServer;
+  let pub: Proc;
+
+  beforeAll(async () => {
+    b = await startServer();
+    a = await startServer({ config: conf(`destination 127.0.0.1:${b.rtmp};`) });
+    pub = publish(clip("clip.flv"), a.rtmpUrl("/live/fwd?token=abc"));
+    await waitFor("the stream on B", () => streamOn(b, "/live/fwd"), 15000);
+  }, 40000);
+
+  afterAll(async () => {
+    pub?.kill();
+    await a?.stop();
+    await b?.stop();
+  });
+
+  test("B plays what A got: h264 + aac, frames decoded", async () => {
+    const streams = await probeStreams(b.rtmpUrl("/live/fwd"));
+    expect(streams.map((s) => s.codec_name).sort()).toEqual(["aac", "h264"]);
+    const r = await playFrames(b.rtmpUrl("/live/fwd"), 3);
+    expect(r.video).toBeGreaterThanOrEqual(50);
+  }, 30000);
+
+  test("A logs the forward target with SRS's URL (publisher's param kept)", () => {
+    expect(a.output()).toContain(`forward: __defaultVhost__/live/fwd -> rtmp://127.0.0.1:${b.rtmp}/live/fwd?token=abc`);
+  });
+
+  test("unpublish on A stops the forward: B's stream goes away", async () => {
+    pub.kill();
+    await waitFor("B unpublished", async () => !(await streamOn(b, "/live/fwd")), 10000);
+    expect(a.output()).toMatch(/forward: __defaultVhost__\/live\/fwd -> \S+ stopped/);
+  }, 15000);
+});
+
+describe("forward faults", () => {
+  test("B down at first, then started: A retries with back-off and B gets the stream", async () => {
+    const port = await freePort();
+    let b: RunningServer | undefined;
+    const relay = new Relay(port, () => b!.rtmp);
+    const a = await startServer({ config: conf(`destination 127.0.0.1:${port};`) });
+    const pub = publish(clip("clip.flv"), a.rtmpUrl("/live/late"));
+    try {
+      await waitFor("two refused attempts", () => (a.output().match(/live\/late -> \S+ failed/g) ?? []).length >= 2, 10000);
+      const out = a.output();
+      expect(out).toContain("retry in 1s");
+      expect(out).toContain("retry in 2s");
+      b = await startServer();
+      await relay.listen();
+      await waitFor("the stream on B", () => streamOn(b!, "/live/late"), 15000);
+      const r = await playFrames(b.rtmpUrl("/live/late"), 2);
+      expect(r.video).toBeGreaterThan(20);
+      expect(a.output()).toContain("live/late -> rtmp://127.0.0.1");
+    } finally {
+      pub.kill();
+      await relay.close();
+      await a.stop();
+      await b?.stop();
+    }
+  }, 60000);
+
+  test("a destination that drops the connection, or hangs, is reconnected; the publisher is not slowed", async () => {
+    const port = await freePort();
+    const b = await startServer();
+    const relay = new Relay(port, () => b.rtmp);
+    await relay.listen();
+    const a = await startServer({ config: conf(`destination 127.0.0.1:${port};`) });
+    const pub = publish(clip("clip.flv"), a.rtmpUrl("/live/drop"));
+    try {
+      await waitFor("the stream on B", () => streamOn(b, "/live/drop"), 15000);
+      relay.mode = "hang";
+      relay.cut();
+      // A reconnects into a destination that accepts and never answers: a timeout, then more attempts.
+      await waitFor("a timed-out attempt", () => /live\/drop -> \S+ failed: .*(timed out|no response|within)/.test(a.output()), 20000);
+      // Meanwhile A's own players are fine.
+      const own = await playFrames(a.rtmpUrl("/live/drop"), 2);
+      expect(own.video).toBeGreaterThan(20);
+      relay.mode = "relay";
+      relay.cut();
+      await waitFor("the stream back on B", () => streamOn(b, "/live/drop"), 40000);
+      const r = await playFrames(b.rtmpUrl("/live/drop"), 2);
+      expect(r.video).toBeGreaterThan(20);
+    } finally {
+      pub.kill();
+      await relay.close();
+      await a.stop();
+      await b.stop();
+    }
+  }, 90000);
+});
+
+describe("forward backend", () => {
+  test("on_forward POSTs SRS's payload; A forwards to the urls the backend answers", async () => {
+    const b = await startServer();
+    const calls: Record<string, unknown>[] = [];
+    const backend = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch(req) {
+        calls.push((await req.json()) as Record<string, unknown>);
+        return Response.json({ code: 0, data: { urls: [b.rtmpUrl("/relay/fromA?k=v")] } });
+      },
+    });
+    const a = await startServer({ config: conf(`backend http://127.0.0.1:${backend.port}/api/v1/forward;`) });
+    const pub = publish(clip("clip.flv"), a.rtmpUrl("/live/bk?token=t1"));
+    try {
+      await waitFor("the stream on B", () => streamOn(b, "/relay/fromA"), 15000);
+      expect(calls.length).toBe(1);
+      const c = calls[0]!;
+      expect(Object.keys(c)).toEqual(["action", "server_id", "service_id", "client_id", "ip", "vhost", "app", "tcUrl", "stream", "param"]);
+      expect(c.action).toBe("on_forward");
+      expect(c.vhost).toBe("__defaultVhost__");
+      expect(c.app).toBe("live");
+      expect(c.stream).toBe("bk");
+      expect(c.param).toBe("?token=t1");
+      expect(c.tcUrl).toBe(`rtmp://127.0.0.1:${a.rtmp}/live`);
+      const streams = await probeStreams(b.rtmpUrl("/relay/fromA"));
+      expect(streams.map((s) => s.codec_name).sort()).toEqual(["aac", "h264"]);
+    } finally {
+      pub.kill();
+      await a.stop();
+      await b.stop();
+      backend.stop(true);
+    }
+  }, 60000);
+});
