@@ -16,6 +16,7 @@ import { type HlsService, startHls } from "./protocols/hls/service.ts";
 import { hookOnHls, hookOnHlsNotify } from "./services/hooks/index.ts";
 import { type SrtService, startSrt } from "./protocols/srt/bridge.ts";
 import { startDvr } from "./services/dvr/service.ts";
+import { startForward } from "./services/forward/service.ts";
 import { type AccessControl, OpenAccess } from "./services/access.ts";
 import { startHttpsApi } from "./services/api/index.ts";
 import { startExporter } from "./services/exporter/index.ts";
@@ -105,6 +106,7 @@ export class Server implements ServerContext {
     try {
       this.wireHlsHooks(startHls(this));
       startDvr(this);
+      startForward(this);
       this.rtmp = new RtmpServer(this);
       await this.rtmp.listen(c.listen());
       this.http = new HttpServers(this);
