@@ -9,7 +9,7 @@
  * counter blocks live in a reused buffer.
  */
 import { type Cipher, createCipheriv, createDecipheriv, pbkdf2Sync, randomBytes } from "node:crypto";
-import { SrtPacketError } from "./packet.ts";
+import { copyBytes, SrtPacketError } from "./packet.ts";
 
 export const KM_SIGN = 0x2029;
 export const KM_CIPHER_AES_CTR = 2;
@@ -59,8 +59,8 @@ export function parseKm(b: Uint8Array): KmMessage {
   if (b.length < need) throw new SrtPacketError(`KM message truncated: ${b.length} < ${need}`);
   return {
     kk, keki, cipher, auth, se, klen,
-    salt: b.slice(16, 16 + slen),
-    wrap: b.slice(16 + slen, need),
+    salt: copyBytes(b, 16, 16 + slen),
+    wrap: copyBytes(b, 16 + slen, need),
   };
 }
 
@@ -101,7 +101,7 @@ export function aesWrap(kek: Uint8Array, keys: Uint8Array): Uint8Array {
   if (!Number.isInteger(n) || n < 2) throw new Error("key wrap: bad key data length");
   const enc = createCipheriv(ecbName(kek.length), kek, null).setAutoPadding(false);
   const a = new Uint8Array(RFC3394_IV);
-  const r = keys.slice();
+  const r = copyBytes(keys);
   const blk = new Uint8Array(16);
   for (let j = 0; j < 6; j++) {
     for (let i = 1; i <= n; i++) {
@@ -128,8 +128,8 @@ export function aesUnwrap(kek: Uint8Array, wrapped: Uint8Array): Uint8Array | nu
   const n = wrapped.length / 8 - 1;
   if (!Number.isInteger(n) || n < 2) return null;
   const dec = createDecipheriv(ecbName(kek.length), kek, null).setAutoPadding(false);
-  const a = wrapped.slice(0, 8);
-  const r = wrapped.slice(8);
+  const a = copyBytes(wrapped, 0, 8);
+  const r = copyBytes(wrapped, 8);
   const blk = new Uint8Array(16);
   for (let j = 5; j >= 0; j--) {
     for (let i = n; i >= 1; i--) {
@@ -196,12 +196,12 @@ export function acceptKm(km: KmMessage, passphrase: string): KmResult {
   let even: SrtCipher | null = null;
   let odd: SrtCipher | null = null;
   if (km.kk === 3) {
-    even = new SrtCipher(keys.slice(0, km.klen), km.salt);
-    odd = new SrtCipher(keys.slice(km.klen, 2 * km.klen), km.salt);
+    even = new SrtCipher(copyBytes(keys, 0, km.klen), km.salt);
+    odd = new SrtCipher(copyBytes(keys, km.klen, 2 * km.klen), km.salt);
   } else if (km.kk === 1) {
-    even = new SrtCipher(keys.slice(0, km.klen), km.salt);
+    even = new SrtCipher(copyBytes(keys, 0, km.klen), km.salt);
   } else {
-    odd = new SrtCipher(keys.slice(0, km.klen), km.salt);
+    odd = new SrtCipher(copyBytes(keys, 0, km.klen), km.salt);
   }
   return { ok: true, even, odd, klen: km.klen };
 }

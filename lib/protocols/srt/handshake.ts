@@ -7,7 +7,7 @@
  */
 import { createHmac, randomBytes } from "node:crypto";
 import { acceptKm, type KmResult, KM_S_BADSECRET, KM_S_NOSECRET, parseKm } from "./crypto.ts";
-import { readU32, SrtPacketError, writeU32 } from "./packet.ts";
+import { copyBytes, readU32, SrtPacketError, writeU32 } from "./packet.ts";
 
 export const HS_CIF_SIZE = 48;
 export const SRT_MAGIC = 0x4a17;
@@ -120,7 +120,7 @@ export function decodeHandshake(cif: Uint8Array): Handshake {
     type: readU32(cif, 20),
     socketId: readU32(cif, 24),
     cookie: readU32(cif, 28),
-    peerIp: cif.slice(32, 48),
+    peerIp: copyBytes(cif, 32, 48),
     extensions: [],
   };
   let o = HS_CIF_SIZE;
@@ -131,7 +131,7 @@ export function decodeHandshake(cif: Uint8Array): Handshake {
     const end = o + words * 4;
     if (end > cif.length) throw new SrtPacketError(`handshake extension ${type} overruns the packet`);
     if (hs.extensions.length >= MAX_EXTENSIONS) throw new SrtPacketError("too many handshake extensions");
-    hs.extensions.push({ type, data: cif.slice(o, end) });
+    hs.extensions.push({ type, data: copyBytes(cif, o, end) });
     o = end;
   }
   return hs;

@@ -84,6 +84,14 @@ function w32(b: Uint8Array, o: number, v: number): void {
 
 export { u32 as readU32, w32 as writeU32 };
 
+/**
+ * A copy of b[start..end) as a plain Uint8Array. (Buffer#slice — what node:dgram hands us — returns a view, so
+ * `.slice()` must not be relied on to copy.)
+ */
+export function copyBytes(b: Uint8Array, start = 0, end = b.length): Uint8Array {
+  return Uint8Array.prototype.slice.call(b, start, end);
+}
+
 /** Reads the header of `buf[0..len)` into `h` (no allocation). Throws SrtPacketError if shorter than 16 bytes. */
 export function readHeader(buf: Uint8Array, len: number, h: SrtHeader): void {
   if (len < HEADER_SIZE || buf.length < len) throw new SrtPacketError(`packet too short: ${len} bytes`);
