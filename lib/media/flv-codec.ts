@@ -283,6 +283,15 @@ export interface FlvEncodeOptions {
   hevcMode?: "enhanced" | "legacy12";
 }
 
+/**
+ * Whether RTMP/FLV players in the field decode this packet. Opus exists only as enhanced-RTMP audio (2024),
+ * which FFmpeg before 7 and most players reject (FFmpeg 5.1 stalls on it), so live RTMP/FLV outputs leave it
+ * out; the audio bridge gives those players AAC instead.
+ */
+export function flvPlayersDecode(p: MediaPacket): boolean {
+  return !(p.kind === "audio" && p.codec === "opus");
+}
+
 /** The FLV tag type (8, 9, 18) for a packet. */
 export function packetFlvTagType(p: MediaPacket): number {
   return p.kind === "video" ? FLV_TAG_VIDEO : p.kind === "audio" ? FLV_TAG_AUDIO : FLV_TAG_SCRIPT;

@@ -7,6 +7,7 @@
 import { FanOut, type FanOutOptions } from "../../hub/fanout.ts";
 import type { StreamHub } from "../../hub/stream-hub.ts";
 import { encodeFlvHeader, encodePacketFlvTag } from "../../formats/flv.ts";
+import { flvPlayersDecode } from "../../media/flv-codec.ts";
 import type { MediaPacket } from "../../media/packet.ts";
 
 /**
@@ -23,7 +24,7 @@ export interface FlvVariant {
 }
 
 export function encodeFlvPacket(p: MediaPacket, v: FlvVariant): Uint8Array | null {
-  if (p.kind === "audio" && v.dropAudio) return null;
+  if (p.kind === "audio" && (v.dropAudio || !flvPlayersDecode(p))) return null;
   if (p.kind === "video" && v.dropVideo) return p.keyframe && !p.config ? KEYFRAME_MARK : null;
   try {
     return encodePacketFlvTag(p);

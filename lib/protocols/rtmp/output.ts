@@ -5,7 +5,7 @@
  */
 import { FanOut, type FanOutOptions } from "../../hub/fanout.ts";
 import type { StreamHub } from "../../hub/stream-hub.ts";
-import { packetToFlvBody } from "../../media/flv-codec.ts";
+import { flvPlayersDecode, packetToFlvBody } from "../../media/flv-codec.ts";
 import type { MediaPacket } from "../../media/packet.ts";
 import { encodeChunks } from "./chunk-writer.ts";
 import { CSID_AUDIO, CSID_DATA, CSID_VIDEO, MSG_AMF0_DATA, MSG_AUDIO, MSG_VIDEO } from "./messages.ts";
@@ -14,6 +14,7 @@ import { CSID_AUDIO, CSID_DATA, CSID_VIDEO, MSG_AMF0_DATA, MSG_AUDIO, MSG_VIDEO 
 export const PLAY_STREAM_ID = 1;
 
 export function encodeRtmpPacket(p: MediaPacket, chunkSize: number): Uint8Array | null {
+  if (!flvPlayersDecode(p)) return null;
   let payload: Uint8Array;
   try {
     payload = p.kind === "data" ? p.data : packetToFlvBody(p);
