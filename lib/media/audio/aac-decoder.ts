@@ -384,6 +384,12 @@ export class AacDecoder {
     }
   }
 
+  /** PCM for one lost frame (conceal()), in the buffers decode() returns. */
+  concealFrame(): Float32Array[] {
+    this.conceal();
+    return this.out;
+  }
+
   /** Forget the filterbank state (after a discontinuity). */
   reset(): void {
     for (const st of this.chans) {

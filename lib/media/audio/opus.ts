@@ -11,7 +11,8 @@
  * Loss: `decode(null)` (a lost packet) runs libopus's packet loss concealment for one frame of the last packet's
  * duration (a 1-byte packet holding only the last TOC with frame count code 0 is a zero-length frame, which libopus
  * conceals; opusscript's plain lost-packet call would conceal 120 ms at once). Invalid packets (odd TOC codes, junk)
- * are rejected by libopus and concealed the same way; nothing throws.
+ * are rejected by libopus and concealed the same way; nothing throws. Packets longer than 60 ms are concealed too
+ * (opusscript's native decode corrupts its heap when writing more than 2880 samples per channel).
  */
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -73,6 +74,8 @@ const OPUS_SET_PACKET_LOSS_PERC = 4014;
 
 const MAX_FRAME = 5760; // 120 ms at 48 kHz: what opusscript's decoder may write
 const MAX_PACKET = 4000;
+/** Bytes of the PCM buffers: opusscript spreads each s16le byte over a 16-bit slot (4 bytes per sample and channel). */
+const PCM_BYTES = MAX_FRAME * 2 * 4 * 2;
 
 export interface OpusEncoderOptions {
   channels: 1 | 2;
@@ -99,7 +102,7 @@ export class OpusEncoder {
     this.channels = o.channels;
     this.m = loadNative();
     this.h = new this.m.OpusScriptHandler(48000, o.channels, o.application ?? OPUS_APPLICATION_AUDIO);
-    this.inPtr = this.m._malloc(MAX_FRAME * 2 * 4);
+    this.inPtr = this.m._malloc(PCM_BYTES);
     this.outPtr = this.m._malloc(MAX_PACKET);
     this.setBitrate(o.bitrate ?? (o.channels === 2 ? 64000 : 32000));
     this.h._encoder_ctl(OPUS_SET_COMPLEXITY, Math.max(0, Math.min(10, o.complexity ?? 5)));
@@ -195,7 +198,7 @@ export class OpusDecoder {
     this.m = loadNative();
     this.h = new this.m.OpusScriptHandler(48000, o.channels, OPUS_APPLICATION_AUDIO);
     this.inPtr = this.m._malloc(MAX_PACKET);
-    this.outPtr = this.m._malloc(MAX_FRAME * 2 * 4);
+    this.outPtr = this.m._malloc(PCM_BYTES);
     for (let c = 0; c < o.channels; c++) this.out.push(new Float32Array(MAX_FRAME));
   }
 
@@ -204,14 +207,16 @@ export class OpusDecoder {
     if (this.closed) return { pcm: this.out, samples: 0, ok: false };
     let n = -1;
     let ok = false;
-    if (packet && packet.length > 0 && packet.length <= MAX_PACKET) {
+    // Packets longer than 60 ms (legal up to 120 ms, unused by WebRTC) are treated as invalid: opusscript's native
+    // decode corrupts its heap on outputs over 2880 samples per channel.
+    const dur = packet ? opusPacketSamples(packet) : 0;
+    if (packet && packet.length > 0 && packet.length <= MAX_PACKET && dur > 0 && dur <= 2880) {
       this.m.HEAPU8.set(packet, this.inPtr);
       n = this.h._decode(this.inPtr, packet.length, this.outPtr);
       if (n > 0) {
         ok = true;
         this.lastToc = packet[0]! & 0xfc;
-        const dur = opusPacketSamples(packet);
-        if (dur > 0) this.lastSamples = Math.min(dur, 2880);
+        this.lastSamples = dur;
       }
     }
     if (!ok) {
