@@ -1,0 +1,121 @@
+// Plays an HTTP live stream in a <video>: HTTP-FLV and HTTP-TS through mpegts.js (Media Source Extensions), HLS
+// through hls.js, or natively where the browser plays HLS itself (Safari, iOS). The libraries are loaded on first use
+// from this folder (they are embedded in the server; no CDN).
+
+const here = new URL(".", import.meta.url);
+const loading = new Map();
+
+function loadScript(name, global) {
+  if (globalThis[global]) return Promise.resolve(globalThis[global]);
+  if (!loading.has(name)) {
+    loading.set(name, new Promise((resolve, reject) => {
+      const s = document.createElement("script");
+      s.src = new URL(name, here).href;
+      s.onload = () => (globalThis[global] ? resolve(globalThis[global]) : reject(new Error(`${name} did not load`)));
+      s.onerror = () => reject(new Error(`cannot load ${name}`));
+      document.head.append(s);
+    }));
+  }
+  return loading.get(name);
+}
+
+/** "flv", "ts" or "hls" from a URL's extension (query ignored); "flv" when it has none. */
+export function kindOf(url) {
+  const path = new URL(url, location.href).pathname.toLowerCase();
+  if (path.endsWith(".m3u8")) return "hls";
+  if (path.endsWith(".ts")) return "ts";
+  return "flv";
+}
+
+/**
+ * Starts playing `url` in `video`. Returns { kind, engine, stop(), latency() } where latency() is the seconds of
+ * media between what is shown and the newest media received (hls.js: distance to the live edge), or NaN.
+ * `onError(message)` is called once on a fatal error.
+ */
+export async function playHttp(video, url, { onError = () => {}, lowLatency = true } = {}) {
+  const kind = kindOf(url);
+  let failed = false;
+  const fail = (msg) => {
+    if (!failed) {
+      failed = true;
+      onError(msg);
+    }
+  };
+  const buffered = () => {
+    const b = video.buffered;
+    return b.length ? b.end(b.length - 1) - video.currentTime : NaN;
+  };
+
+  if (kind === "hls") {
+    const nativeHls = video.canPlayType("application/vnd.apple.mpegurl");
+    const hasMse = "MediaSource" in globalThis || "ManagedMediaSource" in globalThis;
+    if (nativeHls && !hasMse) {
+      video.src = url;
+      video.addEventListener("error", () => fail(`video error ${video.error?.code ?? ""}`), { once: true });
+      return { kind, engine: "native", stop: () => { video.removeAttribute("src"); video.load(); }, latency: buffered };
+    }
+    const Hls = await loadScript("hls.min.js", "Hls");
+    if (!Hls.isSupported()) throw new Error("this browser has neither Media Source Extensions nor native HLS");
+    const hls = new Hls({ lowLatencyMode: lowLatency, liveSyncDurationCount: 2, enableWorker: true });
+    hls.on(Hls.Events.ERROR, (_e, data) => {
+      if (!data.fatal) return;
+      if (data.type === Hls.ErrorTypes.NETWORK_ERROR && data.details === "manifestLoadError") fail(`cannot load ${url} (${data.response?.code ?? "network error"})`);
+      else if (data.type === Hls.ErrorTypes.MEDIA_ERROR) hls.recoverMediaError();
+      else fail(`${data.type}: ${data.details}`);
+    });
+    hls.loadSource(url);
+    hls.attachMedia(video);
+    return {
+      kind, engine: `hls.js ${Hls.version}`,
+      stop: () => hls.destroy(),
+      latency: () => (Number.isFinite(hls.latency) && hls.latency > 0 ? hls.latency : buffered()),
+    };
+  }
+
+  const mpegts = await loadScript("mpegts.js", "mpegts");
+  Object.assign(mpegts.LoggingControl, { enableVerbose: false, enableDebug: false, enableInfo: false });
+  if (!mpegts.isSupported()) throw new Error("this browser has no Media Source Extensions (needed for HTTP-FLV/TS)");
+  const player = mpegts.createPlayer(
+    { type: kind === "ts" ? "mpegts" : "flv", isLive: true, url },
+    {
+      enableWorker: false,
+      enableStashBuffer: !lowLatency,
+      lazyLoad: false,
+      liveBufferLatencyChasing: lowLatency,
+      liveBufferLatencyMaxLatency: 1.5,
+      liveBufferLatencyMinRemain: 0.3,
+      autoCleanupSourceBuffer: true,
+    },
+  );
+  player.on(mpegts.Events.ERROR, (type, detail, info) => fail(`${type}: ${detail}${info?.msg ? ` (${info.msg})` : ""}`));
+  player.attachMediaElement(video);
+  player.load();
+  return {
+    kind, engine: `mpegts.js ${mpegts.version ?? ""}`.trim(),
+    stop: () => {
+      try {
+        player.pause();
+        player.unload();
+        player.detachMediaElement();
+      } catch { /* already gone */ }
+      player.destroy();
+    },
+    latency: buffered,
+  };
+}
+
+/** video.play(), muted when the browser refuses sound without a click; resolves to whether it had to mute. */
+export async function startVideo(video) {
+  try {
+    await video.play();
+    return false;
+  } catch (e) {
+    if (e && e.name === "NotAllowedError") {
+      video.muted = true;
+      await video.play().catch(() => {});
+      return true;
+    }
+    if (e && e.name === "AbortError") return false; // replaced by a newer load
+    throw e;
+  }
+}
