@@ -6,6 +6,15 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { readFileSync } from "node:fs";
+import { demuxFlv } from "../../lib/formats/flv.ts";
+import { StreamHub } from "../../lib/hub/stream-hub.ts";
+import { silentLog } from "../../lib/log/logger.ts";
+import { flvTagToPacket } from "../../lib/media/flv-codec.ts";
+import type { MediaPacket } from "../../lib/media/packet.ts";
+import { parseForwardUrls } from "../../lib/services/hooks/forward.ts";
+import { Forwarder } from "../../lib/services/forward/forwarder.ts";
+import { forwardUrl } from "../../lib/services/forward/url.ts";
 import { clip } from "../helpers/media.ts";
 import { freePort, playFrames, probeStreams, publish, type Proc, type RunningServer, startServer } from "../helpers/server.ts";
 
@@ -40,6 +49,14 @@ class Relay {
       up.pipe(c);
     });
     return new Promise((r) => this.server!.listen(this.port, "127.0.0.1", () => r()));
+  }
+
+  /** Stops reading from the forwarding side: its socket stops draining (a stalled destination). */
+  stall(): void {
+    for (const c of this.sockets) {
+      c.unpipe();
+      c.pause();
+    }
   }
 
   /** Cuts every open connection (a destination that drops). */
@@ -197,6 +214,71 @@ describe("forward backend", () => {
       await a.stop();
       await b.stop();
       backend.stop(true);
+    }
+  }, 60000);
+});
+
+describe("forward URL rule (SRS srs_generate_stream_with_query)", () => {
+  const key = (vhost: string) => ({ vhost, app: "live", stream: "s" });
+  test("default vhost, IP host: no vhost in the query; param kept", () => {
+    expect(forwardUrl("127.0.0.1:19350", key("__defaultVhost__"), { tcUrl: "rtmp://10.0.0.1/live", param: "" }))
+      .toBe("rtmp://127.0.0.1:19350/live/s");
+    expect(forwardUrl("10.1.1.1", key("__defaultVhost__"), { tcUrl: "rtmp://10.0.0.1:1935/live", param: "?token=x" }))
+      .toBe("rtmp://10.1.1.1:1935/live/s?token=x");
+  });
+  test("a named vhost, or a host name, goes into ?vhost= unless the param has one", () => {
+    expect(forwardUrl("b:1936", key("v.example"), { tcUrl: "rtmp://10.0.0.1/live", param: "" })).toBe("rtmp://b:1936/live/s?vhost=v.example");
+    expect(forwardUrl("b", key("__defaultVhost__"), { tcUrl: "rtmp://localhost/live", param: "?k=1" }))
+      .toBe("rtmp://b:1935/live/s?k=1&vhost=localhost");
+    expect(forwardUrl("b", key("v.example"), { tcUrl: "rtmp://x/live", param: "?vhost=other" })).toBe("rtmp://b:1935/live/s?vhost=other");
+  });
+  test("on_forward answers: data.urls, empty, or refused", () => {
+    expect(parseForwardUrls(JSON.stringify({ code: 0, data: { urls: ["rtmp://a/b/c"] } }))).toEqual({ ok: true, urls: ["rtmp://a/b/c"] });
+    expect(parseForwardUrls(JSON.stringify({ code: 0 }))).toEqual({ ok: true, urls: [] });
+    expect(parseForwardUrls(JSON.stringify({ code: 0, data: { urls: "rtmp://x" } })).ok).toBe(false);
+    expect(parseForwardUrls(JSON.stringify({ code: 0, data: { urls: ["http://x"] } })).ok).toBe(false);
+  });
+});
+
+describe("forward queue", () => {
+  test("a stalled destination: the queue stays bounded (drop to keyframe), stall detected, reconnected", async () => {
+    const b = await startServer();
+    const port = await freePort();
+    const relay = new Relay(port, () => b.rtmp);
+    await relay.listen();
+    const hub = new StreamHub({ vhost: "__defaultVhost__", app: "live", stream: "stall" }, {
+      gopCache: true, gopCacheMaxFrames: 2500, timeJitter: "off",
+    }, silentLog(), "vid-test");
+    hub.startPublish({ clientId: "c1", type: "fmle-publish", ip: "127.0.0.1", kick: () => {} });
+    const limit = 1 << 20;
+    const f = new Forwarder(hub, `rtmp://127.0.0.1:${port}/live/stall`, silentLog(), { maxQueueBytes: limit, stallMs: 2000 });
+    const { tags } = demuxFlv(new Uint8Array(readFileSync(clip("clip.flv"))));
+    const packets = tags.map((t) => flvTagToPacket(t.type, t.timestamp, t.data)).filter((p): p is MediaPacket => p !== null);
+    for (const p of packets.filter((x) => x.config || x.kind === "data")) hub.publish({ ...p });
+    f.start();
+    try {
+      await waitFor("connected", () => f.isConnected, 10000);
+      relay.stall();
+      let maxQueued = 0;
+      const frames = packets.filter((x) => !x.config && x.kind !== "data");
+      for (let loop = 0; loop < 25 && f.failures === 0; loop++) {
+        for (let i = 0; i < frames.length; i++) {
+          const p = frames[i]!;
+          hub.publish({ ...p, dts: p.dts + loop * 10000, pts: p.pts + loop * 10000 });
+          maxQueued = Math.max(maxQueued, f.queuedBytes);
+          if (i % 40 === 0) await Bun.sleep(1);
+        }
+      }
+      expect(maxQueued).toBeLessThanOrEqual(limit);
+      expect(f.droppedPackets).toBeGreaterThan(0);
+      await waitFor("stall detected", () => f.failures >= 1, 15000);
+      expect(f.recentErrors[0]).toContain("stalled");
+      relay.cut();
+      await waitFor("reconnected", () => f.connects >= 2, 15000);
+    } finally {
+      await f.stop();
+      await relay.close();
+      await b.stop();
     }
   }, 60000);
 });

@@ -52,6 +52,8 @@ export class Forwarder implements HubSubscriber {
   connects = 0;
   failures = 0;
   lastError = "";
+  /** The last few failures, oldest first (bounded). */
+  recentErrors: string[] = [];
 
   constructor(readonly hub: StreamHub, readonly url: string, private log: Log, private opts: ForwarderOptions = {}) {
     this.minBackoff = opts.minBackoffMs ?? 1000;
@@ -149,6 +151,8 @@ export class Forwarder implements HubSubscriber {
         this.failures++;
         const msg = e instanceof Error ? e.message : String(e);
         this.lastError = msg;
+        this.recentErrors.push(msg);
+        if (this.recentErrors.length > 8) this.recentErrors.shift();
         this.log.warn(`forward: ${this.hub.name} -> ${this.url} failed: ${msg}; retry in ${delay / 1000}s`);
       } finally {
         this.connected = false;

@@ -22,7 +22,9 @@ import {
   topLevelTypes,
   videoTrack,
 } from "../../../lib/formats/mp4/index.ts";
+import { joinAvcc, splitAnnexB } from "../../../lib/media/avc.ts";
 import { flvTagToPacket } from "../../../lib/media/flv-codec.ts";
+import { buildHevcConfig, hevcNaluType } from "../../../lib/media/hevc.ts";
 import type { MediaPacket } from "../../../lib/media/packet.ts";
 import { clip, type ClipName } from "../../helpers/media.ts";
 
@@ -248,4 +250,61 @@ test("MP3 audio goes into mp4a/esds with the MPEG-1 audio object type", () => {
   expect(p.streams[0]!.codec_name).toBe("mp3");
   expect(Math.abs(Number(p.format.duration) - 3)).toBeLessThan(0.1);
   expect(decodeErrors(out)).toBe("");
+});
+
+/** clip-hevc.ts's video as MediaPackets: ffmpeg writes the raw Annex B packets back to back, ffprobe gives each one's size and times. */
+function hevcPackets(): MediaPacket[] {
+  const src = clip("clip-hevc.ts");
+  const raw = new Uint8Array(execFileSync("ffmpeg", ["-v", "error", "-i", src, "-map", "0:v:0", "-c", "copy", "-f", "hevc", "-"], {
+    maxBuffer: 256 << 20,
+  }));
+  const rows = execFileSync("ffprobe", [
+    "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time,dts_time,size,flags", "-of", "csv=p=0", src,
+  ], { encoding: "utf8", maxBuffer: 64 << 20 }).split("\n").filter((l) => l.trim() !== "").map((l) => l.split(","));
+  const out: MediaPacket[] = [];
+  let off = 0;
+  let t0: number | undefined;
+  const ps: Uint8Array[][] = [[], [], []];
+  for (const [pts, dts, size, flags] of rows) {
+    const au = raw.subarray(off, off + Number(size));
+    off += Number(size);
+    const nalus = splitAnnexB(au);
+    const frame = nalus.filter((n) => {
+      const t = hevcNaluType(n);
+      if (t >= 32 && t <= 34 && ps[t - 32]!.length === 0) ps[t - 32]!.push(n.slice());
+      return t < 32 || t > 35;
+    });
+    t0 ??= Number(dts) * 1000;
+    const d = Math.round(Number(dts) * 1000 - t0);
+    if (out.length === 0) {
+      out.push({ kind: "video", codec: "h265", dts: 0, pts: 0, keyframe: true, config: true, data: buildHevcConfig(ps[0]!, ps[1]!, ps[2]!) });
+    }
+    out.push({
+      kind: "video", codec: "h265", dts: d, pts: Math.round(Number(pts) * 1000 - t0), keyframe: (flags ?? "").startsWith("K"),
+      config: false, data: joinAvcc(frame),
+    });
+  }
+  expect(off).toBe(raw.length);
+  return out;
+}
+
+test("HEVC goes into hvc1/hvcC and plays (fragmented and finalized)", async () => {
+  const packets = hevcPackets();
+  const m = mux(packets);
+  expect(m.tracks.map((t) => `${t.codec}:${t.width}x${t.height}`)).toEqual(["h265:640x360"]);
+  const f = join(work, "hevc.mp4");
+  writeFileSync(f, fileOf(m));
+  const frames = packets.filter((p) => !p.config).length;
+  for (const stage of ["fragmented", "finalized"]) {
+    if (stage === "finalized") {
+      const h = await open(f, "r+");
+      await finalizeFragmentedMp4(fileHandleAccess(h), m.tracks);
+      await h.close();
+    }
+    const p = probe(f);
+    expect(p.streams[0]!.codec_name).toBe("hevc");
+    expect(Number(p.streams[0]!.nb_read_frames)).toBe(frames);
+    expect(decodeErrors(f)).toBe("");
+  }
+  expect(Buffer.from(readFileSync(f)).includes("hvcC")).toBe(true);
 });
