@@ -40,7 +40,7 @@ function loadNative(): OpusNative {
   if (native) return native;
   let factory: Factory;
   let wasm: Uint8Array;
-  if (typeof Bun !== "undefined") {
+  if ((globalThis as { Bun?: unknown }).Bun !== undefined) {
     // Literal specifiers on purpose: `bun build` bundles the glue and embeds the wasm (file loader -> its path).
     factory = require("opusscript/build/opusscript_native_wasm.js") as Factory;
     const wasmPath = require("opusscript/build/opusscript_native_wasm.wasm") as string | { default: string };
