@@ -253,7 +253,7 @@ describe.concurrent("SRT transport against libsrt", () => {
     expect(r.server.connectionCount).toBe(0);
   }, 30000);
 
-  test("application rejection: the accept hook refuses a stream id with 1403, libsrt callers fail", async () => {
+  test("application rejection: the async accept hook refuses a stream id with 1403, libsrt callers fail at once", async () => {
     const { log } = memLog();
     const seen: string[] = [];
     const srv = new SrtServer({ port: 0, host: "127.0.0.1", log }, {
@@ -265,8 +265,10 @@ describe.concurrent("SRT transport against libsrt", () => {
     });
     servers.push(srv);
     const { port } = await srv.listen();
-    const p = proc("srt-live-transmit", ["-q", `srt://127.0.0.1:${port}?streamid=#!::r=live/no,m=request`, "file://con"], 10000);
+    const t0 = Date.now();
+    const p = proc("ffmpeg", ["-hide_banner", "-loglevel", "error", "-i", `srt://127.0.0.1:${port}?streamid=#!::r=live/no,m=request`, "-f", "null", "-"], 10000);
     expect(await p.done).not.toBe(0);
+    expect(Date.now() - t0).toBeLessThan(2500); // rejected at once, not a connect timeout
     const e = await srtConnect({ host: "127.0.0.1", port, streamId: "#!::r=live/no,m=publish" }).catch((x: unknown) => x);
     expect((e as SrtRejectError).code).toBe(1403);
     const ok = await srtConnect({ host: "127.0.0.1", port, streamId: "#!::r=live/ok,m=publish" });

@@ -22,7 +22,7 @@ export function seqOff(a: number, b: number): number {
 
 /** Negative when a precedes b, 0 when equal, positive when a follows b. */
 export function seqCmp(a: number, b: number): number {
-  return -seqOff(a, b);
+  return seqOff(b, a);
 }
 
 export const MSGNO_MAX = 0x03ffffff;

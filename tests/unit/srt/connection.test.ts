@@ -1,0 +1,173 @@
+/**
+ * Two SrtConnections over an in-memory lossy, delayed link: ARQ (NAK + retransmission), TSBPD delivery
+ * timing, too-late drop, ACK/ACKACK RTT, drop requests and shutdown.
+ */
+import { describe, expect, test } from "bun:test";
+import { SrtConnection, type SrtTransport } from "../../../lib/protocols/srt/connection.ts";
+import { createKm } from "../../../lib/protocols/srt/crypto.ts";
+import { silentLog } from "../../../lib/log/logger.ts";
+
+const now = () => performance.now() * 1000;
+
+interface Link {
+  a: SrtConnection;
+  b: SrtConnection;
+  stop(): void;
+  counts: { aToB: number; dropped: number };
+}
+
+/** a → b with `loss` probability and `delayMs` one-way delay (both ways). */
+function link(opts: { loss: number; delayMs: number; latencyMs: number; tlpktdrop?: boolean; encrypt?: boolean; lossBack?: number }): Link {
+  const counts = { aToB: 0, dropped: 0 };
+  let a!: SrtConnection;
+  let b!: SrtConnection;
+  let rnd = 12345;
+  const random = () => ((rnd = (rnd * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const mk = (to: () => SrtConnection, loss: number, count: boolean): SrtTransport => ({
+    send(buf, len) {
+      if (count) counts.aToB++;
+      if (random() < loss) {
+        counts.dropped++;
+        return;
+      }
+      const copy = buf.slice(0, len);
+      setTimeout(() => to().handlePacket(copy, copy.length, now()), opts.delayMs);
+    },
+  });
+  const km = opts.encrypt ? createKm("link-passphrase", 16).cipher : null;
+  const t0 = now();
+  const common = {
+    remoteAddress: "mem", remotePort: 0, streamId: "s", sndIsn: 0x7ffffff0, rcvIsn: 0x7ffffff0, rcvLatencyMs: opts.latencyMs,
+    sndLatencyMs: opts.latencyMs, tsbpd: true, tlpktdrop: opts.tlpktdrop ?? true, payloadSize: 1316, rcvBufPackets: 8192,
+    sndBufPackets: 8192, peerIdleTimeoutMs: 5000, maxBw: 0, rcvEven: km, rcvOdd: null, sndCipher: km,
+    tsbpdBaseUs: t0 + opts.delayMs * 1000, startUs: t0, peerRexmitFlag: true, log: silentLog(),
+  };
+  a = new SrtConnection({ ...common, socketId: 1, peerSocketId: 2, transport: mk(() => b, opts.loss, true) });
+  b = new SrtConnection({ ...common, socketId: 2, peerSocketId: 1, transport: mk(() => a, opts.lossBack ?? opts.loss, false) });
+  const timer = setInterval(() => {
+    const t = now();
+    a.tick(t);
+    b.tick(t);
+  }, 10);
+  return { a, b, counts, stop: () => clearInterval(timer) };
+}
+
+function packet(i: number): Uint8Array {
+  const p = new Uint8Array(1316);
+  new DataView(p.buffer).setUint32(0, i);
+  p[1315] = i & 0xff;
+  return p;
+}
+
+async function pump(l: Link, n: number, perMs: number): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    l.a.send(packet(i));
+    if (i % perMs === perMs - 1) await Bun.sleep(1);
+  }
+}
+
+describe("SrtConnection over a lossy link", () => {
+  test("10% loss each way, 20 ms delay, 200 ms latency: every packet delivered in order (sequence wraps)", async () => {
+    const l = link({ loss: 0.1, delayMs: 20, latencyMs: 200 });
+    const got: number[] = [];
+    l.b.onData((p) => got.push(new DataView(p.buffer, p.byteOffset).getUint32(0)));
+    await pump(l, 1500, 2);
+    const end = Date.now() + 5000;
+    while (got.length < 1500 && Date.now() < end) await Bun.sleep(20);
+    l.stop();
+    expect(got.length).toBe(1500);
+    for (let i = 0; i < got.length; i++) if (got[i] !== i) throw new Error(`out of order at ${i}: ${got[i]}`);
+    const sa = l.a.stats();
+    const sb = l.b.stats();
+    expect(l.counts.dropped).toBeGreaterThan(100);
+    expect(sa.pktRetrans).toBeGreaterThan(100);
+    expect(sb.pktLoss).toBeGreaterThan(100);
+    expect(sb.pktRcvDrop).toBe(0);
+    expect(sb.rttMs).toBeGreaterThan(30);
+    expect(sb.rttMs).toBeLessThan(150);
+    l.a.close();
+    l.b.close();
+  });
+
+  test("encrypted link: payloads decrypted intact", async () => {
+    const l = link({ loss: 0.05, delayMs: 5, latencyMs: 120, encrypt: true });
+    const got: Uint8Array[] = [];
+    l.b.onData((p) => got.push(p.slice()));
+    await pump(l, 300, 3);
+    const end = Date.now() + 3000;
+    while (got.length < 300 && Date.now() < end) await Bun.sleep(20);
+    l.stop();
+    expect(got.length).toBe(300);
+    for (let i = 0; i < 300; i++) expect(Buffer.from(got[i]!).equals(Buffer.from(packet(i)))).toBe(true);
+  });
+
+  test("TSBPD: delivery happens ~latency after sending, not before", async () => {
+    const l = link({ loss: 0, delayMs: 1, latencyMs: 150 });
+    const sentAt = now();
+    let deliveredAt = 0;
+    l.b.onData(() => {
+      if (!deliveredAt) deliveredAt = now();
+    });
+    l.a.send(packet(0));
+    await Bun.sleep(400);
+    l.stop();
+    const ms = (deliveredAt - sentAt) / 1000;
+    expect(ms).toBeGreaterThanOrEqual(145);
+    expect(ms).toBeLessThan(200);
+  });
+
+  test("too-late drop: with the sender's retransmissions lost, the receiver skips holes and keeps going", async () => {
+    // 30% loss forward, no way to recover everything within 40 ms of latency and 30 ms delay.
+    const l = link({ loss: 0.3, delayMs: 30, latencyMs: 40 });
+    const got: number[] = [];
+    l.b.onData((p) => got.push(new DataView(p.buffer, p.byteOffset).getUint32(0)));
+    await pump(l, 600, 2);
+    await Bun.sleep(500);
+    l.stop();
+    expect(got.length).toBeGreaterThan(300);
+    expect(got.length).toBeLessThan(600);
+    for (let i = 1; i < got.length; i++) if (got[i]! <= got[i - 1]!) throw new Error("not increasing");
+    expect(l.b.stats().pktRcvDrop).toBeGreaterThan(0);
+  });
+
+  test("shutdown closes the peer; idle timeout closes a silent connection", async () => {
+    const l = link({ loss: 0, delayMs: 1, latencyMs: 50 });
+    const reasons: string[] = [];
+    l.b.onClose((r) => reasons.push(r));
+    l.a.close();
+    await Bun.sleep(30);
+    expect(reasons).toEqual(["peer shutdown"]);
+    l.stop();
+    const sent: number[] = [];
+    const lone = new SrtConnection({
+      socketId: 1, peerSocketId: 2, remoteAddress: "x", remotePort: 0, streamId: "", sndIsn: 0, rcvIsn: 0, rcvLatencyMs: 120,
+      sndLatencyMs: 120, tsbpd: true, tlpktdrop: true, payloadSize: 1316, rcvBufPackets: 64, sndBufPackets: 64,
+      peerIdleTimeoutMs: 50, maxBw: 0, rcvEven: null, rcvOdd: null, sndCipher: null, tsbpdBaseUs: now(), startUs: now(),
+      peerRexmitFlag: true, transport: { send: (_b, n) => void sent.push(n) }, log: silentLog(),
+    });
+    let why = "";
+    lone.onClose((r) => (why = r));
+    lone.tick(now() + 60_000);
+    expect(why).toContain("idle");
+    expect(lone.send(new Uint8Array(10))).toBe(false);
+  });
+
+  test("pacing: a 300-packet burst is spread out, not sent in one go", async () => {
+    const times: number[] = [];
+    const c = new SrtConnection({
+      socketId: 1, peerSocketId: 2, remoteAddress: "x", remotePort: 0, streamId: "", sndIsn: 0, rcvIsn: 0, rcvLatencyMs: 120,
+      sndLatencyMs: 120, tsbpd: true, tlpktdrop: true, payloadSize: 1316, rcvBufPackets: 64, sndBufPackets: 1024,
+      peerIdleTimeoutMs: 5000, maxBw: 1_000_000, rcvEven: null, rcvOdd: null, sndCipher: null, tsbpdBaseUs: now(),
+      startUs: now(), peerRexmitFlag: true, transport: { send: (_b, n) => void (n > 100 && times.push(performance.now())) },
+      log: silentLog(),
+    });
+    for (let i = 0; i < 300; i++) c.send(new Uint8Array(1316));
+    const immediate = times.length;
+    await Bun.sleep(500);
+    c.close();
+    // 1 MB/s: ~400 ms for 300 × 1332 bytes; a handful may leave at once (bucket), not all.
+    expect(immediate).toBeLessThan(10);
+    expect(times.length).toBeGreaterThan(250);
+    expect(times[times.length - 1]! - times[0]!).toBeGreaterThan(300);
+  });
+});
