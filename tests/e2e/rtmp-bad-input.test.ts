@@ -16,6 +16,7 @@ import { ClientHandshake, HANDSHAKE_SIZE } from "../../lib/protocols/rtmp/handsh
 import { CSID_OVER_CONNECTION2, MSG_AMF0_COMMAND, MSG_VIDEO, type RtmpMessage } from "../../lib/protocols/rtmp/messages.ts";
 import { clip } from "../helpers/media.ts";
 import { type Proc, publish, run, type RunningServer, startServer } from "../helpers/server.ts";
+import { prng } from "../helpers/prng.ts";
 
 const children: Proc[] = [];
 const sockets: Socket[] = [];
@@ -32,17 +33,6 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-/** A deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 function randomBytes(n: number, seed: number): Uint8Array {
   const r = prng(seed);
   const b = new Uint8Array(n);

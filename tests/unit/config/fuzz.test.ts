@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError, loadConfig, parseConfText, type SrsConfig, stringifyYaml } from "../../../lib/config/index.ts";
 import { newIncludeContext } from "../../../lib/config/parser.ts";
+import { prng as mulberry32 } from "../../helpers/prng.ts";
 
 const REPO = join(import.meta.dir, "../../..");
 const CORPUS = process.env.SRS_CONF_CORPUS ?? join(REPO, "../shared/srs-conf");
@@ -16,16 +17,6 @@ const SEED = Number(process.env.FUZZ_SEED ?? 20251122);
 const ITERATIONS = Number(process.env.FUZZ_ITERATIONS ?? 3000);
 const BUDGET_MS = 20000;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SPECIAL = [";", "{", "}", '"', "'", "#", "\n", "\r", " ", "\t", "\0", "$", "[", "]", ":", "-", "&", "*", "|", ">", "é"];
 const WORDS = [

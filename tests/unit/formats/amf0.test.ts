@@ -10,6 +10,7 @@ import {
   isEcmaArray,
 } from "../../../lib/formats/amf0.ts";
 import type { Amf0Value } from "../../../lib/formats/amf0.ts";
+import { prng as rng } from "../../helpers/prng.ts";
 
 const hex = (s: string): Uint8Array => new Uint8Array((s.replace(/\s+/g, "").match(/../g) ?? []).map((h) => parseInt(h, 16)));
 const toHex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
@@ -148,17 +149,6 @@ describe("amf0 errors", () => {
   });
 });
 
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomValue(r: () => number, depth: number): Amf0Value {
   const k = Math.floor(r() * (depth > 3 ? 6 : 9));

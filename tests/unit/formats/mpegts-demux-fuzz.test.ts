@@ -8,17 +8,8 @@ import { readFileSync } from "node:fs";
 import { TsDemuxer, TsDemuxError } from "../../../lib/formats/mpegts-demux.ts";
 import type { MediaPacket } from "../../../lib/media/packet.ts";
 import { clip } from "../../helpers/media.ts";
+import { prng as mulberry32 } from "../../helpers/prng.ts";
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const MAX_PES = 256 * 1024;
 const BOUND = 2 * MAX_PES + 64 * 1024; // video + audio PES buffers, sections, carry, partial packet

@@ -3,6 +3,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { clip } from "../../helpers/media.ts";
 import type { ClipName } from "../../helpers/media.ts";
+export { prng as rng } from "../../helpers/prng.ts";
 
 export function readClip(name: ClipName): Uint8Array {
   return new Uint8Array(readFileSync(clip(name)));
@@ -27,17 +28,6 @@ export function probePackets(name: ClipName): ProbePacket[] {
   });
 }
 
-/** Small deterministic PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export function hex(b: Uint8Array): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");

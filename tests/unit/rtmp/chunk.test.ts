@@ -9,17 +9,8 @@ import {
   setChunkSizeMessage,
 } from "../../../lib/protocols/rtmp/messages.ts";
 import type { RtmpMessage } from "../../../lib/protocols/rtmp/messages.ts";
+import { prng as rng } from "../../helpers/prng.ts";
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function payload(n: number, seed: number): Uint8Array {
   const b = new Uint8Array(n);
