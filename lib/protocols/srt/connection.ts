@@ -148,6 +148,8 @@ const MIN_NAK_INTERVAL_US = 20_000;
 const ACK_HISTORY = 64;
 const MAX_LOSS_PAIRS = 512;
 const MAX_REXMIT_PER_NAK = 2048;
+/** Spare packet buffers kept per connection per direction (memory follows what is in flight, not ring size). */
+const POOL_MAX = 256;
 
 function pow2(n: number): number {
   let c = 16;
@@ -183,6 +185,7 @@ export class SrtConnection {
   private rcvCap: number;
   private rcvMask: number;
   private rcvData: Array<Uint8Array | undefined>;
+  private rcvPool: Uint8Array[] = [];
   /** >= 0: payload length; -1: missing; -2: dropped on request. */
   private rcvLen: Int32Array;
   private rcvTs: Float64Array;
@@ -223,6 +226,7 @@ export class SrtConnection {
   private sndCap: number;
   private sndMask: number;
   private sndPkt: Array<Uint8Array | undefined>;
+  private sndPool: Uint8Array[] = [];
   private sndLen: Int32Array;
   private sndOrigin: Float64Array;
   private sndLastTx: Float64Array;
@@ -344,7 +348,7 @@ export class SrtConnection {
     if (h.retransmitted) this.st.pktRcvRetrans++;
     let slot = this.rcvData[idx];
     if (slot === undefined) {
-      slot = new Uint8Array(MAX_PACKET_SIZE);
+      slot = this.rcvPool.pop() ?? new Uint8Array(MAX_PACKET_SIZE);
       this.rcvData[idx] = slot;
     }
     slot.set(buf.subarray(HEADER_SIZE, len), 0);
@@ -515,7 +519,7 @@ export class SrtConnection {
     if (adv <= 0) return;
     if (seqOff(ackSeq, this.sndTxNext) < 0) return; // acknowledges what we never sent: ignore
     for (let i = 0; i < adv; i++) {
-      this.sndLen[this.sndHead] = 0;
+      this.releaseSnd(this.sndHead);
       this.sndHead = (this.sndHead + 1) & this.sndMask;
     }
     this.sndBase = ackSeq;
@@ -635,8 +639,8 @@ export class SrtConnection {
       if (seqOff(this.sndBase, this.sndNext) >= this.sndCap) this.dropOldest();
       const idx = (this.sndHead + seqOff(this.sndBase, this.sndNext)) & this.sndMask;
       let pkt = this.sndPkt[idx];
-      if (pkt === undefined) {
-        pkt = new Uint8Array(HEADER_SIZE + max);
+      if (pkt === undefined || pkt.length < HEADER_SIZE + max) {
+        pkt = this.sndPool.pop() ?? new Uint8Array(HEADER_SIZE + max);
         this.sndPkt[idx] = pkt;
       }
       this.msgNo = msgNext(this.msgNo);
@@ -655,9 +659,18 @@ export class SrtConnection {
     return true;
   }
 
+  private releaseSnd(i: number): void {
+    const b = this.sndPkt[i];
+    if (b !== undefined) {
+      this.sndPkt[i] = undefined;
+      if (this.sndPool.length < POOL_MAX) this.sndPool.push(b);
+    }
+    this.sndLen[i] = 0;
+  }
+
   private dropOldest(): void {
     if (this.sndTxNext === this.sndBase) this.sndTxNext = seqAdd(this.sndTxNext, 1);
-    this.sndLen[this.sndHead] = 0;
+    this.releaseSnd(this.sndHead);
     this.sndHead = (this.sndHead + 1) & this.sndMask;
     this.sndBase = seqAdd(this.sndBase, 1);
     this.st.pktSndDrop++;
@@ -770,15 +783,22 @@ export class SrtConnection {
     while (this.rcvBase !== this.rcvNext) {
       const i = this.rcvHead;
       const len = this.rcvLen[i]!;
+      const buf = this.rcvData[i];
       this.rcvLen[i] = -1;
       this.advanceBase();
-      if (len < 0) continue;
-      const view = this.rcvData[i]!.subarray(0, len);
+      if (len < 0 || buf === undefined) continue;
+      const view = buf.subarray(0, len);
       for (let k = 0; k < this.dataCbs.length; k++) this.dataCbs[k]!(view);
     }
   }
 
+  /** Moves the delivery point one packet on; the slot's buffer goes back to the pool (still readable until reused). */
   private advanceBase(): void {
+    const b = this.rcvData[this.rcvHead];
+    if (b !== undefined) {
+      this.rcvData[this.rcvHead] = undefined;
+      if (this.rcvPool.length < POOL_MAX) this.rcvPool.push(b);
+    }
     this.rcvHead = (this.rcvHead + 1) & this.rcvMask;
     this.rcvBase = seqAdd(this.rcvBase, 1);
     if (seqOff(this.ackSeq, this.rcvBase) > 0) this.advanceAck();

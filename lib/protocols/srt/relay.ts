@@ -4,7 +4,7 @@
  * (or no m=) plays it; a plain stream id is the resource name itself. Payloads are forwarded as they are
  * delivered: no demuxing, no GOP cache.
  *
- * Standalone: `bun lib/protocols/srt/relay.ts [port] [latencyMs]`.
+ * Standalone: `bun lib/protocols/srt/relay.ts [port] [latencyMs] [passphrase]`.
  */
 import { Log, LogSink } from "../../log/logger.ts";
 import type { SrtConnection } from "./connection.ts";
@@ -104,7 +104,8 @@ export class SrtRelay {
 if (import.meta.main) {
   const port = Number(process.argv[2] ?? 10080);
   const latency = Number(process.argv[3] ?? 120);
+  const passphrase = process.argv[4];
   const log = new Log(new LogSink({ level: "trace" }), "srtrelay");
-  const relay = new SrtRelay({ port, host: "0.0.0.0", latency, log });
+  const relay = new SrtRelay({ port, host: "0.0.0.0", latency, log, passphrase, pbkeylen: 0 });
   await relay.listen();
 }
