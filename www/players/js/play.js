@@ -87,7 +87,10 @@ export async function playHttp(video, url, { onError = () => {}, lowLatency = tr
       autoCleanupSourceBuffer: true,
     },
   );
-  player.on(mpegts.Events.ERROR, (type, detail, info) => fail(`${type}: ${detail}${info?.msg ? ` (${info.msg})` : ""}`));
+  player.on(mpegts.Events.ERROR, (type, detail, info) => {
+    const why = [info?.code > 0 ? `HTTP ${info.code}` : "", info?.msg ?? ""].filter(Boolean).join(" ");
+    fail(`${type}: ${detail}${why ? ` (${why})` : ""}`);
+  });
   player.attachMediaElement(video);
   player.load();
   return {
