@@ -15,8 +15,9 @@ import { RtcService } from "./protocols/rtc/service.ts";
 import { type HlsService, startHls } from "./protocols/hls/service.ts";
 import { hookOnHls, hookOnHlsNotify } from "./services/hooks/index.ts";
 import { type SrtService, startSrt } from "./protocols/srt/bridge.ts";
-import { startDvr } from "./services/dvr/service.ts";
+import { dvrService, startDvr } from "./services/dvr/service.ts";
 import { startForward } from "./services/forward/service.ts";
+import { startAudioBridges } from "./services/audio-bridge.ts";
 import { type AccessControl, OpenAccess } from "./services/access.ts";
 import { startHttpsApi } from "./services/api/index.ts";
 import { startExporter } from "./services/exporter/index.ts";
@@ -107,6 +108,7 @@ export class Server implements ServerContext {
       this.wireHlsHooks(startHls(this));
       startDvr(this);
       startForward(this);
+      startAudioBridges(this);
       this.rtmp = new RtmpServer(this);
       await this.rtmp.listen(c.listen());
       this.http = new HttpServers(this);
@@ -172,6 +174,7 @@ export class Server implements ServerContext {
     this.log.trace(`fast quit: closing ${this.clients.size} clients`);
     await this.closeListeners();
     this.clients.kickAll("server quit");
+    await this.finishRecordings();
     this.removePidFile();
     this.log.trace(`server stopped`);
   }
@@ -190,8 +193,14 @@ export class Server implements ServerContext {
     this.log.trace(`graceful quit: waiting up to ${c.graceFinalWait()}ms for ${this.clients.size} clients`);
     await this.clients.drained(c.graceFinalWait());
     this.clients.kickAll("server quit");
+    await this.finishRecordings();
     this.removePidFile();
     this.log.trace(`server stopped gracefully`);
+  }
+
+  /** DVR files being written are finalized (MP4 index, FLV duration) and renamed before the process exits. */
+  private async finishRecordings(): Promise<void> {
+    await dvrService(this)?.drain(5000);
   }
 
   private async closeListeners(): Promise<void> {

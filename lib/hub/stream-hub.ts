@@ -4,7 +4,7 @@
  * per output format, see fanout.ts). It knows no protocol: adapters convert to and from MediaPacket.
  */
 import type { Log } from "../log/logger.ts";
-import type { MediaPacket, StreamKey } from "../media/packet.ts";
+import type { AudioCodec, MediaPacket, StreamKey } from "../media/packet.ts";
 import { streamKeyString, streamUrl } from "../media/packet.ts";
 import { GopCache } from "./gop-cache.ts";
 import { type JitterMode, TimeJitter } from "./jitter.ts";
@@ -12,6 +12,8 @@ import { type JitterMode, TimeJitter } from "./jitter.ts";
 /** Something that receives the hub's packets: an output format's shared encoder, a recorder, a bridge. */
 export interface HubSubscriber {
   onPacket(p: MediaPacket): void;
+  /** Outputs asked for (or stopped asking for) an audio codec: `count` is how many want it now (see wantAudio). */
+  onWant?(codec: AudioCodec, count: number): void;
   /** A publisher started (players that waited for the stream may begin). */
   onPublish?(): void;
   /** The publisher left. */
@@ -62,7 +64,10 @@ export class StreamHub {
   publisher: PublisherInfo | undefined;
   metadata: MediaPacket | undefined;
   videoConfig: MediaPacket | undefined;
+  /** The publisher's audio sequence header (AAC ASC, OpusHead): what stats and the API describe. */
   audioConfig: MediaPacket | undefined;
+  /** The sequence header of the derived audio rendition (the audio bridge's AAC or Opus), if one runs. */
+  altAudioConfig: MediaPacket | undefined;
   video: VideoInfo | undefined;
   audio: AudioInfo | undefined;
   readonly gop: GopCache;
@@ -70,6 +75,8 @@ export class StreamHub {
   private subscribers = new Set<HubSubscriber>();
   /** Shared per-format encoders (e.g. "rtmp/60000", "flv"), created on demand by their protocol. */
   private formats = new Map<string, HubSubscriber>();
+  /** Players that want an audio codec the publisher may not send (e.g. WebRTC viewers: Opus), by codec. */
+  private wants = new Map<AudioCodec, number>();
   /** Publish statistics. */
   publishedAt = 0;
   bytesIn = 0;
@@ -116,7 +123,7 @@ export class StreamHub {
     this.byteRate = 0;
     this.rateWindowStart = this.publishedAt;
     this.rateWindowBytes = 0;
-    this.metadata = this.videoConfig = this.audioConfig = undefined;
+    this.metadata = this.videoConfig = this.audioConfig = this.altAudioConfig = undefined;
     this.video = this.audio = undefined;
     this.gop.clear();
     this.jitter.reset();
@@ -159,6 +166,50 @@ export class StreamHub {
   }
 
   /**
+   * A packet derived from the publisher's (the audio bridge's other audio rendition). No jitter correction: it
+   * is made from packets already on the corrected timeline. Cached like the publisher's (a second audio config
+   * slot, the GOP cache), marked `derived` so no bridge transcodes it again, and fanned out to every subscriber
+   * except `from`, the bridge that made it. Outputs pick the rendition they can play (FLV/TS skip Opus, WebRTC
+   * skips AAC). Ignored when nobody publishes.
+   */
+  publishDerived(p: MediaPacket, from?: HubSubscriber): void {
+    if (!this.publisher) return;
+    p.derived = true;
+    if (p.kind === "data") return;
+    if (p.config) {
+      if (p.kind === "audio") this.altAudioConfig = p;
+      else return; // only audio renditions are derived
+    } else {
+      this.gop.push(p);
+    }
+    for (const s of this.subscribers) if (s !== from) s.onPacket(p);
+  }
+
+  /** The audio sequence headers a new player may need: the publisher's, then the derived rendition's. */
+  audioConfigs(): MediaPacket[] {
+    const out: MediaPacket[] = [];
+    if (this.audioConfig) out.push(this.audioConfig);
+    if (this.altAudioConfig) out.push(this.altAudioConfig);
+    return out;
+  }
+
+  /**
+   * An output starts (+1) or stops (-1) needing audio in `codec` (a WebRTC viewer: Opus). The audio bridge makes
+   * that rendition only while someone wants it. Counts survive republishing (players stay attached).
+   */
+  wantAudio(codec: AudioCodec, delta: number): void {
+    const n = Math.max(0, (this.wants.get(codec) ?? 0) + delta);
+    if (n) this.wants.set(codec, n);
+    else this.wants.delete(codec);
+    for (const s of [...this.subscribers]) s.onWant?.(codec, n);
+  }
+
+  /** How many outputs want audio in `codec` now. */
+  wanted(codec: AudioCodec): number {
+    return this.wants.get(codec) ?? 0;
+  }
+
+  /**
    * Adds a subscriber. With `replay`, it first gets what a new player needs: metadata, sequence headers and
    * the GOP cache (when a publisher is active).
    */
@@ -171,12 +222,16 @@ export class StreamHub {
     this.subscribers.delete(s);
   }
 
-  /** Metadata, sequence headers, then the GOP cache: what a player needs to start decoding at once. */
+  /**
+   * Metadata, sequence headers (video, the publisher's audio, the derived audio), then the GOP cache (both audio
+   * renditions interleaved): what a player needs to start decoding at once.
+   */
   startupPackets(): MediaPacket[] {
     const out: MediaPacket[] = [];
     if (this.metadata) out.push(this.metadata);
     if (this.videoConfig) out.push(this.videoConfig);
     if (this.audioConfig) out.push(this.audioConfig);
+    if (this.altAudioConfig) out.push(this.altAudioConfig);
     for (const p of this.gop.snapshot()) out.push(p);
     return out;
   }

@@ -38,6 +38,11 @@ export interface MediaPacket {
    * packet came from FLV/RTMP; lets FLV/RTMP outputs reproduce it exactly (matters for MP3/PCM rates).
    */
   flvAudioFlags?: number;
+  /**
+   * Made inside the server from another packet (the audio bridge's AAC <-> Opus rendition), not sent by the
+   * publisher: on the hub's corrected timeline already, and never transcoded again.
+   */
+  derived?: boolean;
 }
 
 export function isSequenceHeader(p: MediaPacket): boolean {
