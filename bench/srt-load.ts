@@ -107,7 +107,7 @@ const ffProgress: string[] = [];
 for (let i = 0; i < FF_PLAYERS; i++) {
   const prog = `/tmp/srt-load-ff-${process.pid}-${i}.txt`;
   ffProgress.push(prog);
-  procs.push(spawn("ffmpeg", ["-hide_banner", "-nostats", "-loglevel", "error", "-i", url("request"), "-c", "copy", "-f", "null", "-progress", prog, "-"], { stdio: "ignore" }));
+  procs.push(spawn("ffmpeg", ["-hide_banner", "-nostats", "-loglevel", "error", "-i", url("request"), "-c", "copy", "-f", "mpegts", "-progress", prog, "-y", "/dev/null"], { stdio: "ignore" }));
 }
 await Bun.sleep(500);
 const pub = spawn("ffmpeg", ["-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", clip2m, "-c", "copy", "-f", "mpegts", url("publish")], { stdio: "ignore" });
