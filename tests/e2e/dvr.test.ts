@@ -213,6 +213,23 @@ ${vhost("apply.dvr", "        dvr_apply live/only;\n        dvr_path ./apply/[ap
 });
 
 describe("dvr faults", () => {
+  test("SIGTERM during an MP4 recording: the file is finalized and renamed before the server exits", async () => {
+    const s = await startServer({
+      config: `listen 1935; daemon off; srs_log_tank console;
+vhost __defaultVhost__ { dvr { enabled on; dvr_path ./rec/[stream].mp4; } }
+`,
+    });
+    const pub = run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-re", "-i", clip("clip.flv"), "-c", "copy", "-f", "flv", s.rtmpUrl("/live/term")]);
+    await Bun.sleep(5000);
+    expect(await s.stop("SIGTERM")).toBe(0);
+    pub.kill();
+    const mp4 = join(s.dir, "rec/term.mp4");
+    expect(existsSync(mp4)).toBe(true);
+    expect(existsSync(mp4 + ".tmp")).toBe(false);
+    expect(probe(mp4).streams.map((x) => x.codec_name).sort()).toEqual(["aac", "h264"]);
+    expect(decodedSeconds(mp4)).toBeGreaterThanOrEqual(3);
+  }, 30000);
+
   test("kill -9 during an MP4 recording: the .mp4.tmp plays up to its last fragment", async () => {
     const s = await startServer({
       config: `listen 1935; daemon off; srs_log_tank console;

@@ -21,6 +21,7 @@ import type { ClientInfo } from "../../clients.ts";
 import type { DvrConfig } from "../../config/config.ts";
 import type { HubSubscriber, StreamHub } from "../../hub/stream-hub.ts";
 import type { Log } from "../../log/logger.ts";
+import { flvPlayersDecode } from "../../media/flv-codec.ts";
 import type { MediaPacket } from "../../media/packet.ts";
 import type { ServerContext } from "../../server.ts";
 import { dvrPayload, notifyHooks } from "../hooks/index.ts";
@@ -76,6 +77,9 @@ export class DvrStream implements HubSubscriber {
 
   onPacket(p: MediaPacket): void {
     if (this.stopped) return;
+    // One audio rendition per file, the one FLV/MP4 players decode: Opus (a WebRTC publisher's, or the audio
+    // bridge's for WebRTC viewers) is left out; an Opus publisher's audio arrives as the bridge's AAC.
+    if (!flvPlayersDecode(p)) return;
     if (p.kind === "data") {
       this.metadata = p;
       return;
@@ -228,6 +232,8 @@ export class DvrStream implements HubSubscriber {
 
 export class DvrService {
   private streams = new Map<string, DvrStream>();
+  /** Every recorder that may still be finishing a file (for shutdown). */
+  private recent = new Set<DvrStream>();
   private listeners: ((e: DvrFileEvent) => void)[] = [];
 
   constructor(private ctx: ServerContext) {}
@@ -262,7 +268,19 @@ export class DvrService {
     const client = hub.publisher ? this.ctx.clients.get(hub.publisher.clientId) : undefined;
     const s = new DvrStream(hub, cfg, this.ctx.log, client, (e) => this.onFileDone(e));
     this.streams.set(hub.name, s);
+    this.recent.add(s);
     s.start();
+  }
+
+  /** Shutdown: waits (at most `ms`) until every file being closed is finalized and renamed. */
+  async drain(ms: number): Promise<void> {
+    const all = [...this.recent];
+    this.recent.clear();
+    for (const s of all) s.stop();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<void>((r) => (timer = setTimeout(r, ms)));
+    await Promise.race([Promise.all(all.map((s) => s.flushed())), timeout]);
+    clearTimeout(timer);
   }
 
   private onFileDone(e: DvrFileEvent): void {
