@@ -22,7 +22,7 @@ export class AdtsEncoder {
   constructor(private hub: StreamHub) {}
 
   private config(p?: MediaPacket): AudioSpecificConfig | undefined {
-    const src = p ?? this.hub.audioConfig;
+    const src = p ?? this.hub.audioConfigs().find((c) => c.codec === "aac");
     if (!src || src.codec !== "aac") return this.asc;
     if (src.data !== this.ascBytes) {
       try {

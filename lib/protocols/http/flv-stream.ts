@@ -56,11 +56,12 @@ export function flvHeaderFlags(
   let hasAudio = cfg.hasAudio;
   let hasVideo = cfg.hasVideo;
   if (cfg.guessHasAv && hub.active) {
-    let sawAudio = hub.audioConfig !== undefined;
+    // Audio FLV players decode: the publisher's, or the audio bridge's AAC rendition of an Opus publisher.
+    let sawAudio = hub.audioConfigs().some(flvPlayersDecode);
     let sawVideo = hub.videoConfig !== undefined;
     if (!sawAudio || !sawVideo) {
       for (const p of hub.gop.snapshot()) {
-        if (p.kind === "audio") sawAudio = true;
+        if (p.kind === "audio" && flvPlayersDecode(p)) sawAudio = true;
         else if (p.kind === "video") sawVideo = true;
         if (sawAudio && sawVideo) break;
       }

@@ -36,7 +36,7 @@ const AUDIO_ONLY_TABLES_MS = 1000;
 
 export function tsEncoderFor(hub: StreamHub): TsStreamEncoder {
   const vc = hub.videoConfig?.codec;
-  const ac = hub.audioConfig?.codec;
+  const ac = hub.audioConfigs().find((c) => c.codec === "aac")?.codec;
   const muxer = new TsMuxer({
     video: vc === "h264" || vc === "h265" ? vc : undefined,
     audio: ac === "aac" ? ac : undefined,

@@ -6,7 +6,9 @@
  *
  * RTP timestamps come from the presentation time: 90 kHz video, 48 kHz Opus. B-frames (a frame presented
  * before one already sent) are dropped unless keep_bframe: browsers' RTP receivers expect presentation order.
- * AAC audio cannot be sent (the AAC->Opus bridge is another component): logged once per stream.
+ * Only Opus audio is sent: with an AAC publisher the hub's audio bridge makes an Opus rendition while viewers
+ * watch (each viewer counts in hub.wantAudio("opus")); AAC/MP3 packets are skipped (the session logs whether
+ * audio is bridged).
  */
 import type { HubSubscriber, StreamHub } from "../../hub/stream-hub.ts";
 import { parseAvcConfig, splitAvcc } from "../../media/avc.ts";
@@ -77,10 +79,8 @@ export class RtcPacketizer {
       return { kind: "video", payloads, timestamp: Math.round(p.pts * 90) >>> 0, keyframe: p.keyframe };
     }
     if (p.kind === "audio") {
-      if (p.codec !== "opus") {
-        this.unsupported.add(p.codec);
-        return undefined;
-      }
+      // AAC/MP3: the publisher's rendition; the audio bridge's Opus one (when running) is what viewers get.
+      if (p.codec !== "opus") return undefined;
       if (p.config) return undefined;
       return { kind: "audio", payloads: [{ payload: p.data, marker: false }], timestamp: Math.round(p.pts * 48) >>> 0, keyframe: false };
     }
@@ -111,10 +111,11 @@ export class RtcOutput implements HubSubscriber {
       }
     }
     this.viewers.add(v);
+    this.hub.wantAudio("opus", +1);
   }
 
   remove(v: RtcViewerSink): void {
-    this.viewers.delete(v);
+    if (this.viewers.delete(v)) this.hub.wantAudio("opus", -1);
   }
 
   onPacket(p: MediaPacket): void {
@@ -127,10 +128,7 @@ export class RtcOutput implements HubSubscriber {
     for (const c of this.packetizer.unsupported) {
       if (this.warned.has(c)) continue;
       this.warned.add(c);
-      const what = p.kind === "audio" || c === "aac" || c === "mp3"
-        ? `audio not bridged to WebRTC (${c}->opus not available), viewers get video only`
-        : `video codec ${c} cannot be sent over WebRTC (H.264 only)`;
-      this.hub.log.warn(`rtc ${this.hub.name}: ${what}`);
+      this.hub.log.warn(`rtc ${this.hub.name}: video codec ${c} cannot be sent over WebRTC (H.264 only)`);
     }
     if (!u) return;
     for (const v of this.viewers) v.send(u);

@@ -11,8 +11,9 @@
  *  - h264-rtp.ts our RFC 6184 packetizer/depacketizer; output.ts the per-hub shared packetizer.
  *  - api.ts      SRS's signalling: /rtc/v1/publish/, /rtc/v1/play/, WHIP/WHEP and DELETE.
  * The bridges are the stream hub: a WebRTC publisher feeds RTMP/FLV/HLS players and WebRTC viewers; an
- * RTMP/SRT publisher feeds WebRTC viewers (H.264; AAC audio needs the separate AAC<->Opus bridge). Unlike
- * SRS, rtc_to_rtmp/rtmp_to_rtc are not needed for this (the hub is shared); vhost rtc.enabled is.
+ * RTMP/SRT publisher feeds WebRTC viewers (H.264). Unlike SRS, video needs no rtc_to_rtmp/rtmp_to_rtc (the hub is
+ * shared; vhost rtc.enabled is needed); those two switch the audio bridge (lib/hub/audio-bridge.ts): Opus -> AAC
+ * for RTMP-side players, AAC -> Opus for WebRTC viewers (only while one watches).
  */
 import type { StreamHub } from "../../hub/stream-hub.ts";
 import type { StreamKey } from "../../media/packet.ts";

@@ -84,6 +84,18 @@ export function opusHead(channels = 2, preSkip = 312): Uint8Array {
   return b;
 }
 
+/** What a WebRTC viewer of `hub` gets as audio, for the log (undefined: Opus as published, or no audio yet). */
+export function playAudioNote(hub: StreamHub, rtc: RtcConfig): string | undefined {
+  if (!hub.active) return undefined;
+  const codec = hub.audioConfig?.codec ?? hub.gop.snapshot().find((p) => p.kind === "audio" && !p.derived)?.codec;
+  if (!codec || codec === "opus") return undefined;
+  if (codec === "mp3") return "audio not bridged: mp3 → opus not available (no MP3 decoder), video only";
+  if (codec !== "aac") return `audio not bridged: ${codec} → opus not available, video only`;
+  return rtc.rtmpToRtc
+    ? `audio bridged aac→opus at ${rtc.opusBitrate} bps`
+    : `audio not bridged: rtmp_to_rtc off in vhost ${hub.key.vhost}, video only`;
+}
+
 export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
   readonly id = newContextId();
   readonly protocol = "rtc";
@@ -186,10 +198,9 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
         this.pliTimer = setInterval(() => this.requestKeyframe("pli_for_rtmp"), Math.round(this.rtc.pliForRtmp * 1000));
       } else {
         // The viewer joins the hub's output once DTLS is up (see onConnected): packets before that are lost.
-        if (hub.active && hub.publisher?.type !== "rtc-publish") {
-          const a = hub.audio?.codec;
-          if (a && a.toLowerCase() !== "opus") this.log.warn(`rtc play ${hub.name}: audio not bridged (${a.toLowerCase()}->opus not available), video only`);
-        }
+        const why = playAudioNote(hub, this.rtc);
+        if (why?.startsWith("audio bridged")) this.log.trace(`rtc play ${hub.name}: ${why}`);
+        else if (why) this.log.warn(`rtc play ${hub.name}: ${why}`);
       }
       this.log.trace(`rtc ${this.req.role} ${hub.name}${this.param} session=${this.sessionId} ip=${this.ip} ` +
         `candidates=${this.req.candidates.map((c) => `${c.ip}:${c.port}`).join(",")}` +
@@ -366,8 +377,9 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     if (!this.audioConfigSent) {
       this.audioConfigSent = true;
       this.publishPacket({ kind: "audio", codec: "opus", dts: ms, pts: ms, keyframe: false, config: true, data: opusHead() });
-      this.log.trace(`rtc publish: opus audio into the hub; RTMP/FLV/HLS players get it only where the format carries ` +
-        `Opus (enhanced RTMP): audio not bridged (opus->aac not available)`);
+      const name = `${this.stream.app}/${this.stream.stream}`;
+      if (this.rtc.rtcToRtmp) this.log.trace(`rtc publish ${name}: audio bridged opus→aac at ${this.rtc.aacBitrate} bps for RTMP/FLV/TS/HLS players`);
+      else this.log.warn(`rtc publish ${name}: audio not bridged: rtc_to_rtmp off in vhost ${this.stream.vhost}, RTMP/FLV/TS/HLS players get video only`);
     }
     this.publishPacket({ kind: "audio", codec: "opus", dts: ms, pts: ms, keyframe: false, config: false, data: payload });
   }

@@ -120,7 +120,7 @@ export function audioJson(hub: StreamHub): AudioJson | null {
   let p = hub.audioConfig;
   if (!p) {
     for (const x of hub.gop.snapshot()) {
-      if (x.kind === "audio") {
+      if (x.kind === "audio" && !x.derived) {
         p = x;
         break;
       }

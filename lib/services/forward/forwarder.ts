@@ -13,7 +13,7 @@
  */
 import type { HubSubscriber, StreamHub } from "../../hub/stream-hub.ts";
 import type { Log } from "../../log/logger.ts";
-import { packetToFlvBody } from "../../media/flv-codec.ts";
+import { flvPlayersDecode, packetToFlvBody } from "../../media/flv-codec.ts";
 import type { MediaPacket } from "../../media/packet.ts";
 import { RtmpClient } from "../../protocols/rtmp/client.ts";
 
@@ -81,7 +81,8 @@ export class Forwarder implements HubSubscriber {
   }
 
   onPacket(p: MediaPacket): void {
-    if (this.stopped || !this.connected) return;
+    // As RTMP players: no Opus (the destination gets the audio bridge's AAC of an Opus publisher).
+    if (this.stopped || !this.connected || !flvPlayersDecode(p)) return;
     if (!p.config && p.kind !== "data" && this.waitKeyframe) {
       const hasVideo = this.hub.videoConfig !== undefined;
       if (p.kind === "video" ? !p.keyframe : hasVideo) return;
@@ -191,7 +192,7 @@ export class Forwarder implements HubSubscriber {
     });
     // Start like a new player: metadata and sequence headers, then frames from the next keyframe.
     const hub = this.hub;
-    for (const p of [hub.metadata, hub.videoConfig, hub.audioConfig]) if (p) this.send(client, p);
+    for (const p of [hub.metadata, hub.videoConfig, ...hub.audioConfigs()]) if (p && flvPlayersDecode(p)) this.send(client, p);
     this.waitKeyframe = true;
     this.connected = true;
     while (!this.stopped) {
