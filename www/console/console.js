@@ -193,7 +193,13 @@ async function kick(id) {
     state.armed = id;
     state.armedUntil = Date.now() + 4000;
     setTimeout(() => state.armed === id && Date.now() > state.armedUntil && refresh(), 4100);
-    return refresh();
+    for (const b of document.querySelectorAll("button[data-kick]")) {
+      if (b.dataset.kick === id) {
+        b.textContent = "Confirm kick";
+        b.title = "Click again to disconnect";
+      }
+    }
+    return;
   }
   state.armed = "";
   try {
