@@ -39,10 +39,13 @@ vhost __defaultVhost__ {
     }
     rtc {
         enabled     on;
+        # SRS ships both off; srs-ts turns them on so any input plays on any output with audio: they switch
+        # the audio bridge (AAC -> Opus for WebRTC viewers, only while one watches; Opus -> AAC for RTMP/FLV/HLS/DVR),
+        # about 1-2% of a core per stream. Video needs neither. Config files without them keep SRS's default (off).
         # @see https://ossrs.net/lts/zh-cn/docs/v4/doc/webrtc#rtmp-to-rtc
-        rtmp_to_rtc off;
+        rtmp_to_rtc on;
         # @see https://ossrs.net/lts/zh-cn/docs/v4/doc/webrtc#rtc-to-rtmp
-        rtc_to_rtmp off;
+        rtc_to_rtmp on;
     }
     srt {
         enabled     on;

@@ -359,7 +359,9 @@ describe("default config", () => {
     const v = cfg.vhost()!;
     expect(v.hls.enabled).toBe(true);
     expect(v.httpRemux).toMatchObject({ enabled: true, mount: "[vhost]/[app]/[stream].flv" });
-    expect(v.rtc).toMatchObject({ enabled: true, rtmpToRtc: false, rtcToRtmp: false });
+    // on in the shipped config (the audio bridge: any input plays on any output with audio); the getters keep
+    // SRS's default (off) for config files without them, see the empty-config test above
+    expect(v.rtc).toMatchObject({ enabled: true, rtmpToRtc: true, rtcToRtmp: true });
     expect(v.srt).toEqual({ enabled: true, srtToRtmp: true });
     expect(v.play.gopCacheMaxFrames).toBe(2500);
   });
