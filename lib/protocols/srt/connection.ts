@@ -19,7 +19,7 @@
  * `handlePacket` and calls `tick` every ~10 ms.
  */
 import type { Log } from "../../log/logger.ts";
-import type { SrtCipher } from "./crypto.ts";
+import { acceptKm, parseKm, type SrtCipher } from "./crypto.ts";
 import {
   type AckInfo,
   CTRL_ACK,
@@ -96,6 +96,8 @@ export interface SrtConnectionParams {
   tsbpdBaseUs: number;
   /** Local µs time of our timestamp 0. */
   startUs: number;
+  /** Passphrase, to accept the peer's key refreshes (KMREQ in user-defined control packets). */
+  passphrase?: string;
   /** Whether the peer understands the R flag. */
   peerRexmitFlag: boolean;
   transport: SrtTransport;
@@ -454,13 +456,33 @@ export class SrtConnection {
         // A repeated CONCLUSION addressed to our socket id: answer again.
         if (this.handshakeResponse) this.transport.send(this.handshakeResponse, this.handshakeResponse.length, this.remotePort, this.remoteAddress);
         return;
+      case CTRL_USER:
+        if (h.subtype === 3) this.onKeyRefresh(buf, len, now);
+        return;
       case CTRL_CONGESTION:
       case CTRL_PEERERROR:
-      case CTRL_USER:
         return;
       default:
         throw new SrtPacketError(`unknown control type ${h.ctrlType}`);
     }
+  }
+
+  /** KM refresh from the peer (user-defined control packet, subtype KMREQ): install the keys, echo as KMRSP. */
+  private onKeyRefresh(buf: Uint8Array, len: number, now: number): void {
+    if (!this.p.passphrase) return;
+    const km = parseKm(buf.subarray(HEADER_SIZE, len));
+    const r = acceptKm(km, this.p.passphrase);
+    if (!r.ok) {
+      this.log.warn(`srt: key refresh from ${this.remoteAddress}:${this.remotePort} failed: ${r.reason}`);
+      return;
+    }
+    if (r.even) this.p.rcvEven = r.even;
+    if (r.odd) this.p.rcvOdd = r.odd;
+    const n = len - HEADER_SIZE;
+    if (HEADER_SIZE + n > this.ctl.length) return;
+    writeControlHeader(this.ctl, CTRL_USER, 4, 0, this.ts(now), this.peerSocketId);
+    this.ctl.set(buf.subarray(HEADER_SIZE, len), HEADER_SIZE);
+    this.out(this.ctl, len, now);
   }
 
   private onAckAck(ackNo: number, now: number): void {

@@ -467,7 +467,7 @@ export class SrtServer {
       tlpktdrop: v.tlpktdrop, payloadSize: this.o.payloadsize, rcvBufPackets: Math.min(this.o.rcvBufPackets, v.flowWindow * 4),
       sndBufPackets: this.o.sndBufPackets, peerIdleTimeoutMs: this.o.peerIdleTimeout, maxBw: this.o.maxbw,
       rcvEven: crypto?.even ?? null, rcvOdd: crypto?.odd ?? null, sndCipher: crypto ? (crypto.even ?? crypto.odd) : null,
-      tsbpdBaseUs, startUs, peerRexmitFlag: (v.peerFlags & SRT_OPT_REXMITFLG) !== 0, transport: this.out!, log,
+      tsbpdBaseUs, startUs, passphrase: this.o.passphrase, peerRexmitFlag: (v.peerFlags & SRT_OPT_REXMITFLG) !== 0, transport: this.out!, log,
     };
     const conn = new SrtConnection(params);
     const pkt = this.sendHandshake({

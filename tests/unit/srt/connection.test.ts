@@ -4,7 +4,8 @@
  */
 import { describe, expect, test } from "bun:test";
 import { SrtConnection, type SrtTransport } from "../../../lib/protocols/srt/connection.ts";
-import { createKm } from "../../../lib/protocols/srt/crypto.ts";
+import { createKm, encodeKm } from "../../../lib/protocols/srt/crypto.ts";
+import { writeControlHeader, writeDataHeader } from "../../../lib/protocols/srt/packet.ts";
 import { silentLog } from "../../../lib/log/logger.ts";
 
 const now = () => performance.now() * 1000;
@@ -169,5 +170,39 @@ describe("SrtConnection over a lossy link", () => {
     expect(immediate).toBeLessThan(10);
     expect(times.length).toBeGreaterThan(250);
     expect(times[times.length - 1]! - times[0]!).toBeGreaterThan(300);
+  });
+});
+
+describe("key refresh", () => {
+  test("a KMREQ in a user control packet installs the new key and is echoed as KMRSP", () => {
+    const out: Uint8Array[] = [];
+    const old = createKm("refresh-passphrase", 16);
+    const c = new SrtConnection({
+      socketId: 1, peerSocketId: 2, remoteAddress: "x", remotePort: 0, streamId: "", sndIsn: 10, rcvIsn: 10, rcvLatencyMs: 0,
+      sndLatencyMs: 0, tsbpd: false, tlpktdrop: true, payloadSize: 1316, rcvBufPackets: 64, sndBufPackets: 64,
+      peerIdleTimeoutMs: 5000, maxBw: 0, rcvEven: old.cipher, rcvOdd: null, sndCipher: old.cipher, tsbpdBaseUs: now(),
+      startUs: now(), passphrase: "refresh-passphrase", peerRexmitFlag: true,
+      transport: { send: (b, n) => void out.push(b.slice(0, n)) }, log: silentLog(),
+    });
+    const got: Uint8Array[] = [];
+    c.onData((p) => got.push(p.slice()));
+    const fresh = createKm("refresh-passphrase", 16);
+    const kmBytes = encodeKm({ ...fresh.km, kk: 2 }); // announce it as the odd key
+    const req = new Uint8Array(16 + kmBytes.length);
+    writeControlHeader(req, 0x7fff, 3, 0, 0, 1);
+    req.set(kmBytes, 16);
+    c.handlePacket(req, req.length, now());
+    const rsp = out.find((p) => p[0] === 0xff && p[1] === 0xff && p[3] === 4)!;
+    expect(rsp).toBeDefined();
+    expect(Buffer.from(rsp.subarray(16)).equals(Buffer.from(kmBytes))).toBe(true);
+    // A data packet encrypted with the new (odd) key decrypts.
+    const payload = new Uint8Array(188).fill(0x47);
+    const pkt = new Uint8Array(16 + 188);
+    writeDataHeader(pkt, 10, 3, false, 2, false, 1, 0, 1);
+    pkt.set(payload, 16);
+    fresh.cipher.apply(10, pkt, 16, 188);
+    c.handlePacket(pkt, pkt.length, now());
+    expect(got.length).toBe(1);
+    expect(Buffer.from(got[0]!).equals(Buffer.from(payload))).toBe(true);
   });
 });
