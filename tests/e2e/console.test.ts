@@ -114,7 +114,7 @@ describe("console", () => {
       expect(text).toContain("H264");
       expect(text).toContain("AAC");
       expect(text).toContain("44.1 kHz");
-      expect(await page.textContent("#s-version")).toContain("srs-ts");
+      expect(await page.textContent("#s-pid")).toContain("srs-ts");
       expect(await page.textContent("#status")).toContain(api);
       expect(await page.locator(`tr[data-client="${pub.id}"]`).textContent()).toContain("fmle-publish");
 
@@ -141,7 +141,7 @@ describe("console", () => {
       // the preview shows up as an flv-play client on the next refresh
       await page.waitForFunction(() => [...document.querySelectorAll("tr[data-client]")].some((r) => r.textContent!.includes("flv-play")), undefined, { timeout: 10000 });
       if (process.env.SCREENSHOTS) {
-        await page.setViewportSize({ width: 1100, height: 1000 });
+        await page.setViewportSize({ width: 1200, height: 1000 });
         await page.waitForTimeout(2500);
         await page.screenshot({ path: join(REPO_ROOT, "docs/console.png") });
       }
@@ -195,7 +195,7 @@ describe("console", () => {
       await page.fill("input[name=user]", "admin");
       await page.fill("input[name=pass]", "s3cret");
       await page.click("dialog#login button");
-      await page.waitForFunction(() => document.getElementById("s-version")!.textContent!.includes("srs-ts"), undefined, { timeout: 5000 });
+      await page.waitForFunction(() => document.getElementById("s-pid")!.textContent!.includes("srs-ts"), undefined, { timeout: 5000 });
       expect(await page.textContent("#status")).toContain(`127.0.0.1:${s.api}`);
       expect(errors).toEqual([]);
       await page.close();

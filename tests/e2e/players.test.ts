@@ -116,7 +116,7 @@ describe("players", () => {
     expect(await page.textContent('[data-stat="Engine"]')).toContain("mpegts.js");
     expect(await page.textContent('[data-stat="Latency"]')).toMatch(/^\d+\.\d\d s$/);
     if (process.env.SCREENSHOTS) {
-      await page.setViewportSize({ width: 960, height: 760 });
+      await page.setViewportSize({ width: 880, height: 820 });
       await page.waitForTimeout(500);
       await page.screenshot({ path: join(REPO_ROOT, "docs/player.png") });
     }

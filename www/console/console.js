@@ -91,8 +91,8 @@ function login(why) {
 
 function renderSummary(d, now) {
   const self = d.self || {}, sys = d.system || {};
-  $("s-version").textContent = cfg.version ? `srs-ts ${cfg.version}` : self.version || "–";
-  $("s-pid").textContent = `SRS ${self.version || "?"} compatible · pid ${self.pid ?? "?"}`;
+  $("s-version").textContent = cfg.version || self.version || "–";
+  $("s-pid").textContent = `${cfg.version ? "srs-ts, " : ""}SRS ${self.version || "?"} compatible · pid ${self.pid ?? "?"}`;
   $("s-uptime").textContent = fmtDuration(self.srs_uptime);
   $("s-sysup").textContent = `host up ${fmtDuration(sys.uptime)}`;
   $("s-cpu").textContent = `${((self.cpu_percent || 0) * 100).toFixed(1)}%`;
@@ -250,7 +250,7 @@ async function preview(s, info) {
     });
     state.preview.stop = p.stop;
     video.play().catch(() => {});
-    $("preview-info").textContent = `${p.kind.toUpperCase()} via ${p.engine} · ${url}`;
+    $("preview-info").textContent = `${p.kind.toUpperCase()} via ${p.engine} ${p.version} · ${url}`;
   };
   try {
     await tryUrl(u.flv, u.hls);

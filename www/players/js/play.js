@@ -52,7 +52,7 @@ export async function playHttp(video, url, { onError = () => {}, lowLatency = tr
     if (nativeHls && !hasMse) {
       video.src = url;
       video.addEventListener("error", () => fail(`video error ${video.error?.code ?? ""}`), { once: true });
-      return { kind, engine: "native", stop: () => { video.removeAttribute("src"); video.load(); }, latency: buffered };
+      return { kind, engine: "native", version: "", stop: () => { video.removeAttribute("src"); video.load(); }, latency: buffered };
     }
     const Hls = await loadScript("hls.min.js", "Hls");
     if (!Hls.isSupported()) throw new Error("this browser has neither Media Source Extensions nor native HLS");
@@ -66,7 +66,7 @@ export async function playHttp(video, url, { onError = () => {}, lowLatency = tr
     hls.loadSource(url);
     hls.attachMedia(video);
     return {
-      kind, engine: `hls.js ${Hls.version}`,
+      kind, engine: "hls.js", version: Hls.version,
       stop: () => hls.destroy(),
       latency: () => (Number.isFinite(hls.latency) && hls.latency > 0 ? hls.latency : buffered()),
     };
@@ -94,7 +94,7 @@ export async function playHttp(video, url, { onError = () => {}, lowLatency = tr
   player.attachMediaElement(video);
   player.load();
   return {
-    kind, engine: `mpegts.js ${mpegts.version ?? ""}`.trim(),
+    kind, engine: "mpegts.js", version: mpegts.version ?? "",
     stop: () => {
       try {
         player.pause();
