@@ -139,7 +139,7 @@ describe("console", () => {
         return v.videoWidth === 640 && v.currentTime > 1;
       }, undefined, { timeout: 15000 });
       // the preview shows up as an flv-play client on the next refresh
-      await page.waitForFunction(() => [...document.querySelectorAll("tr[data-client]")].some((r) => r.textContent!.includes("flv-play")), undefined, { timeout: 10000 });
+      await page.waitForFunction(() => Array.from(document.querySelectorAll("tr[data-client]")).some((r) => r.textContent!.includes("flv-play")), undefined, { timeout: 10000 });
       if (process.env.SCREENSHOTS) {
         await page.setViewportSize({ width: 1200, height: 1000 });
         await page.waitForTimeout(2500);
@@ -169,7 +169,7 @@ describe("console", () => {
     const { page, errors } = await open(srv.httpUrl("/console/"));
     await page.locator('tr[data-stream="/live/webcam"]').waitFor({ timeout: 10000 });
     await page.waitForFunction(() => document.querySelector('tr[data-stream="/live/webcam"]')?.textContent?.includes("H264"), undefined, { timeout: 10000 });
-    await page.waitForFunction(() => [...document.querySelectorAll("tr[data-client]")].some((r) => r.textContent!.includes("rtc-publish") && r.textContent!.includes("/live/webcam")), undefined, { timeout: 10000 });
+    await page.waitForFunction(() => Array.from(document.querySelectorAll("tr[data-client]")).some((r) => r.textContent!.includes("rtc-publish") && r.textContent!.includes("/live/webcam")), undefined, { timeout: 10000 });
     expect(errors).toEqual([]);
     expect(pub.errors).toEqual([]);
     await pub.page.close();
