@@ -144,10 +144,10 @@ describe("webrtc", () => {
   }, 90000);
 
   test("a WHIP stream plays over RTMP and HTTP-FLV in ffmpeg (>= 50 video frames in 4 s)", async () => {
-    // Video only: with the browser's Opus in the hub, FLV carries it as enhanced-RTMP Opus, which ffmpeg 5.1
-    // cannot demux (it stalls on "Audio codec (9) is not implemented"); the AAC bridge is separate work.
+    // With the microphone: RTMP/FLV players skip the browser's Opus and get the audio bridge's AAC
+    // (rtc_to_rtmp on in the default config; tests/e2e/audio-bridge.test.ts checks that audio).
     const a = await page();
-    const pub = await whipPublish(a, "whip2", false);
+    const pub = await whipPublish(a, "whip2");
     expect(pub.state).toBe("connected");
     await Bun.sleep(1000);
     const rtmp = await playFrames(srv.rtmpUrl("/live/whip2"), 4);
@@ -167,7 +167,8 @@ describe("webrtc", () => {
       expect(play.last.frames - play.first.frames).toBeGreaterThan(50);
       expect(play.last.width).toBe(640);
       await b.close();
-      expect(srv.output()).toContain("audio not bridged");
+      // the default config has rtmp_to_rtc on: the clip's AAC reaches the viewer as Opus
+      expect(srv.output()).toContain("rtc play __defaultVhost__/live/rtmp1: audio bridged aac→opus");
     } finally {
       ff.kill();
     }

@@ -1,0 +1,213 @@
+/**
+ * The audio bridge end to end: an RTMP (AAC) clip plays by WHEP in headless Chromium WITH audio (Opus made by
+ * the bridge while the viewer watches), and a WHIP stream from Chromium's fake microphone + camera (Opus) plays
+ * over RTMP and HTTP-FLV in FFmpeg with AAC audio decoded for the whole duration.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Page } from "playwright-core";
+import { launchBrowser, type TestBrowser } from "../helpers/browser.ts";
+import { clip } from "../helpers/media.ts";
+import { freePort, probeStreams, publish, run, type RunningServer, startServer } from "../helpers/server.ts";
+
+let srv: RunningServer;
+let browser: TestBrowser;
+let api: string;
+
+beforeAll(async () => {
+  const udp = await freePort();
+  srv = await startServer({
+    env: {
+      SRS_RTC_SERVER_ENABLED: "on",
+      SRS_RTC_SERVER_LISTEN: String(udp),
+      CANDIDATE: "127.0.0.1",
+      SRS_VHOST_RTC_ENABLED: "on",
+      SRS_VHOST_RTC_RTMP_TO_RTC: "on",
+      SRS_VHOST_RTC_RTC_TO_RTMP: "on",
+    },
+  });
+  api = `http://127.0.0.1:${srv.api}`;
+  browser = await launchBrowser();
+}, 60000);
+
+afterAll(async () => {
+  await browser?.close();
+  await srv?.stop();
+  // the bridges' cost, as the server measured it (transcoder time per second of audio)
+  for (const line of srv?.output().split("\n") ?? []) if (/audio bridge .* total /.test(line)) console.log(line.trim());
+});
+
+async function page(): Promise<Page> {
+  const p = await browser.context.newPage();
+  await p.goto(`http://127.0.0.1:${srv.http}/`);
+  return p;
+}
+
+interface AudioStats {
+  packets: number;
+  samples: number;
+  energy: number;
+  level: number;
+  frames: number;
+}
+
+/** Plays by WHEP with an <audio> element attached; samples inbound-rtp audio/video stats after 1.5 s and after `seconds`. */
+async function whepPlayAudio(p: Page, stream: string, seconds: number): Promise<{ status: number; first: AudioStats; last: AudioStats; levels: number[] }> {
+  return await p.evaluate(async ({ api, stream, seconds }) => {
+    const pc = new RTCPeerConnection();
+    pc.addTransceiver("video", { direction: "recvonly" });
+    pc.addTransceiver("audio", { direction: "recvonly" });
+    const ms = new MediaStream();
+    pc.ontrack = (e) => {
+      ms.addTrack(e.track);
+      if (e.track.kind === "audio") {
+        const el = document.createElement("audio");
+        el.autoplay = true;
+        el.srcObject = ms;
+        document.body.appendChild(el);
+        void el.play().catch(() => {});
+      }
+    };
+    await pc.setLocalDescription(await pc.createOffer());
+    const res = await fetch(`${api}/rtc/v1/whep/?app=live&stream=${stream}`, { method: "POST", body: pc.localDescription!.sdp });
+    const answer = await res.text();
+    const zero = { packets: 0, samples: 0, energy: 0, level: 0, frames: 0 };
+    if (res.status !== 201) return { status: res.status, first: zero, last: zero, levels: [] };
+    await pc.setRemoteDescription({ type: "answer", sdp: answer });
+    const stat = async () => {
+      const s = { ...zero };
+      (await pc.getStats()).forEach((x: Record<string, unknown>) => {
+        if (x.type !== "inbound-rtp") return;
+        if (x.kind === "audio") {
+          s.packets = Number(x.packetsReceived ?? 0);
+          s.samples = Number(x.totalSamplesReceived ?? 0);
+          s.energy = Number(x.totalAudioEnergy ?? 0);
+          s.level = Number(x.audioLevel ?? 0);
+        } else if (x.kind === "video") {
+          s.frames = Number(x.framesDecoded ?? 0);
+        }
+      });
+      return s;
+    };
+    await new Promise((r) => setTimeout(r, 1500));
+    const first = await stat();
+    const levels: number[] = [];
+    for (let t = 0; t < seconds * 1000; t += 500) {
+      await new Promise((r) => setTimeout(r, 500));
+      levels.push((await stat()).level);
+    }
+    const last = await stat();
+    pc.close();
+    const location = res.headers.get("location");
+    if (location) await fetch(`${api}${location}`, { method: "DELETE" });
+    return { status: res.status, first, last, levels };
+  }, { api, stream, seconds });
+}
+
+/** Publishes the fake camera + microphone by WHIP (H.264 + Opus). */
+async function whipPublish(p: Page, stream: string): Promise<{ status: number; state: string }> {
+  return await p.evaluate(async ({ api, stream }) => {
+    const s = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 }, audio: true });
+    const pc = new RTCPeerConnection();
+    for (const t of s.getTracks()) pc.addTransceiver(t, { direction: "sendonly" });
+    await pc.setLocalDescription(await pc.createOffer());
+    const res = await fetch(`${api}/rtc/v1/whip/?app=live&stream=${stream}`, {
+      method: "POST", body: pc.localDescription!.sdp, headers: { "Content-Type": "application/sdp" },
+    });
+    const answer = await res.text();
+    if (res.status !== 201) return { status: res.status, state: answer };
+    await pc.setRemoteDescription({ type: "answer", sdp: answer });
+    (globalThis as unknown as { pub: RTCPeerConnection }).pub = pc;
+    for (let i = 0; i < 50 && pc.connectionState !== "connected"; i++) await new Promise((r) => setTimeout(r, 100));
+    return { status: res.status, state: pc.connectionState };
+  }, { api, stream });
+}
+
+/**
+ * Decodes `seconds` of the URL's audio with FFmpeg, one framecrc line per decoded frame: the seconds of audio
+ * actually decoded (sum of frame durations, so gaps do not count), the frames, wall time and errors.
+ */
+async function decodeAudio(url: string, seconds: number): Promise<{ decoded: number; frames: number; wall: number; log: string; code: number | null }> {
+  const t0 = Date.now();
+  const p = run("ffmpeg", [
+    "-hide_banner", "-nostats", "-loglevel", "error", "-rw_timeout", "8000000", "-i", url,
+    "-t", String(seconds), "-map", "0:a:0", "-f", "framecrc", "-",
+  ], { timeoutMs: 30000 });
+  const code = await p.done;
+  // "0,        pts,        pts,     duration,     size, 0xcrc" in the stream's time base (1/sample_rate)
+  const rows = [...p.output().matchAll(/^0,\s*-?\d+,\s*-?\d+,\s*(\d+),/gm)].map((m) => Number(m[1]));
+  const rate = Number(/#sample_rate 0: (\d+)/.exec(p.output())?.[1] ?? 48000);
+  const samples = rows.reduce((a, b) => a + b, 0);
+  return { decoded: samples / rate, frames: rows.length, wall: (Date.now() - t0) / 1000, log: p.output().replace(/^[0#].*\n/gm, ""), code };
+}
+
+describe("audio bridge", () => {
+  test("an RTMP clip (AAC) plays by WHEP in Chromium with audio: Opus packets, samples and energy grow", async () => {
+    const ff = publish(clip("clip.flv"), srv.rtmpUrl("/live/a2o"));
+    try {
+      await Bun.sleep(1500);
+      const b = await page();
+      const play = await whepPlayAudio(b, "a2o", 5);
+      await b.close();
+      expect(play.status).toBe(201);
+      const { first, last } = play;
+      // about 50 Opus packets a second for 5 s
+      expect(last.packets - first.packets).toBeGreaterThan(200);
+      // 48 kHz: ~240000 samples in 5 s
+      expect(last.samples - first.samples).toBeGreaterThan(200000);
+      // not silence (the clip has a tone)
+      expect(last.energy).toBeGreaterThan(0);
+      expect(Math.max(...play.levels)).toBeGreaterThan(0);
+      expect(play.levels.filter((l) => l > 0).length).toBeGreaterThanOrEqual(play.levels.length / 2);
+      // and video alongside
+      expect(last.frames - first.frames).toBeGreaterThan(50);
+      expect(srv.output()).toContain("audio bridged aac→opus at 48000 bps");
+      expect(srv.output()).toMatch(/audio bridge __defaultVhost__\/live\/a2o: aac→opus at 48000 bps started/);
+      // the viewer left: the bridge idles
+      let idle = false;
+      for (let i = 0; i < 20 && !idle; i++) {
+        await Bun.sleep(250);
+        idle = /a2o: aac→opus stopped \(no WebRTC viewer left, idle\)/.test(srv.output());
+      }
+      expect(idle).toBe(true);
+    } finally {
+      ff.kill();
+    }
+  }, 60000);
+
+  test("a WHIP stream (Opus mic + camera) plays over RTMP and HTTP-FLV in FFmpeg with AAC audio for the whole duration", async () => {
+    const a = await page();
+    const pub = await whipPublish(a, "o2a");
+    expect(pub.status).toBe(201);
+    expect(pub.state).toBe("connected");
+    await Bun.sleep(1500);
+    expect(srv.output()).toContain("audio bridged opus→aac at 48000 bps");
+
+    const rtmpUrl = srv.rtmpUrl("/live/o2a");
+    const streams = await probeStreams(rtmpUrl);
+    const audio = streams.find((s) => s.codec_type === "audio");
+    expect(audio?.codec_name).toBe("aac");
+    expect(audio?.sample_rate).toBe("48000");
+    expect(streams.find((s) => s.codec_type === "video")?.codec_name).toBe("h264");
+
+    // 5 s of audio decoded from the live stream (the GOP cache gives the first second or two at once)
+    const r = await decodeAudio(rtmpUrl, 5);
+    expect(r.code).toBe(0);
+    expect(r.decoded).toBeGreaterThan(4.7);
+    expect(r.frames).toBeGreaterThan(4.7 * 48000 / 1024);
+    expect(r.wall).toBeGreaterThan(2.5);
+    expect(r.log).not.toMatch(/error|invalid/i);
+
+    const flvUrl = srv.httpUrl("/live/o2a.flv");
+    const fs = await probeStreams(flvUrl);
+    expect(fs.find((s) => s.codec_type === "audio")?.codec_name).toBe("aac");
+    const f = await decodeAudio(flvUrl, 4);
+    expect(f.code).toBe(0);
+    expect(f.decoded).toBeGreaterThan(3.7);
+    expect(f.log).not.toMatch(/error|invalid/i);
+
+    // the API still describes the publisher's audio (Opus)
+    const j = await (await fetch(`${api}/api/v1/streams/`)).json() as { streams: { name: string; audio: { codec: string } | null }[] };
+    expect(j.streams.find((s) => s.name === "o2a")?.audio?.codec).toBe("Opus");
+    await a.close();
+  }, 90000);
+});
