@@ -14,8 +14,9 @@
  *
  * Fragments are cut before a video keyframe once `fragmentMs` (1 s) have passed (any packet for audio-only
  * streams), and unconditionally after `maxFragmentMs` (3 s), which bounds both memory and what a crash can
- * lose. An
- * fMP4 HLS/DASH segmenter can use this class with its own cut points by calling flush() itself.
+ * lose. An fMP4 HLS/DASH segmenter sets both to Infinity and cuts where it wants with cutBefore(ms): the held
+ * back samples are completed up to that time (audio with its frame duration) and flushed, so the next
+ * fragment starts exactly with the next packet pushed.
  */
 import type { MediaPacket } from "../../media/packet.ts";
 import { encodeFragmentParts, type FragmentSample } from "./fragment.ts";
@@ -247,6 +248,30 @@ export class FragmentedMp4Muxer {
     this.fragments++;
     this.samples += samples;
     this.sink.fragment(parts, info);
+  }
+
+  /**
+   * Cuts a fragment before a packet at `nextMs` (the next push()): completes each track's held-back sample
+   * (video lasts until `nextMs`, or its previous duration when that is not later; audio one frame) and
+   * emits everything as a fragment. Returns false when there was nothing to emit.
+   */
+  cutBefore(nextMs: number): boolean {
+    if (this.ended || !this.started) return false;
+    for (const st of this.states) {
+      const last = st.last;
+      if (!last) continue;
+      let d: number;
+      if (st.track.kind === "audio") d = st.track.frameSamples;
+      else {
+        d = Math.round(nextMs * 90) - last.dts;
+        if (d <= 0) d = st.lastDuration || 3600;
+      }
+      this.complete(st, last, d);
+      st.last = undefined;
+    }
+    if (!this.hasSamples()) return false;
+    this.flush();
+    return true;
   }
 
   /** Ends the stream: the held-back samples get the previous duration (or one frame) and a last fragment. */

@@ -17,6 +17,8 @@ export interface PlaylistEntry {
   url: string;
   /** First segment of a publish: EXT-X-DISCONTINUITY before it. */
   discontinuity: boolean;
+  /** fMP4: the URI of the segment's Media Initialization Section (EXT-X-MAP). */
+  map?: string;
 }
 
 export interface TemplateVars {
@@ -88,11 +90,19 @@ export function targetDuration(entries: readonly PlaylistEntry[], fragment: numb
   return Math.max(1, t);
 }
 
-/** The media playlist as SRS writes it: version 3, `#EXTINF:d.ddd, no desc`, discontinuities. */
+/**
+ * The media playlist as SRS writes it: version 3, `#EXTINF:d.ddd, no desc`, discontinuities. fMP4 entries
+ * (with `map`) make it version 7 (RFC 8216 7: EXT-X-MAP without I-frames needs 6+) with an EXT-X-MAP before
+ * the first segment and wherever the init segment changes.
+ */
 export function renderPlaylist(entries: readonly PlaylistEntry[], target: number, query = ""): string {
-  const lines = ["#EXTM3U", "#EXT-X-VERSION:3", `#EXT-X-MEDIA-SEQUENCE:${entries[0]?.seq ?? 0}`, `#EXT-X-TARGETDURATION:${target}`];
+  const fmp4 = entries.some((e) => e.map !== undefined);
+  const lines = ["#EXTM3U", `#EXT-X-VERSION:${fmp4 ? 7 : 3}`, `#EXT-X-MEDIA-SEQUENCE:${entries[0]?.seq ?? 0}`, `#EXT-X-TARGETDURATION:${target}`];
+  let map: string | undefined;
   for (const e of entries) {
     if (e.discontinuity) lines.push("#EXT-X-DISCONTINUITY");
+    if (e.map !== undefined && e.map !== map) lines.push(`#EXT-X-MAP:URI="${e.map}"`);
+    map = e.map;
     lines.push(`#EXTINF:${e.duration.toFixed(3)}, no desc`, e.uri + query);
   }
   return lines.join("\n") + "\n";
@@ -103,11 +113,12 @@ export function renderMasterPlaylist(uri: string): string {
   return `#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1,AVERAGE-BANDWIDTH=1\n${uri}\n`;
 }
 
-/** Appends `?k=v` or `&k=v` to every URI line (not tags) of a playlist. */
+/** Appends `?k=v` or `&k=v` to every URI line of a playlist and to the tags' URI="..." attributes (fMP4). */
 export function addQueryToUris(m3u8: string, query: string): string {
   if (!query) return m3u8;
+  const add = (u: string) => u + (u.includes("?") ? "&" : "?") + query;
   return m3u8
     .split("\n")
-    .map((l) => (l && !l.startsWith("#") ? l + (l.includes("?") ? "&" : "?") + query : l))
+    .map((l) => (!l ? l : l.startsWith("#") ? (l.includes('URI="') ? l.replace(/URI="([^"]*)"/g, (_m, u: string) => `URI="${add(u)}"`) : l) : add(l)))
     .join("\n");
 }

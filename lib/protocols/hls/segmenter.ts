@@ -2,8 +2,10 @@
  * The HLS segmenter: decides where segments start and end, as SRS's `hls_fragment`, `hls_wait_keyframe` and
  * `hls_aof_ratio` say, and hands the container's bytes to its events. It deals in MediaPackets only and never
  * touches files: the container is pluggable (SegmentContainer) so an fMP4/CMAF container for LL-HLS can reuse
- * the same cutting logic (`begin()` would return nothing and the init segment be written once, `write()` buffer
- * samples, `end()` emit moof+mdat; partial segments would be a second, finer cut inside the same loop).
+ * the same cutting logic (Fmp4Container in fmp4.ts: `begin()` returns nothing and the init segment is written
+ * once, `write()` buffers samples, `end()` emits moof+mdat). LL-HLS partial segments are a second, finer cut
+ * inside the same loop (`partTarget`): the container's cutPart() emits the samples so far as one moof+mdat,
+ * which is both a part (events.onPart) and the next bytes of the segment (a segment is its parts, in order).
  *
  * Cutting rules:
  *  - a stream with video (a video sequence header or frame seen) starts its first segment at a video keyframe;
@@ -12,6 +14,9 @@
  *  - a pure-audio stream ends a segment once it lasts >= hls_fragment * hls_aof_ratio;
  *  - any stream force-ends a segment that lasts >= hls_fragment * hls_aof_ratio without a keyframe ("absolute
  *    overflow"), so a publisher with a huge GOP still gets segments.
+ *  - with `partTarget`, a part ends before the packet that would make it longer than partTarget (video frames
+ *    for streams with video, any packet for pure audio); a part starting on a keyframe is independent. The
+ *    segment's last part ends where the segment does.
  */
 import { TsMuxer, type TsMuxerOptions } from "../../formats/mpegts-mux.ts";
 import type { MediaPacket } from "../../media/packet.ts";
@@ -24,8 +29,13 @@ export interface SegmentContainer {
   begin(): Uint8Array | null;
   /** A packet's bytes (config packets update the container's state and usually return null). */
   write(p: MediaPacket): Uint8Array | null;
-  /** Bytes that end a segment (fMP4: the buffered fragment), null for none. */
-  end(): Uint8Array | null;
+  /**
+   * Bytes that end a segment (fMP4: the buffered fragment), null for none. `next` is the packet the next
+   * segment starts with (undefined when the stream ends).
+   */
+  end(next?: MediaPacket): Uint8Array | null;
+  /** LL-HLS: the media so far as one self-contained chunk ending before `next`, null when there is none. */
+  cutPart?(next: MediaPacket): Uint8Array | null;
 }
 
 /** MPEG-TS segments (RFC 8216 3.2). */
@@ -64,10 +74,27 @@ export interface SegmentEnd extends SegmentStart {
   bytes: number;
 }
 
+/** An LL-HLS partial segment (its bytes were also given to onData, as part of its segment). */
+export interface PartInfo {
+  /** The segment's sequence number. */
+  seq: number;
+  /** Part index within the segment, from 0. */
+  index: number;
+  /** Seconds. */
+  duration: number;
+  /** Starts with a video keyframe (or the stream is audio-only). */
+  independent: boolean;
+  bytes: Uint8Array;
+  /** The segment's last part. */
+  last: boolean;
+}
+
 export interface SegmenterEvents {
   onOpen(s: SegmentStart): void;
   onData(bytes: Uint8Array): void;
   onClose(s: SegmentEnd): void;
+  /** A partial segment completed (only with `partTarget`); called after its onData, before onClose. */
+  onPart?(p: PartInfo): void;
 }
 
 export interface SegmenterOptions {
@@ -77,12 +104,20 @@ export interface SegmenterOptions {
   aofRatio: number;
   /** hls_wait_keyframe. */
   waitKeyframe: boolean;
+  /** LL-HLS part target in seconds (hls_ll_part); 0 or unset: no parts. Needs a container with cutPart(). */
+  partTarget?: number;
 }
 
 export class HlsSegmenter {
   private cur: (SegmentStart & { bytes: number; lastDts: number }) | undefined;
   private hasVideo = false;
   private pendingDiscontinuity = true;
+  /** The open part: DTS it starts at, its index in the segment, whether it starts independent. */
+  private partStart = 0;
+  private partIndex = 0;
+  private partIndependent = true;
+  private lastClockDts: number | undefined;
+  private frameMs = 40;
   /** The sequence number of the next segment. */
   seq: number;
 
@@ -113,6 +148,12 @@ export class HlsSegmenter {
     }
     const cur = this.cur;
     const isKey = p.kind === "video" && p.keyframe;
+    // The "clock" of parts: video frames when the stream has video, else audio frames.
+    const clock = this.hasVideo ? p.kind === "video" : true;
+    if (clock) {
+      if (this.lastClockDts !== undefined && p.dts > this.lastClockDts) this.frameMs = Math.min(200, p.dts - this.lastClockDts);
+      this.lastClockDts = p.dts;
+    }
     if (!cur) {
       if (this.hasVideo && !isKey) return; // start on a keyframe
       this.openAt(p, true);
@@ -130,8 +171,10 @@ export class HlsSegmenter {
         cut = true;
       }
       if (cut) {
-        this.close(p.dts);
+        this.close(p.dts, p);
         this.openAt(p, isKey || !this.hasVideo);
+      } else if (this.opts.partTarget && clock && p.dts - this.partStart + this.frameMs > this.opts.partTarget * 1000 + 0.5) {
+        this.cutPart(p, isKey || !this.hasVideo);
       }
     }
     const b = this.container.write(p);
@@ -150,6 +193,9 @@ export class HlsSegmenter {
       lastDts: p.dts,
     };
     this.pendingDiscontinuity = false;
+    this.partStart = p.dts;
+    this.partIndex = 0;
+    this.partIndependent = independent;
     this.events.onOpen(this.cur);
     const head = this.container.begin();
     if (head) this.emit(head);
@@ -160,10 +206,30 @@ export class HlsSegmenter {
     this.events.onData(b);
   }
 
-  private close(endDts: number): void {
+  private cutPart(next: MediaPacket, independent: boolean): void {
+    const b = this.container.cutPart?.(next) ?? null;
+    if (!b) return; // nothing buffered yet (the container waits for its tracks): the part goes on
+    this.emit(b);
+    this.events.onPart?.({
+      seq: this.cur!.seq, index: this.partIndex++, duration: Math.max(0, next.dts - this.partStart) / 1000,
+      independent: this.partIndependent, bytes: b, last: false,
+    });
+    this.partStart = next.dts;
+    this.partIndependent = independent;
+  }
+
+  private close(endDts: number, next?: MediaPacket): void {
     const c = this.cur!;
-    const tail = this.container.end();
-    if (tail) this.emit(tail);
+    const tail = this.container.end(next);
+    if (tail) {
+      this.emit(tail);
+      if (this.opts.partTarget) {
+        this.events.onPart?.({
+          seq: c.seq, index: this.partIndex++, duration: Math.max(0, endDts - this.partStart) / 1000,
+          independent: this.partIndependent, bytes: tail, last: true,
+        });
+      }
+    }
     this.cur = undefined;
     this.events.onClose({
       seq: c.seq, startDts: c.startDts, discontinuity: c.discontinuity, openedAt: c.openedAt,
@@ -179,5 +245,6 @@ export class HlsSegmenter {
     if (this.cur) this.close(this.cur.lastDts + tailMs);
     this.pendingDiscontinuity = true;
     this.hasVideo = false;
+    this.lastClockDts = undefined;
   }
 }
