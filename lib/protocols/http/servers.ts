@@ -10,6 +10,7 @@
  * binary, or the source tree, never the working directory), so `/` is the embedded home page when the
  * directory has no index.
  */
+import { CORS_HEADERS } from "../../net/cors.ts";
 import { readFile, stat } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 import { type Context, Hono, type MiddlewareHandler } from "hono";
@@ -25,15 +26,6 @@ import { mountLive } from "./live.ts";
 
 type Env = { Bindings: Partial<ServeInfo> };
 
-/** SRS's CORS headers, set only when the request carries `Origin`. */
-const CORS_HEADERS: [string, string][] = [
-  ["Access-Control-Allow-Origin", "*"],
-  ["Access-Control-Allow-Headers", "*"],
-  ["Access-Control-Allow-Methods", "*"],
-  ["Access-Control-Expose-Headers", "*"],
-  ["Access-Control-Allow-Credentials", "false"],
-  ["Access-Control-Request-Private-Network", "true"],
-];
 
 /** API paths on a shared listener follow http_api.crossdomain, the rest http_server.crossdomain. */
 function isApiPath(path: string): boolean {

@@ -12,6 +12,7 @@
  *
  * Also here: `startHttpsApi(ctx)`, the `http_api.https` listener (the same routes over TLS).
  */
+import { CORS_HEADERS } from "../../net/cors.ts";
 import type { Context, Hono } from "hono";
 import { Hono as HonoApp } from "hono";
 import { existsSync, readFileSync } from "node:fs";
@@ -127,12 +128,7 @@ export class Api {
   private headers(req: Request): Headers {
     const h = new Headers({ Server: SERVER_SIGNATURE, Connection: "Close" });
     if (this.ctx.config.httpApi().crossdomain && req.headers.has("Origin")) {
-      h.set("Access-Control-Allow-Origin", "*");
-      h.set("Access-Control-Allow-Headers", "*");
-      h.set("Access-Control-Allow-Methods", "*");
-      h.set("Access-Control-Expose-Headers", "*");
-      h.set("Access-Control-Allow-Credentials", "false");
-      h.set("Access-Control-Request-Private-Network", "true");
+      for (const [k, v] of CORS_HEADERS) h.set(k, v);
     }
     return h;
   }
