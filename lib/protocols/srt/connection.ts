@@ -232,6 +232,8 @@ export class SrtConnection {
   private sndLen: Int32Array;
   private sndOrigin: Float64Array;
   private sndLastTx: Float64Array;
+  /** Time of the last RE-transmission (0: never): repeated NAKs within half an RTT do not resend again. */
+  private sndRexmitTx: Float64Array;
   private sndHead = 0;
   private sndBase: number;
   private sndNext: number;
@@ -244,6 +246,7 @@ export class SrtConnection {
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly flushBound: () => void;
   private peerRttUs = 0;
+  private lastAckProgressUs = nowUs();
   private peerRttVarUs = 0;
   private sndLatencyUs: number;
   private sndDropUs: number;
@@ -277,6 +280,7 @@ export class SrtConnection {
     this.sndLen = new Int32Array(this.sndCap);
     this.sndOrigin = new Float64Array(this.sndCap);
     this.sndLastTx = new Float64Array(this.sndCap);
+    this.sndRexmitTx = new Float64Array(this.sndCap);
     this.sndBase = this.sndNext = this.sndTxNext = params.sndIsn;
     this.sndLatencyUs = params.sndLatencyMs * 1000;
     this.sndDropUs = Math.max(1_000_000, 1.25 * this.sndLatencyUs + 20_000);
@@ -545,6 +549,7 @@ export class SrtConnection {
       this.sndHead = (this.sndHead + 1) & this.sndMask;
     }
     this.sndBase = ackSeq;
+    this.lastAckProgressUs = now;
   }
 
   private onNak(n: number, now: number): void {
@@ -572,12 +577,28 @@ export class SrtConnection {
         const pkt = this.sndPkt[idx];
         const plen = this.sndLen[idx]!;
         if (pkt === undefined || plen <= 0) continue;
-        if (now - this.sndLastTx[idx]! < minGap) continue;
+        if (now - this.sndRexmitTx[idx]! < minGap) continue;
         if (this.p.peerRexmitFlag) setRetransmitFlag(pkt, true);
         this.sndLastTx[idx] = now;
+        this.sndRexmitTx[idx] = now;
         this.out(pkt, plen, now);
         this.st.pktRetrans++;
       }
+    }
+  }
+
+  private resendUnacked(now: number, minGap: number): void {
+    const n = Math.min(seqOff(this.sndBase, this.sndTxNext), 32);
+    for (let i = 0; i < n; i++) {
+      const idx = (this.sndHead + i) & this.sndMask;
+      const pkt = this.sndPkt[idx];
+      const len = this.sndLen[idx]!;
+      if (pkt === undefined || len <= 0 || now - this.sndLastTx[idx]! < minGap) continue;
+      if (this.p.peerRexmitFlag) setRetransmitFlag(pkt, true);
+      this.sndLastTx[idx] = now;
+      this.sndRexmitTx[idx] = now;
+      this.out(pkt, len, now);
+      this.st.pktRetrans++;
     }
   }
 
@@ -673,6 +694,7 @@ export class SrtConnection {
       this.sndLen[idx] = HEADER_SIZE + n;
       this.sndOrigin[idx] = now;
       this.sndLastTx[idx] = 0;
+      this.sndRexmitTx[idx] = 0;
       this.sndNext = seqAdd(this.sndNext, 1);
       this.winBytesSubmitted += n;
       if (n === 0) break;
@@ -841,6 +863,13 @@ export class SrtConnection {
         this.lastNakUs = now;
         this.sendPeriodicNak(now);
       }
+    }
+    // Sender: a lost tail (nothing after it reveals the gap, so no NAK comes) is resent when the ACK stalls.
+    if (this.sndBase !== this.sndTxNext) {
+      const rto = Math.max(4 * this.senderRttUs() + 20_000, 50_000);
+      if (now - this.lastAckProgressUs > rto) this.resendUnacked(now, rto);
+    } else {
+      this.lastAckProgressUs = now;
     }
     // Sender: forget packets too old to be useful.
     while (this.sndBase !== this.sndTxNext && now - this.sndOrigin[this.sndHead]! > this.sndDropUs) this.dropOldest();

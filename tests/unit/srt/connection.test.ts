@@ -68,7 +68,7 @@ async function pump(l: Link, n: number, perMs: number): Promise<void> {
 }
 
 describe("SrtConnection over a lossy link", () => {
-  test("10% loss each way, 20 ms delay, 200 ms latency: every packet delivered in order (sequence wraps)", async () => {
+  test("10% loss each way, 20 ms delay, 200 ms latency: every packet delivered in order (sequence wraps, lost tail resent)", async () => {
     const l = link({ loss: 0.1, delayMs: 20, latencyMs: 200 });
     const got: number[] = [];
     l.b.onData((p) => got.push(new DataView(p.buffer, p.byteOffset).getUint32(0)));
