@@ -621,10 +621,15 @@ export interface HlsConfig {
   dtsDirectly: boolean;
   ctx: boolean;
   tsCtx: boolean;
+  /** hls_use_fmp4 (SRS 6): fMP4 segments (hls_fmp4_file) with an init segment (hls_init_file). */
   useFmp4: boolean;
   fmp4File: string;
   initFile: string;
   recover: boolean;
+  /** hls_ll (ours, not SRS): Low-Latency HLS, partial segments and blocking reload; implies fMP4. */
+  ll: boolean;
+  /** hls_ll_part (ours): LL-HLS part target, seconds (default 0.5). */
+  llPart: number;
 }
 
 export interface HttpRemuxConfig {
@@ -1050,6 +1055,8 @@ export class VhostConfig {
       fmp4File: s.str("hls_fmp4_file", "[app]/[stream]-[seq].m4s"),
       initFile: s.str("hls_init_file", "[app]/[stream]/init.mp4"),
       recover: s.boolNotOff("hls_recover"),
+      ll: s.boolOn("hls_ll"),
+      llPart: Math.min(5, Math.max(0.1, s.num("hls_ll_part", 0.5))),
     };
   }
 

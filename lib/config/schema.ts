@@ -61,9 +61,9 @@ const VHOST = block({
       "str",
       "enabled hls_entry_prefix hls_path hls_on_error hls_storage hls_mount hls_acodec hls_vcodec hls_m3u8_file " +
         "hls_ts_file hls_ts_floor hls_cleanup hls_wait_keyframe hls_keys hls_key_file hls_key_file_path hls_key_url " +
-        "hls_dts_directly hls_ctx hls_ts_ctx hls_use_fmp4 hls_fmp4_file hls_init_file hls_recover",
+        "hls_dts_directly hls_ctx hls_ts_ctx hls_use_fmp4 hls_fmp4_file hls_init_file hls_recover hls_ll",
     ),
-    ...leaves("num", "hls_fragment hls_window hls_td_ratio hls_aof_ratio hls_dispose"),
+    ...leaves("num", "hls_fragment hls_window hls_td_ratio hls_aof_ratio hls_dispose hls_ll_part"),
     ...leaves("int", "hls_nb_notify hls_fragments_per_key"),
   }),
   http_hooks: block(leaves("str", "enabled on_connect on_close on_publish on_unpublish on_play on_stop on_dvr on_hls on_hls_notify")),

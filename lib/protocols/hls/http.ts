@@ -8,6 +8,12 @@
  * (`hls_ts_ctx on`). Each id is an HLS play session: registered in ctx.clients as "hls-play", gated by
  * `ctx.access.onPlay` (refused -> 403), ended (onStop) when no request came for hls_fragment * 2 + 5 seconds.
  * With `hls_ctx off`, plain files.
+ *
+ * fMP4 (`hls_use_fmp4`/`hls_ll`): `.m4s` segments from disk, the init segment from the stream's memory.
+ * LL-HLS (`hls_ll on`): the playlist comes from the stream's LlHls (memory), with blocking reloads
+ * (`_HLS_msn`/`_HLS_part`, held up to 3 target durations, then 503; 400 for a request too far ahead); parts
+ * (`<segment>.p<N>.m4s`) and just-completed segments are served from memory, a GET of the preload-hinted part
+ * is held until that part is complete.
  */
 import { readFile, stat } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
@@ -19,10 +25,23 @@ import type { StreamKey } from "../../media/packet.ts";
 import type { ServerContext } from "../../server.ts";
 import { SERVER_SIGNATURE } from "../../version.ts";
 import { addQueryToUris, renderMasterPlaylist } from "./playlist.ts";
-import { hlsService } from "./service.ts";
+import { hlsService, type HlsStream } from "./service.ts";
 
 const M3U8_TYPE = "application/vnd.apple.mpegurl";
 const TS_TYPE = "video/mp2t";
+const MP4_TYPE = "video/mp4";
+
+/** In-memory chunks (ArrayBuffer-backed: our muxers allocate them) as a response body, without copying. */
+function blob(chunks: Uint8Array[]): Blob {
+  return new Blob(chunks.map((b) => new Uint8Array(b.buffer as ArrayBuffer, b.byteOffset, b.byteLength)));
+}
+
+/** A non-negative integer query parameter: undefined when absent, NaN when malformed. */
+function intParam(url: URL, name: string): number | undefined {
+  const v = url.searchParams.get(name);
+  if (v === null) return undefined;
+  return /^\d{1,9}$/.test(v) ? Number(v) : NaN;
+}
 
 function randomId(): string {
   const a = "0123456789abcdefghijklmnopqrstuvwxyz";
@@ -111,40 +130,94 @@ export class HlsHttp {
     return undefined;
   }
 
+  /** The live fMP4/LL stream whose m3u8, init segment, part or in-memory segment is at `rel`. */
+  private memoryStreams(): HlsStream[] {
+    return hlsService(this.ctx)?.all().filter((st) => st.initUrl !== "" || st.ll !== undefined) ?? [];
+  }
+
   handle = async (c: Context, next: Next): Promise<Response | void> => {
     const url = new URL(c.req.url);
     const path = url.pathname;
     const isM3u8 = path.endsWith(".m3u8");
-    if (!isM3u8 && !path.endsWith(".ts")) return next();
+    const isM4s = path.endsWith(".m4s");
+    const isMp4 = path.endsWith(".mp4");
+    if (!isM3u8 && !isM4s && !isMp4 && !path.endsWith(".ts")) return next();
     if (path.split("/").some((s) => s === ".." || s === "%2e%2e" || s === "%2E%2E")) {
       return new Response("Forbidden", { status: 403, headers: { Server: SERVER_SIGNATURE } });
     }
+    const ctxId = url.searchParams.get("hls_ctx") ?? "";
+    if (isM3u8 || isM4s || isMp4) {
+      let rel: string;
+      try {
+        rel = decodeURIComponent(path).replace(/^\/+/, "");
+      } catch {
+        return next();
+      }
+      for (const st of this.memoryStreams()) {
+        if (isM3u8) {
+          if (st.ll && st.m3u8Url === rel && st.ll.last) return this.llPlaylist(c, url, st, ctxId);
+          continue;
+        }
+        let body: Uint8Array | Uint8Array[] | undefined;
+        if (isMp4) body = st.initUrl === rel ? st.initBytes : undefined;
+        else if (st.ll) {
+          body = st.ll.segmentBytes(rel) ?? await st.ll.waitPart(rel, st.ll.targetDuration * 3000);
+        }
+        if (body) return this.media(blob(Array.isArray(body) ? body : [body]), MP4_TYPE, st.config, ctxId);
+      }
+      if (isMp4) return next();
+    }
     const found = await this.find(path);
     if (!found) return next();
-    const ctxId = url.searchParams.get("hls_ctx") ?? "";
-    if (isM3u8) return this.playlist(c, url, found, ctxId);
+    if (isM3u8) return this.playlist(c, url, found, ctxId, () => readFile(found.file, "utf8").catch(() => undefined));
+    const body = await readFile(found.file).catch(() => undefined);
+    if (!body) return next();
+    return this.media(new Blob([body]), isM4s ? MP4_TYPE : TS_TYPE, found.cfg, ctxId);
+  };
+
+  private media(body: Blob, type: string, cfg: HlsConfig, ctxId: string): Response {
     const s = ctxId ? this.sessions.get(ctxId) : undefined;
     if (s) {
       s.lastSeen = Date.now();
-      s.sent += found.size;
+      s.sent += body.size;
     }
-    const body = await readFile(found.file).catch(() => undefined);
-    if (!body) return next();
     return new Response(body, {
       headers: {
-        "Content-Type": TS_TYPE, "Cache-Control": `public, max-age=${Math.max(10, Math.ceil(found.cfg.window))}`,
+        "Content-Type": type, "Cache-Control": `public, max-age=${Math.max(10, Math.ceil(cfg.window))}`,
         "Access-Control-Allow-Origin": "*", Server: SERVER_SIGNATURE,
       },
     });
-  };
+  }
+
+  /** LL-HLS playlist: a blocking reload waits for the asked segment/part (RFC 8216bis 6.2.5.2). */
+  private async llPlaylist(c: Context, url: URL, st: HlsStream, ctxId: string): Promise<Response> {
+    const ll = st.ll!;
+    const msn = intParam(url, "_HLS_msn");
+    const part = intParam(url, "_HLS_part");
+    const plain = { Server: SERVER_SIGNATURE, "Access-Control-Allow-Origin": "*" };
+    if (Number.isNaN(msn) || Number.isNaN(part) || (part !== undefined && msn === undefined)) {
+      return new Response("Bad Request", { status: 400, headers: plain });
+    }
+    const found = { file: st.m3u8File, cfg: st.config, vhost: st.hub.key.vhost };
+    return this.playlist(c, url, found, ctxId, async () => {
+      if (msn !== undefined) {
+        const r = await ll.wait(msn, part, ll.targetDuration * 3000);
+        if (r === "bad-request") return new Response("Bad Request", { status: 400, headers: plain });
+        if (r !== "ready") return new Response("Service Unavailable", { status: 503, headers: plain });
+      }
+      return ll.render();
+    });
+  }
 
   private async playlist(
     c: Context, url: URL, found: { file: string; cfg: HlsConfig; vhost: string }, ctxId: string,
+    load: () => Promise<string | Response | undefined>,
   ): Promise<Response> {
     const headers = { "Content-Type": M3U8_TYPE, "Cache-Control": "no-cache", "Access-Control-Allow-Origin": "*", Server: SERVER_SIGNATURE };
     const cfg = found.cfg;
     if (!cfg.ctx) {
-      const text = await readFile(found.file, "utf8").catch(() => undefined);
+      const text = await load();
+      if (text instanceof Response) return text;
       if (text === undefined) return new Response("Not Found", { status: 404, headers: { Server: SERVER_SIGNATURE } });
       return new Response(text, { headers });
     }
@@ -157,13 +230,16 @@ export class HlsHttp {
       if (!ctxId) {
         // SRS's redirect: a one-variant master playlist whose URI carries the session id.
         const q = new URLSearchParams(url.searchParams);
-        q.delete("hls_ctx");
+        for (const k of ["hls_ctx", "_HLS_msn", "_HLS_part", "_HLS_skip"]) q.delete(k);
         q.set("hls_ctx", s.id);
         return new Response(renderMasterPlaylist(`${url.pathname}?${q.toString()}`), { headers });
       }
     }
     s.lastSeen = Date.now();
-    let text = await readFile(found.file, "utf8").catch(() => undefined);
+    const loaded = await load();
+    if (loaded instanceof Response) return loaded;
+    let text = loaded;
+    s.lastSeen = Date.now();
     if (text === undefined) return new Response("Not Found", { status: 404, headers: { Server: SERVER_SIGNATURE } });
     if (cfg.tsCtx) text = addQueryToUris(text, `hls_ctx=${s.id}`);
     s.sent += text.length;

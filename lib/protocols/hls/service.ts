@@ -12,9 +12,14 @@
  * Hooks (on_hls) attach with `hlsService(ctx)?.onSegment(listener)`: called after each segment is on disk and
  * listed in the m3u8.
  *
- * Not done: hls_keys (AES-128), hls_nb_notify/on_hls_notify (the hooks engineer), hls_use_fmp4 (the segmenter
- * takes a SegmentContainer; an fMP4 container would plug in), hls_recover, hls_dts_directly (timestamps are
- * always the hub's corrected ones).
+ * fMP4 (`hls_use_fmp4 on`, as SRS 6 names it): Fmp4Container segments named by hls_fmp4_file, the init segment
+ * written to hls_init_file (tmp+rename) when the tracks are known, EXT-X-MAP/version 7 in the m3u8.
+ * Low-Latency HLS (`hls_ll on`, ours; implies fMP4): the segmenter also cuts parts every hls_ll_part seconds;
+ * an LlHls (ll.ts) keeps them in memory with the LL playlist that the HTTP handler serves (blocking reloads,
+ * preload hints). Full segments and a plain fMP4 m3u8 still go to disk as without LL.
+ *
+ * Not done: hls_keys (AES-128), hls_nb_notify/on_hls_notify (the hooks engineer), hls_recover,
+ * hls_dts_directly (timestamps are always the hub's corrected ones).
  */
 import { mkdir, open, rename, rm, writeFile, type FileHandle } from "node:fs/promises";
 import { dirname, join, posix, relative, sep } from "node:path";
@@ -23,8 +28,10 @@ import type { HubSubscriber, StreamHub } from "../../hub/stream-hub.ts";
 import type { Log } from "../../log/logger.ts";
 import type { MediaPacket, StreamKey } from "../../media/packet.ts";
 import type { ServerContext } from "../../server.ts";
+import { Fmp4Container } from "./fmp4.ts";
+import { LlHls } from "./ll.ts";
 import { expandTemplate, type PlaylistEntry, renderPlaylist, shrinkWindow, targetDuration } from "./playlist.ts";
-import { HlsSegmenter, type SegmentEnd, type SegmentStart, TsContainer } from "./segmenter.ts";
+import { HlsSegmenter, type PartInfo, type SegmentContainer, type SegmentEnd, type SegmentStart, TsContainer } from "./segmenter.ts";
 
 /** What on_hls needs (SRS's callback fields, plus the stream). */
 export interface HlsSegmentEvent {
@@ -81,6 +88,14 @@ export class HlsStream implements HubSubscriber {
   private lastError = "";
   private lastVideoDts = -1;
   private frameMs = 40;
+  /** fMP4 segments (hls_use_fmp4 or hls_ll) for the current publish. */
+  private fmp4 = false;
+  /** The init segment: bytes, path relative to hls_path, URI in the playlist. */
+  initBytes: Uint8Array | undefined;
+  initUrl = "";
+  private initUri = "";
+  /** LL-HLS state (hls_ll on), else undefined. */
+  ll: LlHls | undefined;
   publishing = false;
   /** Statistics. */
   segments = 0;
@@ -118,18 +133,35 @@ export class HlsStream implements HubSubscriber {
     this.m3u8Rel = toPosix(expandTemplate(cfg.m3u8File, { vhost: k.vhost, app: k.app, stream: k.stream, time: new Date() }));
     // Tracks appear in the PMT as the stream's sequence headers/frames arrive (no guessing from
     // hls_acodec/hls_vcodec, whose only effect here is `an`/`vn`: drop that track).
-    const container = new TsContainer({
-      noVideo: cfg.vcodec === "vn",
-      noAudio: cfg.acodec === "an",
-    });
+    this.fmp4 = cfg.useFmp4 || cfg.ll;
+    let container: SegmentContainer;
+    if (this.fmp4) {
+      this.initUrl = toPosix(expandTemplate(cfg.initFile, { vhost: k.vhost, app: k.app, stream: k.stream, time: new Date(), seq: this.nextSeq }));
+      this.initUri = this.uriOf(this.initUrl);
+      container = new Fmp4Container({
+        onInit: (b) => this.onInit(b),
+        warn: (m) => this.log.warn(`hls: ${this.hub.name} ${m}`),
+        noVideo: cfg.vcodec === "vn",
+        noAudio: cfg.acodec === "an",
+      });
+    } else {
+      container = new TsContainer({ noVideo: cfg.vcodec === "vn", noAudio: cfg.acodec === "an" });
+    }
+    if (cfg.ll) {
+      this.ll ??= new LlHls({
+        partTarget: cfg.llPart, window: cfg.window,
+        targetDuration: (d) => targetDuration(d.map((duration) => ({ duration }) as PlaylistEntry), cfg.fragment, cfg.tdRatio),
+      });
+      this.ll.start();
+    } else this.ll = undefined;
     this.segmenter = new HlsSegmenter(
-      { fragment: cfg.fragment, aofRatio: cfg.aofRatio, waitKeyframe: cfg.waitKeyframe },
+      { fragment: cfg.fragment, aofRatio: cfg.aofRatio, waitKeyframe: cfg.waitKeyframe, partTarget: cfg.ll ? cfg.llPart : 0 },
       container,
-      { onOpen: (s) => this.onOpen(s), onData: (b) => this.onData(b), onClose: (s) => this.onClose(s) },
+      { onOpen: (s) => this.onOpen(s), onData: (b) => this.onData(b), onClose: (s) => this.onClose(s), onPart: (p) => this.onPart(p) },
       this.nextSeq,
     );
     this.log.trace(`hls: ${this.hub.name} start, m3u8=${this.m3u8File}, fragment=${cfg.fragment}s window=${cfg.window}s, ` +
-      `ts=${cfg.tsFile}, seq=${this.nextSeq}`);
+      `${this.fmp4 ? `fmp4=${cfg.fmp4File} init=${this.initUrl}` : `ts=${cfg.tsFile}`}${cfg.ll ? `, ll part=${cfg.llPart}s` : ""}, seq=${this.nextSeq}`);
     // The hub's sequence headers (and GOP, when the stream is already live) so the first segment is complete.
     this.hub.attach(this, true);
   }
@@ -168,6 +200,7 @@ export class HlsStream implements HubSubscriber {
       }
     }
     this.lastVideoDts = -1;
+    this.ll?.stop();
     this.log.trace(`hls: ${this.hub.name} unpublish, ${this.segments} segments, dispose in ${this.cfg.dispose}s`);
     if (this.cfg.dispose > 0) {
       this.disposeTimer = setTimeout(() => void this.dispose(), this.cfg.dispose * 1000);
@@ -184,6 +217,9 @@ export class HlsStream implements HubSubscriber {
     const files = this.entries.map((e) => e.file);
     this.entries = [];
     files.push(this.m3u8File);
+    if (this.initUrl) files.push(join(this.cfg.path, this.initUrl));
+    this.ll?.clear();
+    this.initBytes = undefined;
     await Promise.all(files.map((f) => rm(f, { force: true }).catch(() => undefined)));
     this.log.trace(`hls: ${this.hub.name} disposed, removed ${files.length} files`);
   }
@@ -212,15 +248,46 @@ export class HlsStream implements HubSubscriber {
     }
   }
 
+  /** hls_fmp4_file or hls_ts_file. */
+  private get segmentTemplate(): string {
+    return this.fmp4 ? this.cfg.fmp4File : this.cfg.tsFile;
+  }
+
+  /** The URI of a file (path relative to hls_path) in the playlist: hls_entry_prefix, or relative to the m3u8. */
+  private uriOf(rel: string): string {
+    if (this.cfg.entryPrefix) return this.cfg.entryPrefix.replace(/\/*$/, "/") + rel.replace(/^\/+/, "");
+    return posix.normalize(toPosix(relative(dirname(this.m3u8File), join(this.cfg.path, rel))));
+  }
+
+  private onInit(b: Uint8Array): void {
+    this.initBytes = b;
+    if (this.ll) this.ll.map = this.initUri;
+    const file = join(this.cfg.path, this.initUrl);
+    this.enqueue(async () => {
+      try {
+        await mkdir(dirname(file), { recursive: true });
+        await writeFile(file + ".tmp", b);
+        await rename(file + ".tmp", file);
+      } catch (e) {
+        this.fail(`write init segment ${file}`, e);
+      }
+    });
+  }
+
+  private onPart(p: PartInfo): void {
+    this.ll?.part(p);
+  }
+
   private onOpen(s: SegmentStart): void {
     const k = this.hub.key;
-    const rel = toPosix(expandTemplate(this.cfg.tsFile, {
+    const rel = toPosix(expandTemplate(this.segmentTemplate, {
       vhost: k.vhost, app: k.app, stream: k.stream, time: s.openedAt, seq: s.seq,
       floorFragmentMs: this.cfg.tsFloor ? this.cfg.fragment * 1000 : undefined,
     }));
     const tmp = join(this.cfg.path, rel) + ".tmp";
     const seg: SegmentFile = { start: s, rel, tmp, handle: Promise.resolve(undefined), chunks: [], chunked: 0, failed: false };
     this.seg = seg;
+    this.ll?.open(s.seq, s.discontinuity, rel, this.uriOf(rel));
     let resolveHandle: (h: FileHandle | undefined) => void = () => {};
     seg.handle = new Promise((r) => (resolveHandle = r));
     this.enqueue(async () => {
@@ -276,18 +343,19 @@ export class HlsStream implements HubSubscriber {
     if (!seg) return;
     this.writeChunks(seg);
     const k = this.hub.key;
-    const rel = this.cfg.tsFile.includes("[duration]")
-      ? toPosix(expandTemplate(this.cfg.tsFile, {
+    const tpl = this.segmentTemplate;
+    const rel = tpl.includes("[duration]")
+      ? toPosix(expandTemplate(tpl, {
         vhost: k.vhost, app: k.app, stream: k.stream, time: s.openedAt, seq: s.seq, durationMs: s.duration * 1000,
         floorFragmentMs: this.cfg.tsFloor ? this.cfg.fragment * 1000 : undefined,
       }))
       : seg.rel;
     const file = join(this.cfg.path, rel);
     const m3u8Abs = this.m3u8File;
-    const uri = this.cfg.entryPrefix
-      ? this.cfg.entryPrefix.replace(/\/*$/, "/") + rel.replace(/^\/+/, "")
-      : posix.normalize(toPosix(relative(dirname(m3u8Abs), file)));
+    const uri = this.uriOf(rel);
     const entry: PlaylistEntry = { seq: s.seq, duration: s.duration, uri, file, url: rel, discontinuity: s.discontinuity };
+    if (this.fmp4) entry.map = this.initUri;
+    this.ll?.close(s.seq, s.duration, rel, uri);
     const cfg = this.cfg;
     const clientId = this.hub.publisher?.clientId ?? "";
     this.enqueue(async () => {
