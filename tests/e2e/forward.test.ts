@@ -19,6 +19,7 @@ import { clip } from "../helpers/media.ts";
 import { freePort, playFrames, probeStreams, publish, type Proc, type RunningServer, startServer } from "../helpers/server.ts";
 
 const conf = (forward: string) => `listen 1935; daemon off; srs_log_tank console;
+http_api { enabled on; listen 1985; }
 vhost __defaultVhost__ { forward { enabled on; ${forward} } }
 `;
 
@@ -97,7 +98,9 @@ describe("forward to a destination", () => {
 
   beforeAll(async () => {
     b = await startServer();
-    a = await startServer({ config: conf(`destination 127.0.0.1:${b.rtmp};`) });
+    a = await startServer({
+      config: conf(`destination 127.0.0.1:${b.rtmp};`) + `exporter { enabled on; listen ${await freePort()}; }\n`,
+    });
     pub = publish(clip("clip.flv"), a.rtmpUrl("/live/fwd?token=abc"));
     await waitFor("the stream on B", () => streamOn(b, "/live/fwd"), 15000);
   }, 40000);
@@ -117,6 +120,25 @@ describe("forward to a destination", () => {
 
   test("A logs the forward target with SRS's URL (publisher's param kept)", () => {
     expect(a.output()).toContain(`forward: __defaultVhost__/live/fwd -> rtmp://127.0.0.1:${b.rtmp}/live/fwd?token=abc`);
+  });
+
+  test("A shows the forward in its stats: /api/v1/forwards and the srsts_forward_* metrics", async () => {
+    type Fwd = { url: string; destination: string; connected: boolean; send_bytes: number };
+    let j: { code: number; forwards: Fwd[] } = { code: -1, forwards: [] };
+    const find = () => j.forwards.find((x) => x.url === "/live/fwd");
+    await waitFor("forwarded bytes in the API", async () => {
+      j = (await (await fetch(`http://127.0.0.1:${a.api}/api/v1/forwards`)).json()) as typeof j;
+      return (find()?.send_bytes ?? 0) > 10000;
+    }, 10000);
+    expect(j.code).toBe(0);
+    const f = find();
+    expect(f?.destination).toBe(`rtmp://127.0.0.1:${b.rtmp}/live/fwd?token=abc`);
+    expect(f?.connected).toBe(true);
+    expect(f?.send_bytes).toBeGreaterThan(10000);
+    const m = await (await fetch(`http://127.0.0.1:${a.api}/metrics`)).text();
+    const labels = `vhost="__defaultVhost__",app="live",stream="fwd",destination="rtmp://127.0.0.1:${b.rtmp}/live/fwd?token=abc"`;
+    expect(m).toContain(`srsts_forward_connected{${labels}} 1`);
+    expect(m).toMatch(new RegExp(`srsts_forward_send_bytes_total\\{[^}]*stream="fwd"[^}]*\\} [1-9]\\d+`));
   });
 
   test("unpublish on A stops the forward: B's stream goes away", async () => {

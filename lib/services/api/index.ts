@@ -12,6 +12,7 @@
  *
  * Also here: `startHttpsApi(ctx)`, the `http_api.https` listener (the same routes over TLS).
  */
+import { forwardService } from "../forward/service.ts";
 import { CORS_HEADERS } from "../../net/cors.ts";
 import type { Context, Hono } from "hono";
 import { Hono as HonoApp } from "hono";
@@ -210,6 +211,10 @@ export class Api {
       case "clusters":
         if (second) break;
         return this.clusters(req, url);
+      case "forwards":
+        // srs-ts extension (not in SRS, not listed in the v1 index): where each stream is forwarded to.
+        if (second) break;
+        return this.json(req, { ...this.base(), forwards: forwardStats(this.ctx) });
       case "tests":
         if (second === "errors" && !more.length) return this.code(req, 100);
         if (second === "redirects" && !more.length) {
@@ -498,4 +503,20 @@ export async function startHttpsApi(ctx: ServerContext): Promise<HttpListener | 
   } catch (e) {
     throw new Error(`listen http_api.https tcp://${ep.host}:${ep.port}: ${(e as Error).message}`);
   }
+}
+
+/** The running forwards: stream, destination URL, state and counters. */
+export function forwardStats(ctx: ServerContext): Record<string, string | number | boolean>[] {
+  return (forwardService(ctx)?.all() ?? []).map(({ hub, forwarder: f }) => ({
+    stream: hub.id,
+    url: hub.url,
+    destination: f.url,
+    connected: f.isConnected,
+    send_bytes: f.sentBytes,
+    sent_packets: f.sentPackets,
+    dropped_packets: f.droppedPackets,
+    connects: f.connects,
+    failures: f.failures,
+    last_error: f.lastError,
+  }));
 }

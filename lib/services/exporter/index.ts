@@ -11,6 +11,7 @@
  * srsts_stream_clients, srsts_stream_recv_kbps, srsts_stream_send_kbps (gauges). A series exists only while its
  * stream does, and at most MAX_STREAM_SERIES streams are exported (the busiest by bytes received).
  */
+import { forwardService } from "../forward/service.ts";
 import { hostname, machine, release, type, version } from "node:os";
 import { parseEndpoint } from "../../net/endpoint.ts";
 import { type HttpListener, serveHttp } from "../../runtime/http-serve.ts";
@@ -93,6 +94,15 @@ export function renderMetrics(ctx: ServerContext): string {
   family(out, "srsts_stream_clients", "gauge", "srs-ts: clients (publisher and players) of a stream.", per((r) => r.clients, "srsts_stream_clients"));
   family(out, "srsts_stream_recv_kbps", "gauge", "srs-ts: receive bit rate of a stream, kbps averaged over 30s.", per((r) => r.s.kbps[0], "srsts_stream_recv_kbps"));
   family(out, "srsts_stream_send_kbps", "gauge", "srs-ts: send bit rate of a stream, kbps averaged over 30s.", per((r) => r.s.kbps[1], "srsts_stream_send_kbps"));
+  // Forward destinations (srs-ts only): bounded by the configured forwards of the live streams.
+  const fwd = (forwardService(ctx)?.all() ?? []).slice(0, MAX_STREAM_SERIES);
+  const fl = (fn: (f: (typeof fwd)[number]["forwarder"]) => number, name: string) =>
+    fwd.map(({ hub, forwarder }) =>
+      `${name}${labels({ vhost: hub.key.vhost, app: hub.key.app, stream: hub.key.stream, destination: forwarder.url })} ${num(fn(forwarder))}`
+    );
+  family(out, "srsts_forward_connected", "gauge", "srs-ts: 1 while a forward destination is connected.", fl((f) => (f.isConnected ? 1 : 0), "srsts_forward_connected"));
+  family(out, "srsts_forward_send_bytes_total", "counter", "srs-ts: bytes forwarded to a destination.", fl((f) => f.sentBytes, "srsts_forward_send_bytes_total"));
+  family(out, "srsts_forward_failures_total", "counter", "srs-ts: failed connections to a forward destination.", fl((f) => f.failures, "srsts_forward_failures_total"));
   return out.join("\n") + "\n";
 }
 

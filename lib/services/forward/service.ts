@@ -18,6 +18,13 @@ export class ForwardService {
 
   constructor(private ctx: ServerContext) {}
 
+  /** Every running forward with its stream (API, metrics). */
+  all(): { hub: StreamHub; forwarder: Forwarder }[] {
+    const out: { hub: StreamHub; forwarder: Forwarder }[] = [];
+    for (const [hub, list] of this.active) for (const forwarder of list) out.push({ hub, forwarder });
+    return out;
+  }
+
   /** The forwards of a stream (stats, tests). */
   forwarders(hub: StreamHub): readonly Forwarder[] {
     return this.active.get(hub) ?? [];
