@@ -2,6 +2,7 @@
  * The audio bridge: gives a stream the audio rendition its other side needs, inside the process (no FFmpeg).
  *
  *   AAC publisher (RTMP, SRT)  ──AacToOpus──▶  Opus for WebRTC viewers   (rtmp_to_rtc; only while one is watching)
+ *   MP3 publisher (RTMP, SRT)  ──Mp3ToOpus──▶  Opus for WebRTC viewers   (the same bridge and direction)
  *   Opus publisher (WebRTC)    ──OpusToAac──▶  AAC for RTMP/FLV/TS/HLS/DVR (rtc_to_rtmp; always while published)
  *
  * One AudioBridge per hub and direction, a HubSubscriber attached when the stream is published (see
@@ -12,13 +13,15 @@
  *
  * AAC -> Opus runs only while `hub.wanted("opus") > 0` (WebRTC viewers call hub.wantAudio("opus", ±1)): it starts
  * on the next AAC frame after the first viewer joins (from the publisher's AudioSpecificConfig) and idles, freeing
- * its encoder, when the last one leaves. MP3 publishers are not bridged (no MP3 decoder): logged once.
+ * its encoder, when the last one leaves. The "aac->opus" direction takes MP3 publishers too (lib/media/audio/
+ * mp3-decoder.ts): `source` is then "mp3", and a change of the publisher's codec restarts the transcoder.
  */
 import type { Log } from "../log/logger.ts";
-import { AacToOpus, OpusToAac, type TranscoderStats } from "../media/audio/transcoder.ts";
+import { AacToOpus, Mp3ToOpus, OpusToAac, type TranscoderStats } from "../media/audio/transcoder.ts";
 import type { AudioCodec, MediaPacket } from "../media/packet.ts";
 import type { HubSubscriber, StreamHub } from "./stream-hub.ts";
 
+/** "aac->opus": AAC or MP3 publishers to Opus; "opus->aac": Opus publishers to AAC. */
 export type BridgeDirection = "aac->opus" | "opus->aac";
 
 export interface AudioBridgeOptions {
@@ -36,11 +39,11 @@ interface Transcoder {
 }
 
 export class AudioBridge implements HubSubscriber {
-  readonly source: AudioCodec;
+  /** The publisher's codec being transcoded ("aac" or "mp3" towards Opus, "opus" towards AAC). */
+  source: AudioCodec;
   readonly target: AudioCodec;
   private tx: Transcoder | undefined;
   private attached = false;
-  private warnedMp3 = false;
   /** Totals over every transcoder run of this bridge (a run ends when the bridge idles). */
   framesIn = 0;
   packetsOut = 0;
@@ -72,16 +75,18 @@ export class AudioBridge implements HubSubscriber {
     this.hub.attach(this, false);
   }
 
+  /** Whether this bridge transcodes audio of `codec`. */
+  private accepts(codec: MediaPacket["codec"]): codec is AudioCodec {
+    return this.onDemand ? codec === "aac" || codec === "mp3" : codec === "opus";
+  }
+
   onPacket(p: MediaPacket): void {
-    if (p.kind !== "audio" || p.derived) return;
-    if (p.codec !== this.source) {
-      if (p.codec === "mp3" && this.onDemand && !this.warnedMp3 && this.hub.wanted("opus") > 0) {
-        this.warnedMp3 = true;
-        this.log.warn(`audio bridge ${this.hub.name}: mp3 → opus not available (no MP3 decoder), WebRTC viewers get video only`);
-      }
-      return;
-    }
+    if (p.kind !== "audio" || p.derived || !this.accepts(p.codec)) return;
     if (this.onDemand && this.hub.wanted("opus") === 0) return;
+    if (p.codec !== this.source) {
+      if (this.tx) this.stop(`publisher's audio changed to ${p.codec}`);
+      this.source = p.codec;
+    }
     let tx = this.tx;
     if (!tx) {
       tx = this.open();
@@ -94,14 +99,21 @@ export class AudioBridge implements HubSubscriber {
 
   private open(): Transcoder {
     const o = this.opts;
-    const tx = o.direction === "aac->opus"
-      ? new AacToOpus({ bitrate: o.bitrate })
-      : new OpusToAac({ bitrate: o.bitrate, sampleRate: o.aacSampleRate ?? 48000 });
+    const tx = o.direction === "opus->aac"
+      ? new OpusToAac({ bitrate: o.bitrate, sampleRate: o.aacSampleRate ?? 48000 })
+      : this.source === "mp3"
+      ? new Mp3ToOpus({ bitrate: o.bitrate })
+      : new AacToOpus({ bitrate: o.bitrate });
     this.tx = tx;
     this.runs++;
     this.firstDts = undefined;
-    this.log.trace(`audio bridge ${this.hub.name}: ${this.source}→${this.target} at ${o.bitrate} bps started` +
-      (this.onDemand ? ` (${this.hub.wanted("opus")} WebRTC viewers)` : ""));
+    const viewers = this.onDemand ? ` (${this.hub.wanted("opus")} WebRTC viewers)` : "";
+    if (this.source === "mp3") {
+      // MP3 used to be left unbridged: say it once per run at info level, where that warning was
+      this.log.info(`audio bridge ${this.hub.name}: audio bridged mp3→opus at ${o.bitrate} bps${viewers}`);
+    } else {
+      this.log.trace(`audio bridge ${this.hub.name}: ${this.source}→${this.target} at ${o.bitrate} bps started${viewers}`);
+    }
     return tx;
   }
 

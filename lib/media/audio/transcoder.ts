@@ -3,12 +3,16 @@
  *
  * API (for the RTC bridge / hub integration):
  *
- *   import { AacToOpus, OpusToAac } from "lib/media/audio/transcoder.ts";
+ *   import { AacToOpus, Mp3ToOpus, OpusToAac } from "lib/media/audio/transcoder.ts";
  *
  *   // publisher AAC -> WebRTC players
  *   const a2o = new AacToOpus({ bitrate: 64000 });         // opus_bitrate; channels default: the source's (max 2)
  *   for (const out of a2o.push(packet)) send(out);         // feed EVERY audio MediaPacket of the stream, in order
  *   a2o.close();                                           // frees the WebAssembly encoder
+ *
+ *   // publisher MP3 -> WebRTC players (same options and output as AacToOpus)
+ *   const m2o = new Mp3ToOpus({ bitrate: 64000 });
+ *   for (const out of m2o.push(packet)) send(out);
  *
  *   // WebRTC publisher Opus -> RTMP/FLV/HLS players
  *   const o2a = new OpusToAac({ bitrate: 96000, sampleRate: 44100 });  // aac_bitrate; AAC rate 44100 or 48000
@@ -22,7 +26,12 @@
  *    configuration changes, then Opus packets of 20 ms (960 samples at 48 kHz), codec "opus".
  *  - OpusToAac input: Opus packets (any TOC; an optional OpusHead config packet sets the channel count, default
  *    stereo). Output: the AAC config packet (ASC) once, then raw AAC-LC frames (codec "aac", flvAudioFlags 0xAF/0xAE).
- *    Packets whose codec is not the expected one are ignored (MP3 -> Opus is not supported: no MP3 decoder here).
+ *  - Mp3ToOpus input: MPEG-1/2/2.5 Layer III packets (one or more whole frames each, as FLV/RTMP, TS and files
+ *    carry them; there is no config packet). Output: an OpusHead when the first frame arrives and whenever the
+ *    sampling rate or channel count changes, then 20 ms Opus packets as for AacToOpus. Frames are 1152 samples
+ *    (MPEG-1) or 576 (MPEG-2/2.5); the first frames after joining a stream may need bit-reservoir data sent
+ *    before them and decode to silence (counted in Mp3Decoder.reservoirMisses, not as errors).
+ *    Packets whose codec is not the expected one are ignored.
  *
  * Timestamps are exact: the first input packet's dts anchors the timeline; after that every output timestamp is
  * derived from sample counts (anchor + round(samples * 1000 / rate)), never by adding rounded frame durations, so
@@ -38,8 +47,10 @@
 import type { MediaPacket } from "../packet.ts";
 import { AacDecoder } from "./aac-decoder.ts";
 import { AacEncoder } from "./aac-encoder.ts";
+import { Mp3Decoder, mp3FrameSpans } from "./mp3-decoder.ts";
 import { OpusDecoder, OpusEncoder, opusPacketSamples } from "./opus.ts";
 import { Resampler } from "./resampler.ts";
+import { parseMpegAudioHeader } from "../mp3.ts";
 
 export interface TranscoderStats {
   /** Input frames decoded. */
@@ -245,6 +256,153 @@ export class AacToOpus {
     this.encoder?.close();
     this.encoder = undefined;
     this.decoder = undefined;
+  }
+}
+
+/** MP3 (MediaPackets, one or more Layer III frames each) -> Opus (MediaPackets, 20 ms). */
+export class Mp3ToOpus {
+  readonly stats: TranscoderStats = newStats();
+  private readonly opts: AacToOpusOptions;
+  private readonly decoder = new Mp3Decoder();
+  private resampler: Resampler | undefined;
+  private encoder: OpusEncoder | undefined;
+  private fifo: Fifo | undefined;
+  private channels: 1 | 2 = 2;
+  private srcChannels = 0;
+  private inRate = 0;
+  private anchor: number | undefined;
+  private inSamples = 0;
+  private outSamples = 0;
+  private readonly mono = new Float32Array(1152);
+
+  constructor(o: AacToOpusOptions = {}) {
+    this.opts = o;
+  }
+
+  /** The MP3 decoder (its error, reservoir-miss and block-type counters). */
+  get mp3(): Mp3Decoder {
+    return this.decoder;
+  }
+
+  push(p: MediaPacket): MediaPacket[] {
+    const out: MediaPacket[] = [];
+    if (p.kind !== "audio" || p.codec !== "mp3" || p.config) return out;
+    try {
+      const spans = mp3FrameSpans(p.data);
+      if (!spans.length) {
+        this.stats.decodeErrors++;
+        return out;
+      }
+      let offsetSamples = 0; // frames after the first of a packet follow it without a timestamp of their own
+      for (const [s, e] of spans) {
+        const frame = p.data.subarray(s, e);
+        const h = parseMpegAudioHeader(frame, 0);
+        if (!h || h.layer !== 3) {
+          this.stats.decodeErrors++;
+          continue;
+        }
+        if (h.sampleRate !== this.inRate || h.channels !== this.srcChannels) this.configure(h.sampleRate, h.channels, p.dts, out);
+        const dts = p.dts + (offsetSamples * 1000) / this.inRate;
+        offsetSamples += h.samplesPerFrame;
+        this.frame(frame, dts, h.samplesPerFrame, out);
+      }
+    } catch {
+      this.stats.decodeErrors++;
+    }
+    return out;
+  }
+
+  private configure(rate: number, srcChannels: number, dts: number, out: MediaPacket[]): void {
+    this.inRate = rate;
+    this.srcChannels = srcChannels;
+    this.channels = this.opts.channels ?? (srcChannels >= 2 ? 2 : 1);
+    this.resampler = rate === 48000 ? undefined : new Resampler(rate, 48000, this.channels);
+    this.encoder?.close();
+    this.encoder = new OpusEncoder(
+      { channels: this.channels, complexity: this.opts.complexity ?? 5, ...(this.opts.bitrate ? { bitrate: this.opts.bitrate } : {}) },
+    );
+    this.fifo = new Fifo(this.channels, 8192);
+    if (this.anchor !== undefined) this.stats.resyncs++;
+    this.anchor = undefined;
+    this.decoder.reset();
+    out.push({ kind: "audio", codec: "opus", dts, pts: dts, keyframe: false, config: true, data: buildOpusHead(this.channels, rate) });
+  }
+
+  private restart(dts: number): void {
+    this.anchor = dts;
+    this.inSamples = 0;
+    this.outSamples = 0;
+    this.decoder.reset();
+    this.resampler?.reset();
+    this.fifo!.fill = 0;
+  }
+
+  private frame(frame: Uint8Array, dts: number, samples: number, out: MediaPacket[]): void {
+    const frameMs = (samples * 1000) / this.inRate;
+    if (this.anchor === undefined) {
+      this.restart(dts);
+    } else {
+      const expected = this.anchor + (this.inSamples * 1000) / this.inRate;
+      const missing = Math.round((dts - expected) / frameMs);
+      if (missing > MAX_CONCEAL || dts < expected - 2 * frameMs) {
+        this.stats.resyncs++;
+        this.restart(dts);
+      } else {
+        for (let i = 0; i < missing; i++) {
+          this.stats.concealed++;
+          const c = this.decoder.concealFrame();
+          this.feed(c.pcm, c.samples, c.channels, out);
+        }
+      }
+    }
+    const errors = this.decoder.errors;
+    const r = this.decoder.decodeFrame(frame);
+    this.stats.framesIn++;
+    if (this.decoder.errors !== errors) this.stats.decodeErrors++;
+    this.feed(r.pcm, r.samples, r.channels, out);
+  }
+
+  /** Decoded samples (planar, source channels) -> resampler -> 960-sample Opus frames. */
+  private feed(pcm: Float32Array[], n: number, srcChannels: number, out: MediaPacket[]): void {
+    if (n <= 0) return;
+    const fifo = this.fifo!;
+    let src: Float32Array[];
+    if (this.channels === 2) {
+      src = srcChannels >= 2 ? [pcm[0]!, pcm[1]!] : [pcm[0]!, pcm[0]!];
+    } else if (srcChannels >= 2) {
+      const m = this.mono;
+      const a = pcm[0]!;
+      const b = pcm[1]!;
+      for (let i = 0; i < n; i++) m[i] = 0.5 * (a[i]! + b[i]!);
+      src = [m];
+    } else {
+      src = [pcm[0]!];
+    }
+    this.inSamples += n;
+    if (this.resampler) {
+      const off = fifo.reserve(this.resampler.maxOutput(n));
+      fifo.fill += this.resampler.process(src, n, fifo.bufs, off);
+    } else {
+      const off = fifo.reserve(n);
+      for (let c = 0; c < this.channels; c++) fifo.bufs[c]!.set(src[c]!.subarray(0, n), off);
+      fifo.fill += n;
+    }
+    while (fifo.fill >= 960) {
+      const pkt = this.encoder!.encode(fifo.bufs, 0, 960);
+      const ts = this.anchor! + Math.round((this.outSamples * 1000) / 48000);
+      this.outSamples += 960;
+      fifo.consume(960);
+      if (!pkt) continue;
+      this.stats.packetsOut++;
+      out.push({ kind: "audio", codec: "opus", dts: ts, pts: ts, keyframe: false, config: false, data: pkt });
+    }
+  }
+
+  close(): void {
+    this.encoder?.close();
+    this.encoder = undefined;
+    this.inRate = 0;
+    this.srcChannels = 0;
   }
 }
 

@@ -89,10 +89,9 @@ export function playAudioNote(hub: StreamHub, rtc: RtcConfig): string | undefine
   if (!hub.active) return undefined;
   const codec = hub.audioConfig?.codec ?? hub.gop.snapshot().find((p) => p.kind === "audio" && !p.derived)?.codec;
   if (!codec || codec === "opus") return undefined;
-  if (codec === "mp3") return "audio not bridged: mp3 → opus not available (no MP3 decoder), video only";
-  if (codec !== "aac") return `audio not bridged: ${codec} → opus not available, video only`;
+  if (codec !== "aac" && codec !== "mp3") return `audio not bridged: ${codec} → opus not available, video only`;
   return rtc.rtmpToRtc
-    ? `audio bridged aac→opus at ${rtc.opusBitrate} bps`
+    ? `audio bridged ${codec}→opus at ${rtc.opusBitrate} bps`
     : `audio not bridged: rtmp_to_rtc off in vhost ${hub.key.vhost}, video only`;
 }
 
