@@ -145,6 +145,8 @@ export class HlsStream implements HubSubscriber {
         noAudio: cfg.acodec === "an",
       });
     } else {
+      this.initUrl = "";
+      this.initBytes = undefined;
       container = new TsContainer({ noVideo: cfg.vcodec === "vn", noAudio: cfg.acodec === "an" });
     }
     if (cfg.ll) {
