@@ -48,7 +48,7 @@ function mp3Packets(file: string, t0 = 0, loops = 1): MediaPacket[] {
 }
 
 /** Opus packets -> 48 kHz planar PCM with our (opusscript) decoder. */
-function decodeOpus(packets: MediaPacket[], channels: number): Float32Array[] {
+function decodeOpus(packets: MediaPacket[], channels: 1 | 2): Float32Array[] {
   const dec = new OpusDecoder({ channels });
   const frames = packets.filter((p) => !p.config);
   const pcm = Array.from({ length: channels }, () => new Float32Array(frames.length * 960));
