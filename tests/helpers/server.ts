@@ -92,9 +92,17 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
   proc.stderr!.on("data", (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
+  // Ready when the server says every listener is up (RTMP binds first, then HTTP, API, SRT, RTC); with a log
+  // file instead of the console, when the RTMP port answers.
+  const logsToConsole = (opts.env?.SRS_LOG_TANK ?? "console") === "console";
+  const ready = async () => {
+    await waitPort(rtmp);
+    const end = Date.now() + 10000;
+    while (logsToConsole && !out.includes("server started") && Date.now() < end) await Bun.sleep(20);
+  };
   try {
     await Promise.race([
-      waitPort(rtmp),
+      ready(),
       exited.then((code) => {
         throw new Error(`server exited with ${code}: ${out}`);
       }),
