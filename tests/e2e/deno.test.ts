@@ -101,3 +101,24 @@ describe("lib/runtime under Deno", () => {
     }
   }, SLOW);
 });
+
+describe("the whole server under Deno", () => {
+  test("RTMP publish in, HTTP-FLV and RTMP out, API answers", async () => {
+    const { startServer, publish, probeStreams, playFrames } = await import("../helpers/server.ts");
+    const { clip } = await import("../helpers/media.ts");
+    const s = await startServer({ command: [DENO, "run", "-A", join(REPO, "main.ts")] });
+    const pub = publish(clip("clip.flv"), s.rtmpUrl("/live/deno"));
+    try {
+      await Bun.sleep(2500);
+      const streams = await probeStreams(s.httpUrl("/live/deno.flv"));
+      expect(streams.map((x) => x.codec_name).sort()).toEqual(["aac", "h264"]);
+      const r = await playFrames(s.rtmpUrl("/live/deno"), 3);
+      expect(r.video).toBeGreaterThanOrEqual(60);
+      const api = (await (await fetch(`http://127.0.0.1:${s.api}/api/v1/streams/`)).json()) as { streams: { url: string }[] };
+      expect(api.streams.some((x) => x.url === "/live/deno")).toBe(true);
+    } finally {
+      pub.kill();
+      expect(await s.stop()).toBe(0);
+    }
+  }, SLOW);
+});
