@@ -127,7 +127,8 @@ export class StreamHub {
     this.video = this.audio = undefined;
     this.gop.clear();
     this.jitter.reset();
-    this.log.trace(`hub ${this.name}: publish start by ${pub.type} client ${pub.clientId} ip=${pub.ip}`);
+    // Logged under the publisher's context id, so grepping a client shows its stream's life too.
+    this.log.child(pub.clientId).trace(`hub ${this.name}: publish start by ${pub.type} client ${pub.clientId} ip=${pub.ip}`);
     for (const s of [...this.subscribers]) s.onPublish?.();
     this.lifecycle?.onPublish(this);
   }
@@ -136,7 +137,7 @@ export class StreamHub {
     if (this.publisher !== pub) return;
     this.publisher = undefined;
     this.gop.clear();
-    this.log.trace(`hub ${this.name}: publish stop by client ${pub.clientId}, ${this.packetsIn} packets`);
+    this.log.child(pub.clientId).trace(`hub ${this.name}: publish stop by client ${pub.clientId}, ${this.packetsIn} packets`);
     for (const s of [...this.subscribers]) s.onUnpublish();
     this.lifecycle?.onUnpublish(this);
   }
