@@ -1,7 +1,7 @@
 /**
  * Starts the audio bridges (lib/hub/audio-bridge.ts) of every published stream, per the vhost's `rtc` block:
  *  - rtc_to_rtmp on: Opus audio (WebRTC, or Opus in SRT/TS) -> AAC at aac_bitrate, for RTMP/FLV/TS/HLS/DVR;
- *  - rtmp_to_rtc on: AAC audio (RTMP, SRT) -> Opus at opus_bitrate, only while WebRTC viewers watch.
+ *  - rtmp_to_rtc on: AAC or MP3 audio (RTMP, SRT) -> Opus at opus_bitrate, only while WebRTC viewers watch.
  * Both bridges are attached at publish; each ignores audio that is not its source codec, so one publisher runs
  * at most one of them. The config is read at publish (a reload applies to the next publish).
  */
