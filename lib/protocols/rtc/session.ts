@@ -11,6 +11,7 @@
  * numbers; a PLI from the browser asks the publisher (when it is a WebRTC one) for a keyframe.
  * The session ends on DELETE, kick, DTLS close, or when no STUN binding request arrived for rtc.stun_timeout.
  */
+import { randomBytes } from "node:crypto";
 import {
   type MediaStreamTrack,
   RTCPeerConnection,
@@ -254,7 +255,10 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
       pc.onTrack.subscribe((track) => this.onTrack(track));
     }
     await pc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
-    this.ice = useSharedPort(pc, { send: (d, ip, port) => this.sendDatagram(d, ip, port) }, this.req.candidates, this.req.creds,
+    // Our own ICE credentials unless pinned by ?ice-ufrag=: werift's 4-character ufrags collide on a busy port
+    // (~16% at 150 sessions); 8 characters like SRS's, drawn until unused on the shared port.
+    const creds = this.req.creds ?? this.uniqueIceCreds();
+    this.ice = useSharedPort(pc, { send: (d, ip, port) => this.sendDatagram(d, ip, port) }, this.req.candidates, creds,
       (ip, port, upgraded) => this.log.info(`rtc ICE selected pair -> ${ip}:${port}${upgraded ? " (higher-priority nomination, RFC 8445 8.1.1)" : ""}`));
     if (this.svc.mux.hasUfrag(this.ice.ufrag)) throw new RtcRefused(`ice-ufrag ${this.ice.ufrag} in use`, 400, 5023);
     for (const t of pc.getTransceivers()) {
@@ -303,6 +307,19 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
 
   // ---------------------------------------------------------------------------------------------------------
   // Publishing: RTP -> MediaPackets
+
+  private uniqueIceCreds(): { ufrag: string; password: string } {
+    const draw = (n: number) => {
+      const a = "abcdefghijklmnopqrstuvwxyz0123456789";
+      const b = randomBytes(n);
+      let out = "";
+      for (let i = 0; i < n; i++) out += a[b[i]! % a.length];
+      return out;
+    };
+    let ufrag = draw(8);
+    while (this.svc.mux.hasUfrag(ufrag)) ufrag = draw(8);
+    return { ufrag, password: draw(32) };
+  }
 
   private onTrack(track: MediaStreamTrack): void {
     this.log.info(`rtc publish track ${track.kind} ssrc=${track.ssrc}`);
