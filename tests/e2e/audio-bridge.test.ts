@@ -1,7 +1,8 @@
 /**
  * The audio bridge end to end: an RTMP (AAC) clip plays by WHEP in headless Chromium WITH audio (Opus made by
  * the bridge while the viewer watches), and a WHIP stream from Chromium's fake microphone + camera (Opus) plays
- * over RTMP and HTTP-FLV in FFmpeg with AAC audio decoded for the whole duration.
+ * over RTMP and HTTP-FLV in FFmpeg with AAC audio decoded for the whole duration; an RTMP stream with MP3 audio
+ * (FFmpeg's libmp3lame) plays by WHEP with audio too.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Page } from "playwright-core";
@@ -210,4 +211,39 @@ describe("audio bridge", () => {
     expect(j.streams.find((s) => s.name === "o2a")?.audio?.codec).toBe("Opus");
     await a.close();
   }, 90000);
+});
+
+// MP3 publishers: the server decodes the MP3 (lib/media/audio/mp3-decoder.ts) and encodes Opus while a viewer watches.
+describe("audio bridge, MP3 publisher", () => {
+  test("an RTMP stream with MP3 audio plays by WHEP in Chromium with audio: Opus packets, samples and energy grow", async () => {
+    const ff = publish(clip("clip.flv"), srv.rtmpUrl("/live/m2o"), ["-c:a", "libmp3lame", "-ar", "44100", "-b:a", "128k"]);
+    try {
+      await Bun.sleep(1500);
+      const streams = await probeStreams(srv.rtmpUrl("/live/m2o"));
+      expect(streams.find((s) => s.codec_type === "audio")?.codec_name).toBe("mp3");
+      const b = await page();
+      const play = await whepPlayAudio(b, "m2o", 5);
+      await b.close();
+      expect(play.status).toBe(201);
+      const { first, last } = play;
+      console.log(`WHEP of an MP3 publisher: ${last.packets - first.packets} audio packets, ${last.samples - first.samples} samples, ` +
+        `energy ${last.energy.toFixed(3)}, levels ${play.levels.map((l) => l.toFixed(3)).join(" ")}, ${last.frames - first.frames} video frames`);
+      expect(last.packets - first.packets).toBeGreaterThan(200); // ~50 Opus packets a second for 5 s
+      expect(last.samples - first.samples).toBeGreaterThan(200000); // 48 kHz
+      expect(last.energy).toBeGreaterThan(0); // the clip's tones, not silence
+      expect(Math.max(...play.levels)).toBeGreaterThan(0);
+      expect(play.levels.filter((l) => l > 0).length).toBeGreaterThanOrEqual(play.levels.length / 2);
+      expect(last.frames - first.frames).toBeGreaterThan(50);
+      expect(srv.output()).toContain("audio bridged mp3→opus at 48000 bps");
+      expect(srv.output()).not.toContain("not available");
+      let idle = false;
+      for (let i = 0; i < 20 && !idle; i++) {
+        await Bun.sleep(250);
+        idle = /m2o: mp3→opus stopped \(no WebRTC viewer left, idle\)/.test(srv.output());
+      }
+      expect(idle).toBe(true);
+    } finally {
+      ff.kill();
+    }
+  }, 60000);
 });
