@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { launchBrowser, type TestBrowser } from "../helpers/browser.ts";
 import { clip, REPO_ROOT } from "../helpers/media.ts";
-import { freePort, publish, type RunningServer, startServer } from "../helpers/server.ts";
+import { freePort, publish, type RunningServer, startServer, rtcEnv } from "../helpers/server.ts";
 
 let srv: RunningServer;
 let browser: TestBrowser;
@@ -20,10 +20,7 @@ beforeAll(async () => {
   const udp = await freePort();
   srv = await startServer({
     env: {
-      SRS_RTC_SERVER_ENABLED: "on",
-      SRS_RTC_SERVER_LISTEN: String(udp),
-      CANDIDATE: "127.0.0.1",
-      SRS_VHOST_RTC_ENABLED: "on",
+      ...rtcEnv(udp),
       SRS_VHOST_RTC_RTMP_TO_RTC: "on",
     },
   });

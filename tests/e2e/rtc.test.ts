@@ -7,7 +7,7 @@ import { createSocket } from "node:dgram";
 import type { Page } from "playwright-core";
 import { launchBrowser, type TestBrowser } from "../helpers/browser.ts";
 import { clip } from "../helpers/media.ts";
-import { freePort, playFrames, publish, type RunningServer, startServer } from "../helpers/server.ts";
+import { freePort, playFrames, publish, type RunningServer, startServer, rtcEnv } from "../helpers/server.ts";
 
 let srv: RunningServer;
 let browser: TestBrowser;
@@ -18,10 +18,7 @@ beforeAll(async () => {
   udp = await freePort();
   srv = await startServer({
     env: {
-      SRS_RTC_SERVER_ENABLED: "on",
-      SRS_RTC_SERVER_LISTEN: String(udp),
-      CANDIDATE: "127.0.0.1",
-      SRS_VHOST_RTC_ENABLED: "on",
+      ...rtcEnv(udp),
       SRS_VHOST_RTC_STUN_TIMEOUT: "3",
     },
   });

@@ -203,3 +203,13 @@ export function writeTemp(name: string, text: string): string {
   writeFileSync(p, text);
   return p;
 }
+
+/** Server env for WebRTC tests: the RTC service on UDP `udp` (loopback candidate) and rtc on the default vhost. */
+export function rtcEnv(udp: number): Record<string, string> {
+  return {
+    SRS_RTC_SERVER_ENABLED: "on",
+    SRS_RTC_SERVER_LISTEN: String(udp),
+    CANDIDATE: "127.0.0.1",
+    SRS_VHOST_RTC_ENABLED: "on",
+  };
+}
