@@ -115,7 +115,9 @@ export function mountRtc(app: Hono, ctx: ServerContext): void {
     } catch (e) {
       if (e instanceof RtcRefused) {
         ctx.log.warn(`rtc ${role} (whip) refused: ${e.message}`);
-        return new Response(`${e.message}\n`, { status: e.status, headers: { "Content-Type": "text/plain" } });
+        const headers: Record<string, string> = { "Content-Type": "text/plain" };
+        if (e.status === 503) headers["Retry-After"] = "2";
+        return new Response(`${e.message}\n`, { status: e.status, headers });
       }
       throw e;
     }

@@ -15,9 +15,11 @@
  * shared; vhost rtc.enabled is needed); those two switch the audio bridge (lib/hub/audio-bridge.ts): Opus -> AAC
  * for RTMP-side players, AAC -> Opus for WebRTC viewers (only while one watches).
  */
+import { type RTCCertificate, RTCDtlsTransport } from "werift";
 import type { StreamHub } from "../../hub/stream-hub.ts";
 import type { StreamKey } from "../../media/packet.ts";
 import type { ServerContext } from "../../server.ts";
+import { HandshakeGate } from "./admission.ts";
 import { RtcOutput } from "./output.ts";
 import { candidateAddresses, type OfferInfo, prepareOffer, SdpError } from "./sdp.ts";
 import { type RtcRole, RtcRefused, type RtcServiceView, RtcSession } from "./session.ts";
@@ -49,8 +51,17 @@ export interface OfferResult {
   answer: string;
 }
 
+/** Sessions in their ICE/DTLS handshake at once (admission.ts); more wait for a slot, at most JOIN_WAIT_MS. */
+export const MAX_HANDSHAKES = 24;
+const JOIN_WAIT_MS = 20_000;
+/** A slot is freed after this even if the client never completes its handshake. */
+const HANDSHAKE_SLOT_MS = 10_000;
+
 export class RtcService implements RtcServiceView {
   readonly mux: UdpMux;
+  readonly gate = new HandshakeGate(MAX_HANDSHAKES, JOIN_WAIT_MS, HANDSHAKE_SLOT_MS);
+  /** The server's one DTLS certificate (ECDSA P-256, self-signed), made at start, shared by every session. */
+  certificate: RTCCertificate | undefined;
   private sessions = new Map<string, RtcSession>();
   private outputs = new Map<StreamHub, RtcOutput>();
   private publishers = new Map<StreamHub, RtcSession>();
@@ -72,6 +83,12 @@ export class RtcService implements RtcServiceView {
     } catch (e) {
       throw new Error(`listen rtc_server udp://0.0.0.0:${c.listen}: ${(e as Error).message}`);
     }
+    // One certificate for the whole server, as SRS: werift would otherwise make (and cache process-wide) its
+    // own on the first session, delaying that join by its key generation + self-signing (~60 ms).
+    const cert = await RTCDtlsTransport.SetupCertificate();
+    const fingerprints = cert.getFingerprints();
+    cert.getFingerprints = () => fingerprints; // parsed once, not per answer
+    this.certificate = cert;
     services.set(this.ctx, this);
     this.timer = setInterval(() => {
       const now = Date.now();
@@ -82,6 +99,7 @@ export class RtcService implements RtcServiceView {
 
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    this.gate.close();
     services.delete(this.ctx);
     for (const s of [...this.sessions.values()]) await s.close("server quit");
     await this.mux.close();
@@ -109,9 +127,12 @@ export class RtcService implements RtcServiceView {
       apiHost: r.apiHost,
       apiAsCandidates: c.apiAsCandidates,
     });
+    // Admission: hold this join (its HTTP answer) until fewer than MAX_HANDSHAKES sessions are handshaking.
+    const release = await this.gate.acquire();
+    if (!release) throw new RtcRefused(`too many WebRTC joins in progress (${this.gate.stats.queued} waiting), retry later`, 503, 5000);
     const session = new RtcSession(this, {
       role: r.role, key, param: r.param, clientIp: r.clientIp, tcUrl: r.tcUrl, offer, candidates, creds: r.creds,
-    }, vhost.rtc);
+    }, vhost.rtc, release);
     const answer = await session.start();
     this.sessions.set(session.sessionId, session);
     return { session, answer };

@@ -14,6 +14,7 @@
 import { randomBytes } from "node:crypto";
 import {
   type MediaStreamTrack,
+  type RTCCertificate,
   RTCPeerConnection,
   RTCRtpCodecParameters,
   type RTCRtpTransceiver,
@@ -44,6 +45,8 @@ export type RtcRole = "publish" | "play";
 export interface RtcServiceView {
   readonly ctx: ServerContext;
   readonly mux: UdpMux;
+  /** The server's shared DTLS certificate (undefined: werift's process-wide one). */
+  readonly certificate?: RTCCertificate;
   outputOf(hub: StreamHub): RtcOutput;
   publisherOf(hub: StreamHub): RtcSession | undefined;
   setPublisher(hub: StreamHub, s: RtcSession | undefined): void;
@@ -141,7 +144,11 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
   private output: RtcOutput | undefined;
   framesOut = 0;
 
-  constructor(private svc: RtcServiceView, private req: RtcRequest, private rtc: RtcConfig) {
+  /** Frees this session's handshake slot (admission.ts): on connected, failed or closed. */
+  private releaseSlot: () => void;
+
+  constructor(private svc: RtcServiceView, private req: RtcRequest, private rtc: RtcConfig, releaseSlot?: () => void) {
+    this.releaseSlot = releaseSlot ?? (() => {});
     this.type = req.role === "publish" ? "rtc-publish" : "rtc-play";
     this.ip = req.clientIp;
     this.stream = req.key;
@@ -222,6 +229,7 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     const offer = this.req.offer;
     const pc = new RTCPeerConnection({
       iceServers: [],
+      ...(this.svc.certificate ? { certificates: [this.svc.certificate] } : {}),
       iceLite: true,
       bundlePolicy: "max-bundle",
       codecs: {
@@ -241,6 +249,7 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     this.pc = pc;
     pc.connectionStateChange.subscribe((s) => {
       this.log.info(`rtc connection state ${s}`);
+      if (s === "connected" || s === "failed" || s === "closed") this.releaseSlot();
       if (s === "connected") {
         const n = this.ice?.nominated();
         if (n && !this.nominatedLogged) {
@@ -455,6 +464,7 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
   async close(reason: string): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.releaseSlot();
     const ctx = this.svc.ctx;
     if (this.timer) clearInterval(this.timer);
     if (this.pliTimer) clearInterval(this.pliTimer);

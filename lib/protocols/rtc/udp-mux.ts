@@ -63,6 +63,16 @@ export class UdpMux {
       });
     });
     socket.on("error", (e) => this.log.warn(`rtc udp socket error: ${e.message}`));
+    // Every session's STUN, DTLS and RTCP arrive on this one socket: a join burst or a stall of the event loop
+    // overflowed the default ~208 KB receive buffer (handshake packets lost, retransmitted seconds later). Ask
+    // for 4 MB (Linux caps it at net.core.rmem_max).
+    for (const [set, n] of [[(v: number) => socket.setRecvBufferSize(v), 4 << 20], [(v: number) => socket.setSendBufferSize(v), 4 << 20]] as const) {
+      try {
+        set(n);
+      } catch {
+        // above rmem_max/wmem_max without privileges: keep the default
+      }
+    }
     socket.on("message", (d: Buffer, r: RemoteInfo) => this.onMessage(d, r));
     this.socket = socket;
     this.port = socket.address().port;
