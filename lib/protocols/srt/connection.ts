@@ -60,6 +60,15 @@ export function nowUs(): number {
   return performance.now() * 1000;
 }
 
+/**
+ * A shared pacer for many connections (SrtServer's): `send` only queues and wakes it; the pacer calls `pump`
+ * round-robin with a bounded number of datagrams per event-loop turn, so a fan-out to hundreds of players is
+ * spread over time (interleaved, each within its own token bucket) instead of one synchronous burst.
+ */
+export interface SrtSendScheduler {
+  wake(conn: SrtConnection): void;
+}
+
 /** Where a connection's datagrams go. `send` must not keep `buf` after returning (copy it). */
 export interface SrtTransport {
   send(buf: Uint8Array, len: number, port: number, address: string): void;
@@ -101,6 +110,8 @@ export interface SrtConnectionParams {
   /** Whether the peer understands the R flag. */
   peerRexmitFlag: boolean;
   transport: SrtTransport;
+  /** Optional shared pacer; without one the connection sends at once and paces itself with a timer. */
+  scheduler?: SrtSendScheduler;
   log: Log;
 }
 
@@ -246,6 +257,9 @@ export class SrtConnection {
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly flushBound: () => void;
   private peerRttUs = 0;
+  private lastTickUs = nowUs();
+  /** Set by the scheduler while this connection is in its queue. */
+  pacerQueued = false;
   private lastAckProgressUs = nowUs();
   private peerRttVarUs = 0;
   private sndLatencyUs: number;
@@ -292,6 +306,11 @@ export class SrtConnection {
 
   get closed(): boolean {
     return this.closedReason !== null;
+  }
+
+  /** Data packets sent so far (first transmissions). */
+  get pktSent(): number {
+    return this.st.pktOut;
   }
 
   /** In-order payloads (TSBPD-delivered). The view is only valid during the callback: copy it to keep it. */
@@ -699,7 +718,8 @@ export class SrtConnection {
       this.winBytesSubmitted += n;
       if (n === 0) break;
     }
-    this.flush(now);
+    if (this.p.scheduler) this.p.scheduler.wake(this);
+    else this.flush(now);
     return true;
   }
 
@@ -727,13 +747,23 @@ export class SrtConnection {
     return Math.max(2 * this.inputRate, 1_250_000, queued * 4);
   }
 
-  /** Sends queued packets as the token bucket allows; schedules itself for the rest. */
+  /** Sends queued packets as the token bucket allows; schedules itself for the rest (no scheduler). */
   private flush(now: number): void {
-    if (this.closedReason !== null) return;
+    const r = this.pump(now, Infinity);
+    if (r > 0 && this.flushTimer === null) this.flushTimer = setTimeout(this.flushBound, Math.max(1, Math.ceil(r / 1000)));
+  }
+
+  /**
+   * Sends up to `max` queued packets as the token bucket allows. Returns -1 when nothing is left to send, 0 when
+   * `max` was reached with more sendable now, or the µs to wait for the tokens of the next packet.
+   */
+  pump(now: number, max: number): number {
+    if (this.closedReason !== null) return -1;
     const rate = this.paceRate() / 1e6; // bytes per µs
     const burst = Math.max(4 * (HEADER_SIZE + this.p.payloadSize), rate * 5000);
     this.tokens = Math.min(burst, this.tokens + (now - this.lastRefillUs) * rate);
     this.lastRefillUs = now;
+    let sent = 0;
     while (this.sndTxNext !== this.sndNext) {
       const off = seqOff(this.sndBase, this.sndTxNext);
       const idx = (this.sndHead + off) & this.sndMask;
@@ -744,13 +774,9 @@ export class SrtConnection {
         this.st.pktSndDrop++;
         continue;
       }
-      if (this.tokens < len) {
-        if (this.flushTimer === null) {
-          const waitMs = Math.max(1, Math.ceil((len - this.tokens) / rate / 1000));
-          this.flushTimer = setTimeout(this.flushBound, waitMs);
-        }
-        return;
-      }
+      if (this.tokens < len) return Math.max(1, (len - this.tokens) / rate);
+      if (sent >= max) return 0;
+      sent++;
       this.tokens -= len;
       const pkt = this.sndPkt[idx]!;
       const ts = this.ts(now);
@@ -765,6 +791,7 @@ export class SrtConnection {
       this.winBytesOut += len - HEADER_SIZE;
       this.sndTxNext = seqAdd(this.sndTxNext, 1);
     }
+    return -1;
   }
 
   // ================================================================ delivery & timers
@@ -855,6 +882,10 @@ export class SrtConnection {
       this.finish(`peer idle timeout (${this.p.peerIdleTimeoutMs} ms)`, true);
       return;
     }
+    // A late tick means the event loop was busy: the peer's ACKs may be waiting unread in the socket, so an ACK
+    // stall is not judged on this tick (resending then only produces duplicates and more load).
+    const late = now - this.lastTickUs > 30_000;
+    this.lastTickUs = now;
     this.deliver(now);
     if (now - this.lastFullAckUs >= ACK_INTERVAL_US && this.ackSeq !== this.lastAckSeqSent) this.sendFullAck(now);
     if (this.lossCount > 0) {
@@ -867,13 +898,16 @@ export class SrtConnection {
     // Sender: a lost tail (nothing after it reveals the gap, so no NAK comes) is resent when the ACK stalls.
     if (this.sndBase !== this.sndTxNext) {
       const rto = Math.max(4 * this.senderRttUs() + 20_000, 50_000);
-      if (now - this.lastAckProgressUs > rto) this.resendUnacked(now, rto);
+      if (!late && now - this.lastAckProgressUs > rto) this.resendUnacked(now, rto);
     } else {
       this.lastAckProgressUs = now;
     }
     // Sender: forget packets too old to be useful.
     while (this.sndBase !== this.sndTxNext && now - this.sndOrigin[this.sndHead]! > this.sndDropUs) this.dropOldest();
-    if (this.sndTxNext !== this.sndNext && this.flushTimer === null) this.flush(now);
+    if (this.sndTxNext !== this.sndNext) {
+      if (this.p.scheduler) this.p.scheduler.wake(this);
+      else if (this.flushTimer === null) this.flush(now);
+    }
     if (now - this.lastSendUs >= KEEPALIVE_US) {
       writeControlHeader(this.ctl, CTRL_KEEPALIVE, 0, 0, this.ts(now), this.peerSocketId);
       this.out(this.ctl, HEADER_SIZE, now);

@@ -41,7 +41,7 @@ import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { randomInt } from "node:crypto";
 import { Log, LogSink } from "../../log/logger.ts";
 import { validPassphrase } from "./crypto.ts";
-import { SrtConnection, type SrtConnectionParams, type SrtTransport, nowUs } from "./connection.ts";
+import { SrtConnection, type SrtConnectionParams, type SrtSendScheduler, type SrtTransport, nowUs } from "./connection.ts";
 import {
   CookieJar,
   decodeHandshake,
@@ -158,6 +158,116 @@ class DatagramOut implements SrtTransport {
   }
 }
 
+/** Datagrams one connection sends per round-robin visit, and all connections per event-loop turn. */
+const PACER_PER_VISIT = 4;
+const PACER_PER_TURN = 256;
+
+/**
+ * The listener's shared sender: connections with packets to send queue here (SrtConnection.send only copies into
+ * the send buffer), and every event-loop turn the pacer visits them round-robin, a few datagrams each within
+ * their token bucket, at most PACER_PER_TURN in all before yielding to I/O (the peers' ACKs/NAKs, the
+ * publishers' data). A fan-out of one frame to hundreds of players thus leaves interleaved and spread over
+ * successive turns instead of as one synchronous burst per player, and one timer serves every token-limited
+ * connection (no timer per connection).
+ */
+export class SrtPacer implements SrtSendScheduler {
+  private ready: SrtConnection[] = [];
+  private waiting: SrtConnection[] = [];
+  private immediate = false;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private timerAtUs = 0;
+  private stopped = false;
+  /** Datagrams sent, turns run, turns that hit the per-turn budget (statistics). */
+  sent = 0;
+  turns = 0;
+  fullTurns = 0;
+  private readonly runBound = () => {
+    this.immediate = false;
+    this.run();
+  };
+  private readonly timerBound = () => {
+    this.timer = null;
+    this.run();
+  };
+
+  constructor(private perVisit = PACER_PER_VISIT, private perTurn = PACER_PER_TURN) {}
+
+  wake(c: SrtConnection): void {
+    if (this.stopped) return;
+    if (!c.pacerQueued) {
+      c.pacerQueued = true;
+      this.ready.push(c);
+    }
+    if (!this.immediate) {
+      this.immediate = true;
+      setImmediate(this.runBound);
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    for (const c of this.ready) c.pacerQueued = false;
+    for (const c of this.waiting) c.pacerQueued = false;
+    this.ready = [];
+    this.waiting = [];
+  }
+
+  private run(): void {
+    if (this.stopped) return;
+    const now = nowUs();
+    this.turns++;
+    // Token-limited connections get another look every turn (their wait may be over).
+    let queue = this.waiting.length ? this.ready.concat(this.waiting) : this.ready;
+    this.ready = [];
+    this.waiting = [];
+    let budget = this.perTurn;
+    let minWaitUs = Infinity;
+    while (queue.length) {
+      const next: SrtConnection[] = [];
+      for (let i = 0; i < queue.length; i++) {
+        const c = queue[i]!;
+        if (budget <= 0) {
+          next.push(c);
+          continue;
+        }
+        const before = c.pktSent;
+        const r = c.pump(now, Math.min(this.perVisit, budget));
+        const n = c.pktSent - before;
+        budget -= n;
+        this.sent += n;
+        if (r < 0) c.pacerQueued = false;
+        else if (r === 0) next.push(c);
+        else {
+          this.waiting.push(c);
+          if (r < minWaitUs) minWaitUs = r;
+        }
+      }
+      queue = next;
+      if (budget <= 0) break;
+    }
+    if (queue.length) {
+      // Budget spent: the rest goes on after the pending I/O.
+      this.fullTurns++;
+      for (const c of queue) this.ready.push(c);
+      // Anything woken during this turn was appended to this.ready already; keep the order (round-robin).
+    }
+    if (this.ready.length) {
+      if (!this.immediate) {
+        this.immediate = true;
+        setImmediate(this.runBound);
+      }
+    } else if (this.waiting.length) {
+      const at = now + minWaitUs;
+      if (this.timer !== null && this.timerAtUs <= at) return;
+      if (this.timer !== null) clearTimeout(this.timer);
+      this.timerAtUs = at;
+      this.timer = setTimeout(this.timerBound, Math.max(1, Math.ceil(minWaitUs / 1000)));
+    }
+  }
+}
+
 const DEFAULTS = {
   port: 10080, host: "0.0.0.0", latency: 120, tlpktdrop: true, tsbpdmode: true, connectTimeout: 3000,
   peerIdleTimeout: 10000, mss: 1500, payloadsize: 1316, pbkeylen: 0, maxbw: 0, maxConnections: 1000,
@@ -174,6 +284,7 @@ export class SrtServer {
   private log: Log;
   private sock: Socket | null = null;
   private out: DatagramOut | null = null;
+  private pacer = new SrtPacer();
   private conns = new Map<number, SrtConnection>();
   private byPeer = new Map<string, SrtConnection>();
   private pending = new Set<string>();
@@ -467,7 +578,7 @@ export class SrtServer {
       tlpktdrop: v.tlpktdrop, payloadSize: this.o.payloadsize, rcvBufPackets: Math.min(this.o.rcvBufPackets, v.flowWindow * 4),
       sndBufPackets: this.o.sndBufPackets, peerIdleTimeoutMs: this.o.peerIdleTimeout, maxBw: this.o.maxbw,
       rcvEven: crypto?.even ?? null, rcvOdd: crypto?.odd ?? null, sndCipher: crypto ? (crypto.even ?? crypto.odd) : null,
-      tsbpdBaseUs, startUs, passphrase: this.o.passphrase, peerRexmitFlag: (v.peerFlags & SRT_OPT_REXMITFLG) !== 0, transport: this.out!, log,
+      tsbpdBaseUs, startUs, passphrase: this.o.passphrase, peerRexmitFlag: (v.peerFlags & SRT_OPT_REXMITFLG) !== 0, transport: this.out!, scheduler: this.pacer, log,
     };
     const conn = new SrtConnection(params);
     const pkt = this.sendHandshake({
@@ -505,6 +616,7 @@ export class SrtServer {
     if (this.closing) return;
     this.closing = true;
     for (const c of [...this.conns.values()]) c.close("server closing");
+    this.pacer.stop();
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = null;
     const sock = this.sock;
