@@ -280,6 +280,17 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
         if (t.kind === "video") this.videoReceiver = t;
       }
     }
+    for (const t of [this.videoTx, this.audioTx]) {
+      // werift's sender bandwidth estimator (unused here: we send what the publisher sends) records every sent
+      // packet's transport-wide sequence number in an object that its pruning never shrinks (it iterates the
+      // new entry's keys, not the table's): with transport-cc negotiated (browsers) that grew to 65,536 entries,
+      // ~0.9 MB per viewer after 4–5 minutes, plus an Object.keys + sort per packet. Turn it off for viewers.
+      const bwe = t?.sender.senderBWE;
+      if (bwe) {
+        bwe.rtpPacketSent = () => {};
+        bwe.receiveTWCC = () => {};
+      }
+    }
     if (this.videoTx) {
       this.videoTx.sender.onPictureLossIndication.subscribe(() => {
         this.waitKeyframe = true;
