@@ -258,6 +258,8 @@ export class SrtConnection {
   private readonly flushBound: () => void;
   private peerRttUs = 0;
   private lastTickUs = nowUs();
+  /** Last first transmission of a data packet. */
+  private lastDataTxUs = 0;
   /** Set by the scheduler while this connection is in its queue. */
   pacerQueued = false;
   private lastAckProgressUs = nowUs();
@@ -785,6 +787,7 @@ export class SrtConnection {
       pkt[10] = ts >>> 8;
       pkt[11] = ts;
       this.sndLastTx[idx] = now;
+      this.lastDataTxUs = now;
       this.out(pkt, len, now);
       this.st.pktOut++;
       this.st.bytesOut += len - HEADER_SIZE;
@@ -895,10 +898,12 @@ export class SrtConnection {
         this.sendPeriodicNak(now);
       }
     }
-    // Sender: a lost tail (nothing after it reveals the gap, so no NAK comes) is resent when the ACK stalls.
+    // Sender: a lost tail (nothing after it reveals the gap, so no NAK comes) is resent when the ACK stalls. While
+    // packets keep leaving, a gap shows up at the receiver and is NAKed: a stalled ACK then means a busy peer,
+    // and resending blindly would only add duplicates.
     if (this.sndBase !== this.sndTxNext) {
       const rto = Math.max(4 * this.senderRttUs() + 20_000, 50_000);
-      if (!late && now - this.lastAckProgressUs > rto) this.resendUnacked(now, rto);
+      if (!late && now - this.lastAckProgressUs > rto && now - this.lastDataTxUs > rto / 2) this.resendUnacked(now, rto);
     } else {
       this.lastAckProgressUs = now;
     }
