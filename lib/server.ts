@@ -15,15 +15,28 @@ import { RtcService } from "./protocols/rtc/service.ts";
 import { type HlsService, startHls } from "./protocols/hls/service.ts";
 import { hookOnHls, hookOnHlsNotify } from "./services/hooks/index.ts";
 import { type SrtService, startSrt } from "./protocols/srt/bridge.ts";
-import { dvrService, startDvr } from "./services/dvr/service.ts";
-import { startForward } from "./services/forward/service.ts";
+import { type DvrService, startDvr } from "./services/dvr/service.ts";
+import { type ForwardService, startForward } from "./services/forward/service.ts";
 import { startAudioBridges } from "./services/audio-bridge.ts";
 import { type AccessControl, OpenAccess } from "./services/access.ts";
 import { startHttpsApi } from "./services/api/index.ts";
 import { startExporter } from "./services/exporter/index.ts";
 import { Gate } from "./services/gate.ts";
 import type { HttpListener } from "./runtime/http-serve.ts";
+import type { Stats } from "./services/stats.ts";
 import { VERSION } from "./version.ts";
+
+/**
+ * The per-stream services a server runs, owned by the server object (no module-level registries): other
+ * modules reach them through `ctx.services` (the API and exporter read stats and forwards, HTTP serves HLS).
+ */
+export interface ServerServices {
+  stats?: Stats;
+  hls?: HlsService;
+  dvr?: DvrService;
+  forward?: ForwardService;
+  rtc?: RtcService;
+}
 
 /** What protocol adapters and services may use of the server: a narrow view, not the whole object. */
 export interface ServerContext {
@@ -38,6 +51,7 @@ export interface ServerContext {
   readonly serverId: string;
   readonly serviceId: string;
   readonly startedAt: number;
+  readonly services: ServerServices;
 }
 
 export interface ServerOptions {
@@ -66,6 +80,7 @@ export class Server implements ServerContext {
   readonly serviceId = randomId(8);
   readonly serverId: string;
   readonly startedAt = Date.now();
+  readonly services: ServerServices = {};
   private rtmp: RtmpServer | undefined;
   private http: HttpServers | undefined;
   private srt: SrtService | undefined;
@@ -200,7 +215,7 @@ export class Server implements ServerContext {
 
   /** DVR files being written are finalized (MP4 index, FLV duration) and renamed before the process exits. */
   private async finishRecordings(): Promise<void> {
-    await dvrService(this)?.drain(5000);
+    await this.services.dvr?.drain(5000);
   }
 
   private async closeListeners(): Promise<void> {

@@ -244,14 +244,12 @@ function safeNum(n: number): number {
   return Number.isFinite(n) && n > 0 ? n : 0;
 }
 
-const registry = new WeakMap<ServerContext, Stats>();
-
-/** The server's Stats, created (and its sampler started) on first use. */
+/** The server's Stats (in ctx.services.stats), created (and its sampler started) on first use. */
 export function statsFor(ctx: ServerContext): Stats {
-  let s = registry.get(ctx);
+  let s = ctx.services.stats;
   if (!s) {
     s = new Stats(ctx);
-    registry.set(ctx, s);
+    ctx.services.stats = s;
   }
   return s;
 }

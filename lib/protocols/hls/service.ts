@@ -454,14 +454,12 @@ export class HlsService {
   }
 }
 
-const services = new WeakMap<ServerContext, HlsService>();
-
-/** Starts HLS for a server (call once from Server.start()). */
+/** Starts HLS for a server (once; the service lives in ctx.services.hls). */
 export function startHls(ctx: ServerContext): HlsService {
-  let s = services.get(ctx);
+  let s = ctx.services.hls;
   if (!s) {
     s = new HlsService(ctx);
-    services.set(ctx, s);
+    ctx.services.hls = s;
     s.start();
   }
   return s;
@@ -469,5 +467,5 @@ export function startHls(ctx: ServerContext): HlsService {
 
 /** The server's HLS service, for on_hls hooks and the HTTP handler. */
 export function hlsService(ctx: ServerContext): HlsService | undefined {
-  return services.get(ctx);
+  return ctx.services.hls;
 }

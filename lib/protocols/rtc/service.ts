@@ -25,11 +25,9 @@ import { candidateAddresses, type OfferInfo, prepareOffer, SdpError } from "./sd
 import { type RtcRole, RtcRefused, type RtcServiceView, RtcSession } from "./session.ts";
 import { UdpMux } from "./udp-mux.ts";
 
-const services = new WeakMap<object, RtcService>();
-
-/** The running RTC service of a server (the API routes find it here), if rtc_server is enabled. */
+/** The running RTC service of a server (the API routes find it in ctx.services.rtc), if rtc_server is enabled. */
 export function rtcServiceOf(ctx: ServerContext): RtcService | undefined {
-  return services.get(ctx);
+  return ctx.services.rtc;
 }
 
 export interface OfferRequest {
@@ -89,7 +87,7 @@ export class RtcService implements RtcServiceView {
     const fingerprints = cert.getFingerprints();
     cert.getFingerprints = () => fingerprints; // parsed once, not per answer
     this.certificate = cert;
-    services.set(this.ctx, this);
+    this.ctx.services.rtc = this;
     this.timer = setInterval(() => {
       const now = Date.now();
       for (const s of this.sessions.values()) s.checkTimeout(now);
@@ -100,7 +98,7 @@ export class RtcService implements RtcServiceView {
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.gate.close();
-    services.delete(this.ctx);
+    if (this.ctx.services.rtc === this) this.ctx.services.rtc = undefined;
     for (const s of [...this.sessions.values()]) await s.close("server quit");
     await this.mux.close();
   }

@@ -298,19 +298,17 @@ export class DvrService {
   }
 }
 
-const services = new WeakMap<ServerContext, DvrService>();
-
-/** Starts DVR for a server (call once from Server.start()). */
+/** Starts DVR for a server (once; the service lives in ctx.services.dvr). */
 export function startDvr(ctx: ServerContext): DvrService {
-  let s = services.get(ctx);
+  let s = ctx.services.dvr;
   if (!s) {
     s = new DvrService(ctx);
-    services.set(ctx, s);
+    ctx.services.dvr = s;
     s.start();
   }
   return s;
 }
 
 export function dvrService(ctx: ServerContext): DvrService | undefined {
-  return services.get(ctx);
+  return ctx.services.dvr;
 }

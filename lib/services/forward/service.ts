@@ -78,19 +78,17 @@ export class ForwardService {
   }
 }
 
-const services = new WeakMap<ServerContext, ForwardService>();
-
-/** Starts forwarding for a server (call once from Server.start()). */
+/** Starts forwarding for a server (once; the service lives in ctx.services.forward). */
 export function startForward(ctx: ServerContext): ForwardService {
-  let s = services.get(ctx);
+  let s = ctx.services.forward;
   if (!s) {
     s = new ForwardService(ctx);
-    services.set(ctx, s);
+    ctx.services.forward = s;
     s.start();
   }
   return s;
 }
 
 export function forwardService(ctx: ServerContext): ForwardService | undefined {
-  return services.get(ctx);
+  return ctx.services.forward;
 }

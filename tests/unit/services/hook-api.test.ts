@@ -33,7 +33,7 @@ vhost __defaultVhost__ { hls { enabled on; hls_nb_notify 16; } http_hooks { enab
   const log = new Log(new LogSink({ tank: "console", file: "", level: "error", utc: false }), "test");
   const ctx: ServerContext = {
     config, hubs: new HubRegistry(log, () => ({ gopCache: true, gopCacheMaxFrames: 100, timeJitter: "full" })),
-    clients: new ClientRegistry(), log, access: new OpenAccess(), serverId: "vid-ss9w0t2", serviceId: "9s991a45", startedAt: Date.now(),
+    clients: new ClientRegistry(), log, access: new OpenAccess(), serverId: "vid-ss9w0t2", serviceId: "9s991a45", startedAt: Date.now(), services: {},
   };
   const key = { vhost: "__defaultVhost__", app: "live", stream: "livestream" };
   const hub = ctx.hubs.get(key);
