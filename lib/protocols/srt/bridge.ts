@@ -60,7 +60,8 @@ export interface SrtConn {
   /** Queues a payload (copied); larger than the payload size is split. */
   send(payload: Uint8Array): unknown;
   close(reason?: string): void;
-  /** Packets unacknowledged or unsent in the send buffer (backpressure). */
+  /** Packets unacknowledged or unsent in the send buffer (backpressure; read per packet, so no stats object). */
+  readonly sendBufferedPackets: number;
   stats(): { sndBufPackets: number };
 }
 
@@ -134,7 +135,7 @@ class SrtTsSink implements ByteSink {
   written = 0;
   conn: SrtConn | undefined;
   get writableLength(): number {
-    return this.conn ? this.conn.stats().sndBufPackets * SRT_TS_PAYLOAD : 0;
+    return this.conn ? this.conn.sendBufferedPackets * SRT_TS_PAYLOAD : 0;
   }
   write(data: Uint8Array): boolean {
     const conn = this.conn;

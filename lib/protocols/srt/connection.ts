@@ -957,6 +957,11 @@ export class SrtConnection {
     }
   }
 
+  /** Packets in the send buffer (sent or waiting, not yet acknowledged): the cheap part of stats(). */
+  get sendBufferedPackets(): number {
+    return seqOff(this.sndBase, this.sndNext);
+  }
+
   stats(): SrtStats {
     const now = nowUs();
     const rtt = this.haveRtt ? this.rttUs : this.peerRttUs > 0 ? this.peerRttUs : this.rttUs;
