@@ -35,20 +35,6 @@ export interface HubOptions {
   timeJitter: JitterMode;
 }
 
-export interface VideoInfo {
-  codec: string;
-  profile?: string;
-  level?: string;
-  width?: number;
-  height?: number;
-}
-export interface AudioInfo {
-  codec: string;
-  sampleRate?: number;
-  channels?: number;
-  profile?: string;
-}
-
 export class PublishError extends Error {}
 
 /** Server-side listeners of stream lifecycles (HLS/DVR/forward start per stream, stats, hooks). */
@@ -68,8 +54,6 @@ export class StreamHub {
   audioConfig: MediaPacket | undefined;
   /** The sequence header of the derived audio rendition (the audio bridge's AAC or Opus), if one runs. */
   altAudioConfig: MediaPacket | undefined;
-  video: VideoInfo | undefined;
-  audio: AudioInfo | undefined;
   readonly gop: GopCache;
   private jitter: TimeJitter;
   private subscribers = new Set<HubSubscriber>();
@@ -124,7 +108,6 @@ export class StreamHub {
     this.rateWindowStart = this.publishedAt;
     this.rateWindowBytes = 0;
     this.metadata = this.videoConfig = this.audioConfig = this.altAudioConfig = undefined;
-    this.video = this.audio = undefined;
     this.gop.clear();
     this.jitter.reset();
     // Logged under the publisher's context id, so grepping a client shows its stream's life too.
