@@ -128,25 +128,110 @@ export interface AacToOpusOptions {
   complexity?: number;
 }
 
-/** AAC (MediaPackets) -> Opus (MediaPackets, 20 ms). */
-export class AacToOpus {
-  readonly stats: TranscoderStats = newStats();
-  private readonly opts: AacToOpusOptions;
-  private decoder: AacDecoder | undefined;
+/**
+ * The Opus side shared by every X -> Opus transcoder: decoded PCM (already mapped to the output channels) is
+ * resampled to 48 kHz, gathered into 960-sample frames and encoded; each Opus packet's timestamp is derived from
+ * sample counts since an anchor, so the timeline never drifts. It also decides, from a frame's timestamp,
+ * whether frames were lost (conceal them) or the timeline jumped (restart at the new anchor).
+ */
+class OpusOut {
+  channels: 1 | 2 = 2;
+  inRate = 0;
   private resampler: Resampler | undefined;
   private encoder: OpusEncoder | undefined;
   private fifo: Fifo | undefined;
-  private channels: 1 | 2 = 2;
-  private srcChannelMap: number[] = [0, 1];
-  private inRate = 44100;
   /** Timeline anchor (ms) and samples since it: input (at inRate) and output (at 48 kHz). */
   private anchor: number | undefined;
   private inSamples = 0;
   private outSamples = 0;
-  private readonly scratch: Float32Array[] = [new Float32Array(1024), new Float32Array(1024)];
+
+  constructor(private readonly opts: AacToOpusOptions, private readonly stats: TranscoderStats) {}
+
+  /** A new source format: fresh encoder and resampler; returns the OpusHead config packet at `dts`. */
+  configure(inRate: number, srcChannels: number, dts: number): MediaPacket {
+    this.inRate = inRate;
+    this.channels = this.opts.channels ?? (srcChannels >= 2 ? 2 : 1);
+    this.resampler = inRate === 48000 ? undefined : new Resampler(inRate, 48000, this.channels);
+    this.encoder?.close();
+    this.encoder = new OpusEncoder(
+      { channels: this.channels, complexity: this.opts.complexity ?? 5, ...(this.opts.bitrate ? { bitrate: this.opts.bitrate } : {}) },
+    );
+    this.fifo = new Fifo(this.channels, 8192);
+    if (this.anchor !== undefined) this.stats.resyncs++;
+    this.anchor = undefined;
+    return { kind: "audio", codec: "opus", dts, pts: dts, keyframe: false, config: true, data: buildOpusHead(this.channels, inRate) };
+  }
+
+  /**
+   * Places a frame of `frameSamples` at `dts` on the timeline. Returns how many frames were lost before it (to
+   * conceal), or -1 when the timeline (re)starts at `dts` (the caller resets its decoder).
+   */
+  advance(dts: number, frameSamples: number): number {
+    if (this.anchor !== undefined) {
+      const frameMs = (frameSamples * 1000) / this.inRate;
+      const expected = this.anchor + (this.inSamples * 1000) / this.inRate;
+      const missing = Math.round((dts - expected) / frameMs);
+      if (missing <= MAX_CONCEAL && dts >= expected - 2 * frameMs) return Math.max(0, missing);
+      this.stats.resyncs++;
+    }
+    this.anchor = dts;
+    this.inSamples = 0;
+    this.outSamples = 0;
+    this.resampler?.reset();
+    this.fifo!.fill = 0;
+    return -1;
+  }
+
+  /** `n` samples per output channel -> resampler -> 960-sample Opus frames appended to `out`. */
+  feed(src: Float32Array[], n: number, out: MediaPacket[]): void {
+    const fifo = this.fifo!;
+    this.inSamples += n;
+    if (this.resampler) {
+      const off = fifo.reserve(this.resampler.maxOutput(n));
+      fifo.fill += this.resampler.process(src, n, fifo.bufs, off);
+    } else {
+      const off = fifo.reserve(n);
+      for (let c = 0; c < this.channels; c++) fifo.bufs[c]!.set(src[c]!.subarray(0, n), off);
+      fifo.fill += n;
+    }
+    while (fifo.fill >= 960) {
+      const pkt = this.encoder!.encode(fifo.bufs, 0, 960);
+      const ts = this.anchor! + Math.round((this.outSamples * 1000) / 48000);
+      this.outSamples += 960;
+      fifo.consume(960);
+      if (!pkt) continue;
+      this.stats.packetsOut++;
+      out.push({ kind: "audio", codec: "opus", dts: ts, pts: ts, keyframe: false, config: false, data: pkt });
+    }
+  }
+
+  close(): void {
+    this.encoder?.close();
+    this.encoder = undefined;
+  }
+}
+
+/** Maps decoded planar PCM (source channels) to the output's 1 or 2 channels (mono = mean of the pair). */
+function toOutputChannels(pcm: Float32Array[], pair: readonly [number, number], n: number, channels: 1 | 2, mono: Float32Array): Float32Array[] {
+  const a = pcm[pair[0]]!;
+  const b = pcm[pair[1]]!;
+  if (channels === 2) return [a, b];
+  if (a === b) return [a];
+  for (let i = 0; i < n; i++) mono[i] = 0.5 * (a[i]! + b[i]!);
+  return [mono];
+}
+
+/** AAC (MediaPackets) -> Opus (MediaPackets, 20 ms). */
+export class AacToOpus {
+  readonly stats: TranscoderStats = newStats();
+  private decoder: AacDecoder | undefined;
+  private readonly opus: OpusOut;
+  /** The source channels feeding left/right: channel configurations 3+ start with the centre, then front L/R. */
+  private pair: [number, number] = [0, 1];
+  private readonly mono = new Float32Array(1024);
 
   constructor(o: AacToOpusOptions = {}) {
-    this.opts = o;
+    this.opus = new OpusOut(o, this.stats);
   }
 
   push(p: MediaPacket): MediaPacket[] {
@@ -173,88 +258,31 @@ export class AacToOpus {
       return; // repeated sequence header: keep the state
     }
     this.decoder = dec;
-    this.inRate = dec.sampleRate;
     const srcCh = dec.channels;
-    this.channels = this.opts.channels ?? (srcCh >= 2 ? 2 : 1);
-    // channel configurations 3+ start with the centre (SCE) then front L/R (CPE)
-    this.srcChannelMap = srcCh >= 3 ? [1, 2] : srcCh === 2 ? [0, 1] : [0, 0];
-    this.resampler = this.inRate === 48000 ? undefined : new Resampler(this.inRate, 48000, this.channels);
-    this.encoder?.close();
-    this.encoder = new OpusEncoder(
-      { channels: this.channels, complexity: this.opts.complexity ?? 5, ...(this.opts.bitrate ? { bitrate: this.opts.bitrate } : {}) },
-    );
-    this.fifo = new Fifo(this.channels, 8192);
-    if (this.anchor !== undefined) this.stats.resyncs++;
-    this.anchor = undefined;
-    out.push({ kind: "audio", codec: "opus", dts: p.dts, pts: p.dts, keyframe: false, config: true, data: buildOpusHead(this.channels, this.inRate) });
-  }
-
-  private restart(dts: number): void {
-    this.anchor = dts;
-    this.inSamples = 0;
-    this.outSamples = 0;
-    this.decoder!.reset();
-    this.resampler?.reset();
-    this.fifo!.fill = 0;
+    this.pair = srcCh >= 3 ? [1, 2] : srcCh === 2 ? [0, 1] : [0, 0];
+    out.push(this.opus.configure(dec.sampleRate, srcCh, p.dts));
   }
 
   private frame(p: MediaPacket, out: MediaPacket[]): void {
-    const frameMs = (1024 * 1000) / this.inRate;
-    if (this.anchor === undefined) {
-      this.restart(p.dts);
-    } else {
-      const expected = this.anchor + (this.inSamples * 1000) / this.inRate;
-      const missing = Math.round((p.dts - expected) / frameMs);
-      if (missing > MAX_CONCEAL || p.dts < expected - 2 * frameMs) {
-        this.stats.resyncs++;
-        this.restart(p.dts);
-      } else {
-        for (let i = 0; i < missing; i++) {
-          this.stats.concealed++;
-          this.feed(this.decoder!.concealFrame(), out);
-        }
-      }
+    const dec = this.decoder!;
+    const missing = this.opus.advance(p.dts, 1024);
+    if (missing < 0) dec.reset();
+    for (let i = 0; i < missing; i++) {
+      this.stats.concealed++;
+      this.feed(dec.concealFrame(), out);
     }
-    const r = this.decoder!.decode(p.data);
+    const r = dec.decode(p.data);
     this.stats.framesIn++;
     if (!r.ok) this.stats.decodeErrors++;
     this.feed(r.pcm, out);
   }
 
-  /** 1024 decoded samples (planar, source channels) -> resampler -> 960-sample Opus frames. */
   private feed(pcm: Float32Array[], out: MediaPacket[]): void {
-    const fifo = this.fifo!;
-    const src = this.channels === 2 ? [pcm[this.srcChannelMap[0]!]!, pcm[this.srcChannelMap[1]!]!] : [pcm[0]!];
-    if (this.channels === 1 && pcm.length >= 2 && this.srcChannelMap[0] !== this.srcChannelMap[1]) {
-      const m = this.scratch[0]!;
-      const a = pcm[this.srcChannelMap[0]!]!;
-      const b = pcm[this.srcChannelMap[1]!]!;
-      for (let i = 0; i < 1024; i++) m[i] = 0.5 * (a[i]! + b[i]!);
-      src[0] = m;
-    }
-    this.inSamples += 1024;
-    if (this.resampler) {
-      const off = fifo.reserve(this.resampler.maxOutput(1024));
-      fifo.fill += this.resampler.process(src, 1024, fifo.bufs, off);
-    } else {
-      const off = fifo.reserve(1024);
-      for (let c = 0; c < this.channels; c++) fifo.bufs[c]!.set(src[c]!.subarray(0, 1024), off);
-      fifo.fill += 1024;
-    }
-    while (fifo.fill >= 960) {
-      const pkt = this.encoder!.encode(fifo.bufs, 0, 960);
-      const ts = this.anchor! + Math.round((this.outSamples * 1000) / 48000);
-      this.outSamples += 960;
-      fifo.consume(960);
-      if (!pkt) continue;
-      this.stats.packetsOut++;
-      out.push({ kind: "audio", codec: "opus", dts: ts, pts: ts, keyframe: false, config: false, data: pkt });
-    }
+    this.opus.feed(toOutputChannels(pcm, this.pair, 1024, this.opus.channels, this.mono), 1024, out);
   }
 
   close(): void {
-    this.encoder?.close();
-    this.encoder = undefined;
+    this.opus.close();
     this.decoder = undefined;
   }
 }
@@ -262,21 +290,13 @@ export class AacToOpus {
 /** MP3 (MediaPackets, one or more Layer III frames each) -> Opus (MediaPackets, 20 ms). */
 export class Mp3ToOpus {
   readonly stats: TranscoderStats = newStats();
-  private readonly opts: AacToOpusOptions;
   private readonly decoder = new Mp3Decoder();
-  private resampler: Resampler | undefined;
-  private encoder: OpusEncoder | undefined;
-  private fifo: Fifo | undefined;
-  private channels: 1 | 2 = 2;
+  private readonly opus: OpusOut;
   private srcChannels = 0;
-  private inRate = 0;
-  private anchor: number | undefined;
-  private inSamples = 0;
-  private outSamples = 0;
   private readonly mono = new Float32Array(1152);
 
   constructor(o: AacToOpusOptions = {}) {
-    this.opts = o;
+    this.opus = new OpusOut(o, this.stats);
   }
 
   /** The MP3 decoder (its error, reservoir-miss and block-type counters). */
@@ -301,8 +321,12 @@ export class Mp3ToOpus {
           this.stats.decodeErrors++;
           continue;
         }
-        if (h.sampleRate !== this.inRate || h.channels !== this.srcChannels) this.configure(h.sampleRate, h.channels, p.dts, out);
-        const dts = p.dts + (offsetSamples * 1000) / this.inRate;
+        if (h.sampleRate !== this.opus.inRate || h.channels !== this.srcChannels) {
+          this.srcChannels = h.channels;
+          this.decoder.reset();
+          out.push(this.opus.configure(h.sampleRate, h.channels, p.dts));
+        }
+        const dts = p.dts + (offsetSamples * 1000) / this.opus.inRate;
         offsetSamples += h.samplesPerFrame;
         this.frame(frame, dts, h.samplesPerFrame, out);
       }
@@ -312,48 +336,13 @@ export class Mp3ToOpus {
     return out;
   }
 
-  private configure(rate: number, srcChannels: number, dts: number, out: MediaPacket[]): void {
-    this.inRate = rate;
-    this.srcChannels = srcChannels;
-    this.channels = this.opts.channels ?? (srcChannels >= 2 ? 2 : 1);
-    this.resampler = rate === 48000 ? undefined : new Resampler(rate, 48000, this.channels);
-    this.encoder?.close();
-    this.encoder = new OpusEncoder(
-      { channels: this.channels, complexity: this.opts.complexity ?? 5, ...(this.opts.bitrate ? { bitrate: this.opts.bitrate } : {}) },
-    );
-    this.fifo = new Fifo(this.channels, 8192);
-    if (this.anchor !== undefined) this.stats.resyncs++;
-    this.anchor = undefined;
-    this.decoder.reset();
-    out.push({ kind: "audio", codec: "opus", dts, pts: dts, keyframe: false, config: true, data: buildOpusHead(this.channels, rate) });
-  }
-
-  private restart(dts: number): void {
-    this.anchor = dts;
-    this.inSamples = 0;
-    this.outSamples = 0;
-    this.decoder.reset();
-    this.resampler?.reset();
-    this.fifo!.fill = 0;
-  }
-
   private frame(frame: Uint8Array, dts: number, samples: number, out: MediaPacket[]): void {
-    const frameMs = (samples * 1000) / this.inRate;
-    if (this.anchor === undefined) {
-      this.restart(dts);
-    } else {
-      const expected = this.anchor + (this.inSamples * 1000) / this.inRate;
-      const missing = Math.round((dts - expected) / frameMs);
-      if (missing > MAX_CONCEAL || dts < expected - 2 * frameMs) {
-        this.stats.resyncs++;
-        this.restart(dts);
-      } else {
-        for (let i = 0; i < missing; i++) {
-          this.stats.concealed++;
-          const c = this.decoder.concealFrame();
-          this.feed(c.pcm, c.samples, c.channels, out);
-        }
-      }
+    const missing = this.opus.advance(dts, samples);
+    if (missing < 0) this.decoder.reset();
+    for (let i = 0; i < missing; i++) {
+      this.stats.concealed++;
+      const c = this.decoder.concealFrame();
+      this.feed(c.pcm, c.samples, c.channels, out);
     }
     const errors = this.decoder.errors;
     const r = this.decoder.decodeFrame(frame);
@@ -362,46 +351,15 @@ export class Mp3ToOpus {
     this.feed(r.pcm, r.samples, r.channels, out);
   }
 
-  /** Decoded samples (planar, source channels) -> resampler -> 960-sample Opus frames. */
   private feed(pcm: Float32Array[], n: number, srcChannels: number, out: MediaPacket[]): void {
     if (n <= 0) return;
-    const fifo = this.fifo!;
-    let src: Float32Array[];
-    if (this.channels === 2) {
-      src = srcChannels >= 2 ? [pcm[0]!, pcm[1]!] : [pcm[0]!, pcm[0]!];
-    } else if (srcChannels >= 2) {
-      const m = this.mono;
-      const a = pcm[0]!;
-      const b = pcm[1]!;
-      for (let i = 0; i < n; i++) m[i] = 0.5 * (a[i]! + b[i]!);
-      src = [m];
-    } else {
-      src = [pcm[0]!];
-    }
-    this.inSamples += n;
-    if (this.resampler) {
-      const off = fifo.reserve(this.resampler.maxOutput(n));
-      fifo.fill += this.resampler.process(src, n, fifo.bufs, off);
-    } else {
-      const off = fifo.reserve(n);
-      for (let c = 0; c < this.channels; c++) fifo.bufs[c]!.set(src[c]!.subarray(0, n), off);
-      fifo.fill += n;
-    }
-    while (fifo.fill >= 960) {
-      const pkt = this.encoder!.encode(fifo.bufs, 0, 960);
-      const ts = this.anchor! + Math.round((this.outSamples * 1000) / 48000);
-      this.outSamples += 960;
-      fifo.consume(960);
-      if (!pkt) continue;
-      this.stats.packetsOut++;
-      out.push({ kind: "audio", codec: "opus", dts: ts, pts: ts, keyframe: false, config: false, data: pkt });
-    }
+    const pair: [number, number] = srcChannels >= 2 ? [0, 1] : [0, 0];
+    this.opus.feed(toOutputChannels(pcm, pair, n, this.opus.channels, this.mono), n, out);
   }
 
   close(): void {
-    this.encoder?.close();
-    this.encoder = undefined;
-    this.inRate = 0;
+    this.opus.close();
+    this.opus.inRate = 0;
     this.srcChannels = 0;
   }
 }
