@@ -24,6 +24,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULT_CLIP, loadClip } from "./clip.ts";
 import { freePort, startServer, waitPort } from "./server.ts";
+import { cpuTicks, rssMb, TICK } from "./proc.ts";
 
 const { values } = parseArgs({
   options: {
@@ -167,19 +168,6 @@ function startPlayer(url: URL, request: Uint8Array): Player {
 
 // ---------------------------------------------------------------------------------------------------------
 // Server process statistics
-
-const TICK = 100; // USER_HZ on Linux
-
-function cpuTicks(pid: number): number {
-  const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-  return Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15)
-}
-
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) / 1024 : 0;
-}
 
 async function startPublisher(publishUrl: string): Promise<ChildProcess | undefined> {
   if (values["no-publisher"]) return undefined;

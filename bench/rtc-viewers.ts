@@ -32,6 +32,7 @@ import { parseArgs } from "node:util";
 import { RTCPeerConnection, RTCRtpCodecParameters, type RTCRtpTransceiver } from "werift";
 import { DEFAULT_CLIP } from "./clip.ts";
 import { freePort, waitPort } from "./server.ts";
+import { cpuTicks, rssMb } from "./proc.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const argv = process.argv.slice(2);
@@ -66,16 +67,6 @@ const RCVBUF = Math.min(16 << 20, Math.max(0, Number(a.rcvbuf) || 0));
 
 // ---------------------------------------------------------------------------------------------------------
 // /proc
-
-function cpuTicks(pid: number): number {
-  const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-  return Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15); USER_HZ = 100
-}
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) / 1024 : 0;
-}
 
 /** System-wide UDP counters (/proc/net/snmp): RcvbufErrors = datagrams dropped because a socket's receive
  * buffer was full (other people's UDP traffic on this machine is included). */

@@ -17,7 +17,6 @@
  */
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { connect as netConnect } from "node:net";
 import type { Socket } from "node:net";
 import { parseArgs } from "node:util";
@@ -34,6 +33,7 @@ import {
 } from "../lib/protocols/rtmp/messages.ts";
 import { parseRtmpUrl } from "../lib/protocols/rtmp/url.ts";
 import { DEFAULT_CLIP, loadClip } from "./clip.ts";
+import { cpuTicks, rssMb, TICK } from "./proc.ts";
 
 const { values } = parseArgs({
   options: {
@@ -150,19 +150,6 @@ function startPlayer(): Player {
 
 // ---------------------------------------------------------------------------------------------------------
 // Server process statistics
-
-const TICK = 100; // USER_HZ on Linux
-
-function cpuTicks(pid: number): number {
-  const s = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
-  return Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15)
-}
-
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) / 1024 : 0;
-}
 
 // ---------------------------------------------------------------------------------------------------------
 

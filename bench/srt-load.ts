@@ -19,6 +19,7 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { srtConnect } from "../lib/protocols/srt/caller.ts";
 import type { SrtConnection } from "../lib/protocols/srt/connection.ts";
+import { cpuTicks, rssMb } from "./proc.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const { values: a } = parseArgs({
@@ -59,17 +60,6 @@ async function freeUdpPort(): Promise<number> {
   const port = s.address().port;
   await new Promise<void>((r) => s.close(() => r()));
   return port;
-}
-
-function cpuTicks(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const rest = f.slice(f.lastIndexOf(")") + 2).split(" ");
-  return Number(rest[11]) + Number(rest[12]); // utime + stime (fields 14, 15)
-}
-
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) / 1024 : 0;
 }
 
 const procs: ChildProcess[] = [];

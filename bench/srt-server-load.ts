@@ -24,6 +24,7 @@ import { parseArgs } from "node:util";
 import { srtConnect } from "../lib/protocols/srt/caller.ts";
 import type { SrtConnection } from "../lib/protocols/srt/connection.ts";
 import { freePort, waitPort } from "./server.ts";
+import { cpuTicks, rssMb } from "./proc.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const argv = process.argv.slice(2);
@@ -46,15 +47,6 @@ const SECONDS = Math.min(300, Math.max(2, Number(a.seconds) || 20));
 const WARMUP = Math.min(60, Math.max(0, Number(a.warmup) || 0));
 const LATENCY = Math.min(5000, Math.max(20, Number(a.latency) || 120));
 
-function cpuTicks(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const rest = f.slice(f.lastIndexOf(")") + 2).split(" ");
-  return Number(rest[11]) + Number(rest[12]); // utime + stime (fields 14, 15), USER_HZ = 100
-}
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return m ? Number(m[1]) / 1024 : 0;
-}
 async function freeUdpPort(): Promise<number> {
   const s = createSocket("udp4");
   await new Promise<void>((r) => s.bind(0, "127.0.0.1", () => r()));
