@@ -9,6 +9,7 @@
  * - TNS_MAX_BANDS for AAC-LC (Table 4.156) and the sampling frequency table (Table 1.18).
  * Windows (sine, KBD) and the TNS coefficient tables are computed from their definitions (4.6.11.3.2, 4.6.9.3).
  */
+import { besselI0 } from "./bessel.ts";
 
 const HUFFMAN_SPEC: Record<string, [string, string]> = {
   /* spectrum 1: 81 entries */
@@ -169,19 +170,6 @@ export function swbInfo(samplingIndex: number, sampleRate?: number): SwbInfo {
     tnsMaxBandsLong: TNS_MAX_BANDS_LONG[i]!,
     tnsMaxBandsShort: TNS_MAX_BANDS_SHORT[i]!,
   };
-}
-
-/** Zeroth-order modified Bessel function of the first kind (series). */
-function besselI0(x: number): number {
-  let sum = 1;
-  let term = 1;
-  const q = (x * x) / 4;
-  for (let k = 1; k < 60; k++) {
-    term *= q / (k * k);
-    sum += term;
-    if (term < sum * 1e-17) break;
-  }
-  return sum;
 }
 
 /**

@@ -6,18 +6,7 @@
  * (the filter is centred, so it looks `taps/2` input samples ahead; those are held back until they arrive, which is
  * the only latency). State (history, fractional position) carries across calls; planar mono/stereo/any channels.
  */
-
-function besselI0(x: number): number {
-  let sum = 1;
-  let term = 1;
-  const q = (x * x) / 4;
-  for (let k = 1; k < 60; k++) {
-    term *= q / (k * k);
-    sum += term;
-    if (term < sum * 1e-17) break;
-  }
-  return sum;
-}
+import { besselI0 } from "./bessel.ts";
 
 function gcd(a: number, b: number): number {
   while (b) [a, b] = [b, a % b];
