@@ -715,9 +715,7 @@ export class TsDemuxer {
       const h = parseAdtsHeader(data, off);
       if (!h) {
         const from = off;
-        off++;
-        while (off + 1 < n && !(data[off] === 0xff && (data[off + 1]! & 0xf6) === 0xf0)) off++;
-        if (off + 1 >= n) off = n;
+        off = resync(data, off + 1, 0xf6, 0xf0);
         this.problem("esErrors", `ts: pid ${es.pid} ADTS sync lost, skipped ${off - from} bytes`);
         continue;
       }
@@ -780,9 +778,7 @@ export class TsDemuxer {
       const h = parseMpegAudioHeader(data, off);
       if (!h) {
         const from = off;
-        off++;
-        while (off + 1 < n && !(data[off] === 0xff && (data[off + 1]! & 0xe0) === 0xe0)) off++;
-        if (off + 1 >= n) off = n;
+        off = resync(data, off + 1, 0xe0, 0xe0);
         this.problem("esErrors", `ts: pid ${es.pid} MPEG audio sync lost, skipped ${off - from} bytes`);
         continue;
       }
@@ -858,4 +854,14 @@ export function demuxTs(data: Uint8Array, opts: TsDemuxOptions = {}): MediaPacke
   d.feed(data);
   d.flush();
   return out;
+}
+
+/**
+ * The next audio sync word at or after `off`: 0xFF then a byte whose `mask` bits equal `value` (ADTS 0xFFF with
+ * layer 0; MPEG audio 11 sync bits). Returns data.length when none is left.
+ */
+function resync(data: Uint8Array, off: number, mask: number, value: number): number {
+  const n = data.length;
+  while (off + 1 < n && !(data[off] === 0xff && (data[off + 1]! & mask) === value)) off++;
+  return off + 1 >= n ? n : off;
 }
