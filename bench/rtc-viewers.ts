@@ -25,13 +25,12 @@
  *   connect, or the load tool used >= 90% of a core (unless --no-stop), prints a table and `RESULT {json}`.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { createSocket } from "node:dgram";
 import { mkdirSync, mkdtempSync, openSync, readFileSync, symlinkSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { RTCPeerConnection, RTCRtpCodecParameters, type RTCRtpTransceiver } from "werift";
 import { DEFAULT_CLIP } from "./clip.ts";
-import { freePort, waitPort } from "./server.ts";
+import { freePort, waitPort, freeUdpPort } from "./server.ts";
 import { cpuTicks, rssMb } from "./proc.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
@@ -76,14 +75,6 @@ function udpCounters(): { rcvbufErrors: number; sndbufErrors: number; inDatagram
   const v = lines[1]!.split(/\s+/).map(Number);
   const get = (n: string) => v[k.indexOf(n)] ?? 0;
   return { rcvbufErrors: get("RcvbufErrors"), sndbufErrors: get("SndbufErrors"), inDatagrams: get("InDatagrams") };
-}
-
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket("udp4");
-  await new Promise<void>((r) => s.bind(0, "127.0.0.1", () => r()));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, openSync } from "node:fs";
 import { connect, createServer } from "node:net";
+import { createSocket } from "node:dgram";
 
 export interface BenchServer {
   pid: number;
@@ -89,4 +90,13 @@ export async function startServer(env: Record<string, string> = {}, logFile = "/
       clearTimeout(t);
     },
   };
+}
+
+/** A free UDP port on 127.0.0.1 (bound, read, released). */
+export async function freeUdpPort(): Promise<number> {
+  const s = createSocket("udp4");
+  await new Promise<void>((r) => s.bind(0, "127.0.0.1", () => r()));
+  const port = s.address().port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
 }

@@ -13,13 +13,13 @@
  *   bytes every player received; prints a report and a `RESULT {json}` line.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { createSocket } from "node:dgram";
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { srtConnect } from "../lib/protocols/srt/caller.ts";
 import type { SrtConnection } from "../lib/protocols/srt/connection.ts";
 import { cpuTicks, rssMb } from "./proc.ts";
+import { freeUdpPort } from "./server.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const { values: a } = parseArgs({
@@ -52,14 +52,6 @@ function make2m(): string {
     "-f", "mpegts", out,
   ]);
   return out;
-}
-
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket("udp4");
-  await new Promise<void>((r) => s.bind(0, "127.0.0.1", () => r()));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 const procs: ChildProcess[] = [];

@@ -17,13 +17,12 @@
  *   this process's CPU; prints a report and `RESULT {json}`.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { createSocket } from "node:dgram";
 import { existsSync, mkdtempSync, openSync, readFileSync, symlinkSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { srtConnect } from "../lib/protocols/srt/caller.ts";
 import type { SrtConnection } from "../lib/protocols/srt/connection.ts";
-import { freePort, waitPort } from "./server.ts";
+import { freePort, waitPort, freeUdpPort } from "./server.ts";
 import { cpuTicks, rssMb } from "./proc.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
@@ -46,14 +45,6 @@ const PLAYERS = Math.min(1000, Math.max(1, Math.floor(Number(a.players)) || 50))
 const SECONDS = Math.min(300, Math.max(2, Number(a.seconds) || 20));
 const WARMUP = Math.min(60, Math.max(0, Number(a.warmup) || 0));
 const LATENCY = Math.min(5000, Math.max(20, Number(a.latency) || 120));
-
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket("udp4");
-  await new Promise<void>((r) => s.bind(0, "127.0.0.1", () => r()));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 const procs: ChildProcess[] = [];
 function cleanup(): void {
