@@ -7,7 +7,11 @@
  *   srs -h                   help
  */
 import { spawn } from "node:child_process";
-import { resolve } from "node:path";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { FAST_QUIT_BUDGET_MS } from "./lib/lifecycle.ts";
 import { ConfigError, DEFAULT_CONFIG_TEXT, loadConfig, type SrsConfig } from "./lib/config/index.ts";
 import { Server, StartError } from "./lib/server.ts";
 import { SRS_COMPAT_VERSION, VERSION } from "./lib/version.ts";
@@ -21,7 +25,7 @@ Usage: srs [-h] [-v] [-t] [-e] [-c <file>]
   -e                    no config file: configure everything with SRS_* environment variables
 Environment: SRS_CONFIG_FILE overrides -c; any SRS_* variable overrides its directive (e.g. SRS_LISTEN=1936,
 SRS_HTTP_API_LISTEN=1986, SRS_VHOST_HLS_ENABLED=off). Signals: SIGHUP reload, SIGUSR1 reopen log,
-SIGTERM quit, SIGQUIT graceful quit.
+SIGTERM/SIGINT quit (within 3 s), SIGQUIT graceful quit (grace_start_wait, grace_final_wait).
 Examples:
   srs                      run on the built-in default (RTMP 1935, API 1985, HTTP 8080)
   srs -c conf/srs.conf     run with a config file
@@ -68,23 +72,94 @@ function load(cli: Cli): SrsConfig {
 
 function fail(msg: string): never {
   process.stderr.write(`srs-ts: ${msg}\n`);
+  tellParent(msg);
   process.exit(1);
 }
 
-/** `daemon on`: re-run ourselves detached with daemon off, as SRS forks into the background. */
-function daemonize(): never {
+/** SRS's docker detection: `in_docker on`, or /proc/1/cgroup naming docker (then `disable_daemon_for_docker`). */
+function inDocker(config: SrsConfig): boolean {
+  if (config.inDocker()) return true;
+  try {
+    return readFileSync("/proc/1/cgroup", "utf8").slice(0, 1024).includes("/docker");
+  } catch {
+    return false;
+  }
+}
+
+interface DenoGlobal {
+  args: string[];
+  mainModule: string;
+  execPath(): string;
+}
+
+/** How to run this program again with `args`: the runtime and, from sources, its entry (Deno: `run -A`). */
+function selfCommand(): { cmd: string; args: string[] } {
+  const deno = (globalThis as { Deno?: DenoGlobal }).Deno;
+  if (deno) {
+    const entry = deno.mainModule.startsWith("file:") ? fileURLToPath(deno.mainModule) : deno.mainModule;
+    return { cmd: deno.execPath(), args: ["run", "-A", entry, ...deno.args] };
+  }
   const args = process.argv.slice(1);
   // A compiled binary's argv[1] is the virtual entry: only pass the real arguments.
   const first = args[0] ?? "";
   const forward = first.endsWith(".ts") || first.endsWith(".js") ? args : args.slice(first.startsWith("/$bunfs") ? 1 : 0);
-  const child = spawn(process.execPath, forward, {
+  return { cmd: process.execPath, args: forward };
+}
+
+/** How long the parent waits for the daemon to say it started (Deno's first run type-strips every module). */
+const DAEMON_START_WAIT_MS = 60_000;
+
+/**
+ * `daemon on`: re-run ourselves detached with daemon off, as SRS forks into the background. The parent waits
+ * until the child has started its listeners (it writes "ok" to the file named by SRS_DAEMON_READY) or died
+ * (its error is in that file): a child that cannot start makes the parent fail, instead of reporting success.
+ */
+async function daemonize(): Promise<never> {
+  const dir = mkdtempSync(join(tmpdir(), "srs-ts-daemon-"));
+  const ready = join(dir, "ready");
+  const { cmd, args } = selfCommand();
+  const child = spawn(cmd, args, {
     detached: true,
     stdio: "ignore",
-    env: { ...process.env, SRS_DAEMON: "off" },
+    env: { ...process.env, SRS_DAEMON: "off", SRS_DAEMON_READY: ready },
   });
+  let exited: number | string | undefined;
+  child.once("exit", (code, signal) => (exited = code ?? signal ?? "?"));
+  child.once("error", (e) => (exited = e.message));
+  const report = (): string => {
+    try {
+      return readFileSync(ready, "utf8").trim();
+    } catch {
+      return "";
+    }
+  };
+  const end = Date.now() + DAEMON_START_WAIT_MS;
+  let said = report();
+  while (!said && exited === undefined && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 50));
+    said = report();
+  }
+  rmSync(dir, { recursive: true, force: true });
+  if (said !== "ok" && (said || exited !== undefined)) {
+    fail(`daemon on: the background process ${child.pid ?? ""} failed to start` +
+      (exited !== undefined ? ` (exit ${exited})` : "") + (said ? `: ${said}` : ""));
+  }
   child.unref();
-  process.stdout.write(`srs-ts: daemon on: running in the background as pid ${child.pid} (set daemon off to stay in the foreground)\n`);
+  const how = said === "ok" ? "running" : `still starting after ${DAEMON_START_WAIT_MS / 1000}s`;
+  process.stdout.write(`srs-ts: daemon on: ${how} in the background as pid ${child.pid} (set daemon off to stay in the foreground)\n`);
   process.exit(0);
+}
+
+/** The daemon child tells its parent how the start went (see daemonize). */
+function tellParent(what: string): void {
+  const file = process.env.SRS_DAEMON_READY;
+  if (!file) return;
+  delete process.env.SRS_DAEMON_READY;
+  try {
+    writeFileSync(file, what);
+  } catch {
+    // the parent gave up waiting and removed its folder
+  }
 }
 
 async function main(): Promise<void> {
@@ -117,7 +192,11 @@ async function main(): Promise<void> {
     process.stdout.write(`srs-ts: the config file ${what} syntax is ok\nsrs-ts: config file ${what} test is successful\n`);
     return;
   }
-  if (config.daemon()) daemonize();
+  if (config.daemon()) {
+    if (inDocker(config) && config.disableDaemonForDocker()) {
+      process.stderr.write(`srs-ts: disable daemon for docker (disable_daemon_for_docker on)\n`);
+    } else await daemonize();
+  }
   // work_dir: relative paths (pid, logs, hls_path, dvr_path, http_server.dir) resolve from here, as in SRS.
   const workDir = config.workDir();
   if (workDir && workDir !== "./") {
@@ -129,13 +208,28 @@ async function main(): Promise<void> {
   }
 
   const server = new Server(config, { configFile: cli.file, loadConfig: () => load(cli) });
-  const quit = (graceful: boolean) => {
-    const p = graceful || server.config.forceGraceQuit() ? server.gracefulStop() : server.stop();
+  // SRS's signals: SIGTERM/SIGINT quit fast (SIGTERM graceful with force_grace_quit), SIGQUIT quits gracefully;
+  // a second quit signal during a quit makes it fast. A guard timer makes sure the process goes whatever hangs.
+  let quitting = false;
+  const quit = (signal: string, graceful: boolean) => {
+    if (quitting) {
+      void server.stop(signal);
+      return;
+    }
+    quitting = true;
+    const c = server.config;
+    const asGrace = graceful || (signal === "SIGTERM" && c.forceGraceQuit());
+    const limit = (asGrace ? c.graceStartWait() + c.graceFinalWait() : 0) + FAST_QUIT_BUDGET_MS + 1000;
+    setTimeout(() => {
+      server.log.warn(`quit: not done after ${limit}ms, exiting anyway`);
+      process.exit(0);
+    }, limit);
+    const p = asGrace ? server.gracefulStop(signal) : server.stop(signal);
     void p.finally(() => process.exit(0));
   };
-  process.on("SIGTERM", () => quit(false));
-  process.on("SIGINT", () => quit(false));
-  process.on("SIGQUIT", () => quit(true));
+  process.on("SIGTERM", () => quit("SIGTERM", false));
+  process.on("SIGINT", () => quit("SIGINT", false));
+  process.on("SIGQUIT", () => quit("SIGQUIT", true));
   process.on("SIGHUP", () => void server.reload());
   process.on("SIGUSR1", () => server.reopenLog());
   try {
@@ -144,6 +238,7 @@ async function main(): Promise<void> {
     if (e instanceof StartError) fail(e.message);
     fail(`start: ${(e as Error).message}`);
   }
+  tellParent("ok");
 }
 
 await main();

@@ -1,4 +1,8 @@
-/** Every connected client (publisher or player, any protocol), for stats, the API's kick and graceful quit. */
+/**
+ * Every connected client (publisher or player, any protocol), for stats, the API's kick and quit: the registry
+ * is the sessions' part in a stop (lib/lifecycle.ts): it kicks them all, or lets a graceful quit wait for them.
+ */
+import type { Closer } from "./lifecycle.ts";
 import type { StreamKey } from "./media/packet.ts";
 
 export interface ClientInfo {
@@ -20,7 +24,9 @@ export interface ClientInfo {
   kick(reason: string): void;
 }
 
-export class ClientRegistry {
+export class ClientRegistry implements Closer {
+  readonly name = "clients";
+  readonly phase = "sessions" as const;
   private clients = new Map<string, ClientInfo>();
   private waiters: (() => void)[] = [];
 
@@ -46,7 +52,19 @@ export class ClientRegistry {
   }
 
   kickAll(reason: string): void {
-    for (const c of [...this.clients.values()]) c.kick(reason);
+    for (const c of [...this.clients.values()]) {
+      try {
+        c.kick(reason);
+      } catch {
+        // one broken session must not keep the others (or a quit) going
+        this.remove(c.id);
+      }
+    }
+  }
+
+  /** Quit: every session ends now. */
+  close(reason: string): void {
+    this.kickAll(reason);
   }
 
   /** Resolves when every client has gone, or after `ms`. */

@@ -1,12 +1,14 @@
 /**
  * The Server: owns the config, the log sink, the stream hubs, the clients and every listener. Nothing global
- * lives outside it. Lifecycle: start() -> [reload()]* -> stop(fast) | gracefulStop().
+ * lives outside it. Lifecycle: start() -> [reload()]* -> stop(fast) | gracefulStop(). Listeners, the session
+ * registry and the services register with `lifecycle` (lib/lifecycle.ts): a stop is one event they all take part in.
  */
 import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { ClientRegistry } from "./clients.ts";
 import type { SrsConfig } from "./config/index.ts";
 import { HubRegistry } from "./hub/registry.ts";
+import { FAST_QUIT_BUDGET_MS, Lifecycle } from "./lifecycle.ts";
 import { Log, LogSink, parseLogLevel } from "./log/logger.ts";
 import type { StreamKey } from "./media/packet.ts";
 import { RtmpServer } from "./protocols/rtmp/server.ts";
@@ -22,7 +24,6 @@ import { type AccessControl, OpenAccess } from "./services/access.ts";
 import { startHttpsApi } from "./services/api/index.ts";
 import { startExporter } from "./services/exporter/index.ts";
 import { Gate } from "./services/gate.ts";
-import type { HttpListener } from "./runtime/http-serve.ts";
 import type { Stats } from "./services/stats.ts";
 import { VERSION } from "./version.ts";
 
@@ -52,6 +53,8 @@ export interface ServerContext {
   readonly serviceId: string;
   readonly startedAt: number;
   readonly services: ServerServices;
+  /** Stop (and start failure) as one event: listeners, sessions and services register their part. */
+  readonly lifecycle: Lifecycle;
 }
 
 export interface ServerOptions {
@@ -85,9 +88,8 @@ export class Server implements ServerContext {
   private http: HttpServers | undefined;
   private srt: SrtService | undefined;
   private rtc: RtcService | undefined;
-  private extraListeners: HttpListener[] = [];
+  readonly lifecycle: Lifecycle;
   private pidFile: string | undefined;
-  private stopping = false;
 
   constructor(config: SrsConfig, private opts: ServerOptions) {
     this.config = config;
@@ -98,6 +100,8 @@ export class Server implements ServerContext {
       utc: config.utcTime(),
     });
     this.log = new Log(this.sink, "srs-main");
+    this.lifecycle = new Lifecycle(this.log);
+    this.lifecycle.register(this.clients);
     this.access = new Gate(this);
     this.serverId = config.serverId() || persistedServerId(this.log);
     this.hubs = new HubRegistry(this.log, (key: StreamKey) => {
@@ -128,17 +132,15 @@ export class Server implements ServerContext {
       await this.rtmp.listen(c.listen());
       this.http = new HttpServers(this);
       await this.http.start();
-      const httpsApi = await startHttpsApi(this);
-      if (httpsApi) this.extraListeners.push(httpsApi);
-      const exporter = await startExporter(this);
-      if (exporter) this.extraListeners.push(exporter);
+      await startHttpsApi(this);
+      await startExporter(this);
       if (c.rtcServer().enabled) {
         this.rtc = new RtcService(this);
         await this.rtc.start();
       }
       this.srt = await startSrt(this);
     } catch (e) {
-      await this.closeListeners();
+      await this.lifecycle.stop({ reason: "start failed", budgetMs: FAST_QUIT_BUDGET_MS });
       this.removePidFile();
       throw e instanceof StartError ? e : new StartError((e as Error).message);
     }
@@ -182,50 +184,33 @@ export class Server implements ServerContext {
     }
   }
 
-  /** SIGTERM: quit now. */
-  async stop(): Promise<void> {
-    if (this.stopping) return;
-    this.stopping = true;
-    this.log.trace(`fast quit: closing ${this.clients.size} clients`);
-    await this.closeListeners();
-    this.clients.kickAll("server quit");
-    await this.finishRecordings();
+  /**
+   * SIGTERM/SIGINT: quit now. Listeners close without waiting for their connections, every session ends (its
+   * hooks are sent), DVR/HLS files are finalized, pending hooks get what is left of FAST_QUIT_BUDGET_MS.
+   * Called again while a stop runs (a second signal), it cuts the running one's graceful waits short.
+   */
+  async stop(reason = "stop"): Promise<void> {
+    await this.lifecycle.stop({ reason, budgetMs: FAST_QUIT_BUDGET_MS });
     this.removePidFile();
     this.log.trace(`server stopped`);
   }
 
   /**
-   * SIGQUIT: graceful quit as SRS: wait grace_start_wait (load balancers notice), stop accepting, let sessions
-   * end within grace_final_wait, then quit (force_grace_quit: do the same even for SIGTERM — handled by main).
+   * SIGQUIT: SRS's graceful quit. Wait grace_start_wait (still accepting: load balancers notice), stop
+   * accepting, let sessions end within grace_final_wait, then end the rest as stop() does. Unlike SRS, which
+   * waits for every connection without a limit and then sleeps grace_final_wait, the wait for sessions is
+   * bounded, so a publisher that never leaves cannot hold the process (force_grace_quit: main.ts sends
+   * SIGTERM here too).
    */
-  async gracefulStop(): Promise<void> {
-    if (this.stopping) return;
-    this.stopping = true;
+  async gracefulStop(reason = "stop"): Promise<void> {
     const c = this.config;
-    this.log.trace(`graceful quit: wait ${c.graceStartWait()}ms, then stop accepting`);
-    await new Promise((r) => setTimeout(r, c.graceStartWait()));
-    await this.closeListeners();
-    this.log.trace(`graceful quit: waiting up to ${c.graceFinalWait()}ms for ${this.clients.size} clients`);
-    await this.clients.drained(c.graceFinalWait());
-    this.clients.kickAll("server quit");
-    await this.finishRecordings();
+    await this.lifecycle.stop({
+      reason,
+      budgetMs: FAST_QUIT_BUDGET_MS,
+      graceful: { startWaitMs: c.graceStartWait(), finalWaitMs: c.graceFinalWait() },
+    });
     this.removePidFile();
     this.log.trace(`server stopped gracefully`);
-  }
-
-  /** DVR files being written are finalized (MP4 index, FLV duration) and renamed before the process exits. */
-  private async finishRecordings(): Promise<void> {
-    await this.services.dvr?.drain(5000);
-  }
-
-  private async closeListeners(): Promise<void> {
-    await this.rtmp?.close();
-    await this.http?.close();
-    await this.srt?.close();
-    this.srt = undefined;
-    await this.rtc?.close();
-    this.rtc = undefined;
-    for (const l of this.extraListeners.splice(0)) await l.close();
   }
 
   private writePidFile(path: string): void {

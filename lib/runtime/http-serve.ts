@@ -16,6 +16,10 @@ export type FetchHandler = (req: Request, info: ServeInfo) => Response | Promise
 export interface HttpListener {
   readonly hostname: string;
   readonly port: number;
+  /**
+   * Stops accepting now and resolves at once: responses in flight (live streams) go on until their sessions
+   * end them. Never waits for the open connections (a quit must not hang on a player).
+   */
   close(): Promise<void>;
 }
 
@@ -28,7 +32,7 @@ export interface ServeOptions {
 
 interface BunServer {
   port: number;
-  stop(closeActive?: boolean): void;
+  stop(closeActive?: boolean): Promise<void> | void;
   requestIP(req: Request): { address: string; port: number } | null;
 }
 interface BunLike {
@@ -65,7 +69,7 @@ export async function serveHttp(opts: ServeOptions): Promise<HttpListener> {
       hostname: opts.hostname,
       port: server.port,
       close: () => {
-        server.stop(true);
+        void Promise.resolve(server.stop(false)).catch(() => undefined);
         return Promise.resolve();
       },
     };
@@ -84,7 +88,14 @@ export async function serveHttp(opts: ServeOptions): Promise<HttpListener> {
       },
       (req, info) => opts.fetch(req, { remoteAddr: info.remoteAddr.hostname, remotePort: info.remoteAddr.port }),
     );
-    return { hostname: opts.hostname, port: server.addr.port ?? port, close: () => server.shutdown() };
+    return {
+      hostname: opts.hostname,
+      port: server.addr.port ?? port,
+      close: () => {
+        void server.shutdown().catch(() => undefined);
+        return Promise.resolve();
+      },
+    };
   }
   return await serveNode(opts);
 }
@@ -144,6 +155,10 @@ async function serveNode(opts: ServeOptions): Promise<HttpListener> {
   return {
     hostname: opts.hostname,
     port: typeof addr === "object" && addr ? addr.port : opts.port,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    close: () => {
+      server.close();
+      server.closeIdleConnections();
+      return Promise.resolve();
+    },
   };
 }

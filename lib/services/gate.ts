@@ -98,9 +98,10 @@ export class Gate implements AccessControl {
   private notify(c: ClientInfo, action: HookAction, urls: readonly string[], payload: HookPayload, last = false): void {
     const log = this.ctx.log.child(c.id);
     const prev = this.chains.get(c.id) ?? Promise.resolve();
-    const next = prev.then(() => notifyHooks(log, action, urls, payload)).catch((e: unknown) => {
+    // Tracked: a quit waits for it (within its deadline), so on_unpublish/on_stop/on_close reach the hook server.
+    const next = this.ctx.lifecycle.track(prev.then(() => notifyHooks(log, action, urls, payload)).catch((e: unknown) => {
       log.warn(`http hook ${action} failed (ignored): ${(e as Error).message}`);
-    });
+    }));
     if (last) {
       this.chains.delete(c.id);
       void next;

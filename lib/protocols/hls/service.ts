@@ -458,9 +458,12 @@ export class HlsService {
 export function startHls(ctx: ServerContext): HlsService {
   let s = ctx.services.hls;
   if (!s) {
-    s = new HlsService(ctx);
-    ctx.services.hls = s;
-    s.start();
+    const hls = new HlsService(ctx);
+    ctx.services.hls = hls;
+    hls.start();
+    // Quit: the segments and playlists of the ended publishes are written out.
+    ctx.lifecycle.register({ name: "hls", phase: "finish", close: () => Promise.all(hls.all().map((x) => x.flushed())) });
+    s = hls;
   }
   return s;
 }

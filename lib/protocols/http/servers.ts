@@ -85,6 +85,7 @@ export function safeRelativePath(urlPath: string): string | "forbidden" {
 
 export class HttpServers {
   private listeners: { kind: "http" | "api" | "both"; l: HttpListener }[] = [];
+  private unregister: (() => void) | undefined;
 
   constructor(private ctx: ServerContext) {}
 
@@ -96,6 +97,7 @@ export class HttpServers {
   }
 
   async start(): Promise<void> {
+    this.unregister ??= this.ctx.lifecycle.register({ name: "http listeners", phase: "accept", close: () => this.close() });
     const c = this.ctx.config;
     const http = c.httpServer();
     const api = c.httpApi();
@@ -230,7 +232,10 @@ export class HttpServers {
     }
   }
 
+  /** Stops accepting; open responses (live streams) go on until their sessions end them. */
   async close(): Promise<void> {
-    for (const { l } of this.listeners.splice(0)) await l.close();
+    this.unregister?.();
+    this.unregister = undefined;
+    await Promise.all(this.listeners.splice(0).map(({ l }) => l.close()));
   }
 }

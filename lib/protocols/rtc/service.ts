@@ -64,6 +64,7 @@ export class RtcService implements RtcServiceView {
   private outputs = new Map<StreamHub, RtcOutput>();
   private publishers = new Map<StreamHub, RtcSession>();
   private timer: ReturnType<typeof setInterval> | undefined;
+  private unregister: (() => void) | undefined;
 
   constructor(readonly ctx: ServerContext) {
     this.mux = new UdpMux(ctx.log);
@@ -92,14 +93,18 @@ export class RtcService implements RtcServiceView {
       const now = Date.now();
       for (const s of this.sessions.values()) s.checkTimeout(now);
     }, 1000);
+    // Quit: the sessions end with the other clients; then the shared UDP socket closes.
+    this.unregister = this.ctx.lifecycle.register({ name: "rtc server", phase: "finish", close: () => this.close() });
     this.ctx.log.trace(`rtc server listen at udp://0.0.0.0:${this.mux.port}, candidate=${c.candidate}`);
   }
 
   async close(): Promise<void> {
+    this.unregister?.();
+    this.unregister = undefined;
     if (this.timer) clearInterval(this.timer);
     this.gate.close();
     if (this.ctx.services.rtc === this) this.ctx.services.rtc = undefined;
-    for (const s of [...this.sessions.values()]) await s.close("server quit");
+    await Promise.all([...this.sessions.values()].map((s) => s.close("server quit")));
     await this.mux.close();
   }
 

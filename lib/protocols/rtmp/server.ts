@@ -7,10 +7,12 @@ import { RtmpSession } from "./session.ts";
 export class RtmpServer {
   private servers: NetServer[] = [];
   readonly ports: number[] = [];
+  private unregister: (() => void) | undefined;
 
   constructor(private ctx: ServerContext) {}
 
   async listen(addresses: string[]): Promise<void> {
+    this.unregister ??= this.ctx.lifecycle.register({ name: "rtmp listeners", phase: "accept", close: () => this.close() });
     for (const a of addresses) {
       const ep = parseEndpoint(a);
       const server = createServer({ noDelay: false }, (s) => this.accept(s));
@@ -40,8 +42,14 @@ export class RtmpServer {
     new RtmpSession(this.ctx, socket).start();
   }
 
-  async close(): Promise<void> {
-    await Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
-    this.servers = [];
+  /**
+   * Stops accepting now. Open connections are left to their sessions (net.Server.close's callback would wait
+   * for every one of them: a connected publisher would hold a quit for as long as it streams).
+   */
+  close(): Promise<void> {
+    this.unregister?.();
+    this.unregister = undefined;
+    for (const s of this.servers.splice(0)) s.close();
+    return Promise.resolve();
   }
 }

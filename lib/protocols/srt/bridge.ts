@@ -32,6 +32,7 @@ import type { ServerContext } from "../../server.ts";
 import { tsFanOut } from "../http/ts-stream.ts";
 import {
   type AcceptResult,
+  REJ_CLOSE,
   REJX_BAD_REQUEST,
   REJX_CONFLICT,
   REJX_FORBIDDEN,
@@ -91,8 +92,12 @@ export class SrtSessions {
 
   constructor(readonly ctx: ServerContext) {}
 
+  /** False once the server stops accepting (a quit): new callers are rejected, current sessions go on. */
+  accepting = true;
+
   /** The handshake's accept decision: true, or an SRT rejection code (the session keeps its claim until attach). */
   async admit(req: SrtCaller): Promise<AcceptResult> {
+    if (!this.accepting) return { reject: REJ_CLOSE, reason: "server quitting" };
     const s = new SrtSession(this, req);
     this.active.add(s);
     const r = await s.admit();
@@ -408,6 +413,7 @@ export class SrtSession implements ClientInfo {
 export class SrtService {
   readonly sessions: SrtSessions;
   private server: SrtServer | undefined;
+  private unregister: (() => void)[] = [];
 
   constructor(private ctx: ServerContext) {
     this.sessions = new SrtSessions(ctx);
@@ -446,11 +452,18 @@ export class SrtService {
     server.onConnection((conn) => this.sessions.attach(conn));
     const { port } = await server.listen();
     this.server = server;
+    // Quit: one UDP socket carries every SRT connection, so "stop accepting" refuses new handshakes and the
+    // socket closes only once the sessions have ended.
+    this.unregister.push(
+      this.ctx.lifecycle.register({ name: "srt listener", phase: "accept", close: () => void (this.sessions.accepting = false) }),
+      this.ctx.lifecycle.register({ name: "srt server", phase: "finish", close: () => this.close() }),
+    );
     this.ctx.log.trace(`srt server listening on udp ${port}, latency=${c.latency}ms, default_app=${c.defaultApp}` +
       (c.passphrase ? `, encrypted (pbkeylen ${c.pbkeylen})` : ""));
   }
 
   async close(): Promise<void> {
+    for (const off of this.unregister.splice(0)) off();
     this.sessions.closeAll("server quit");
     await this.server?.close();
     this.server = undefined;

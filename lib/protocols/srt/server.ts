@@ -66,6 +66,7 @@ export type { SrtStats } from "./connection.ts";
 export { SrtConnection } from "./connection.ts";
 export {
   REJ_BADSECRET,
+  REJ_CLOSE,
   REJ_RESOURCE,
   REJ_UNSECURE,
   REJX_BAD_REQUEST,

@@ -20,6 +20,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { parseEndpoint } from "../../net/endpoint.ts";
 import { getAssetText } from "../../runtime/assets.ts";
 import { type HttpListener, serveHttp } from "../../runtime/http-serve.ts";
+import { acceptPart } from "../../lifecycle.ts";
 import type { ServerContext } from "../../server.ts";
 import { SERVER_SIGNATURE, SRS_COMPAT_VERSION, VERSION } from "../../version.ts";
 import { renderMetrics } from "../exporter/index.ts";
@@ -499,7 +500,7 @@ export async function startHttpsApi(ctx: ServerContext): Promise<HttpListener | 
   try {
     const l = await serveHttp({ hostname: ep.host, port: ep.port, fetch: (req) => app.fetch(req), tls: { key, cert } });
     ctx.log.trace(`https api listen at tcp://${ep.host}:${l.port}`);
-    return l;
+    return acceptPart(ctx.lifecycle, "https api listener", l);
   } catch (e) {
     throw new Error(`listen http_api.https tcp://${ep.host}:${ep.port}: ${(e as Error).message}`);
   }

@@ -23,6 +23,7 @@ import type { HubSubscriber, StreamHub } from "../../hub/stream-hub.ts";
 import type { Log } from "../../log/logger.ts";
 import { flvPlayersDecode } from "../../media/flv-codec.ts";
 import type { MediaPacket } from "../../media/packet.ts";
+import { FAST_QUIT_BUDGET_MS } from "../../lifecycle.ts";
 import type { ServerContext } from "../../server.ts";
 import { dvrPayload, notifyHooks } from "../hooks/index.ts";
 import { type DvrEncoder, FlvDvrEncoder, Mp4DvrEncoder } from "./encoders.ts";
@@ -294,7 +295,7 @@ export class DvrService {
     // The hooks' own payload builder, with the recorded stream's id: by the time a session file is renamed the
     // publisher has left and the registry may have forgotten the hub (SRS still reports its stream_id).
     const payload = dvrPayload(this.ctx, { client: e.client, key: e.hub.key, file: e.file }, e.hub.id);
-    void notifyHooks(this.ctx.log, "on_dvr", hooks.onDvr, payload);
+    void this.ctx.lifecycle.track(notifyHooks(this.ctx.log, "on_dvr", hooks.onDvr, payload));
   }
 }
 
@@ -302,9 +303,12 @@ export class DvrService {
 export function startDvr(ctx: ServerContext): DvrService {
   let s = ctx.services.dvr;
   if (!s) {
-    s = new DvrService(ctx);
-    ctx.services.dvr = s;
-    s.start();
+    const dvr = new DvrService(ctx);
+    ctx.services.dvr = dvr;
+    dvr.start();
+    // Quit: the files the ended sessions were recording are finalized (index, duration) and renamed.
+    ctx.lifecycle.register({ name: "dvr", phase: "finish", close: () => dvr.drain(FAST_QUIT_BUDGET_MS) });
+    s = dvr;
   }
   return s;
 }

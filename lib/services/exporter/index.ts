@@ -15,6 +15,7 @@ import { forwardService } from "../forward/service.ts";
 import { hostname, machine, release, type, version } from "node:os";
 import { parseEndpoint } from "../../net/endpoint.ts";
 import { type HttpListener, serveHttp } from "../../runtime/http-serve.ts";
+import { acceptPart } from "../../lifecycle.ts";
 import type { ServerContext } from "../../server.ts";
 import { SERVER_SIGNATURE, SRS_COMPAT_VERSION } from "../../version.ts";
 import { rssKbytes } from "../api/system.ts";
@@ -138,7 +139,7 @@ export async function startExporter(ctx: ServerContext): Promise<HttpListener | 
       },
     });
     ctx.log.trace(`exporter listen at tcp://${ep.host}:${l.port}`);
-    return l;
+    return acceptPart(ctx.lifecycle, "exporter listener", l);
   } catch (e) {
     throw new Error(`listen exporter tcp://${ep.host}:${ep.port}: ${(e as Error).message}`);
   }

@@ -1,0 +1,283 @@
+/**
+ * Stop, as a user sees it: the process is gone in time whatever is connected, its recordings are playable and
+ * the hook server heard about every session's end.
+ *  - SIGTERM with an RTMP publisher, RTMP + HTTP-FLV + SRT players, an HLS session and a DVR recording:
+ *    exit < 3 s, every player's connection ends, the MP4 is finalized, on_unpublish/on_stop/on_close arrived.
+ *  - A hook server that never answers does not hold the exit.
+ *  - SIGQUIT: still accepting during grace_start_wait, refused after; sessions may end by themselves (exit
+ *    then), otherwise they are ended after grace_final_wait. A second signal makes it fast.
+ *  - The shipped systemd unit: its KillSignal with a publisher connected exits well within TimeoutStopSec
+ *    (no systemd here: the test sends the unit's signal itself).
+ * Not covered here: WHEP viewers and forwards (rtc.test.ts / forward.test.ts cover their sessions; they end
+ * through the same session registry and stream unpublish).
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { Socket } from "node:net";
+import { join } from "node:path";
+import { clip, REPO_ROOT } from "../helpers/media.ts";
+import { type Proc, publish, run, type RunningServer, startServer } from "../helpers/server.ts";
+
+type Hook = { action: string; client_id?: string; stream?: string; at: number };
+
+/** A hook server: allows every gate, records every call; `hang` actions get no answer at all. */
+function hookServer(hang: Set<string> = new Set()) {
+  const hits: Hook[] = [];
+  const held: (() => void)[] = [];
+  const srv = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    idleTimeout: 0,
+    async fetch(req) {
+      const body = (await req.json().catch(() => ({}))) as Record<string, string>;
+      hits.push({ action: body.action ?? "?", client_id: body.client_id, stream: body.stream, at: Date.now() });
+      if (hang.has(body.action ?? "")) await new Promise<void>((r) => held.push(r));
+      return Response.json({ code: 0 });
+    },
+  });
+  const url = `http://127.0.0.1:${srv.port}/hook`;
+  return {
+    hits,
+    of: (action: string) => hits.filter((h) => h.action === action),
+    hooksConf: `http_hooks { enabled on; on_connect ${url}; on_close ${url}; on_publish ${url}; on_unpublish ${url};
+      on_play ${url}; on_stop ${url}; on_dvr ${url}; }`,
+    close: () => {
+      for (const r of held.splice(0)) r();
+      srv.stop(true);
+    },
+  };
+}
+
+async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms: number, s?: RunningServer): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error(`timeout waiting for ${what}\n${s?.output().slice(-3000) ?? ""}`);
+    await Bun.sleep(50);
+  }
+}
+
+/** The client types the API lists (publishers and players). */
+async function clientTypes(s: RunningServer): Promise<string[]> {
+  try {
+    const r = await fetch(`http://127.0.0.1:${s.api}/api/v1/clients/?count=100`);
+    const j = (await r.json()) as { clients: { type: string }[] };
+    return j.clients.map((c) => c.type).sort();
+  } catch {
+    return [];
+  }
+}
+
+/** The signal's time to the process's exit, with its exit code. */
+async function timeExit(s: RunningServer, signal: NodeJS.Signals): Promise<{ ms: number; code: number | null }> {
+  const t0 = Date.now();
+  const exited = new Promise<number | null>((r) => s.proc.once("exit", (code) => r(code)));
+  s.proc.kill(signal);
+  const guard = setTimeout(() => s.proc.kill("SIGKILL"), 30000);
+  const code = await exited;
+  clearTimeout(guard);
+  return { ms: Date.now() - t0, code };
+}
+
+/** Whether a TCP connection to the port is accepted. */
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = new Socket();
+    c.once("connect", () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once("error", () => resolve(false));
+    c.connect(port, "127.0.0.1");
+  });
+}
+
+function probeDuration(file: string): number {
+  const r = spawnSync("ffprobe", ["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", file], { encoding: "utf8" });
+  return Number(r.stdout.trim());
+}
+
+const procs: Proc[] = [];
+const servers: RunningServer[] = [];
+const track = (p: Proc) => (procs.push(p), p);
+afterAll(async () => {
+  for (const p of procs) p.kill();
+  for (const s of servers) await s.stop("SIGKILL");
+});
+
+const play = (url: string, extra: string[] = []) =>
+  track(run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-rw_timeout", "20000000", ...extra, "-i", url, "-c", "copy", "-f", "null", "-"]));
+
+describe("SIGTERM: fast quit", () => {
+  const hooks = hookServer();
+  afterAll(() => hooks.close());
+
+  test("with RTMP/HTTP-FLV/SRT players, an HLS session and a DVR recording: gone within 3 s, file finalized, hooks sent", async () => {
+    const s = await startServer({
+      config: `listen 1935; daemon off; srs_log_tank console;
+http_api { enabled on; listen 1985; }
+http_server { enabled on; listen 8080; dir ./html; }
+vhost __defaultVhost__ {
+  http_remux { enabled on; mount [vhost]/[app]/[stream].flv; }
+  hls { enabled on; hls_path ./html; hls_fragment 1; hls_window 10; }
+  dvr { enabled on; dvr_plan session; dvr_path ./rec/[stream].mp4; }
+  srt { enabled on; srt_to_rtmp on; }
+  ${hooks.hooksConf}
+}
+`,
+      env: { SRS_SRT_SERVER_ENABLED: "on" },
+    });
+    servers.push(s);
+    const pub = track(publish(clip("clip.flv"), s.rtmpUrl("/live/term")));
+    await waitFor("the publisher", async () => (await clientTypes(s)).includes("fmle-publish"), 10000, s);
+    const players = [
+      play(s.rtmpUrl("/live/term")),
+      play(s.httpUrl("/live/term.flv")),
+      play(`srt://127.0.0.1:${s.srt}?streamid=#!::r=live/term,m=request`, ["-f", "mpegts"]),
+    ];
+    // An HLS session: a playlist request makes one (it lasts until it times out or is kicked).
+    await waitFor("the HLS playlist", async () => (await fetch(s.httpUrl("/live/term.m3u8"))).status === 200, 10000, s);
+    const want = ["flv-play", "fmle-publish", "hls-play", "rtmp-play", "srt-play"];
+    await waitFor(`clients ${want}`, async () => {
+      const t = await clientTypes(s);
+      return want.every((x) => t.includes(x));
+    }, 15000, s);
+    await Bun.sleep(2500); // a few seconds of recording
+
+    const { ms, code } = await timeExit(s, "SIGTERM");
+    console.log(`SIGTERM with ${want.length} clients + DVR: exit after ${ms} ms`);
+    expect(code).toBe(0);
+    expect(ms).toBeLessThan(3000);
+
+    // Every player's connection ended with the server: each ffmpeg ends by itself.
+    const ended = await Promise.race([Promise.all(players.map((p) => p.done)).then(() => true), Bun.sleep(10000).then(() => false)]);
+    expect(ended).toBe(true);
+    pub.kill();
+
+    // The session recording is finalized and renamed: ffprobe reads its duration.
+    const rec = join(s.dir, "rec");
+    expect(readdirSync(rec)).toEqual(["term.mp4"]);
+    expect(probeDuration(join(rec, "term.mp4"))).toBeGreaterThan(2);
+
+    // The hook server heard every end: on_unpublish for the publisher, on_stop per player, on_close per client,
+    // and on_dvr for the file.
+    const out = s.output();
+    expect(hooks.of("on_unpublish").map((h) => h.stream)).toEqual(["term"]);
+    expect(hooks.of("on_stop").length).toBe(hooks.of("on_play").length);
+    expect(hooks.of("on_stop").length).toBeGreaterThanOrEqual(4);
+    // on_close: the publisher and the three stream players (an HLS session has none in SRS: on_play/on_stop only).
+    const connected = new Set(hooks.of("on_connect").map((h) => h.client_id));
+    const closed = hooks.of("on_close").map((h) => h.client_id);
+    expect(closed.length).toBeGreaterThanOrEqual(4);
+    expect(closed.every((id) => connected.has(id))).toBe(true);
+    expect(hooks.of("on_dvr").length).toBe(1);
+    expect(out).toContain("fast quit (SIGTERM)");
+  }, 60000);
+});
+
+describe("a hook server that never answers", () => {
+  const hooks = hookServer(new Set(["on_unpublish", "on_stop", "on_close"]));
+  afterAll(() => hooks.close());
+
+  test("does not hold the exit: SIGTERM still exits within 3 s, after the hooks were sent", async () => {
+    const s = await startServer({
+      config: `listen 1935; daemon off; srs_log_tank console;
+http_api { enabled on; listen 1985; }
+vhost __defaultVhost__ { ${hooks.hooksConf} }
+`,
+    });
+    servers.push(s);
+    track(publish(clip("clip.flv"), s.rtmpUrl("/live/hang")));
+    const player = play(s.rtmpUrl("/live/hang"));
+    await waitFor("publisher and player", async () => (await clientTypes(s)).join() === "fmle-publish,rtmp-play", 15000, s);
+    const { ms, code } = await timeExit(s, "SIGTERM");
+    console.log(`SIGTERM with a hanging hook server: exit after ${ms} ms`);
+    expect(code).toBe(0);
+    expect(ms).toBeLessThan(3000);
+    expect(hooks.of("on_unpublish").length).toBe(1);
+    expect(hooks.of("on_stop").length).toBe(1);
+    expect(s.output()).toContain("not waiting");
+    await player.done;
+  }, 40000);
+});
+
+describe("SIGQUIT: graceful quit", () => {
+  test("accepting during grace_start_wait, refused after; sessions are ended after grace_final_wait", async () => {
+    const start = 1500;
+    const final = 1500;
+    const s = await startServer({ env: { SRS_GRACE_START_WAIT: String(start), SRS_GRACE_FINAL_WAIT: String(final) } });
+    servers.push(s);
+    const pub = track(publish(clip("clip.flv"), s.rtmpUrl("/live/grace")));
+    await waitFor("the publisher", async () => (await clientTypes(s)).includes("fmle-publish"), 10000, s);
+    const t0 = Date.now();
+    const exit = timeExit(s, "SIGQUIT");
+    await Bun.sleep(start / 3);
+    expect(await canConnect(s.rtmp)).toBe(true); // still accepting: load balancers notice
+    await Bun.sleep(start - (Date.now() - t0) + 400);
+    expect(await canConnect(s.rtmp)).toBe(false); // listeners closed
+    expect(pub.proc.exitCode).toBeNull(); // the publisher still streams during grace_final_wait
+    const { ms, code } = await exit;
+    console.log(`SIGQUIT (start ${start} ms, final ${final} ms) with a publisher that stays: exit after ${ms} ms`);
+    expect(code).toBe(0);
+    expect(ms).toBeGreaterThanOrEqual(start + final);
+    expect(ms).toBeLessThan(start + final + 3000);
+    const out = s.output();
+    expect(out.indexOf("graceful quit (SIGQUIT)")).toBeGreaterThan(-1);
+    expect(out.indexOf("listeners closed")).toBeGreaterThan(out.indexOf("graceful quit (SIGQUIT)"));
+    expect(await Promise.race([pub.done.then(() => true), Bun.sleep(10000).then(() => false)])).toBe(true);
+  }, 40000);
+
+  test("exits as soon as the sessions have ended by themselves", async () => {
+    const s = await startServer({ env: { SRS_GRACE_START_WAIT: "300", SRS_GRACE_FINAL_WAIT: "30000" } });
+    servers.push(s);
+    const pub = track(publish(clip("clip.flv"), s.rtmpUrl("/live/leaves")));
+    await waitFor("the publisher", async () => (await clientTypes(s)).includes("fmle-publish"), 10000, s);
+    const exit = timeExit(s, "SIGQUIT");
+    await Bun.sleep(1000);
+    expect(s.proc.exitCode).toBeNull();
+    const left = Date.now();
+    pub.kill();
+    const { code } = await exit;
+    const after = Date.now() - left;
+    console.log(`SIGQUIT: exit ${after} ms after the last session left (grace_final_wait 30000 ms)`);
+    expect(code).toBe(0);
+    expect(after).toBeLessThan(3000);
+  }, 40000);
+
+  test("a second signal makes it fast", async () => {
+    const s = await startServer({ env: { SRS_GRACE_START_WAIT: "30000", SRS_GRACE_FINAL_WAIT: "30000" } });
+    servers.push(s);
+    track(publish(clip("clip.flv"), s.rtmpUrl("/live/twice")));
+    await waitFor("the publisher", async () => (await clientTypes(s)).includes("fmle-publish"), 10000, s);
+    const exited = new Promise<number | null>((r) => s.proc.once("exit", (c) => r(c)));
+    s.proc.kill("SIGQUIT");
+    await Bun.sleep(500);
+    expect(s.proc.exitCode).toBeNull();
+    const { ms, code } = await timeExit(s, "SIGTERM");
+    console.log(`SIGQUIT then SIGTERM: exit ${ms} ms after the second signal`);
+    expect(code).toBe(0);
+    expect(await exited).toBe(0);
+    expect(ms).toBeLessThan(3000);
+  }, 40000);
+});
+
+describe("conf/srs-ts.service", () => {
+  test("systemctl stop: the unit's KillSignal with a publisher connected exits well within TimeoutStopSec", async () => {
+    const unit = readFileSync(join(REPO_ROOT, "conf/srs-ts.service"), "utf8");
+    const signal = /^KillSignal=(\w+)/m.exec(unit)?.[1] as NodeJS.Signals | undefined;
+    const timeoutSec = Number(/^TimeoutStopSec=(\d+)/m.exec(unit)?.[1]);
+    expect(signal).toBeDefined();
+    expect(timeoutSec).toBeGreaterThan(0);
+    expect(existsSync(join(REPO_ROOT, "conf/srs-ts.service"))).toBe(true);
+    // The default config's grace waits (SRS's defaults), as the unit runs it.
+    const s = await startServer({ config: `listen 1935; daemon off; srs_log_tank console; http_api { enabled on; listen 1985; } vhost __defaultVhost__ { }\n` });
+    servers.push(s);
+    const pub = track(publish(clip("clip.flv"), s.rtmpUrl("/live/unit")));
+    await waitFor("the publisher", async () => (await clientTypes(s)).includes("fmle-publish"), 10000, s);
+    const { ms, code } = await timeExit(s, signal!);
+    console.log(`${signal} (the unit's KillSignal) with a publisher: exit after ${ms} ms, TimeoutStopSec ${timeoutSec} s`);
+    expect(code).toBe(0);
+    expect(ms).toBeLessThan((timeoutSec * 1000) / 2);
+    expect(await Promise.race([pub.done.then(() => true), Bun.sleep(10000).then(() => false)])).toBe(true);
+  }, 60000);
+});
