@@ -43,7 +43,7 @@ export interface StopPlan {
 }
 
 /** SIGTERM/SIGINT: the process is gone within 3 s; this leaves room for the exit itself. */
-export const FAST_QUIT_BUDGET_MS = 2500;
+export const FAST_QUIT_BUDGET_MS = 2000;
 
 export class Lifecycle {
   private closers = new Set<Closer>();

@@ -224,6 +224,26 @@ describe("lifecycle", () => {
     expect(existsSync(`${dir}/srs.pid`)).toBe(false);
   });
 
+  test("daemon on: a background process that cannot start (port in use) makes the parent fail with its reason", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "srs-ts-daemon-"));
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, "127.0.0.1", () => r()));
+    const port = (busy.address() as { port: number }).port;
+    try {
+      const conf = tempConf(
+        `listen 127.0.0.1:${port};\ndaemon on;\npid ${dir}/srs.pid;\nsrs_log_tank file;\nsrs_log_file ${dir}/srs.log;\n` +
+          `http_api { enabled off; }\nhttp_server { enabled off; }\nvhost __defaultVhost__ {}\n`,
+      );
+      const r = cli(["-c", conf], { SRS_DAEMON: "", SRS_PID: "", SRS_LOG_TANK: "", SRS_LOG_FILE: "" });
+      expect(r.code).toBe(1);
+      expect(r.out).toContain("failed to start");
+      expect(r.out).toContain("address already in use");
+      expect(existsSync(`${dir}/srs.pid`)).toBe(false);
+    } finally {
+      busy.close();
+    }
+  });
+
   test("work_dir: relative paths resolve from it", async () => {
     const work = mkdtempSync(join(tmpdir(), "srs-ts-work-"));
     const s = await startServer({ config: `listen 1935;\nwork_dir ${work};\npid ./objs/srs.pid;\nvhost __defaultVhost__ {}\n`, env: { SRS_PID: "" } });

@@ -22,13 +22,13 @@ http_server { enabled on; listen 8080; dir ./objs/nginx/html; }
 vhost __defaultVhost__ { }
 `;
 
-function deno(args: string[], cwd = REPO) {
+function deno(args: string[], cwd = REPO, env: Record<string, string> = {}) {
   if (!existsSync(DENO)) throw new Error(`${DENO} is missing: run npm ci`);
   return spawnSync(DENO, args, {
     cwd,
     encoding: "utf8",
     timeout: 100_000,
-    env: { ...process.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", DENO_NO_PROMPT: "1" },
+    env: { ...process.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", DENO_NO_PROMPT: "1", ...env },
   });
 }
 
@@ -63,6 +63,39 @@ describe("deno run -A main.ts", () => {
       const r = deno(["run", "-A", "main.ts", "-t", "-c", join(dir, "broken.conf")]);
       expect(r.status).not.toBe(0);
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, SLOW);
+});
+
+describe("daemon on under Deno", () => {
+  test("the background process runs the server (run -A main.ts); one that cannot start makes the parent fail", async () => {
+    const { freePort, waitPort } = await import("../helpers/server.ts");
+    const dir = mkdtempSync(join(tmpdir(), "srs-deno-daemon-"));
+    const port = await freePort();
+    const conf = join(dir, "srs.conf");
+    writeFileSync(conf, `listen 127.0.0.1:${port};\ndaemon on;\npid ${dir}/srs.pid;\nsrs_log_tank file;\n` +
+      `srs_log_file ${dir}/srs.log;\nhttp_api { enabled off; }\nhttp_server { enabled off; }\nvhost __defaultVhost__ {}\n`);
+    const env = { SRS_DAEMON: "", SRS_PID: "", SRS_LOG_TANK: "", SRS_LOG_FILE: "" };
+    let pid = 0;
+    try {
+      const r = deno(["run", "-A", "main.ts", "-c", conf], REPO, env);
+      expect({ status: r.status, out: r.stdout + r.stderr }).toMatchObject({ status: 0 });
+      expect(r.stdout).toContain("running in the background");
+      pid = Number(readFileSync(join(dir, "srs.pid"), "utf8").trim());
+      expect(pid).toBeGreaterThan(0);
+      await waitPort(port, 10000); // the daemon serves RTMP
+      expect(readFileSync(join(dir, "srs.log"), "utf8")).toContain("server started");
+      // A second one cannot start (the pid file names a running server): the parent says so and fails.
+      const again = deno(["run", "-A", "main.ts", "-c", conf], REPO, env);
+      expect(again.status).toBe(1);
+      expect(again.stderr).toContain("failed to start");
+      process.kill(pid, "SIGTERM");
+      for (let i = 0; i < 50 && existsSync(join(dir, "srs.pid")); i++) await Bun.sleep(100);
+      expect(existsSync(join(dir, "srs.pid"))).toBe(false);
+      pid = 0;
+    } finally {
+      if (pid) process.kill(pid, "SIGKILL");
       rmSync(dir, { recursive: true, force: true });
     }
   }, SLOW);
