@@ -8,8 +8,8 @@
  *    then), otherwise they are ended after grace_final_wait. A second signal makes it fast.
  *  - The shipped systemd unit: its KillSignal with a publisher connected exits well within TimeoutStopSec
  *    (no systemd here: the test sends the unit's signal itself).
- * Not covered here: WHEP viewers and forwards (rtc.test.ts / forward.test.ts cover their sessions; they end
- * through the same session registry and stream unpublish).
+ * The WHEP viewer is werift in this process (no browser: cheaper). Not covered here: forwards (they stop
+ * with the stream's unpublish; forward.test.ts covers that).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
@@ -17,7 +17,8 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { Socket } from "node:net";
 import { join } from "node:path";
 import { clip, REPO_ROOT } from "../helpers/media.ts";
-import { type Proc, publish, run, type RunningServer, startServer } from "../helpers/server.ts";
+import { RTCPeerConnection, RTCRtpCodecParameters } from "werift";
+import { freePort, type Proc, publish, rtcEnv, run, type RunningServer, startServer } from "../helpers/server.ts";
 
 type Hook = { action: string; client_id?: string; stream?: string; at: number };
 
@@ -105,6 +106,39 @@ afterAll(async () => {
   for (const s of servers) await s.stop("SIGKILL");
 });
 
+/** A WHEP viewer (werift, loopback only): counts the video RTP packets it receives. */
+async function whepViewer(api: number, stream: string): Promise<{ pc: RTCPeerConnection; packets: () => number }> {
+  const pc = new RTCPeerConnection({
+    iceServers: [],
+    iceAdditionalHostAddresses: ["127.0.0.1"],
+    iceUseIpv6: false,
+    iceFilterCandidatePair: (pair) => (pair.protocol as { localCandidate?: { host: string } }).localCandidate?.host === "127.0.0.1",
+    bundlePolicy: "max-bundle",
+    codecs: {
+      video: [new RTCRtpCodecParameters({
+        mimeType: "video/H264",
+        clockRate: 90000,
+        rtcpFeedback: [{ type: "nack" }, { type: "nack", parameter: "pli" }],
+        parameters: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+      })],
+      audio: [new RTCRtpCodecParameters({ mimeType: "audio/opus", clockRate: 48000, channels: 2 })],
+    },
+  });
+  let packets = 0;
+  pc.addTransceiver("video", { direction: "recvonly" }).onTrack.subscribe((t) => t.onReceiveRtp.subscribe(() => void packets++));
+  pc.addTransceiver("audio", { direction: "recvonly" });
+  await pc.setLocalDescription(await pc.createOffer());
+  const res = await fetch(`http://127.0.0.1:${api}/rtc/v1/whep/?app=live&stream=${stream}`, {
+    method: "POST",
+    body: pc.localDescription!.sdp,
+    headers: { "Content-Type": "application/sdp" },
+  });
+  const answer = await res.text();
+  if (res.status !== 201) throw new Error(`WHEP ${res.status}: ${answer.slice(0, 200)}`);
+  await pc.setRemoteDescription({ type: "answer", sdp: answer });
+  return { pc, packets: () => packets };
+}
+
 const play = (url: string, extra: string[] = []) =>
   track(run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-rw_timeout", "20000000", ...extra, "-i", url, "-c", "copy", "-f", "null", "-"]));
 
@@ -112,7 +146,7 @@ describe("SIGTERM: fast quit", () => {
   const hooks = hookServer();
   afterAll(() => hooks.close());
 
-  test("with RTMP/HTTP-FLV/SRT players, an HLS session and a DVR recording: gone within 3 s, file finalized, hooks sent", async () => {
+  test("with RTMP/HTTP-FLV/SRT/WHEP players, an HLS session and a DVR recording: gone within 3 s, file finalized, hooks sent", async () => {
     const s = await startServer({
       config: `listen 1935; daemon off; srs_log_tank console;
 http_api { enabled on; listen 1985; }
@@ -125,7 +159,7 @@ vhost __defaultVhost__ {
   ${hooks.hooksConf}
 }
 `,
-      env: { SRS_SRT_SERVER_ENABLED: "on" },
+      env: { SRS_SRT_SERVER_ENABLED: "on", ...rtcEnv(await freePort()) },
     });
     servers.push(s);
     const pub = track(publish(clip("clip.flv"), s.rtmpUrl("/live/term")));
@@ -137,7 +171,9 @@ vhost __defaultVhost__ {
     ];
     // An HLS session: a playlist request makes one (it lasts until it times out or is kicked).
     await waitFor("the HLS playlist", async () => (await fetch(s.httpUrl("/live/term.m3u8"))).status === 200, 10000, s);
-    const want = ["flv-play", "fmle-publish", "hls-play", "rtmp-play", "srt-play"];
+    const whep = await whepViewer(s.api, "term");
+    await waitFor("WHEP video", () => whep.packets() > 50, 15000, s);
+    const want = ["flv-play", "fmle-publish", "hls-play", "rtc-play", "rtmp-play", "srt-play"];
     await waitFor(`clients ${want}`, async () => {
       const t = await clientTypes(s);
       return want.every((x) => t.includes(x));
@@ -146,6 +182,7 @@ vhost __defaultVhost__ {
 
     const { ms, code } = await timeExit(s, "SIGTERM");
     console.log(`SIGTERM with ${want.length} clients + DVR: exit after ${ms} ms`);
+    await whep.pc.close();
     expect(code).toBe(0);
     expect(ms).toBeLessThan(3000);
 
@@ -164,8 +201,8 @@ vhost __defaultVhost__ {
     const out = s.output();
     expect(hooks.of("on_unpublish").map((h) => h.stream)).toEqual(["term"]);
     expect(hooks.of("on_stop").length).toBe(hooks.of("on_play").length);
-    expect(hooks.of("on_stop").length).toBeGreaterThanOrEqual(4);
-    // on_close: the publisher and the three stream players (an HLS session has none in SRS: on_play/on_stop only).
+    expect(hooks.of("on_stop").length).toBeGreaterThanOrEqual(5);
+    // on_close: the publisher and the three stream players (HLS and WebRTC sessions have none in SRS).
     const connected = new Set(hooks.of("on_connect").map((h) => h.client_id));
     const closed = hooks.of("on_close").map((h) => h.client_id);
     expect(closed.length).toBeGreaterThanOrEqual(4);
