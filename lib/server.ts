@@ -199,7 +199,7 @@ export class Server implements ServerContext {
    * SIGQUIT: SRS's graceful quit. Wait grace_start_wait (still accepting: load balancers notice), stop
    * accepting, let sessions end within grace_final_wait, then end the rest as stop() does. Unlike SRS, which
    * waits for every connection without a limit and then sleeps grace_final_wait, the wait for sessions is
-   * bounded, so a publisher that never leaves cannot hold the process (force_grace_quit: main.ts sends
+   * bounded, so a publisher that never leaves cannot hold the process (with force_grace_quit, main.ts routes
    * SIGTERM here too).
    */
   async gracefulStop(reason = "stop"): Promise<void> {

@@ -8,13 +8,13 @@
  *    then), otherwise they are ended after grace_final_wait. A second signal makes it fast.
  *  - The shipped systemd unit: its KillSignal with a publisher connected exits well within TimeoutStopSec
  *    (no systemd here: the test sends the unit's signal itself).
- * The WHEP viewer is werift in this process (no browser: cheaper). Not covered here: forwards (they stop
- * with the stream's unpublish; forward.test.ts covers that).
+ * The WHEP viewer is werift in this process (no browser: cheaper). The forward goes to a destination that
+ * accepts and never answers (the worst case for a quit); its connection must end with the server.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { Socket } from "node:net";
+import { createServer, Socket } from "node:net";
 import { join } from "node:path";
 import { clip, REPO_ROOT } from "../helpers/media.ts";
 import { RTCPeerConnection, RTCRtpCodecParameters } from "werift";
@@ -146,7 +146,19 @@ describe("SIGTERM: fast quit", () => {
   const hooks = hookServer();
   afterAll(() => hooks.close());
 
-  test("with RTMP/HTTP-FLV/SRT/WHEP players, an HLS session and a DVR recording: gone within 3 s, file finalized, hooks sent", async () => {
+  test("with RTMP/HTTP-FLV/SRT/WHEP players, an HLS session, a forward and a DVR recording: gone within 3 s, file finalized, hooks sent", async () => {
+    // A forward destination that accepts and never answers; it records when the forward's connection ends.
+    let forwardIn = 0;
+    let forwardClosed = 0;
+    const hung = createServer((c) => {
+      forwardIn++;
+      c.on("error", () => {});
+      c.on("close", () => forwardClosed++);
+      c.resume(); // read and drop (the RTMP handshake is never answered)
+    });
+    await new Promise<void>((r) => hung.listen(0, "127.0.0.1", () => r()));
+    afterAll(() => void hung.close());
+    const hungPort = (hung.address() as { port: number }).port;
     const s = await startServer({
       config: `listen 1935; daemon off; srs_log_tank console;
 http_api { enabled on; listen 1985; }
@@ -155,6 +167,7 @@ vhost __defaultVhost__ {
   http_remux { enabled on; mount [vhost]/[app]/[stream].flv; }
   hls { enabled on; hls_path ./html; hls_fragment 1; hls_window 10; }
   dvr { enabled on; dvr_plan session; dvr_path ./rec/[stream].mp4; }
+  forward { enabled on; destination 127.0.0.1:${hungPort}; }
   srt { enabled on; srt_to_rtmp on; }
   ${hooks.hooksConf}
 }
@@ -178,6 +191,7 @@ vhost __defaultVhost__ {
       const t = await clientTypes(s);
       return want.every((x) => t.includes(x));
     }, 15000, s);
+    await waitFor("the forward's connection", () => forwardIn > 0, 10000, s);
     await Bun.sleep(2500); // a few seconds of recording
 
     const { ms, code } = await timeExit(s, "SIGTERM");
@@ -189,6 +203,7 @@ vhost __defaultVhost__ {
     // Every player's connection ended with the server: each ffmpeg ends by itself.
     const ended = await Promise.race([Promise.all(players.map((p) => p.done)).then(() => true), Bun.sleep(10000).then(() => false)]);
     expect(ended).toBe(true);
+    await waitFor("the forward's connection to end", () => forwardClosed === forwardIn, 5000);
     pub.kill();
 
     // The session recording is finalized and renamed: ffprobe reads its duration.
