@@ -224,7 +224,6 @@ vhost __defaultVhost__ {
     expect(closed.every((id) => connected.has(id))).toBe(true);
     expect(hooks.of("on_dvr").length).toBe(1);
     expect(out).toContain("fast quit (SIGTERM)");
-    if (process.env.SHOW_LOG) console.log(out.slice(out.indexOf("fast quit")));
   }, 60000);
 });
 
