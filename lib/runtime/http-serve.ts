@@ -16,7 +16,11 @@ export type FetchHandler = (req: Request, info: ServeInfo) => Response | Promise
 export interface HttpListener {
   readonly hostname: string;
   readonly port: number;
-  close(): Promise<void>;
+  /**
+   * Stops the listener. By default open connections are closed too; with `keepConnections` (reload moving a
+   * port) only accepting stops and the requests in flight (live streams) go on to their end.
+   */
+  close(opts?: { keepConnections?: boolean }): Promise<void>;
 }
 
 export interface ServeOptions {
@@ -64,8 +68,8 @@ export async function serveHttp(opts: ServeOptions): Promise<HttpListener> {
     return {
       hostname: opts.hostname,
       port: server.port,
-      close: () => {
-        server.stop(true);
+      close: (o) => {
+        server.stop(!o?.keepConnections);
         return Promise.resolve();
       },
     };
@@ -84,7 +88,14 @@ export async function serveHttp(opts: ServeOptions): Promise<HttpListener> {
       },
       (req, info) => opts.fetch(req, { remoteAddr: info.remoteAddr.hostname, remotePort: info.remoteAddr.port }),
     );
-    return { hostname: opts.hostname, port: server.addr.port ?? port, close: () => server.shutdown() };
+    return {
+      hostname: opts.hostname,
+      port: server.addr.port ?? port,
+      close: (o) => {
+        const done = server.shutdown();
+        return o?.keepConnections ? Promise.resolve() : done;
+      },
+    };
   }
   return await serveNode(opts);
 }
@@ -144,6 +155,12 @@ async function serveNode(opts: ServeOptions): Promise<HttpListener> {
   return {
     hostname: opts.hostname,
     port: typeof addr === "object" && addr ? addr.port : opts.port,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    close: (o) => {
+      if (o?.keepConnections) {
+        server.close();
+        return Promise.resolve();
+      }
+      return new Promise<void>((r) => server.close(() => r()));
+    },
   };
 }
