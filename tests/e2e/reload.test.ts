@@ -1,0 +1,225 @@
+/**
+ * Reload as a user meets it (SIGHUP and /api/v1/raw?rpc=reload): a player of a live stream goes through five
+ * reloads that change hls settings, other vhosts and the ports without losing a frame; moved ports answer on the
+ * new port and not the old one; an hls change reaches the running stream; a vhost added by reload accepts
+ * publishing and a removed one stops accepting; every change has its log line.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { readFileSync, writeFileSync } from "node:fs";
+import { Socket } from "node:net";
+import { join } from "node:path";
+import { clip } from "../helpers/media.ts";
+import { freePort, type Proc, publish, run, type RunningServer, startServer } from "../helpers/server.ts";
+
+interface ConfState {
+  listens: number[];
+  http: number;
+  api: number;
+  dir: string;
+  fragment: number;
+  other: string;
+  added: boolean;
+  allowReload: boolean;
+  extra?: string;
+}
+
+function conf(s: ConfState): string {
+  return `
+listen ${s.listens.map((p) => `127.0.0.1:${p}`).join(" ")};
+max_connections 1000;
+${s.extra ?? ""}
+http_api { enabled on; listen 127.0.0.1:${s.api}; raw_api { enabled on; allow_reload ${s.allowReload ? "on" : "off"}; } }
+http_server { enabled on; listen 127.0.0.1:${s.http}; dir ${s.dir}; }
+vhost main.test {
+  hls { enabled on; hls_path ${s.dir}; hls_fragment ${s.fragment}; hls_window 120; hls_dispose 0; }
+}
+vhost other.test { ${s.other} }
+${s.added ? "vhost added.test { }" : ""}
+`;
+}
+
+/** No SRS_*_LISTEN from the harness: the config's listen directives rule, so a reload can move them. */
+const NO_ENV_LISTEN = { SRS_LISTEN: "", SRS_HTTP_SERVER_LISTEN: "", SRS_HTTP_API_LISTEN: "" };
+
+const url = (port: number, vhost: string, stream: string) => `rtmp://127.0.0.1:${port}/live?vhost=${vhost}/${stream}`;
+
+async function waitFor<T>(f: () => T | undefined | Promise<T | undefined>, ms: number, what: string): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timeout waiting for ${what}`);
+    await Bun.sleep(100);
+  }
+}
+
+function count(text: string, needle: string): number {
+  return text.split(needle).length - 1;
+}
+
+/** Writes the config and sends SIGHUP; resolves when the server logged the end of that reload. */
+async function sighup(s: RunningServer, state: ConfState): Promise<void> {
+  const before = count(s.output(), "reload ok");
+  writeFileSync(join(s.dir, "srs.conf"), conf(state));
+  s.proc.kill("SIGHUP");
+  await waitFor(() => count(s.output(), "reload ok") > before, 10000, "reload ok");
+}
+
+/** True when a TCP connect to the port succeeds. */
+function answers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = new Socket();
+    c.once("connect", () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once("error", () => resolve(false));
+    c.connect(port, "127.0.0.1");
+  });
+}
+
+/** Video packet dts of an ffmpeg `-f framecrc` output (stream 0). */
+function videoDts(out: string): number[] {
+  return [...out.matchAll(/^0,\s*(-?\d+),\s*(-?\d+),\s*(\d+),/gm)].map((m) => Number(m[1]));
+}
+
+/** Publishes for a moment; resolves with ffmpeg's exit code (0: the server took the stream). */
+async function tryPublish(u: string): Promise<number | null> {
+  const p = run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-re", "-i", clip("clip.flv"), "-t", "1", "-c", "copy", "-f", "flv", u], { timeoutMs: 15000 });
+  return await p.done;
+}
+
+const cleanup: (() => unknown)[] = [];
+afterAll(async () => {
+  for (const f of cleanup.reverse()) await f();
+});
+
+describe("reload", () => {
+  test("a player goes through five reloads (hls, vhosts, ports) without losing a frame; each change is applied and logged", async () => {
+    const [p1, p2, h1, h2, api] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+    const state: ConfState = { listens: [p1], http: h1, api, dir: "", fragment: 6, other: "", added: false, allowReload: true };
+    // The harness makes the work dir; the config names it, so write a first config once we know it.
+    const s = await startServer({ config: conf({ ...state, dir: "." }), env: NO_ENV_LISTEN, ports: { rtmp: p1, http: h1, api } });
+    cleanup.push(() => s.stop("SIGKILL"));
+    state.dir = s.dir;
+    await sighup(s, state);
+
+    const pub = publish(clip("clip.flv"), url(p1, "main.test", "livestream"));
+    cleanup.push(() => pub.kill());
+    const player = run("ffmpeg", [
+      "-hide_banner", "-loglevel", "error", "-rw_timeout", "8000000", "-i", url(p1, "main.test", "livestream"),
+      "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-",
+    ], { timeoutMs: 120000 });
+    cleanup.push(() => player.kill());
+    await waitFor(() => videoDts(player.output()).length > 25, 15000, "the player's first second");
+
+    // A vhost not configured yet refuses a publisher.
+    expect(await tryPublish(url(p1, "added.test", "s2"))).not.toBe(0);
+
+    // 1: the played stream's hls_fragment.
+    state.fragment = 2;
+    await sighup(s, state);
+    expect(s.output()).toContain("reload: vhost main.test hls applied");
+
+    // 2: another vhost changes, a vhost is added: it accepts publishing now.
+    state.other = "play { gop_cache off; } forward { enabled on; destination 127.0.0.1:9; }";
+    state.added = true;
+    await sighup(s, state);
+    expect(s.output()).toContain("reload: vhost other.test play applied");
+    expect(s.output()).toContain("reload: vhost other.test forward applied");
+    expect(s.output()).toContain("reload: vhost added.test added applied");
+    const addedPub = publish(clip("clip.flv"), url(p1, "added.test", "s2"));
+    cleanup.push(() => addedPub.kill());
+    await waitFor(() => s.output().includes("hub added.test/live/s2: publish start") || undefined, 10000, "publish on the added vhost");
+
+    // 3: a second RTMP port.
+    state.listens = [p1, p2];
+    await sighup(s, state);
+    expect(s.output()).toContain("reload: listen applied");
+    expect(await answers(p2)).toBe(true);
+
+    // 4: the first RTMP port goes away: it stops answering, while the sessions that came through it go on.
+    state.listens = [p2];
+    await sighup(s, state);
+    expect(await answers(p1)).toBe(false);
+    expect(await answers(p2)).toBe(true);
+
+    // 5: the HTTP server moves, the added vhost is removed (its publisher is closed, a new one refused).
+    state.http = h2;
+    state.added = false;
+    await sighup(s, state);
+    expect(s.output()).toContain("reload: http_server listen applied");
+    expect(s.output()).toContain("reload: vhost added.test removed applied (1 clients closed)");
+    expect(await answers(h1)).toBe(false);
+    const home = await fetch(`http://127.0.0.1:${h2}/`);
+    expect(home.status).toBe(200);
+    expect(await waitFor(async () => (addedPub.proc.exitCode ?? undefined) !== undefined ? true : undefined, 10000, "the removed vhost's publisher to end")).toBe(true);
+    expect(await tryPublish(url(p2, "added.test", "s3"))).not.toBe(0);
+
+    // The player keeps receiving after the last reload, and its timeline has no hole: no frame was lost.
+    const atLast = videoDts(player.output()).length;
+    await waitFor(() => videoDts(player.output()).length > atLast + 25 || undefined, 10000, "frames after the last reload");
+    const dts = videoDts(player.output());
+    let worst = 0;
+    for (let i = 1; i < dts.length; i++) worst = Math.max(worst, dts[i]! - dts[i - 1]!);
+    console.log(`reload: player got ${dts.length} video frames over ${(dts.at(-1)! - dts[0]!) / 1000}s of stream, largest dts step ${worst} ms`);
+    expect(worst).toBeLessThanOrEqual(80); // 25 fps: 40 ms per frame; a lost frame would make a step of 80+ ms... two lost, 120
+    expect(dts.length).toBeGreaterThanOrEqual(Math.floor((dts.at(-1)! - dts[0]!) / 40)); // every frame of the timeline arrived
+    expect(player.proc.exitCode).toBeNull();
+    expect(pub.proc.exitCode).toBeNull();
+
+    // The hls change reached the running stream: after the switch (a discontinuity) segments are ~2 s, not 6.
+    const m3u8 = join(s.dir, "live", "livestream.m3u8");
+    const after = await waitFor(() => {
+      let text = "";
+      try {
+        text = readFileSync(m3u8, "utf8");
+      } catch {
+        return undefined;
+      }
+      const tail = text.slice(text.lastIndexOf("#EXT-X-DISCONTINUITY"));
+      const d = [...tail.matchAll(/#EXTINF:([\d.]+)/g)].map((m) => Number(m[1]));
+      return d.length >= 2 ? d : undefined;
+    }, 15000, "two segments after the hls reload");
+    for (const d of after) expect(d).toBeLessThan(3);
+    expect(count(s.output(), "reload ok")).toBe(6);
+  }, 90000);
+
+  test("rpc=reload through the API applies the config, reports refusals in reload-fetch, and is refused when disabled", async () => {
+    const [rtmp, http, api] = [await freePort(), await freePort(), await freePort()];
+    const state: ConfState = { listens: [rtmp], http, api, dir: ".", fragment: 2, other: "", added: false, allowReload: true };
+    const s = await startServer({ config: conf(state), env: NO_ENV_LISTEN, ports: { rtmp, http, api } });
+    cleanup.push(() => s.stop("SIGKILL"));
+    const get = async (q: string) => (await (await fetch(`http://127.0.0.1:${api}/api/v1/raw?${q}`)).json()) as Record<string, unknown>;
+    const raw = await get("rpc=raw");
+    expect(raw.code).toBe(0);
+    expect(raw.http_api).toMatchObject({ enabled: true, raw_api: { enabled: true, allow_reload: true } });
+
+    // A vhost added and a process setting changed: one line each, the second needs a restart.
+    state.added = true;
+    state.extra = "server_id reload-test;";
+    writeFileSync(join(s.dir, "srs.conf"), conf(state));
+    expect(await get("rpc=reload")).toEqual({ code: 0 });
+    await waitFor(() => s.output().includes("reload ok") || undefined, 10000, "reload ok");
+    expect(s.output()).toContain("reload: vhost added.test added applied");
+    expect(s.output()).toContain("reload: server_id changed, needs a restart");
+    expect(((await get("rpc=reload-fetch")).data as Record<string, unknown>).err).toBe(0);
+    expect(await tryPublish(url(rtmp, "added.test", "s"))).toBe(0);
+
+    // A bad config is refused: the old one keeps running, reload-fetch says so.
+    writeFileSync(join(s.dir, "srs.conf"), conf(state) + "\nvhost broken {\n");
+    expect(await get("rpc=reload")).toEqual({ code: 0 });
+    await waitFor(() => s.output().includes("reload failed") || undefined, 10000, "reload failed");
+    expect(((await get("rpc=reload-fetch")).data as Record<string, unknown>).err).toBe(1023);
+    expect(await answers(rtmp)).toBe(true);
+
+    // allow_reload off (applied by this reload): the next rpc=reload is refused with 1061.
+    state.allowReload = false;
+    writeFileSync(join(s.dir, "srs.conf"), conf(state));
+    expect(await get("rpc=reload")).toEqual({ code: 0 });
+    await waitFor(() => count(s.output(), "reload ok") >= 2 || undefined, 10000, "second reload ok");
+    expect(s.output()).toContain("reload: http_api rawApi applied");
+    expect(await get("rpc=reload")).toEqual({ code: 1061 });
+    expect((await get("rpc=nope")).code).toBe(1060);
+  }, 60000);
+});
