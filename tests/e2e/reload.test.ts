@@ -6,6 +6,7 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
+import { createSocket } from "node:dgram";
 import { Socket } from "node:net";
 import { join } from "node:path";
 import { clip } from "../helpers/media.ts";
@@ -32,14 +33,18 @@ http_api { enabled on; listen 127.0.0.1:${s.api}; raw_api { enabled on; allow_re
 http_server { enabled on; listen 127.0.0.1:${s.http}; dir ${s.dir}; }
 vhost main.test {
   hls { enabled on; hls_path ${s.dir}; hls_fragment ${s.fragment}; hls_window 120; hls_dispose 0; }
+  http_remux { enabled on; mount [vhost]/[app]/[stream].flv; }
 }
 vhost other.test { ${s.other} }
-${s.added ? "vhost added.test { }" : ""}
+${s.added ? "vhost added.test { srt { enabled on; } }" : ""}
 `;
 }
 
 /** No SRS_*_LISTEN from the harness: the config's listen directives rule, so a reload can move them. */
-const NO_ENV_LISTEN = { SRS_LISTEN: "", SRS_HTTP_SERVER_LISTEN: "", SRS_HTTP_API_LISTEN: "" };
+const NO_ENV_LISTEN = {
+  SRS_LISTEN: "", SRS_HTTP_SERVER_LISTEN: "", SRS_HTTP_API_LISTEN: "",
+  SRS_SRT_SERVER_ENABLED: "", SRS_SRT_SERVER_LISTEN: "", SRS_RTC_SERVER_ENABLED: "",
+};
 
 const url = (port: number, vhost: string, stream: string) => `rtmp://127.0.0.1:${port}/live?vhost=${vhost}/${stream}`;
 
@@ -78,6 +83,15 @@ function answers(port: number): Promise<boolean> {
   });
 }
 
+/** True when a UDP port on 127.0.0.1 is taken (our bind fails). */
+function udpTaken(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const u = createSocket("udp4");
+    u.once("error", () => resolve(true));
+    u.bind(port, "127.0.0.1", () => u.close(() => resolve(false)));
+  });
+}
+
 /** Video packet dts of an ffmpeg `-f framecrc` output (stream 0). */
 function videoDts(out: string): number[] {
   return [...out.matchAll(/^0,\s*(-?\d+),\s*(-?\d+),\s*(\d+),/gm)].map((m) => Number(m[1]));
@@ -111,7 +125,17 @@ describe("reload", () => {
       "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-",
     ], { timeoutMs: 120000 });
     cleanup.push(() => player.kill());
-    await waitFor(() => videoDts(player.output()).length > 25, 15000, "the player's first second");
+    await waitFor(() => videoDts(player.output()).length > 25, 15000, "the rtmp player's first second");
+    // An HTTP-FLV player on the HTTP port that reload 5 moves away: its request goes on.
+    const flv = run("ffmpeg", [
+      "-hide_banner", "-loglevel", "error", "-rw_timeout", "8000000", "-i", `http://127.0.0.1:${h1}/live/livestream.flv?vhost=main.test`,
+      "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-",
+    ], { timeoutMs: 120000 });
+    cleanup.push(() => flv.kill());
+    await waitFor(() => videoDts(flv.output()).length > 25, 15000, "the http-flv player's first second")
+      .catch((e) => {
+        throw new Error(`${e}: rtmp=${player.output().slice(-300)} flv=${flv.output().slice(-300)} server=${s.output().slice(-1500)}`);
+      });
 
     // A vhost not configured yet refuses a publisher.
     expect(await tryPublish(url(p1, "added.test", "s2"))).not.toBe(0);
@@ -156,16 +180,18 @@ describe("reload", () => {
     expect(await waitFor(async () => (addedPub.proc.exitCode ?? undefined) !== undefined ? true : undefined, 10000, "the removed vhost's publisher to end")).toBe(true);
     expect(await tryPublish(url(p2, "added.test", "s3"))).not.toBe(0);
 
-    // The player keeps receiving after the last reload, and its timeline has no hole: no frame was lost.
-    const atLast = videoDts(player.output()).length;
-    await waitFor(() => videoDts(player.output()).length > atLast + 25 || undefined, 10000, "frames after the last reload");
-    const dts = videoDts(player.output());
-    let worst = 0;
-    for (let i = 1; i < dts.length; i++) worst = Math.max(worst, dts[i]! - dts[i - 1]!);
-    console.log(`reload: player got ${dts.length} video frames over ${(dts.at(-1)! - dts[0]!) / 1000}s of stream, largest dts step ${worst} ms`);
-    expect(worst).toBeLessThanOrEqual(80); // 25 fps: 40 ms per frame; a lost frame would make a step of 80+ ms... two lost, 120
-    expect(dts.length).toBeGreaterThanOrEqual(Math.floor((dts.at(-1)! - dts[0]!) / 40)); // every frame of the timeline arrived
-    expect(player.proc.exitCode).toBeNull();
+    // Both players keep receiving after the last reload, and their timelines have no hole: no frame was lost.
+    const atLast = [videoDts(player.output()).length, videoDts(flv.output()).length];
+    await waitFor(() => videoDts(player.output()).length > atLast[0]! + 25 && videoDts(flv.output()).length > atLast[1]! + 25 || undefined, 10000, "frames after the last reload");
+    for (const [name, p] of [["rtmp", player], ["http-flv", flv]] as const) {
+      const dts = videoDts(p.output());
+      let worst = 0;
+      for (let i = 1; i < dts.length; i++) worst = Math.max(worst, dts[i]! - dts[i - 1]!);
+      console.log(`reload: ${name} player got ${dts.length} video frames over ${(dts.at(-1)! - dts[0]!) / 1000}s of stream, largest dts step ${worst} ms`);
+      expect(worst).toBeLessThanOrEqual(40); // 25 fps: 40 ms per frame; one lost frame makes a step of 80 ms
+      expect(dts.length).toBe((dts.at(-1)! - dts[0]!) / 40 + 1); // every frame of the timeline arrived, once
+      expect(p.proc.exitCode).toBeNull();
+    }
     expect(pub.proc.exitCode).toBeNull();
 
     // The hls change reached the running stream: after the switch (a discontinuity) segments are ~2 s, not 6.
@@ -195,16 +221,29 @@ describe("reload", () => {
     expect(raw.code).toBe(0);
     expect(raw.http_api).toMatchObject({ enabled: true, raw_api: { enabled: true, allow_reload: true } });
 
-    // A vhost added and a process setting changed: one line each, the second needs a restart.
+    // A vhost added, the exporter, SRT and WebRTC servers turned on, and a process setting changed: one line each.
+    const [exp, srt, rtc] = [await freePort(), await freePort(), await freePort()];
     state.added = true;
-    state.extra = "server_id reload-test;";
+    state.extra = `server_id reload-test; exporter { enabled on; listen 127.0.0.1:${exp}; }
+      srt_server { enabled on; listen ${srt}; } rtc_server { enabled on; listen ${rtc}; }`;
     writeFileSync(join(s.dir, "srs.conf"), conf(state));
     expect(await get("rpc=reload")).toEqual({ code: 0 });
     await waitFor(() => s.output().includes("reload ok") || undefined, 10000, "reload ok");
     expect(s.output()).toContain("reload: vhost added.test added applied");
     expect(s.output()).toContain("reload: server_id changed, needs a restart");
+    expect(s.output()).toContain(`reload: exporter applied (listening on 127.0.0.1:${exp})`);
+    expect(s.output()).toContain(`reload: srt_server applied (listening on udp ${srt})`);
+    expect(s.output()).toContain(`reload: rtc_server applied (listening on udp ${rtc})`);
     expect(((await get("rpc=reload-fetch")).data as Record<string, unknown>).err).toBe(0);
     expect(await tryPublish(url(rtmp, "added.test", "s"))).toBe(0);
+    const metrics = await fetch(`http://127.0.0.1:${exp}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toContain("srs_");
+    expect(await udpTaken(rtc)).toBe(true);
+    const srtPub = run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-re", "-i", clip("clip.ts"), "-t", "2", "-c", "copy", "-f", "mpegts",
+      `srt://127.0.0.1:${srt}?streamid=#!::h=added.test,r=live/srt,m=publish`], { timeoutMs: 15000 });
+    await waitFor(() => s.output().includes("hub added.test/live/srt: publish start") || undefined, 10000, "SRT publish after reload");
+    await srtPub.done;
 
     // A bad config is refused: the old one keeps running, reload-fetch says so.
     writeFileSync(join(s.dir, "srs.conf"), conf(state) + "\nvhost broken {\n");
@@ -219,6 +258,7 @@ describe("reload", () => {
     expect(await get("rpc=reload")).toEqual({ code: 0 });
     await waitFor(() => count(s.output(), "reload ok") >= 2 || undefined, 10000, "second reload ok");
     expect(s.output()).toContain("reload: http_api rawApi applied");
+    expect(s.output()).not.toContain("reload: srt_server"  + " applied (stopped)"); // unchanged sections untouched
     expect(await get("rpc=reload")).toEqual({ code: 1061 });
     expect((await get("rpc=nope")).code).toBe(1060);
   }, 60000);
