@@ -146,9 +146,15 @@ export class HlsStream implements HubSubscriber {
 
   private switchNow(): void {
     const cfg = this.switchTo!;
+    const was = this.cfg;
     this.switchTo = undefined;
     this.finishSegmenter();
     this.ll?.stop();
+    // Other LL-HLS parts or window: a new LL state (open() keeps the running one otherwise).
+    if (this.ll && (!cfg.ll || cfg.llPart !== was.llPart || cfg.window !== was.window)) {
+      this.ll.clear();
+      this.ll = undefined;
+    }
     this.open(cfg);
     for (const p of this.hub.startupPackets()) if (p.config) this.segmenter?.push(p);
     this.log.trace(`hls: ${this.hub.name} reloaded at dts=${this.lastVideoDts}`);

@@ -50,6 +50,8 @@ export function httpsApiReload(ctx: ServerContext, slot: Slot<HttpListener>): Re
       const now = e.next.httpApi();
       const matters = (x: typeof was) => x.enabled && x.https.enabled;
       if (!c || (!c.keys.includes("https") && matters(was) === matters(now))) return [];
+      // Off before and after (its default listen follows http_server's): nothing runs, nothing to move.
+      if (!matters(was) && !matters(now)) return [applied("http_api https", "off")];
       return [await restart(slot, () => startHttpsApi(ctx), "http_api https")];
     },
   };
