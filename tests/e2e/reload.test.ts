@@ -5,7 +5,7 @@
  * publishing and a removed one stops accepting; every change has its log line.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createSocket } from "node:dgram";
 import { Socket } from "node:net";
 import { join } from "node:path";
@@ -262,4 +262,28 @@ describe("reload", () => {
     expect(await get("rpc=reload")).toEqual({ code: 1061 });
     expect((await get("rpc=nope")).code).toBe(1060);
   }, 60000);
+
+  test("a dvr change reaches the running stream: its file is finished and a new one starts with the new path", async () => {
+    const dvrConf = (dir: string) => `vhost __defaultVhost__ {
+  dvr { enabled on; dvr_plan session; dvr_path ./${dir}/[stream].[timestamp].flv; }
+}
+`;
+    const s = await startServer({ config: dvrConf("a") });
+    cleanup.push(() => s.stop("SIGKILL"));
+    const files = (d: string) => (existsSync(join(s.dir, d)) ? readdirSync(join(s.dir, d)) : []);
+    const pub = publish(clip("clip.flv"), s.rtmpUrl("/live/rec"));
+    cleanup.push(() => pub.kill());
+    await waitFor(() => files("a").some((f) => f.endsWith(".flv.tmp")) || undefined, 10000, "the first recording");
+    await Bun.sleep(1500);
+    writeFileSync(join(s.dir, "srs.conf"), dvrConf("b"));
+    s.proc.kill("SIGHUP");
+    await waitFor(() => s.output().includes("reload ok") || undefined, 10000, "reload ok");
+    expect(s.output()).toContain("reload: vhost __defaultVhost__ dvr applied (path; 1 recordings restarted in a new file)");
+    const first = await waitFor(() => files("a").find((f) => f.endsWith(".flv")), 10000, "the first file finished");
+    await waitFor(() => files("b").some((f) => f.endsWith(".flv.tmp")) || undefined, 10000, "the second recording");
+    expect(pub.proc.exitCode).toBeNull();
+    const probe = run("ffprobe", ["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", join(s.dir, "a", first)]);
+    await probe.done;
+    expect(Number(probe.output().trim())).toBeGreaterThan(1);
+  }, 40000);
 });
