@@ -208,6 +208,26 @@ describe("reload", () => {
       return d.length >= 2 ? d : undefined;
     }, 15000, "two segments after the hls reload");
     for (const d of after) expect(d).toBeLessThan(3);
+    // ... and the switch lost no frame and wrote none twice: the next segment starts one frame after the last one.
+    const entries: { disc: boolean; uri: string }[] = [];
+    let disc = false;
+    for (const line of readFileSync(m3u8, "utf8").split("\n")) {
+      if (line.startsWith("#EXT-X-DISCONTINUITY")) disc = true;
+      else if (line && !line.startsWith("#")) {
+        entries.push({ disc, uri: line.trim() });
+        disc = false;
+      }
+    }
+    const j = entries.findLastIndex((e, i) => i > 0 && e.disc);
+    expect(j).toBeGreaterThan(0);
+    const ptsOf = async (uri: string) => {
+      const p = run("ffprobe", ["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time", "-of", "csv=p=0", join(s.dir, "live", uri)]);
+      await p.done;
+      return p.output().split("\n").filter((l) => /^[\d.]+/.test(l)).map((l) => parseFloat(l));
+    };
+    const before = await ptsOf(entries[j - 1]!.uri);
+    const afterSwitch = await ptsOf(entries[j]!.uri);
+    expect(Math.round((Math.min(...afterSwitch) - Math.max(...before)) * 1000)).toBe(40);
     expect(count(s.output(), "reload ok")).toBe(6);
   }, 90000);
 
