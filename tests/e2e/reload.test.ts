@@ -10,7 +10,7 @@ import { createSocket } from "node:dgram";
 import { Socket } from "node:net";
 import { join } from "node:path";
 import { clip } from "../helpers/media.ts";
-import { freePort, type Proc, publish, run, type RunningServer, startServer } from "../helpers/server.ts";
+import { freePort, probeStreams, publish, run, type RunningServer, startServer } from "../helpers/server.ts";
 
 interface ConfState {
   listens: number[];
@@ -305,5 +305,23 @@ describe("reload", () => {
     const probe = run("ffprobe", ["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", join(s.dir, "a", first)]);
     await probe.done;
     expect(Number(probe.output().trim())).toBeGreaterThan(1);
+  }, 40000);
+
+  test("a forward added by reload starts for the running stream", async () => {
+    const b = await startServer();
+    cleanup.push(() => b.stop("SIGKILL"));
+    const fwdConf = (on: boolean) => `vhost __defaultVhost__ { ${on ? `forward { enabled on; destination 127.0.0.1:${b.rtmp}; }` : ""} }\n`;
+    const a = await startServer({ config: fwdConf(false) });
+    cleanup.push(() => a.stop("SIGKILL"));
+    const pub = publish(clip("clip.flv"), a.rtmpUrl("/live/fwd"));
+    cleanup.push(() => pub.kill());
+    await waitFor(() => a.output().includes("hub __defaultVhost__/live/fwd: publish start") || undefined, 10000, "publish on a");
+    expect(b.output()).not.toContain("live/fwd");
+    writeFileSync(join(a.dir, "srs.conf"), fwdConf(true));
+    a.proc.kill("SIGHUP");
+    await waitFor(() => a.output().includes("reload ok") || undefined, 10000, "reload ok");
+    expect(a.output()).toContain("reload: vhost __defaultVhost__ forward applied (1 live streams, 1 forwards restarted)");
+    const streams = await probeStreams(b.rtmpUrl("/live/fwd"));
+    expect(streams.map((x) => x.codec_name).sort()).toEqual(["aac", "h264"]);
   }, 40000);
 });
