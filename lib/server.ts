@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "
 import { dirname } from "node:path";
 import { ClientRegistry } from "./clients.ts";
 import type { SrsConfig } from "./config/index.ts";
+import { diffConfig } from "./config/diff.ts";
 import { HubRegistry } from "./hub/registry.ts";
 import { FAST_QUIT_BUDGET_MS, Lifecycle } from "./lifecycle.ts";
 import { Log, LogSink, parseLogLevel } from "./log/logger.ts";
@@ -24,6 +25,18 @@ import { type AccessControl, OpenAccess } from "./services/access.ts";
 import { startHttpsApi } from "./services/api/index.ts";
 import { startExporter } from "./services/exporter/index.ts";
 import { Gate } from "./services/gate.ts";
+import type { HttpListener } from "./runtime/http-serve.ts";
+import { type ReloadHandler, type ReloadOutcome, runReload } from "./reload/handler.ts";
+import { coreReload } from "./reload/core.ts";
+import { rtmpReload } from "./protocols/rtmp/reload.ts";
+import { httpReload } from "./protocols/http/reload.ts";
+import { srtReload } from "./protocols/srt/reload.ts";
+import { rtcReload } from "./protocols/rtc/reload.ts";
+import { hlsReload } from "./protocols/hls/reload.ts";
+import { dvrReload } from "./services/dvr/reload.ts";
+import { forwardReload } from "./services/forward/reload.ts";
+import { exporterReload, httpsApiReload } from "./services/exporter/reload.ts";
+import type { HubOptions } from "./hub/stream-hub.ts";
 import type { Stats } from "./services/stats.ts";
 import { VERSION } from "./version.ts";
 
@@ -89,7 +102,13 @@ export class Server implements ServerContext {
   private srt: SrtService | undefined;
   private rtc: RtcService | undefined;
   readonly lifecycle: Lifecycle;
+  private httpsApi: HttpListener | undefined;
+  private exporter: HttpListener | undefined;
   private pidFile: string | undefined;
+  /** One reload handler per component (SRS: ISrsReloadHandler), in the order they apply. */
+  private readonly reloadHandlers: ReloadHandler[];
+  /** Reloads run one after another (SIGHUPs and API calls may arrive while one is applying). */
+  private reloading: Promise<unknown> = Promise.resolve();
 
   constructor(config: SrsConfig, private opts: ServerOptions) {
     this.config = config;
@@ -104,14 +123,28 @@ export class Server implements ServerContext {
     this.lifecycle.register(this.clients);
     this.access = new Gate(this);
     this.serverId = config.serverId() || persistedServerId(this.log);
-    this.hubs = new HubRegistry(this.log, (key: StreamKey) => {
-      const play = this.config.vhost(key.vhost)?.play;
-      return {
-        gopCache: play?.gopCache ?? true,
-        gopCacheMaxFrames: play?.gopCacheMaxFrames ?? 2500,
-        timeJitter: play?.timeJitter ?? "full",
-      };
-    });
+    this.hubs = new HubRegistry(this.log, (key) => this.hubOptions(key));
+    this.reloadHandlers = [
+      coreReload({ hubs: this.hubs, clients: this.clients, hubOptions: (k) => this.hubOptions(k) }),
+      rtmpReload(() => this.rtmp),
+      httpReload(() => this.http),
+      httpsApiReload(this, { get: () => this.httpsApi, set: (l) => (this.httpsApi = l) }),
+      exporterReload(this, { get: () => this.exporter, set: (l) => (this.exporter = l) }),
+      rtcReload(this, { get: () => this.rtc, set: (r) => (this.rtc = r) }),
+      srtReload(this, { get: () => this.srt, set: (x) => (this.srt = x) }),
+      hlsReload(this, () => this.services.hls),
+      dvrReload(this, () => this.services.dvr),
+      forwardReload(this, () => this.services.forward),
+    ];
+  }
+
+  private hubOptions(key: StreamKey): HubOptions {
+    const play = this.config.vhost(key.vhost)?.play;
+    return {
+      gopCache: play?.gopCache ?? true,
+      gopCacheMaxFrames: play?.gopCacheMaxFrames ?? 2500,
+      timeJitter: play?.timeJitter ?? "full",
+    };
   }
 
   /** Ports actually bound (useful when a test asked for port 0). */
@@ -132,8 +165,8 @@ export class Server implements ServerContext {
       await this.rtmp.listen(c.listen());
       this.http = new HttpServers(this);
       await this.http.start();
-      await startHttpsApi(this);
-      await startExporter(this);
+      this.httpsApi = await startHttpsApi(this);
+      this.exporter = await startExporter(this);
       if (c.rtcServer().enabled) {
         this.rtc = new RtcService(this);
         await this.rtc.start();
@@ -158,20 +191,41 @@ export class Server implements ServerContext {
     });
   }
 
-  /** SIGHUP: re-read the config; a bad config is refused and the old one keeps running. */
-  reload(): boolean {
+  /**
+   * SIGHUP or `/api/v1/raw?rpc=reload`: re-read the config; a bad config is refused and the old one keeps
+   * running. Otherwise the old and new configs are compared, the new one is put in force, and every component
+   * applies what concerns it (lib/reload): one log line per change, "applied" or "needs a restart". Resolves
+   * false when the config was refused.
+   */
+  reload(): Promise<boolean> {
+    const run = this.reloading.then(() => this.doReload());
+    this.reloading = run.catch(() => undefined);
+    return run.then((r) => r !== undefined);
+  }
+
+  /** The outcomes of the last reload that was not refused (tests, API). */
+  lastReload: ReloadOutcome[] = [];
+
+  private async doReload(): Promise<ReloadOutcome[] | undefined> {
+    if (this.lifecycle.stopping) return undefined;
     let next: SrsConfig;
     try {
       next = this.opts.loadConfig();
     } catch (e) {
       this.log.error(`reload failed, keeping the running config`, e);
-      return false;
+      return undefined;
     }
+    const old = this.config;
+    const diff = diffConfig(old, next);
     this.config = next;
-    const level = parseLogLevel(next.logLevel());
-    this.log.trace(`reload ok: config ${this.opts.configFile ?? "(env)"} applied (log level ${level})`);
-    this.sink.level = level;
-    return true;
+    const outcomes = await runReload(this.reloadHandlers, { old, next, diff }, this.log);
+    this.lastReload = outcomes;
+    const restart = outcomes.filter((o) => o.result === "restart").length;
+    const failed = outcomes.filter((o) => o.result === "failed").length;
+    this.log.trace(`reload ok: config ${this.opts.configFile ?? "(env)"}: ${outcomes.length} changes, ` +
+      `${outcomes.length - restart - failed} applied, ${restart} need a restart, ${failed} failed`);
+    this.sink.level = parseLogLevel(next.logLevel());
+    return outcomes;
   }
 
   /** SIGUSR1: reopen the log file (logrotate). */

@@ -56,6 +56,8 @@ export class StreamHub {
   altAudioConfig: MediaPacket | undefined;
   readonly gop: GopCache;
   private jitter: TimeJitter;
+  /** A time_jitter changed by reload, taken at the next publish (changing it mid-stream would move timestamps). */
+  private nextJitter: TimeJitter["mode"] | undefined;
   private subscribers = new Set<HubSubscriber>();
   /** Shared per-format encoders (e.g. "rtmp/60000", "flv"), created on demand by their protocol. */
   private formats = new Map<string, HubSubscriber>();
@@ -86,6 +88,17 @@ export class StreamHub {
     this.jitter = new TimeJitter(opts.timeJitter);
   }
 
+  /**
+   * Reload of the vhost's play options: gop_cache and gop_cache_max_frames apply now (players that join from
+   * now on), time_jitter at the next publish.
+   */
+  setOptions(opts: HubOptions): void {
+    if (this.gop.enabled && !opts.gopCache) this.gop.clear();
+    this.gop.enabled = opts.gopCache;
+    this.gop.maxFrames = opts.gopCacheMaxFrames;
+    this.nextJitter = opts.timeJitter === this.jitter.mode ? undefined : opts.timeJitter;
+  }
+
   get active(): boolean {
     return this.publisher !== undefined;
   }
@@ -109,6 +122,8 @@ export class StreamHub {
     this.rateWindowBytes = 0;
     this.metadata = this.videoConfig = this.audioConfig = this.altAudioConfig = undefined;
     this.gop.clear();
+    if (this.nextJitter && this.nextJitter !== this.jitter.mode) this.jitter = new TimeJitter(this.nextJitter);
+    this.nextJitter = undefined;
     this.jitter.reset();
     // Logged under the publisher's context id, so grepping a client shows its stream's life too.
     this.log.child(pub.clientId).trace(`hub ${this.name}: publish start by ${pub.type} client ${pub.clientId} ip=${pub.ip}`);

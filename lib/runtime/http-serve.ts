@@ -17,10 +17,11 @@ export interface HttpListener {
   readonly hostname: string;
   readonly port: number;
   /**
-   * Stops accepting now and resolves at once: responses in flight (live streams) go on until their sessions
-   * end them. Never waits for the open connections (a quit must not hang on a player).
+   * Stops accepting now and resolves at once, never waiting for the open connections (a quit or a reload must
+   * not hang on a player). With `keepConnections` the requests in flight (live streams) go on until their
+   * sessions end them (quit, reload moving a port); without it they are cut too.
    */
-  close(): Promise<void>;
+  close(opts?: { keepConnections?: boolean }): Promise<void>;
 }
 
 export interface ServeOptions {
@@ -68,8 +69,8 @@ export async function serveHttp(opts: ServeOptions): Promise<HttpListener> {
     return {
       hostname: opts.hostname,
       port: server.port,
-      close: () => {
-        void Promise.resolve(server.stop(false)).catch(() => undefined);
+      close: (o) => {
+        void Promise.resolve(server.stop(!o?.keepConnections)).catch(() => undefined);
         return Promise.resolve();
       },
     };
@@ -155,9 +156,10 @@ async function serveNode(opts: ServeOptions): Promise<HttpListener> {
   return {
     hostname: opts.hostname,
     port: typeof addr === "object" && addr ? addr.port : opts.port,
-    close: () => {
+    close: (o) => {
       server.close();
-      server.closeIdleConnections();
+      if (o?.keepConnections) server.closeIdleConnections();
+      else server.closeAllConnections();
       return Promise.resolve();
     },
   };

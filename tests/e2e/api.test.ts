@@ -228,11 +228,11 @@ vhost __defaultVhost__ { hls { enabled on; } }
 
   test("raw api: rpc=raw, rpc=reload calls the server's reload", async () => {
     const raw = await getJson(api("/api/v1/raw?rpc=raw"));
-    expect((raw.data as Obj).allow_reload).toBe(true);
+    expect(((raw.http_api as Obj).raw_api as Obj).allow_reload).toBe(true);
     const r = await getJson(api("/api/v1/raw?rpc=reload"));
     expect(r.code).toBe(0);
     await waitFor(async () => (s.output().includes("reload ok") ? true : undefined), 5000, "reload log");
-    expect((await getJson(api("/api/v1/raw?rpc=nope"))).code).toBe(1062);
+    expect((await getJson(api("/api/v1/raw?rpc=nope"))).code).toBe(1060);
   });
 
   test("kick: DELETE the publisher's client id ends its ffmpeg and the stream", async () => {

@@ -59,11 +59,16 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Command to run instead of `bun main.ts` (e.g. a compiled binary). */
   command?: string[];
+  /** Ports to use instead of fresh free ones (a config that names its own ports; blank the SRS_*_LISTEN env). */
+  ports?: { rtmp?: number; http?: number; api?: number; srt?: number };
 }
 
 /** Starts the server with every port on a free loopback port. */
 export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
-  const [rtmp, http, api, srt] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const rtmp = opts.ports?.rtmp ?? await freePort();
+  const http = opts.ports?.http ?? await freePort();
+  const api = opts.ports?.api ?? await freePort();
+  const srt = opts.ports?.srt ?? await freePort();
   const dir = mkdtempSync(join(tmpdir(), "srs-ts-e2e-"));
   const args: string[] = [];
   if (opts.config !== undefined) {

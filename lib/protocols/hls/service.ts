@@ -84,6 +84,8 @@ export class HlsStream implements HubSubscriber {
   private pending = 0;
   private disabled = false;
   private disposeTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Settings a reload switches to at the next keyframe. */
+  private switchTo: HlsConfig | undefined;
   private m3u8Rel = "";
   private lastError = "";
   private lastVideoDts = -1;
@@ -126,9 +128,42 @@ export class HlsStream implements HubSubscriber {
   start(cfg: HlsConfig): void {
     if (this.disposeTimer) clearTimeout(this.disposeTimer);
     this.disposeTimer = undefined;
+    this.switchTo = undefined;
+    this.publishing = true;
+    this.open(cfg);
+    // The hub's sequence headers (and GOP, when the stream is already live) so the first segment is complete.
+    this.hub.attach(this, true);
+  }
+
+  /**
+   * Reload with a changed `hls` (SRS: SrsHls::async_reload): the running stream switches to `cfg` at its next
+   * video keyframe (audio-only: next frame). The current segment closes there and the next one opens with the new
+   * settings, so no frame is lost or written twice; the playlist goes on (with a discontinuity, as SRS).
+   */
+  reload(cfg: HlsConfig): void {
+    if (this.publishing) this.switchTo = cfg;
+  }
+
+  private switchNow(): void {
+    const cfg = this.switchTo!;
+    const was = this.cfg;
+    this.switchTo = undefined;
+    this.finishSegmenter();
+    this.ll?.stop();
+    // Other LL-HLS parts or window: a new LL state (open() keeps the running one otherwise).
+    if (this.ll && (!cfg.ll || cfg.llPart !== was.llPart || cfg.window !== was.window)) {
+      this.ll.clear();
+      this.ll = undefined;
+    }
+    this.open(cfg);
+    for (const p of this.hub.startupPackets()) if (p.config) this.segmenter?.push(p);
+    this.log.trace(`hls: ${this.hub.name} reloaded at dts=${this.lastVideoDts}`);
+  }
+
+  /** Builds the segmenter (and container, LL state) for `cfg`. */
+  private open(cfg: HlsConfig): void {
     this.cfg = cfg;
     this.disabled = false;
-    this.publishing = true;
     const k = this.hub.key;
     this.m3u8Rel = toPosix(expandTemplate(cfg.m3u8File, { vhost: k.vhost, app: k.app, stream: k.stream, time: new Date() }));
     // Tracks appear in the PMT as the stream's sequence headers/frames arrive (no guessing from
@@ -164,11 +199,12 @@ export class HlsStream implements HubSubscriber {
     );
     this.log.trace(`hls: ${this.hub.name} start, m3u8=${this.m3u8File}, fragment=${cfg.fragment}s window=${cfg.window}s, ` +
       `${this.fmp4 ? `fmp4=${cfg.fmp4File} init=${this.initUrl}` : `ts=${cfg.tsFile}`}${cfg.ll ? `, ll part=${cfg.llPart}s` : ""}, seq=${this.nextSeq}`);
-    // The hub's sequence headers (and GOP, when the stream is already live) so the first segment is complete.
-    this.hub.attach(this, true);
   }
 
   onPacket(p: MediaPacket): void {
+    if (this.switchTo && !p.config && p.kind !== "data" && (p.kind === "video" ? p.keyframe : !this.hub.videoConfig)) {
+      this.switchNow();
+    }
     if (this.disabled || !this.segmenter) return;
     if (p.kind === "video" && !p.config) {
       if (this.lastVideoDts >= 0 && p.dts > this.lastVideoDts) this.frameMs = Math.min(200, p.dts - this.lastVideoDts);
@@ -189,7 +225,20 @@ export class HlsStream implements HubSubscriber {
   stop(): void {
     if (!this.publishing) return;
     this.publishing = false;
+    this.switchTo = undefined;
     this.hub.detach(this);
+    this.finishSegmenter();
+    this.lastVideoDts = -1;
+    this.ll?.stop();
+    this.log.trace(`hls: ${this.hub.name} unpublish, ${this.segments} segments, dispose in ${this.cfg.dispose}s`);
+    if (this.cfg.dispose > 0) {
+      this.disposeTimer = setTimeout(() => void this.dispose(), this.cfg.dispose * 1000);
+      (this.disposeTimer as { unref?: () => void }).unref?.();
+    }
+  }
+
+  /** Closes the segment being written (the last one of this publish, or of the settings a reload replaces). */
+  private finishSegmenter(): void {
     const s = this.segmenter;
     this.segmenter = undefined;
     if (s) {
@@ -200,13 +249,6 @@ export class HlsStream implements HubSubscriber {
       } catch (e) {
         this.fail("finish segment", e);
       }
-    }
-    this.lastVideoDts = -1;
-    this.ll?.stop();
-    this.log.trace(`hls: ${this.hub.name} unpublish, ${this.segments} segments, dispose in ${this.cfg.dispose}s`);
-    if (this.cfg.dispose > 0) {
-      this.disposeTimer = setTimeout(() => void this.dispose(), this.cfg.dispose * 1000);
-      (this.disposeTimer as { unref?: () => void }).unref?.();
     }
   }
 
@@ -435,6 +477,27 @@ export class HlsService {
       onPublish: (hub) => this.onPublish(hub),
       onUnpublish: (hub) => this.streams.get(hub.name)?.stop(),
     });
+  }
+
+  /**
+   * Reload of the stream's vhost `hls`: a running HLS switches to the new settings at the next keyframe, a disabled
+   * one stops, a newly enabled one starts. Returns what happened.
+   */
+  reload(hub: StreamHub): "switching" | "started" | "stopped" | "none" {
+    if (!hub.active) return "none";
+    const cfg = this.ctx.config.vhost(hub.key.vhost)?.hls;
+    const s = this.streams.get(hub.name);
+    const running = s?.publishing && s.hub === hub ? s : undefined;
+    if (!cfg?.enabled) {
+      running?.stop();
+      return running ? "stopped" : "none";
+    }
+    if (running) {
+      running.reload(cfg);
+      return "switching";
+    }
+    this.onPublish(hub);
+    return "started";
   }
 
   private onPublish(hub: StreamHub): void {

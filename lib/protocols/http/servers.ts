@@ -83,8 +83,18 @@ export function safeRelativePath(urlPath: string): string | "forbidden" {
   return parts.filter((p, i) => p !== "." && (p !== "" || i === parts.length - 1)).join("/");
 }
 
+/** One listener the config asks for: `both` when http_api and http_server share a port (SRS allows it). */
+interface PlannedListener {
+  kind: "http" | "api" | "both";
+  host: string;
+  port: number;
+}
+
+const planKey = (p: PlannedListener) => `${p.kind}@${p.host}:${p.port}`;
+const KIND_NAME = { http: "http_server", api: "http_api", both: "http_server+http_api" } as const;
+
 export class HttpServers {
-  private listeners: { kind: "http" | "api" | "both"; l: HttpListener }[] = [];
+  private listeners: { kind: "http" | "api" | "both"; key: string; l: HttpListener }[] = [];
   private unregister: (() => void) | undefined;
 
   constructor(private ctx: ServerContext) {}
@@ -96,34 +106,75 @@ export class HttpServers {
     return this.listeners.filter((x) => x.kind !== "http").map((x) => x.l.port);
   }
 
-  async start(): Promise<void> {
-    this.unregister ??= this.ctx.lifecycle.register({ name: "http listeners", phase: "accept", close: () => this.close() });
+  /** The listeners the running config asks for. */
+  private plan(): PlannedListener[] {
     const c = this.ctx.config;
     const http = c.httpServer();
     const api = c.httpApi();
     const httpEp = http.enabled ? parseEndpoint(http.listen) : undefined;
     const apiEp = api.enabled ? parseEndpoint(api.listen) : undefined;
-    const shared = httpEp && apiEp && httpEp.port === apiEp.port && httpEp.port !== 0;
+    if (httpEp && apiEp && httpEp.port === apiEp.port && httpEp.port !== 0) return [{ kind: "both", ...httpEp }];
+    const out: PlannedListener[] = [];
+    if (apiEp) out.push({ kind: "api", ...apiEp });
+    if (httpEp) out.push({ kind: "http", ...httpEp });
+    return out;
+  }
+
+  async start(): Promise<void> {
+    this.unregister ??= this.ctx.lifecycle.register({ name: "http listeners", phase: "accept", close: () => this.close() });
+    for (const p of this.plan()) await this.open(p);
+  }
+
+  /**
+   * Reload: opens the listeners the config now asks for and closes the ones it no longer does (their open
+   * requests, e.g. HTTP-FLV players, go on); a listener whose kind, host and port are unchanged is not touched.
+   * New listeners are opened first: if one fails, what was opened is closed again and the error is thrown.
+   */
+  async rebind(): Promise<{ opened: string[]; closed: string[] }> {
+    const want = this.plan();
+    const wantKeys = new Set(want.map(planKey));
+    const toOpen = want.filter((p) => !this.listeners.some((x) => x.key === planKey(p)));
+    const toClose = this.listeners.filter((x) => !wantKeys.has(x.key));
+    // A port that stays but changes role (api → shared) must be freed before it is bound again.
+    const reused = toClose.filter((x) => toOpen.some((p) => p.port === x.l.port || p.port === Number(x.key.split(":").pop())));
+    for (const x of reused) await x.l.close({ keepConnections: true });
+    const before = this.listeners.length;
+    try {
+      for (const p of toOpen) await this.open(p);
+    } catch (e) {
+      for (const x of this.listeners.splice(before)) await x.l.close();
+      this.listeners = this.listeners.filter((x) => !reused.includes(x));
+      throw e;
+    }
+    for (const x of toClose) {
+      if (!reused.includes(x)) await x.l.close({ keepConnections: true });
+      this.ctx.log.trace(`${KIND_NAME[x.kind]} stop listening at tcp://${x.key.split("@")[1]}`);
+    }
+    this.listeners = this.listeners.filter((x) => !toClose.includes(x));
+    return {
+      opened: toOpen.map((p) => `${KIND_NAME[p.kind]} ${p.host}:${p.port}`),
+      closed: toClose.map((x) => `${KIND_NAME[x.kind]} ${x.key.split("@")[1]}`),
+    };
+  }
+
+  private async open(p: PlannedListener): Promise<void> {
     const apiCors = () => this.ctx.config.httpApi().crossdomain;
     const httpCors = () => this.ctx.config.httpServer().crossdomain;
-    if (shared) {
-      const app = this.newApp((p) => (isApiPath(p) ? apiCors() : httpCors()));
+    if (p.kind === "both") {
+      const app = this.newApp((path) => (isApiPath(path) ? apiCors() : httpCors()));
       mountApi(app, this.ctx);
       mountRtc(app, this.ctx);
       this.mountHttp(app);
-      await this.listen("both", httpEp.host, httpEp.port, app);
-      return;
-    }
-    if (apiEp) {
+      await this.listen(p, app);
+    } else if (p.kind === "api") {
       const app = this.newApp(apiCors);
       mountApi(app, this.ctx);
       mountRtc(app, this.ctx);
-      await this.listen("api", apiEp.host, apiEp.port, app);
-    }
-    if (httpEp) {
+      await this.listen(p, app);
+    } else {
       const app = this.newApp(httpCors);
       this.mountHttp(app);
-      await this.listen("http", httpEp.host, httpEp.port, app);
+      await this.listen(p, app);
     }
   }
 
@@ -138,10 +189,11 @@ export class HttpServers {
     return app as unknown as Hono;
   }
 
-  private async listen(kind: "http" | "api" | "both", host: string, port: number, app: Hono): Promise<void> {
+  private async listen(p: PlannedListener, app: Hono): Promise<void> {
+    const { kind, host, port } = p;
     try {
       const l = await serveHttp({ hostname: host, port, fetch: (req, info) => app.fetch(req, info) });
-      this.listeners.push({ kind, l });
+      this.listeners.push({ kind, key: planKey(p), l });
       this.ctx.log.trace(`${kind === "api" ? "http api" : "http server"} listen at tcp://${host}:${l.port}`);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;

@@ -1,35 +1,86 @@
-/** The RTMP listener(s): `listen 1935;` (several `ip:port` allowed). Each connection becomes an RtmpSession. */
+/**
+ * The RTMP listener(s): `listen 1935;` (several `ip:port` allowed). Each connection becomes an RtmpSession.
+ * On reload, `rebind()` opens the addresses that are new and stops accepting on the ones that are gone; the
+ * listeners of unchanged addresses, and every connected session, are left alone (SRS: on_reload_listen).
+ */
 import { createServer, type Server as NetServer, type Socket } from "node:net";
 import { formatEndpoint, parseEndpoint } from "../../net/endpoint.ts";
 import type { ServerContext } from "../../server.ts";
 import { RtmpSession } from "./session.ts";
 
+interface Bound {
+  /** The listen value as configured (`1935`, `127.0.0.1:1935`): what reload compares. */
+  address: string;
+  server: NetServer;
+  port: number;
+}
+
 export class RtmpServer {
-  private servers: NetServer[] = [];
-  readonly ports: number[] = [];
+  private bound: Bound[] = [];
   private unregister: (() => void) | undefined;
 
   constructor(private ctx: ServerContext) {}
 
+  /** Ports bound, in config order. */
+  get ports(): number[] {
+    return this.bound.map((b) => b.port);
+  }
+
   async listen(addresses: string[]): Promise<void> {
     this.unregister ??= this.ctx.lifecycle.register({ name: "rtmp listeners", phase: "accept", close: () => this.close() });
-    for (const a of addresses) {
-      const ep = parseEndpoint(a);
-      const server = createServer({ noDelay: false }, (s) => this.accept(s));
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", (e: NodeJS.ErrnoException) => {
-          const why = e.code === "EADDRINUSE" ? "address already in use" : e.message;
-          reject(new Error(`listen rtmp tcp://${formatEndpoint(ep)}: ${why}`));
-        });
-        server.listen(ep.port, ep.host, () => resolve());
+    for (const a of addresses) this.bound.push(await this.bind(a));
+  }
+
+  private async bind(address: string): Promise<Bound> {
+    const ep = parseEndpoint(address);
+    const server = createServer({ noDelay: false }, (s) => this.accept(s));
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", (e: NodeJS.ErrnoException) => {
+        const why = e.code === "EADDRINUSE" ? "address already in use" : e.message;
+        reject(new Error(`listen rtmp tcp://${formatEndpoint(ep)}: ${why}`));
       });
-      server.on("error", (e) => this.ctx.log.error(`rtmp listener ${formatEndpoint(ep)}`, e));
-      const addr = server.address();
-      const port = typeof addr === "object" && addr ? addr.port : ep.port;
-      this.servers.push(server);
-      this.ports.push(port);
-      this.ctx.log.trace(`rtmp listen at tcp://${formatEndpoint({ host: ep.host, port })}`);
+      server.listen(ep.port, ep.host, () => resolve());
+    });
+    server.on("error", (e) => this.ctx.log.error(`rtmp listener ${formatEndpoint(ep)}`, e));
+    const addr = server.address();
+    const port = typeof addr === "object" && addr ? addr.port : ep.port;
+    this.ctx.log.trace(`rtmp listen at tcp://${formatEndpoint({ host: ep.host, port })}`);
+    return { address, server, port };
+  }
+
+  /**
+   * Listens on exactly `addresses`: binds the new ones first (a failure closes what it bound and throws, the old
+   * listeners keep running), then stops accepting on the removed ones (their sessions go on). Returns what changed.
+   */
+  async rebind(addresses: string[]): Promise<{ added: string[]; removed: string[] }> {
+    const want = [...new Set(addresses.map((a) => a.trim()))];
+    const added = want.filter((a) => !this.bound.some((b) => b.address === a));
+    const gone = this.bound.filter((b) => !want.includes(b.address));
+    const fresh: Bound[] = [];
+    const early = new Set<Bound>();
+    try {
+      for (const a of added) {
+        // The same port on another host spelling (1935 → 0.0.0.0:1935) is taken by us: free it first.
+        const port = parseEndpoint(a).port;
+        for (const g of gone) {
+          if (g.port !== port) continue;
+          stopAccepting(g.server);
+          early.add(g);
+        }
+        fresh.push(await this.bind(a));
+      }
+    } catch (e) {
+      for (const f of fresh) stopAccepting(f.server);
+      this.bound = this.bound.filter((b) => !early.has(b));
+      throw e;
     }
+    for (const g of gone) {
+      stopAccepting(g.server);
+      this.ctx.log.trace(`rtmp stop listening at ${g.address} (port ${g.port})`);
+    }
+    this.bound = want.map((a) => this.bound.find((b) => b.address === a) ?? fresh.find((f) => f.address === a)!)
+      .filter((b): b is Bound => !!b);
+    return { added, removed: gone.map((g) => g.address) };
   }
 
   private accept(socket: Socket): void {
@@ -49,7 +100,12 @@ export class RtmpServer {
   close(): Promise<void> {
     this.unregister?.();
     this.unregister = undefined;
-    for (const s of this.servers.splice(0)) s.close();
+    for (const b of this.bound.splice(0)) stopAccepting(b.server);
     return Promise.resolve();
   }
+}
+
+/** Stops accepting; the connections already accepted are not waited for (net.Server.close's callback would). */
+function stopAccepting(s: NetServer): void {
+  if (s.listening) s.close();
 }

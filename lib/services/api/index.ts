@@ -32,6 +32,8 @@ import {
 } from "./system.ts";
 
 /** SRS error codes the API answers with (HTTP 200, body {"code":N}). */
+export const ERROR_SYSTEM_CONFIG_INVALID = 1023;
+export const ERROR_SYSTEM_CONFIG_RAW = 1060;
 export const ERROR_SYSTEM_CONFIG_RAW_DISABLED = 1061;
 export const ERROR_SYSTEM_CONFIG_RAW_NOT_ALLOWED = 1062;
 export const ERROR_SYSTEM_CONFIG_RAW_PARAMS = 1063;
@@ -67,7 +69,7 @@ const V1_TESTS = {
 
 /** A server that can reload its config (the real Server; the API's raw?rpc=reload calls it). */
 interface Reloadable {
-  reload(): boolean;
+  reload(): boolean | Promise<boolean>;
 }
 function canReload(x: unknown): x is Reloadable {
   return typeof (x as { reload?: unknown }).reload === "function";
@@ -394,28 +396,43 @@ export class Api {
     return this.json(req, { ...this.base(), clients: all.slice(start, start + count).map((c) => clientJson(this.ctx, stats, c)) });
   }
 
+  /**
+   * SRS's raw API (srs_app_http_api.cpp SrsGoApiRaw): `rpc=raw` answers the raw_api settings (even when the raw
+   * API is off); otherwise the raw API must be enabled (1061); `rpc=reload` needs allow_reload (1061), starts the
+   * reload and answers {"code":0} at once, as SRS (a refused config shows in `rpc=reload-fetch`: err 1023);
+   * any other rpc is 1060.
+   */
   private raw(req: Request, url: URL): Response {
-    const raw = this.ctx.config.httpApi().rawApi;
-    if (!raw.enabled) return this.code(req, ERROR_SYSTEM_CONFIG_RAW_DISABLED);
+    const api = this.ctx.config.httpApi();
+    const raw = api.rawApi;
     const rpc = url.searchParams.get("rpc") ?? "";
     if (rpc === "raw") {
       return this.json(req, {
-        ...this.base(),
-        data: { enabled: raw.enabled, allow_reload: raw.allowReload, allow_query: raw.allowQuery, allow_update: raw.allowUpdate },
+        code: 0,
+        http_api: {
+          enabled: api.enabled, listen: api.listen, crossdomain: api.crossdomain,
+          raw_api: { enabled: raw.enabled, allow_reload: raw.allowReload, allow_query: raw.allowQuery, allow_update: raw.allowUpdate },
+        },
       });
     }
+    if (!raw.enabled) return this.code(req, ERROR_SYSTEM_CONFIG_RAW_DISABLED);
     if (rpc === "reload") {
       if (!raw.allowReload) return this.code(req, ERROR_SYSTEM_CONFIG_RAW_DISABLED);
-      const ok = canReload(this.ctx) ? this.ctx.reload() : false;
-      this.lastReload = { err: ok ? 0 : 1, msg: ok ? "Success" : "reload failed", state: 0, rid: Math.random().toString(36).slice(2, 9) };
-      this.ctx.log.trace(`http api: raw reload ${ok ? "ok" : "failed"}`);
-      return this.json(req, this.base());
+      const rid = Math.random().toString(36).slice(2, 9);
+      this.lastReload = { err: 0, msg: "Success", state: 30, rid };
+      const done = (ok: boolean) => {
+        if (this.lastReload.rid !== rid) return;
+        this.lastReload = { err: ok ? 0 : ERROR_SYSTEM_CONFIG_INVALID, msg: ok ? "Success" : "reload failed, the running config is kept", state: ok ? 90 : 10, rid };
+        this.ctx.log.trace(`http api: raw reload ${ok ? "ok" : "failed"}`);
+      };
+      if (canReload(this.ctx)) void Promise.resolve(this.ctx.reload()).then(done, () => done(false));
+      else done(false);
+      return this.code(req, 0);
     }
     if (rpc === "reload-fetch") {
-      if (!raw.allowReload) return this.code(req, ERROR_SYSTEM_CONFIG_RAW_DISABLED);
-      return this.json(req, { ...this.base(), data: { ...this.lastReload } });
+      return this.json(req, { code: 0, data: { ...this.lastReload } });
     }
-    return this.code(req, ERROR_SYSTEM_CONFIG_RAW_NOT_ALLOWED);
+    return this.code(req, ERROR_SYSTEM_CONFIG_RAW);
   }
 
   private clusters(req: Request, url: URL): Response {

@@ -262,6 +262,23 @@ export class DvrService {
     });
   }
 
+  /**
+   * Reload of the stream's vhost `dvr` (SRS: SrsOriginHub::on_reload_vhost_dvr): the file being written is
+   * finalized, and a new one starts with the new plan/path when DVR still applies to the stream.
+   */
+  reload(hub: StreamHub): "restarted" | "started" | "stopped" | "none" {
+    if (!hub.active) return "none";
+    const s = this.streams.get(hub.name);
+    const running = s?.hub === hub ? s : undefined;
+    if (running) {
+      this.streams.delete(hub.name);
+      running.stop();
+    }
+    this.onPublish(hub);
+    const now = this.streams.get(hub.name);
+    return now ? (running ? "restarted" : "started") : running ? "stopped" : "none";
+  }
+
   private onPublish(hub: StreamHub): void {
     const cfg = this.ctx.config.vhost(hub.key.vhost)?.dvr;
     if (!cfg?.enabled || !dvrApplies(cfg.apply, hub.key)) return;

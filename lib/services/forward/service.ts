@@ -37,6 +37,16 @@ export class ForwardService {
     });
   }
 
+  /**
+   * Reload of the stream's vhost `forward` (SRS: SrsOriginHub::on_reload_vhost_forward): the stream's forwards
+   * stop and the configured ones start again. Returns how many forwards run now.
+   */
+  reload(hub: StreamHub): number {
+    this.onUnpublish(hub);
+    if (hub.active) this.onPublish(hub);
+    return this.active.get(hub)?.length ?? 0;
+  }
+
   private onPublish(hub: StreamHub): void {
     const cfg = this.ctx.config.vhost(hub.key.vhost)?.forward;
     if (!cfg?.enabled) return;

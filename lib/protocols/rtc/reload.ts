@@ -1,0 +1,44 @@
+/**
+ * WebRTC's part of reload: `rtc_server` enabled/listen/protocol/tcp move the UDP service (its sessions end with
+ * the old socket; players and publishers join again); candidate and api_as_candidates are read per offer. The
+ * vhost's `rtc` section is read per session. (SRS: on_reload_rtc_server does nothing, a restart is needed.)
+ */
+import { globalChange, vhostChanges } from "../../config/diff.ts";
+import type { ServerContext } from "../../server.ts";
+import { applied, failed, type ReloadHandler, type ReloadOutcome, type Slot, splitKeys } from "../../reload/handler.ts";
+import { RtcService } from "./service.ts";
+
+export function rtcReload(ctx: ServerContext, slot: Slot<RtcService>): ReloadHandler {
+  return {
+    name: "rtc",
+    async reload(e): Promise<ReloadOutcome[]> {
+      const out: ReloadOutcome[] = [];
+      const c = globalChange(e.diff, "rtc_server");
+      if (c) {
+        const k = splitKeys(c.keys, { live: ["candidate", "apiAsCandidates"], rebind: ["enabled", "listen", "protocol", "tcp"] });
+        if (k.rebind.length) {
+          const old = slot.get();
+          try {
+            await old?.close();
+            slot.set(undefined);
+            let s: RtcService | undefined;
+            if (ctx.config.rtcServer().enabled) {
+              s = new RtcService(ctx);
+              await s.start();
+            }
+            slot.set(s);
+            out.push(applied("rtc_server", s ? `listening on udp ${s.port}${old ? ", sessions of the old port closed" : ""}` : "stopped"));
+          } catch (err) {
+            out.push(failed("rtc_server", (err as Error).message));
+          }
+        } else if (k.live.length) {
+          out.push(applied("rtc_server", `${k.live.join(",")}: new sessions${k.other.length ? `; ${k.other.join(",")}: no effect in srs-ts` : ""}`));
+        } else {
+          out.push(applied("rtc_server", `${k.other.join(",")}: no effect in srs-ts`));
+        }
+      }
+      for (const { vhost } of vhostChanges(e.diff, "rtc")) out.push(applied(`vhost ${vhost} rtc`, "new sessions"));
+      return out;
+    },
+  };
+}

@@ -1,0 +1,76 @@
+/**
+ * The server-wide part of reload: log level, limits and quit timings, process settings (restart), vhosts added
+ * and removed, and the vhost sections every session reads when it starts (publish, security, hooks, …).
+ *
+ * Differences from SRS: a removed or disabled vhost also closes its connected clients (SRS only logs, they stay
+ * until they leave); the play options reach running streams (gop_cache now, time_jitter at the next publish).
+ */
+import { globalChange, vhostChanges } from "../config/diff.ts";
+import type { HubOptions } from "../hub/stream-hub.ts";
+import type { HubRegistry } from "../hub/registry.ts";
+import type { ClientRegistry } from "../clients.ts";
+import { parseLogLevel } from "../log/logger.ts";
+import type { StreamKey } from "../media/packet.ts";
+import { applied, needsRestart, type ReloadHandler, type ReloadOutcome } from "./handler.ts";
+
+export interface CoreReloadDeps {
+  hubs: HubRegistry;
+  clients: ClientRegistry;
+  /** The hub options of a stream under the config in force. */
+  hubOptions(key: StreamKey): HubOptions;
+}
+
+/** Read when needed (a quit, an accept): the new value is simply in force. */
+const LIVE_GLOBAL = ["max_connections", "grace_start_wait", "grace_final_wait", "force_grace_quit"];
+/** Fixed for the life of the process. */
+const RESTART_GLOBAL = ["srs_log_tank", "srs_log_file", "utc_time", "pid", "daemon", "work_dir", "server_id", "asprocess", "stream_caster"];
+/** Accepted as SRS does but without effect in srs-ts (see the not-implemented warnings at start). */
+const UNUSED_GLOBAL = ["pithy_print_ms", "ff_log_dir", "ff_log_level", "heartbeat", "stats", "circuit_breaker", "threads"];
+/** Vhost sections read when a session or stream starts. */
+const LIVE_VHOST: Record<string, string> = {
+  publish: "new publishers",
+  security: "next connection",
+  refer: "next connection",
+  http_hooks: "next event",
+};
+const UNUSED_VHOST = ["dash", "hds", "exec", "ingest", "transcode"];
+
+export function coreReload(d: CoreReloadDeps): ReloadHandler {
+  return {
+    name: "core",
+    reload(e): ReloadOutcome[] {
+      const out: ReloadOutcome[] = [];
+      // The level itself is set by the server once the reload is logged (so "warn" does not hide these lines).
+      if (globalChange(e.diff, "srs_log_level")) out.push(applied("srs_log_level", parseLogLevel(e.next.logLevel())));
+      for (const s of LIVE_GLOBAL) if (globalChange(e.diff, s)) out.push(applied(s));
+      for (const s of RESTART_GLOBAL) if (globalChange(e.diff, s)) out.push(needsRestart(s));
+      for (const s of UNUSED_GLOBAL) if (globalChange(e.diff, s)) out.push(applied(s, "no effect: not implemented in srs-ts"));
+
+      for (const v of e.diff.vhostsAdded) out.push(applied(`vhost ${v} added`, "new connections"));
+      for (const v of e.diff.vhostsRemoved) {
+        const gone = d.clients.all().filter((c) => c.stream?.vhost === v);
+        for (const c of gone) c.kick(`vhost ${v} removed by reload`);
+        out.push(applied(`vhost ${v} removed`, `${gone.length} clients closed`));
+      }
+      for (const { vhost, change } of vhostChanges(e.diff, "play")) {
+        let n = 0;
+        for (const hub of d.hubs.all()) {
+          if (hub.key.vhost !== vhost) continue;
+          hub.setOptions(d.hubOptions(hub.key));
+          n++;
+        }
+        out.push(applied(`vhost ${vhost} play`, `${change.keys.join(",")}; ${n} streams: gop_cache now, time_jitter at next publish, player queues: new players`));
+      }
+      for (const [section, when] of Object.entries(LIVE_VHOST)) {
+        for (const { vhost } of vhostChanges(e.diff, section)) out.push(applied(`vhost ${vhost} ${section}`, when));
+      }
+      for (const { vhost } of vhostChanges(e.diff, "cluster")) out.push(needsRestart(`vhost ${vhost} cluster`));
+      for (const section of UNUSED_VHOST) {
+        for (const { vhost } of vhostChanges(e.diff, section)) {
+          out.push(applied(`vhost ${vhost} ${section}`, "no effect: not implemented in srs-ts"));
+        }
+      }
+      return out;
+    },
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * The exporter's part of reload: enabled/listen move its listener; label and tag are read per scrape. Also the
+ * API's https listener (`http_api.https`, and http_api enabled), which is restarted the same way.
+ */
+import { globalChange } from "../../config/diff.ts";
+import type { HttpListener } from "../../runtime/http-serve.ts";
+import type { ServerContext } from "../../server.ts";
+import { applied, failed, type ReloadHandler, type ReloadOutcome, type Slot, splitKeys } from "../../reload/handler.ts";
+import { startHttpsApi } from "../api/index.ts";
+import { startExporter } from "./index.ts";
+
+async function restart(
+  slot: Slot<HttpListener>,
+  start: () => Promise<HttpListener | undefined>,
+  what: string,
+): Promise<ReloadOutcome> {
+  const old = slot.get();
+  try {
+    await old?.close();
+    slot.set(undefined);
+    const l = await start();
+    slot.set(l);
+    return applied(what, l ? `listening on ${l.hostname}:${l.port}` : "stopped");
+  } catch (err) {
+    return failed(what, (err as Error).message);
+  }
+}
+
+export function exporterReload(ctx: ServerContext, slot: Slot<HttpListener>): ReloadHandler {
+  return {
+    name: "exporter",
+    async reload(e): Promise<ReloadOutcome[]> {
+      const c = globalChange(e.diff, "exporter");
+      if (!c) return [];
+      const k = splitKeys(c.keys, { live: ["label", "tag"], rebind: ["enabled", "listen"] });
+      const out: ReloadOutcome[] = [];
+      if (k.rebind.length) out.push(await restart(slot, () => startExporter(ctx), "exporter"));
+      else out.push(applied("exporter", "label/tag: next scrape"));
+      return out;
+    },
+  };
+}
+
+export function httpsApiReload(ctx: ServerContext, slot: Slot<HttpListener>): ReloadHandler {
+  return {
+    name: "https api",
+    async reload(e): Promise<ReloadOutcome[]> {
+      const c = globalChange(e.diff, "http_api");
+      const was = e.old.httpApi();
+      const now = e.next.httpApi();
+      const matters = (x: typeof was) => x.enabled && x.https.enabled;
+      if (!c || (!c.keys.includes("https") && matters(was) === matters(now))) return [];
+      // Off before and after (its default listen follows http_server's): nothing runs, nothing to move.
+      if (!matters(was) && !matters(now)) return [applied("http_api https", "off")];
+      return [await restart(slot, () => startHttpsApi(ctx), "http_api https")];
+    },
+  };
+}

@@ -1,0 +1,29 @@
+/**
+ * Forward's part of reload (SRS: SrsOriginHub::on_reload_vhost_forward): the forwards of a vhost's live streams
+ * are stopped and the configured ones started again.
+ */
+import { vhostChanges } from "../../config/diff.ts";
+import type { ServerContext } from "../../server.ts";
+import { applied, type ReloadHandler, type ReloadOutcome } from "../../reload/handler.ts";
+import type { ForwardService } from "./service.ts";
+
+export function forwardReload(ctx: ServerContext, forward: () => ForwardService | undefined): ReloadHandler {
+  return {
+    name: "forward",
+    reload(e): ReloadOutcome[] {
+      const out: ReloadOutcome[] = [];
+      for (const { vhost } of vhostChanges(e.diff, "forward")) {
+        let streams = 0;
+        let forwards = 0;
+        const service = forward();
+        for (const hub of ctx.hubs.all()) {
+          if (!hub.active || hub.key.vhost !== vhost || !service) continue;
+          streams++;
+          forwards += service.reload(hub);
+        }
+        out.push(applied(`vhost ${vhost} forward`, streams ? `${streams} live streams, ${forwards} forwards restarted` : "next publish"));
+      }
+      return out;
+    },
+  };
+}
