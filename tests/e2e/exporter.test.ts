@@ -1,13 +1,12 @@
 /**
- * The Prometheus exporter: exactly SRS's ten srs_* metrics (names and types as shared/srs-samples/metrics.txt) on
+ * The Prometheus exporter: exactly SRS's ten srs_* metrics (names and types as tests/fixtures/srs-samples/metrics.txt) on
  * its own port and on the API's /metrics, true values with a live publisher, and srs-ts's per-stream series that
  * go away with the stream.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { freePort, type Proc, publish, type RunningServer, startServer } from "../helpers/server.ts";
-import { clip, REPO_ROOT } from "../helpers/media.ts";
+import { clip } from "../helpers/media.ts";
+import { srsSampleText } from "../helpers/fixtures.ts";
 
 function types(text: string): Map<string, string> {
   const m = new Map<string, string>();
@@ -31,7 +30,7 @@ describe("exporter", () => {
   let s: RunningServer;
   let port: number;
   let pub: Proc;
-  const sampleTypes = types(readFileSync(join(REPO_ROOT, "../shared/srs-samples/metrics.txt"), "utf8"));
+  const sampleTypes = types(srsSampleText("metrics.txt"));
 
   beforeAll(async () => {
     port = await freePort();
