@@ -1,8 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, loadConfig, parseConfText, parseYamlText, stringifyYaml } from "../../../lib/config/index.ts";
 import { newIncludeContext } from "../../../lib/config/parser.ts";
+import { describeWithCorpus } from "../../helpers/srs-conf-corpus.ts";
 import { type Shape, shape, tempTree } from "./helpers.ts";
 
 const REPO = join(import.meta.dir, "../../..");
@@ -136,15 +137,7 @@ function canon(s: Shape[]): unknown {
   return [...byName.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 }
 
-describe("yaml: stringify round trip over the corpus", () => {
-  const corpus = process.env.SRS_CONF_CORPUS ?? join(REPO, "../shared/srs-conf");
-  const files = (() => {
-    try {
-      return readdirSync(corpus).filter((f) => f.endsWith(".conf"));
-    } catch {
-      return [] as string[];
-    }
-  })();
+describeWithCorpus("yaml: stringify round trip over the corpus", ({ dir: corpus, files }) => {
   for (const f of files) {
     test(f, () => {
       let root;
