@@ -4,7 +4,8 @@
 #   2. the test clips, made once (tests/helpers/media.ts);
 #   3. the tests under Bun: every unit test file in one process, and each end-to-end file in its own process, at
 #      most SRS_TEST_JOBS (default 2) processes at a time, longest first (durations of the last run are kept in
-#      tests/.timings). Each process's output is printed whole, under a header, when it ends.
+#      tests/.timings). Each process's output is printed whole, under a header, when it ends; one still running
+#      after SRS_TEST_JOB_TIMEOUT seconds (900) is killed and counted as failed.
 # Ends with one line "tests: N passed, N failed" summing every process; exits non-zero if anything failed.
 #
 #   npm test                                    everything
@@ -20,6 +21,8 @@ done
 
 JOBS=${SRS_TEST_JOBS:-2}
 [[ "$JOBS" =~ ^[1-9][0-9]*$ ]] || { echo "SRS_TEST_JOBS must be a positive number, not '$JOBS'"; exit 1; }
+# A process still running after this many seconds is killed and counted as failed (a hang must not eat the run).
+JOB_TIMEOUT=${SRS_TEST_JOB_TIMEOUT:-900}
 TIMINGS=tests/.timings
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -38,8 +41,9 @@ run_job() {
   local n=$1 t0=$SECONDS args
   mapfile -t args <"$work/$n.args"
   local label=${args[0]}
-  SRS_TEST_PORT_SLOT=$n bun test --timeout 60000 "${args[@]:1}" >"$work/$n.log" 2>&1
+  SRS_TEST_PORT_SLOT=$n timeout --kill-after=10 "$JOB_TIMEOUT" bun test --timeout 60000 "${args[@]:1}" >"$work/$n.log" 2>&1
   local rc=$?
+  [ "$rc" -eq 124 ] && echo "::: killed after ${JOB_TIMEOUT} s (SRS_TEST_JOB_TIMEOUT)" >>"$work/$n.log"
   local pass fail
   pass=$(grep -Eo '^ *[0-9]+ pass' "$work/$n.log" | tail -1 | grep -Eo '[0-9]+')
   fail=$(grep -Eo '^ *[0-9]+ fail' "$work/$n.log" | tail -1 | grep -Eo '[0-9]+')
@@ -54,7 +58,7 @@ run_job() {
   } 9>"$work/print.lock"
 }
 export -f run_job
-export work
+export work JOB_TIMEOUT
 
 # Seconds the job took last time, or a guess from the size of its files (about 1 s per kB of test code).
 estimate() {
