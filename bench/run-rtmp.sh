@@ -32,7 +32,7 @@ while [ $# -gt 0 ]; do
 done
 
 CLIP=tests/.media/clip.flv
-[ -f "$CLIP" ] || bash /work/shared/tools/make-media.sh tests/.media
+[ -f "$CLIP" ] || bun tests/helpers/media.ts
 NMS_DIR=${NMS_DIR:-/tmp/nms}
 WORK=$(mktemp -d /tmp/srs-ts-bench.XXXXXX)
 RESULTS=$WORK/results.txt

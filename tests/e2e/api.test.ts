@@ -1,19 +1,15 @@
 /**
- * The HTTP API against SRS's recorded answers (shared/srs-samples): same key sets and value types, recursively,
+ * The HTTP API against SRS's recorded answers (tests/fixtures/srs-samples): same key sets and value types, recursively,
  * with a live ffmpeg publisher and an ffmpeg RTMP player; stats are true (codec, size, clients, kbps); kick ends
  * the publisher's ffmpeg; errors, JSONP, CORS, raw reload, basic auth, HTTPS and a fuzz that never crashes it.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { freePort, type Proc, publish, run, type RunningServer, startServer } from "../helpers/server.ts";
 import { clip, REPO_ROOT } from "../helpers/media.ts";
+import { srsSampleJson } from "../helpers/fixtures.ts";
 
-const SAMPLES = join(REPO_ROOT, "../shared/srs-samples");
-
-function sample(name: string): unknown {
-  return JSON.parse(readFileSync(join(SAMPLES, name), "utf8"));
-}
+const sample = srsSampleJson;
 
 function kind(v: unknown): string {
   if (v === null) return "null";

@@ -6,13 +6,12 @@
 import { describe, expect, test } from "bun:test";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { createSocket } from "node:dgram";
 import { copyFileSync, chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { listAssets } from "../../lib/runtime/assets.ts";
 import { VERSION } from "../../lib/version.ts";
+import { freePort, freeUdpPort } from "../helpers/ports.ts";
 
 const REPO = resolve(import.meta.dir, "../..");
 /** Everything a binary is built from: a newer file here means dist/ is stale. */
@@ -89,28 +88,6 @@ function run(cmd: string, args: string[], cwd: string) {
   return spawnSync(cmd, args, { cwd, encoding: "utf8", timeout: 60_000, env: { ...process.env, NO_COLOR: "1" } });
 }
 
-function freeTcpPort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once("error", rej);
-    s.listen(0, () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => res(port));
-    });
-  });
-}
-
-function freeUdpPort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createSocket("udp4");
-    s.once("error", rej);
-    s.bind(0, () => {
-      const port = s.address().port;
-      s.close(() => res(port));
-    });
-  });
-}
-
 function exited(child: ChildProcess, ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null } | "timeout"> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
   return new Promise((res) => {
@@ -158,7 +135,7 @@ describe("linux-x64 binary, alone in an empty folder", () => {
 
   test("with no arguments serves the embedded home page on GET /, and quits on SIGTERM", async () => {
     const { dir } = aloneInEmptyDir(binary("linux-x64"));
-    const [rtmp, api, http, rtc, srt] = [await freeTcpPort(), await freeTcpPort(), await freeTcpPort(), await freeUdpPort(), await freeUdpPort()];
+    const [rtmp, api, http, rtc, srt] = [await freePort(), await freePort(), await freePort(), await freeUdpPort(), await freeUdpPort()];
     let output = "";
     const child = spawn("./srs", [], {
       cwd: dir,

@@ -1,13 +1,12 @@
 /**
  * HTTP callbacks with a real hook server (Bun.serve) that records every payload and allows or refuses:
- * field sets as SRS's (shared/srs-samples/hooks.jsonl), the allow rule, token auth through `param`, a refusing
+ * field sets as SRS's (tests/fixtures/srs-samples/hooks.jsonl), the allow rule, token auth through `param`, a refusing
  * on_connect/on_publish stops only that client, and a hanging hook server delays only the client waiting on it.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { publish, run, type RunningServer, startServer } from "../helpers/server.ts";
-import { clip, REPO_ROOT } from "../helpers/media.ts";
+import { clip } from "../helpers/media.ts";
+import { srsHookSamples } from "../helpers/fixtures.ts";
 
 type Obj = Record<string, unknown>;
 interface Hit {
@@ -17,8 +16,7 @@ interface Hit {
   at: number;
 }
 
-const SAMPLE_HOOKS = readFileSync(join(REPO_ROOT, "../shared/srs-samples/hooks.jsonl"), "utf8").trim().split("\n")
-  .map((l) => JSON.parse(l) as { path: string; method?: string; body?: Obj });
+const SAMPLE_HOOKS = srsHookSamples();
 
 /** SRS's field set per action, from the recorded payloads. */
 function srsFields(action: string): string[] {

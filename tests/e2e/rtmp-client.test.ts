@@ -5,14 +5,13 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { execFileSync, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RtmpClient } from "../../lib/protocols/rtmp/client.ts";
 import { MSG_AUDIO, MSG_VIDEO } from "../../lib/protocols/rtmp/messages.ts";
 import type { RtmpMessage } from "../../lib/protocols/rtmp/messages.ts";
 import { clip } from "../helpers/media.ts";
+import { freePort } from "../helpers/ports.ts";
 
 const children: ChildProcess[] = [];
 const dir = mkdtempSync(join(tmpdir(), "rtmp-client-"));
@@ -20,17 +19,6 @@ afterAll(() => {
   for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
   rmSync(dir, { recursive: true, force: true });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.on("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as AddressInfo).port;
-      s.close(() => res(port));
-    });
-  });
-}
 
 function ffmpeg(args: string[]): { proc: ChildProcess; stderr: () => string; exited: Promise<number | null> } {
   const proc = spawn("ffmpeg", ["-hide_banner", "-loglevel", "error", ...args], { stdio: ["ignore", "ignore", "pipe"] });

@@ -5,7 +5,6 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { type ChildProcess, spawn } from "node:child_process";
-import { createSocket } from "node:dgram";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +14,7 @@ import { SrtServer } from "../../lib/protocols/srt/server.ts";
 import type { SrtServerOptions } from "../../lib/protocols/srt/server.ts";
 import { Log, LogSink } from "../../lib/log/logger.ts";
 import { clip } from "../helpers/media.ts";
+import { freeUdpPort } from "../helpers/ports.ts";
 import { type Proc, run } from "../helpers/server.ts";
 
 const CLIP_TS = clip("clip.ts");
@@ -57,14 +57,6 @@ function proc(cmd: string, args: string[], timeoutMs = 40000): Proc {
   const p = run(cmd, args, { timeoutMs });
   children.push(p);
   return p;
-}
-
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket("udp4");
-  await new Promise<void>((r) => s.bind(0, "127.0.0.1", () => r()));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {

@@ -1,6 +1,6 @@
 /**
- * Headless Chromium (Debian's /usr/bin/chromium) driven by playwright-core, with the flags of
- * ../shared/docs/testing-notes.md for WebRTC on loopback, a fake camera/microphone and a fresh profile.
+ * Headless Chromium (Debian's /usr/bin/chromium) driven by playwright-core, with the flags WebRTC needs on
+ * loopback (below), a fake camera/microphone and a fresh profile.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

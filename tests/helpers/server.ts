@@ -4,22 +4,13 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
-import { createServer, Socket } from "node:net";
+import { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT } from "./media.ts";
+import { addressInUse, freePort } from "./ports.ts";
 
-export async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      const port = typeof a === "object" && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort, freeUdpPort } from "./ports.ts";
 
 export async function waitPort(port: number, timeoutMs = 10000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -63,8 +54,21 @@ export interface StartOptions {
   ports?: { rtmp?: number; http?: number; api?: number; srt?: number };
 }
 
-/** Starts the server with every port on a free loopback port. */
+/**
+ * Starts the server with every port on a free loopback port. If a port was taken between picking and binding
+ * (the server says "address already in use"), starts again on new ports, up to three times.
+ */
 export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServerOnce(opts);
+    } catch (e) {
+      if (attempt >= 3 || !addressInUse(String(e))) throw e;
+    }
+  }
+}
+
+async function startServerOnce(opts: StartOptions): Promise<RunningServer> {
   const rtmp = opts.ports?.rtmp ?? await freePort();
   const http = opts.ports?.http ?? await freePort();
   const api = opts.ports?.api ?? await freePort();

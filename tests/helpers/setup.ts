@@ -1,4 +1,3 @@
-import { clip } from "./media.ts";
-// Make sure every clip exists before tests start (takes ~15 s the first time, then nothing).
-clip("clip.flv");
-clip("clip-hevc.ts");
+import { CLIP_NAMES, makeClip } from "./media.ts";
+// Make sure every clip exists before tests start (a few seconds the first time, then nothing).
+for (const name of CLIP_NAMES) makeClip(name);

@@ -15,8 +15,8 @@
  * The packet path allocates nothing per packet in steady state: slots and control buffers are reused, header
  * fields are decoded into a reused object, the transport copies what it sends.
  *
- * Time is `performance.now()` in microseconds. The owner (SrtServer or SrtCaller) feeds datagrams to
- * `handlePacket` and calls `tick` every ~10 ms.
+ * Time is `performance.now()` in microseconds (or the `clock` given, e.g. a test's virtual time). The owner
+ * (SrtServer or SrtCaller) feeds datagrams to `handlePacket` and calls `tick` every ~10 ms, passing that time.
  */
 import type { Log } from "../../log/logger.ts";
 import { acceptKm, parseKm, type SrtCipher } from "./crypto.ts";
@@ -113,6 +113,8 @@ export interface SrtConnectionParams {
   /** Optional shared pacer; without one the connection sends at once and paces itself with a timer. */
   scheduler?: SrtSendScheduler;
   log: Log;
+  /** Current time in µs for what the connection stamps by itself (send, close, stats); default nowUs. */
+  clock?: () => number;
 }
 
 export interface SrtStats {
@@ -181,6 +183,7 @@ export class SrtConnection {
   handshakeResponse: Uint8Array | null = null;
 
   private p: SrtConnectionParams;
+  private readonly clock: () => number;
   private log: Log;
   private transport: SrtTransport;
   private closedReason: string | null = null;
@@ -190,9 +193,9 @@ export class SrtConnection {
   private ack: AckInfo = newAckInfo();
   private lossPairs = new Uint32Array(MAX_LOSS_PAIRS * 2);
   private ctl = new Uint8Array(MAX_PACKET_SIZE);
-  private createdUs = nowUs();
-  private lastRecvUs = nowUs();
-  private lastSendUs = nowUs();
+  private createdUs: number;
+  private lastRecvUs: number;
+  private lastSendUs: number;
 
   // ---- receiver ----
   private rcvCap: number;
@@ -227,7 +230,7 @@ export class SrtConnection {
   private driftRef = NaN;
   private driftTotalUs = 0;
   // rate windows
-  private winStartUs = nowUs();
+  private winStartUs: number;
   private winPktsIn = 0;
   private winBytesIn = 0;
   private winBytesOut = 0;
@@ -251,18 +254,18 @@ export class SrtConnection {
   private sndTxNext: number;
   private msgNo = 0;
   private tokens = 0;
-  private lastRefillUs = nowUs();
+  private lastRefillUs: number;
   private inputRate = 0;
   private winBytesSubmitted = 0;
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly flushBound: () => void;
   private peerRttUs = 0;
-  private lastTickUs = nowUs();
+  private lastTickUs: number;
   /** Last first transmission of a data packet. */
   private lastDataTxUs = 0;
   /** Set by the scheduler while this connection is in its queue. */
   pacerQueued = false;
-  private lastAckProgressUs = nowUs();
+  private lastAckProgressUs: number;
   private peerRttVarUs = 0;
   private sndLatencyUs: number;
   private sndDropUs: number;
@@ -274,6 +277,10 @@ export class SrtConnection {
 
   constructor(params: SrtConnectionParams) {
     this.p = params;
+    this.clock = params.clock ?? nowUs;
+    const t = this.clock();
+    this.createdUs = this.lastRecvUs = this.lastSendUs = this.winStartUs = t;
+    this.lastRefillUs = this.lastTickUs = this.lastAckProgressUs = t;
     this.log = params.log;
     this.transport = params.transport;
     this.socketId = params.socketId;
@@ -302,7 +309,7 @@ export class SrtConnection {
     this.sndDropUs = Math.max(1_000_000, 1.25 * this.sndLatencyUs + 20_000);
     this.flushBound = () => {
       this.flushTimer = null;
-      this.flush(nowUs());
+      this.flush(this.clock());
     };
   }
 
@@ -696,7 +703,7 @@ export class SrtConnection {
    */
   send(payload: Uint8Array): boolean {
     if (this.closedReason !== null) return false;
-    const now = nowUs();
+    const now = this.clock();
     const max = this.p.payloadSize;
     for (let o = 0; o < payload.length || (o === 0 && payload.length === 0); o += max) {
       const n = Math.min(max, payload.length - o);
@@ -938,7 +945,7 @@ export class SrtConnection {
   private finish(reason: string, sendShutdown: boolean): void {
     if (this.closedReason !== null) return;
     if (sendShutdown) {
-      const now = nowUs();
+      const now = this.clock();
       writeControlHeader(this.ctl, CTRL_SHUTDOWN, 0, 0, this.ts(now), this.peerSocketId);
       this.out(this.ctl, HEADER_SIZE, now);
     }
@@ -963,7 +970,7 @@ export class SrtConnection {
   }
 
   stats(): SrtStats {
-    const now = nowUs();
+    const now = this.clock();
     const rtt = this.haveRtt ? this.rttUs : this.peerRttUs > 0 ? this.peerRttUs : this.rttUs;
     const rttVar = this.haveRtt ? this.rttVarUs : this.peerRttUs > 0 ? this.peerRttVarUs : this.rttVarUs;
     return {

@@ -1,6 +1,6 @@
 /**
  * The HTTP API (/api/v1/*), mounted on the API listener (or the HTTP server's when they share a port), with SRS's
- * shapes and quirks (see shared/docs/srs-compat.md section c):
+ * shapes and quirks (as recorded from SRS 7 in tests/fixtures/srs-samples):
  *
  *  - every body starts {"code","server","service","pid"} (pid as a string); errors are HTTP 200 `{"code":N}`
  *    (2048 stream, 2049 client, 2014 vhost, 1061 raw api disabled, 1090 exporter disabled);

@@ -1,6 +1,6 @@
 /**
  * The JSON objects of /api/v1/vhosts, streams and clients, field for field as SRS prints them (see
- * shared/srs-samples): vhost and stream ids are `vid-…`, a stream's `vhost` is the vhost's *id*, kbps are the
+ * tests/fixtures/srs-samples): vhost and stream ids are `vid-…`, a stream's `vhost` is the vhost's *id*, kbps are the
  * 30 s averages of stats.ts, `video`/`audio` are null until the stream has the codec's sequence header.
  */
 import type { ClientInfo } from "../../clients.ts";

@@ -142,7 +142,7 @@ describe("AAC tables and transforms", () => {
 });
 
 describe("AAC decoder vs FFmpeg", () => {
-  test("clip.flv (AAC-LC 44.1 kHz stereo): within 1e-3 RMS of FFmpeg's decode, sample-aligned", () => {
+  test("clip.flv (AAC-LC 44.1 kHz stereo): within 1e-7 RMS of FFmpeg's decode (README: 1.2e-8), sample-aligned", () => {
     const { asc, frames } = clipAudio();
     const ours = ourDecode(asc, frames.map((f) => f.data));
     expect(ours.bad).toBe(0);
@@ -155,11 +155,12 @@ describe("AAC decoder vs FFmpeg", () => {
     const eL = rms(fl, ours.l, 0, fl.length);
     const eR = rms(fr, ours.r, 0, fr.length);
     console.log(`decoder vs FFmpeg (clip.flv): RMS L ${eL.toExponential(2)}, R ${eR.toExponential(2)}`);
-    expect(eL).toBeLessThan(1e-3);
-    expect(eR).toBeLessThan(1e-3);
+    // measured 1.2e-8 (float rounding: FFmpeg's float decoder vs our float64 pipeline), as the README says
+    expect(eL).toBeLessThan(1e-7);
+    expect(eR).toBeLessThan(1e-7);
   });
 
-  test("FFmpeg encoder with TNS, M/S, intensity stereo (short windows on clicks): within 1e-3 RMS", () => {
+  test("FFmpeg encoder with TNS, M/S, intensity stereo (short windows on clicks): within 1e-7 RMS", () => {
     const p = ffmpegAac(["-aac_pns", "0", "-aac_is", "1", "-aac_ms", "1", "-aac_tns", "1"]);
     try {
       const { asc, frames } = adtsFrames(new Uint8Array(readFileSync(p)));
@@ -169,8 +170,9 @@ describe("AAC decoder vs FFmpeg", () => {
       const eL = rms(channel(ff, 2, 0), ours.l, 0, ours.l.length);
       const eR = rms(channel(ff, 2, 1), ours.r, 0, ours.r.length);
       console.log(`decoder vs FFmpeg (TNS/MS/IS): RMS L ${eL.toExponential(2)}, R ${eR.toExponential(2)}`);
-      expect(eL).toBeLessThan(1e-3);
-      expect(eR).toBeLessThan(1e-3);
+      // measured 4.8e-9
+      expect(eL).toBeLessThan(1e-7);
+      expect(eR).toBeLessThan(1e-7);
     } finally {
       rmSync(join(p, ".."), { recursive: true, force: true });
     }
@@ -230,7 +232,7 @@ describe("AAC encoder, decoded by FFmpeg", () => {
       // and our own decoder agrees with FFmpeg's on our stream
       const ours = ourDecode(enc.config, frames);
       expect(ours.bad).toBe(0);
-      expect(rms(fl, ours.l, 0, fl.length)).toBeLessThan(1e-4);
+      expect(rms(fl, ours.l, 0, fl.length)).toBeLessThan(2e-7); // measured 4.5e-8 to 4.8e-8
     });
   }
 
@@ -251,7 +253,7 @@ describe("AAC encoder, decoded by FFmpeg", () => {
 });
 
 describe("AAC -> Opus -> AAC round trip", () => {
-  test("clip.flv through AacToOpus and OpusToAac (44.1 kHz): tones kept, SNR >= 20 dB, timestamps aligned", () => {
+  test("clip.flv through AacToOpus and OpusToAac (44.1 kHz): tones kept, SNR >= 28 dB, timestamps aligned", () => {
     const { asc, frames } = clipAudio();
     const a2o = new AacToOpus({ bitrate: 96000 });
     const o2a = new OpusToAac({ bitrate: 128000, sampleRate: 44100 });
@@ -282,8 +284,9 @@ describe("AAC -> Opus -> AAC round trip", () => {
     const sL = snrDb(src.l, fl, lag, 8192, len - 8192);
     const sR = snrDb(src.r, fr, lag, 8192, len - 8192);
     console.log(`round trip AAC->Opus->AAC: lag ${lag} samples, SNR L ${sL.toFixed(1)} dB, R ${sR.toFixed(1)} dB`);
-    expect(sL).toBeGreaterThanOrEqual(20);
-    expect(sR).toBeGreaterThanOrEqual(20);
+    // README: 30–34 dB (measured L 34.0, R 30.4)
+    expect(sL).toBeGreaterThanOrEqual(28);
+    expect(sR).toBeGreaterThanOrEqual(28);
   });
 });
 
@@ -350,8 +353,9 @@ describe("fuzzing", () => {
         p[1 + Math.floor(rand() * (p.length - 1))]! ^= 0x55;
       } else p = good;
       const r = dec.decode(p);
-      expect(r.samples).toBeGreaterThanOrEqual(0);
-      expect(r.samples).toBeLessThanOrEqual(5760);
+      // an intact packet after all that garbage still decodes to its 20 ms; nothing ever exceeds Opus's 120 ms
+      if (mode === 4) expect(r.samples).toBe(960);
+      expect(Number.isInteger(r.samples) && r.samples >= 0 && r.samples <= 5760).toBe(true);
       expect(finite(r.pcm, r.samples)).toBe(true);
     }
     expect(opusPacketSamples(new Uint8Array(0))).toBe(0);

@@ -181,7 +181,8 @@ describe("MP3 decoder against FFmpeg", () => {
         for (let i = 0; i < len; i++) energy += r[i]! * r[i]!;
         lines.push(`ch${ch}: lag ${lag}, RMS diff ${e.toExponential(2)}, max ${peak.toExponential(2)}, signal RMS ${Math.sqrt(energy / len).toFixed(3)}`);
         expect(energy / len).toBeGreaterThan(1e-4);
-        expect(e).toBeLessThan(1e-4); // measured ~1e-7: float rounding (FFmpeg's float decoder vs our float64 pipeline)
+        // README: within 2.3e-7 RMS (measured 4e-8 to 2.3e-7: FFmpeg's float decoder vs our float64 pipeline)
+        expect(e).toBeLessThan(5e-7);
         if (c.tones[ch]) expect(Math.abs(peakFrequency(ours[ch]!, c.rate, lag + 4096) - c.tones[ch]!)).toBeLessThan(3);
         for (let i = 0; i < n; i++) if (!Number.isFinite(ours[ch]![i]!)) throw new Error("non-finite sample");
       }
@@ -197,10 +198,9 @@ describe("MP3 decoder against FFmpeg", () => {
     expect(ms.length).toBeGreaterThan(100);
   });
 
-  test("decodeMp3 (whole files, ID3v2 skipped) and CPU per second of audio", () => {
+  test("decodeMp3 (whole files): an ID3v2 tag in front is skipped", () => {
     const file = join(dir, "st.mp3");
     const raw = new Uint8Array(readFileSync(file));
-    // an ID3v2 tag in front must be skipped
     const id3 = new Uint8Array(10 + 300);
     id3.set([0x49, 0x44, 0x33, 4, 0, 0, 0, 0, 2, 44]); // size 300 (syncsafe)
     id3.fill(0xff, 10);
@@ -209,18 +209,10 @@ describe("MP3 decoder against FFmpeg", () => {
     tagged.set(raw, id3.length);
     const a = decodeMp3(raw);
     const b = decodeMp3(tagged);
+    expect(a.frames).toBeGreaterThan(100);
     expect(b.frames).toBe(a.frames);
     expect(b.errors).toBe(0);
     expect(rms(a.pcm[0]!, b.pcm[0]!, 0, a.pcm[0]!.length)).toBe(0);
-    const started = performance.now();
-    let seconds = 0;
-    for (let k = 0; k < 10; k++) {
-      const d = decodeMp3(raw);
-      seconds += d.pcm[0]!.length / d.sampleRate;
-    }
-    const ms = performance.now() - started;
-    console.log(`MP3 decode (44.1 kHz stereo 128k): ${((ms / (seconds * 1000)) * 100).toFixed(2)}% of a core per second of audio`);
-    expect(ms / (seconds * 1000)).toBeLessThan(0.1);
   });
 });
 

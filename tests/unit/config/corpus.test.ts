@@ -7,23 +7,22 @@
  * `include ./conf/include.vhost.conf;`. The corpus directory here is not called `conf`, so we recreate SRS's layout:
  * a temporary "trunk" dir with the corpus copied to `trunk/conf/`, and load `conf/FILE` with cwd = trunk.
  */
-import { describe, expect, test } from "bun:test";
-import { cpSync, existsSync, mkdtempSync, readdirSync } from "node:fs";
+import { expect, test } from "bun:test";
+import { cpSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError, checkConfigFile, loadConfig } from "../../../lib/config/index.ts";
+import { describeWithCorpus } from "../../helpers/srs-conf-corpus.ts";
 
-const REPO = join(import.meta.dir, "../../..");
-const CORPUS = process.env.SRS_CONF_CORPUS ?? join(REPO, "../shared/srs-conf");
 const EXPECTED_FAILURES = new Set(["full.conf", "hls.edge.conf", "nginx.proxy.conf", "include.vhost.conf"]);
 
-const files = existsSync(CORPUS) ? readdirSync(CORPUS).filter((f) => f.endsWith(".conf")).sort() : [];
-const trunk = mkdtempSync(join(tmpdir(), "srs-trunk-"));
-if (files.length > 0) cpSync(CORPUS, join(trunk, "conf"), { recursive: true });
+describeWithCorpus("corpus: SRS trunk/conf", ({ dir, files }) => {
+  const trunk = mkdtempSync(join(tmpdir(), "srs-trunk-"));
+  cpSync(dir, join(trunk, "conf"), { recursive: true });
 
-describe("corpus: SRS trunk/conf", () => {
-  test("corpus present", () => {
+  test("corpus complete", () => {
     expect(files.length).toBeGreaterThanOrEqual(100);
+    for (const f of EXPECTED_FAILURES) expect(files).toContain(f);
   });
 
   for (const f of files) {

@@ -4,15 +4,14 @@
  * failure is reproducible: the message prints the seed, iteration and mutated text.
  */
 import { describe, expect, test } from "bun:test";
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError, loadConfig, parseConfText, type SrsConfig, stringifyYaml } from "../../../lib/config/index.ts";
 import { newIncludeContext } from "../../../lib/config/parser.ts";
 import { prng as mulberry32 } from "../../helpers/prng.ts";
+import { srsConfCorpus, describeWithCorpus } from "../../helpers/srs-conf-corpus.ts";
 
-const REPO = join(import.meta.dir, "../../..");
-const CORPUS = process.env.SRS_CONF_CORPUS ?? join(REPO, "../shared/srs-conf");
 const SEED = Number(process.env.FUZZ_SEED ?? 20251122);
 const ITERATIONS = Number(process.env.FUZZ_ITERATIONS ?? 3000);
 const BUDGET_MS = 20000;
@@ -85,9 +84,9 @@ function mutate(text: string, rnd: () => number): string {
   return text;
 }
 
-const files = existsSync(CORPUS) ? readdirSync(CORPUS).filter((f) => f.endsWith(".conf")).sort() : [];
+const corpus = srsConfCorpus();
 const trunk = mkdtempSync(join(tmpdir(), "srs-fuzz-"));
-if (files.length > 0) cpSync(CORPUS, join(trunk, "conf"), { recursive: true });
+if (corpus.files.length > 0) cpSync(corpus.dir, join(trunk, "conf"), { recursive: true });
 
 interface Seed {
   name: string;
@@ -96,8 +95,8 @@ interface Seed {
 }
 
 const seeds: Seed[] = [];
-for (const f of files) {
-  const text = readFileSync(join(CORPUS, f), "utf8");
+for (const f of corpus.files) {
+  const text = readFileSync(join(corpus.dir, f), "utf8");
   seeds.push({ name: f, text, format: "conf" });
   try {
     seeds.push({ name: `${f}.yaml`, text: stringifyYaml(parseConfText(text, f, newIncludeContext(trunk))), format: "yaml" });
@@ -124,7 +123,7 @@ function exercise(text: string, format: "conf" | "yaml"): SrsConfig {
   return cfg;
 }
 
-describe("fuzz: config loader", () => {
+describeWithCorpus("fuzz: config loader over the corpus", () => {
   test(`mutated corpus configs: only ConfigError (seed ${SEED}, ${ITERATIONS} iterations)`, () => {
     expect(seeds.length).toBeGreaterThan(100);
     const rnd = mulberry32(SEED);
@@ -153,7 +152,9 @@ describe("fuzz: config loader", () => {
     expect(rejected).toBeGreaterThan(0);
     expect(i).toBeGreaterThan(Math.min(ITERATIONS, 500));
   }, 60000);
+});
 
+describe("fuzz: config loader", () => {
   test("random bytes", () => {
     const rnd = mulberry32(SEED + 1);
     for (let i = 0; i < 1000; i++) {

@@ -12,5 +12,5 @@ test("Bun's embedded file system paths are recognised", () => {
   expect(isBunfsPath("file:///$bunfs/root/srs-ts-0.1.0-linux-x64")).toBe(true);
   expect(isBunfsPath("/$bunfs/root/www/index.html")).toBe(true);
   expect(isBunfsPath("B:/~BUN/root/srs.exe")).toBe(true);
-  expect(isBunfsPath("file:///work/main/lib/runtime/platform.ts")).toBe(false);
+  expect(isBunfsPath("file:///home/user/srs-ts/lib/runtime/platform.ts")).toBe(false);
 });

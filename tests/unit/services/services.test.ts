@@ -1,7 +1,5 @@
 /** Unit tests of the services' pure parts: security/refer rules, the hook allow rule and payloads, kbps window, codec names. */
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import type { ClientInfo } from "../../../lib/clients.ts";
 import type { SecurityConfig } from "../../../lib/config/config.ts";
 import { avcLevelName, avcProfileName, hevcLevelName } from "../../../lib/services/api/shapes.ts";
@@ -11,7 +9,7 @@ import {
 } from "../../../lib/services/hooks/index.ts";
 import { checkRefer, checkSecurity, ipMatches, referDomain } from "../../../lib/services/security/index.ts";
 import { KbpsWindow } from "../../../lib/services/stats.ts";
-import { REPO_ROOT } from "../../helpers/media.ts";
+import { srsHookSamples } from "../../helpers/fixtures.ts";
 
 const sec = (rules: SecurityConfig["rules"], enabled = true): SecurityConfig => ({ enabled, rules });
 
@@ -78,8 +76,7 @@ describe("hooks", () => {
     expect(hookAllows(500, `{"code":0}`).ok).toBe(false);
   });
 
-  const samples = readFileSync(join(REPO_ROOT, "../shared/srs-samples/hooks.jsonl"), "utf8").trim().split("\n")
-    .map((l) => JSON.parse(l) as { path: string; body?: Record<string, unknown> });
+  const samples = srsHookSamples();
   const keysOf = (action: string) => Object.keys(samples.find((x) => x.body?.action === action)!.body!);
   const ids = { serverId: "vid-ss9w0t2", serviceId: "9s991a45" };
   const c: ClientInfo = {

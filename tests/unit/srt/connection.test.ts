@@ -1,24 +1,71 @@
 /**
  * Two SrtConnections over an in-memory lossy, delayed link: ARQ (NAK + retransmission), TSBPD delivery
  * timing, too-late drop, ACK/ACKACK RTT, drop requests and shutdown.
+ *
+ * The link runs on virtual time (the connections' injected clock): delays, ticks and pacing advance in 1 ms steps
+ * that the test drives, so timing windows are exact and do not depend on how busy the machine is.
  */
 import { describe, expect, test } from "bun:test";
-import { SrtConnection, type SrtTransport } from "../../../lib/protocols/srt/connection.ts";
+import { SrtConnection, type SrtSendScheduler, type SrtTransport } from "../../../lib/protocols/srt/connection.ts";
 import { createKm, encodeKm } from "../../../lib/protocols/srt/crypto.ts";
 import { writeControlHeader, writeDataHeader } from "../../../lib/protocols/srt/packet.ts";
 import { silentLog } from "../../../lib/log/logger.ts";
 
 const now = () => performance.now() * 1000;
 
+/**
+ * Virtual time in µs. Datagrams in flight and the connections' pacing wait on it; `run` advances it 1 ms at a
+ * time, delivering what falls due, pumping woken senders (as SrtServer's shared pacer does) and ticking every
+ * 10 ms (as the owners do).
+ */
+class VirtualTime implements SrtSendScheduler {
+  now = 1_000_000;
+  readonly clock = (): number => this.now;
+  private due: { at: number; order: number; run: () => void }[] = [];
+  private order = 0;
+  private woken = new Set<SrtConnection>();
+  private ticked: SrtConnection[] = [];
+  private lastTick = this.now;
+
+  /** Runs `fn` after `ms` of virtual time. */
+  after(ms: number, fn: () => void): void {
+    this.due.push({ at: this.now + ms * 1000, order: this.order++, run: fn });
+  }
+
+  wake(conn: SrtConnection): void {
+    this.woken.add(conn);
+  }
+
+  tickEvery10ms(...conns: SrtConnection[]): void {
+    this.ticked.push(...conns);
+  }
+
+  /** Advances `ms` milliseconds, or until `until()` holds (checked after every step). */
+  run(ms: number, until?: () => boolean): void {
+    for (let step = 0; step < ms && !until?.(); step++) {
+      this.now += 1000;
+      const ready = this.due.filter((d) => d.at <= this.now).sort((x, y) => x.at - y.at || x.order - y.order);
+      this.due = this.due.filter((d) => d.at > this.now);
+      for (const d of ready) d.run();
+      if (this.now - this.lastTick >= 10_000) {
+        this.lastTick = this.now;
+        for (const c of this.ticked) c.tick(this.now);
+      }
+      for (const c of [...this.woken]) if (c.pump(this.now, Infinity) < 0) this.woken.delete(c);
+    }
+  }
+}
+
 interface Link {
   a: SrtConnection;
   b: SrtConnection;
-  stop(): void;
+  time: VirtualTime;
   counts: { aToB: number; dropped: number };
 }
 
 /** a → b with `loss` probability and `delayMs` one-way delay (both ways). */
 function link(opts: { loss: number; delayMs: number; latencyMs: number; tlpktdrop?: boolean; encrypt?: boolean; lossBack?: number }): Link {
+  const time = new VirtualTime();
   const counts = { aToB: 0, dropped: 0 };
   let a!: SrtConnection;
   let b!: SrtConnection;
@@ -32,25 +79,22 @@ function link(opts: { loss: number; delayMs: number; latencyMs: number; tlpktdro
         return;
       }
       const copy = buf.slice(0, len);
-      setTimeout(() => to().handlePacket(copy, copy.length, now()), opts.delayMs);
+      time.after(opts.delayMs, () => to().handlePacket(copy, copy.length, time.now));
     },
   });
   const km = opts.encrypt ? createKm("link-passphrase", 16).cipher : null;
-  const t0 = now();
+  const t0 = time.now;
   const common = {
     remoteAddress: "mem", remotePort: 0, streamId: "s", sndIsn: 0x7ffffff0, rcvIsn: 0x7ffffff0, rcvLatencyMs: opts.latencyMs,
     sndLatencyMs: opts.latencyMs, tsbpd: true, tlpktdrop: opts.tlpktdrop ?? true, payloadSize: 1316, rcvBufPackets: 8192,
     sndBufPackets: 8192, peerIdleTimeoutMs: 5000, maxBw: 0, rcvEven: km, rcvOdd: null, sndCipher: km,
     tsbpdBaseUs: t0 + opts.delayMs * 1000, startUs: t0, peerRexmitFlag: true, log: silentLog(),
+    clock: time.clock, scheduler: time,
   };
   a = new SrtConnection({ ...common, socketId: 1, peerSocketId: 2, transport: mk(() => b, opts.loss, true) });
   b = new SrtConnection({ ...common, socketId: 2, peerSocketId: 1, transport: mk(() => a, opts.lossBack ?? opts.loss, false) });
-  const timer = setInterval(() => {
-    const t = now();
-    a.tick(t);
-    b.tick(t);
-  }, 10);
-  return { a, b, counts, stop: () => clearInterval(timer) };
+  time.tickEvery10ms(a, b);
+  return { a, b, time, counts };
 }
 
 function packet(i: number): Uint8Array {
@@ -60,22 +104,21 @@ function packet(i: number): Uint8Array {
   return p;
 }
 
-async function pump(l: Link, n: number, perMs: number): Promise<void> {
+/** Sends packets 0..n-1, `perMs` per millisecond of virtual time. */
+function pump(l: Link, n: number, perMs: number): void {
   for (let i = 0; i < n; i++) {
     l.a.send(packet(i));
-    if (i % perMs === perMs - 1) await Bun.sleep(1);
+    if (i % perMs === perMs - 1) l.time.run(1);
   }
 }
 
 describe("SrtConnection over a lossy link", () => {
-  test("10% loss each way, 20 ms delay, 200 ms latency: every packet delivered in order (sequence wraps, lost tail resent)", async () => {
+  test("10% loss each way, 20 ms delay, 200 ms latency: every packet delivered in order (sequence wraps, lost tail resent)", () => {
     const l = link({ loss: 0.1, delayMs: 20, latencyMs: 200 });
     const got: number[] = [];
     l.b.onData((p) => got.push(new DataView(p.buffer, p.byteOffset).getUint32(0)));
-    await pump(l, 1500, 2);
-    const end = Date.now() + 5000;
-    while (got.length < 1500 && Date.now() < end) await Bun.sleep(20);
-    l.stop();
+    pump(l, 1500, 2);
+    l.time.run(5000, () => got.length >= 1500);
     expect(got.length).toBe(1500);
     for (let i = 0; i < got.length; i++) if (got[i] !== i) throw new Error(`out of order at ${i}: ${got[i]}`);
     const sa = l.a.stats();
@@ -84,61 +127,64 @@ describe("SrtConnection over a lossy link", () => {
     expect(sa.pktRetrans).toBeGreaterThan(100);
     expect(sb.pktLoss).toBeGreaterThan(100);
     expect(sb.pktRcvDrop).toBe(0);
-    expect(sb.rttMs).toBeGreaterThan(30);
-    expect(sb.rttMs).toBeLessThan(150);
+    // ACK → ACKACK round trip over 20 ms each way, measured on the virtual clock (1 ms steps)
+    expect(sb.rttMs).toBeGreaterThanOrEqual(40);
+    expect(sb.rttMs).toBeLessThan(43);
     l.a.close();
     l.b.close();
   });
 
-  test("encrypted link: payloads decrypted intact", async () => {
+  test("encrypted link: payloads decrypted intact", () => {
     const l = link({ loss: 0.05, delayMs: 5, latencyMs: 120, encrypt: true });
     const got: Uint8Array[] = [];
     l.b.onData((p) => got.push(p.slice()));
-    await pump(l, 300, 3);
-    const end = Date.now() + 3000;
-    while (got.length < 300 && Date.now() < end) await Bun.sleep(20);
-    l.stop();
+    pump(l, 300, 3);
+    l.time.run(3000, () => got.length >= 300);
     expect(got.length).toBe(300);
     for (let i = 0; i < 300; i++) expect(Buffer.from(got[i]!).equals(Buffer.from(packet(i)))).toBe(true);
+    l.a.close();
+    l.b.close();
   });
 
-  test("TSBPD: delivery happens ~latency after sending, not before", async () => {
+  test("TSBPD: delivery happens latency after sending, not before", () => {
     const l = link({ loss: 0, delayMs: 1, latencyMs: 150 });
-    const sentAt = now();
+    const sentAt = l.time.now;
     let deliveredAt = 0;
     l.b.onData(() => {
-      if (!deliveredAt) deliveredAt = now();
+      if (!deliveredAt) deliveredAt = l.time.now;
     });
     l.a.send(packet(0));
-    await Bun.sleep(400);
-    l.stop();
+    l.time.run(400);
     const ms = (deliveredAt - sentAt) / 1000;
-    expect(ms).toBeGreaterThanOrEqual(145);
-    expect(ms).toBeLessThan(200);
+    // due at 150 ms (+1 ms link delay); delivery runs on the 10 ms tick, so at most one tick later
+    expect(ms).toBeGreaterThanOrEqual(150);
+    expect(ms).toBeLessThanOrEqual(161);
+    l.a.close();
+    l.b.close();
   });
 
-  test("too-late drop: with the sender's retransmissions lost, the receiver skips holes and keeps going", async () => {
+  test("too-late drop: with the sender's retransmissions lost, the receiver skips holes and keeps going", () => {
     // 30% loss forward, no way to recover everything within 40 ms of latency and 30 ms delay.
     const l = link({ loss: 0.3, delayMs: 30, latencyMs: 40 });
     const got: number[] = [];
     l.b.onData((p) => got.push(new DataView(p.buffer, p.byteOffset).getUint32(0)));
-    await pump(l, 600, 2);
-    await Bun.sleep(500);
-    l.stop();
+    pump(l, 600, 2);
+    l.time.run(500);
     expect(got.length).toBeGreaterThan(300);
     expect(got.length).toBeLessThan(600);
     for (let i = 1; i < got.length; i++) if (got[i]! <= got[i - 1]!) throw new Error("not increasing");
     expect(l.b.stats().pktRcvDrop).toBeGreaterThan(0);
+    l.a.close();
+    l.b.close();
   });
 
-  test("shutdown closes the peer; idle timeout closes a silent connection", async () => {
+  test("shutdown closes the peer; idle timeout closes a silent connection", () => {
     const l = link({ loss: 0, delayMs: 1, latencyMs: 50 });
     const reasons: string[] = [];
     l.b.onClose((r) => reasons.push(r));
     l.a.close();
-    await Bun.sleep(30);
+    l.time.run(30);
     expect(reasons).toEqual(["peer shutdown"]);
-    l.stop();
     const sent: number[] = [];
     const lone = new SrtConnection({
       socketId: 1, peerSocketId: 2, remoteAddress: "x", remotePort: 0, streamId: "", sndIsn: 0, rcvIsn: 0, rcvLatencyMs: 120,
@@ -153,23 +199,27 @@ describe("SrtConnection over a lossy link", () => {
     expect(lone.send(new Uint8Array(10))).toBe(false);
   });
 
-  test("pacing: a 300-packet burst is spread out, not sent in one go", async () => {
+  test("pacing: a 300-packet burst at maxbw 1 MB/s is spread over ~400 ms, not sent in one go", () => {
+    const time = new VirtualTime();
     const times: number[] = [];
     const c = new SrtConnection({
       socketId: 1, peerSocketId: 2, remoteAddress: "x", remotePort: 0, streamId: "", sndIsn: 0, rcvIsn: 0, rcvLatencyMs: 120,
       sndLatencyMs: 120, tsbpd: true, tlpktdrop: true, payloadSize: 1316, rcvBufPackets: 64, sndBufPackets: 1024,
-      peerIdleTimeoutMs: 5000, maxBw: 1_000_000, rcvEven: null, rcvOdd: null, sndCipher: null, tsbpdBaseUs: now(),
-      startUs: now(), peerRexmitFlag: true, transport: { send: (_b, n) => void (n > 100 && times.push(performance.now())) },
-      log: silentLog(),
+      peerIdleTimeoutMs: 5000, maxBw: 1_000_000, rcvEven: null, rcvOdd: null, sndCipher: null, tsbpdBaseUs: time.now,
+      startUs: time.now, peerRexmitFlag: true, transport: { send: (_b, n) => void (n > 100 && times.push(time.now)) },
+      log: silentLog(), clock: time.clock, scheduler: time,
     });
     for (let i = 0; i < 300; i++) c.send(new Uint8Array(1316));
-    const immediate = times.length;
-    await Bun.sleep(500);
+    time.run(1);
+    const atOnce = times.length;
+    time.run(600);
     c.close();
-    // 1 MB/s: ~400 ms for 300 × 1332 bytes; a handful may leave at once (bucket), not all.
-    expect(immediate).toBeLessThan(10);
-    expect(times.length).toBeGreaterThan(250);
-    expect(times[times.length - 1]! - times[0]!).toBeGreaterThan(300);
+    // 1 MB/s: 300 × 1332 bytes take ~400 ms; only the bucket's few packets may leave at once
+    expect(atOnce).toBeLessThan(10);
+    expect(times.length).toBe(300);
+    const spanMs = (times[times.length - 1]! - times[0]!) / 1000;
+    expect(spanMs).toBeGreaterThan(370);
+    expect(spanMs).toBeLessThan(420);
   });
 });
 

@@ -50,6 +50,7 @@ describe("SrtServer", () => {
     const sock = await rawSocket(() => replies++);
     Bun.gc(true);
     const heap0 = process.memoryUsage().heapUsed;
+    const started = performance.now();
     for (let i = 0; i < 20000; i++) {
       sock.send(hsPacket(HS_INDUCTION, i + 1, 0, 4), port, "127.0.0.1");
       if (i % 500 === 499) await Bun.sleep(1);
@@ -59,11 +60,13 @@ describe("SrtServer", () => {
       sock.send(hsPacket(HS_CONCLUSION, i + 1, 0x12345678 + i, 5, [{ type: EXT_HSREQ, data: encodeHsReq({ version: 0x10501, flags: 0xbf, recvDelayMs: 120, sendDelayMs: 120 }) }]), port, "127.0.0.1");
     }
     await Bun.sleep(300);
+    // the limiter's 1 s windows this flood touched, however long a busy machine made it last
+    const windows = Math.ceil((performance.now() - started) / 1000) + 1;
     Bun.gc(true);
     const grown = process.memoryUsage().heapUsed - heap0;
     expect(s.connectionCount).toBe(0);
     expect(s.stats().handshakesIn).toBeGreaterThan(15000);
-    expect(replies).toBeLessThanOrEqual(100 * 3); // 100/s per IP (the test spans at most ~3 windows)
+    expect(replies).toBeLessThanOrEqual(100 * windows); // 100/s per IP
     expect(s.stats().rateLimited).toBeGreaterThan(10000);
     expect(grown).toBeLessThan(8 * 1024 * 1024);
     // A real caller still gets in (next rate window).
@@ -116,7 +119,7 @@ describe("SrtServer", () => {
     const c = await srtConnect({ host: "127.0.0.1", port, streamId: "ghost", peerIdleTimeout: 60000 });
     // Silence the caller without a SHUTDOWN: stop its socket from answering by closing it behind its back.
     (c as unknown as { transport: { send: () => void } }).transport.send = () => {};
-    await Bun.sleep(700);
+    for (let waited = 0; s.connectionCount > 0 && waited < 5000; waited += 50) await Bun.sleep(50);
     expect(s.connectionCount).toBe(0);
     expect(reasons[0]).toContain("idle");
     c.close();
