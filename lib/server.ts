@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { ClientRegistry } from "./clients.ts";
-import type { SrsConfig } from "./config/index.ts";
+import { type SrsConfig, unimplementedDirectives } from "./config/index.ts";
 import { HubRegistry } from "./hub/registry.ts";
 import { Log, LogSink, parseLogLevel } from "./log/logger.ts";
 import type { StreamKey } from "./media/packet.ts";
@@ -118,6 +118,7 @@ export class Server implements ServerContext {
   async start(): Promise<void> {
     const c = this.config;
     this.log.trace(`srs-ts/${VERSION} starting, pid=${process.pid}, config=${this.opts.configFile ?? "(built-in)"}`);
+    for (const u of unimplementedDirectives(c)) this.log.warn(u.text);
     this.writePidFile(c.pidFile());
     try {
       this.wireHlsHooks(startHls(this));

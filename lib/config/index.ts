@@ -17,6 +17,7 @@ export { type Env, envName } from "./env.ts";
 export { parseYamlText, stringifyYaml } from "./yaml.ts";
 export { DEFAULT_CONFIG_TEXT } from "./default.ts";
 export { checkConfigFile, loadConfig, type LoadOptions } from "./load.ts";
+export { UNIMPLEMENTED, type UnimplementedDirective, unimplementedDirectives } from "./unimplemented.ts";
 export {
   DEFAULT_VHOST,
   SrsConfig,
