@@ -73,7 +73,7 @@ function randomId(n: number): string {
 export class Server implements ServerContext {
   config: SrsConfig;
   readonly hubs: HubRegistry;
-  readonly clients = new ClientRegistry();
+  readonly clients = new ClientRegistry(() => this.config.maxConnections());
   readonly log: Log;
   access: AccessControl = new OpenAccess();
   readonly sink: LogSink;

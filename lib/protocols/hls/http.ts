@@ -253,6 +253,11 @@ export class HlsHttp {
     const env = c.env as { remoteAddr?: string } | undefined;
     const ip = env?.remoteAddr || c.req.header("x-real-ip") || c.req.header("x-forwarded-for")?.split(",")[0]?.trim() || "";
     const timeoutMs = (found.cfg.fragment * 2 + 5) * 1000;
+    const full = this.ctx.clients.whyFull();
+    if (full) {
+      this.log.warn(`hls: play ${id} ${url.pathname} ip=${ip || "?"} refused: ${full}`);
+      return new Response("Service Unavailable\n", { status: 503, headers: { Server: SERVER_SIGNATURE, "Retry-After": "5" } });
+    }
     const s = new HlsSession(id, ip, key, timeoutMs, (x, why) => this.endSession(x, why));
     const q = new URLSearchParams(url.searchParams);
     q.delete("hls_ctx");

@@ -117,6 +117,9 @@ export class RtcService implements RtcServiceView {
     if (!vhost || !vhost.enabled) throw new RtcRefused(`vhost ${r.key.vhost} not found`, 404, 2014);
     if (!vhost.rtc.enabled) throw new RtcRefused(`rtc disabled for vhost ${vhost.name}`, 403, 5021);
     const key = { ...r.key, vhost: vhost.name };
+    // SRS's ERROR_EXCEED_CONNECTIONS (1074); WHIP/WHEP answer 503.
+    const full = this.ctx.clients.whyFull();
+    if (full) throw new RtcRefused(full, 503, 1074);
     const c = this.ctx.config.rtcServer();
     const candidates = candidateAddresses({
       candidate: c.candidate,

@@ -31,9 +31,9 @@ export class RtmpServer {
   }
 
   private accept(socket: Socket): void {
-    const max = this.ctx.config.maxConnections();
-    if (this.ctx.clients.size >= max) {
-      this.ctx.log.warn(`rtmp: reject ${socket.remoteAddress}: max_connections ${max} reached`);
+    const full = this.ctx.clients.whyFull();
+    if (full) {
+      this.ctx.log.warn(`rtmp: reject ${socket.remoteAddress}: ${full}`);
       socket.destroy();
       return;
     }

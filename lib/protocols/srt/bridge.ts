@@ -36,6 +36,7 @@ import {
   REJX_CONFLICT,
   REJX_FORBIDDEN,
   REJX_NOTFOUND,
+  REJX_OVERLOAD,
   type SrtAcceptRequest,
   SrtServer,
 } from "./server.ts";
@@ -202,6 +203,11 @@ export class SrtSession implements ClientInfo {
     const ctx = this.ctx;
     const streamId = this.caller.streamId;
     const who = `${this.ip}:${this.caller.port}`;
+    const full = ctx.clients.whyFull();
+    if (full) {
+      this.log.warn(`srt client ${who} refused: ${full}`);
+      return this.refuse(REJX_OVERLOAD, "max_connections reached");
+    }
     let sid;
     try {
       sid = parseSrtStreamId(streamId, ctx.config.srtServer().defaultApp);
