@@ -1,10 +1,13 @@
 /** WebRTC: the global `rtc_server` and the vhost's `rtc` block. */
+import { portOf } from "../net/endpoint.ts";
 import { expandDollar, type Scope } from "./env.ts";
 
 export interface RtcServerConfig {
   enabled: boolean;
-  /** UDP port, default 8000. */
+  /** UDP port of the first listen, default 8000 (-1 when that value is not a valid endpoint). */
   listen: number;
+  /** Every listen value: ports, `ip:port`, `[ipv6]:port` (SRS takes a port only; srs-ts takes what `listen` takes). */
+  listens: string[];
   /** Candidate IP/host, `$VAR` expanded (unset var → `*`), default `*`. */
   candidate: string;
   protocol: "udp" | "tcp" | "all";
@@ -49,9 +52,11 @@ export function rtcServerOf(g: Scope): RtcServerConfig {
   const bh = s.child("black_hole");
   const protocol = s.str("protocol", "udp");
   const family = s.str("ip_family", "ipv4");
+  const listens = s.list("listen", ["8000"]);
   return {
     enabled: s.boolOn("enabled"),
-    listen: s.int("listen", 8000),
+    listen: portOf(listens[0] ?? "8000"),
+    listens,
     candidate: expandDollar(s.str("candidate", "*"), g.env),
     protocol: protocol === "tcp" || protocol === "all" ? protocol : "udp",
     tcp: { enabled: tcp.boolOn("enabled"), listen: tcp.int("listen", 8000) },

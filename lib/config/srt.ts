@@ -1,10 +1,13 @@
 /** SRT: the global `srt_server` and the vhost's `srt` block. */
+import { portOf } from "../net/endpoint.ts";
 import type { Scope } from "./env.ts";
 
 export interface SrtServerConfig {
   enabled: boolean;
-  /** UDP port, default 10080. */
+  /** UDP port of the first listen, default 10080 (-1 when that value is not a valid endpoint). */
   listen: number;
+  /** Every listen value: ports, `ip:port`, `[ipv6]:port` (SRS takes a port only; srs-ts takes what `listen` takes). */
+  listens: string[];
   /** Milliseconds. */
   latency: number;
   recvlatency: number;
@@ -35,9 +38,11 @@ export interface SrtVhostConfig {
 /** `srt_server`, from the global scope `g`. */
 export function srtServerOf(g: Scope): SrtServerConfig {
   const s = g.child("srt_server");
+  const listens = s.list("listen", ["10080"]);
   return {
     enabled: s.boolOn("enabled"),
-    listen: s.int("listen", 10080),
+    listen: portOf(listens[0] ?? "10080"),
+    listens,
     latency: s.int("latency", 120),
     recvlatency: s.int("recvlatency", 120),
     peerlatency: s.int("peerlatency", 0),

@@ -70,7 +70,6 @@ export const UNIMPLEMENTED: readonly Rule[] = [
   { path: "rtc_server.resolve_api_domain", kind: "leaf", ok: ["off"], what: "resolving the API domain as a candidate" },
   { path: "rtc_server.keep_api_domain", kind: "leaf", ok: ["off"], what: "the API domain as a candidate" },
   { path: "rtc_server.use_auto_detect_network_ip", kind: "leaf", ok: ["on"], what: "turning off interface IP detection" },
-  { path: "rtc_server.ip_family", kind: "leaf", ok: ["ipv4"], what: "IPv6 interface candidates" },
   { path: "rtc_server.black_hole", kind: "block-on", what: "copying RTP to a black hole address" },
   { path: "srt_server.sei_filter", kind: "leaf", ok: ["off"], what: "dropping SEI NALUs from SRT streams (they are kept)" },
   { path: "srt_server.mix_correct", kind: "leaf", ok: ["off"], what: "interleaving SRT audio/video by timestamp" },

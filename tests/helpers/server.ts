@@ -57,6 +57,8 @@ export interface StartOptions {
   /** Config text written to a file in the server's temp work dir (default: built-in default config). */
   config?: string;
   env?: Record<string, string>;
+  /** More env from the chosen ports (e.g. `SRS_LISTEN: \`127.0.0.1:${p.rtmp} [::1]:${p.rtmp}\``), applied last. */
+  portEnv?: (p: { rtmp: number; http: number; api: number; srt: number }) => Record<string, string>;
   /** Command to run instead of `bun main.ts` (e.g. a compiled binary). */
   command?: string[];
 }
@@ -85,6 +87,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       SRS_LOG_TANK: "console",
       SRS_DAEMON: "off",
       ...opts.env,
+      ...opts.portEnv?.({ rtmp, http, api, srt }),
     },
     stdio: ["ignore", "pipe", "pipe"],
   });

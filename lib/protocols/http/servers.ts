@@ -1,6 +1,7 @@
 /**
  * The HTTP listeners: `http_server` (HLS, live streams, static files, embedded pages) and `http_api`
- * (the /api/v1 JSON). When both listen on the same port they share one listener, as SRS allows.
+ * (the /api/v1 JSON). Each listens on every value of its `listen` (several ports, `ip:port`, IPv6 `[::]:8080`);
+ * an API endpoint on a port the HTTP server listens on shares that listener, as SRS allows.
  *
  * Every response carries the `Server` header. CORS follows SRS (`crossdomain on` by default, per listener):
  * only a request with an `Origin` header gets the Access-Control-* headers (all `*`), and OPTIONS answers 200
@@ -14,7 +15,7 @@ import { CORS_HEADERS } from "../../net/cors.ts";
 import { readFile, stat } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 import { type Context, Hono, type MiddlewareHandler } from "hono";
-import { parseEndpoint } from "../../net/endpoint.ts";
+import { type Endpoint, formatEndpoint, ipv6OnlyFor, parseEndpoint, parseEndpoints } from "../../net/endpoint.ts";
 import { assetContentType, getAsset, wwwAssetForUrl } from "../../runtime/assets.ts";
 import { type HttpListener, type ServeInfo, serveHttp } from "../../runtime/http-serve.ts";
 import type { ServerContext } from "../../server.ts";
@@ -99,30 +100,40 @@ export class HttpServers {
     const c = this.ctx.config;
     const http = c.httpServer();
     const api = c.httpApi();
-    const httpEp = http.enabled ? parseEndpoint(http.listen) : undefined;
-    const apiEp = api.enabled ? parseEndpoint(api.listen) : undefined;
-    const shared = httpEp && apiEp && httpEp.port === apiEp.port && httpEp.port !== 0;
+    const httpEps = http.enabled ? parseEndpoints(http.listens) : [];
+    const apiEps = api.enabled ? parseEndpoints(api.listens) : [];
+    const all = [...httpEps, ...apiEps];
+    const samePort = (e: Endpoint, list: Endpoint[]) => e.port !== 0 && list.some((o) => o.port === e.port);
     const apiCors = () => this.ctx.config.httpApi().crossdomain;
     const httpCors = () => this.ctx.config.httpServer().crossdomain;
-    if (shared) {
-      const app = this.newApp((p) => (isApiPath(p) ? apiCors() : httpCors()));
-      mountApi(app, this.ctx);
-      mountRtc(app, this.ctx);
-      this.mountHttp(app);
-      await this.listen("both", httpEp.host, httpEp.port, app);
-      return;
+    let apiApp: Hono | undefined;
+    let httpApp: Hono | undefined;
+    let bothApp: Hono | undefined;
+    for (const e of apiEps) {
+      if (samePort(e, httpEps)) continue; // served by the HTTP server's listener on that port
+      apiApp ??= this.apiApp(this.newApp(apiCors));
+      await this.listen("api", e, ipv6OnlyFor(e, all), apiApp);
     }
-    if (apiEp) {
-      const app = this.newApp(apiCors);
-      mountApi(app, this.ctx);
-      mountRtc(app, this.ctx);
-      await this.listen("api", apiEp.host, apiEp.port, app);
+    for (const e of httpEps) {
+      if (samePort(e, apiEps)) {
+        bothApp ??= this.httpApp(this.apiApp(this.newApp((p) => (isApiPath(p) ? apiCors() : httpCors()))));
+        await this.listen("both", e, ipv6OnlyFor(e, all), bothApp);
+      } else {
+        httpApp ??= this.httpApp(this.newApp(httpCors));
+        await this.listen("http", e, ipv6OnlyFor(e, all), httpApp);
+      }
     }
-    if (httpEp) {
-      const app = this.newApp(httpCors);
-      this.mountHttp(app);
-      await this.listen("http", httpEp.host, httpEp.port, app);
-    }
+  }
+
+  private apiApp(app: Hono): Hono {
+    mountApi(app, this.ctx);
+    mountRtc(app, this.ctx);
+    return app;
+  }
+
+  private httpApp(app: Hono): Hono {
+    this.mountHttp(app);
+    return app;
   }
 
   private newApp(cors: (path: string) => boolean): Hono {
@@ -136,15 +147,16 @@ export class HttpServers {
     return app as unknown as Hono;
   }
 
-  private async listen(kind: "http" | "api" | "both", host: string, port: number, app: Hono): Promise<void> {
+  private async listen(kind: "http" | "api" | "both", e: Endpoint, ipv6Only: boolean, app: Hono): Promise<void> {
+    const { host, port } = e;
     try {
-      const l = await serveHttp({ hostname: host, port, fetch: (req, info) => app.fetch(req, info) });
+      const l = await serveHttp({ hostname: host, port, ipv6Only, fetch: (req, info) => app.fetch(req, info) });
       this.listeners.push({ kind, l });
-      this.ctx.log.trace(`${kind === "api" ? "http api" : "http server"} listen at tcp://${host}:${l.port}`);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      const why = code === "EADDRINUSE" || /in use/i.test(String(e)) ? "address already in use" : (e as Error).message;
-      throw new Error(`listen ${kind === "api" ? "http_api" : "http_server"} tcp://${host}:${port}: ${why}`);
+      this.ctx.log.trace(`${kind === "api" ? "http api" : "http server"} listen at tcp://${formatEndpoint({ host, port: l.port })}`);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === "EADDRINUSE" || /in use/i.test(String(err)) ? "address already in use" : (err as Error).message;
+      throw new Error(`listen ${kind === "api" ? "http_api" : "http_server"} tcp://${formatEndpoint(e)}: ${why}`);
     }
   }
 

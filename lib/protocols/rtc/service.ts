@@ -15,6 +15,7 @@
  * shared; vhost rtc.enabled is needed); those two switch the audio bridge (lib/hub/audio-bridge.ts): Opus -> AAC
  * for RTMP-side players, AAC -> Opus for WebRTC viewers (only while one watches).
  */
+import { formatEndpoint, ipv6OnlyFor, parseEndpoints } from "../../net/endpoint.ts";
 import { type RTCCertificate, RTCDtlsTransport } from "werift";
 import type { StreamHub } from "../../hub/stream-hub.ts";
 import type { StreamKey } from "../../media/packet.ts";
@@ -76,10 +77,15 @@ export class RtcService implements RtcServiceView {
   async start(): Promise<void> {
     const c = this.ctx.config.rtcServer();
     if (c.protocol === "tcp") this.ctx.log.warn(`rtc_server: protocol tcp is not supported, using udp`);
-    try {
-      await this.mux.listen(c.listen);
-    } catch (e) {
-      throw new Error(`listen rtc_server udp://0.0.0.0:${c.listen}: ${(e as Error).message}`);
+    const eps = parseEndpoints(c.listens);
+    const at: string[] = [];
+    for (const ep of eps) {
+      try {
+        const port = await this.mux.listen(ep.port, ep.host, ipv6OnlyFor(ep, eps));
+        at.push(`udp://${formatEndpoint({ host: ep.host, port })}`);
+      } catch (e) {
+        throw new Error(`listen rtc_server udp://${formatEndpoint(ep)}: ${(e as Error).message}`);
+      }
     }
     // One certificate for the whole server, as SRS: werift would otherwise make (and cache process-wide) its
     // own on the first session, delaying that join by its key generation + self-signing (~60 ms).
@@ -92,7 +98,7 @@ export class RtcService implements RtcServiceView {
       const now = Date.now();
       for (const s of this.sessions.values()) s.checkTimeout(now);
     }, 1000);
-    this.ctx.log.trace(`rtc server listen at udp://0.0.0.0:${this.mux.port}, candidate=${c.candidate}`);
+    this.ctx.log.trace(`rtc server listen at ${at.join(" ")}, candidate=${c.candidate}, ip_family=${c.ipFamily}`);
   }
 
   async close(): Promise<void> {
@@ -123,7 +129,9 @@ export class RtcService implements RtcServiceView {
     const c = this.ctx.config.rtcServer();
     const candidates = candidateAddresses({
       candidate: c.candidate,
-      port: this.mux.port,
+      port: this.mux.portFor("ipv4"),
+      port6: this.mux.portFor("ipv6"),
+      ipFamily: c.ipFamily,
       eip: r.eip,
       apiHost: r.apiHost,
       apiAsCandidates: c.apiAsCandidates,

@@ -1,6 +1,9 @@
-/** The RTMP listener(s): `listen 1935;` (several `ip:port` allowed). Each connection becomes an RtmpSession. */
+/**
+ * The RTMP listener(s): `listen 1935;`, several values, `ip:port` and IPv6 (`[::]:1935`, see net/endpoint.ts).
+ * Each connection becomes an RtmpSession.
+ */
 import { createServer, type Server as NetServer, type Socket } from "node:net";
-import { formatEndpoint, parseEndpoint } from "../../net/endpoint.ts";
+import { formatEndpoint, ipv6OnlyFor, parseEndpoints } from "../../net/endpoint.ts";
 import type { ServerContext } from "../../server.ts";
 import { RtmpSession } from "./session.ts";
 
@@ -11,15 +14,15 @@ export class RtmpServer {
   constructor(private ctx: ServerContext) {}
 
   async listen(addresses: string[]): Promise<void> {
-    for (const a of addresses) {
-      const ep = parseEndpoint(a);
+    const eps = parseEndpoints(addresses);
+    for (const ep of eps) {
       const server = createServer({ noDelay: false }, (s) => this.accept(s));
       await new Promise<void>((resolve, reject) => {
         server.once("error", (e: NodeJS.ErrnoException) => {
           const why = e.code === "EADDRINUSE" ? "address already in use" : e.message;
           reject(new Error(`listen rtmp tcp://${formatEndpoint(ep)}: ${why}`));
         });
-        server.listen(ep.port, ep.host, () => resolve());
+        server.listen({ port: ep.port, host: ep.host, ipv6Only: ipv6OnlyFor(ep, eps) }, () => resolve());
       });
       server.on("error", (e) => this.ctx.log.error(`rtmp listener ${formatEndpoint(ep)}`, e));
       const addr = server.address();

@@ -29,6 +29,7 @@ import { PublishError, type PublisherInfo, type StreamHub } from "../../hub/stre
 import { type Log, newContextId } from "../../log/logger.ts";
 import { type StreamKey, streamKeyString } from "../../media/packet.ts";
 import type { ServerContext } from "../../server.ts";
+import { formatEndpoint, ipv6OnlyFor, parseEndpoints } from "../../net/endpoint.ts";
 import { tsFanOut } from "../http/ts-stream.ts";
 import {
   type AcceptResult,
@@ -410,56 +411,69 @@ export class SrtSession implements ClientInfo {
   }
 }
 
-/** The SRT listener of a server with its sessions; started when `srt_server.enabled`. */
+/**
+ * The SRT listeners of a server with their sessions; started when `srt_server.enabled`. One UDP socket per
+ * `srt_server.listen` value (a port, `ip:port` or `[ipv6]:port`), all feeding the same sessions.
+ */
 export class SrtService {
   readonly sessions: SrtSessions;
-  private server: SrtServer | undefined;
+  private servers: SrtServer[] = [];
 
   constructor(private ctx: ServerContext) {
     this.sessions = new SrtSessions(ctx);
   }
 
   get port(): number | undefined {
-    return this.server?.port;
+    return this.servers[0]?.port;
   }
 
   async start(): Promise<void> {
     const c = this.ctx.config.srtServer();
     const perPacket = Math.max(188, c.mss - 28);
-    const server = new SrtServer({
-      port: c.listen,
-      host: "0.0.0.0",
-      latency: c.latency,
-      recvlatency: c.recvlatency,
-      peerlatency: c.peerlatency,
-      tlpktdrop: c.tlpktdrop,
-      tsbpdmode: c.tsbpdmode,
-      connectTimeout: c.connectTimeout,
-      peerIdleTimeout: c.peerIdleTimeout,
-      mss: c.mss,
-      payloadsize: c.payloadsize,
-      passphrase: c.passphrase || undefined,
-      pbkeylen: c.pbkeylen,
-      maxbw: c.maxbw > 0 ? c.maxbw : 0,
-      maxConnections: this.ctx.config.maxConnections(),
-      rcvBufPackets: Math.max(32, Math.floor(c.recvbuf / perPacket)),
-      sndBufPackets: Math.max(32, Math.floor(c.sendbuf / perPacket)),
-      log: this.ctx.log,
-    }, {
-      accept: (req: SrtAcceptRequest) =>
-        this.sessions.admit({ streamId: req.streamId, address: req.peer.address, port: req.peer.port, socketId: req.socketId }),
-    });
-    server.onConnection((conn) => this.sessions.attach(conn));
-    const { port } = await server.listen();
-    this.server = server;
-    this.ctx.log.trace(`srt server listening on udp ${port}, latency=${c.latency}ms, default_app=${c.defaultApp}` +
-      (c.passphrase ? `, encrypted (pbkeylen ${c.pbkeylen})` : ""));
+    const eps = parseEndpoints(c.listens);
+    for (const ep of eps) {
+      const server = new SrtServer({
+        port: ep.port,
+        host: ep.host,
+        ipv6Only: ipv6OnlyFor(ep, eps),
+        latency: c.latency,
+        recvlatency: c.recvlatency,
+        peerlatency: c.peerlatency,
+        tlpktdrop: c.tlpktdrop,
+        tsbpdmode: c.tsbpdmode,
+        connectTimeout: c.connectTimeout,
+        peerIdleTimeout: c.peerIdleTimeout,
+        mss: c.mss,
+        payloadsize: c.payloadsize,
+        passphrase: c.passphrase || undefined,
+        pbkeylen: c.pbkeylen,
+        maxbw: c.maxbw > 0 ? c.maxbw : 0,
+        maxConnections: this.ctx.config.maxConnections(),
+        rcvBufPackets: Math.max(32, Math.floor(c.recvbuf / perPacket)),
+        sndBufPackets: Math.max(32, Math.floor(c.sendbuf / perPacket)),
+        log: this.ctx.log,
+      }, {
+        accept: (req: SrtAcceptRequest) =>
+          this.sessions.admit({ streamId: req.streamId, address: req.peer.address, port: req.peer.port, socketId: req.socketId }),
+      });
+      server.onConnection((conn) => this.sessions.attach(conn));
+      let port: number;
+      try {
+        port = (await server.listen()).port;
+      } catch (e) {
+        throw new Error(`listen srt_server udp://${formatEndpoint(ep)}: ${(e as Error).message}`);
+      }
+      this.servers.push(server);
+      this.ctx.log.trace(`srt server listening on udp ${formatEndpoint({ host: ep.host, port })}, latency=${c.latency}ms, ` +
+        `default_app=${c.defaultApp}` + (c.passphrase ? `, encrypted (pbkeylen ${c.pbkeylen})` : ""));
+    }
   }
 
   async close(): Promise<void> {
     this.sessions.closeAll("server quit");
-    await this.server?.close();
-    this.server = undefined;
+    const servers = this.servers;
+    this.servers = [];
+    await Promise.all(servers.map((s) => s.close()));
   }
 }
 
