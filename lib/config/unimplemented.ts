@@ -10,9 +10,11 @@
  * unimplemented feature (`hls_key_url` for `hls_keys`, `cluster.origin` for `mode remote`, `ff_log_level` for
  * ingest/transcode) are covered by the feature's line. The same directive in several vhosts is one line.
  *
- * Not covered: env overrides (`SRS_VHOST_DASH_ENABLED=on`) have no file:line and are not reported.
+ * Env overrides (`SRS_VHOST_DASH_ENABLED=on`, `SRS_VHOST_HLS_HLS_KEYS=on`) are named by their variable instead of
+ * file:line; the blocks SRS gives no env overrides (cluster, exec, ingest, transcode, stream_caster) have none.
  */
 import type { SrsConfig } from "./config.ts";
+import { envValue } from "./env.ts";
 import type { Directive } from "./parser.ts";
 
 /** One report line: where it was first seen, and the text to log. */
@@ -45,6 +47,55 @@ interface Rule {
   whenParentOn?: boolean;
   /** The edge/origin-cluster rules: said loudly. */
   loud?: boolean;
+}
+
+/** Paths under which SRS reads no env overrides (see env.ts `Scope` with a null prefix). */
+const NO_ENV = ["vhost.cluster", "vhost.exec", "vhost.ingest", "vhost.transcode", "stream_caster", "threads"];
+
+/** The env variable SRS reads for `path` (`vhost.hls.hls_keys` → `SRS_VHOST_HLS_HLS_KEYS`), or undefined. */
+function envNameOf(path: string): string | undefined {
+  if (NO_ENV.some((p) => path === p || path.startsWith(`${p}.`))) return undefined;
+  return `SRS_${path.replace(/\./g, "_").toUpperCase()}`;
+}
+
+/** The env override that asks for `rule`, as `NAME=value`, or undefined. */
+function envHit(rule: Rule, cfg: SrsConfig, parentOnInFile: boolean): string | undefined {
+  const name = envNameOf(rule.path);
+  if (name === undefined) return undefined;
+  if (rule.kind !== "leaf") {
+    const v = envValue(cfg.env, `${name}_ENABLED`)?.toLowerCase();
+    const asks = rule.kind === "block-on" ? v === "on" : v !== undefined && v !== "off";
+    return asks ? `${name}_ENABLED=${v}` : undefined;
+  }
+  const v = envValue(cfg.env, name);
+  if (v === undefined || (rule.ok ?? []).includes(v.toLowerCase())) return undefined;
+  if (rule.whenParentOn) {
+    const parent = envNameOf(rule.path.slice(0, rule.path.lastIndexOf(".")));
+    const parentOn = parentOnInFile || (parent !== undefined && envValue(cfg.env, `${parent}_ENABLED`) === "on");
+    if (!parentOn) return undefined;
+  }
+  return `${name}=${v}`;
+}
+
+/** Whether env turns `rule` off whatever the file says (`SRS_VHOST_DASH_ENABLED=off`, `SRS_VHOST_HLS_HLS_KEYS=off`). */
+function envCancels(rule: Rule, cfg: SrsConfig): boolean {
+  const name = envNameOf(rule.path);
+  if (name === undefined) return false;
+  if (rule.kind !== "leaf") return envValue(cfg.env, `${name}_ENABLED`)?.toLowerCase() === "off";
+  const v = envValue(cfg.env, name);
+  return v !== undefined && (rule.ok ?? []).includes(v.toLowerCase());
+}
+
+/** Whether the block enclosing `rule`'s setting is `enabled on` somewhere in the file (any vhost). */
+function parentOnInFile(rule: Rule, cfg: SrsConfig): boolean {
+  const parts = rule.path.split(".").slice(0, -1);
+  const scopes = parts[0] === "vhost" ? cfg.root.children.filter((c) => c.name === "vhost") : [cfg.root];
+  const rest = parts[0] === "vhost" ? parts.slice(1) : parts;
+  return scopes.some((s) => {
+    let d: Directive | undefined = s;
+    for (const p of rest) d = d?.children.find((c) => c.name === p);
+    return d !== undefined && enabledArg(d) === "on";
+  });
 }
 
 /** The unimplemented directives; see the file comment for how the list was made. */
@@ -192,22 +243,34 @@ export function unimplementedDirectives(cfg: SrsConfig): UnimplementedDirective[
     }
   }
   const out: UnimplementedDirective[] = [];
+  const lead = (rule: Rule) => (rule.loud ? "NOT IMPLEMENTED in srs-ts" : "not implemented in srs-ts, ignored");
   for (const rule of UNIMPLEMENTED) {
-    const mine = all.filter((h) => h.rule === rule);
+    const env = envHit(rule, cfg, parentOnInFile(rule, cfg));
+    if (env !== undefined) {
+      const scope = rule.path.startsWith("vhost.") ? " (every vhost)" : "";
+      out.push({
+        path: rule.path,
+        file: "env",
+        line: 0,
+        vhosts: [],
+        loud: rule.loud === true,
+        text: `env ${env}: ${rule.path}${scope}: ${lead(rule)}: ${rule.what}`,
+      });
+    }
+    const mine = env !== undefined || envCancels(rule, cfg) ? [] : all.filter((h) => h.rule === rule);
     const first = mine[0];
     if (!first) continue;
     const names = [...new Set(mine.flatMap((h) => (h.vhost === undefined ? [] : [h.vhost])))];
     const scope = names.length === 0 ? "" : names.length === 1 ? ` (vhost ${names[0]})` : ` (vhosts ${names.join(", ")})`;
     const also = mine.length > 1 ? `; also at ${mine.slice(1).map((h) => where(h.d)).join(", ")}` : "";
     const extra = rule.path === "vhost.cluster.mode" ? originsOf(first.dir) : "";
-    const lead = rule.loud ? "NOT IMPLEMENTED in srs-ts" : "not implemented in srs-ts, ignored";
     out.push({
       path: rule.path,
       file: first.d.file,
       line: first.d.line,
       vhosts: names,
       loud: rule.loud === true,
-      text: `${where(first.d)}: ${describe(first.d, rule)}${scope}: ${lead}: ${rule.what}${extra}${also}`,
+      text: `${where(first.d)}: ${describe(first.d, rule)}${scope}: ${lead(rule)}: ${rule.what}${extra}${also}`,
     });
   }
   // The loud ones (a config asking for a role this server does not play) first.

@@ -11,8 +11,8 @@ import { ROOT_SPEC, type Spec } from "../../../lib/config/schema.ts";
 
 const REPO = join(import.meta.dir, "../../..");
 
-function lines(text: string): string[] {
-  return unimplementedDirectives(loadConfig({ text, file: "t.conf", env: {} })).map((u) => u.text);
+function lines(text: string, env: Record<string, string> = {}): string[] {
+  return unimplementedDirectives(loadConfig({ text, file: "t.conf", env })).map((u) => u.text);
 }
 
 function specOf(path: string): Spec | undefined {
@@ -89,5 +89,20 @@ describe("unimplemented directives", () => {
     const cfg = loadConfig({ file: join(dir, "main.conf"), cwd: dir, env: {} });
     const u = unimplementedDirectives(cfg);
     expect(u.map((x) => `${x.file}:${x.line}`)).toEqual([`${join(dir, "v.conf")}:2`]);
+  });
+
+  test("env overrides are named by their variable; env turning a feature off silences the file's line", () => {
+    const base = "listen 1935;\nvhost v { hls { enabled on; } }\n";
+    expect(lines(base, { SRS_VHOST_HLS_HLS_KEYS: "on" })).toEqual([
+      "env SRS_VHOST_HLS_HLS_KEYS=on: vhost.hls.hls_keys (every vhost): not implemented in srs-ts, ignored: HLS encryption (AES-128 keys)",
+    ]);
+    expect(lines("listen 1935;\nvhost v {}\n", { SRS_VHOST_HLS_HLS_KEYS: "on" })).toEqual([]); // hls is off
+    expect(lines(base, { SRS_VHOST_DASH_ENABLED: "on", SRS_HEARTBEAT_ENABLED: "on" }).map((l) => l.split(":")[0])).toEqual([
+      "env SRS_HEARTBEAT_ENABLED=on",
+      "env SRS_VHOST_DASH_ENABLED=on",
+    ]);
+    expect(lines("listen 1935;\nvhost v { dash { enabled on; } }\n", { SRS_VHOST_DASH_ENABLED: "off" })).toEqual([]);
+    // SRS has no env for cluster: only the file counts.
+    expect(lines("listen 1935;\nvhost v {}\n", { SRS_VHOST_CLUSTER_MODE: "remote" })).toEqual([]);
   });
 });
