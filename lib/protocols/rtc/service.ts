@@ -15,10 +15,10 @@
  * shared; vhost rtc.enabled is needed); those two switch the audio bridge (lib/hub/audio-bridge.ts): Opus -> AAC
  * for RTMP-side players, AAC -> Opus for WebRTC viewers (only while one watches).
  */
-import { formatEndpoint, ipv6OnlyFor, parseEndpoints } from "../../net/endpoint.ts";
 import { type RTCCertificate, RTCDtlsTransport } from "werift";
 import type { StreamHub } from "../../hub/stream-hub.ts";
 import type { StreamKey } from "../../media/packet.ts";
+import { formatEndpoint, ipv6OnlyFor, parseEndpoints } from "../../net/endpoint.ts";
 import type { ServerContext } from "../../server.ts";
 import { HandshakeGate } from "./admission.ts";
 import { RtcOutput } from "./output.ts";
