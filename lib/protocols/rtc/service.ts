@@ -139,6 +139,12 @@ export class RtcService implements RtcServiceView {
     // Admission: hold this join (its HTTP answer) until fewer than MAX_HANDSHAKES sessions are handshaking.
     const release = await this.gate.acquire();
     if (!release) throw new RtcRefused(`too many WebRTC joins in progress (${this.gate.stats.queued} waiting), retry later`, 503, 5000);
+    // Again after the wait (others may have joined meanwhile); session.start() counts this one synchronously.
+    const fullNow = this.ctx.clients.whyFull();
+    if (fullNow) {
+      release();
+      throw new RtcRefused(fullNow, 503, 1074);
+    }
     const session = new RtcSession(this, {
       role: r.role, key, param: r.param, clientIp: r.clientIp, tcUrl: r.tcUrl, offer, candidates, creds: r.creds,
     }, vhost.rtc, release);
