@@ -109,4 +109,37 @@ describe("max_connections", () => {
       pub.kill();
     }
   }, 60000);
+
+  test("HLS players arriving while a slow on_play hook answers cannot overshoot the limit", async () => {
+    // The hook takes 500 ms: all three players ask before the first one is admitted.
+    const hook = Bun.serve({
+      port: 0,
+      hostname: "127.0.0.1",
+      fetch: async () => {
+        await Bun.sleep(500);
+        return Response.json({ code: 0 });
+      },
+    });
+    const conf = CONF.replace(
+      "vhost __defaultVhost__ {",
+      `vhost __defaultVhost__ {\n  http_hooks { enabled on; on_play http://127.0.0.1:${hook.port}/; }`,
+    );
+    const s = await startServer({ config: conf });
+    running.push(s);
+    const pub = publish(clip("clip.flv"), s.rtmpUrl("/live/h"));
+    try {
+      await waitFor(() => existsSync(join(s.dir, "objs/nginx/html/live/h.m3u8")), 15000, "the HLS playlist");
+      const statuses = await Promise.all(Array.from({ length: 3 }, () =>
+        fetch(s.httpUrl("/live/h.m3u8")).then(async (r) => {
+          await r.body?.cancel();
+          return r.status;
+        })));
+      // Publisher + one HLS session = 2.
+      expect(statuses.sort()).toEqual([200, 503, 503]);
+      expect(await clientTypes(s)).toEqual(["fmle-publish", "hls-play"]);
+    } finally {
+      pub.kill();
+      hook.stop(true);
+    }
+  }, 60000);
 });
