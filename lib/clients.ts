@@ -1,6 +1,10 @@
 /**
- * Every connected client (publisher or player, any protocol), for stats, the API's kick and quit: the registry
- * is the sessions' part in a stop (lib/lifecycle.ts): it kicks them all, or lets a graceful quit wait for them.
+ * Every connected client (publisher or player, any protocol), for stats, the API's kick, quit and
+ * `max_connections`. The registry is the sessions' part in a stop (lib/lifecycle.ts): it kicks them all, or lets a
+ * graceful quit wait for them. Every protocol adapter asks `whyFull()` before it takes a new client (RTMP at accept,
+ * HTTP-FLV/TS players and new HLS sessions before their response, SRT in its handshake, WebRTC before its answer)
+ * and refuses it with the protocol's own error. The HTTP API and the exporter are not counted, so a full server can
+ * still be inspected (SRS counts every TCP connection, the API's too).
  */
 import type { Closer } from "./lifecycle.ts";
 import type { StreamKey } from "./media/packet.ts";
@@ -29,6 +33,15 @@ export class ClientRegistry implements Closer {
   readonly phase = "sessions" as const;
   private clients = new Map<string, ClientInfo>();
   private waiters: (() => void)[] = [];
+
+  /** `limit`: the most clients at once (`max_connections`, read on each check so a reload applies). */
+  constructor(private readonly limit: () => number = () => Number.POSITIVE_INFINITY) {}
+
+  /** Why one more client may not connect (`max_connections` reached), or undefined when it may. */
+  whyFull(): string | undefined {
+    const max = this.limit();
+    return this.clients.size >= max ? `max_connections ${max} reached (${this.clients.size} clients)` : undefined;
+  }
 
   add(c: ClientInfo): void {
     this.clients.set(c.id, c);

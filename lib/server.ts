@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { ClientRegistry } from "./clients.ts";
-import type { SrsConfig } from "./config/index.ts";
+import { type SrsConfig, unimplementedDirectives } from "./config/index.ts";
 import { diffConfig } from "./config/diff.ts";
 import { HubRegistry } from "./hub/registry.ts";
 import { FAST_QUIT_BUDGET_MS, Lifecycle } from "./lifecycle.ts";
@@ -89,7 +89,7 @@ function randomId(n: number): string {
 export class Server implements ServerContext {
   config: SrsConfig;
   readonly hubs: HubRegistry;
-  readonly clients = new ClientRegistry();
+  readonly clients = new ClientRegistry(() => this.config.maxConnections());
   readonly log: Log;
   access: AccessControl = new OpenAccess();
   readonly sink: LogSink;
@@ -155,6 +155,7 @@ export class Server implements ServerContext {
   async start(): Promise<void> {
     const c = this.config;
     this.log.trace(`srs-ts/${VERSION} starting, pid=${process.pid}, config=${this.opts.configFile ?? "(built-in)"}`);
+    for (const u of unimplementedDirectives(c)) this.log.warn(u.text);
     this.writePidFile(c.pidFile());
     try {
       this.wireHlsHooks(startHls(this));

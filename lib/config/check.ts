@@ -93,6 +93,9 @@ export function checkSemantics(cfg: SrsConfig): void {
 
   const rtc = cfg.rtcServer();
   if (rtc.enabled && !(rtc.listen >= 0 && rtc.listen <= 65535)) fail(`rtc_server.listen=${rtc.listen} is invalid`, find("rtc_server.listen"));
+  for (const l of rtc.enabled ? rtc.listens : []) if (!isValidEndpoint(l)) fail(`rtc_server.listen=${l} is invalid`, find("rtc_server.listen"));
+  const srt = cfg.srtServer();
+  for (const l of srt.enabled ? srt.listens : []) if (!isValidEndpoint(l)) fail(`srt_server.listen=${l} is invalid`, find("srt_server.listen"));
 
   if (cfg.logTank() === "file" && cfg.logFile() === "") fail("log file is empty", find("srs_log_file"));
 

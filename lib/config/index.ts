@@ -1,4 +1,5 @@
-/** Public API of the config subsystem. See config.ts (loading, accessors), parser.ts (syntax), env.ts, yaml.ts. */
+/** Public API of the config subsystem. See load.ts (loading), config.ts + vhost.ts (accessors; one file per section),
+ * parser.ts (syntax), env.ts, yaml.ts. */
 export { ConfigError, type ConfigLocation } from "./errors.ts";
 export {
   type Directive,
@@ -15,11 +16,10 @@ export { ROOT_SPEC } from "./schema.ts";
 export { type Env, envName } from "./env.ts";
 export { parseYamlText, stringifyYaml } from "./yaml.ts";
 export { DEFAULT_CONFIG_TEXT } from "./default.ts";
+export { checkConfigFile, loadConfig, type LoadOptions } from "./load.ts";
+export { UNIMPLEMENTED, type UnimplementedDirective, unimplementedDirectives } from "./unimplemented.ts";
 export {
-  checkConfigFile,
   DEFAULT_VHOST,
-  loadConfig,
-  type LoadOptions,
   SrsConfig,
   VhostConfig,
   type ClusterConfig,

@@ -29,6 +29,8 @@ export interface ServeOptions {
   port: number;
   fetch: FetchHandler;
   tls?: { key: string; cert: string };
+  /** Bind `[::]` IPv6-only (another listener has the port on IPv4); Deno has no such option and ignores it. */
+  ipv6Only?: boolean;
 }
 
 interface BunServer {
@@ -40,6 +42,7 @@ interface BunLike {
   serve(o: {
     hostname: string;
     port: number;
+    ipv6Only?: boolean;
     idleTimeout?: number;
     tls?: { key: string; cert: string };
     fetch(req: Request, server: BunServer): Response | Promise<Response>;
@@ -59,6 +62,7 @@ export async function serveHttp(opts: ServeOptions): Promise<HttpListener> {
     const server = g.Bun.serve({
       hostname: opts.hostname,
       port: opts.port,
+      ipv6Only: opts.ipv6Only === true,
       idleTimeout: 0, // live streams stay open for hours
       tls: opts.tls,
       fetch(req, srv) {
@@ -150,7 +154,7 @@ async function serveNode(opts: ServeOptions): Promise<HttpListener> {
   const server = opts.tls ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert }, handler) : createHttpServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(opts.port, opts.hostname, () => resolve());
+    server.listen({ port: opts.port, host: opts.hostname, ipv6Only: opts.ipv6Only === true }, () => resolve());
   });
   const addr = server.address();
   return {

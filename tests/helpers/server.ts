@@ -48,6 +48,8 @@ export interface StartOptions {
   /** Config text written to a file in the server's temp work dir (default: built-in default config). */
   config?: string;
   env?: Record<string, string>;
+  /** More env from the chosen ports (e.g. `SRS_LISTEN: \`127.0.0.1:${p.rtmp} [::1]:${p.rtmp}\``), applied last. */
+  portEnv?: (p: { rtmp: number; http: number; api: number; srt: number }) => Record<string, string>;
   /** Command to run instead of `bun main.ts` (e.g. a compiled binary). */
   command?: string[];
   /** Ports to use instead of fresh free ones (a config that names its own ports; blank the SRS_*_LISTEN env). */
@@ -94,6 +96,7 @@ async function startServerOnce(opts: StartOptions): Promise<RunningServer> {
       SRS_LOG_TANK: "console",
       SRS_DAEMON: "off",
       ...opts.env,
+      ...opts.portEnv?.({ rtmp, http, api, srt }),
     },
     stdio: ["ignore", "pipe", "pipe"],
   });

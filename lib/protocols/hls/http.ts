@@ -253,17 +253,24 @@ export class HlsHttp {
     const env = c.env as { remoteAddr?: string } | undefined;
     const ip = env?.remoteAddr || c.req.header("x-real-ip") || c.req.header("x-forwarded-for")?.split(",")[0]?.trim() || "";
     const timeoutMs = (found.cfg.fragment * 2 + 5) * 1000;
+    const full = this.ctx.clients.whyFull();
+    if (full) {
+      this.log.warn(`hls: play ${id} ${url.pathname} ip=${ip || "?"} refused: ${full}`);
+      return new Response("Service Unavailable\n", { status: 503, headers: { Server: SERVER_SIGNATURE, "Retry-After": "5" } });
+    }
     const s = new HlsSession(id, ip, key, timeoutMs, (x, why) => this.endSession(x, why));
     const q = new URLSearchParams(url.searchParams);
     q.delete("hls_ctx");
     if (q.size) s.param = `?${q.toString()}`;
+    // Counted from now (max_connections), so clients admitted while the hooks answer cannot overshoot the limit.
+    this.ctx.clients.add(s);
     const gate = await this.ctx.access.onPlay(s, key);
-    if (!gate.ok) {
-      this.log.warn(`hls: play ${id} ${url.pathname} refused: ${gate.reason}`);
+    if (!gate.ok || s.ended) {
+      this.ctx.clients.remove(s.id);
+      this.log.warn(`hls: play ${id} ${url.pathname} refused: ${gate.ok ? "kicked" : gate.reason}`);
       return new Response("Forbidden", { status: 403, headers: { Server: SERVER_SIGNATURE } });
     }
     this.sessions.set(id, s);
-    this.ctx.clients.add(s);
     this.log.trace(`hls: play ${id} ${key.app}/${key.stream} started, type=hls-play ip=${ip || "?"}, timeout ${timeoutMs / 1000}s`);
     this.startTimer();
     return s;

@@ -336,6 +336,11 @@ async function serveLive(
   if (req.method === "HEAD") return new Response(null, { status: 200, headers });
 
   const ip = remoteAddr.replace(/^::ffff:/, "");
+  const full = ctx.clients.whyFull();
+  if (full) {
+    ctx.log.warn(`http stream ${what} ip=${ip} refused: ${full}`);
+    return new Response("Service Unavailable\n", { status: 503, headers: { Server: SERVER_SIGNATURE, "Retry-After": "5" } });
+  }
   const client = new HttpLivePlayer(ctx, ip, approxRequestBytes(req, url));
   const hostName = host.replace(/:\d+$/, "");
   client.stream = m.key;

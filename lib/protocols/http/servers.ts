@@ -1,6 +1,7 @@
 /**
  * The HTTP listeners: `http_server` (HLS, live streams, static files, embedded pages) and `http_api`
- * (the /api/v1 JSON). When both listen on the same port they share one listener, as SRS allows.
+ * (the /api/v1 JSON). Each listens on every value of its `listen` (several ports, `ip:port`, IPv6 `[::]:8080`);
+ * an API endpoint on a port the HTTP server listens on shares that listener, as SRS allows.
  *
  * Every response carries the `Server` header. CORS follows SRS (`crossdomain on` by default, per listener):
  * only a request with an `Origin` header gets the Access-Control-* headers (all `*`), and OPTIONS answers 200
@@ -14,7 +15,7 @@ import { CORS_HEADERS } from "../../net/cors.ts";
 import { readFile, stat } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 import { type Context, Hono, type MiddlewareHandler } from "hono";
-import { parseEndpoint } from "../../net/endpoint.ts";
+import { type Endpoint, formatEndpoint, ipv6OnlyFor, parseEndpoint, parseEndpoints } from "../../net/endpoint.ts";
 import { assetContentType, getAsset, wwwAssetForUrl } from "../../runtime/assets.ts";
 import { type HttpListener, type ServeInfo, serveHttp } from "../../runtime/http-serve.ts";
 import type { ServerContext } from "../../server.ts";
@@ -84,17 +85,18 @@ export function safeRelativePath(urlPath: string): string | "forbidden" {
 }
 
 /** One listener the config asks for: `both` when http_api and http_server share a port (SRS allows it). */
-interface PlannedListener {
+interface PlannedListener extends Endpoint {
   kind: "http" | "api" | "both";
-  host: string;
-  port: number;
+  /** `[::]` bound IPv6-only because the same port is also listed for IPv4 (net/endpoint.ts). */
+  ipv6Only: boolean;
 }
 
-const planKey = (p: PlannedListener) => `${p.kind}@${p.host}:${p.port}`;
+const planKey = (p: PlannedListener) => `${p.kind}@${formatEndpoint(p)}${p.ipv6Only ? "/v6only" : ""}`;
 const KIND_NAME = { http: "http_server", api: "http_api", both: "http_server+http_api" } as const;
 
 export class HttpServers {
-  private listeners: { kind: "http" | "api" | "both"; key: string; l: HttpListener }[] = [];
+  /** `port` and `address` as configured (port 0 binds a free one: `l.port` says which). */
+  private listeners: { kind: "http" | "api" | "both"; key: string; port: number; address: string; l: HttpListener }[] = [];
   private unregister: (() => void) | undefined;
 
   constructor(private ctx: ServerContext) {}
@@ -111,12 +113,16 @@ export class HttpServers {
     const c = this.ctx.config;
     const http = c.httpServer();
     const api = c.httpApi();
-    const httpEp = http.enabled ? parseEndpoint(http.listen) : undefined;
-    const apiEp = api.enabled ? parseEndpoint(api.listen) : undefined;
-    if (httpEp && apiEp && httpEp.port === apiEp.port && httpEp.port !== 0) return [{ kind: "both", ...httpEp }];
+    const httpEps = http.enabled ? parseEndpoints(http.listens) : [];
+    const apiEps = api.enabled ? parseEndpoints(api.listens) : [];
+    const all = [...httpEps, ...apiEps];
+    const samePort = (e: Endpoint, list: Endpoint[]) => e.port !== 0 && list.some((o) => o.port === e.port);
     const out: PlannedListener[] = [];
-    if (apiEp) out.push({ kind: "api", ...apiEp });
-    if (httpEp) out.push({ kind: "http", ...httpEp });
+    for (const e of apiEps) {
+      if (samePort(e, httpEps)) continue; // served by the HTTP server's listener on that port
+      out.push({ kind: "api", ...e, ipv6Only: ipv6OnlyFor(e, all) });
+    }
+    for (const e of httpEps) out.push({ kind: samePort(e, apiEps) ? "both" : "http", ...e, ipv6Only: ipv6OnlyFor(e, all) });
     return out;
   }
 
@@ -136,7 +142,7 @@ export class HttpServers {
     const toOpen = want.filter((p) => !this.listeners.some((x) => x.key === planKey(p)));
     const toClose = this.listeners.filter((x) => !wantKeys.has(x.key));
     // A port that stays but changes role (api → shared) must be freed before it is bound again.
-    const reused = toClose.filter((x) => toOpen.some((p) => p.port === x.l.port || p.port === Number(x.key.split(":").pop())));
+    const reused = toClose.filter((x) => toOpen.some((p) => p.port === x.l.port || p.port === x.port));
     for (const x of reused) await x.l.close({ keepConnections: true });
     const before = this.listeners.length;
     try {
@@ -148,34 +154,35 @@ export class HttpServers {
     }
     for (const x of toClose) {
       if (!reused.includes(x)) await x.l.close({ keepConnections: true });
-      this.ctx.log.trace(`${KIND_NAME[x.kind]} stop listening at tcp://${x.key.split("@")[1]}`);
+      this.ctx.log.trace(`${KIND_NAME[x.kind]} stop listening at tcp://${x.address}`);
     }
     this.listeners = this.listeners.filter((x) => !toClose.includes(x));
     return {
-      opened: toOpen.map((p) => `${KIND_NAME[p.kind]} ${p.host}:${p.port}`),
-      closed: toClose.map((x) => `${KIND_NAME[x.kind]} ${x.key.split("@")[1]}`),
+      opened: toOpen.map((p) => `${KIND_NAME[p.kind]} ${formatEndpoint(p)}`),
+      closed: toClose.map((x) => `${KIND_NAME[x.kind]} ${x.address}`),
     };
   }
 
   private async open(p: PlannedListener): Promise<void> {
     const apiCors = () => this.ctx.config.httpApi().crossdomain;
     const httpCors = () => this.ctx.config.httpServer().crossdomain;
-    if (p.kind === "both") {
-      const app = this.newApp((path) => (isApiPath(path) ? apiCors() : httpCors()));
-      mountApi(app, this.ctx);
-      mountRtc(app, this.ctx);
-      this.mountHttp(app);
-      await this.listen(p, app);
-    } else if (p.kind === "api") {
-      const app = this.newApp(apiCors);
-      mountApi(app, this.ctx);
-      mountRtc(app, this.ctx);
-      await this.listen(p, app);
-    } else {
-      const app = this.newApp(httpCors);
-      this.mountHttp(app);
-      await this.listen(p, app);
-    }
+    const app = p.kind === "both"
+      ? this.httpApp(this.apiApp(this.newApp((path) => (isApiPath(path) ? apiCors() : httpCors()))))
+      : p.kind === "api"
+      ? this.apiApp(this.newApp(apiCors))
+      : this.httpApp(this.newApp(httpCors));
+    await this.listen(p, app);
+  }
+
+  private apiApp(app: Hono): Hono {
+    mountApi(app, this.ctx);
+    mountRtc(app, this.ctx);
+    return app;
+  }
+
+  private httpApp(app: Hono): Hono {
+    this.mountHttp(app);
+    return app;
   }
 
   private newApp(cors: (path: string) => boolean): Hono {
@@ -190,15 +197,15 @@ export class HttpServers {
   }
 
   private async listen(p: PlannedListener, app: Hono): Promise<void> {
-    const { kind, host, port } = p;
+    const { kind, host, port, ipv6Only } = p;
     try {
-      const l = await serveHttp({ hostname: host, port, fetch: (req, info) => app.fetch(req, info) });
-      this.listeners.push({ kind, key: planKey(p), l });
-      this.ctx.log.trace(`${kind === "api" ? "http api" : "http server"} listen at tcp://${host}:${l.port}`);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      const why = code === "EADDRINUSE" || /in use/i.test(String(e)) ? "address already in use" : (e as Error).message;
-      throw new Error(`listen ${kind === "api" ? "http_api" : "http_server"} tcp://${host}:${port}: ${why}`);
+      const l = await serveHttp({ hostname: host, port, ipv6Only, fetch: (req, info) => app.fetch(req, info) });
+      this.listeners.push({ kind, key: planKey(p), port, address: formatEndpoint(p), l });
+      this.ctx.log.trace(`${kind === "api" ? "http api" : "http server"} listen at tcp://${formatEndpoint({ host, port: l.port })}`);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === "EADDRINUSE" || /in use/i.test(String(err)) ? "address already in use" : (err as Error).message;
+      throw new Error(`listen ${kind === "api" ? "http_api" : "http_server"} tcp://${formatEndpoint(p)}: ${why}`);
     }
   }
 

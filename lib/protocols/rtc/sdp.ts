@@ -134,42 +134,57 @@ export interface CandidateAddress {
 
 /**
  * The addresses to advertise: `?eip=ip[:port]` when given; else rtc_server.candidate: a fixed address, or
- * `*` = this host's IPv4 interface addresses; with api_as_candidates, the API host the
- * client used when it is an IP address (so a client on 127.0.0.1 gets a loopback candidate).
+ * `*` = this host's interface addresses of `ip_family` (default IPv4; IPv6 ones, link-local excepted, for `ipv6`
+ * or `all`); with api_as_candidates, the API host the client used when it is an IP address (so a client on
+ * 127.0.0.1 or [::1] gets a loopback candidate). Each address gets the port of the socket of its family: `port`
+ * (IPv4) and `port6` (IPv6, when rtc_server listens on an IPv6 address); an address of a family no socket takes
+ * is not advertised.
  */
 export function candidateAddresses(opts: {
   candidate: string;
-  port: number;
+  /** The IPv4 socket's port (undefined: none). */
+  port: number | undefined;
+  /** The IPv6 socket's port (undefined: none). */
+  port6?: number;
+  ipFamily?: "ipv4" | "ipv6" | "all";
   eip?: string;
   apiHost?: string;
   apiAsCandidates: boolean;
 }): CandidateAddress[] {
+  const portOf = (ip: string) => (ip.includes(":") ? opts.port6 : opts.port);
   if (opts.eip) {
-    const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(opts.eip.trim());
+    const eip = opts.eip.trim();
+    // A bare IPv6 address has several colons and no port ("fd00::9"); else "1.2.3.4[:port]" or "[v6][:port]".
+    if (!eip.startsWith("[") && eip.split(":").length > 2) return [{ ip: eip, port: portOf(eip) ?? opts.port ?? 0 }];
+    const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(eip);
     if (m && (m[1]!.includes(".") || m[1]!.includes(":"))) {
-      const port = m[2] ? Number(m[2]) : opts.port;
-      // "1.2.3.4:8000" matched; a bare IPv6 address has several colons and no port
-      if (m[1]!.split(":").length > 2 && !opts.eip.startsWith("[")) return [{ ip: opts.eip.trim(), port: opts.port }];
-      return [{ ip: m[1]!, port: port > 0 && port < 65536 ? port : opts.port }];
+      const own = portOf(m[1]!) ?? opts.port ?? 0;
+      const port = m[2] ? Number(m[2]) : own;
+      return [{ ip: m[1]!, port: port > 0 && port < 65536 ? port : own }];
     }
   }
   const out: CandidateAddress[] = [];
   const add = (ip: string) => {
-    if (ip && !out.some((c) => c.ip === ip)) out.push({ ip, port: opts.port });
+    const port = portOf(ip);
+    if (ip && port !== undefined && !out.some((c) => c.ip === ip)) out.push({ ip, port });
   };
+  const family = opts.ipFamily ?? "ipv4";
   const c = opts.candidate.trim();
-  if (c && c !== "*" && c !== "0.0.0.0") add(c);
+  if (c && c !== "*" && c !== "0.0.0.0" && c !== "::") add(c);
   else {
     for (const list of Object.values(networkInterfaces())) {
       for (const a of list ?? []) {
         if (a.internal) continue;
-        // The shared socket is IPv4 (udp4): IPv6 interface addresses are not advertised.
         const v4 = a.family === "IPv4" || (a.family as unknown) === 4;
-        if (v4) add(a.address);
+        if (v4 ? family !== "ipv6" : family !== "ipv4" && !a.address.toLowerCase().startsWith("fe80:")) add(a.address);
       }
     }
   }
-  if (opts.apiAsCandidates && opts.apiHost && /^\d+\.\d+\.\d+\.\d+$/.test(opts.apiHost)) add(opts.apiHost);
-  if (!out.length) add("127.0.0.1");
+  const api = opts.apiHost ?? "";
+  if (opts.apiAsCandidates && (/^\d+\.\d+\.\d+\.\d+$/.test(api) || (api.includes(":") && /^[0-9a-fA-F:.]+$/.test(api)))) add(api);
+  if (!out.length) {
+    add("127.0.0.1");
+    add("::1");
+  }
   return out;
 }

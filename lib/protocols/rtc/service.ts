@@ -18,6 +18,7 @@
 import { type RTCCertificate, RTCDtlsTransport } from "werift";
 import type { StreamHub } from "../../hub/stream-hub.ts";
 import type { StreamKey } from "../../media/packet.ts";
+import { formatEndpoint, ipv6OnlyFor, parseEndpoints } from "../../net/endpoint.ts";
 import type { ServerContext } from "../../server.ts";
 import { HandshakeGate } from "./admission.ts";
 import { RtcOutput } from "./output.ts";
@@ -77,10 +78,15 @@ export class RtcService implements RtcServiceView {
   async start(): Promise<void> {
     const c = this.ctx.config.rtcServer();
     if (c.protocol === "tcp") this.ctx.log.warn(`rtc_server: protocol tcp is not supported, using udp`);
-    try {
-      await this.mux.listen(c.listen);
-    } catch (e) {
-      throw new Error(`listen rtc_server udp://0.0.0.0:${c.listen}: ${(e as Error).message}`);
+    const eps = parseEndpoints(c.listens);
+    const at: string[] = [];
+    for (const ep of eps) {
+      try {
+        const port = await this.mux.listen(ep.port, ep.host, ipv6OnlyFor(ep, eps));
+        at.push(`udp://${formatEndpoint({ host: ep.host, port })}`);
+      } catch (e) {
+        throw new Error(`listen rtc_server udp://${formatEndpoint(ep)}: ${(e as Error).message}`);
+      }
     }
     // One certificate for the whole server, as SRS: werift would otherwise make (and cache process-wide) its
     // own on the first session, delaying that join by its key generation + self-signing (~60 ms).
@@ -93,9 +99,9 @@ export class RtcService implements RtcServiceView {
       const now = Date.now();
       for (const s of this.sessions.values()) s.checkTimeout(now);
     }, 1000);
-    // Quit: the sessions end with the other clients; then the shared UDP socket closes.
+    // Quit: the sessions end with the other clients; then the shared UDP sockets close.
     this.unregister = this.ctx.lifecycle.register({ name: "rtc server", phase: "finish", close: () => this.close() });
-    this.ctx.log.trace(`rtc server listen at udp://0.0.0.0:${this.mux.port}, candidate=${c.candidate}`);
+    this.ctx.log.trace(`rtc server listen at ${at.join(" ")}, candidate=${c.candidate}, ip_family=${c.ipFamily}`);
   }
 
   async close(): Promise<void> {
@@ -122,10 +128,15 @@ export class RtcService implements RtcServiceView {
     if (!vhost || !vhost.enabled) throw new RtcRefused(`vhost ${r.key.vhost} not found`, 404, 2014);
     if (!vhost.rtc.enabled) throw new RtcRefused(`rtc disabled for vhost ${vhost.name}`, 403, 5021);
     const key = { ...r.key, vhost: vhost.name };
+    // SRS's ERROR_EXCEED_CONNECTIONS (1074); WHIP/WHEP answer 503.
+    const full = this.ctx.clients.whyFull();
+    if (full) throw new RtcRefused(full, 503, 1074);
     const c = this.ctx.config.rtcServer();
     const candidates = candidateAddresses({
       candidate: c.candidate,
-      port: this.mux.port,
+      port: this.mux.portFor("ipv4"),
+      port6: this.mux.portFor("ipv6"),
+      ipFamily: c.ipFamily,
       eip: r.eip,
       apiHost: r.apiHost,
       apiAsCandidates: c.apiAsCandidates,
@@ -133,6 +144,12 @@ export class RtcService implements RtcServiceView {
     // Admission: hold this join (its HTTP answer) until fewer than MAX_HANDSHAKES sessions are handshaking.
     const release = await this.gate.acquire();
     if (!release) throw new RtcRefused(`too many WebRTC joins in progress (${this.gate.stats.queued} waiting), retry later`, 503, 5000);
+    // Again after the wait (others may have joined meanwhile); session.start() counts this one synchronously.
+    const fullNow = this.ctx.clients.whyFull();
+    if (fullNow) {
+      release();
+      throw new RtcRefused(fullNow, 503, 1074);
+    }
     const session = new RtcSession(this, {
       role: r.role, key, param: r.param, clientIp: r.clientIp, tcUrl: r.tcUrl, offer, candidates, creds: r.creds,
     }, vhost.rtc, release);

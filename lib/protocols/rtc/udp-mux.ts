@@ -9,6 +9,10 @@
  *     unknown address, or a STUN request with an unknown ufrag or a bad integrity, is dropped and counted.
  * A session may bind several addresses (Chromium checks from every interface); which one carries media is the
  * ICE agent's business (the nominated pair, see ice.ts), the mux only routes what arrives.
+ *
+ * "One port" may be one socket per address family: `rtc_server { listen 8000 [::]:8000; }` binds an IPv4 and an
+ * IPv6 socket; replies leave by the socket of the peer's family (an IPv4 peer of a dual-stack `[::]` socket is
+ * answered by its IPv4-mapped address).
  */
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import type { Log } from "../../log/logger.ts";
@@ -42,8 +46,16 @@ export function addrKey(ip: string, port: number): string {
   return `${ip}:${port}`;
 }
 
+interface MuxSocket {
+  socket: Socket;
+  port: number;
+  v6: boolean;
+  /** A `[::]` socket that also takes IPv4 (mapped addresses). */
+  dualStack: boolean;
+}
+
 export class UdpMux {
-  private socket: Socket | undefined;
+  private sockets: MuxSocket[] = [];
   private byUfrag = new Map<string, MuxEndpoint>();
   private byAddr = new Map<string, MuxEndpoint>();
   private addrsOf = new Map<MuxEndpoint, Set<string>>();
@@ -52,9 +64,13 @@ export class UdpMux {
 
   constructor(private log: Log) {}
 
-  /** Binds the shared socket. `host` "" = all IPv4 interfaces. */
-  async listen(port: number, host = "0.0.0.0"): Promise<void> {
-    const socket = createSocket({ type: "udp4", reuseAddr: false });
+  /**
+   * Binds one shared socket (call once per listen address): `host` "0.0.0.0" = every IPv4 interface, an IPv6
+   * address (`::`, `::1`) an IPv6 socket, IPv6-only when `ipv6Only` (another socket has the port on IPv4).
+   */
+  async listen(port: number, host = "0.0.0.0", ipv6Only = false): Promise<number> {
+    const v6 = host.includes(":");
+    const socket = createSocket({ type: v6 ? "udp6" : "udp4", reuseAddr: false, ipv6Only });
     await new Promise<void>((resolve, reject) => {
       socket.once("error", reject);
       socket.bind(port, host, () => {
@@ -74,8 +90,28 @@ export class UdpMux {
       }
     }
     socket.on("message", (d: Buffer, r: RemoteInfo) => this.onMessage(d, r));
-    this.socket = socket;
-    this.port = socket.address().port;
+    const bound = socket.address().port;
+    this.sockets.push({ socket, port: bound, v6, dualStack: v6 && !ipv6Only && (host === "::" || host === "::0") });
+    if (this.sockets.length === 1) this.port = bound;
+    return bound;
+  }
+
+  /** The port peers of `family` reach us on, undefined when no socket takes that family. */
+  portFor(family: "ipv4" | "ipv6"): number | undefined {
+    if (family === "ipv6") return this.sockets.find((s) => s.v6)?.port;
+    return (this.sockets.find((s) => !s.v6) ?? this.sockets.find((s) => s.dualStack))?.port;
+  }
+
+  /** The socket (and the address to use) for a peer at `ip`. */
+  private route(ip: string): { socket: Socket; ip: string } | undefined {
+    if (ip.includes(":")) {
+      const s = this.sockets.find((x) => x.v6);
+      return s && { socket: s.socket, ip };
+    }
+    const v4 = this.sockets.find((x) => !x.v6);
+    if (v4) return { socket: v4.socket, ip };
+    const dual = this.sockets.find((x) => x.dualStack);
+    return dual && { socket: dual.socket, ip: `::ffff:${ip}` };
   }
 
   register(ep: MuxEndpoint): void {
@@ -104,10 +140,11 @@ export class UdpMux {
   }
 
   send(d: Uint8Array, ip: string, port: number): void {
-    if (!this.socket) return;
+    const to = this.route(ip);
+    if (!to) return;
     this.stats.sent++;
     try {
-      this.socket.send(d, port, ip);
+      to.socket.send(d, port, to.ip);
     } catch (e) {
       this.log.info(`rtc udp send to ${ip}:${port} failed: ${(e as Error).message}`);
     }
@@ -170,11 +207,11 @@ export class UdpMux {
   }
 
   async close(): Promise<void> {
-    const s = this.socket;
-    this.socket = undefined;
+    const sockets = this.sockets;
+    this.sockets = [];
     this.byUfrag.clear();
     this.byAddr.clear();
     this.addrsOf.clear();
-    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+    await Promise.all(sockets.map((s) => new Promise<void>((resolve) => s.socket.close(() => resolve()))));
   }
 }

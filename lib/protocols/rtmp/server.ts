@@ -1,10 +1,11 @@
 /**
- * The RTMP listener(s): `listen 1935;` (several `ip:port` allowed). Each connection becomes an RtmpSession.
- * On reload, `rebind()` opens the addresses that are new and stops accepting on the ones that are gone; the
- * listeners of unchanged addresses, and every connected session, are left alone (SRS: on_reload_listen).
+ * The RTMP listener(s): `listen 1935;`, several values, `ip:port` and IPv6 (`[::]:1935`, see net/endpoint.ts).
+ * Each connection becomes an RtmpSession. On reload, `rebind()` opens the addresses that are new and stops
+ * accepting on the ones that are gone; the listeners of unchanged addresses, and every connected session, are left
+ * alone (SRS: on_reload_listen).
  */
 import { createServer, type Server as NetServer, type Socket } from "node:net";
-import { formatEndpoint, parseEndpoint } from "../../net/endpoint.ts";
+import { type Endpoint, formatEndpoint, ipv6OnlyFor, parseEndpoint, parseEndpoints } from "../../net/endpoint.ts";
 import type { ServerContext } from "../../server.ts";
 import { RtmpSession } from "./session.ts";
 
@@ -28,10 +29,11 @@ export class RtmpServer {
 
   async listen(addresses: string[]): Promise<void> {
     this.unregister ??= this.ctx.lifecycle.register({ name: "rtmp listeners", phase: "accept", close: () => this.close() });
-    for (const a of addresses) this.bound.push(await this.bind(a));
+    const all = parseEndpoints(addresses);
+    for (const a of new Set(addresses.map((x) => x.trim()))) this.bound.push(await this.bind(a, all));
   }
 
-  private async bind(address: string): Promise<Bound> {
+  private async bind(address: string, all: readonly Endpoint[]): Promise<Bound> {
     const ep = parseEndpoint(address);
     const server = createServer({ noDelay: false }, (s) => this.accept(s));
     await new Promise<void>((resolve, reject) => {
@@ -39,7 +41,7 @@ export class RtmpServer {
         const why = e.code === "EADDRINUSE" ? "address already in use" : e.message;
         reject(new Error(`listen rtmp tcp://${formatEndpoint(ep)}: ${why}`));
       });
-      server.listen(ep.port, ep.host, () => resolve());
+      server.listen({ port: ep.port, host: ep.host, ipv6Only: ipv6OnlyFor(ep, all) }, () => resolve());
     });
     server.on("error", (e) => this.ctx.log.error(`rtmp listener ${formatEndpoint(ep)}`, e));
     const addr = server.address();
@@ -56,6 +58,7 @@ export class RtmpServer {
     const want = [...new Set(addresses.map((a) => a.trim()))];
     const added = want.filter((a) => !this.bound.some((b) => b.address === a));
     const gone = this.bound.filter((b) => !want.includes(b.address));
+    const all = parseEndpoints(want);
     const fresh: Bound[] = [];
     const early = new Set<Bound>();
     try {
@@ -67,7 +70,7 @@ export class RtmpServer {
           stopAccepting(g.server);
           early.add(g);
         }
-        fresh.push(await this.bind(a));
+        fresh.push(await this.bind(a, all));
       }
     } catch (e) {
       for (const f of fresh) stopAccepting(f.server);
@@ -84,9 +87,9 @@ export class RtmpServer {
   }
 
   private accept(socket: Socket): void {
-    const max = this.ctx.config.maxConnections();
-    if (this.ctx.clients.size >= max) {
-      this.ctx.log.warn(`rtmp: reject ${socket.remoteAddress}: max_connections ${max} reached`);
+    const full = this.ctx.clients.whyFull();
+    if (full) {
+      this.ctx.log.warn(`rtmp: reject ${socket.remoteAddress}: ${full}`);
       socket.destroy();
       return;
     }

@@ -29,6 +29,7 @@ import { PublishError, type PublisherInfo, type StreamHub } from "../../hub/stre
 import { type Log, newContextId } from "../../log/logger.ts";
 import { type StreamKey, streamKeyString } from "../../media/packet.ts";
 import type { ServerContext } from "../../server.ts";
+import { formatEndpoint, ipv6OnlyFor, parseEndpoints } from "../../net/endpoint.ts";
 import { tsFanOut } from "../http/ts-stream.ts";
 import {
   type AcceptResult,
@@ -37,6 +38,7 @@ import {
   REJX_CONFLICT,
   REJX_FORBIDDEN,
   REJX_NOTFOUND,
+  REJX_OVERLOAD,
   type SrtAcceptRequest,
   SrtServer,
 } from "./server.ts";
@@ -207,6 +209,11 @@ export class SrtSession implements ClientInfo {
     const ctx = this.ctx;
     const streamId = this.caller.streamId;
     const who = `${this.ip}:${this.caller.port}`;
+    const full = ctx.clients.whyFull();
+    if (full) {
+      this.log.warn(`srt client ${who} refused: ${full}`);
+      return this.refuse(REJX_OVERLOAD, "max_connections reached");
+    }
     let sid;
     try {
       sid = parseSrtStreamId(streamId, ctx.config.srtServer().defaultApp);
@@ -409,10 +416,13 @@ export class SrtSession implements ClientInfo {
   }
 }
 
-/** The SRT listener of a server with its sessions; started when `srt_server.enabled`. */
+/**
+ * The SRT listeners of a server with their sessions; started when `srt_server.enabled`. One UDP socket per
+ * `srt_server.listen` value (a port, `ip:port` or `[ipv6]:port`), all feeding the same sessions.
+ */
 export class SrtService {
   readonly sessions: SrtSessions;
-  private server: SrtServer | undefined;
+  private servers: SrtServer[] = [];
   private unregister: (() => void)[] = [];
 
   constructor(private ctx: ServerContext) {
@@ -420,53 +430,63 @@ export class SrtService {
   }
 
   get port(): number | undefined {
-    return this.server?.port;
+    return this.servers[0]?.port;
   }
 
   async start(): Promise<void> {
     const c = this.ctx.config.srtServer();
     const perPacket = Math.max(188, c.mss - 28);
-    const server = new SrtServer({
-      port: c.listen,
-      host: "0.0.0.0",
-      latency: c.latency,
-      recvlatency: c.recvlatency,
-      peerlatency: c.peerlatency,
-      tlpktdrop: c.tlpktdrop,
-      tsbpdmode: c.tsbpdmode,
-      connectTimeout: c.connectTimeout,
-      peerIdleTimeout: c.peerIdleTimeout,
-      mss: c.mss,
-      payloadsize: c.payloadsize,
-      passphrase: c.passphrase || undefined,
-      pbkeylen: c.pbkeylen,
-      maxbw: c.maxbw > 0 ? c.maxbw : 0,
-      maxConnections: this.ctx.config.maxConnections(),
-      rcvBufPackets: Math.max(32, Math.floor(c.recvbuf / perPacket)),
-      sndBufPackets: Math.max(32, Math.floor(c.sendbuf / perPacket)),
-      log: this.ctx.log,
-    }, {
-      accept: (req: SrtAcceptRequest) =>
-        this.sessions.admit({ streamId: req.streamId, address: req.peer.address, port: req.peer.port, socketId: req.socketId }),
-    });
-    server.onConnection((conn) => this.sessions.attach(conn));
-    const { port } = await server.listen();
-    this.server = server;
-    // Quit: one UDP socket carries every SRT connection, so "stop accepting" refuses new handshakes and the
-    // socket closes only once the sessions have ended.
+    const eps = parseEndpoints(c.listens);
+    for (const ep of eps) {
+      const server = new SrtServer({
+        port: ep.port,
+        host: ep.host,
+        ipv6Only: ipv6OnlyFor(ep, eps),
+        latency: c.latency,
+        recvlatency: c.recvlatency,
+        peerlatency: c.peerlatency,
+        tlpktdrop: c.tlpktdrop,
+        tsbpdmode: c.tsbpdmode,
+        connectTimeout: c.connectTimeout,
+        peerIdleTimeout: c.peerIdleTimeout,
+        mss: c.mss,
+        payloadsize: c.payloadsize,
+        passphrase: c.passphrase || undefined,
+        pbkeylen: c.pbkeylen,
+        maxbw: c.maxbw > 0 ? c.maxbw : 0,
+        maxConnections: this.ctx.config.maxConnections(),
+        rcvBufPackets: Math.max(32, Math.floor(c.recvbuf / perPacket)),
+        sndBufPackets: Math.max(32, Math.floor(c.sendbuf / perPacket)),
+        log: this.ctx.log,
+      }, {
+        accept: (req: SrtAcceptRequest) =>
+          this.sessions.admit({ streamId: req.streamId, address: req.peer.address, port: req.peer.port, socketId: req.socketId }),
+      });
+      server.onConnection((conn) => this.sessions.attach(conn));
+      let port: number;
+      try {
+        port = (await server.listen()).port;
+      } catch (e) {
+        throw new Error(`listen srt_server udp://${formatEndpoint(ep)}: ${(e as Error).message}`);
+      }
+      this.servers.push(server);
+      this.ctx.log.trace(`srt server listening on udp ${formatEndpoint({ host: ep.host, port })}, latency=${c.latency}ms, ` +
+        `default_app=${c.defaultApp}` + (c.passphrase ? `, encrypted (pbkeylen ${c.pbkeylen})` : ""));
+    }
+    // Quit: one UDP socket carries every SRT connection of its address, so "stop accepting" refuses new handshakes
+    // and the sockets close only once the sessions have ended.
     this.unregister.push(
       this.ctx.lifecycle.register({ name: "srt listener", phase: "accept", close: () => void (this.sessions.accepting = false) }),
       this.ctx.lifecycle.register({ name: "srt server", phase: "finish", close: () => this.close() }),
     );
-    this.ctx.log.trace(`srt server listening on udp ${port}, latency=${c.latency}ms, default_app=${c.defaultApp}` +
-      (c.passphrase ? `, encrypted (pbkeylen ${c.pbkeylen})` : ""));
   }
 
   async close(): Promise<void> {
     for (const off of this.unregister.splice(0)) off();
     this.sessions.closeAll("server quit");
-    await this.server?.close();
-    this.server = undefined;
+    const servers = this.servers;
+    this.servers = [];
+    await Promise.all(servers.map((s) => s.close()));
   }
 }
 

@@ -80,6 +80,8 @@ export {
 export interface SrtServerOptions {
   port?: number;
   host?: string;
+  /** Bind `::` IPv6-only (another socket has the port on IPv4); default dual-stack. */
+  ipv6Only?: boolean;
   latency?: number;
   recvlatency?: number;
   peerlatency?: number;
@@ -338,7 +340,7 @@ export class SrtServer {
 
   async listen(): Promise<{ host: string; port: number }> {
     if (this.sock) throw new Error("srt: already listening");
-    const sock = createSocket({ type: this.o.host.includes(":") ? "udp6" : "udp4" });
+    const sock = createSocket({ type: this.o.host.includes(":") ? "udp6" : "udp4", ipv6Only: this.o.ipv6Only === true });
     this.sock = sock;
     await new Promise<void>((resolve, reject) => {
       sock.once("error", reject);

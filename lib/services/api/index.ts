@@ -17,7 +17,7 @@ import { CORS_HEADERS } from "../../net/cors.ts";
 import type { Context, Hono } from "hono";
 import { Hono as HonoApp } from "hono";
 import { existsSync, readFileSync } from "node:fs";
-import { parseEndpoint } from "../../net/endpoint.ts";
+import { formatEndpoint, parseEndpoint, parseEndpoints } from "../../net/endpoint.ts";
 import { getAssetText } from "../../runtime/assets.ts";
 import { type HttpListener, serveHttp } from "../../runtime/http-serve.ts";
 import { acceptPart } from "../../lifecycle.ts";
@@ -82,9 +82,8 @@ function sharesHttpServer(ctx: ServerContext): boolean {
   const api = c.httpApi();
   if (!http.enabled || !api.enabled) return false;
   try {
-    const a = parseEndpoint(http.listen);
-    const b = parseEndpoint(api.listen);
-    return a.port === b.port && a.port !== 0;
+    const a = parseEndpoints(http.listens);
+    return parseEndpoints(api.listens).some((b) => b.port !== 0 && a.some((x) => x.port === b.port));
   } catch {
     return false;
   }
@@ -516,10 +515,10 @@ export async function startHttpsApi(ctx: ServerContext): Promise<HttpListener | 
   mountApi(app, ctx);
   try {
     const l = await serveHttp({ hostname: ep.host, port: ep.port, fetch: (req) => app.fetch(req), tls: { key, cert } });
-    ctx.log.trace(`https api listen at tcp://${ep.host}:${l.port}`);
+    ctx.log.trace(`https api listen at tcp://${formatEndpoint({ host: ep.host, port: l.port })}`);
     return acceptPart(ctx.lifecycle, "https api listener", l);
   } catch (e) {
-    throw new Error(`listen http_api.https tcp://${ep.host}:${ep.port}: ${(e as Error).message}`);
+    throw new Error(`listen http_api.https tcp://${formatEndpoint(ep)}: ${(e as Error).message}`);
   }
 }
 

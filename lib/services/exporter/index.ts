@@ -13,7 +13,7 @@
  */
 import { forwardService } from "../forward/service.ts";
 import { hostname, machine, release, type, version } from "node:os";
-import { parseEndpoint } from "../../net/endpoint.ts";
+import { formatEndpoint, parseEndpoint } from "../../net/endpoint.ts";
 import { type HttpListener, serveHttp } from "../../runtime/http-serve.ts";
 import { acceptPart } from "../../lifecycle.ts";
 import type { ServerContext } from "../../server.ts";
@@ -138,9 +138,9 @@ export async function startExporter(ctx: ServerContext): Promise<HttpListener | 
         }
       },
     });
-    ctx.log.trace(`exporter listen at tcp://${ep.host}:${l.port}`);
+    ctx.log.trace(`exporter listen at tcp://${formatEndpoint({ host: ep.host, port: l.port })}`);
     return acceptPart(ctx.lifecycle, "exporter listener", l);
   } catch (e) {
-    throw new Error(`listen exporter tcp://${ep.host}:${ep.port}: ${(e as Error).message}`);
+    throw new Error(`listen exporter tcp://${formatEndpoint(ep)}: ${(e as Error).message}`);
   }
 }
