@@ -15,6 +15,9 @@ import { join, relative, resolve } from "node:path";
 import { VERSION } from "./lib/version.ts";
 import { ASSET_DIRS, listAssets } from "./lib/runtime/assets.ts";
 
+/** Extra entrypoints: Web Workers, which Bun does not find from `new Worker(...)` by itself. */
+const AUDIO_WORKER = "./lib/services/audio-bridge/worker.ts";
+
 /** Our target names → Bun's. Linux ones are built by default; the others on request. */
 const TARGETS: Record<string, { bun: Bun.Build.CompileTarget; default: boolean }> = {
   "linux-x64": { bun: "bun-linux-x64", default: true },
@@ -108,7 +111,9 @@ async function buildOne(target: string, opts: Options): Promise<string> {
   rmSync(outfile, { force: true });
   const started = performance.now();
   const result = await Bun.build({
-    entrypoints: [opts.entry],
+    // The audio bridge's worker is a second entrypoint: Bun embeds it under its path from the repository root
+    // (/$bunfs/root/lib/services/audio-bridge/worker.js), where lib/services/audio-bridge/pool.ts starts it.
+    entrypoints: [opts.entry, AUDIO_WORKER],
     compile: {
       target: TARGETS[target]!.bun,
       outfile,

@@ -2,23 +2,27 @@
  * Event-loop delay of the server's main thread with N streams bridged AAC → Opus (the audio bridge of
  * lib/services/audio-bridge/), against the same process with no bridge at work.
  *
- *   bun bench/audio-loop-delay.ts [--streams 20] [--seconds 15]
+ *   bun bench/audio-loop-delay.ts [--streams 20] [--seconds 15] [--worker | --inline]
  *   deno run -A bench/audio-loop-delay.ts --streams 20
  *
  * In one process, as the server runs them: N stream hubs, each publishing the test clip's AAC in real time
  * (a frame every 23.2 ms, pushed from a 10 ms timer as sockets would deliver it), each with an AAC → Opus bridge
- * and one WebRTC viewer wanting Opus (hub.wantAudio), so every bridge transcodes. Two phases: the hubs publish
- * with no viewer (the bridges idle: the baseline, hub work only), then with a viewer on every stream.
+ * and one WebRTC viewer wanting Opus (hub.wantAudio), so every bridge transcodes. Phases: the hubs publish
+ * with no viewer (the bridges idle: the baseline, hub work only); then with a viewer on every stream, the
+ * transcoding in the bridge's worker; then the same transcoding in-line on the event loop, as the bridge did
+ * before it moved to a worker (`--worker` / `--inline`: only that one).
  * Measured on the main thread, per phase:
  *  - monitorEventLoopDelay (node:perf_hooks, 1 ms resolution): mean, p50, p99, max;
  *  - a 5 ms setInterval probe (what RTMP/SRT timers see): how late each tick fired, mean, p99, max;
  *  - process CPU (all threads) as % of one core, and the Opus packets that came back (≈ 50/s per stream).
  */
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { AudioBridge } from "../lib/hub/audio-bridge.ts";
 import { type HubSubscriber, type PublisherInfo, StreamHub } from "../lib/hub/stream-hub.ts";
 import { silentLog } from "../lib/log/logger.ts";
+import { AacToOpus } from "../lib/media/audio/transcoder.ts";
 import type { MediaPacket } from "../lib/media/packet.ts";
+import { AudioBridge } from "../lib/services/audio-bridge/bridge.ts";
+import { TranscoderPool } from "../lib/services/audio-bridge/pool.ts";
 import { clipAudio } from "../tests/unit/audio/util.ts";
 
 function arg(name: string, def: number): number {
@@ -30,23 +34,44 @@ const SECONDS = arg("seconds", 15);
 const FRAME_MS = (1024 * 1000) / 44100;
 
 const { asc, frames } = clipAudio("clip.flv");
+const pool = new TranscoderPool(silentLog());
 const PUB: PublisherInfo = { clientId: "bench", type: "fmle-publish", ip: "127.0.0.1", kick: () => {} };
+
+/**
+ * The bridge as it was before it moved to a worker (up to commit 0b7457c, lib/hub/audio-bridge.ts): the same
+ * transcoder run in-line on the event loop, its output published at once. For a side-by-side run on one machine.
+ */
+class InlineBridge implements HubSubscriber {
+  private tx = new AacToOpus({ bitrate: 48000 });
+  constructor(private hub: StreamHub) {
+    hub.attach(this, false);
+  }
+  onPacket(p: MediaPacket): void {
+    if (p.kind !== "audio" || p.derived || p.codec !== "aac" || this.hub.wanted("opus") === 0) return;
+    for (const q of this.tx.push(p)) this.hub.publishDerived(q, this);
+  }
+  onUnpublish(): void {
+    this.tx.close();
+    this.hub.detach(this);
+  }
+}
+
+type Mode = "worker" | "inline";
 
 interface Stream {
   hub: StreamHub;
-  bridge: AudioBridge;
   next: number;
   opus: number;
 }
 
-function openStream(i: number): Stream {
+function openStream(i: number, mode: Mode): Stream {
   const hub = new StreamHub({ vhost: "__defaultVhost__", app: "live", stream: `s${i}` }, {
     gopCache: true, gopCacheMaxFrames: 2500, timeJitter: "full",
   }, silentLog(), `bench${i}`);
   hub.startPublish(PUB);
-  const bridge = new AudioBridge(hub, { direction: "aac->opus", bitrate: 48000 });
-  bridge.start();
-  const s: Stream = { hub, bridge, next: 0, opus: 0 };
+  if (mode === "worker") new AudioBridge(hub, { direction: "aac->opus", bitrate: 48000 }, pool).start();
+  else new InlineBridge(hub);
+  const s: Stream = { hub, next: 0, opus: 0 };
   const counter: HubSubscriber = {
     onPacket: (p) => {
       if (p.codec === "opus" && !p.config) s.opus++;
@@ -62,8 +87,8 @@ function percentile(sorted: number[], q: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : 0;
 }
 
-async function phase(label: string, viewers: boolean): Promise<string> {
-  const streams = Array.from({ length: STREAMS }, (_, i) => openStream(i));
+async function phase(label: string, viewers: boolean, mode: Mode): Promise<string> {
+  const streams = Array.from({ length: STREAMS }, (_, i) => openStream(i, mode));
   if (viewers) for (const s of streams) s.hub.wantAudio("opus", +1);
   const start = performance.now();
   // each stream starts at its own offset inside a frame, as independent publishers would
@@ -116,6 +141,10 @@ const runtime = (globalThis as { Deno?: { version: { deno: string } } }).Deno
 console.log(`${runtime}, ${STREAMS} streams of AAC 44.1 kHz stereo, ${SECONDS} s per phase`);
 console.log("| phase | loop delay ms mean / p50 / p99 / max | 5 ms timer late ms mean / p99 / max | CPU % | Opus pkts/s per stream |");
 console.log("|---|---|---|---|---|");
-console.log(await phase(`${STREAMS} streams, bridges idle`, false));
-console.log(await phase(`${STREAMS} streams bridged AAC→Opus`, true));
+const modes = (process.argv.includes("--inline") ? ["inline"] : process.argv.includes("--worker") ? ["worker"] : ["worker", "inline"]) as Mode[];
+console.log(await phase(`${STREAMS} streams, bridges idle`, false, "worker"));
+for (const m of modes) {
+  console.log(await phase(`${STREAMS} streams bridged AAC→Opus, ${m === "worker" ? "in the worker" : "in-line (before)"}`, true, m));
+}
+pool.close();
 process.exit(0);

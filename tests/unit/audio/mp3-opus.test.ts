@@ -7,7 +7,6 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AudioBridge } from "../../../lib/hub/audio-bridge.ts";
 import { type HubSubscriber, type PublisherInfo, StreamHub } from "../../../lib/hub/stream-hub.ts";
 import { demuxFlv } from "../../../lib/formats/flv.ts";
 import { Log, type LogLevel, LogSink } from "../../../lib/log/logger.ts";
@@ -18,6 +17,8 @@ import { Mp3ToOpus } from "../../../lib/media/audio/transcoder.ts";
 import { flvTagToPacket } from "../../../lib/media/flv-codec.ts";
 import { parseMpegAudioHeader } from "../../../lib/media/mp3.ts";
 import type { MediaPacket } from "../../../lib/media/packet.ts";
+import { AudioBridge } from "../../../lib/services/audio-bridge/bridge.ts";
+import { TranscoderPool } from "../../../lib/services/audio-bridge/pool.ts";
 import { clip } from "../../helpers/media.ts";
 import { rng } from "../media/util.ts";
 import { bestLag, peakFrequency, snrDb } from "./util.ts";
@@ -197,7 +198,7 @@ describe("audio bridge: MP3 publisher", () => {
     }
   }
 
-  test("an RTMP/FLV publisher with MP3 audio: Opus rendition while a viewer wants it, logged as bridged", () => {
+  test("an RTMP/FLV publisher with MP3 audio: Opus rendition while a viewer wants it, logged as bridged", async () => {
     const flv = join(dir, "mp3.flv");
     ffmpeg(["-i", clip("clip.flv"), "-c:v", "copy", "-c:a", "libmp3lame", "-ar", "44100", "-b:a", "128k", "-f", "flv", flv]);
     const { tags } = demuxFlv(new Uint8Array(readFileSync(flv)));
@@ -212,9 +213,10 @@ describe("audio bridge: MP3 publisher", () => {
     }, log, "vid-test");
     const pub: PublisherInfo = { clientId: "c1", type: "fmle-publish", ip: "127.0.0.1", kick: () => {} };
     hub.startPublish(pub);
-    const bridge = new AudioBridge(hub, { direction: "aac->opus", bitrate: 64000 }, log);
+    const pool = new TranscoderPool(log, { size: 1 });
+    const bridge = new AudioBridge(hub, { direction: "aac->opus", bitrate: 64000 }, pool, log);
     bridge.start();
-    const back = new AudioBridge(hub, { direction: "opus->aac", bitrate: 96000 }, log);
+    const back = new AudioBridge(hub, { direction: "opus->aac", bitrate: 96000 }, pool, log);
     back.start();
     const got: MediaPacket[] = [];
     const rec: HubSubscriber = { onPacket: (p) => void got.push(p), onUnpublish: () => {} };
@@ -226,6 +228,7 @@ describe("audio bridge: MP3 publisher", () => {
     for (const p of pkts.slice(50, half)) hub.publish(p);
     expect(bridge.running).toBe(true);
     expect(bridge.source).toBe("mp3");
+    await bridge.flush(); // the worker's answers are in the hub
     const opus = got.filter((p) => p.kind === "audio" && p.codec === "opus");
     expect(opus[0]!.config).toBe(true);
     expect(opus[0]!.derived).toBe(true);
@@ -245,5 +248,6 @@ describe("audio bridge: MP3 publisher", () => {
     console.log(`MP3 bridge: ${bridge.summary()}`);
     bridge.close();
     back.close();
+    pool.close();
   });
 });
