@@ -3,6 +3,7 @@
  * linux-x64 binary, copied alone into an empty folder, transcodes both ways in its worker.
  *  - Opus → AAC: FFmpeg publishes H.264 + Opus in MPEG-TS over SRT; FFmpeg plays RTMP and decodes AAC.
  *  - AAC → Opus: FFmpeg publishes the clip (H.264 + AAC) over RTMP; Chromium plays it by WHEP with Opus audio.
+ *  - MP3 → Opus: the same with MP3 audio (libmpg123 in WebAssembly, inside the worker, inside the executable).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { aloneInEmptyDir, builtBinary } from "../helpers/binary.ts";
@@ -62,23 +63,26 @@ describe("audio bridge in the compiled executable", () => {
     }
   }, 60000);
 
-  test("RTMP publisher with AAC: a WHEP viewer in Chromium gets Opus made by the worker", async () => {
-    const ff = publish(clip("clip.flv"), srv.rtmpUrl("/live/a2o"));
-    try {
-      browser = await launchBrowser();
-      await Bun.sleep(1500);
-      const page = await browser.context.newPage();
-      await page.goto(`http://127.0.0.1:${srv.http}/`);
-      const play = await whepPlayAudio(page, `http://127.0.0.1:${srv.api}`, "a2o", 4);
-      await page.close();
-      expect(play.status).toBe(201);
-      expect(play.last.packets - play.first.packets).toBeGreaterThan(150); // ~50 Opus packets a second
-      expect(play.last.samples - play.first.samples).toBeGreaterThan(150000); // 48 kHz
-      expect(play.last.energy).toBeGreaterThan(0); // the clip's tones, not silence
-      expect(srv.output()).toMatch(/live\/a2o: aac→opus at \d+ bps started/);
-      expect(srv.output()).not.toContain("rtmp session error"); // the publisher's packets are left intact
-    } finally {
-      ff.kill();
-    }
-  }, 60000);
+  for (const [codec, stream, extra] of [["aac", "a2o", []], ["mp3", "m2o", ["-c:a", "libmp3lame", "-ar", "44100", "-b:a", "128k"]]] as const) {
+    test(`RTMP publisher with ${codec.toUpperCase()}: a WHEP viewer in Chromium gets Opus made by the worker`, async () => {
+      const ff = publish(clip("clip.flv"), srv.rtmpUrl(`/live/${stream}`), [...extra]);
+      try {
+        browser ??= await launchBrowser();
+        await Bun.sleep(1500);
+        const page = await browser.context.newPage();
+        await page.goto(`http://127.0.0.1:${srv.http}/`);
+        const play = await whepPlayAudio(page, `http://127.0.0.1:${srv.api}`, stream, 4);
+        await page.close();
+        expect(play.status).toBe(201);
+        expect(play.last.packets - play.first.packets).toBeGreaterThan(150); // ~50 Opus packets a second
+        expect(play.last.samples - play.first.samples).toBeGreaterThan(150000); // 48 kHz
+        expect(play.last.energy).toBeGreaterThan(0); // the clip's tones, not silence
+        expect(srv.output()).toMatch(new RegExp(`live/${stream}: (audio bridged )?${codec}→opus at \\d+ bps`));
+        expect(srv.output()).not.toContain("rtmp session error"); // the publisher's packets are left intact
+        expect(srv.output()).not.toMatch(/audio bridge.*(failed|cannot start)/);
+      } finally {
+        ff.kill();
+      }
+    }, 60000);
+  }
 });

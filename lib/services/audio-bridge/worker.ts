@@ -23,12 +23,12 @@ interface WorkerScope {
 }
 const scope = globalThis as unknown as WorkerScope;
 
-function create(spec: TranscoderSpec): Transcoder {
+async function create(spec: TranscoderSpec): Promise<Transcoder> {
   switch (spec.kind) {
     case "opus->aac":
       return new OpusToAac({ bitrate: spec.bitrate, sampleRate: spec.sampleRate ?? 48000 });
     case "mp3->opus":
-      return new Mp3ToOpus({ bitrate: spec.bitrate });
+      return await Mp3ToOpus.create({ bitrate: spec.bitrate }); // mpg123's WebAssembly instance: async
     case "aac->opus":
       return new AacToOpus({ bitrate: spec.bitrate });
   }
@@ -36,18 +36,26 @@ function create(spec: TranscoderSpec): Transcoder {
 
 const transcoders = new Map<number, Transcoder>();
 
+// mpg123-decoder prints every decode error of a corrupt stream with console.error; the transcoders count them
+// (stats.decodeErrors, in the bridge's log line). This is the worker's own console: the server's is untouched.
+const consoleError = console.error.bind(console);
+console.error = (...args: unknown[]) => {
+  if (typeof args[0] === "string" && args[0].startsWith("mpg123-decoder:")) return;
+  consoleError(...args);
+};
+
 function post(msg: FromWorker, transfer: Transferable[] = []): void {
   scope.postMessage(msg, transfer);
 }
 
-function handle(msg: ToWorker): void {
+/** Handles one message; only an `open` may wait (for a WebAssembly instance), and then later messages wait too. */
+function handle(msg: ToWorker): Promise<void> | undefined {
   switch (msg.t) {
     case "open":
       transcoders.get(msg.id)?.close();
       // Every direction needs libopus: say so at once rather than count every frame as a decode error.
       if (!opusAvailable()) throw new Error("the Opus WebAssembly module (opusscript) did not load in the worker");
-      transcoders.set(msg.id, create(msg.spec));
-      return;
+      return create(msg.spec).then((tx) => void transcoders.set(msg.id, tx));
     case "close":
       transcoders.get(msg.id)?.close();
       transcoders.delete(msg.id);
@@ -75,14 +83,39 @@ function handle(msg: ToWorker): void {
   }
 }
 
+function failed(msg: ToWorker, err: unknown): void {
+  // The transcoders conceal bad media themselves; this is a failure of the machinery (e.g. the wasm).
+  transcoders.get(msg.id)?.close();
+  transcoders.delete(msg.id);
+  post({ t: "error", id: msg.id, message: err instanceof Error ? err.stack ?? err.message : String(err) });
+}
+
+/** Runs one message; the promise (an `open` waiting for its WebAssembly instance) settles when it is done. */
+function run(msg: ToWorker): Promise<void> | undefined {
+  try {
+    return handle(msg)?.catch((err: unknown) => failed(msg, err));
+  } catch (err) {
+    failed(msg, err);
+    return undefined;
+  }
+}
+
+/**
+ * Messages not yet run because an `open` is waiting: while there are any, each new message runs after them, so
+ * every stream's packets keep their order (and reach their transcoder once it exists).
+ */
+let queued = 0;
+let tail: Promise<void> = Promise.resolve();
+
 scope.onmessage = (e) => {
   const msg = e.data;
-  try {
-    handle(msg);
-  } catch (err) {
-    // The transcoders conceal bad media themselves; this is a failure of the machinery (e.g. the wasm).
-    transcoders.get(msg.id)?.close();
-    transcoders.delete(msg.id);
-    post({ t: "error", id: msg.id, message: err instanceof Error ? err.stack ?? err.message : String(err) });
+  if (queued === 0) {
+    const p = run(msg);
+    if (!p) return;
+    queued++;
+    tail = p.finally(() => void queued--);
+    return;
   }
+  queued++;
+  tail = tail.then(() => run(msg)).finally(() => void queued--);
 };

@@ -65,13 +65,13 @@ function decodeOpus(packets: MediaPacket[], channels: 1 | 2): Float32Array[] {
 
 describe("MP3 -> Opus", () => {
   for (const [name, rate, bitrate] of [["44.1 kHz MPEG-1", 44100, "128k"], ["22.05 kHz MPEG-2 LSF", 22050, "64k"]] as const) {
-    test(`stereo ${name} 1000/440 Hz through Mp3ToOpus: tones kept, SNR >= 20 dB, Opus timestamps exact`, () => {
+    test(`stereo ${name} 1000/440 Hz through Mp3ToOpus: tones kept, SNR >= 20 dB, Opus timestamps exact`, async () => {
       const file = join(dir, `st${rate}.mp3`);
       ffmpeg(["-f", "lavfi", "-i", `sine=frequency=1000:sample_rate=${rate}:duration=5`, "-f", "lavfi", "-i",
         `sine=frequency=440:sample_rate=${rate}:duration=5`, "-filter_complex", "amerge", "-c:a", "libmp3lame", "-b:a", bitrate, file]);
       const t0 = 5000;
       const input = mp3Packets(file, t0);
-      const m2o = new Mp3ToOpus({ bitrate: 96000 });
+      const m2o = await Mp3ToOpus.create({ bitrate: 96000 });
       const out: MediaPacket[] = [];
       for (const p of input) out.push(...m2o.push(p));
       m2o.close();
@@ -89,7 +89,7 @@ describe("MP3 -> Opus", () => {
       expect(Math.abs(peakFrequency(l, 48000, 48000) - 1000)).toBeLessThan(3);
       expect(Math.abs(peakFrequency(r, 48000, 48000) - 440)).toBeLessThan(3);
       // reference: the MP3 as decoded (matches FFmpeg to ~1e-7, mp3.test.ts), resampled to 48 kHz the same way
-      const mp3 = decodeMp3(new Uint8Array(readFileSync(file)));
+      const mp3 = await decodeMp3(new Uint8Array(readFileSync(file)));
       const rs = new Resampler(rate, 48000, 2);
       const ref = [new Float32Array(rs.maxOutput(mp3.pcm[0]!.length)), new Float32Array(rs.maxOutput(mp3.pcm[0]!.length))];
       const n = rs.process(mp3.pcm, mp3.pcm[0]!.length, ref, 0);
@@ -106,12 +106,12 @@ describe("MP3 -> Opus", () => {
     });
   }
 
-  test("10 minutes of MP3 frames (FLV-rounded ms) -> Opus packets exactly 20 ms apart; a gap is concealed, a jump resyncs", () => {
+  test("10 minutes of MP3 frames (FLV-rounded ms) -> Opus packets exactly 20 ms apart; a gap is concealed, a jump resyncs", async () => {
     const file = join(dir, "silence22.mp3");
     ffmpeg(["-f", "lavfi", "-i", "anullsrc=r=22050:cl=mono", "-t", "20", "-c:a", "libmp3lame", "-b:a", "32k", file]);
     const t0 = 1000;
     const frames = mp3Packets(file, t0, 30); // 30 x 20 s = 10 min
-    const m2o = new Mp3ToOpus({ channels: 1, bitrate: 24000, complexity: 0 });
+    const m2o = await Mp3ToOpus.create({ channels: 1, bitrate: 24000, complexity: 0 });
     let prev = -1;
     let maxDev = 0;
     let count = 0;
@@ -148,9 +148,9 @@ describe("MP3 -> Opus", () => {
     m2o.close();
   }, 120_000);
 
-  test("junk, other codecs, multi-frame packets and a rate change mid-stream", () => {
+  test("junk, other codecs, multi-frame packets and a rate change mid-stream", async () => {
     const rand = rng(7);
-    const m2o = new Mp3ToOpus();
+    const m2o = await Mp3ToOpus.create();
     const junk: MediaPacket = { kind: "audio", codec: "mp3", dts: 0, pts: 0, keyframe: false, config: false, data: new Uint8Array(0) };
     for (let k = 0; k < 200; k++) {
       const data = new Uint8Array(Math.floor(rand() * 800));
@@ -176,7 +176,7 @@ describe("MP3 -> Opus", () => {
       grouped.push({ ...pa[i]!, data });
     }
     const pb = mp3Packets(b, pa.at(-1)!.dts + 26);
-    const tx = new Mp3ToOpus();
+    const tx = await Mp3ToOpus.create();
     const out: MediaPacket[] = [];
     for (const p of [...grouped, ...pb]) out.push(...tx.push(p));
     tx.close();
