@@ -14,8 +14,10 @@
  * Measured on the main thread, per phase:
  *  - monitorEventLoopDelay (node:perf_hooks, 1 ms resolution): mean, p50, p99, max;
  *  - a 5 ms setInterval probe (what RTMP/SRT timers see): how late each tick fired, mean, p99, max;
- *  - process CPU (all threads) as % of one core, and the Opus packets that came back (≈ 50/s per stream).
+ *  - CPU as % of one core: the main thread's alone (Linux /proc) and the process's (all threads, the worker's
+ *    included), and the Opus packets that came back (≈ 50/s per stream).
  */
+import { readFileSync } from "node:fs";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { type HubSubscriber, type PublisherInfo, StreamHub } from "../lib/hub/stream-hub.ts";
 import { silentLog } from "../lib/log/logger.ts";
@@ -46,8 +48,14 @@ class InlineBridge implements HubSubscriber {
   constructor(private hub: StreamHub) {
     hub.attach(this, false);
   }
+  private started = false;
   onPacket(p: MediaPacket): void {
     if (p.kind !== "audio" || p.derived || p.codec !== "aac" || this.hub.wanted("opus") === 0) return;
+    if (!this.started && !p.config && this.hub.audioConfig) this.run({ ...this.hub.audioConfig, dts: p.dts, pts: p.dts });
+    this.started = true;
+    this.run(p);
+  }
+  private run(p: MediaPacket): void {
     for (const q of this.tx.push(p)) this.hub.publishDerived(q, this);
   }
   onUnpublish(): void {
@@ -83,6 +91,17 @@ function openStream(i: number, mode: Mode): Stream {
   return s;
 }
 
+/** CPU time (ms) of the main thread alone (Linux: /proc/self/task/<pid>/stat utime + stime, 10 ms ticks). */
+function mainThreadCpuMs(): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) * 10; // fields 14 and 15, in USER_HZ (100 on Linux)
+  } catch {
+    return undefined;
+  }
+}
+
 function percentile(sorted: number[], q: number): number {
   return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : 0;
 }
@@ -116,12 +135,15 @@ async function phase(label: string, viewers: boolean, mode: Mode): Promise<strin
   }, 5);
   const opus0 = streams.reduce((n, s) => n + s.opus, 0);
   const c0 = process.cpuUsage();
+  const m0 = mainThreadCpuMs();
   const t0 = performance.now();
   h.enable();
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   h.disable();
   const wall = performance.now() - t0;
   const c = process.cpuUsage(c0);
+  const m1 = mainThreadCpuMs();
+  const main = m0 !== undefined && m1 !== undefined ? `${(((m1 - m0) / wall) * 100).toFixed(1)}` : "n/a";
   clearInterval(probe);
   clearInterval(feeder);
   const opus = streams.reduce((n, s) => n + s.opus, 0) - opus0;
@@ -132,15 +154,15 @@ async function phase(label: string, viewers: boolean, mode: Mode): Promise<strin
   const ms = (ns: number) => (ns / 1e6).toFixed(2);
   return `| ${label} | ${ms(h.mean)} / ${ms(h.percentile(50))} / ${ms(h.percentile(99))} / ${ms(h.max)} | ` +
     `${mean.toFixed(2)} / ${percentile(late, 0.99).toFixed(2)} / ${percentile(late, 1).toFixed(2)} | ` +
-    `${(((c.user + c.system) / 1000 / wall) * 100).toFixed(1)} | ${((opus / (wall / 1000)) / STREAMS).toFixed(1)} |`;
+    `${main} | ${(((c.user + c.system) / 1000 / wall) * 100).toFixed(1)} | ${((opus / (wall / 1000)) / STREAMS).toFixed(1)} |`;
 }
 
 const runtime = (globalThis as { Deno?: { version: { deno: string } } }).Deno
   ? `deno ${(globalThis as unknown as { Deno: { version: { deno: string } } }).Deno.version.deno}`
   : `bun ${(globalThis as { Bun?: { version: string } }).Bun?.version ?? "?"}`;
 console.log(`${runtime}, ${STREAMS} streams of AAC 44.1 kHz stereo, ${SECONDS} s per phase`);
-console.log("| phase | loop delay ms mean / p50 / p99 / max | 5 ms timer late ms mean / p99 / max | CPU % | Opus pkts/s per stream |");
-console.log("|---|---|---|---|---|");
+console.log("| phase | loop delay ms mean / p50 / p99 / max | 5 ms timer late ms mean / p99 / max | main thread CPU % | process CPU % | Opus pkts/s per stream |");
+console.log("|---|---|---|---|---|---|");
 const modes = (process.argv.includes("--inline") ? ["inline"] : process.argv.includes("--worker") ? ["worker"] : ["worker", "inline"]) as Mode[];
 console.log(await phase(`${STREAMS} streams, bridges idle`, false, "worker"));
 for (const m of modes) {

@@ -167,7 +167,7 @@ export class AudioBridge implements HubSubscriber {
     const s = tx.stats;
     this.log.trace(`audio bridge ${this.hub.name}: ${this.source}→${this.target} stopped (${why}): ${this.summary()}` +
       `${s.decodeErrors ? `, ${s.decodeErrors} decode errors` : ""}${s.concealed ? `, ${s.concealed} concealed` : ""}` +
-      `${s.resyncs ? `, ${s.resyncs} resyncs` : ""}`);
+      `${s.resyncs ? `, ${s.resyncs} resyncs` : ""}${tx.dropped ? `, ${tx.dropped} dropped (worker behind)` : ""}`);
   }
 
   /** Frames in/out and the CPU share: transcoder time per second of audio. */

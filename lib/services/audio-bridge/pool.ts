@@ -31,6 +31,11 @@ export interface PoolOptions {
   idleMs?: number;
   /** Override the worker's URL (tests). */
   workerUrl?: string;
+  /**
+   * Packets a transcoder may have in flight; more are dropped (and counted) instead of queueing without bound
+   * when the workers cannot keep up (default 500: 11.6 s of AAC, 10 s of Opus; a few hundred KB).
+   */
+  maxPending?: number;
 }
 
 function emptyStats(): TranscoderStats {
@@ -55,14 +60,25 @@ export class TranscoderHandle {
   /** Milliseconds spent inside the transcoder (in the worker). */
   cpuMs = 0;
   closed = false;
+  /** Packets dropped because `maxPending` were in flight (the workers fell behind). */
+  dropped = 0;
   private pending = 0;
   private waiters: (() => void)[] = [];
 
-  constructor(readonly id: number, private readonly slot: WorkerSlot, private readonly sink: TranscoderSink) {}
+  constructor(
+    readonly id: number,
+    private readonly slot: WorkerSlot,
+    private readonly sink: TranscoderSink,
+    private readonly maxPending = 500,
+  ) {}
 
   /** Sends one packet to the transcoder (a copy: the hub and other outputs keep reading the original). */
   push(p: MediaPacket): void {
     if (this.closed) return;
+    if (this.pending >= this.maxPending && !p.config) {
+      this.dropped++; // the transcoder conceals or resyncs over the gap
+      return;
+    }
     const { p: copy, buffer } = ownedCopy(p);
     this.pending++;
     this.slot.post({ t: "push", id: this.id, p: copy }, [buffer]);
@@ -182,7 +198,7 @@ export class TranscoderPool {
   open(spec: TranscoderSpec, sink: TranscoderSink): TranscoderHandle | undefined {
     const slot = this.pick();
     if (!slot) return undefined;
-    const h = new TranscoderHandle(this.nextId++, slot, sink);
+    const h = new TranscoderHandle(this.nextId++, slot, sink, this.opts.maxPending);
     slot.add(h, spec);
     return h;
   }

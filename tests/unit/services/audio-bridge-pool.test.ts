@@ -102,6 +102,21 @@ describe("audio bridge worker pool", () => {
     pool.close();
   });
 
+  test("a worker that falls behind: packets beyond maxPending are dropped and counted, not queued", async () => {
+    const mute = join(dir, "mute-worker.ts");
+    writeFileSync(mute, `globalThis.onmessage = () => {};\n`); // never answers
+    const pool = new TranscoderPool(silentLog(), { size: 1, workerUrl: mute, maxPending: 10 });
+    const h = pool.open({ kind: "aac->opus", bitrate: 48000 }, { packets: () => {}, failed: () => {} })!;
+    const pkts = aacPackets(40);
+    for (const p of pkts) h.push(p);
+    expect(h.dropped).toBe(pkts.length - 10);
+    h.push(pkts[0]!); // a config packet always goes through
+    expect(h.dropped).toBe(pkts.length - 10);
+    h.close();
+    await h.flush(); // closed: settles at once
+    pool.close();
+  });
+
   test("a worker with no transcoder left stops after idleMs; the next open starts one again", async () => {
     const pool = new TranscoderPool(silentLog(), { size: 2, idleMs: 50 });
     const sink = { packets: () => {}, failed: () => {} };
