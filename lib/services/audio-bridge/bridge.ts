@@ -50,6 +50,8 @@ export class AudioBridge implements HubSubscriber {
   private firstDts: number | undefined;
   private lastDts = 0;
   private mediaMs = 0;
+  /** After a transcoder failed, no new one before this time (ms since epoch): one warning, not one a frame. */
+  private retryAt = 0;
 
   constructor(
     readonly hub: StreamHub,
@@ -101,6 +103,7 @@ export class AudioBridge implements HubSubscriber {
     }
     let tx = this.tx;
     if (!tx) {
+      if (Date.now() < this.retryAt) return;
       tx = this.open();
       if (!tx) return; // no worker now (logged by the pool); the next packet tries again
       // Starting mid-stream: the publisher's sequence header first, moved to now so it does not reach back in time.
@@ -117,8 +120,9 @@ export class AudioBridge implements HubSubscriber {
       packets: (out) => this.deliver(tx, out),
       failed: (why) => {
         if (this.tx !== tx) return;
-        this.log.warn(`audio bridge ${this.hub.name}: ${this.source}→${this.target}: ${why}`);
+        this.log.warn(`audio bridge ${this.hub.name}: ${this.source}→${this.target}: ${why}; retrying in 5 s`);
         this.tx = undefined;
+        this.retryAt = Date.now() + 5000;
       },
     });
     if (!tx) return undefined;

@@ -1,7 +1,8 @@
 /**
  * The audio bridge's worker pool (lib/services/audio-bridge/pool.ts): what comes back from the worker is exactly
  * what the transcoder makes in-line (same packets, bytes, timestamps, order); packets handed to it stay intact
- * (socket Buffers are views of shared chunks); a worker that fails is reported, not fatal; idle workers stop.
+ * (socket Buffers are views of shared chunks); a worker that fails is reported, not fatal, and a bridge does not
+ * retry a failing transcoder on every frame; idle workers stop.
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -10,6 +11,8 @@ import { join } from "node:path";
 import { Log, type LogLevel, LogSink, silentLog } from "../../../lib/log/logger.ts";
 import { AacToOpus } from "../../../lib/media/audio/transcoder.ts";
 import type { MediaPacket } from "../../../lib/media/packet.ts";
+import { type PublisherInfo, StreamHub } from "../../../lib/hub/stream-hub.ts";
+import { AudioBridge } from "../../../lib/services/audio-bridge/bridge.ts";
 import { TranscoderPool } from "../../../lib/services/audio-bridge/pool.ts";
 import { clipAudio } from "../audio/util.ts";
 
@@ -114,6 +117,39 @@ describe("audio bridge worker pool", () => {
     expect(h.dropped).toBe(pkts.length - 10);
     h.close();
     await h.flush(); // closed: settles at once
+    pool.close();
+  });
+
+  test("a bridge whose transcoder cannot start warns once (no retry for 5 s) and the stream flows on", async () => {
+    const refusing = join(dir, "refusing-worker.ts");
+    writeFileSync(refusing, `globalThis.onmessage = (e) => {
+  if (e.data.t === "open") postMessage({ t: "error", id: e.data.id, message: "no opus here" });
+};\n`);
+    const sink = new Capture();
+    const log = new Log(sink, "test0001");
+    const pool = new TranscoderPool(log, { size: 1, workerUrl: refusing });
+    const hub = new StreamHub({ vhost: "__defaultVhost__", app: "live", stream: "f" }, {
+      gopCache: true, gopCacheMaxFrames: 2500, timeJitter: "full",
+    }, log, "vid-test");
+    const pub: PublisherInfo = { clientId: "c1", type: "fmle-publish", ip: "127.0.0.1", kick: () => {} };
+    hub.startPublish(pub);
+    const bridge = new AudioBridge(hub, { direction: "aac->opus", bitrate: 48000 }, pool, log);
+    bridge.start();
+    const got: MediaPacket[] = [];
+    hub.attach({ onPacket: (p) => void got.push(p), onUnpublish: () => {} }, false);
+    hub.wantAudio("opus", +1);
+    const pkts = aacPackets(60);
+    for (const p of pkts.slice(0, 10)) hub.publish(p);
+    for (let i = 0; i < 100 && bridge.running; i++) await Bun.sleep(10);
+    expect(bridge.running).toBe(false);
+    for (const p of pkts.slice(10)) hub.publish(p);
+    await Bun.sleep(100);
+    const warns = sink.lines.filter((l) => l.startsWith("warn ") && l.includes("no opus here"));
+    expect(warns).toHaveLength(1);
+    expect(warns[0]).toContain("retrying in 5 s");
+    expect(bridge.runs).toBe(1);
+    expect(got.filter((p) => p.codec === "aac")).toHaveLength(pkts.length); // the publisher's audio flows on
+    hub.stopPublish(pub);
     pool.close();
   });
 
