@@ -161,7 +161,10 @@ async function buildOne(target: string, opts: Options): Promise<string> {
   }
   if (!existsSync(outfile)) throw new Error(`bun reported success but ${outfile} is missing`);
   // Bun also writes the source map beside the executable (…-windows-x64.map for the .exe): it is embedded already.
-  for (const map of new Set([`${outfile}.map`, `${outfile.replace(/\.exe$/, "")}.map`])) rmSync(map, { force: true });
+  // With the worker as a second entrypoint, its map lands there too (worker.js.map).
+  const maps = [`${outfile}.map`, `${outfile.replace(/\.exe$/, "")}.map`, join(opts.outdir, "worker.js.map")];
+  for (const o of result.outputs) if (o.path.endsWith(".map")) maps.push(o.path);
+  for (const map of new Set(maps)) rmSync(map, { force: true });
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   console.log(`${relative(startDir, outfile)}  ${mib(statSync(outfile).size)}  (${seconds} s)`);
   return outfile;
