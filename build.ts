@@ -15,6 +15,30 @@ import { join, relative, resolve } from "node:path";
 import { VERSION } from "./lib/version.ts";
 import { ASSET_DIRS, listAssets } from "./lib/runtime/assets.ts";
 
+/** Extra entrypoints: Web Workers, which Bun does not find from `new Worker(...)` by itself. */
+const AUDIO_WORKER = "./lib/services/audio-bridge/worker.ts";
+
+/**
+ * mpg123-decoder's index.js, without its Web Worker variant (unused here). Bun 1.4.5's bundler drops the module
+ * `./src/MPEGDecoderWebWorker.js` (the package says "sideEffects": false) but keeps index.js's
+ * `assignNames(MPEGDecoderWebWorker, …)`, so the executable died at start with "MPEGDecoderWebWorker is not
+ * defined". This loads the same module minus that class; the build fails if the file no longer looks as expected.
+ */
+const mpg123WithoutWorker: Bun.BunPlugin = {
+  name: "mpg123-decoder without its web worker",
+  setup(build) {
+    build.onLoad({ filter: /[\\/]mpg123-decoder[\\/]index\.js$/ }, async (args) => {
+      const text = await Bun.file(args.path).text();
+      const expected = ['import MPEGDecoder from "./src/MPEGDecoder.js";', 'import { assignNames } from "@wasm-audio-decoders/common";'];
+      if (!expected.every((line) => text.includes(line))) throw new Error(`${args.path}: not the index.js build.ts expects`);
+      return {
+        loader: "js",
+        contents: `${expected.join("\n")}\nassignNames(MPEGDecoder, "MPEGDecoder");\nexport { MPEGDecoder };\n`,
+      };
+    });
+  },
+};
+
 /** Our target names → Bun's. Linux ones are built by default; the others on request. */
 const TARGETS: Record<string, { bun: Bun.Build.CompileTarget; default: boolean }> = {
   "linux-x64": { bun: "bun-linux-x64", default: true },
@@ -108,7 +132,9 @@ async function buildOne(target: string, opts: Options): Promise<string> {
   rmSync(outfile, { force: true });
   const started = performance.now();
   const result = await Bun.build({
-    entrypoints: [opts.entry],
+    // The audio bridge's worker is a second entrypoint: Bun embeds it under its path from the repository root
+    // (/$bunfs/root/lib/services/audio-bridge/worker.js), where lib/services/audio-bridge/pool.ts starts it.
+    entrypoints: [opts.entry, AUDIO_WORKER],
     compile: {
       target: TARGETS[target]!.bun,
       outfile,
@@ -127,6 +153,7 @@ async function buildOne(target: string, opts: Options): Promise<string> {
     sourcemap: "linked",
     bytecode: opts.bytecode,
     format: "esm", // bytecode would default to CommonJS, which has no top-level await
+    plugins: [mpg123WithoutWorker],
   });
   if (!result.success) {
     for (const log of result.logs) console.error(log);
@@ -134,7 +161,10 @@ async function buildOne(target: string, opts: Options): Promise<string> {
   }
   if (!existsSync(outfile)) throw new Error(`bun reported success but ${outfile} is missing`);
   // Bun also writes the source map beside the executable (…-windows-x64.map for the .exe): it is embedded already.
-  for (const map of new Set([`${outfile}.map`, `${outfile.replace(/\.exe$/, "")}.map`])) rmSync(map, { force: true });
+  // With the worker as a second entrypoint, its map lands there too (worker.js.map).
+  const maps = [`${outfile}.map`, `${outfile.replace(/\.exe$/, "")}.map`, join(opts.outdir, "worker.js.map")];
+  for (const o of result.outputs) if (o.path.endsWith(".map")) maps.push(o.path);
+  for (const map of new Set(maps)) rmSync(map, { force: true });
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
   console.log(`${relative(startDir, outfile)}  ${mib(statSync(outfile).size)}  (${seconds} s)`);
   return outfile;

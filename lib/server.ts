@@ -20,7 +20,7 @@ import { hookOnHls, hookOnHlsNotify } from "./services/hooks/index.ts";
 import { type SrtService, startSrt } from "./protocols/srt/bridge.ts";
 import { type DvrService, startDvr } from "./services/dvr/service.ts";
 import { type ForwardService, startForward } from "./services/forward/service.ts";
-import { startAudioBridges } from "./services/audio-bridge.ts";
+import { AudioBridgeService } from "./services/audio-bridge/service.ts";
 import { type AccessControl, OpenAccess } from "./services/access.ts";
 import { startHttpsApi } from "./services/api/index.ts";
 import { startExporter } from "./services/exporter/index.ts";
@@ -161,7 +161,13 @@ export class Server implements ServerContext {
       this.wireHlsHooks(startHls(this));
       startDvr(this);
       startForward(this);
-      startAudioBridges(this);
+      const bridges = new AudioBridgeService({
+        log: this.log,
+        listen: (l) => this.hubs.listen(l),
+        rtcSettings: (vhost) => this.config.vhost(vhost)?.rtc,
+      });
+      bridges.start();
+      this.lifecycle.register({ name: "audio bridge workers", phase: "finish", close: () => bridges.stop() });
       this.rtmp = new RtmpServer(this);
       await this.rtmp.listen(c.listen());
       this.http = new HttpServers(this);

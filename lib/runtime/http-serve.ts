@@ -1,10 +1,9 @@
 /**
  * The one place that starts an HTTP(S) server, per runtime: Bun.serve under Bun, Deno.serve under Deno,
- * node:http elsewhere. Everything above it speaks web-standard Request/Response (hono's `fetch`).
+ * node:http (with @hono/node-server) elsewhere. Everything above it speaks web-standard Request/Response (hono's `fetch`).
  */
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer as createHttpServer } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import { Readable } from "node:stream";
 
 export interface ServeInfo {
   remoteAddr: string;
@@ -105,52 +104,22 @@ export async function serveHttp(opts: ServeOptions): Promise<HttpListener> {
   return await serveNode(opts);
 }
 
-async function serveNode(opts: ServeOptions): Promise<HttpListener> {
-  const handler = async (req: IncomingMessage, res: ServerResponse) => {
-    try {
-      const url = `http://${req.headers.host ?? "localhost"}${req.url ?? "/"}`;
-      const method = req.method ?? "GET";
-      const body = method === "GET" || method === "HEAD" ? undefined : (Readable.toWeb(req) as unknown as ReadableStream);
-      const headers = new Headers();
-      for (const [k, v] of Object.entries(req.headers)) {
-        if (Array.isArray(v)) for (const x of v) headers.append(k, x);
-        else if (v !== undefined) headers.set(k, v);
-      }
-      const request = new Request(url, { method, headers, body, duplex: "half" } as RequestInit);
-      const response = await opts.fetch(request, {
-        remoteAddr: req.socket.remoteAddress ?? "",
-        remotePort: req.socket.remotePort ?? 0,
-      });
-      const h: Record<string, string> = {};
-      response.headers.forEach((v, k) => (h[k] = v));
-      res.writeHead(response.status, h);
-      if (!response.body) return void res.end();
-      const reader = response.body.getReader();
-      res.on("close", () => void reader.cancel().catch(() => {}));
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        // Backpressure: stop reading the body while the socket is full, so a live stream's queue (which a
-        // slow player's skip-ahead watches) stays in the body stream instead of piling up in node's buffers.
-        if (!res.write(value) && !res.destroyed) {
-          await new Promise<void>((resolve) => {
-            const go = () => {
-              res.off("drain", go);
-              res.off("close", go);
-              resolve();
-            };
-            res.on("drain", go);
-            res.on("close", go);
-          });
-        }
-        if (res.destroyed) break;
-      }
-      res.end();
-    } catch {
-      if (!res.headersSent) res.writeHead(500);
-      res.end();
-    }
-  };
+/**
+ * node:http (Node, or any runtime with neither Bun.serve nor Deno.serve), through @hono/node-server's request
+ * listener: IncomingMessage → Request, Response → ServerResponse, with backpressure on streamed bodies (a live
+ * stream's queue stays in the body stream, where a slow player's skip-ahead watches it). Loaded only here.
+ * Exported for its test (the server never takes this path under Bun or Deno).
+ */
+export async function serveNode(opts: ServeOptions): Promise<HttpListener> {
+  const { getRequestListener } = await import("@hono/node-server");
+  const handler = getRequestListener(
+    (req, env) => {
+      const socket = env.incoming.socket;
+      return opts.fetch(req, { remoteAddr: socket.remoteAddress ?? "", remotePort: socket.remotePort ?? 0 });
+    },
+    // keep the runtime's own Request/Response (the package would replace the globals with its own by default)
+    { overrideGlobalObjects: false },
+  );
   const server = opts.tls ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert }, handler) : createHttpServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

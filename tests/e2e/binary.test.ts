@@ -6,16 +6,15 @@
 import { describe, expect, test } from "bun:test";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFileSync, chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { listAssets } from "../../lib/runtime/assets.ts";
 import { VERSION } from "../../lib/version.ts";
 import { freePort, freeUdpPort } from "../helpers/ports.ts";
+import { aloneInEmptyDir, builtBinary as binary } from "../helpers/binary.ts";
 
 const REPO = resolve(import.meta.dir, "../..");
-/** Everything a binary is built from: a newer file here means dist/ is stale. */
-const BUILD_INPUTS = ["main.ts", "build.ts", "package.json", "package-lock.json", "tsconfig.json", "lib", "www", "conf"];
 const QEMU_LIBS = "/usr/aarch64-linux-gnu";
 const SLOW = 300_000; // a test may have to compile a binary first (~1–20 s; the first cross-build also downloads)
 
@@ -36,48 +35,6 @@ http_server {
 vhost __defaultVhost__ {
 }
 `;
-
-function newestInputMtime(): number {
-  let newest = 0;
-  const visit = (p: string): void => {
-    let st;
-    try {
-      st = statSync(p);
-    } catch {
-      return; // an input that does not exist (yet)
-    }
-    if (st.isDirectory()) for (const name of readdirSync(p)) visit(join(p, name));
-    else newest = Math.max(newest, st.mtimeMs);
-  };
-  for (const input of BUILD_INPUTS) visit(join(REPO, input));
-  return newest;
-}
-
-const built = new Map<string, string>();
-
-/** dist/srs-ts-<version>-<target>, built now unless a fresh one is there. */
-function binary(target: string): string {
-  const cached = built.get(target);
-  if (cached) return cached;
-  const out = join(REPO, "dist", `srs-ts-${VERSION}-${target}`);
-  if (!existsSync(out) || statSync(out).mtimeMs < newestInputMtime()) {
-    const r = spawnSync(process.execPath, ["build.ts", "--targets", target], { cwd: REPO, encoding: "utf8", timeout: 280_000 });
-    if (r.status !== 0 || !existsSync(out)) {
-      throw new Error(`bun build.ts --targets ${target} failed (exit ${r.status}, ${r.signal ?? "no signal"}):\n${r.stdout}\n${r.stderr}`);
-    }
-  }
-  built.set(target, out);
-  return out;
-}
-
-/** A fresh empty folder holding only a copy of the binary, named `srs`. */
-function aloneInEmptyDir(bin: string): { dir: string; exe: string } {
-  const dir = mkdtempSync(join(tmpdir(), "srs-bin-"));
-  const exe = join(dir, "srs");
-  copyFileSync(bin, exe);
-  chmodSync(exe, 0o755);
-  return { dir, exe };
-}
 
 function requireTool(tool: string, aptPackage: string): void {
   const r = spawnSync("sh", ["-c", `command -v ${tool}`], { encoding: "utf8" });

@@ -159,12 +159,12 @@ const file = process.argv[2];
 if (file) {
   const bytes = new Uint8Array(readFileSync(file));
   const t0 = performance.now();
-  const d = decodeMp3(bytes);
+  const d = await decodeMp3(bytes);
   const ms = performance.now() - t0;
   mp3CpuPercent = Math.round((ms / ((d.pcm[0]!.length / d.sampleRate) * 1000)) * 10000) / 100;
   mp3Errors = d.errors;
   mp3 = measure(d.pcm.length > 1 ? d.pcm : [d.pcm[0]!, d.pcm[0]!], d.sampleRate);
-  const m2o = new Mp3ToOpus({ bitrate: 96000 });
+  const m2o = await Mp3ToOpus.create({ bitrate: 96000 });
   const od = new OpusDecoder({ channels: 2 });
   const oOut = collect();
   let samples = 0;

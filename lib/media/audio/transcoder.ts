@@ -10,8 +10,8 @@
  *   for (const out of a2o.push(packet)) send(out);         // feed EVERY audio MediaPacket of the stream, in order
  *   a2o.close();                                           // frees the WebAssembly encoder
  *
- *   // publisher MP3 -> WebRTC players (same options and output as AacToOpus)
- *   const m2o = new Mp3ToOpus({ bitrate: 64000 });
+ *   // publisher MP3 -> WebRTC players (same options and output as AacToOpus; the decoder is WebAssembly: async)
+ *   const m2o = await Mp3ToOpus.create({ bitrate: 64000 });
  *   for (const out of m2o.push(packet)) send(out);
  *
  *   // WebRTC publisher Opus -> RTMP/FLV/HLS players
@@ -26,11 +26,11 @@
  *    configuration changes, then Opus packets of 20 ms (960 samples at 48 kHz), codec "opus".
  *  - OpusToAac input: Opus packets (any TOC; an optional OpusHead config packet sets the channel count, default
  *    stereo). Output: the AAC config packet (ASC) once, then raw AAC-LC frames (codec "aac", flvAudioFlags 0xAF/0xAE).
- *  - Mp3ToOpus input: MPEG-1/2/2.5 Layer III packets (one or more whole frames each, as FLV/RTMP, TS and files
- *    carry them; there is no config packet). Output: an OpusHead when the first frame arrives and whenever the
+ *  - Mp3ToOpus input: MPEG-1/2/2.5 Layer III (and I/II) packets (one or more whole frames each, as FLV/RTMP,
+ *    TS and files carry them; there is no config packet). Output: an OpusHead when the first frame arrives and whenever the
  *    sampling rate or channel count changes, then 20 ms Opus packets as for AacToOpus. Frames are 1152 samples
  *    (MPEG-1) or 576 (MPEG-2/2.5); the first frames after joining a stream may need bit-reservoir data sent
- *    before them and decode to silence (counted in Mp3Decoder.reservoirMisses, not as errors).
+ *    before them and decode to silence.
  *    Packets whose codec is not the expected one are ignored.
  *
  * Timestamps are exact: the first input packet's dts anchors the timeline; after that every output timestamp is
@@ -290,16 +290,20 @@ export class AacToOpus {
 /** MP3 (MediaPackets, one or more Layer III frames each) -> Opus (MediaPackets, 20 ms). */
 export class Mp3ToOpus {
   readonly stats: TranscoderStats = newStats();
-  private readonly decoder = new Mp3Decoder();
   private readonly opus: OpusOut;
   private srcChannels = 0;
   private readonly mono = new Float32Array(1152);
 
-  constructor(o: AacToOpusOptions = {}) {
+  /** Use `Mp3ToOpus.create()`: the decoder's WebAssembly instance is made asynchronously. */
+  private constructor(private readonly decoder: Mp3Decoder, o: AacToOpusOptions) {
     this.opus = new OpusOut(o, this.stats);
   }
 
-  /** The MP3 decoder (its error, reservoir-miss and block-type counters). */
+  static async create(o: AacToOpusOptions = {}): Promise<Mp3ToOpus> {
+    return new Mp3ToOpus(await Mp3Decoder.create(), o);
+  }
+
+  /** The MP3 decoder (its frame and error counters). */
   get mp3(): Mp3Decoder {
     return this.decoder;
   }
@@ -317,13 +321,12 @@ export class Mp3ToOpus {
       for (const [s, e] of spans) {
         const frame = p.data.subarray(s, e);
         const h = parseMpegAudioHeader(frame, 0);
-        if (!h || h.layer !== 3) {
+        if (!h) {
           this.stats.decodeErrors++;
           continue;
         }
         if (h.sampleRate !== this.opus.inRate || h.channels !== this.srcChannels) {
           this.srcChannels = h.channels;
-          this.decoder.reset();
           out.push(this.opus.configure(h.sampleRate, h.channels, p.dts));
         }
         const dts = p.dts + (offsetSamples * 1000) / this.opus.inRate;
@@ -337,8 +340,8 @@ export class Mp3ToOpus {
   }
 
   private frame(frame: Uint8Array, dts: number, samples: number, out: MediaPacket[]): void {
+    // A restarted timeline keeps the decoder: libmpg123 checks each frame's bit reservoir itself.
     const missing = this.opus.advance(dts, samples);
-    if (missing < 0) this.decoder.reset();
     for (let i = 0; i < missing; i++) {
       this.stats.concealed++;
       const c = this.decoder.concealFrame();
@@ -361,6 +364,7 @@ export class Mp3ToOpus {
     this.opus.close();
     this.opus.inRate = 0;
     this.srcChannels = 0;
+    this.decoder.free();
   }
 }
 

@@ -12,7 +12,7 @@
  *  - api.ts      SRS's signalling: /rtc/v1/publish/, /rtc/v1/play/, WHIP/WHEP and DELETE.
  * The bridges are the stream hub: a WebRTC publisher feeds RTMP/FLV/HLS players and WebRTC viewers; an
  * RTMP/SRT publisher feeds WebRTC viewers (H.264). Unlike SRS, video needs no rtc_to_rtmp/rtmp_to_rtc (the hub is
- * shared; vhost rtc.enabled is needed); those two switch the audio bridge (lib/hub/audio-bridge.ts): Opus -> AAC
+ * shared; vhost rtc.enabled is needed); those two switch the audio bridge (lib/services/audio-bridge/bridge.ts): Opus -> AAC
  * for RTMP-side players, AAC -> Opus for WebRTC viewers (only while one watches).
  */
 import { type RTCCertificate, RTCDtlsTransport } from "werift";

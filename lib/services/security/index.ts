@@ -9,6 +9,7 @@
  *    configured names (its first occurrence must be at the end); an empty list means no check. `all` is
  *    checked at connect, `publish`/`play` when the client publishes/plays. An empty pageUrl fails a check.
  */
+import ipaddr from "ipaddr.js";
 import type { ReferConfig, SecurityConfig } from "../../config/config.ts";
 
 export type SecurityMethod = "publish" | "play";
@@ -17,85 +18,32 @@ export type CheckResult = { ok: true } | { ok: false; reason: string };
 
 const OK: CheckResult = { ok: true };
 
-/** Parses a dotted IPv4 address into an unsigned 32-bit number, or undefined. */
-export function parseIpv4(s: string): number | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(s.replace(/^::ffff:/i, ""));
-  if (!m) return undefined;
-  let n = 0;
-  for (let i = 1; i <= 4; i++) {
-    const b = Number(m[i]);
-    if (b > 255) return undefined;
-    n = n * 256 + b;
-  }
-  return n;
-}
+type Addr = ipaddr.IPv4 | ipaddr.IPv6;
 
-/** Parses an IPv6 address into 8 16-bit groups, or undefined. */
-export function parseIpv6(s: string): number[] | undefined {
-  if (!s.includes(":")) return undefined;
-  const v4tail = /(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})$/.exec(s);
-  let text = s;
-  const extra: number[] = [];
-  if (v4tail) {
-    const v4 = parseIpv4(v4tail[1]!);
-    if (v4 === undefined) return undefined;
-    extra.push(Math.floor(v4 / 65536), v4 % 65536);
-    text = s.slice(0, s.length - v4tail[1]!.length);
-    if (text.endsWith(":") && !text.endsWith("::")) text = text.slice(0, -1);
-  }
-  const parts = text.split("::");
-  if (parts.length > 2) return undefined;
-  const groups = (p: string): number[] | undefined => {
-    if (p === "") return [];
-    const out: number[] = [];
-    for (const g of p.split(":")) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
-      out.push(parseInt(g, 16));
-    }
-    return out;
-  };
-  const head = groups(parts[0]!);
-  const tail = parts.length === 2 ? groups(parts[1]!) : [];
-  if (!head || !tail) return undefined;
-  const total = head.length + tail.length + extra.length;
-  if (parts.length === 1 && total !== 8) return undefined;
-  if (total > 8 || (parts.length === 2 && total === 8)) return undefined;
-  return [...head, ...new Array<number>(8 - total).fill(0), ...tail, ...extra];
+/**
+ * An address as a client or a rule gives it (ipaddr.js parses): dotted IPv4 (four decimal parts only, not the
+ * inet_aton shorthands ipaddr.js also takes) or IPv6; an IPv4-mapped IPv6 address (`::ffff:1.2.3.4`, how
+ * dual-stack sockets report IPv4 clients) is its IPv4 address.
+ */
+export function parseAddr(s: string): Addr | undefined {
+  if (ipaddr.IPv4.isValidFourPartDecimal(s)) return ipaddr.IPv4.parse(s);
+  if (!ipaddr.IPv6.isValid(s)) return undefined;
+  const a = ipaddr.IPv6.parse(s);
+  return a.isIPv4MappedAddress() ? a.toIPv4Address() : a;
 }
 
 /** True when `ip` equals the target IP or lies in the target CIDR (IPv4 or IPv6). `all` matches everything. */
 export function ipMatches(target: string, ip: string): boolean {
-  if (target === "all") return true;
-  const bare = ip.replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/i, "$1");
+  if (target === "all" || target === ip) return true;
+  const addr = parseAddr(ip);
+  if (!addr) return false;
   const slash = target.indexOf("/");
-  if (slash < 0) {
-    if (target === bare || target === ip) return true;
-    const a = parseIpv6(target);
-    const b = parseIpv6(bare);
-    return !!a && !!b && a.every((x, i) => x === b[i]);
-  }
-  const net = target.slice(0, slash);
-  const bits = Number(target.slice(slash + 1));
-  if (!Number.isInteger(bits) || bits < 0) return false;
-  const n4 = parseIpv4(net);
-  if (n4 !== undefined) {
-    const i4 = parseIpv4(bare);
-    if (i4 === undefined || bits > 32) return false;
-    if (bits === 0) return true;
-    const shift = 32 - bits;
-    return Math.floor(n4 / 2 ** shift) === Math.floor(i4 / 2 ** shift);
-  }
-  const n6 = parseIpv6(net);
-  const i6 = parseIpv6(bare);
-  if (!n6 || !i6 || bits > 128) return false;
-  let left = bits;
-  for (let g = 0; g < 8 && left > 0; g++) {
-    const take = Math.min(16, left);
-    const mask = (0xffff << (16 - take)) & 0xffff;
-    if ((n6[g]! & mask) !== (i6[g]! & mask)) return false;
-    left -= take;
-  }
-  return true;
+  const net = parseAddr(slash < 0 ? target : target.slice(0, slash));
+  if (!net || net.kind() !== addr.kind()) return false;
+  const max = net.kind() === "ipv4" ? 32 : 128;
+  const bitsText = slash < 0 ? String(max) : target.slice(slash + 1);
+  if (!/^\d{1,3}$/.test(bitsText) || Number(bitsText) > max) return false;
+  return addr.match(net, Number(bitsText));
 }
 
 /** SRS's security check for a client of `ip` that wants to publish or play. */

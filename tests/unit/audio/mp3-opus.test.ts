@@ -7,7 +7,6 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AudioBridge } from "../../../lib/hub/audio-bridge.ts";
 import { type HubSubscriber, type PublisherInfo, StreamHub } from "../../../lib/hub/stream-hub.ts";
 import { demuxFlv } from "../../../lib/formats/flv.ts";
 import { Log, type LogLevel, LogSink } from "../../../lib/log/logger.ts";
@@ -18,6 +17,8 @@ import { Mp3ToOpus } from "../../../lib/media/audio/transcoder.ts";
 import { flvTagToPacket } from "../../../lib/media/flv-codec.ts";
 import { parseMpegAudioHeader } from "../../../lib/media/mp3.ts";
 import type { MediaPacket } from "../../../lib/media/packet.ts";
+import { AudioBridge } from "../../../lib/services/audio-bridge/bridge.ts";
+import { TranscoderPool } from "../../../lib/services/audio-bridge/pool.ts";
 import { clip } from "../../helpers/media.ts";
 import { rng } from "../media/util.ts";
 import { bestLag, peakFrequency, snrDb } from "./util.ts";
@@ -64,13 +65,13 @@ function decodeOpus(packets: MediaPacket[], channels: 1 | 2): Float32Array[] {
 
 describe("MP3 -> Opus", () => {
   for (const [name, rate, bitrate] of [["44.1 kHz MPEG-1", 44100, "128k"], ["22.05 kHz MPEG-2 LSF", 22050, "64k"]] as const) {
-    test(`stereo ${name} 1000/440 Hz through Mp3ToOpus: tones kept, SNR >= 30 dB, Opus timestamps exact`, () => {
+    test(`stereo ${name} 1000/440 Hz through Mp3ToOpus: tones kept, SNR >= 30 dB, Opus timestamps exact`, async () => {
       const file = join(dir, `st${rate}.mp3`);
       ffmpeg(["-f", "lavfi", "-i", `sine=frequency=1000:sample_rate=${rate}:duration=5`, "-f", "lavfi", "-i",
         `sine=frequency=440:sample_rate=${rate}:duration=5`, "-filter_complex", "amerge", "-c:a", "libmp3lame", "-b:a", bitrate, file]);
       const t0 = 5000;
       const input = mp3Packets(file, t0);
-      const m2o = new Mp3ToOpus({ bitrate: 96000 });
+      const m2o = await Mp3ToOpus.create({ bitrate: 96000 });
       const out: MediaPacket[] = [];
       for (const p of input) out.push(...m2o.push(p));
       m2o.close();
@@ -88,7 +89,7 @@ describe("MP3 -> Opus", () => {
       expect(Math.abs(peakFrequency(l, 48000, 48000) - 1000)).toBeLessThan(3);
       expect(Math.abs(peakFrequency(r, 48000, 48000) - 440)).toBeLessThan(3);
       // reference: the MP3 as decoded (matches FFmpeg to ~1e-7, mp3.test.ts), resampled to 48 kHz the same way
-      const mp3 = decodeMp3(new Uint8Array(readFileSync(file)));
+      const mp3 = await decodeMp3(new Uint8Array(readFileSync(file)));
       const rs = new Resampler(rate, 48000, 2);
       const ref = [new Float32Array(rs.maxOutput(mp3.pcm[0]!.length)), new Float32Array(rs.maxOutput(mp3.pcm[0]!.length))];
       const n = rs.process(mp3.pcm, mp3.pcm[0]!.length, ref, 0);
@@ -106,12 +107,12 @@ describe("MP3 -> Opus", () => {
     });
   }
 
-  test("10 minutes of MP3 frames (FLV-rounded ms) -> Opus packets exactly 20 ms apart; a gap is concealed, a jump resyncs", () => {
+  test("10 minutes of MP3 frames (FLV-rounded ms) -> Opus packets exactly 20 ms apart; a gap is concealed, a jump resyncs", async () => {
     const file = join(dir, "silence22.mp3");
     ffmpeg(["-f", "lavfi", "-i", "anullsrc=r=22050:cl=mono", "-t", "20", "-c:a", "libmp3lame", "-b:a", "32k", file]);
     const t0 = 1000;
     const frames = mp3Packets(file, t0, 30); // 30 x 20 s = 10 min
-    const m2o = new Mp3ToOpus({ channels: 1, bitrate: 24000, complexity: 0 });
+    const m2o = await Mp3ToOpus.create({ channels: 1, bitrate: 24000, complexity: 0 });
     let prev = -1;
     let maxDev = 0;
     let count = 0;
@@ -148,9 +149,9 @@ describe("MP3 -> Opus", () => {
     m2o.close();
   }, 120_000);
 
-  test("junk, other codecs, multi-frame packets and a rate change mid-stream", () => {
+  test("junk, other codecs, multi-frame packets and a rate change mid-stream", async () => {
     const rand = rng(7);
-    const m2o = new Mp3ToOpus();
+    const m2o = await Mp3ToOpus.create();
     const junk: MediaPacket = { kind: "audio", codec: "mp3", dts: 0, pts: 0, keyframe: false, config: false, data: new Uint8Array(0) };
     for (let k = 0; k < 200; k++) {
       const data = new Uint8Array(Math.floor(rand() * 800));
@@ -176,7 +177,7 @@ describe("MP3 -> Opus", () => {
       grouped.push({ ...pa[i]!, data });
     }
     const pb = mp3Packets(b, pa.at(-1)!.dts + 26);
-    const tx = new Mp3ToOpus();
+    const tx = await Mp3ToOpus.create();
     const out: MediaPacket[] = [];
     for (const p of [...grouped, ...pb]) out.push(...tx.push(p));
     tx.close();
@@ -198,7 +199,7 @@ describe("audio bridge: MP3 publisher", () => {
     }
   }
 
-  test("an RTMP/FLV publisher with MP3 audio: Opus rendition while a viewer wants it, logged as bridged", () => {
+  test("an RTMP/FLV publisher with MP3 audio: Opus rendition while a viewer wants it, logged as bridged", async () => {
     const flv = join(dir, "mp3.flv");
     ffmpeg(["-i", clip("clip.flv"), "-c:v", "copy", "-c:a", "libmp3lame", "-ar", "44100", "-b:a", "128k", "-f", "flv", flv]);
     const { tags } = demuxFlv(new Uint8Array(readFileSync(flv)));
@@ -213,9 +214,10 @@ describe("audio bridge: MP3 publisher", () => {
     }, log, "vid-test");
     const pub: PublisherInfo = { clientId: "c1", type: "fmle-publish", ip: "127.0.0.1", kick: () => {} };
     hub.startPublish(pub);
-    const bridge = new AudioBridge(hub, { direction: "aac->opus", bitrate: 64000 }, log);
+    const pool = new TranscoderPool(log, { size: 1 });
+    const bridge = new AudioBridge(hub, { direction: "aac->opus", bitrate: 64000 }, pool, log);
     bridge.start();
-    const back = new AudioBridge(hub, { direction: "opus->aac", bitrate: 96000 }, log);
+    const back = new AudioBridge(hub, { direction: "opus->aac", bitrate: 96000 }, pool, log);
     back.start();
     const got: MediaPacket[] = [];
     const rec: HubSubscriber = { onPacket: (p) => void got.push(p), onUnpublish: () => {} };
@@ -227,6 +229,7 @@ describe("audio bridge: MP3 publisher", () => {
     for (const p of pkts.slice(50, half)) hub.publish(p);
     expect(bridge.running).toBe(true);
     expect(bridge.source).toBe("mp3");
+    await bridge.flush(); // the worker's answers are in the hub
     const opus = got.filter((p) => p.kind === "audio" && p.codec === "opus");
     expect(opus[0]!.config).toBe(true);
     expect(opus[0]!.derived).toBe(true);
@@ -246,5 +249,6 @@ describe("audio bridge: MP3 publisher", () => {
     console.log(`MP3 bridge: ${bridge.summary()}`);
     bridge.close();
     back.close();
+    pool.close();
   });
 });

@@ -1,15 +1,16 @@
 /**
- * The MP3 (Layer III) decoder: its spec tables (every Huffman table a complete prefix code), its output against
- * FFmpeg's decoder on clips made by libmp3lame (MPEG-1 stereo/mono/joint stereo at 32/44.1/48 kHz, MPEG-2 LSF at
- * 22.05 kHz, MPEG-2.5 at 8 and 11.025 kHz, transients that switch to short blocks), and fuzzing.
+ * The MP3 decoder (mpg123-decoder, libmpg123 in WebAssembly, behind lib/media/audio/mp3-decoder.ts): its output
+ * frame by frame against FFmpeg's decoder on clips made by libmp3lame (MPEG-1 stereo/mono/joint stereo at
+ * 32/44.1/48 kHz, MPEG-2 LSF at 22.05 kHz, MPEG-2.5 at 8 and 11.025 kHz, transients that switch to short blocks),
+ * exactly one frame's samples per frame (timestamps depend on it), MP2 too, and fuzzing.
  */
 import { describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildHuffmanTree, decodeMp3, Mp3Decoder, mp3FrameSpans } from "../../../lib/media/audio/mp3-decoder.ts";
-import { HUFFMAN, LSF_NR_OF_SFB, SFB_LONG, SFB_SHORT, SYNTH_WINDOW } from "../../../lib/media/audio/mp3-tables.ts";
+import { decodeMp3, Mp3Decoder, mp3FrameSpans } from "../../../lib/media/audio/mp3-decoder.ts";
+import { parseMpegAudioHeader } from "../../../lib/media/mp3.ts";
 import { rng } from "../media/util.ts";
 import { bestLag, channel, ffmpegDecode, peakFrequency, rms } from "./util.ts";
 
@@ -17,10 +18,10 @@ const dir = mkdtempSync(join(tmpdir(), "srs-mp3-"));
 process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
 
 /** An MP3 file made by FFmpeg/libmp3lame from lavfi sources; returns its path. */
-function makeMp3(name: string, inputs: string[], args: string[]): string {
+function makeMp3(name: string, inputs: string[], args: string[], codec = "libmp3lame"): string {
   const out = join(dir, `${name}.mp3`);
   const ins = inputs.flatMap((i) => ["-f", "lavfi", "-i", i]);
-  execFileSync("ffmpeg", ["-v", "error", "-y", ...ins, ...args, "-c:a", "libmp3lame", out]);
+  execFileSync("ffmpeg", ["-v", "error", "-y", ...ins, ...args, "-c:a", codec, "-f", codec === "mp2" ? "mp2" : "mp3", out]);
   return out;
 }
 
@@ -37,6 +38,8 @@ interface Clip {
   channels: number;
   /** Expected dominant tone per channel (0: not checked). */
   tones: number[];
+  /** RMS difference allowed from FFmpeg's output (default 1e-6). */
+  tolerance?: number;
 }
 
 const clips: Clip[] = [
@@ -83,84 +86,28 @@ const clips: Clip[] = [
     name: "MPEG-2.5 8 kHz stereo 16k (transients)", rate: 8000, channels: 2, tones: [0, 0],
     path: () => makeMp3("tr8", [transients(8000)], ["-b:a", "16k"]),
   },
+  {
+    // FFmpeg's MP2 decoder is fixed-point: ~1e-5 from libmpg123's float output (still > 90 dB SNR)
+    name: "MPEG-1 Layer II (MP2) stereo 48 kHz 192k", rate: 48000, channels: 2, tones: [1000, 440], tolerance: 1e-4,
+    path: () => makeMp3("mp2", [sine(1000, 48000), sine(440, 48000)], ["-filter_complex", "amerge", "-b:a", "192k"], "mp2"),
+  },
 ];
-
-describe("MP3 tables (ISO 11172-3 Annex B)", () => {
-  test("every Huffman table is a complete prefix code with an entry for every value", () => {
-    let tables = 0;
-    for (let n = 0; n < 34; n++) {
-      const t = HUFFMAN[n]!;
-      expect(t).toBeDefined();
-      if (n === 0 || n === 4 || n === 14) {
-        expect(t.hlen.length).toBe(0);
-        continue;
-      }
-      const entries = n >= 32 ? 16 : t.size * t.size;
-      expect(t.hlen.length).toBe(entries);
-      expect(t.hcod.length).toBe(entries);
-      // Kraft sum exactly 1 (complete) ...
-      let kraft = 0;
-      for (const l of t.hlen) {
-        expect(l).toBeGreaterThan(0);
-        expect(l).toBeLessThanOrEqual(19);
-        kraft += 2 ** -l;
-      }
-      expect(kraft).toBe(1);
-      // ... and no code is a prefix of another (building the tree checks it, and every code fits its length)
-      for (let i = 0; i < entries; i++) expect(t.hcod[i]!).toBeLessThan(2 ** t.hlen[i]!);
-      expect(() => buildHuffmanTree(t)).not.toThrow();
-      tables++;
-    }
-    expect(tables).toBe(31); // 1-3, 5-13, 15-31, A, B
-    // linbits (Table B.7 headers)
-    expect([16, 17, 18, 19, 20, 21, 22, 23].map((n) => HUFFMAN[n]!.linbits)).toEqual([1, 2, 3, 4, 6, 8, 10, 13]);
-    expect([24, 25, 26, 27, 28, 29, 30, 31].map((n) => HUFFMAN[n]!.linbits)).toEqual([4, 5, 6, 7, 8, 9, 11, 13]);
-    expect(HUFFMAN[15]!.linbits).toBe(0);
-    expect(HUFFMAN[13]!.size).toBe(16);
-    // spot checks against the printed table: table 1 and count1 table A
-    expect(HUFFMAN[1]!.hlen).toEqual([1, 3, 2, 3]);
-    expect(HUFFMAN[1]!.hcod).toEqual([1, 1, 1, 0]);
-    expect(HUFFMAN[32]!.hlen[0]).toBe(1);
-    expect(HUFFMAN[32]!.hcod[0b1011]).toBe(0); // 000000
-    expect(HUFFMAN[33]!.hcod.every((c, v) => c === 15 - v)).toBe(true);
-  });
-
-  test("scale-factor bands cover 576 / 192 lines; LSF partitions cover 21 / 36 / 33 factors", () => {
-    for (const rate of [44100, 48000, 32000, 22050, 24000, 16000, 11025, 12000, 8000]) {
-      const l = SFB_LONG[rate]!;
-      const s = SFB_SHORT[rate]!;
-      expect(l).toHaveLength(23);
-      expect(s).toHaveLength(14);
-      expect(l.at(-1)).toBe(576);
-      expect(s.at(-1)).toBe(192);
-      for (let i = 1; i < l.length; i++) expect(l[i]!).toBeGreaterThan(l[i - 1]!);
-      for (let i = 1; i < s.length; i++) expect(s[i]!).toBeGreaterThan(s[i - 1]!);
-    }
-    for (const t of LSF_NR_OF_SFB) expect(t.map((k) => k.reduce((a, b) => a + b, 0))).toEqual([21, 36, 33]);
-  });
-
-  test("synthesis window: 512 values, antisymmetric about 256 (D[512-i] = -D[i] except at multiples of 64)", () => {
-    expect(SYNTH_WINDOW).toHaveLength(512);
-    for (let i = 1; i < 256; i++) {
-      if (i % 64 === 0) expect(SYNTH_WINDOW[512 - i]).toBe(SYNTH_WINDOW[i]!);
-      else expect(SYNTH_WINDOW[512 - i]).toBe(-SYNTH_WINDOW[i]!);
-    }
-  });
-});
 
 describe("MP3 decoder against FFmpeg", () => {
   for (const c of clips) {
-    test(c.name, () => {
+    test(c.name, async () => {
       const file = c.path();
       const bytes = new Uint8Array(readFileSync(file));
-      const dec = new Mp3Decoder();
+      const dec = await Mp3Decoder.create();
       const spans = mp3FrameSpans(bytes);
       const ours: Float32Array[] = [];
       for (let ch = 0; ch < c.channels; ch++) ours.push(new Float32Array(spans.length * 1152));
       let n = 0;
       for (const [s, e] of spans) {
-        const r = dec.decodeFrame(bytes.subarray(s, e));
+        const frame = bytes.subarray(s, e);
+        const r = dec.decodeFrame(frame);
         expect(r.channels).toBe(c.channels);
+        expect(r.samples).toBe(parseMpegAudioHeader(frame, 0)!.samplesPerFrame); // one frame's worth, always
         for (let ch = 0; ch < c.channels; ch++) ours[ch]!.set(r.pcm[ch]!.subarray(0, r.samples), n);
         n += r.samples;
       }
@@ -170,8 +117,9 @@ describe("MP3 decoder against FFmpeg", () => {
       const lines: string[] = [];
       for (let ch = 0; ch < c.channels; ch++) {
         const r = channel(ref, c.channels, ch);
-        // FFmpeg drops the LAME "Info" frame and the encoder + decoder delay (576 + 529): align by correlation
-        // over the start of FFmpeg's output (the onset makes the lag of a pure tone unambiguous)
+        // FFmpeg drops the encoder + decoder delay (576 + 529) and the LAME "Info" frame, which we decode as a
+        // frame of silence: align by correlation over the start of FFmpeg's output (the onset makes the lag of a
+        // pure tone unambiguous)
         const lag = bestLag(r, ours[ch]!, 0, 4000, 0, 8192);
         const len = Math.min(r.length, n - lag) - 1024;
         const e = rms(r, ours[ch]!, 0, len, lag);
@@ -181,14 +129,13 @@ describe("MP3 decoder against FFmpeg", () => {
         for (let i = 0; i < len; i++) energy += r[i]! * r[i]!;
         lines.push(`ch${ch}: lag ${lag}, RMS diff ${e.toExponential(2)}, max ${peak.toExponential(2)}, signal RMS ${Math.sqrt(energy / len).toFixed(3)}`);
         expect(energy / len).toBeGreaterThan(1e-4);
-        // README: within 2.3e-7 RMS (measured 4e-8 to 2.3e-7: FFmpeg's float decoder vs our float64 pipeline)
-        expect(e).toBeLessThan(5e-7);
+        // README: within 3e-7 RMS (measured 5e-8 to 3e-7: float rounding, FFmpeg vs libmpg123)
+        expect(e).toBeLessThan(c.tolerance ?? 5e-7);
         if (c.tones[ch]) expect(Math.abs(peakFrequency(ours[ch]!, c.rate, lag + 4096) - c.tones[ch]!)).toBeLessThan(3);
         for (let i = 0; i < n; i++) if (!Number.isFinite(ours[ch]![i]!)) throw new Error("non-finite sample");
       }
-      const bt = dec.blockTypes;
-      console.log(`${c.name}: ${spans.length} frames; block types long ${bt[0]} start ${bt[1]} short ${bt[2]} stop ${bt[3]} mixed ${bt[4]}; ${lines.join("; ")}`);
-      if (c.name.startsWith("transients")) expect(bt[2]).toBeGreaterThan(10);
+      console.log(`${c.name}: ${spans.length} frames; ${lines.join("; ")}`);
+      dec.free();
     });
   }
 
@@ -198,7 +145,7 @@ describe("MP3 decoder against FFmpeg", () => {
     expect(ms.length).toBeGreaterThan(100);
   });
 
-  test("decodeMp3 (whole files): an ID3v2 tag in front is skipped", () => {
+  test("decodeMp3 (whole files): an ID3v2 tag in front is skipped", async () => {
     const file = join(dir, "st.mp3");
     const raw = new Uint8Array(readFileSync(file));
     const id3 = new Uint8Array(10 + 300);
@@ -207,8 +154,8 @@ describe("MP3 decoder against FFmpeg", () => {
     const tagged = new Uint8Array(id3.length + raw.length);
     tagged.set(id3);
     tagged.set(raw, id3.length);
-    const a = decodeMp3(raw);
-    const b = decodeMp3(tagged);
+    const a = await decodeMp3(raw);
+    const b = await decodeMp3(tagged);
     expect(a.frames).toBeGreaterThan(100);
     expect(b.frames).toBe(a.frames);
     expect(b.errors).toBe(0);
@@ -222,14 +169,14 @@ describe("MP3 decoder fuzzing", () => {
     return true;
   }
 
-  test("random bytes, bit flips, truncation, frames out of order: no throw, no NaN, errors counted", () => {
+  test("random bytes, bit flips, truncation, frames out of order: no throw, no NaN, one frame's samples each", async () => {
     const rand = rng(99);
     const started = performance.now();
     let concealed = 0;
     for (const name of ["st", "lsf", "tr48", "joint", "mono"]) {
       const bytes = new Uint8Array(readFileSync(join(dir, `${name}.mp3`)));
       const spans = mp3FrameSpans(bytes);
-      const dec = new Mp3Decoder();
+      const dec = await Mp3Decoder.create();
       for (let round = 0; round < 3; round++) {
         for (const [s, e] of spans) {
           const f = bytes.slice(s, e);
@@ -240,6 +187,7 @@ describe("MP3 decoder fuzzing", () => {
           const input = kind === 3 ? f.subarray(0, Math.floor(rand() * f.length)) : f;
           const r = dec.decodeFrame(input);
           if (!r.ok) concealed++;
+          if (input.length >= 4) expect(r.samples).toBe(parseMpegAudioHeader(f, 0)!.samplesPerFrame);
           expect(finite(r.pcm, r.channels, r.samples)).toBe(true);
         }
       }
@@ -259,19 +207,19 @@ describe("MP3 decoder fuzzing", () => {
       const junk = new Uint8Array(20000);
       for (let i = 0; i < junk.length; i++) junk[i] = rand() < 0.2 ? 0xff : Math.floor(rand() * 256);
       for (const [s, e] of mp3FrameSpans(junk)) expect(e).toBeGreaterThan(s);
-      expect(() => decodeMp3(junk)).not.toThrow();
+      expect((await decodeMp3(junk)).pcm.every((p) => p.every(Number.isFinite))).toBe(true);
+      dec.free();
     }
     const ms = performance.now() - started;
     console.log(`MP3 fuzz: ${concealed} frames concealed, ${ms.toFixed(0)} ms`);
-    expect(concealed).toBeGreaterThan(100);
-    expect(ms).toBeLessThan(30_000);
+    expect(concealed).toBeGreaterThan(100); // the truncated ones at least
   }, 60_000);
 
-  test("a decoder recovers after corruption: clean frames decode exactly again once the reservoir refills", () => {
+  test("a decoder recovers after corruption: clean frames decode exactly again once the reservoir refills", async () => {
     const bytes = new Uint8Array(readFileSync(join(dir, "st.mp3")));
     const spans = mp3FrameSpans(bytes);
-    const clean = new Mp3Decoder();
-    const hurt = new Mp3Decoder();
+    const clean = await Mp3Decoder.create();
+    const hurt = await Mp3Decoder.create();
     let diff = 0;
     spans.forEach(([s, e], i) => {
       const f = bytes.subarray(s, e);

@@ -1,11 +1,10 @@
 /**
- * The audio bridge in a hub: AAC from clip.flv becomes an Opus rendition only while a WebRTC viewer wants it;
+ * The audio bridge (lib/services/audio-bridge/, transcoding in its worker) on a hub: AAC from clip.flv becomes an Opus rendition only while a WebRTC viewer wants it;
  * an Opus publisher gives RTMP players AAC; start-up packets carry both renditions' configs; derived packets
  * are never transcoded again; API stats and the FLV header see the right audio.
  */
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { AudioBridge } from "../../../lib/hub/audio-bridge.ts";
 import { BytePlayer, type ByteSink, FanOut } from "../../../lib/hub/fanout.ts";
 import { type HubSubscriber, type PublisherInfo, StreamHub } from "../../../lib/hub/stream-hub.ts";
 import { demuxFlv } from "../../../lib/formats/flv.ts";
@@ -19,6 +18,8 @@ import { flvHeaderFlags } from "../../../lib/protocols/http/flv-stream.ts";
 import { encodeRtmpPacket } from "../../../lib/protocols/rtmp/output.ts";
 import { RtcPacketizer } from "../../../lib/protocols/rtc/output.ts";
 import { audioJson } from "../../../lib/services/api/shapes.ts";
+import { AudioBridge } from "../../../lib/services/audio-bridge/bridge.ts";
+import { TranscoderPool } from "../../../lib/services/audio-bridge/pool.ts";
 import { clip } from "../../helpers/media.ts";
 
 function newHub(): StreamHub {
@@ -28,6 +29,10 @@ function newHub(): StreamHub {
     timeJitter: "full",
   }, silentLog(), "vid-test");
 }
+/** One worker for every bridge of this file, as the server has. */
+const pool = new TranscoderPool(silentLog(), { size: 1 });
+afterAll(() => pool.close());
+
 const PUB: PublisherInfo = { clientId: "c1", type: "fmle-publish", ip: "127.0.0.1", kick: () => {} };
 
 class Recorder implements HubSubscriber {
@@ -70,13 +75,13 @@ const isOpus = (p: MediaPacket) => p.kind === "audio" && p.codec === "opus";
 const isAac = (p: MediaPacket) => p.kind === "audio" && p.codec === "aac";
 
 describe("audio bridge in the hub", () => {
-  test("AAC publisher: Opus rendition (config + 20 ms packets on the hub timeline) only while a viewer wants it", () => {
+  test("AAC publisher: Opus rendition (config + 20 ms packets on the hub timeline) only while a viewer wants it", async () => {
     const hub = newHub();
     hub.startPublish(PUB);
-    const bridge = new AudioBridge(hub, { direction: "aac->opus", bitrate: 48000 });
+    const bridge = new AudioBridge(hub, { direction: "aac->opus", bitrate: 48000 }, pool);
     bridge.start();
     // The other direction attached too (as the server does): it must never transcode the derived Opus back.
-    const back = new AudioBridge(hub, { direction: "opus->aac", bitrate: 48000 });
+    const back = new AudioBridge(hub, { direction: "opus->aac", bitrate: 48000 }, pool);
     back.start();
     const rec = new Recorder();
     hub.attach(rec, false);
@@ -93,7 +98,11 @@ describe("audio bridge in the hub", () => {
     // a WebRTC viewer arrives
     hub.wantAudio("opus", +1);
     const from = rec.got.length;
-    for (const p of pkts.slice(third, 2 * third)) hub.publish(p);
+    // as live: each frame's Opus (a worker's round trip, well under a frame's duration) is back before the next
+    for (const p of pkts.slice(third, 2 * third)) {
+      hub.publish(p);
+      await bridge.flush();
+    }
     expect(bridge.running).toBe(true);
     const during = rec.got.slice(from);
     const opus = during.filter(isOpus);
@@ -138,6 +147,7 @@ describe("audio bridge in the hub", () => {
     expect(bridge.running).toBe(false);
     const after = rec.got.length;
     for (const p of pkts.slice(2 * third)) hub.publish(p);
+    await Bun.sleep(100); // time for a late answer, were one to come
     expect(rec.got.slice(after).filter(isOpus)).toHaveLength(0);
     expect(bridge.runs).toBe(1);
     hub.stopPublish(PUB);
@@ -147,7 +157,7 @@ describe("audio bridge in the hub", () => {
   test("Opus publisher: RTMP players get the bridge's AAC (config + frames), not the Opus", async () => {
     const hub = newHub();
     hub.startPublish({ ...PUB, type: "rtc-publish" });
-    const bridge = new AudioBridge(hub, { direction: "opus->aac", bitrate: 64000 });
+    const bridge = new AudioBridge(hub, { direction: "opus->aac", bitrate: 64000 }, pool);
     bridge.start();
     const sent: MediaPacket[] = [];
     const fan = new FanOut(hub, "rtmp/60000", (p) => {
@@ -166,6 +176,7 @@ describe("audio bridge in the hub", () => {
     hub.publish({ kind: "audio", codec: "opus", dts: 5000, pts: 5000, keyframe: false, config: true, data: buildOpusHead(2, 48000) });
     const ops = opusSine(100);
     ops.forEach((data, i) => hub.publish({ kind: "audio", codec: "opus", dts: 5000 + 20 * i, pts: 5000 + 20 * i, keyframe: false, config: false, data }));
+    await bridge.flush();
     await new Promise((r) => setImmediate(r));
 
     expect(sent.some(isOpus)).toBe(false);

@@ -27,6 +27,16 @@ describe("security", () => {
     expect(ipMatches("fe80::/10", "fe80::1")).toBe(true);
     expect(ipMatches("::1", "0:0:0:0:0:0:0:1")).toBe(true);
     expect(ipMatches("garbage/8", "1.2.3.4")).toBe(false);
+    // IPv4-mapped clients (dual-stack sockets) match IPv4 rules and CIDRs; IPv6 CIDRs; no cross-family match
+    expect(ipMatches("10.0.0.0/8", "::ffff:10.1.2.3")).toBe(true);
+    expect(ipMatches("2001:db8::/32", "2001:db8:1::5")).toBe(true);
+    expect(ipMatches("2001:db8::/32", "2001:db9::5")).toBe(false);
+    expect(ipMatches("::/0", "1.2.3.4")).toBe(false);
+    expect(ipMatches("2001:db8::1", "2001:DB8:0::1")).toBe(true);
+    // inet_aton shorthands are not addresses in a rule, and a prefix must be a plain number
+    expect(ipMatches("127.1", "127.0.0.1")).toBe(false);
+    expect(ipMatches("10.0.0.0/0x8", "10.0.0.1")).toBe(false);
+    expect(ipMatches("10.0.0.0/", "10.0.0.1")).toBe(false);
   });
 
   test("SRS precedence: deny first, then any allow rule must match; deny-only allows the rest; empty denies", () => {

@@ -5,21 +5,24 @@
  *   MP3 publisher (RTMP, SRT)  ──Mp3ToOpus──▶  Opus for WebRTC viewers   (the same bridge and direction)
  *   Opus publisher (WebRTC)    ──OpusToAac──▶  AAC for RTMP/FLV/TS/HLS/DVR (rtc_to_rtmp; always while published)
  *
- * One AudioBridge per hub and direction, a HubSubscriber attached when the stream is published (see
- * lib/services/audio-bridge.ts). It reads the publisher's audio packets (already on the hub's corrected timeline)
- * and hands what the transcoder makes to `hub.publishDerived`, which caches it as the hub's second audio
- * rendition and fans it out to every other subscriber; derived packets are never transcoded again. Outputs pick
- * the rendition they can play: FLV/RTMP/TS/HLS/DVR skip Opus, WebRTC skips AAC/MP3.
+ * One AudioBridge per hub and direction, a HubSubscriber attached when the stream is published (service.ts). It
+ * reads the publisher's audio packets (already on the hub's corrected timeline) and sends each to its transcoder,
+ * which runs in a worker (pool.ts): the DSP never runs on the event loop. What the transcoder makes comes back
+ * in order and goes to `hub.publishDerived`, which caches it as the hub's second audio rendition and fans it out
+ * to every other subscriber; derived packets are never transcoded again. Outputs pick the rendition they can
+ * play: FLV/RTMP/TS/HLS/DVR skip Opus, WebRTC skips AAC/MP3. The derived packets are the same, timestamps
+ * included, as when the transcoder ran in-line; they only reach the hub a moment (one message round trip) later.
  *
  * AAC -> Opus runs only while `hub.wanted("opus") > 0` (WebRTC viewers call hub.wantAudio("opus", ±1)): it starts
  * on the next AAC frame after the first viewer joins (from the publisher's AudioSpecificConfig) and idles, freeing
- * its encoder, when the last one leaves. The "aac->opus" direction takes MP3 publishers too (lib/media/audio/
- * mp3-decoder.ts): `source` is then "mp3", and a change of the publisher's codec restarts the transcoder.
+ * its encoder, when the last one leaves. The "aac->opus" direction takes MP3 publishers too: `source` is then
+ * "mp3", and a change of the publisher's codec restarts the transcoder.
  */
-import type { Log } from "../log/logger.ts";
-import { AacToOpus, Mp3ToOpus, OpusToAac, type TranscoderStats } from "../media/audio/transcoder.ts";
-import type { AudioCodec, MediaPacket } from "../media/packet.ts";
-import type { HubSubscriber, StreamHub } from "./stream-hub.ts";
+import type { HubSubscriber, StreamHub } from "../../hub/stream-hub.ts";
+import type { Log } from "../../log/logger.ts";
+import type { AudioCodec, MediaPacket } from "../../media/packet.ts";
+import type { TranscoderHandle, TranscoderPool } from "./pool.ts";
+import type { TranscoderKind } from "./protocol.ts";
 
 /** "aac->opus": AAC or MP3 publishers to Opus; "opus->aac": Opus publishers to AAC. */
 export type BridgeDirection = "aac->opus" | "opus->aac";
@@ -32,29 +35,30 @@ export interface AudioBridgeOptions {
   aacSampleRate?: 44100 | 48000;
 }
 
-interface Transcoder {
-  push(p: MediaPacket): MediaPacket[];
-  close(): void;
-  readonly stats: TranscoderStats;
-}
-
 export class AudioBridge implements HubSubscriber {
   /** The publisher's codec being transcoded ("aac" or "mp3" towards Opus, "opus" towards AAC). */
   source: AudioCodec;
   readonly target: AudioCodec;
-  private tx: Transcoder | undefined;
+  private tx: TranscoderHandle | undefined;
   private attached = false;
   /** Totals over every transcoder run of this bridge (a run ends when the bridge idles). */
   framesIn = 0;
   packetsOut = 0;
   runs = 0;
-  /** Milliseconds of CPU (wall time inside the transcoder, single-threaded) and of audio transcoded. */
-  cpuMs = 0;
+  /** Milliseconds of CPU of finished runs (time inside the transcoder, in its worker). */
+  private doneCpuMs = 0;
   private firstDts: number | undefined;
   private lastDts = 0;
   private mediaMs = 0;
+  /** After a transcoder failed, no new one before this time (ms since epoch): one warning, not one a frame. */
+  private retryAt = 0;
 
-  constructor(readonly hub: StreamHub, readonly opts: AudioBridgeOptions, private log: Log = hub.log) {
+  constructor(
+    readonly hub: StreamHub,
+    readonly opts: AudioBridgeOptions,
+    private readonly pool: TranscoderPool,
+    private log: Log = hub.log,
+  ) {
     this.source = opts.direction === "aac->opus" ? "aac" : "opus";
     this.target = opts.direction === "aac->opus" ? "opus" : "aac";
   }
@@ -62,6 +66,11 @@ export class AudioBridge implements HubSubscriber {
   /** Whether the bridge transcodes right now (aac->opus idles while no output wants Opus). */
   get running(): boolean {
     return this.tx !== undefined;
+  }
+
+  /** Milliseconds of CPU spent transcoding, over every run (in the worker, not on the event loop). */
+  get cpuMs(): number {
+    return this.doneCpuMs + (this.tx?.cpuMs ?? 0);
   }
 
   private get onDemand(): boolean {
@@ -73,6 +82,11 @@ export class AudioBridge implements HubSubscriber {
     if (this.attached) return;
     this.attached = true;
     this.hub.attach(this, false);
+  }
+
+  /** Resolves once everything sent to the transcoder so far has come back and reached the hub. */
+  flush(): Promise<void> {
+    return this.tx?.flush() ?? Promise.resolve();
   }
 
   /** Whether this bridge transcodes audio of `codec`. */
@@ -89,7 +103,9 @@ export class AudioBridge implements HubSubscriber {
     }
     let tx = this.tx;
     if (!tx) {
+      if (Date.now() < this.retryAt) return;
       tx = this.open();
+      if (!tx) return; // no worker now (logged by the pool); the next packet tries again
       // Starting mid-stream: the publisher's sequence header first, moved to now so it does not reach back in time.
       const cfg = this.hub.audioConfig;
       if (!p.config && cfg && cfg.codec === this.source) this.run(tx, { ...cfg, dts: p.dts, pts: p.dts });
@@ -97,13 +113,19 @@ export class AudioBridge implements HubSubscriber {
     this.run(tx, p);
   }
 
-  private open(): Transcoder {
+  private open(): TranscoderHandle | undefined {
     const o = this.opts;
-    const tx = o.direction === "opus->aac"
-      ? new OpusToAac({ bitrate: o.bitrate, sampleRate: o.aacSampleRate ?? 48000 })
-      : this.source === "mp3"
-      ? new Mp3ToOpus({ bitrate: o.bitrate })
-      : new AacToOpus({ bitrate: o.bitrate });
+    const kind: TranscoderKind = o.direction === "opus->aac" ? "opus->aac" : this.source === "mp3" ? "mp3->opus" : "aac->opus";
+    const tx = this.pool.open({ kind, bitrate: o.bitrate, ...(o.aacSampleRate ? { sampleRate: o.aacSampleRate } : {}) }, {
+      packets: (out) => this.deliver(tx, out),
+      failed: (why) => {
+        if (this.tx !== tx) return;
+        this.log.warn(`audio bridge ${this.hub.name}: ${this.source}→${this.target}: ${why}; retrying in 5 s`);
+        this.tx = undefined;
+        this.retryAt = Date.now() + 5000;
+      },
+    });
+    if (!tx) return undefined;
     this.tx = tx;
     this.runs++;
     this.firstDts = undefined;
@@ -117,16 +139,19 @@ export class AudioBridge implements HubSubscriber {
     return tx;
   }
 
-  private run(tx: Transcoder, p: MediaPacket): void {
-    const t0 = performance.now();
-    const out = tx.push(p);
-    this.cpuMs += performance.now() - t0;
+  private run(tx: TranscoderHandle, p: MediaPacket): void {
     if (!p.config) {
       this.framesIn++;
       if (this.firstDts === undefined) this.firstDts = p.dts;
       else if (p.dts > this.lastDts) this.mediaMs += p.dts - this.lastDts;
       this.lastDts = p.dts;
     }
+    tx.push(p);
+  }
+
+  /** The transcoder's packets, in order: into the hub as the derived rendition (never back to this bridge). */
+  private deliver(tx: TranscoderHandle | undefined, out: MediaPacket[]): void {
+    if (!tx || this.tx !== tx) return; // a finished run's late answer
     for (const q of out) {
       if (!q.config) this.packetsOut++;
       this.hub.publishDerived(q, this);
@@ -142,17 +167,19 @@ export class AudioBridge implements HubSubscriber {
     if (!tx) return;
     this.tx = undefined;
     tx.close();
+    this.doneCpuMs += tx.cpuMs;
     const s = tx.stats;
     this.log.trace(`audio bridge ${this.hub.name}: ${this.source}→${this.target} stopped (${why}): ${this.summary()}` +
       `${s.decodeErrors ? `, ${s.decodeErrors} decode errors` : ""}${s.concealed ? `, ${s.concealed} concealed` : ""}` +
-      `${s.resyncs ? `, ${s.resyncs} resyncs` : ""}`);
+      `${s.resyncs ? `, ${s.resyncs} resyncs` : ""}${tx.dropped ? `, ${tx.dropped} dropped (worker behind)` : ""}`);
   }
 
   /** Frames in/out and the CPU share: transcoder time per second of audio. */
   summary(): string {
-    const load = this.mediaMs > 0 ? `${((this.cpuMs / this.mediaMs) * 100).toFixed(2)}% of a core` : "n/a";
+    const cpu = this.cpuMs;
+    const load = this.mediaMs > 0 ? `${((cpu / this.mediaMs) * 100).toFixed(2)}% of a core` : "n/a";
     return `${this.framesIn} frames in, ${this.packetsOut} out, ${(this.mediaMs / 1000).toFixed(1)}s of audio, ` +
-      `cpu ${this.cpuMs.toFixed(0)}ms (${load})`;
+      `cpu ${cpu.toFixed(0)}ms in the worker (${load})`;
   }
 
   onUnpublish(): void {
