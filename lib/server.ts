@@ -11,15 +11,18 @@ import { Log, LogSink, parseLogLevel } from "./log/logger.ts";
 import type { StreamKey } from "./media/packet.ts";
 import { RtmpServer } from "./protocols/rtmp/server.ts";
 import { HttpServers } from "./protocols/http/servers.ts";
+import { mountLive } from "./protocols/http/live.ts";
 import { RtcService } from "./protocols/rtc/service.ts";
+import { mountRtc } from "./protocols/rtc/api.ts";
 import { type HlsService, startHls } from "./protocols/hls/service.ts";
+import { mountHls } from "./protocols/hls/http.ts";
 import { hookOnHls, hookOnHlsNotify } from "./services/hooks/index.ts";
 import { type SrtService, startSrt } from "./protocols/srt/bridge.ts";
 import { type DvrService, startDvr } from "./services/dvr/service.ts";
 import { type ForwardService, startForward } from "./services/forward/service.ts";
 import { startAudioBridges } from "./services/audio-bridge.ts";
 import { type AccessControl, OpenAccess } from "./services/access.ts";
-import { startHttpsApi } from "./services/api/index.ts";
+import { mountApi, startHttpsApi } from "./services/api/index.ts";
 import { startExporter } from "./services/exporter/index.ts";
 import { Gate } from "./services/gate.ts";
 import type { HttpListener } from "./runtime/http-serve.ts";
@@ -126,7 +129,12 @@ export class Server implements ServerContext {
       startAudioBridges(this);
       this.rtmp = new RtmpServer(this);
       await this.rtmp.listen(c.listen());
-      this.http = new HttpServers(this);
+      // The composition root mounts every service's HTTP routes: the API and WebRTC signalling on http_api,
+      // HLS and the live streams on http_server (protocols never import each other).
+      this.http = new HttpServers(this, {
+        api: [(app) => mountApi(app, this), (app) => mountRtc(app, this)],
+        http: [(app) => mountHls(app, this), (app) => mountLive(app, this)],
+      });
       await this.http.start();
       const httpsApi = await startHttpsApi(this);
       if (httpsApi) this.extraListeners.push(httpsApi);

@@ -32,7 +32,7 @@ import type { ServerContext } from "../../server.ts";
 import { SERVER_SIGNATURE } from "../../version.ts";
 import { aacFanOut, mp3FanOut } from "./audio-stream.ts";
 import { flvFanOut, flvFileHeader, flvHeaderFlags } from "./flv-stream.ts";
-import { tsFanOut } from "./ts-stream.ts";
+import { tsFanOut } from "../../outputs/ts-fanout.ts";
 
 export type LiveFormat = "flv" | "ts" | "aac" | "mp3";
 
@@ -385,7 +385,7 @@ async function serveLive(
       fanout = mp3FanOut(hub, opts);
       break;
     case "ts": {
-      // The shared TS muxer of the hub (ts-stream.ts); PAT+PMT first so the player can decode at once.
+      // The shared TS muxer of the hub (lib/outputs/ts-fanout.ts); PAT+PMT first so the player can decode at once.
       const ts = tsFanOut(hub, opts);
       fanout = ts.fanout;
       header = ts.header();

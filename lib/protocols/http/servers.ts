@@ -18,13 +18,23 @@ import { parseEndpoint } from "../../net/endpoint.ts";
 import { assetContentType, getAsset, wwwAssetForUrl } from "../../runtime/assets.ts";
 import { type HttpListener, type ServeInfo, serveHttp } from "../../runtime/http-serve.ts";
 import type { ServerContext } from "../../server.ts";
-import { mountApi } from "../../services/api/index.ts";
 import { SERVER_SIGNATURE, SRS_COMPAT_VERSION, VERSION } from "../../version.ts";
-import { mountHls } from "../hls/http.ts";
-import { mountRtc } from "../rtc/api.ts";
-import { mountLive } from "./live.ts";
 
 type Env = { Bindings: Partial<ServeInfo> };
+
+/** Mounts one service's routes on a listener's app (the API, WebRTC signalling, HLS, live streams). */
+export type RouteMount = (app: Hono) => void;
+
+/**
+ * The routes of every service, given by the composition root (lib/server.ts), so this module imports no other
+ * protocol or service. Each list is mounted in order.
+ */
+export interface HttpRoutes {
+  /** On the http_api listener (or the shared one). */
+  api: readonly RouteMount[];
+  /** On the http_server listener, before the embedded pages and static files. */
+  http: readonly RouteMount[];
+}
 
 
 /** API paths on a shared listener follow http_api.crossdomain, the rest http_server.crossdomain. */
@@ -86,7 +96,7 @@ export function safeRelativePath(urlPath: string): string | "forbidden" {
 export class HttpServers {
   private listeners: { kind: "http" | "api" | "both"; l: HttpListener }[] = [];
 
-  constructor(private ctx: ServerContext) {}
+  constructor(private ctx: ServerContext, private routes: HttpRoutes) {}
 
   get httpPorts(): number[] {
     return this.listeners.filter((x) => x.kind !== "api").map((x) => x.l.port);
@@ -106,16 +116,14 @@ export class HttpServers {
     const httpCors = () => this.ctx.config.httpServer().crossdomain;
     if (shared) {
       const app = this.newApp((p) => (isApiPath(p) ? apiCors() : httpCors()));
-      mountApi(app, this.ctx);
-      mountRtc(app, this.ctx);
+      this.mountApi(app);
       this.mountHttp(app);
       await this.listen("both", httpEp.host, httpEp.port, app);
       return;
     }
     if (apiEp) {
       const app = this.newApp(apiCors);
-      mountApi(app, this.ctx);
-      mountRtc(app, this.ctx);
+      this.mountApi(app);
       await this.listen("api", apiEp.host, apiEp.port, app);
     }
     if (httpEp) {
@@ -148,10 +156,13 @@ export class HttpServers {
     }
   }
 
-  /** The HTTP server's routes, in order: HLS (playlists, segments), live streams, then static files/pages. */
+  private mountApi(app: Hono): void {
+    for (const mount of this.routes.api) mount(app);
+  }
+
+  /** The HTTP server's routes, in order: the services' (HLS, live streams), then static files/pages. */
   private mountHttp(app: Hono): void {
-    mountHls(app, this.ctx);
-    mountLive(app, this.ctx);
+    for (const mount of this.routes.http) mount(app);
     app.get("/console/config.json", (c: Context) => this.pagesConfig(c));
     this.mountStatic(app);
   }

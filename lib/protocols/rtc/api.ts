@@ -13,7 +13,7 @@
 import type { Context, Hono } from "hono";
 import type { ServeInfo } from "../../runtime/http-serve.ts";
 import type { ServerContext } from "../../server.ts";
-import { resolveRtmpRequest } from "../rtmp/url.ts";
+import { resolveRtmpRequest } from "../../net/stream-url.ts";
 import { type OfferRequest, RtcRefused, rtcServiceOf } from "./service.ts";
 
 type Env = { Bindings: Partial<ServeInfo> };

@@ -78,7 +78,7 @@ import {
   windowAckSizeMessage,
 } from "./messages.ts";
 import { PLAY_STREAM_ID, rtmpFanOut } from "./output.ts";
-import { DEFAULT_VHOST, resolveRtmpRequest } from "./url.ts";
+import { DEFAULT_VHOST, resolveRtmpRequest, StreamUrlError } from "../../net/stream-url.ts";
 
 type State = "handshake" | "wait-connect" | "connected" | "publishing" | "playing" | "closed";
 
@@ -233,7 +233,7 @@ export class RtmpSession implements ClientInfo {
 
   private fail(e: unknown): void {
     if (this.isClosed()) return;
-    const what = e instanceof RtmpProtocolError ? "rtmp protocol error" : "rtmp session error";
+    const what = e instanceof RtmpProtocolError || e instanceof StreamUrlError ? "rtmp protocol error" : "rtmp session error";
     this.log.error(`${what} in state ${this.state}, closing`, e);
     this.close(what);
   }

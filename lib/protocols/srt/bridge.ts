@@ -15,7 +15,7 @@
  *    default). A busy stream refuses the second publisher. With `srt_to_rtmp off` the stream is not bridged:
  *    the TS bytes are relayed as they are to the SRT players of the same stream only (SRS's SRT-only source).
  *    No data for publish.firstpkt_timeout (before the first payload) / publish.normal_timeout ends the session;
- *  - m=request: the player joins the hub's shared TS encoder (ts-stream.ts, the same bytes as HTTP-TS players)
+ *  - m=request: the player joins the hub's shared TS encoder (lib/outputs/ts-fanout.ts, the same bytes as HTTP-TS players)
  *    through a BytePlayer whose sink cuts the bytes into 1316-byte SRT payloads (7 TS packets); the SRT
  *    player waits for a publisher like an RTMP player does;
  *  - on close: unpublish (on_unpublish) or on_stop, on_close, the client is forgotten.
@@ -29,7 +29,7 @@ import { PublishError, type PublisherInfo, type StreamHub } from "../../hub/stre
 import { type Log, newContextId } from "../../log/logger.ts";
 import { type StreamKey, streamKeyString } from "../../media/packet.ts";
 import type { ServerContext } from "../../server.ts";
-import { tsFanOut } from "../http/ts-stream.ts";
+import { tsFanOut } from "../../outputs/ts-fanout.ts";
 import {
   type AcceptResult,
   REJX_BAD_REQUEST,

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { BytePlayer, type ByteSink } from "../../../lib/hub/fanout.ts";
 import { StreamHub } from "../../../lib/hub/stream-hub.ts";
 import { Log, LogSink } from "../../../lib/log/logger.ts";
-import { tsFanOut } from "../../../lib/protocols/http/ts-stream.ts";
+import { tsFanOut } from "../../../lib/outputs/ts-fanout.ts";
 import { clip } from "../../helpers/media.ts";
 import { demuxFlv } from "../../../lib/formats/flv.ts";
 import { flvTagToPacket } from "../../../lib/media/flv-codec.ts";

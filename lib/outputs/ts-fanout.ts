@@ -1,8 +1,9 @@
 /**
- * HTTP-TS live streams (`http_remux` mounts ending in `.ts`): one shared, stateful TS muxer per hub, whose bytes
- * every player of the stream shares through a FanOut.
+ * The live MPEG-TS output of a hub: one shared, stateful TS muxer whose bytes every TS player of the stream
+ * shares through a FanOut. Used by HTTP-TS (`http_remux` mounts ending in `.ts`, lib/protocols/http/live.ts) and
+ * SRT players (lib/protocols/srt/bridge.ts); it lives here, outside both protocols, so neither imports the other.
  *
- * Use from the HTTP live handler (lib/protocols/http/live.ts):
+ * Use:
  *
  *   const ts = tsFanOut(hub, { mwLatencyMs, minLatency, queueSeconds });   // shared per hub ("ts" format)
  *   const player = new BytePlayer(sink, { onOverflow, onUnpublish });
@@ -11,15 +12,15 @@
  *   ...
  *   ts.fanout.remove(player);       // on close; the last player drops the format (and the muxer) from the hub
  *
- * Response headers: `Content-Type: video/MP2T` (SRS sends this), chunked.
+ * HTTP response headers: `Content-Type: video/MP2T` (SRS sends this), chunked.
  *
  * PAT/PMT are repeated before every video keyframe, and for audio-only streams every second of audio, so a
  * player can join anywhere. Codecs: H.264, HEVC, AAC, MP3 (see lib/formats/mpegts-mux.ts); others are dropped.
  */
-import { TsMuxer } from "../../formats/mpegts-mux.ts";
-import { FanOut, type FanOutOptions } from "../../hub/fanout.ts";
-import type { StreamHub } from "../../hub/stream-hub.ts";
-import type { MediaPacket } from "../../media/packet.ts";
+import { TsMuxer } from "../formats/mpegts-mux.ts";
+import { FanOut, type FanOutOptions } from "../hub/fanout.ts";
+import type { StreamHub } from "../hub/stream-hub.ts";
+import type { MediaPacket } from "../media/packet.ts";
 
 export const TS_CONTENT_TYPE = "video/MP2T";
 export const TS_FORMAT_NAME = "ts";
