@@ -9,6 +9,7 @@
  */
 import { Buffer } from "node:buffer";
 import type { MediaPacket } from "../media/packet.ts";
+import type { SharedOutput } from "./lease.ts";
 import type { HubSubscriber, StreamHub } from "./stream-hub.ts";
 
 /** Where a player's bytes go: a node:net Socket or an HTTP response stream adapter. */
@@ -145,7 +146,8 @@ export class BytePlayer {
   }
 }
 
-export class FanOut implements HubSubscriber {
+/** A FanOut is the shared output its players lease (hub.play): BytePlayer in, bytes out. */
+export class FanOut implements HubSubscriber, SharedOutput<BytePlayer> {
   private players = new Set<BytePlayer>();
   private cache = new WeakMap<MediaPacket, Uint8Array | null>();
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -217,10 +219,8 @@ export class FanOut implements HubSubscriber {
   remove(player: BytePlayer): void {
     player.closed = true;
     this.players.delete(player);
-    if (this.players.size === 0) {
-      this.stopTimer();
-      this.hub.dropFormat(this.name);
-    }
+    // The play lease drops the format from the hub when this was its last player.
+    if (this.players.size === 0) this.stopTimer();
   }
 
   onPacket(p: MediaPacket): void {

@@ -82,15 +82,26 @@ export class Gate implements AccessControl {
     }
     const urls = method === "publish" ? h.onPublish : h.onPlay;
     if (!urls.length) return ALLOWED;
-    // SRS's stat stream exists before on_publish/on_play (so their payload has stream_id): the hub is created
-    // now and released again if the client is refused.
-    const hub = this.ctx.hubs.get(key);
+    // SRS's stat stream exists before on_publish/on_play (so their payload has stream_id): the hub is held
+    // from now on. A refused client gives it back at once; an allowed one after the session has taken its own
+    // lease (it does so as soon as this gate resolves, in the same turn of the event loop), so the stream keeps
+    // the id the hook saw.
+    const hold = this.ctx.hubs.hold(key);
     const payload = method === "publish"
-      ? streamPayload(this.ctx, "on_publish", c, key, hub.id)
-      : playPayload(this.ctx, c, key, hub.id);
-    const r = await gateHooks(log, method === "publish" ? "on_publish" : "on_play", urls, payload);
-    if (r.ok) return ALLOWED;
-    this.ctx.hubs.release(hub);
+      ? streamPayload(this.ctx, "on_publish", c, key, hold.hub.id)
+      : playPayload(this.ctx, c, key, hold.hub.id);
+    let r: AccessResult;
+    try {
+      r = await gateHooks(log, method === "publish" ? "on_publish" : "on_play", urls, payload);
+    } catch (e) {
+      hold.dispose();
+      throw e;
+    }
+    if (r.ok) {
+      setImmediate(() => hold.dispose());
+      return ALLOWED;
+    }
+    hold.dispose();
     return this.refuse(c, r.reason);
   }
 

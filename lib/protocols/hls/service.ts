@@ -24,6 +24,7 @@
 import { mkdir, open, rename, rm, writeFile, type FileHandle } from "node:fs/promises";
 import { dirname, join, posix, relative, sep } from "node:path";
 import type { HlsConfig } from "../../config/config.ts";
+import type { Lease } from "../../hub/lease.ts";
 import type { HubSubscriber, StreamHub } from "../../hub/stream-hub.ts";
 import type { Log } from "../../log/logger.ts";
 import type { MediaPacket, StreamKey } from "../../media/packet.ts";
@@ -75,6 +76,8 @@ function toPosix(p: string): string {
 
 /** One stream's HLS state; survives unpublish until hls_dispose so a republish continues the playlist. */
 export class HlsStream implements HubSubscriber {
+  /** This subscriber's place on the hub (hub.subscribe), given back when it stops. */
+  private subscription: Lease | undefined;
   private cfg: HlsConfig;
   private segmenter: HlsSegmenter | undefined;
   private entries: PlaylistEntry[] = [];
@@ -165,7 +168,8 @@ export class HlsStream implements HubSubscriber {
     this.log.trace(`hls: ${this.hub.name} start, m3u8=${this.m3u8File}, fragment=${cfg.fragment}s window=${cfg.window}s, ` +
       `${this.fmp4 ? `fmp4=${cfg.fmp4File} init=${this.initUrl}` : `ts=${cfg.tsFile}`}${cfg.ll ? `, ll part=${cfg.llPart}s` : ""}, seq=${this.nextSeq}`);
     // The hub's sequence headers (and GOP, when the stream is already live) so the first segment is complete.
-    this.hub.attach(this, true);
+    this.subscription?.dispose();
+    this.subscription = this.hub.subscribe(this, true);
   }
 
   onPacket(p: MediaPacket): void {
@@ -189,7 +193,8 @@ export class HlsStream implements HubSubscriber {
   stop(): void {
     if (!this.publishing) return;
     this.publishing = false;
-    this.hub.detach(this);
+    this.subscription?.dispose();
+    this.subscription = undefined;
     const s = this.segmenter;
     this.segmenter = undefined;
     if (s) {

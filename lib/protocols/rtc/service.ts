@@ -20,7 +20,6 @@ import type { StreamHub } from "../../hub/stream-hub.ts";
 import type { StreamKey } from "../../media/packet.ts";
 import type { ServerContext } from "../../server.ts";
 import { HandshakeGate } from "./admission.ts";
-import { RtcOutput } from "./output.ts";
 import { candidateAddresses, type OfferInfo, prepareOffer, SdpError } from "./sdp.ts";
 import { type RtcRole, RtcRefused, type RtcServiceView, RtcSession } from "./session.ts";
 import { UdpMux } from "./udp-mux.ts";
@@ -61,7 +60,6 @@ export class RtcService implements RtcServiceView {
   /** The server's one DTLS certificate (ECDSA P-256, self-signed), made at start, shared by every session. */
   certificate: RTCCertificate | undefined;
   private sessions = new Map<string, RtcSession>();
-  private outputs = new Map<StreamHub, RtcOutput>();
   private publishers = new Map<StreamHub, RtcSession>();
   private timer: ReturnType<typeof setInterval> | undefined;
 
@@ -152,17 +150,6 @@ export class RtcService implements RtcServiceView {
     return this.sessions.size;
   }
 
-  outputOf(hub: StreamHub): RtcOutput {
-    let o = this.outputs.get(hub);
-    if (!o) {
-      const rtc = this.ctx.config.vhost(hub.key.vhost)?.rtc;
-      const created = new RtcOutput(hub, { keepBframe: rtc?.keepBframe ?? false, keepSei: rtc?.keepAvcNaluSei ?? true });
-      o = hub.format("rtc", () => created);
-      this.outputs.set(hub, o);
-    }
-    return o;
-  }
-
   publisherOf(hub: StreamHub): RtcSession | undefined {
     return this.publishers.get(hub);
   }
@@ -174,13 +161,6 @@ export class RtcService implements RtcServiceView {
 
   removed(s: RtcSession): void {
     if (this.sessions.get(s.sessionId) === s) this.sessions.delete(s.sessionId);
-    for (const [hub, o] of this.outputs) {
-      if (o.size === 0) {
-        hub.dropFormat("rtc");
-        this.outputs.delete(hub);
-        this.ctx.hubs.release(hub);
-      }
-    }
   }
 }
 

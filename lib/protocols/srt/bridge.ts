@@ -24,12 +24,13 @@
 import type { ClientInfo } from "../../clients.ts";
 import type { VhostConfig } from "../../config/index.ts";
 import { TsDemuxer } from "../../formats/mpegts-demux.ts";
-import { BytePlayer, type ByteSink, type FanOut } from "../../hub/fanout.ts";
-import { PublishError, type PublisherInfo, type StreamHub } from "../../hub/stream-hub.ts";
+import { BytePlayer, type ByteSink } from "../../hub/fanout.ts";
+import type { PlayLease, PublishLease } from "../../hub/lease.ts";
+import { PublishError, type PublisherInfo } from "../../hub/stream-hub.ts";
 import { type Log, newContextId } from "../../log/logger.ts";
 import { type StreamKey, streamKeyString } from "../../media/packet.ts";
 import type { ServerContext } from "../../server.ts";
-import { tsFanOut } from "../../outputs/ts-fanout.ts";
+import { type TsFanOut, tsOutput } from "../../outputs/ts-fanout.ts";
 import {
   type AcceptResult,
   REJX_BAD_REQUEST,
@@ -159,11 +160,10 @@ export class SrtSession implements ClientInfo {
   readonly log: Log;
   private conn: SrtConn | undefined;
   private vhost: VhostConfig | undefined;
-  private hub: StreamHub | undefined;
-  private publisher: PublisherInfo | undefined;
+  private publishing: PublishLease | undefined;
   private relay: RawRelay | undefined;
   private demuxer: TsDemuxer | undefined;
-  private fanout: FanOut | undefined;
+  private playLease: PlayLease<TsFanOut> | undefined;
   private player: BytePlayer | undefined;
   private sink = new SrtTsSink();
   private state: "admitting" | "admitted" | "publishing" | "playing" | "closed" = "admitting";
@@ -264,25 +264,20 @@ export class SrtSession implements ClientInfo {
     const name = streamKeyString(key);
     const relay = this.sessions.relays.get(name);
     if (relay) return `stream ${name} is busy: published by client ${relay.publisher.id}`;
-    const hub = this.ctx.hubs.get(key);
     if (!vhost.srt.srtToRtmp) {
-      const busy = hub.active ? `stream ${name} is busy: published by client ${hub.publisher?.clientId}` : undefined;
-      this.ctx.hubs.release(hub);
-      if (busy) return busy;
+      const hub = this.ctx.hubs.find(key);
+      if (hub?.active) return `stream ${name} is busy: published by client ${hub.publisher?.clientId}`;
       this.relay = { publisher: this, players: new Set() };
       this.sessions.relays.set(name, this.relay);
       return undefined;
     }
     const publisher: PublisherInfo = { clientId: this.id, type: this.type, ip: this.ip, kick: (r) => this.kick(r) };
     try {
-      hub.startPublish(publisher);
+      this.publishing = this.ctx.hubs.publish(key, publisher);
     } catch (e) {
-      this.ctx.hubs.release(hub);
       if (e instanceof PublishError) return e.message;
       throw e;
     }
-    this.hub = hub;
-    this.publisher = publisher;
     return undefined;
   }
 
@@ -300,17 +295,17 @@ export class SrtSession implements ClientInfo {
     const name = streamKeyString(key);
     if (this.mode === "publish") {
       this.state = "publishing";
-      const hub = this.hub;
-      if (hub) {
+      const lease = this.publishing;
+      if (lease) {
         this.demuxer = new TsDemuxer((p) => {
           this.mediaPackets++;
-          hub.publish(p);
+          lease.push(p);
         }, { dropSei: false, onWarning: (m) => this.log.info(m) });
       }
       this.lastDataAt = Date.now();
       this.timer = setInterval(() => this.checkTimeout(), 1000);
       this.timer.unref?.();
-      this.log.trace(`srt publish ${name}${this.param ?? ""} started, ${hub ? "bridged to rtmp" : "srt only (srt_to_rtmp off)"}`);
+      this.log.trace(`srt publish ${name}${this.param ?? ""} started, ${lease ? "bridged to rtmp" : "srt only (srt_to_rtmp off)"}`);
       return;
     }
     this.state = "playing";
@@ -321,17 +316,15 @@ export class SrtSession implements ClientInfo {
       this.log.trace(`srt play ${name}${this.param ?? ""} started (srt relay of ${relay.publisher.id})`);
       return;
     }
-    const hub = this.ctx.hubs.get(key);
-    this.hub = hub;
     // SRT has no merged-write: every batch goes out on the next turn of the event loop.
-    const ts = tsFanOut(hub, { mwLatencyMs: 0, minLatency: true, queueSeconds: this.vhost!.play.queueLength });
-    this.fanout = ts.fanout;
+    const output = tsOutput({ mwLatencyMs: 0, minLatency: true, queueSeconds: this.vhost!.play.queueLength });
     this.player = new BytePlayer(this.sink, {
       onOverflow: (reason) => this.close(`slow player: ${reason}`),
       onUnpublish: () => this.log.trace(`srt play: stream unpublished, waiting`),
     });
-    if (hub.active) this.player.writeNow(ts.header());
-    ts.fanout.add(this.player);
+    // A live stream's player gets PAT+PMT first (the TS output sends them), then the GOP and live packets.
+    this.playLease = this.ctx.hubs.play(key, output, this.player);
+    const hub = this.playLease.hub;
     this.log.trace(`srt play ${name}${this.param ?? ""} started, ${hub.active ? "stream is live" : "waiting for publisher"}`);
   }
 
@@ -376,11 +369,11 @@ export class SrtSession implements ClientInfo {
     this.sessions.active.delete(this);
     if (this.timer) clearInterval(this.timer);
     const key = this.stream;
-    const claimed = (this.hub && this.publisher) || this.relay?.publisher === this;
+    const claimed = this.publishing || this.relay?.publisher === this;
     if (claimed && key) {
-      if (this.hub && this.publisher) {
+      if (this.publishing) {
         this.demuxer?.flush();
-        this.hub.stopPublish(this.publisher);
+        this.publishing.dispose();
       }
       if (this.relay?.publisher === this) {
         // srt-only stream: its players have nothing left to relay
@@ -393,10 +386,9 @@ export class SrtSession implements ClientInfo {
         (st ? `, ts cc errors=${st.ccErrors} sync losses=${st.syncLosses}` : ""));
     }
     if (this.relay && this.relay.publisher !== this) this.relay.players.delete(this);
-    if (this.player && this.fanout) this.fanout.remove(this.player);
+    this.playLease?.dispose();
     this.player = undefined;
     if (this.playing && key) this.ctx.access.onStop(this, key);
-    if (this.hub) this.ctx.hubs.release(this.hub);
     this.ctx.clients.remove(this.id);
     if (this.connectAllowed) this.ctx.access.onClose(this);
     this.log.trace(`srt client closed (${reason}), in=${this.received}B out=${this.sink.written}B, ` +

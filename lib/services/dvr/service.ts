@@ -19,6 +19,7 @@
  */
 import type { ClientInfo } from "../../clients.ts";
 import type { DvrConfig } from "../../config/config.ts";
+import type { Lease } from "../../hub/lease.ts";
 import type { HubSubscriber, StreamHub } from "../../hub/stream-hub.ts";
 import type { Log } from "../../log/logger.ts";
 import { flvPlayersDecode } from "../../media/flv-codec.ts";
@@ -49,6 +50,8 @@ interface Segment {
 }
 
 export class DvrStream implements HubSubscriber {
+  /** This subscriber's place on the hub (hub.subscribe), given back when it stops. */
+  private subscription: Lease | undefined;
   private seg: Segment | undefined;
   private metadata: MediaPacket | undefined;
   private videoConfig: MediaPacket | undefined;
@@ -72,7 +75,8 @@ export class DvrStream implements HubSubscriber {
   start(): void {
     this.log.trace(`dvr: ${this.hub.name} start, plan=${this.cfg.plan} path=${this.cfg.path}` +
       (this.cfg.plan === "segment" ? ` duration=${this.cfg.duration}s wait_keyframe=${this.cfg.waitKeyframe}` : ""));
-    this.hub.attach(this, true);
+    this.subscription?.dispose();
+    this.subscription = this.hub.subscribe(this, true);
   }
 
   onPacket(p: MediaPacket): void {
@@ -220,7 +224,8 @@ export class DvrStream implements HubSubscriber {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    this.hub.detach(this);
+    this.subscription?.dispose();
+    this.subscription = undefined;
     this.closeSegment();
   }
 

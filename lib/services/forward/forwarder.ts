@@ -11,6 +11,7 @@
  * back-off, 1 s doubling to 30 s, reset after a publish succeeds. Each (re)connect starts with the metadata and
  * sequence headers, then waits for a keyframe. stop() (unpublish) ends everything.
  */
+import type { Lease } from "../../hub/lease.ts";
 import type { HubSubscriber, StreamHub } from "../../hub/stream-hub.ts";
 import type { Log } from "../../log/logger.ts";
 import { flvPlayersDecode, packetToFlvBody } from "../../media/flv-codec.ts";
@@ -32,6 +33,8 @@ export interface ForwarderOptions {
 const MIN_QUEUE = 4 * 1024 * 1024;
 
 export class Forwarder implements HubSubscriber {
+  /** This subscriber's place on the hub (hub.subscribe), given back when it stops. */
+  private subscription: Lease | undefined;
   private queue: MediaPacket[] = [];
   private queued = 0;
   private waitKeyframe = true;
@@ -72,7 +75,8 @@ export class Forwarder implements HubSubscriber {
 
   start(): void {
     this.log.trace(`forward: ${this.hub.name} -> ${this.url}`);
-    this.hub.attach(this, false);
+    this.subscription?.dispose();
+    this.subscription = this.hub.subscribe(this, false);
     this.running = this.run();
   }
 
@@ -115,7 +119,8 @@ export class Forwarder implements HubSubscriber {
     if (this.stopped) return this.running;
     this.stopped = true;
     this.connected = false;
-    this.hub.detach(this);
+    this.subscription?.dispose();
+    this.subscription = undefined;
     this.queue = [];
     this.queued = 0;
     this.client?.destroy();
