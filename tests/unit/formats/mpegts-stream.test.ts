@@ -1,4 +1,4 @@
-/** HTTP-TS shared encoder: a hub's packets through tsFanOut to two players (one joining late), checked by ffprobe. */
+/** HTTP-TS shared encoder: a hub's packets through the shared tsOutput to two players (one joining late), checked by ffprobe. */
 import { afterAll, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
