@@ -28,6 +28,17 @@ export interface FanOutOptions {
   queueSeconds: number;
 }
 
+/**
+ * The key of a shared byte output: its format and the options its players asked for. Players whose vhost or
+ * protocol asks for other settings (an SRT player's min_latency next to an HTTP-TS player's mw_latency, two
+ * queue_length values, a reload that changed them) get their own fan-out, each encoding once for its players.
+ * Options that flush alike share a key (min_latency on, or mw_latency 0: every event-loop turn).
+ */
+export function fanOutKey(format: string, o: FanOutOptions): string {
+  const mw = o.minLatency || o.mwLatencyMs <= 0 ? 0 : o.mwLatencyMs;
+  return `${format}?mw_latency=${mw}&queue_length=${o.queueSeconds}`;
+}
+
 export interface PlayerEvents {
   /** The player fell too far behind and must be closed. */
   onOverflow(reason: string): void;
@@ -167,6 +178,11 @@ export class FanOut implements HubSubscriber, SharedOutput<BytePlayer> {
 
   get size(): number {
     return this.players.size;
+  }
+
+  /** The latency and queue settings every player of this fan-out shares. */
+  get options(): Readonly<FanOutOptions> {
+    return this.opts;
   }
 
   private encoded(p: MediaPacket): Uint8Array | null {

@@ -225,13 +225,14 @@ export class StreamHub {
     return out;
   }
 
-  /** The shared encoder of one output format, created on first use and attached without replay. */
+  /** The shared encoder of one output format and options, created on first use and attached without replay. */
   format<T extends HubSubscriber>(name: string, create: () => T): T {
     let f = this.formats.get(name) as T | undefined;
     if (!f) {
       f = create();
       this.formats.set(name, f);
       this.attach(f, false);
+      this.log.trace(`hub ${this.name}: output ${name} created`);
     }
     return f;
   }
@@ -241,7 +242,13 @@ export class StreamHub {
     if (f) {
       this.formats.delete(name);
       this.detach(f);
+      this.log.trace(`hub ${this.name}: output ${name} dropped`);
     }
+  }
+
+  /** The keys of the shared outputs running now (format and options; stats, tests). */
+  outputKeys(): string[] {
+    return [...this.formats.keys()];
   }
 
   /** True when nothing uses the hub any more (the registry may forget it). */

@@ -1,6 +1,7 @@
 /**
- * The live MPEG-TS output of a hub: one shared, stateful TS muxer whose bytes every TS player of the stream
- * shares through a FanOut. Used by HTTP-TS (`http_remux` mounts ending in `.ts`, lib/protocols/http/live.ts) and
+ * The live MPEG-TS output of a hub: one shared, stateful TS muxer per set of player options (fanOutKey) whose
+ * bytes every TS player with those options shares through a FanOut (SRT players flush every event-loop turn,
+ * HTTP-TS players every mw_latency: two outputs). Used by HTTP-TS (`http_remux` mounts ending in `.ts`, lib/protocols/http/live.ts) and
  * SRT players (lib/protocols/srt/bridge.ts); it lives here, outside both protocols, so neither imports the other.
  *
  * Use:
@@ -18,7 +19,7 @@
  * player can join anywhere. Codecs: H.264, HEVC, AAC, MP3 (see lib/formats/mpegts-mux.ts); others are dropped.
  */
 import { TsMuxer } from "../formats/mpegts-mux.ts";
-import { type BytePlayer, FanOut, type FanOutOptions } from "../hub/fanout.ts";
+import { type BytePlayer, FanOut, fanOutKey, type FanOutOptions } from "../hub/fanout.ts";
 import type { OutputSpec } from "../hub/lease.ts";
 import type { StreamHub } from "../hub/stream-hub.ts";
 import type { MediaPacket } from "../media/packet.ts";
@@ -65,7 +66,7 @@ export function tsEncoderFor(hub: StreamHub): TsStreamEncoder {
 /** The hub's shared TS output (players lease it with hub.play). */
 export function tsOutput(opts: FanOutOptions): OutputSpec<TsFanOut> {
   return {
-    key: TS_FORMAT_NAME,
+    key: fanOutKey(TS_FORMAT_NAME, opts),
     create: (hub) => {
       const e = tsEncoderFor(hub);
       return new TsFanOut(hub, TS_FORMAT_NAME, (p) => e.encode(p), opts, e);

@@ -3,7 +3,7 @@
  * audio frames as they are, ISO 11172-3). Video and metadata are dropped. Each packet is encoded once per
  * hub and the bytes shared by every player of the format, as for FLV.
  */
-import { FanOut, type FanOutOptions } from "../../hub/fanout.ts";
+import { FanOut, fanOutKey, type FanOutOptions } from "../../hub/fanout.ts";
 import type { OutputSpec } from "../../hub/lease.ts";
 import type { StreamHub } from "../../hub/stream-hub.ts";
 import { type AudioSpecificConfig, buildAdtsHeader, parseAudioSpecificConfig } from "../../media/aac.ts";
@@ -64,7 +64,7 @@ export function encodeMp3Packet(p: MediaPacket): Uint8Array | null {
 
 export function aacOutput(opts: FanOutOptions): OutputSpec<FanOut> {
   return {
-    key: "aac",
+    key: fanOutKey("aac", opts),
     create: (hub) => {
       const enc = new AdtsEncoder(hub);
       return new FanOut(hub, "aac", (p) => enc.encode(p), opts);
@@ -73,5 +73,5 @@ export function aacOutput(opts: FanOutOptions): OutputSpec<FanOut> {
 }
 
 export function mp3Output(opts: FanOutOptions): OutputSpec<FanOut> {
-  return { key: "mp3", create: (hub) => new FanOut(hub, "mp3", encodeMp3Packet, opts) };
+  return { key: fanOutKey("mp3", opts), create: (hub) => new FanOut(hub, "mp3", encodeMp3Packet, opts) };
 }

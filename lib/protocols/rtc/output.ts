@@ -91,7 +91,7 @@ export class RtcPacketizer {
 
 /** The hub's shared RTC output (viewers lease it with hub.play). */
 export function rtcOutput(opts: RtcOutputOptions): OutputSpec<RtcOutput> {
-  return { key: "rtc", create: (hub) => new RtcOutput(hub, opts) };
+  return { key: `rtc?keep_bframe=${opts.keepBframe}&keep_sei=${opts.keepSei}`, create: (hub) => new RtcOutput(hub, opts) };
 }
 
 export class RtcOutput implements HubSubscriber, SharedOutput<RtcViewerSink> {

@@ -1,14 +1,19 @@
 /**
  * The hub's leases: publish, play, subscribe and hold each give back everything with one dispose(); the
- * registry forgets a hub once its last lease is given back, and only then.
+ * registry forgets a hub once its last lease is given back, and only then. Shared outputs are keyed by format
+ * and options: players asking for other latency/queue settings get their own fan-out.
  */
 import { describe, expect, test } from "bun:test";
-import { BytePlayer, type ByteSink, FanOut } from "../../../lib/hub/fanout.ts";
+import { BytePlayer, type ByteSink, FanOut, fanOutKey } from "../../../lib/hub/fanout.ts";
 import type { OutputSpec } from "../../../lib/hub/lease.ts";
 import { HubRegistry } from "../../../lib/hub/registry.ts";
 import { type HubSubscriber, PublishError, type PublisherInfo } from "../../../lib/hub/stream-hub.ts";
 import { silentLog } from "../../../lib/log/logger.ts";
 import type { MediaPacket, StreamKey } from "../../../lib/media/packet.ts";
+import { tsOutput } from "../../../lib/outputs/ts-fanout.ts";
+import { aacOutput, mp3Output } from "../../../lib/protocols/http/audio-stream.ts";
+import { flvOutput } from "../../../lib/protocols/http/flv-stream.ts";
+import { rtmpOutput } from "../../../lib/protocols/rtmp/output.ts";
 
 const KEY: StreamKey = { vhost: "__defaultVhost__", app: "live", stream: "s" };
 
@@ -142,5 +147,65 @@ describe("leases", () => {
     expect(b.hub).toBe(a.hub);
     expect(hubs.find(KEY)).toBe(b.hub);
     b.dispose();
+  });
+});
+
+describe("fan-out by options", () => {
+  // What the SRT bridge asks for (no merged write) and what an HTTP-TS player of a vhost with mw_latency asks for.
+  const srt = { mwLatencyMs: 0, minLatency: true, queueSeconds: 30 };
+  const httpTs = { mwLatencyMs: 350, minLatency: false, queueSeconds: 10 };
+
+  test("SRT and HTTP-TS players of one stream get their own TS output, each with its players' options", async () => {
+    const hubs = registry();
+    const p = hubs.publish(KEY, pub("a"));
+    const a = hubs.play(KEY, tsOutput(srt), player());
+    const b = hubs.play(KEY, tsOutput(httpTs), player());
+    expect(a.output).not.toBe(b.output);
+    expect(a.output.options).toEqual(srt);
+    expect(b.output.options).toEqual(httpTs);
+    expect(p.hub.outputKeys().sort()).toEqual([fanOutKey("ts", httpTs), fanOutKey("ts", srt)].sort());
+    // Whichever comes first, the other keeps its own settings.
+    const b2 = hubs.play(KEY, tsOutput(httpTs), player());
+    const a2 = hubs.play(KEY, tsOutput(srt), player());
+    expect(b2.output).toBe(b.output);
+    expect(a2.output).toBe(a.output);
+    for (const l of [a, b, a2, b2]) l.dispose();
+    expect(p.hub.outputKeys()).toEqual([]);
+    p.dispose();
+  });
+
+  test("the key: format and the settings that change delivery; options that flush alike share one", () => {
+    expect(fanOutKey("ts", srt)).not.toBe(fanOutKey("ts", httpTs));
+    expect(fanOutKey("ts", httpTs)).not.toBe(fanOutKey("ts", { ...httpTs, queueSeconds: 30 }));
+    expect(fanOutKey("ts", httpTs)).not.toBe(fanOutKey("flv", httpTs));
+    // min_latency on flushes every event-loop turn whatever mw_latency says, as mw_latency 0 does.
+    expect(fanOutKey("ts", { ...httpTs, minLatency: true })).toBe(fanOutKey("ts", { ...httpTs, mwLatencyMs: 0 }));
+    expect(rtmpOutput(60000, srt).key).not.toBe(rtmpOutput(60000, httpTs).key);
+    expect(rtmpOutput(60000, srt).key).not.toBe(rtmpOutput(4096, srt).key);
+    expect(flvOutput({ dropAudio: false, dropVideo: false }, srt).key).not.toBe(flvOutput({ dropAudio: false, dropVideo: false }, httpTs).key);
+    expect(aacOutput(srt).key).not.toBe(aacOutput(httpTs).key);
+    expect(mp3Output(srt).key).not.toBe(mp3Output(httpTs).key);
+  });
+
+  test("each output flushes on its own schedule: min_latency at once, mw_latency in batches", async () => {
+    const hubs = registry();
+    const p = hubs.publish(KEY, pub("a"));
+    const fast = new Sink();
+    const slow = new Sink();
+    const a = hubs.play(KEY, output({ n: 0 }, fanOutKey("test", srt)), player(fast));
+    const b = hubs.play(KEY, {
+      key: fanOutKey("test", { ...httpTs, mwLatencyMs: 3_600_000 }),
+      create: (hub) => new FanOut(hub, "test", (x) => new Uint8Array([x.data[0]!]), { ...httpTs, mwLatencyMs: 3_600_000 }),
+    }, player(slow));
+    p.push(pk("video", 0, true));
+    p.push(pk("video", 40));
+    await settled();
+    expect(fast.writes.length).toBeGreaterThan(0); // flushed on the next turn
+    expect(slow.writes.length).toBe(0); // waits for its merged write
+    b.output.flushAll();
+    expect(slow.writes.flatMap((w) => [...w])).toEqual(fast.writes.flatMap((w) => [...w]));
+    a.dispose();
+    b.dispose();
+    p.dispose();
   });
 });
