@@ -38,7 +38,6 @@ export interface ServerServices {
   hls?: HlsService;
   dvr?: DvrService;
   forward?: ForwardService;
-  rtc?: RtcService;
 }
 
 /** What protocol adapters and services may use of the server: a narrow view, not the whole object. */
@@ -132,8 +131,8 @@ export class Server implements ServerContext {
       // The composition root mounts every service's HTTP routes: the API and WebRTC signalling on http_api,
       // HLS and the live streams on http_server (protocols never import each other).
       this.http = new HttpServers(this, {
-        api: [(app) => mountApi(app, this), (app) => mountRtc(app, this)],
-        http: [(app) => mountHls(app, this), (app) => mountLive(app, this)],
+        api: [(app) => mountApi(app, this), (app) => mountRtc(app, this, () => (this.rtc?.running ? this.rtc : undefined))],
+        http: [(app) => mountHls(app, this, () => this.services.hls), (app) => mountLive(app, this)],
       });
       await this.http.start();
       const httpsApi = await startHttpsApi(this);

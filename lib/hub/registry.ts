@@ -102,3 +102,6 @@ export class HubRegistry {
     return [...this.hubs.values()];
   }
 }
+
+/** What adapters use of the hubs (their narrow port): leases and lookups. */
+export type StreamHubs = Pick<HubRegistry, "publish" | "play" | "hold" | "find">;

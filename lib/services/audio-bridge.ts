@@ -7,12 +7,15 @@
  */
 import { AudioBridge } from "../hub/audio-bridge.ts";
 import type { StreamHub } from "../hub/stream-hub.ts";
-import type { ServerContext } from "../server.ts";
+import type { ServerView } from "./server-view.ts";
+
+/** What the audio bridges need of the server: the vhost's rtc block, publish events, the log. */
+export type AudioBridgePorts = Pick<ServerView, "config" | "hubs" | "log">;
 
 export class AudioBridgeService {
   private active = new Map<StreamHub, AudioBridge[]>();
 
-  constructor(private ctx: ServerContext) {}
+  constructor(private ctx: AudioBridgePorts) {}
 
   /** The bridges of a stream (stats, tests). */
   bridges(hub: StreamHub): readonly AudioBridge[] {
@@ -49,7 +52,7 @@ export class AudioBridgeService {
   }
 }
 
-export function startAudioBridges(ctx: ServerContext): AudioBridgeService {
+export function startAudioBridges(ctx: AudioBridgePorts): AudioBridgeService {
   const s = new AudioBridgeService(ctx);
   s.start();
   return s;

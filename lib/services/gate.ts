@@ -14,7 +14,8 @@
 import type { ClientInfo } from "../clients.ts";
 import type { HttpHooksConfig } from "../config/config.ts";
 import type { StreamKey } from "../media/packet.ts";
-import type { ServerContext } from "../server.ts";
+import type { HookPorts } from "./hooks/index.ts";
+import type { StatsPorts } from "./stats.ts";
 import { ALLOWED, type AccessControl, type AccessResult } from "./access.ts";
 import {
   closePayload,
@@ -29,13 +30,16 @@ import {
 import { checkRefer, checkSecurity } from "./security/index.ts";
 import { statsFor } from "./stats.ts";
 
+/** What the gate needs of the server: the vhost's security/refer/hooks, stream ids and holds, stats, the log. */
+export type GatePorts = HookPorts & StatsPorts;
+
 export class Gate implements AccessControl {
   /** Clients that got an on_connect (so they get an on_close), by id → their vhost/app. */
   private connected = new Map<string, { vhost: string; app: string }>();
   /** Per-client chain of notifications, so they reach the hook server in order. */
   private chains = new Map<string, Promise<void>>();
 
-  constructor(private ctx: ServerContext) {}
+  constructor(private ctx: GatePorts) {}
 
   private hooks(vhost: string): HttpHooksConfig | undefined {
     const h = this.ctx.config.vhost(vhost)?.httpHooks;

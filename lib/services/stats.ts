@@ -16,11 +16,14 @@ import type { ClientInfo } from "../clients.ts";
 import type { StreamHub } from "../hub/stream-hub.ts";
 import type { StreamKey } from "../media/packet.ts";
 import { streamKeyString } from "../media/packet.ts";
-import type { ServerContext } from "../server.ts";
+import type { ServerView } from "./server-view.ts";
 
 export const KBPS_SAMPLE_MS = 2000;
 export const KBPS_WINDOW_MS = 30000;
 const RING = Math.ceil(KBPS_WINDOW_MS / KBPS_SAMPLE_MS) + 2;
+
+/** What the stats need of the server: its clients and streams, and the slot keeping the one Stats. */
+export type StatsPorts = Pick<ServerView, "clients" | "hubs"> & { readonly services: { stats?: Stats } };
 
 /** A 30 s sliding window of (time, bytes in, bytes out) samples. */
 export class KbpsWindow {
@@ -103,7 +106,7 @@ export class Stats {
   private lastCpuAt = Date.now();
   private timer: ReturnType<typeof setInterval> | undefined;
 
-  constructor(private ctx: ServerContext) {
+  constructor(private ctx: StatsPorts) {
     this.timer = setInterval(() => this.tick(), KBPS_SAMPLE_MS);
     (this.timer as { unref?: () => void }).unref?.();
   }
@@ -245,7 +248,7 @@ function safeNum(n: number): number {
 }
 
 /** The server's Stats (in ctx.services.stats), created (and its sampler started) on first use. */
-export function statsFor(ctx: ServerContext): Stats {
+export function statsFor(ctx: StatsPorts): Stats {
   let s = ctx.services.stats;
   if (!s) {
     s = new Stats(ctx);

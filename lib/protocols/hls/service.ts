@@ -9,7 +9,7 @@
  * `continue` logs and tries again with the next segment (RTMP/FLV players are unaffected), `ignore` stops HLS
  * for this publish, `disconnect` kicks the publisher.
  *
- * Hooks (on_hls) attach with `hlsService(ctx)?.onSegment(listener)`: called after each segment is on disk and
+ * Hooks (on_hls) attach with the service's `onSegment(listener)` (lib/server.ts wires them): called after each segment is on disk and
  * listed in the m3u8.
  *
  * fMP4 (`hls_use_fmp4 on`, as SRS 6 names it): Fmp4Container segments named by hls_fmp4_file, the init segment
@@ -28,7 +28,8 @@ import type { Lease } from "../../hub/lease.ts";
 import type { HubSubscriber, StreamHub } from "../../hub/stream-hub.ts";
 import type { Log } from "../../log/logger.ts";
 import type { MediaPacket, StreamKey } from "../../media/packet.ts";
-import type { ServerContext } from "../../server.ts";
+import type { SrsConfig } from "../../config/index.ts";
+import type { HubRegistry } from "../../hub/registry.ts";
 import { Fmp4Container } from "./fmp4.ts";
 import { LlHls } from "./ll.ts";
 import { expandTemplate, type PlaylistEntry, renderPlaylist, shrinkWindow, targetDuration } from "./playlist.ts";
@@ -411,12 +412,23 @@ export class HlsStream implements HubSubscriber {
   }
 }
 
+/** What HLS needs of the server (lib/server.ts, the composition root, satisfies it). */
+export interface HlsPorts {
+  /** The config in force (read at each publish: a reload applies to the next one). */
+  readonly config: Pick<SrsConfig, "vhost">;
+  /** Every stream's publish/unpublish. */
+  readonly hubs: Pick<HubRegistry, "listen">;
+  readonly log: Log;
+  /** Where the composition root keeps the running service (startHls makes it once). */
+  readonly services: { hls?: HlsService };
+}
+
 /** All HLS streams of a server. */
 export class HlsService {
   private streams = new Map<string, HlsStream>();
   private listeners: HlsSegmentListener[] = [];
 
-  constructor(private ctx: ServerContext) {}
+  constructor(private ctx: HlsPorts) {}
 
   /** Registers an on_hls style listener; returns a function that removes it. */
   onSegment(l: HlsSegmentListener): () => void {
@@ -460,7 +472,7 @@ export class HlsService {
 }
 
 /** Starts HLS for a server (once; the service lives in ctx.services.hls). */
-export function startHls(ctx: ServerContext): HlsService {
+export function startHls(ctx: HlsPorts): HlsService {
   let s = ctx.services.hls;
   if (!s) {
     s = new HlsService(ctx);
@@ -468,9 +480,4 @@ export function startHls(ctx: ServerContext): HlsService {
     s.start();
   }
   return s;
-}
-
-/** The server's HLS service, for on_hls hooks and the HTTP handler. */
-export function hlsService(ctx: ServerContext): HlsService | undefined {
-  return ctx.services.hls;
 }

@@ -20,7 +20,7 @@
  * frees the player at once.
  */
 import type { Context, Hono } from "hono";
-import type { ClientInfo } from "../../clients.ts";
+import type { ClientInfo, ClientRegistry } from "../../clients.ts";
 import type { SrsConfig, VhostConfig } from "../../config/index.ts";
 import { BytePlayer, type ByteSink, type FanOut, type FanOutOptions } from "../../hub/fanout.ts";
 import type { OutputSpec, PlayLease } from "../../hub/lease.ts";
@@ -29,13 +29,24 @@ import { type Log, newContextId } from "../../log/logger.ts";
 import type { StreamKey } from "../../media/packet.ts";
 import { parseEndpoint } from "../../net/endpoint.ts";
 import type { ServeInfo } from "../../runtime/http-serve.ts";
-import type { ServerContext } from "../../server.ts";
+import type { StreamHubs } from "../../hub/registry.ts";
+import type { AccessControl } from "../../services/access.ts";
 import { SERVER_SIGNATURE } from "../../version.ts";
 import { aacOutput, mp3Output } from "./audio-stream.ts";
 import { flvFileHeader, flvHeaderFlags, flvOutput } from "./flv-stream.ts";
 import { tsOutput } from "../../outputs/ts-fanout.ts";
 
 export type LiveFormat = "flv" | "ts" | "aac" | "mp3";
+
+/** What HTTP live streaming needs of the server (lib/server.ts, the composition root, satisfies it). */
+export interface HttpLivePorts {
+  /** The config in force (read on every use: a reload replaces it). */
+  readonly config: SrsConfig;
+  readonly hubs: Pick<StreamHubs, "find">;
+  readonly clients: Pick<ClientRegistry, "add" | "remove" | "size">;
+  readonly access: AccessControl;
+  readonly log: Log;
+}
 
 export const LIVE_CONTENT_TYPES: Record<LiveFormat, string> = {
   flv: "video/x-flv",
@@ -197,7 +208,7 @@ class HttpLivePlayer implements ClientInfo, ByteSink {
   readonly log: Log;
 
   constructor(
-    private ctx: ServerContext,
+    private ctx: HttpLivePorts,
     readonly ip: string,
     private requestBytes: number,
   ) {
@@ -299,7 +310,7 @@ function approxRequestBytes(req: Request, url: URL): number {
   return n;
 }
 
-export function mountLive(app: Hono, ctx: ServerContext): void {
+export function mountLive(app: Hono, ctx: HttpLivePorts): void {
   app.get("*", async (c: Context<Env>, next) => {
     const req = c.req.raw;
     const url = new URL(req.url);
@@ -311,7 +322,7 @@ export function mountLive(app: Hono, ctx: ServerContext): void {
 }
 
 async function serveLive(
-  ctx: ServerContext,
+  ctx: HttpLivePorts,
   req: Request,
   url: URL,
   host: string,

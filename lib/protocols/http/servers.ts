@@ -17,10 +17,17 @@ import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { parseEndpoint } from "../../net/endpoint.ts";
 import { assetContentType, getAsset, wwwAssetForUrl } from "../../runtime/assets.ts";
 import { type HttpListener, type ServeInfo, serveHttp } from "../../runtime/http-serve.ts";
-import type { ServerContext } from "../../server.ts";
+import type { SrsConfig } from "../../config/index.ts";
+import type { Log } from "../../log/logger.ts";
 import { SERVER_SIGNATURE, SRS_COMPAT_VERSION, VERSION } from "../../version.ts";
 
 type Env = { Bindings: Partial<ServeInfo> };
+
+/** What the HTTP listeners need of the server: the config in force (a reload replaces it) and the log. */
+export interface HttpServersPorts {
+  readonly config: SrsConfig;
+  readonly log: Log;
+}
 
 /** Mounts one service's routes on a listener's app (the API, WebRTC signalling, HLS, live streams). */
 export type RouteMount = (app: Hono) => void;
@@ -96,7 +103,7 @@ export function safeRelativePath(urlPath: string): string | "forbidden" {
 export class HttpServers {
   private listeners: { kind: "http" | "api" | "both"; l: HttpListener }[] = [];
 
-  constructor(private ctx: ServerContext, private routes: HttpRoutes) {}
+  constructor(private ctx: HttpServersPorts, private routes: HttpRoutes) {}
 
   get httpPorts(): number[] {
     return this.listeners.filter((x) => x.kind !== "api").map((x) => x.l.port);

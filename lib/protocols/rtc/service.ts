@@ -18,15 +18,16 @@
 import { type RTCCertificate, RTCDtlsTransport } from "werift";
 import type { StreamHub } from "../../hub/stream-hub.ts";
 import type { StreamKey } from "../../media/packet.ts";
-import type { ServerContext } from "../../server.ts";
+import type { SrsConfig } from "../../config/index.ts";
 import { HandshakeGate } from "./admission.ts";
 import { candidateAddresses, type OfferInfo, prepareOffer, SdpError } from "./sdp.ts";
-import { type RtcRole, RtcRefused, type RtcServiceView, RtcSession } from "./session.ts";
+import { type RtcRole, RtcRefused, type RtcServiceView, RtcSession, type RtcSessionPorts } from "./session.ts";
 import { UdpMux } from "./udp-mux.ts";
 
-/** The running RTC service of a server (the API routes find it in ctx.services.rtc), if rtc_server is enabled. */
-export function rtcServiceOf(ctx: ServerContext): RtcService | undefined {
-  return ctx.services.rtc;
+/** What the WebRTC service needs of the server (lib/server.ts, the composition root, satisfies it). */
+export interface RtcServicePorts extends RtcSessionPorts {
+  /** The config in force (read on every use: a reload replaces it). */
+  readonly config: Pick<SrsConfig, "vhost" | "rtcServer">;
 }
 
 export interface OfferRequest {
@@ -63,7 +64,10 @@ export class RtcService implements RtcServiceView {
   private publishers = new Map<StreamHub, RtcSession>();
   private timer: ReturnType<typeof setInterval> | undefined;
 
-  constructor(readonly ctx: ServerContext) {
+  /** True from a successful start() until close(): the API routes offer sessions only then. */
+  running = false;
+
+  constructor(readonly ctx: RtcServicePorts) {
     this.mux = new UdpMux(ctx.log);
   }
 
@@ -85,7 +89,7 @@ export class RtcService implements RtcServiceView {
     const fingerprints = cert.getFingerprints();
     cert.getFingerprints = () => fingerprints; // parsed once, not per answer
     this.certificate = cert;
-    this.ctx.services.rtc = this;
+    this.running = true;
     this.timer = setInterval(() => {
       const now = Date.now();
       for (const s of this.sessions.values()) s.checkTimeout(now);
@@ -96,7 +100,7 @@ export class RtcService implements RtcServiceView {
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.gate.close();
-    if (this.ctx.services.rtc === this) this.ctx.services.rtc = undefined;
+    this.running = false;
     for (const s of [...this.sessions.values()]) await s.close("server quit");
     await this.mux.close();
   }

@@ -24,7 +24,7 @@ import {
   useSdesMid,
   useTransportWideCC,
 } from "werift";
-import type { ClientInfo } from "../../clients.ts";
+import type { ClientInfo, ClientRegistry } from "../../clients.ts";
 import type { RtcConfig } from "../../config/index.ts";
 import type { HubHold, PlayLease, PublishLease } from "../../hub/lease.ts";
 import { PublishError, type PublisherInfo, type StreamHub } from "../../hub/stream-hub.ts";
@@ -32,7 +32,8 @@ import type { Log } from "../../log/logger.ts";
 import { newContextId } from "../../log/logger.ts";
 import { buildAvcConfig, joinAvcc } from "../../media/avc.ts";
 import type { MediaPacket, StreamKey } from "../../media/packet.ts";
-import type { ServerContext } from "../../server.ts";
+import type { StreamHubs } from "../../hub/registry.ts";
+import type { AccessControl } from "../../services/access.ts";
 import { H264Depacketizer } from "./h264-rtp.ts";
 import { type SharedPortIce, useSharedPort } from "./ice.ts";
 import { type RtcOutput, rtcOutput, type RtcUnit, type RtcViewerSink } from "./output.ts";
@@ -42,9 +43,17 @@ import type { MuxEndpoint, UdpMux } from "./udp-mux.ts";
 
 export type RtcRole = "publish" | "play";
 
+/** What a WebRTC session needs of the server (lib/server.ts, the composition root, satisfies it). */
+export interface RtcSessionPorts {
+  readonly hubs: Pick<StreamHubs, "publish" | "hold">;
+  readonly clients: Pick<ClientRegistry, "add" | "remove">;
+  readonly access: AccessControl;
+  readonly log: Log;
+}
+
 /** What a session needs from the RTC service. */
 export interface RtcServiceView {
-  readonly ctx: ServerContext;
+  readonly ctx: RtcSessionPorts;
   readonly mux: UdpMux;
   /** The server's shared DTLS certificate (undefined: werift's process-wide one). */
   readonly certificate?: RTCCertificate;

@@ -1,14 +1,21 @@
 /** The RTMP listener(s): `listen 1935;` (several `ip:port` allowed). Each connection becomes an RtmpSession. */
 import { createServer, type Server as NetServer, type Socket } from "node:net";
 import { formatEndpoint, parseEndpoint } from "../../net/endpoint.ts";
-import type { ServerContext } from "../../server.ts";
-import { RtmpSession } from "./session.ts";
+import type { ClientRegistry } from "../../clients.ts";
+import type { SrsConfig } from "../../config/index.ts";
+import { RtmpSession, type RtmpSessionPorts } from "./session.ts";
+
+/** What the RTMP listener needs of the server: its sessions' ports, plus max_connections and the client count. */
+export interface RtmpServerPorts extends RtmpSessionPorts {
+  readonly config: Pick<SrsConfig, "vhost" | "maxConnections">;
+  readonly clients: Pick<ClientRegistry, "add" | "remove" | "size">;
+}
 
 export class RtmpServer {
   private servers: NetServer[] = [];
   readonly ports: number[] = [];
 
-  constructor(private ctx: ServerContext) {}
+  constructor(private ctx: RtmpServerPorts) {}
 
   async listen(addresses: string[]): Promise<void> {
     for (const a of addresses) {

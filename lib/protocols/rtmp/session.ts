@@ -10,8 +10,8 @@
  * Specs: RTMP 1.0 (Adobe, 2012) sections 5 (chunking, control) and 7 (commands); FLV 10.1 for payloads.
  */
 import type { Socket } from "node:net";
-import type { ClientInfo } from "../../clients.ts";
-import type { VhostConfig } from "../../config/index.ts";
+import type { ClientInfo, ClientRegistry } from "../../clients.ts";
+import type { SrsConfig, VhostConfig } from "../../config/index.ts";
 import type { Amf0Object, Amf0Value } from "../../formats/amf0.ts";
 import { BytePlayer, type FanOut } from "../../hub/fanout.ts";
 import type { Lease, PlayLease, PublishLease } from "../../hub/lease.ts";
@@ -20,7 +20,8 @@ import type { Log } from "../../log/logger.ts";
 import { newContextId } from "../../log/logger.ts";
 import { flvAudioToPacket, flvScriptToPacket, flvVideoToPacket } from "../../media/flv-codec.ts";
 import type { StreamKey } from "../../media/packet.ts";
-import type { ServerContext } from "../../server.ts";
+import type { StreamHubs } from "../../hub/registry.ts";
+import type { AccessControl } from "../../services/access.ts";
 import { SRS_COMPAT_VERSION, VERSION } from "../../version.ts";
 import { ChunkReader } from "./chunk-reader.ts";
 import { ChunkWriter } from "./chunk-writer.ts";
@@ -89,6 +90,16 @@ const MAX_PENDING_MESSAGES = 10000;
 /** How long a connection may take to finish handshake + connect before it is dropped. */
 const CONNECT_TIMEOUT_MS = 20000;
 
+/** What an RTMP session needs of the server (lib/server.ts, the composition root, satisfies it). */
+export interface RtmpSessionPorts {
+  /** The config in force (read on every use: a reload replaces it). */
+  readonly config: Pick<SrsConfig, "vhost">;
+  readonly hubs: Pick<StreamHubs, "publish" | "play">;
+  readonly clients: Pick<ClientRegistry, "add" | "remove">;
+  readonly access: AccessControl;
+  readonly log: Log;
+}
+
 export class RtmpSession implements ClientInfo {
   readonly id = newContextId();
   readonly protocol = "rtmp";
@@ -134,7 +145,7 @@ export class RtmpSession implements ClientInfo {
   private blocked = false;
   private connectAllowed = false;
 
-  constructor(private ctx: ServerContext, private socket: Socket) {
+  constructor(private ctx: RtmpSessionPorts, private socket: Socket) {
     this.ip = socket.remoteAddress?.replace(/^::ffff:/, "") ?? "";
     this.log = ctx.log.child(this.id);
   }

@@ -21,15 +21,16 @@
  *  - on close: unpublish (on_unpublish) or on_stop, on_close, the client is forgotten.
  * Logs carry the session's context id; bytes in/out feed the API and stats.
  */
-import type { ClientInfo } from "../../clients.ts";
-import type { VhostConfig } from "../../config/index.ts";
+import type { ClientInfo, ClientRegistry } from "../../clients.ts";
+import type { SrsConfig, VhostConfig } from "../../config/index.ts";
 import { TsDemuxer } from "../../formats/mpegts-demux.ts";
 import { BytePlayer, type ByteSink } from "../../hub/fanout.ts";
 import type { PlayLease, PublishLease } from "../../hub/lease.ts";
 import { PublishError, type PublisherInfo } from "../../hub/stream-hub.ts";
 import { type Log, newContextId } from "../../log/logger.ts";
 import { type StreamKey, streamKeyString } from "../../media/packet.ts";
-import type { ServerContext } from "../../server.ts";
+import type { StreamHubs } from "../../hub/registry.ts";
+import type { AccessControl } from "../../services/access.ts";
 import { type TsFanOut, tsOutput } from "../../outputs/ts-fanout.ts";
 import {
   type AcceptResult,
@@ -47,6 +48,16 @@ const DEFAULT_VHOST = "__defaultVhost__";
 export const SRT_TS_PAYLOAD = 1316;
 /** How long an admitted session waits for its connection to be established. */
 const ATTACH_TIMEOUT_MS = 5000;
+
+/** What the SRT service needs of the server (lib/server.ts, the composition root, satisfies it). */
+export interface SrtPorts {
+  /** The config in force (read on every use: a reload replaces it). */
+  readonly config: Pick<SrsConfig, "vhost" | "srtServer" | "maxConnections">;
+  readonly hubs: Pick<StreamHubs, "publish" | "play" | "find">;
+  readonly clients: Pick<ClientRegistry, "add" | "remove">;
+  readonly access: AccessControl;
+  readonly log: Log;
+}
 
 /** What a session needs of an established SRT connection (lib/protocols/srt/connection.ts's SrtConnection). */
 export interface SrtConn {
@@ -90,7 +101,7 @@ export class SrtSessions {
   readonly active = new Set<SrtSession>();
   private admitted = new Map<string, SrtSession>();
 
-  constructor(readonly ctx: ServerContext) {}
+  constructor(readonly ctx: SrtPorts) {}
 
   /** The handshake's accept decision: true, or an SRT rejection code (the session keeps its claim until attach). */
   async admit(req: SrtCaller): Promise<AcceptResult> {
@@ -174,7 +185,7 @@ export class SrtSession implements ClientInfo {
   private lastDataAt = Date.now();
   private mediaPackets = 0;
   private timer: ReturnType<typeof setInterval> | undefined;
-  private ctx: ServerContext;
+  private ctx: SrtPorts;
 
   constructor(private sessions: SrtSessions, readonly caller: SrtCaller) {
     this.ctx = sessions.ctx;
@@ -401,7 +412,7 @@ export class SrtService {
   readonly sessions: SrtSessions;
   private server: SrtServer | undefined;
 
-  constructor(private ctx: ServerContext) {
+  constructor(private ctx: SrtPorts) {
     this.sessions = new SrtSessions(ctx);
   }
 
@@ -450,7 +461,7 @@ export class SrtService {
 }
 
 /** Starts the SRT service when `srt_server.enabled` (undefined otherwise). */
-export async function startSrt(ctx: ServerContext): Promise<SrtService | undefined> {
+export async function startSrt(ctx: SrtPorts): Promise<SrtService | undefined> {
   if (!ctx.config.srtServer().enabled) return undefined;
   const s = new SrtService(ctx);
   await s.start();

@@ -20,7 +20,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { parseEndpoint } from "../../net/endpoint.ts";
 import { getAssetText } from "../../runtime/assets.ts";
 import { type HttpListener, serveHttp } from "../../runtime/http-serve.ts";
-import type { ServerContext } from "../../server.ts";
+import type { ExporterPorts } from "../exporter/index.ts";
 import { SERVER_SIGNATURE, SRS_COMPAT_VERSION, VERSION } from "../../version.ts";
 import { renderMetrics } from "../exporter/index.ts";
 import { statsFor } from "../stats.ts";
@@ -72,8 +72,11 @@ function canReload(x: unknown): x is Reloadable {
   return typeof (x as { reload?: unknown }).reload === "function";
 }
 
+/** What the HTTP API reads of the server: everything the exporter reads (stats, forwards, the view). */
+export type ApiPorts = ExporterPorts;
+
 /** True when the API shares the HTTP server's listener (then "/" and other paths belong to the HTTP server). */
-function sharesHttpServer(ctx: ServerContext): boolean {
+function sharesHttpServer(ctx: ApiPorts): boolean {
   const c = ctx.config;
   const http = c.httpServer();
   const api = c.httpApi();
@@ -102,7 +105,7 @@ type Json = Record<string, unknown>;
 export class Api {
   private lastReload = { err: 0, msg: "Success", state: 0, rid: "" };
 
-  constructor(private ctx: ServerContext) {}
+  constructor(private ctx: ApiPorts) {}
 
   private base(): Json {
     return { code: 0, server: this.ctx.serverId, service: this.ctx.serviceId, pid: String(process.pid) };
@@ -464,7 +467,7 @@ export class Api {
 }
 
 /** Mounts the API on a Hono app (the API listener's, or the HTTP server's when they share a port). */
-export function mountApi(app: Hono, ctx: ServerContext): void {
+export function mountApi(app: Hono, ctx: ApiPorts): void {
   const api = new Api(ctx);
   const handle = async (c: Context, fallbackToRoot: boolean) => await api.handle(c.req.raw, fallbackToRoot);
   app.use("*", async (c, next) => {
@@ -481,7 +484,7 @@ export function mountApi(app: Hono, ctx: ServerContext): void {
 }
 
 /** The `http_api.https` listener: the API over TLS with `key`/`cert` (files, or the shipped conf/server.*). */
-export async function startHttpsApi(ctx: ServerContext): Promise<HttpListener | undefined> {
+export async function startHttpsApi(ctx: ApiPorts): Promise<HttpListener | undefined> {
   const api = ctx.config.httpApi();
   if (!api.enabled || !api.https.enabled) return undefined;
   const read = (path: string, asset: string): string => {
@@ -506,7 +509,7 @@ export async function startHttpsApi(ctx: ServerContext): Promise<HttpListener | 
 }
 
 /** The running forwards: stream, destination URL, state and counters. */
-export function forwardStats(ctx: ServerContext): Record<string, string | number | boolean>[] {
+export function forwardStats(ctx: ApiPorts): Record<string, string | number | boolean>[] {
   return (forwardService(ctx)?.all() ?? []).map(({ hub, forwarder: f }) => ({
     stream: hub.id,
     url: hub.url,

@@ -24,11 +24,16 @@ import type { HubSubscriber, StreamHub } from "../../hub/stream-hub.ts";
 import type { Log } from "../../log/logger.ts";
 import { flvPlayersDecode } from "../../media/flv-codec.ts";
 import type { MediaPacket } from "../../media/packet.ts";
-import type { ServerContext } from "../../server.ts";
+import type { ServerView } from "../server-view.ts";
 import { dvrPayload, notifyHooks } from "../hooks/index.ts";
 import { type DvrEncoder, FlvDvrEncoder, Mp4DvrEncoder } from "./encoders.ts";
 import { DvrFile } from "./file.ts";
 import { dvrApplies, dvrFilePath, dvrFormat } from "./path.ts";
+
+/** What DVR needs of the server: the vhost's dvr/hooks, publish events, the publisher, ids, log, its slot. */
+export type DvrPorts = Pick<ServerView, "config" | "hubs" | "clients" | "log" | "serverId" | "serviceId"> & {
+  readonly services: { dvr?: DvrService };
+};
 
 /** A finished DVR file (what on_dvr reports, for other listeners too). */
 export interface DvrFileEvent {
@@ -241,7 +246,7 @@ export class DvrService {
   private recent = new Set<DvrStream>();
   private listeners: ((e: DvrFileEvent) => void)[] = [];
 
-  constructor(private ctx: ServerContext) {}
+  constructor(private ctx: DvrPorts) {}
 
   /** Registers a listener of finished files; returns its remover. */
   onFile(l: (e: DvrFileEvent) => void): () => void {
@@ -304,7 +309,7 @@ export class DvrService {
 }
 
 /** Starts DVR for a server (once; the service lives in ctx.services.dvr). */
-export function startDvr(ctx: ServerContext): DvrService {
+export function startDvr(ctx: DvrPorts): DvrService {
   let s = ctx.services.dvr;
   if (!s) {
     s = new DvrService(ctx);
@@ -314,6 +319,6 @@ export function startDvr(ctx: ServerContext): DvrService {
   return s;
 }
 
-export function dvrService(ctx: ServerContext): DvrService | undefined {
+export function dvrService(ctx: DvrPorts): DvrService | undefined {
   return ctx.services.dvr;
 }

@@ -15,7 +15,9 @@ import { forwardService } from "../forward/service.ts";
 import { hostname, machine, release, type, version } from "node:os";
 import { parseEndpoint } from "../../net/endpoint.ts";
 import { type HttpListener, serveHttp } from "../../runtime/http-serve.ts";
-import type { ServerContext } from "../../server.ts";
+import type { ServerView } from "../server-view.ts";
+import type { ForwardPorts } from "../forward/service.ts";
+import type { StatsPorts } from "../stats.ts";
 import { SERVER_SIGNATURE, SRS_COMPAT_VERSION } from "../../version.ts";
 import { rssKbytes } from "../api/system.ts";
 import { statsFor } from "../stats.ts";
@@ -52,8 +54,11 @@ function safe(f: () => string, dflt: string): string {
   }
 }
 
+/** What the exporter reads of the server: the view, the stats and the forwards. */
+export type ExporterPorts = ServerView & StatsPorts & Pick<ForwardPorts, "services">;
+
 /** The /metrics text. */
-export function renderMetrics(ctx: ServerContext): string {
+export function renderMetrics(ctx: ExporterPorts): string {
   const stats = statsFor(ctx);
   stats.collect();
   const exp = ctx.config.exporter();
@@ -112,7 +117,7 @@ function num(n: number): string {
 }
 
 /** The exporter's own listener (only when `exporter.enabled`): GET /metrics, 404 elsewhere. */
-export async function startExporter(ctx: ServerContext): Promise<HttpListener | undefined> {
+export async function startExporter(ctx: ExporterPorts): Promise<HttpListener | undefined> {
   const exp = ctx.config.exporter();
   if (!exp.enabled) return undefined;
   const ep = parseEndpoint(exp.listen);

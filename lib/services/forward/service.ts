@@ -8,15 +8,20 @@
  * forwards (SRS refuses the publish); `destination` takes host[:port] entries only.
  */
 import type { StreamHub } from "../../hub/stream-hub.ts";
-import type { ServerContext } from "../../server.ts";
+import type { ServerView } from "../server-view.ts";
 import { hookOnForward } from "../hooks/forward.ts";
 import { Forwarder } from "./forwarder.ts";
 import { forwardUrl } from "./url.ts";
 
+/** What forward needs of the server: the vhost's forward, publish events, the publisher, ids, log, its slot. */
+export type ForwardPorts = Pick<ServerView, "config" | "hubs" | "clients" | "log" | "serverId" | "serviceId"> & {
+  readonly services: { forward?: ForwardService };
+};
+
 export class ForwardService {
   private active = new Map<StreamHub, Forwarder[]>();
 
-  constructor(private ctx: ServerContext) {}
+  constructor(private ctx: ForwardPorts) {}
 
   /** Every running forward with its stream (API, metrics). */
   all(): { hub: StreamHub; forwarder: Forwarder }[] {
@@ -79,7 +84,7 @@ export class ForwardService {
 }
 
 /** Starts forwarding for a server (once; the service lives in ctx.services.forward). */
-export function startForward(ctx: ServerContext): ForwardService {
+export function startForward(ctx: ForwardPorts): ForwardService {
   let s = ctx.services.forward;
   if (!s) {
     s = new ForwardService(ctx);
@@ -89,6 +94,6 @@ export function startForward(ctx: ServerContext): ForwardService {
   return s;
 }
 
-export function forwardService(ctx: ServerContext): ForwardService | undefined {
+export function forwardService(ctx: ForwardPorts): ForwardService | undefined {
   return ctx.services.forward;
 }
