@@ -10,6 +10,7 @@ import { HubRegistry } from "./hub/registry.ts";
 import { Log, LogSink, parseLogLevel } from "./log/logger.ts";
 import type { StreamKey } from "./media/packet.ts";
 import { RtmpServer } from "./protocols/rtmp/server.ts";
+import { RtmpClient } from "./protocols/rtmp/client.ts";
 import { HttpServers } from "./protocols/http/servers.ts";
 import { mountLive } from "./protocols/http/live.ts";
 import { RtcService } from "./protocols/rtc/service.ts";
@@ -124,7 +125,8 @@ export class Server implements ServerContext {
     try {
       this.wireHlsHooks(startHls(this));
       startDvr(this);
-      startForward(this);
+      // Forwards push over RTMP: the composition root hands the forward service our RTMP client.
+      startForward(this, (url, o) => RtmpClient.connect(url, o));
       startAudioBridges(this);
       this.rtmp = new RtmpServer(this);
       await this.rtmp.listen(c.listen());

@@ -10,7 +10,7 @@
 import type { StreamHub } from "../../hub/stream-hub.ts";
 import type { ServerView } from "../server-view.ts";
 import { hookOnForward } from "../hooks/forward.ts";
-import { Forwarder } from "./forwarder.ts";
+import { Forwarder, type UpstreamConnector } from "./forwarder.ts";
 import { forwardUrl } from "./url.ts";
 
 /** What forward needs of the server: the vhost's forward, publish events, the publisher, ids, log, its slot. */
@@ -21,7 +21,7 @@ export type ForwardPorts = Pick<ServerView, "config" | "hubs" | "clients" | "log
 export class ForwardService {
   private active = new Map<StreamHub, Forwarder[]>();
 
-  constructor(private ctx: ForwardPorts) {}
+  constructor(private ctx: ForwardPorts, private connect: UpstreamConnector) {}
 
   /** Every running forward with its stream (API, metrics). */
   all(): { hub: StreamHub; forwarder: Forwarder }[] {
@@ -70,7 +70,7 @@ export class ForwardService {
   }
 
   private add(hub: StreamHub, list: Forwarder[], url: string): void {
-    const f = new Forwarder(hub, url, this.ctx.log);
+    const f = new Forwarder(hub, url, this.connect, this.ctx.log);
     list.push(f);
     f.start();
   }
@@ -84,10 +84,10 @@ export class ForwardService {
 }
 
 /** Starts forwarding for a server (once; the service lives in ctx.services.forward). */
-export function startForward(ctx: ForwardPorts): ForwardService {
+export function startForward(ctx: ForwardPorts, connect: UpstreamConnector): ForwardService {
   let s = ctx.services.forward;
   if (!s) {
-    s = new ForwardService(ctx);
+    s = new ForwardService(ctx, connect);
     ctx.services.forward = s;
     s.start();
   }
