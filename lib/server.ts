@@ -22,7 +22,7 @@ import { type SrtService, startSrt } from "./protocols/srt/bridge.ts";
 import { type DvrService, startDvr } from "./services/dvr/service.ts";
 import { type ForwardService, startForward } from "./services/forward/service.ts";
 import { startAudioBridges } from "./services/audio-bridge.ts";
-import { type AccessControl, OpenAccess } from "./services/access.ts";
+import { type AccessControl, OpenAccess } from "./access.ts";
 import { mountApi, startHttpsApi } from "./services/api/index.ts";
 import { startExporter } from "./services/exporter/index.ts";
 import { Gate } from "./services/gate.ts";

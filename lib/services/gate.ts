@@ -16,7 +16,7 @@ import type { HttpHooksConfig } from "../config/config.ts";
 import type { StreamKey } from "../media/packet.ts";
 import type { HookPorts } from "./hooks/index.ts";
 import type { StatsPorts } from "./stats.ts";
-import { ALLOWED, type AccessControl, type AccessResult } from "./access.ts";
+import { ALLOWED, type AccessControl, type AccessResult } from "../access.ts";
 import {
   closePayload,
   connectPayload,

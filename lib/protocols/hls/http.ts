@@ -23,7 +23,7 @@ import type { SrsConfig } from "../../config/index.ts";
 import type { HlsConfig } from "../../config/config.ts";
 import type { Log } from "../../log/logger.ts";
 import type { StreamKey } from "../../media/packet.ts";
-import type { AccessControl } from "../../services/access.ts";
+import type { AccessControl } from "../../access.ts";
 import { SERVER_SIGNATURE } from "../../version.ts";
 import { addQueryToUris, renderMasterPlaylist } from "./playlist.ts";
 import type { HlsService, HlsStream } from "./service.ts";

@@ -30,7 +30,7 @@ import type { StreamKey } from "../../media/packet.ts";
 import { parseEndpoint } from "../../net/endpoint.ts";
 import type { ServeInfo } from "../../runtime/http-serve.ts";
 import type { StreamHubs } from "../../hub/registry.ts";
-import type { AccessControl } from "../../services/access.ts";
+import type { AccessControl } from "../../access.ts";
 import { SERVER_SIGNATURE } from "../../version.ts";
 import { aacOutput, mp3Output } from "./audio-stream.ts";
 import { flvFileHeader, flvHeaderFlags, flvOutput } from "./flv-stream.ts";

@@ -33,7 +33,7 @@ import { newContextId } from "../../log/logger.ts";
 import { buildAvcConfig, joinAvcc } from "../../media/avc.ts";
 import type { MediaPacket, StreamKey } from "../../media/packet.ts";
 import type { StreamHubs } from "../../hub/registry.ts";
-import type { AccessControl } from "../../services/access.ts";
+import type { AccessControl } from "../../access.ts";
 import { H264Depacketizer } from "./h264-rtp.ts";
 import { type SharedPortIce, useSharedPort } from "./ice.ts";
 import { type RtcOutput, rtcOutput, type RtcUnit, type RtcViewerSink } from "./output.ts";

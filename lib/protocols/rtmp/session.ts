@@ -21,7 +21,7 @@ import { newContextId } from "../../log/logger.ts";
 import { flvAudioToPacket, flvScriptToPacket, flvVideoToPacket } from "../../media/flv-codec.ts";
 import type { StreamKey } from "../../media/packet.ts";
 import type { StreamHubs } from "../../hub/registry.ts";
-import type { AccessControl } from "../../services/access.ts";
+import type { AccessControl } from "../../access.ts";
 import { SRS_COMPAT_VERSION, VERSION } from "../../version.ts";
 import { ChunkReader } from "./chunk-reader.ts";
 import { ChunkWriter } from "./chunk-writer.ts";

@@ -30,7 +30,7 @@ import { PublishError, type PublisherInfo } from "../../hub/stream-hub.ts";
 import { type Log, newContextId } from "../../log/logger.ts";
 import { type StreamKey, streamKeyString } from "../../media/packet.ts";
 import type { StreamHubs } from "../../hub/registry.ts";
-import type { AccessControl } from "../../services/access.ts";
+import type { AccessControl } from "../../access.ts";
 import { type TsFanOut, tsOutput } from "../../outputs/ts-fanout.ts";
 import {
   type AcceptResult,
