@@ -27,21 +27,14 @@ import { mountApi, startHttpsApi } from "./services/api/index.ts";
 import { startExporter } from "./services/exporter/index.ts";
 import { Gate } from "./services/gate.ts";
 import type { HttpListener } from "./runtime/http-serve.ts";
-import type { Stats } from "./services/stats.ts";
+import { Stats } from "./services/stats.ts";
 import { VERSION } from "./version.ts";
 
 /**
- * The per-stream services a server runs, owned by the server object (no module-level registries): other
- * modules reach them through `ctx.services` (the API and exporter read stats and forwards, HTTP serves HLS).
+ * Everything the adapters' ports ask of the server, together (each adapter declares its own few needs next to
+ * itself: RtmpSessionPorts, SrtPorts, HookPorts, ...; none imports this module). The services are owned by the
+ * server object (no module-level registries) and handed to the ports that need them.
  */
-export interface ServerServices {
-  stats?: Stats;
-  hls?: HlsService;
-  dvr?: DvrService;
-  forward?: ForwardService;
-}
-
-/** What protocol adapters and services may use of the server: a narrow view, not the whole object. */
 export interface ServerContext {
   /** The config in force (replaced on reload: always read it through this getter). */
   readonly config: SrsConfig;
@@ -54,7 +47,10 @@ export interface ServerContext {
   readonly serverId: string;
   readonly serviceId: string;
   readonly startedAt: number;
-  readonly services: ServerServices;
+  /** Client and stream statistics (the API, the exporter, the access gate). */
+  readonly stats: Stats;
+  /** The running forwards (the API, the exporter). */
+  readonly forward?: ForwardService;
 }
 
 export interface ServerOptions {
@@ -83,7 +79,10 @@ export class Server implements ServerContext {
   readonly serviceId = randomId(8);
   readonly serverId: string;
   readonly startedAt = Date.now();
-  readonly services: ServerServices = {};
+  readonly stats: Stats;
+  forward: ForwardService | undefined;
+  private hls: HlsService | undefined;
+  private dvr: DvrService | undefined;
   private rtmp: RtmpServer | undefined;
   private http: HttpServers | undefined;
   private srt: SrtService | undefined;
@@ -111,6 +110,8 @@ export class Server implements ServerContext {
         timeJitter: play?.timeJitter ?? "full",
       };
     });
+    // Sampled every few seconds by an unref'd timer from now on (the API's kbps, the exporter, the gate's counts).
+    this.stats = new Stats(this);
   }
 
   /** Ports actually bound (useful when a test asked for port 0). */
@@ -123,10 +124,11 @@ export class Server implements ServerContext {
     this.log.trace(`srs-ts/${VERSION} starting, pid=${process.pid}, config=${this.opts.configFile ?? "(built-in)"}`);
     this.writePidFile(c.pidFile());
     try {
-      this.wireHlsHooks(startHls(this));
-      startDvr(this);
+      this.hls = startHls(this);
+      this.wireHlsHooks(this.hls);
+      this.dvr = startDvr(this);
       // Forwards push over RTMP: the composition root hands the forward service our RTMP client.
-      startForward(this, (url, o) => RtmpClient.connect(url, o));
+      this.forward = startForward(this, (url, o) => RtmpClient.connect(url, o));
       startAudioBridges(this);
       this.rtmp = new RtmpServer(this);
       await this.rtmp.listen(c.listen());
@@ -134,7 +136,7 @@ export class Server implements ServerContext {
       // HLS and the live streams on http_server (protocols never import each other).
       this.http = new HttpServers(this, {
         api: [(app) => mountApi(app, this), (app) => mountRtc(app, this, () => (this.rtc?.running ? this.rtc : undefined))],
-        http: [(app) => mountHls(app, this, () => this.services.hls), (app) => mountLive(app, this)],
+        http: [(app) => mountHls(app, this, () => this.hls), (app) => mountLive(app, this)],
       });
       await this.http.start();
       const httpsApi = await startHttpsApi(this);
@@ -224,7 +226,7 @@ export class Server implements ServerContext {
 
   /** DVR files being written are finalized (MP4 index, FLV duration) and renamed before the process exits. */
   private async finishRecordings(): Promise<void> {
-    await this.services.dvr?.drain(5000);
+    await this.dvr?.drain(5000);
   }
 
   private async closeListeners(): Promise<void> {

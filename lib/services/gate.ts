@@ -15,7 +15,7 @@ import type { ClientInfo } from "../clients.ts";
 import type { HttpHooksConfig } from "../config/config.ts";
 import type { StreamKey } from "../media/packet.ts";
 import type { HookPorts } from "./hooks/index.ts";
-import type { StatsPorts } from "./stats.ts";
+import type { Stats } from "./stats.ts";
 import { ALLOWED, type AccessControl, type AccessResult } from "../access.ts";
 import {
   closePayload,
@@ -28,10 +28,9 @@ import {
   streamPayload,
 } from "./hooks/index.ts";
 import { checkRefer, checkSecurity } from "./security/index.ts";
-import { statsFor } from "./stats.ts";
 
 /** What the gate needs of the server: the vhost's security/refer/hooks, stream ids and holds, stats, the log. */
-export type GatePorts = HookPorts & StatsPorts;
+export type GatePorts = HookPorts & { readonly stats: Stats };
 
 export class Gate implements AccessControl {
   /** Clients that got an on_connect (so they get an on_close), by id → their vhost/app. */
@@ -47,13 +46,13 @@ export class Gate implements AccessControl {
   }
 
   private refuse(c: ClientInfo, reason: string): AccessResult {
-    statsFor(this.ctx).noteClientError();
+    this.ctx.stats.noteClientError();
     this.ctx.log.child(c.id).warn(`access refused for ${c.type} client ip=${c.ip}: ${reason}`);
     return { ok: false, reason };
   }
 
   onConnect(c: ClientInfo): Promise<AccessResult> {
-    statsFor(this.ctx).noteClient(c);
+    this.ctx.stats.noteClient(c);
     const vhost = this.ctx.config.vhost(c.stream?.vhost);
     const r = checkRefer(vhost?.refer, "connect", c.pageUrl ?? "");
     return Promise.resolve(r.ok ? ALLOWED : this.refuse(c, r.reason));
@@ -68,7 +67,7 @@ export class Gate implements AccessControl {
   }
 
   private async streamGate(c: ClientInfo, key: StreamKey, method: "publish" | "play"): Promise<AccessResult> {
-    statsFor(this.ctx).noteClient(c);
+    this.ctx.stats.noteClient(c);
     const vhost = this.ctx.config.vhost(key.vhost);
     const sec = checkSecurity(vhost?.security, method, c.ip);
     if (!sec.ok) return this.refuse(c, sec.reason);

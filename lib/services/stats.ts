@@ -10,7 +10,7 @@
  * (publisher and players, as SRS counts them), a vhost's the sum of its streams', the server's the sum of all.
  * Deltas are collected on each sample and whenever the API asks (collect()), and once more when a client goes.
  *
- * One Stats per server (statsFor(ctx)); its timer is unref'd and stops with stop().
+ * One Stats per server (made by the composition root, lib/server.ts); its timer is unref'd and stops with stop().
  */
 import type { ClientInfo } from "../clients.ts";
 import type { StreamHub } from "../hub/stream-hub.ts";
@@ -22,8 +22,8 @@ export const KBPS_SAMPLE_MS = 2000;
 export const KBPS_WINDOW_MS = 30000;
 const RING = Math.ceil(KBPS_WINDOW_MS / KBPS_SAMPLE_MS) + 2;
 
-/** What the stats need of the server: its clients and streams, and the slot keeping the one Stats. */
-export type StatsPorts = Pick<ServerView, "clients" | "hubs"> & { readonly services: { stats?: Stats } };
+/** What the stats need of the server: its clients and streams. */
+export type StatsPorts = Pick<ServerView, "clients" | "hubs">;
 
 /** A 30 s sliding window of (time, bytes in, bytes out) samples. */
 export class KbpsWindow {
@@ -245,14 +245,4 @@ export class Stats {
 
 function safeNum(n: number): number {
   return Number.isFinite(n) && n > 0 ? n : 0;
-}
-
-/** The server's Stats (in ctx.services.stats), created (and its sampler started) on first use. */
-export function statsFor(ctx: StatsPorts): Stats {
-  let s = ctx.services.stats;
-  if (!s) {
-    s = new Stats(ctx);
-    ctx.services.stats = s;
-  }
-  return s;
 }

@@ -419,8 +419,6 @@ export interface HlsPorts {
   /** Every stream's publish/unpublish. */
   readonly hubs: Pick<HubRegistry, "listen">;
   readonly log: Log;
-  /** Where the composition root keeps the running service (startHls makes it once). */
-  readonly services: { hls?: HlsService };
 }
 
 /** All HLS streams of a server. */
@@ -471,13 +469,9 @@ export class HlsService {
   }
 }
 
-/** Starts HLS for a server (once; the service lives in ctx.services.hls). */
+/** Starts HLS for a server (the composition root keeps the service). */
 export function startHls(ctx: HlsPorts): HlsService {
-  let s = ctx.services.hls;
-  if (!s) {
-    s = new HlsService(ctx);
-    ctx.services.hls = s;
-    s.start();
-  }
+  const s = new HlsService(ctx);
+  s.start();
   return s;
 }

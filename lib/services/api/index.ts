@@ -12,7 +12,6 @@
  *
  * Also here: `startHttpsApi(ctx)`, the `http_api.https` listener (the same routes over TLS).
  */
-import { forwardService } from "../forward/service.ts";
 import { CORS_HEADERS } from "../../net/cors.ts";
 import type { Context, Hono } from "hono";
 import { Hono as HonoApp } from "hono";
@@ -23,7 +22,6 @@ import { type HttpListener, serveHttp } from "../../runtime/http-serve.ts";
 import type { ExporterPorts } from "../exporter/index.ts";
 import { SERVER_SIGNATURE, SRS_COMPAT_VERSION, VERSION } from "../../version.ts";
 import { renderMetrics } from "../exporter/index.ts";
-import { statsFor } from "../stats.ts";
 import { clientJson, streamJson, vhostJson, vhostNames } from "./shapes.ts";
 import {
   connCounts, cpuCount, diskRates, loadAverages, memInfos, netBytes, round2, rssKbytes, rusages, selfProcStats,
@@ -186,7 +184,7 @@ export class Api {
         return this.json(req, { ...this.base(), data: rusages() });
       case "self_proc_stats":
         if (second) break;
-        return this.json(req, { ...this.base(), data: selfProcStats(statsFor(this.ctx).cpuRatio) });
+        return this.json(req, { ...this.base(), data: selfProcStats(this.ctx.stats.cpuRatio) });
       case "system_proc_stats":
         if (second) break;
         return this.json(req, { ...this.base(), data: systemProcStats() });
@@ -257,7 +255,7 @@ export class Api {
   }
 
   private summaries(): Json {
-    const stats = statsFor(this.ctx);
+    const stats = this.ctx.stats;
     stats.collect();
     const mem = memInfos();
     const rss = rssKbytes();
@@ -344,7 +342,7 @@ export class Api {
 
   private vhosts(req: Request, method: string, id: string): Response {
     if (method !== "GET") return this.text(req, 405, "Method Not Allowed");
-    const stats = statsFor(this.ctx);
+    const stats = this.ctx.stats;
     stats.collect();
     const names = vhostNames(this.ctx);
     if (id) {
@@ -362,7 +360,7 @@ export class Api {
   }
 
   private streams(req: Request, method: string, id: string, url: URL): Response {
-    const stats = statsFor(this.ctx);
+    const stats = this.ctx.stats;
     stats.collect();
     if (id) {
       const hub = this.ctx.hubs.findById(id);
@@ -377,7 +375,7 @@ export class Api {
   }
 
   private clients(req: Request, method: string, id: string, url: URL): Response {
-    const stats = statsFor(this.ctx);
+    const stats = this.ctx.stats;
     stats.collect();
     if (id) {
       const c = this.ctx.clients.get(id);
@@ -510,7 +508,7 @@ export async function startHttpsApi(ctx: ApiPorts): Promise<HttpListener | undef
 
 /** The running forwards: stream, destination URL, state and counters. */
 export function forwardStats(ctx: ApiPorts): Record<string, string | number | boolean>[] {
-  return (forwardService(ctx)?.all() ?? []).map(({ hub, forwarder: f }) => ({
+  return (ctx.forward?.all() ?? []).map(({ hub, forwarder: f }) => ({
     stream: hub.id,
     url: hub.url,
     destination: f.url,

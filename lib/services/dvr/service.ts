@@ -30,10 +30,8 @@ import { type DvrEncoder, FlvDvrEncoder, Mp4DvrEncoder } from "./encoders.ts";
 import { DvrFile } from "./file.ts";
 import { dvrApplies, dvrFilePath, dvrFormat } from "./path.ts";
 
-/** What DVR needs of the server: the vhost's dvr/hooks, publish events, the publisher, ids, log, its slot. */
-export type DvrPorts = Pick<ServerView, "config" | "hubs" | "clients" | "log" | "serverId" | "serviceId"> & {
-  readonly services: { dvr?: DvrService };
-};
+/** What DVR needs of the server: the vhost's dvr/hooks, publish events, the publisher, ids, log. */
+export type DvrPorts = Pick<ServerView, "config" | "hubs" | "clients" | "log" | "serverId" | "serviceId">;
 
 /** A finished DVR file (what on_dvr reports, for other listeners too). */
 export interface DvrFileEvent {
@@ -308,17 +306,9 @@ export class DvrService {
   }
 }
 
-/** Starts DVR for a server (once; the service lives in ctx.services.dvr). */
+/** Starts DVR for a server (the composition root keeps the service). */
 export function startDvr(ctx: DvrPorts): DvrService {
-  let s = ctx.services.dvr;
-  if (!s) {
-    s = new DvrService(ctx);
-    ctx.services.dvr = s;
-    s.start();
-  }
+  const s = new DvrService(ctx);
+  s.start();
   return s;
-}
-
-export function dvrService(ctx: DvrPorts): DvrService | undefined {
-  return ctx.services.dvr;
 }

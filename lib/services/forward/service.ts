@@ -13,10 +13,8 @@ import { hookOnForward } from "../hooks/forward.ts";
 import { Forwarder, type UpstreamConnector } from "./forwarder.ts";
 import { forwardUrl } from "./url.ts";
 
-/** What forward needs of the server: the vhost's forward, publish events, the publisher, ids, log, its slot. */
-export type ForwardPorts = Pick<ServerView, "config" | "hubs" | "clients" | "log" | "serverId" | "serviceId"> & {
-  readonly services: { forward?: ForwardService };
-};
+/** What forward needs of the server: the vhost's forward, publish events, the publisher, ids, log. */
+export type ForwardPorts = Pick<ServerView, "config" | "hubs" | "clients" | "log" | "serverId" | "serviceId">;
 
 export class ForwardService {
   private active = new Map<StreamHub, Forwarder[]>();
@@ -83,17 +81,9 @@ export class ForwardService {
   }
 }
 
-/** Starts forwarding for a server (once; the service lives in ctx.services.forward). */
+/** Starts forwarding for a server (the composition root keeps the service). */
 export function startForward(ctx: ForwardPorts, connect: UpstreamConnector): ForwardService {
-  let s = ctx.services.forward;
-  if (!s) {
-    s = new ForwardService(ctx, connect);
-    ctx.services.forward = s;
-    s.start();
-  }
+  const s = new ForwardService(ctx, connect);
+  s.start();
   return s;
-}
-
-export function forwardService(ctx: ForwardPorts): ForwardService | undefined {
-  return ctx.services.forward;
 }
