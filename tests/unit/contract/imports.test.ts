@@ -20,7 +20,7 @@ function sources(dir: string): string[] {
   return out;
 }
 
-/** Every relative import/export-from of a file, as lib-relative paths ("protocols/rtmp/url.ts"). */
+/** Every relative import/export-from of a file, as lib-relative paths ("protocols/rtmp/session.ts"). */
 function importsOf(file: string): string[] {
   const text = readFileSync(file, "utf8");
   const out: string[] = [];
