@@ -31,7 +31,7 @@ import {
   userControlMessage,
   windowAckSizeMessage,
 } from "../lib/protocols/rtmp/messages.ts";
-import { parseRtmpUrl } from "../lib/protocols/rtmp/url.ts";
+import { parseRtmpUrl } from "../lib/net/stream-url.ts";
 import { DEFAULT_CLIP, loadClip } from "./clip.ts";
 import { cpuTicks, rssMb, TICK } from "./proc.ts";
 

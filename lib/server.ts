@@ -13,16 +13,20 @@ import { FAST_QUIT_BUDGET_MS, Lifecycle } from "./lifecycle.ts";
 import { Log, LogSink, parseLogLevel } from "./log/logger.ts";
 import type { StreamKey } from "./media/packet.ts";
 import { RtmpServer } from "./protocols/rtmp/server.ts";
+import { RtmpClient } from "./protocols/rtmp/client.ts";
 import { HttpServers } from "./protocols/http/servers.ts";
+import { mountLive } from "./protocols/http/live.ts";
 import { RtcService } from "./protocols/rtc/service.ts";
+import { mountRtc } from "./protocols/rtc/api.ts";
 import { type HlsService, startHls } from "./protocols/hls/service.ts";
+import { mountHls } from "./protocols/hls/http.ts";
 import { hookOnHls, hookOnHlsNotify } from "./services/hooks/index.ts";
 import { type SrtService, startSrt } from "./protocols/srt/bridge.ts";
 import { type DvrService, startDvr } from "./services/dvr/service.ts";
 import { type ForwardService, startForward } from "./services/forward/service.ts";
 import { AudioBridgeService } from "./services/audio-bridge/service.ts";
-import { type AccessControl, OpenAccess } from "./services/access.ts";
-import { startHttpsApi } from "./services/api/index.ts";
+import { type AccessControl, OpenAccess } from "./access.ts";
+import { mountApi, startHttpsApi } from "./services/api/index.ts";
 import { startExporter } from "./services/exporter/index.ts";
 import { Gate } from "./services/gate.ts";
 import type { HttpListener } from "./runtime/http-serve.ts";
@@ -37,22 +41,14 @@ import { dvrReload } from "./services/dvr/reload.ts";
 import { forwardReload } from "./services/forward/reload.ts";
 import { exporterReload, httpsApiReload } from "./services/exporter/reload.ts";
 import type { HubOptions } from "./hub/stream-hub.ts";
-import type { Stats } from "./services/stats.ts";
+import { Stats } from "./services/stats.ts";
 import { VERSION } from "./version.ts";
 
 /**
- * The per-stream services a server runs, owned by the server object (no module-level registries): other
- * modules reach them through `ctx.services` (the API and exporter read stats and forwards, HTTP serves HLS).
+ * Everything the adapters' ports ask of the server, together (each adapter declares its own few needs next to
+ * itself: RtmpSessionPorts, SrtPorts, HookPorts, ...; none imports this module). The services are owned by the
+ * server object (no module-level registries) and handed to the ports that need them.
  */
-export interface ServerServices {
-  stats?: Stats;
-  hls?: HlsService;
-  dvr?: DvrService;
-  forward?: ForwardService;
-  rtc?: RtcService;
-}
-
-/** What protocol adapters and services may use of the server: a narrow view, not the whole object. */
 export interface ServerContext {
   /** The config in force (replaced on reload: always read it through this getter). */
   readonly config: SrsConfig;
@@ -65,7 +61,10 @@ export interface ServerContext {
   readonly serverId: string;
   readonly serviceId: string;
   readonly startedAt: number;
-  readonly services: ServerServices;
+  /** Client and stream statistics (the API, the exporter, the access gate). */
+  readonly stats: Stats;
+  /** The running forwards (the API, the exporter). */
+  readonly forward?: ForwardService;
   /** Stop (and start failure) as one event: listeners, sessions and services register their part. */
   readonly lifecycle: Lifecycle;
 }
@@ -96,7 +95,10 @@ export class Server implements ServerContext {
   readonly serviceId = randomId(8);
   readonly serverId: string;
   readonly startedAt = Date.now();
-  readonly services: ServerServices = {};
+  readonly stats: Stats;
+  forward: ForwardService | undefined;
+  private hls: HlsService | undefined;
+  private dvr: DvrService | undefined;
   private rtmp: RtmpServer | undefined;
   private http: HttpServers | undefined;
   private srt: SrtService | undefined;
@@ -124,6 +126,8 @@ export class Server implements ServerContext {
     this.access = new Gate(this);
     this.serverId = config.serverId() || persistedServerId(this.log);
     this.hubs = new HubRegistry(this.log, (key) => this.hubOptions(key));
+    // Sampled every few seconds by an unref'd timer from now on (the API's kbps, the exporter, the gate's counts).
+    this.stats = new Stats(this);
     this.reloadHandlers = [
       coreReload({ hubs: this.hubs, clients: this.clients, hubOptions: (k) => this.hubOptions(k) }),
       rtmpReload(() => this.rtmp),
@@ -132,9 +136,9 @@ export class Server implements ServerContext {
       exporterReload(this, { get: () => this.exporter, set: (l) => (this.exporter = l) }),
       rtcReload(this, { get: () => this.rtc, set: (r) => (this.rtc = r) }),
       srtReload(this, { get: () => this.srt, set: (x) => (this.srt = x) }),
-      hlsReload(this, () => this.services.hls),
-      dvrReload(this, () => this.services.dvr),
-      forwardReload(this, () => this.services.forward),
+      hlsReload(this, () => this.hls),
+      dvrReload(this, () => this.dvr),
+      forwardReload(this, () => this.forward),
     ];
   }
 
@@ -158,9 +162,11 @@ export class Server implements ServerContext {
     for (const u of unimplementedDirectives(c)) this.log.warn(u.text);
     this.writePidFile(c.pidFile());
     try {
-      this.wireHlsHooks(startHls(this));
-      startDvr(this);
-      startForward(this);
+      this.hls = startHls(this);
+      this.wireHlsHooks(this.hls);
+      this.dvr = startDvr(this);
+      // Forwards push over RTMP: the composition root hands the forward service our RTMP client.
+      this.forward = startForward(this, (url, o) => RtmpClient.connect(url, o));
       const bridges = new AudioBridgeService({
         log: this.log,
         listen: (l) => this.hubs.listen(l),
@@ -170,7 +176,12 @@ export class Server implements ServerContext {
       this.lifecycle.register({ name: "audio bridge workers", phase: "finish", close: () => bridges.stop() });
       this.rtmp = new RtmpServer(this);
       await this.rtmp.listen(c.listen());
-      this.http = new HttpServers(this);
+      // The composition root mounts every service's HTTP routes: the API and WebRTC signalling on http_api,
+      // HLS and the live streams on http_server (protocols never import each other).
+      this.http = new HttpServers(this, {
+        api: [(app) => mountApi(app, this), (app) => mountRtc(app, this, () => (this.rtc?.running ? this.rtc : undefined))],
+        http: [(app) => mountHls(app, this, () => this.hls), (app) => mountLive(app, this)],
+      });
       await this.http.start();
       this.httpsApi = await startHttpsApi(this);
       this.exporter = await startExporter(this);

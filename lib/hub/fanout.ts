@@ -9,6 +9,7 @@
  */
 import { Buffer } from "node:buffer";
 import type { MediaPacket } from "../media/packet.ts";
+import type { SharedOutput } from "./lease.ts";
 import type { HubSubscriber, StreamHub } from "./stream-hub.ts";
 
 /** Where a player's bytes go: a node:net Socket or an HTTP response stream adapter. */
@@ -25,6 +26,17 @@ export interface FanOutOptions {
   minLatency: boolean;
   /** SRS `queue_length` in seconds: how much a player may lag before it is skipped ahead. */
   queueSeconds: number;
+}
+
+/**
+ * The key of a shared byte output: its format and the options its players asked for. Players whose vhost or
+ * protocol asks for other settings (an SRT player's min_latency next to an HTTP-TS player's mw_latency, two
+ * queue_length values, a reload that changed them) get their own fan-out, each encoding once for its players.
+ * Options that flush alike share a key (min_latency on, or mw_latency 0: every event-loop turn).
+ */
+export function fanOutKey(format: string, o: FanOutOptions): string {
+  const mw = o.minLatency || o.mwLatencyMs <= 0 ? 0 : o.mwLatencyMs;
+  return `${format}?mw_latency=${mw}&queue_length=${o.queueSeconds}`;
 }
 
 export interface PlayerEvents {
@@ -145,7 +157,8 @@ export class BytePlayer {
   }
 }
 
-export class FanOut implements HubSubscriber {
+/** A FanOut is the shared output its players lease (hub.play): BytePlayer in, bytes out. */
+export class FanOut implements HubSubscriber, SharedOutput<BytePlayer> {
   private players = new Set<BytePlayer>();
   private cache = new WeakMap<MediaPacket, Uint8Array | null>();
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -165,6 +178,11 @@ export class FanOut implements HubSubscriber {
 
   get size(): number {
     return this.players.size;
+  }
+
+  /** The latency and queue settings every player of this fan-out shares. */
+  get options(): Readonly<FanOutOptions> {
+    return this.opts;
   }
 
   private encoded(p: MediaPacket): Uint8Array | null {
@@ -217,10 +235,8 @@ export class FanOut implements HubSubscriber {
   remove(player: BytePlayer): void {
     player.closed = true;
     this.players.delete(player);
-    if (this.players.size === 0) {
-      this.stopTimer();
-      this.hub.dropFormat(this.name);
-    }
+    // The play lease drops the format from the hub when this was its last player.
+    if (this.players.size === 0) this.stopTimer();
   }
 
   onPacket(p: MediaPacket): void {

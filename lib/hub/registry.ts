@@ -1,8 +1,12 @@
-/** All stream hubs of a server, by vhost/app/stream. Owned by the Server; no global state. */
+/**
+ * All stream hubs of a server, by vhost/app/stream. Owned by the Server; no global state. Adapters take leases
+ * (publish, play, hold: lease.ts); a hub is forgotten when its last lease is given back.
+ */
 import type { Log } from "../log/logger.ts";
 import type { StreamKey } from "../media/packet.ts";
 import { streamKeyString } from "../media/packet.ts";
-import { type HubLifecycle, type HubOptions, StreamHub } from "./stream-hub.ts";
+import type { HubHold, OutputSpec, PlayLease, PublishLease, SharedOutput } from "./lease.ts";
+import { type HubLifecycle, type HubOptions, type PublisherInfo, StreamHub } from "./stream-hub.ts";
 
 export class HubRegistry {
   private hubs = new Map<string, StreamHub>();
@@ -36,16 +40,42 @@ export class HubRegistry {
     }
   }
 
-  /** The hub of a stream, created when missing (players may wait for a publisher). */
+  /**
+   * The hub of a stream, created when missing. Adapters use the leases below instead: a hub got here and never
+   * leased stays in the registry until some lease of it is given back.
+   */
   get(key: StreamKey): StreamHub {
     const name = streamKeyString(key);
     let hub = this.hubs.get(name);
     if (!hub) {
       const id = `vid-${this.idPrefix}${(this.nextId++).toString(36).padStart(3, "0")}`;
-      hub = new StreamHub(key, this.optionsFor(key), this.log, id, this.lifecycle);
+      hub = new StreamHub(key, this.optionsFor(key), this.log, id, this.lifecycle, (h) => this.release(h));
       this.hubs.set(name, hub);
     }
     return hub;
+  }
+
+  /** Claims `key` for a publisher (PublishError when busy: nothing is kept). */
+  publish(key: StreamKey, info: PublisherInfo): PublishLease {
+    const hub = this.get(key);
+    try {
+      return hub.claim(info);
+    } catch (e) {
+      this.release(hub);
+      throw e;
+    }
+  }
+
+  /** A player of `key` on the shared output `spec` (players may wait for a publisher). */
+  play<P, O extends SharedOutput<P>>(key: StreamKey, spec: OutputSpec<O>, player: P): PlayLease<O> {
+    return this.get(key).play(spec, player);
+  }
+
+  /** Keeps the hub of `key` (created when missing) until disposed. */
+  hold(key: StreamKey): HubHold {
+    const hub = this.get(key);
+    const l = hub.hold();
+    return { hub, dispose: () => l.dispose() };
   }
 
   find(key: StreamKey): StreamHub | undefined {
@@ -57,12 +87,21 @@ export class HubRegistry {
     return undefined;
   }
 
-  /** Forget a hub nobody uses any more. */
-  release(hub: StreamHub): void {
-    if (hub.idle && this.hubs.get(hub.name) === hub) this.hubs.delete(hub.name);
+  /**
+   * Forgets a hub nobody uses any more (called by the hub when its last lease is given back). Deferred to the
+   * end of the current job, so what the adapter does right after its dispose() (the on_unpublish / on_stop hook
+   * with the stream's id) still finds the hub; a hub leased again meanwhile is kept.
+   */
+  private release(hub: StreamHub): void {
+    queueMicrotask(() => {
+      if (hub.idle && this.hubs.get(hub.name) === hub) this.hubs.delete(hub.name);
+    });
   }
 
   all(): StreamHub[] {
     return [...this.hubs.values()];
   }
 }
+
+/** What adapters use of the hubs (their narrow port): leases and lookups. */
+export type StreamHubs = Pick<HubRegistry, "publish" | "play" | "hold" | "find">;

@@ -8,6 +8,7 @@ import type { AudioCodec, MediaPacket, StreamKey } from "../media/packet.ts";
 import { streamKeyString, streamUrl } from "../media/packet.ts";
 import { GopCache } from "./gop-cache.ts";
 import { type JitterMode, TimeJitter } from "./jitter.ts";
+import { type Lease, lease, type OutputSpec, type PlayLease, type PublishLease, type SharedOutput } from "./lease.ts";
 
 /** Something that receives the hub's packets: an output format's shared encoder, a recorder, a bridge. */
 export interface HubSubscriber {
@@ -63,6 +64,8 @@ export class StreamHub {
   private formats = new Map<string, HubSubscriber>();
   /** Players that want an audio codec the publisher may not send (e.g. WebRTC viewers: Opus), by codec. */
   private wants = new Map<AudioCodec, number>();
+  /** Holds (hold()) that keep the hub alive without a publisher or subscriber. */
+  private holds = 0;
   /** Publish statistics. */
   publishedAt = 0;
   bytesIn = 0;
@@ -80,6 +83,8 @@ export class StreamHub {
     readonly log: Log,
     id: string,
     private lifecycle?: HubLifecycle,
+    /** Called when the last lease is given back and nothing uses the hub (the registry forgets it). */
+    private onIdle?: (hub: StreamHub) => void,
   ) {
     this.id = id;
     this.name = streamKeyString(key);
@@ -235,13 +240,14 @@ export class StreamHub {
     return out;
   }
 
-  /** The shared encoder of one output format, created on first use and attached without replay. */
+  /** The shared encoder of one output format and options, created on first use and attached without replay. */
   format<T extends HubSubscriber>(name: string, create: () => T): T {
     let f = this.formats.get(name) as T | undefined;
     if (!f) {
       f = create();
       this.formats.set(name, f);
       this.attach(f, false);
+      this.log.trace(`hub ${this.name}: output ${name} created`);
     }
     return f;
   }
@@ -251,11 +257,73 @@ export class StreamHub {
     if (f) {
       this.formats.delete(name);
       this.detach(f);
+      this.log.trace(`hub ${this.name}: output ${name} dropped`);
     }
+  }
+
+  /** The keys of the shared outputs running now (format and options; stats, tests). */
+  outputKeys(): string[] {
+    return [...this.formats.keys()];
   }
 
   /** True when nothing uses the hub any more (the registry may forget it). */
   get idle(): boolean {
-    return !this.publisher && this.subscribers.size === 0;
+    return !this.publisher && this.subscribers.size === 0 && this.holds === 0;
+  }
+
+  // -------------------------------------------------------------------------------------------------------
+  // Leases (lease.ts): what adapters use instead of pairing the calls above by hand.
+
+  private released(): void {
+    if (this.idle) this.onIdle?.(this);
+  }
+
+  /** Claims the stream for `pub` (PublishError when busy); dispose() unpublishes. */
+  claim(pub: PublisherInfo): PublishLease {
+    this.startPublish(pub);
+    const l = lease(() => {
+      this.stopPublish(pub);
+      this.released();
+    });
+    return {
+      hub: this,
+      push: (p) => {
+        if (this.publisher === pub) this.publish(p);
+      },
+      dispose: () => l.dispose(),
+    };
+  }
+
+  /** `s` gets every packet (with `replay`, first what a new player needs); dispose() detaches it. */
+  subscribe(s: HubSubscriber, replay = true): Lease {
+    this.attach(s, replay);
+    return lease(() => {
+      this.detach(s);
+      this.released();
+    });
+  }
+
+  /**
+   * Attaches `player` to the shared output `spec` names (made on first use, attached without replay: the output
+   * replays to each player itself). dispose() removes the player, drops the output when it was the last one.
+   */
+  play<P, O extends SharedOutput<P>>(spec: OutputSpec<O>, player: P): PlayLease<O> {
+    const output = this.format(spec.key, () => spec.create(this));
+    output.add(player);
+    const l = lease(() => {
+      output.remove(player);
+      if (output.size === 0 && this.formats.get(spec.key) === output) this.dropFormat(spec.key);
+      this.released();
+    });
+    return { hub: this, output, dispose: () => l.dispose() };
+  }
+
+  /** Keeps the hub (and its id) while nothing else uses it, e.g. between an on_play hook and the play. */
+  hold(): Lease {
+    this.holds++;
+    return lease(() => {
+      this.holds--;
+      this.released();
+    });
   }
 }

@@ -14,8 +14,10 @@
 import type { ClientInfo } from "../clients.ts";
 import type { HttpHooksConfig } from "../config/config.ts";
 import type { StreamKey } from "../media/packet.ts";
-import type { ServerContext } from "../server.ts";
-import { ALLOWED, type AccessControl, type AccessResult } from "./access.ts";
+import type { HookPorts } from "./hooks/index.ts";
+import type { Stats } from "./stats.ts";
+import type { ServerView } from "./server-view.ts";
+import { ALLOWED, type AccessControl, type AccessResult } from "../access.ts";
 import {
   closePayload,
   connectPayload,
@@ -27,7 +29,9 @@ import {
   streamPayload,
 } from "./hooks/index.ts";
 import { checkRefer, checkSecurity } from "./security/index.ts";
-import { statsFor } from "./stats.ts";
+
+/** What the gate needs of the server: the vhost's security/refer/hooks, stream ids and holds, stats, the log. */
+export type GatePorts = HookPorts & Pick<ServerView, "lifecycle"> & { readonly stats: Stats };
 
 export class Gate implements AccessControl {
   /** Clients that got an on_connect (so they get an on_close), by id → their vhost/app. */
@@ -35,7 +39,7 @@ export class Gate implements AccessControl {
   /** Per-client chain of notifications, so they reach the hook server in order. */
   private chains = new Map<string, Promise<void>>();
 
-  constructor(private ctx: ServerContext) {}
+  constructor(private ctx: GatePorts) {}
 
   private hooks(vhost: string): HttpHooksConfig | undefined {
     const h = this.ctx.config.vhost(vhost)?.httpHooks;
@@ -43,13 +47,13 @@ export class Gate implements AccessControl {
   }
 
   private refuse(c: ClientInfo, reason: string): AccessResult {
-    statsFor(this.ctx).noteClientError();
+    this.ctx.stats.noteClientError();
     this.ctx.log.child(c.id).warn(`access refused for ${c.type} client ip=${c.ip}: ${reason}`);
     return { ok: false, reason };
   }
 
   onConnect(c: ClientInfo): Promise<AccessResult> {
-    statsFor(this.ctx).noteClient(c);
+    this.ctx.stats.noteClient(c);
     const vhost = this.ctx.config.vhost(c.stream?.vhost);
     const r = checkRefer(vhost?.refer, "connect", c.pageUrl ?? "");
     return Promise.resolve(r.ok ? ALLOWED : this.refuse(c, r.reason));
@@ -64,7 +68,7 @@ export class Gate implements AccessControl {
   }
 
   private async streamGate(c: ClientInfo, key: StreamKey, method: "publish" | "play"): Promise<AccessResult> {
-    statsFor(this.ctx).noteClient(c);
+    this.ctx.stats.noteClient(c);
     const vhost = this.ctx.config.vhost(key.vhost);
     const sec = checkSecurity(vhost?.security, method, c.ip);
     if (!sec.ok) return this.refuse(c, sec.reason);
@@ -82,15 +86,26 @@ export class Gate implements AccessControl {
     }
     const urls = method === "publish" ? h.onPublish : h.onPlay;
     if (!urls.length) return ALLOWED;
-    // SRS's stat stream exists before on_publish/on_play (so their payload has stream_id): the hub is created
-    // now and released again if the client is refused.
-    const hub = this.ctx.hubs.get(key);
+    // SRS's stat stream exists before on_publish/on_play (so their payload has stream_id): the hub is held
+    // from now on. A refused client gives it back at once; an allowed one after the session has taken its own
+    // lease (it does so as soon as this gate resolves, in the same turn of the event loop), so the stream keeps
+    // the id the hook saw.
+    const hold = this.ctx.hubs.hold(key);
     const payload = method === "publish"
-      ? streamPayload(this.ctx, "on_publish", c, key, hub.id)
-      : playPayload(this.ctx, c, key, hub.id);
-    const r = await gateHooks(log, method === "publish" ? "on_publish" : "on_play", urls, payload);
-    if (r.ok) return ALLOWED;
-    this.ctx.hubs.release(hub);
+      ? streamPayload(this.ctx, "on_publish", c, key, hold.hub.id)
+      : playPayload(this.ctx, c, key, hold.hub.id);
+    let r: AccessResult;
+    try {
+      r = await gateHooks(log, method === "publish" ? "on_publish" : "on_play", urls, payload);
+    } catch (e) {
+      hold.dispose();
+      throw e;
+    }
+    if (r.ok) {
+      setImmediate(() => hold.dispose());
+      return ALLOWED;
+    }
+    hold.dispose();
     return this.refuse(c, r.reason);
   }
 

@@ -10,17 +10,20 @@
  * (publisher and players, as SRS counts them), a vhost's the sum of its streams', the server's the sum of all.
  * Deltas are collected on each sample and whenever the API asks (collect()), and once more when a client goes.
  *
- * One Stats per server (statsFor(ctx)); its timer is unref'd and stops with stop().
+ * One Stats per server (made by the composition root, lib/server.ts); its timer is unref'd and stops with stop().
  */
 import type { ClientInfo } from "../clients.ts";
 import type { StreamHub } from "../hub/stream-hub.ts";
 import type { StreamKey } from "../media/packet.ts";
 import { streamKeyString } from "../media/packet.ts";
-import type { ServerContext } from "../server.ts";
+import type { ServerView } from "./server-view.ts";
 
 export const KBPS_SAMPLE_MS = 2000;
 export const KBPS_WINDOW_MS = 30000;
 const RING = Math.ceil(KBPS_WINDOW_MS / KBPS_SAMPLE_MS) + 2;
+
+/** What the stats need of the server: its clients and streams. */
+export type StatsPorts = Pick<ServerView, "clients" | "hubs">;
 
 /** A 30 s sliding window of (time, bytes in, bytes out) samples. */
 export class KbpsWindow {
@@ -103,7 +106,7 @@ export class Stats {
   private lastCpuAt = Date.now();
   private timer: ReturnType<typeof setInterval> | undefined;
 
-  constructor(private ctx: ServerContext) {
+  constructor(private ctx: StatsPorts) {
     this.timer = setInterval(() => this.tick(), KBPS_SAMPLE_MS);
     (this.timer as { unref?: () => void }).unref?.();
   }
@@ -242,14 +245,4 @@ export class Stats {
 
 function safeNum(n: number): number {
   return Number.isFinite(n) && n > 0 ? n : 0;
-}
-
-/** The server's Stats (in ctx.services.stats), created (and its sampler started) on first use. */
-export function statsFor(ctx: ServerContext): Stats {
-  let s = ctx.services.stats;
-  if (!s) {
-    s = new Stats(ctx);
-    ctx.services.stats = s;
-  }
-  return s;
 }

@@ -14,6 +14,7 @@ import { flvTagToPacket } from "../../lib/media/flv-codec.ts";
 import type { MediaPacket } from "../../lib/media/packet.ts";
 import { parseForwardUrls } from "../../lib/services/hooks/forward.ts";
 import { Forwarder } from "../../lib/services/forward/forwarder.ts";
+import { RtmpClient } from "../../lib/protocols/rtmp/client.ts";
 import { forwardUrl } from "../../lib/services/forward/url.ts";
 import { clip } from "../helpers/media.ts";
 import { freePort, playFrames, probeStreams, publish, type Proc, type RunningServer, startServer } from "../helpers/server.ts";
@@ -273,7 +274,9 @@ describe("forward queue", () => {
     }, silentLog(), "vid-test");
     hub.startPublish({ clientId: "c1", type: "fmle-publish", ip: "127.0.0.1", kick: () => {} });
     const limit = 1 << 20;
-    const f = new Forwarder(hub, `rtmp://127.0.0.1:${port}/live/stall`, silentLog(), { maxQueueBytes: limit, stallMs: 2000 });
+    const f = new Forwarder(hub, `rtmp://127.0.0.1:${port}/live/stall`, (u, o) => RtmpClient.connect(u, o), silentLog(), {
+      maxQueueBytes: limit, stallMs: 2000,
+    });
     const { tags } = demuxFlv(new Uint8Array(readFileSync(clip("clip.flv"))));
     const packets = tags.map((t) => flvTagToPacket(t.type, t.timestamp, t.data)).filter((p): p is MediaPacket => p !== null);
     for (const p of packets.filter((x) => x.config || x.kind === "data")) hub.publish({ ...p });

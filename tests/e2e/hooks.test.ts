@@ -118,6 +118,11 @@ vhost __defaultVhost__ {
     const onPub = of("on_publish")[0]!.body;
     expect(onPub).toMatchObject({ stream_url: "/live/livestream", param: "?token=abc" });
     expect(String(onPub.stream_id)).toMatch(/^vid-/);
+    // One stream, one id: the hub held for on_publish is the one published, played and unpublished (the hub is
+    // forgotten only after on_unpublish got its id).
+    for (const action of ["on_play", "on_stop", "on_unpublish"]) {
+      expect({ action, id: of(action)[0]!.body.stream_id }).toEqual({ action, id: onPub.stream_id });
+    }
     // both URLs of on_publish
     expect(hits.filter((h) => h.body.action === "on_publish").map((h) => h.path).sort()).toEqual(["/api/v1/streams", "/api/v1/streams2"]);
     expect(of("on_play")[0]!.body).toMatchObject({ param: "?k=v", stream: "livestream" });

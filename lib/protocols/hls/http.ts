@@ -18,14 +18,24 @@
 import { readFile, stat } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 import type { Context, Hono, Next } from "hono";
-import type { ClientInfo } from "../../clients.ts";
+import type { ClientInfo, ClientRegistry } from "../../clients.ts";
+import type { SrsConfig } from "../../config/index.ts";
 import type { HlsConfig } from "../../config/config.ts";
 import type { Log } from "../../log/logger.ts";
 import type { StreamKey } from "../../media/packet.ts";
-import type { ServerContext } from "../../server.ts";
+import type { AccessControl } from "../../access.ts";
 import { SERVER_SIGNATURE } from "../../version.ts";
 import { addQueryToUris, renderMasterPlaylist } from "./playlist.ts";
-import { hlsService, type HlsStream } from "./service.ts";
+import type { HlsService, HlsStream } from "./service.ts";
+
+/** What HLS over HTTP needs of the server (lib/server.ts, the composition root, satisfies it). */
+export interface HlsHttpPorts {
+  /** The config in force (read on every use: a reload replaces it). */
+  readonly config: SrsConfig;
+  readonly clients: Pick<ClientRegistry, "add" | "remove" | "whyFull">;
+  readonly access: AccessControl;
+  readonly log: Log;
+}
 
 const M3U8_TYPE = "application/vnd.apple.mpegurl";
 const TS_TYPE = "video/mp2t";
@@ -96,7 +106,7 @@ export class HlsHttp {
   private timer: ReturnType<typeof setInterval> | undefined;
   private log: Log;
 
-  constructor(private ctx: ServerContext) {
+  constructor(private ctx: HlsHttpPorts, private hls: () => HlsService | undefined) {
     this.log = ctx.log;
   }
 
@@ -132,7 +142,7 @@ export class HlsHttp {
 
   /** The live fMP4/LL stream whose m3u8, init segment, part or in-memory segment is at `rel`. */
   private memoryStreams(): HlsStream[] {
-    return hlsService(this.ctx)?.all().filter((st) => st.initUrl !== "" || st.ll !== undefined) ?? [];
+    return this.hls()?.all().filter((st) => st.initUrl !== "" || st.ll !== undefined) ?? [];
   }
 
   handle = async (c: Context, next: Next): Promise<Response | void> => {
@@ -279,7 +289,7 @@ export class HlsHttp {
   /** vhost/app/stream of a playlist URL: the HLS stream that writes it, else /app/.../stream.m3u8. */
   private streamKeyOf(url: URL, vhost: string): StreamKey {
     const rel = url.pathname.replace(/^\/+/, "");
-    for (const st of hlsService(this.ctx)?.all() ?? []) {
+    for (const st of this.hls()?.all() ?? []) {
       if (st.m3u8Url === rel) return st.hub.key;
     }
     const parts = rel.replace(/\.m3u8$/, "").split("/");
@@ -316,7 +326,8 @@ export class HlsHttp {
   }
 }
 
-export function mountHls(app: Hono, ctx: ServerContext): void {
-  const h = new HlsHttp(ctx);
+/** Mounts HLS on an HTTP app; `hls` finds the running HLS service (the streams' playlists in memory). */
+export function mountHls(app: Hono, ctx: HlsHttpPorts, hls: () => HlsService | undefined): void {
+  const h = new HlsHttp(ctx, hls);
   app.get("*", h.handle);
 }

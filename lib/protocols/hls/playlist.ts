@@ -1,6 +1,6 @@
 /**
- * HLS media playlists (RFC 8216 section 4.3) as SRS writes them, plus the SRS path templates of `hls_m3u8_file`
- * and `hls_ts_file`. Pure functions: no IO.
+ * HLS media playlists (RFC 8216 section 4.3) as SRS writes them; the path templates (`hls_m3u8_file`, `hls_ts_file`)
+ * come from lib/formats/path-template.ts. Pure functions: no IO.
  */
 
 /** One segment listed in a playlist. */
@@ -21,47 +21,8 @@ export interface PlaylistEntry {
   map?: string;
 }
 
-export interface TemplateVars {
-  vhost: string;
-  app: string;
-  stream: string;
-  /** The time the file is created (local time, as SRS). */
-  time: Date;
-  seq?: number;
-  /** Segment duration in ms (known when the segment closes). */
-  durationMs?: number;
-  /** hls_ts_floor: [timestamp] becomes floor(ms / fragment ms). */
-  floorFragmentMs?: number;
-}
-
-const pad = (n: number, w = 2): string => String(n).padStart(w, "0");
-
-/**
- * Expands SRS variables: [vhost] [app] [stream] [2006] (year) [01] (month) [02] (day) [15] (hour) [04] (minute)
- * [05] (second) [999] (millisecond) [timestamp] (ms since epoch) [seq] [duration] (ms).
- */
-export function expandTemplate(tpl: string, v: TemplateVars): string {
-  if (!tpl.includes("[")) return tpl;
-  const t = v.time;
-  const ms = t.getTime();
-  return tpl.replace(/\[(vhost|app|stream|2006|01|02|15|04|05|999|timestamp|seq|duration)\]/g, (_m, k: string) => {
-    switch (k) {
-      case "vhost": return v.vhost;
-      case "app": return v.app;
-      case "stream": return v.stream;
-      case "2006": return String(t.getFullYear());
-      case "01": return pad(t.getMonth() + 1);
-      case "02": return pad(t.getDate());
-      case "15": return pad(t.getHours());
-      case "04": return pad(t.getMinutes());
-      case "05": return pad(t.getSeconds());
-      case "999": return pad(t.getMilliseconds(), 3);
-      case "timestamp": return String(v.floorFragmentMs ? Math.floor(ms / v.floorFragmentMs) : ms);
-      case "seq": return String(v.seq ?? 0);
-      default: return String(Math.round(v.durationMs ?? 0));
-    }
-  });
-}
+// The SRS path templates are shared with DVR: they live in a neutral module (lib/formats/path-template.ts).
+export { expandTemplate, type TemplateVars } from "../../formats/path-template.ts";
 
 /**
  * Drops the oldest entries so the playlist keeps the newest segments that add up to at least `windowSeconds`

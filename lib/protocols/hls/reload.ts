@@ -4,11 +4,11 @@
  * on); HLS turned off stops it, turned on starts it. Streams published later read the config at publish.
  */
 import { vhostChanges } from "../../config/diff.ts";
-import type { ServerContext } from "../../server.ts";
+import type { HubRegistry } from "../../hub/registry.ts";
 import { applied, type ReloadHandler, type ReloadOutcome } from "../../reload/handler.ts";
 import type { HlsService } from "./service.ts";
 
-export function hlsReload(ctx: ServerContext, hls: () => HlsService | undefined): ReloadHandler {
+export function hlsReload(ctx: { readonly hubs: Pick<HubRegistry, "all"> }, hls: () => HlsService | undefined): ReloadHandler {
   return {
     name: "hls",
     reload(e): ReloadOutcome[] {

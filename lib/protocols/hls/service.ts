@@ -9,7 +9,7 @@
  * `continue` logs and tries again with the next segment (RTMP/FLV players are unaffected), `ignore` stops HLS
  * for this publish, `disconnect` kicks the publisher.
  *
- * Hooks (on_hls) attach with `hlsService(ctx)?.onSegment(listener)`: called after each segment is on disk and
+ * Hooks (on_hls) attach with the service's `onSegment(listener)` (lib/server.ts wires them): called after each segment is on disk and
  * listed in the m3u8.
  *
  * fMP4 (`hls_use_fmp4 on`, as SRS 6 names it): Fmp4Container segments named by hls_fmp4_file, the init segment
@@ -27,7 +27,10 @@ import type { HlsConfig } from "../../config/config.ts";
 import type { HubSubscriber, StreamHub } from "../../hub/stream-hub.ts";
 import type { Log } from "../../log/logger.ts";
 import type { MediaPacket, StreamKey } from "../../media/packet.ts";
-import type { ServerContext } from "../../server.ts";
+import type { SrsConfig } from "../../config/index.ts";
+import type { HubRegistry } from "../../hub/registry.ts";
+import type { Lease } from "../../hub/lease.ts";
+import type { Lifecycle } from "../../lifecycle.ts";
 import { Fmp4Container } from "./fmp4.ts";
 import { LlHls } from "./ll.ts";
 import { expandTemplate, type PlaylistEntry, renderPlaylist, shrinkWindow, targetDuration } from "./playlist.ts";
@@ -99,6 +102,8 @@ export class HlsStream implements HubSubscriber {
   /** LL-HLS state (hls_ll on), else undefined. */
   ll: LlHls | undefined;
   publishing = false;
+  /** This subscriber's place on the hub (hub.subscribe), given back when it stops. */
+  private subscription: Lease | undefined;
   /** Statistics. */
   segments = 0;
   errors = 0;
@@ -132,7 +137,8 @@ export class HlsStream implements HubSubscriber {
     this.publishing = true;
     this.open(cfg);
     // The hub's sequence headers (and GOP, when the stream is already live) so the first segment is complete.
-    this.hub.attach(this, true);
+    this.subscription?.dispose();
+    this.subscription = this.hub.subscribe(this, true);
   }
 
   /**
@@ -226,7 +232,8 @@ export class HlsStream implements HubSubscriber {
     if (!this.publishing) return;
     this.publishing = false;
     this.switchTo = undefined;
-    this.hub.detach(this);
+    this.subscription?.dispose();
+    this.subscription = undefined;
     this.finishSegmenter();
     this.lastVideoDts = -1;
     this.ll?.stop();
@@ -448,12 +455,23 @@ export class HlsStream implements HubSubscriber {
   }
 }
 
+/** What HLS needs of the server (lib/server.ts, the composition root, satisfies it). */
+export interface HlsPorts {
+  /** The config in force (read at each publish: a reload applies to the next one). */
+  readonly config: Pick<SrsConfig, "vhost">;
+  /** Every stream's publish/unpublish. */
+  readonly hubs: Pick<HubRegistry, "listen">;
+  readonly log: Log;
+  /** Quit: the last segments and playlists are written out in the finish phase. */
+  readonly lifecycle: Pick<Lifecycle, "register">;
+}
+
 /** All HLS streams of a server. */
 export class HlsService {
   private streams = new Map<string, HlsStream>();
   private listeners: HlsSegmentListener[] = [];
 
-  constructor(private ctx: ServerContext) {}
+  constructor(private ctx: HlsPorts) {}
 
   /** Registers an on_hls style listener; returns a function that removes it. */
   onSegment(l: HlsSegmentListener): () => void {
@@ -517,21 +535,11 @@ export class HlsService {
   }
 }
 
-/** Starts HLS for a server (once; the service lives in ctx.services.hls). */
-export function startHls(ctx: ServerContext): HlsService {
-  let s = ctx.services.hls;
-  if (!s) {
-    const hls = new HlsService(ctx);
-    ctx.services.hls = hls;
-    hls.start();
-    // Quit: the segments and playlists of the ended publishes are written out.
-    ctx.lifecycle.register({ name: "hls", phase: "finish", close: () => Promise.all(hls.all().map((x) => x.flushed())) });
-    s = hls;
-  }
-  return s;
-}
-
-/** The server's HLS service, for on_hls hooks and the HTTP handler. */
-export function hlsService(ctx: ServerContext): HlsService | undefined {
-  return ctx.services.hls;
+/** Starts HLS for a server (the composition root keeps the service). */
+export function startHls(ctx: HlsPorts): HlsService {
+  const hls = new HlsService(ctx);
+  hls.start();
+  // Quit: the segments and playlists of the ended publishes are written out.
+  ctx.lifecycle.register({ name: "hls", phase: "finish", close: () => Promise.all(hls.all().map((x) => x.flushed())) });
+  return hls;
 }

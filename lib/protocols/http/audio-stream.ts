@@ -3,7 +3,8 @@
  * audio frames as they are, ISO 11172-3). Video and metadata are dropped. Each packet is encoded once per
  * hub and the bytes shared by every player of the format, as for FLV.
  */
-import { FanOut, type FanOutOptions } from "../../hub/fanout.ts";
+import { FanOut, fanOutKey, type FanOutOptions } from "../../hub/fanout.ts";
+import type { OutputSpec } from "../../hub/lease.ts";
 import type { StreamHub } from "../../hub/stream-hub.ts";
 import { type AudioSpecificConfig, buildAdtsHeader, parseAudioSpecificConfig } from "../../media/aac.ts";
 import type { MediaPacket } from "../../media/packet.ts";
@@ -61,13 +62,16 @@ export function encodeMp3Packet(p: MediaPacket): Uint8Array | null {
   return p.codec === "mp3" && !p.config ? p.data : null;
 }
 
-export function aacFanOut(hub: StreamHub, opts: FanOutOptions): FanOut {
-  return hub.format("aac", () => {
-    const enc = new AdtsEncoder(hub);
-    return new FanOut(hub, "aac", (p) => enc.encode(p), opts);
-  });
+export function aacOutput(opts: FanOutOptions): OutputSpec<FanOut> {
+  return {
+    key: fanOutKey("aac", opts),
+    create: (hub) => {
+      const enc = new AdtsEncoder(hub);
+      return new FanOut(hub, "aac", (p) => enc.encode(p), opts);
+    },
+  };
 }
 
-export function mp3FanOut(hub: StreamHub, opts: FanOutOptions): FanOut {
-  return hub.format("mp3", () => new FanOut(hub, "mp3", encodeMp3Packet, opts));
+export function mp3Output(opts: FanOutOptions): OutputSpec<FanOut> {
+  return { key: fanOutKey("mp3", opts), create: (hub) => new FanOut(hub, "mp3", encodeMp3Packet, opts) };
 }

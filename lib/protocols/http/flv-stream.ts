@@ -4,7 +4,8 @@
  * stream (one FanOut per hub and per header variant). The 13-byte file header is per player (its flags may
  * differ with guess_has_av), written before the shared tags.
  */
-import { FanOut, type FanOutOptions } from "../../hub/fanout.ts";
+import { FanOut, fanOutKey, type FanOutOptions } from "../../hub/fanout.ts";
+import type { OutputSpec } from "../../hub/lease.ts";
 import type { StreamHub } from "../../hub/stream-hub.ts";
 import { encodeFlvHeader, encodePacketFlvTag } from "../../formats/flv.ts";
 import { flvPlayersDecode } from "../../media/flv-codec.ts";
@@ -33,10 +34,10 @@ export function encodeFlvPacket(p: MediaPacket, v: FlvVariant): Uint8Array | nul
   }
 }
 
-/** The shared FLV encoder of a hub for one variant. */
-export function flvFanOut(hub: StreamHub, v: FlvVariant, opts: FanOutOptions): FanOut {
+/** The shared FLV encoder of a hub for one variant (players lease it with hub.play). */
+export function flvOutput(v: FlvVariant, opts: FanOutOptions): OutputSpec<FanOut> {
   const name = `flv${v.dropAudio ? "/-a" : ""}${v.dropVideo ? "/-v" : ""}`;
-  return hub.format(name, () => new FanOut(hub, name, (p) => encodeFlvPacket(p, v), opts));
+  return { key: fanOutKey(name, opts), create: (hub) => new FanOut(hub, name, (p) => encodeFlvPacket(p, v), opts) };
 }
 
 export interface FlvHeaderFlags {

@@ -20,21 +20,33 @@
  * frees the player at once.
  */
 import type { Context, Hono } from "hono";
-import type { ClientInfo } from "../../clients.ts";
+import type { ClientInfo, ClientRegistry } from "../../clients.ts";
 import type { SrsConfig, VhostConfig } from "../../config/index.ts";
 import { BytePlayer, type ByteSink, type FanOut, type FanOutOptions } from "../../hub/fanout.ts";
+import type { OutputSpec, PlayLease } from "../../hub/lease.ts";
 import type { StreamHub } from "../../hub/stream-hub.ts";
 import { type Log, newContextId } from "../../log/logger.ts";
 import type { StreamKey } from "../../media/packet.ts";
 import { parseEndpoint } from "../../net/endpoint.ts";
 import type { ServeInfo } from "../../runtime/http-serve.ts";
-import type { ServerContext } from "../../server.ts";
+import type { StreamHubs } from "../../hub/registry.ts";
+import type { AccessControl } from "../../access.ts";
 import { SERVER_SIGNATURE } from "../../version.ts";
-import { aacFanOut, mp3FanOut } from "./audio-stream.ts";
-import { flvFanOut, flvFileHeader, flvHeaderFlags } from "./flv-stream.ts";
-import { tsFanOut } from "./ts-stream.ts";
+import { aacOutput, mp3Output } from "./audio-stream.ts";
+import { flvFileHeader, flvHeaderFlags, flvOutput } from "./flv-stream.ts";
+import { tsOutput } from "../../outputs/ts-fanout.ts";
 
 export type LiveFormat = "flv" | "ts" | "aac" | "mp3";
+
+/** What HTTP live streaming needs of the server (lib/server.ts, the composition root, satisfies it). */
+export interface HttpLivePorts {
+  /** The config in force (read on every use: a reload replaces it). */
+  readonly config: SrsConfig;
+  readonly hubs: Pick<StreamHubs, "find">;
+  readonly clients: Pick<ClientRegistry, "add" | "remove" | "size" | "whyFull">;
+  readonly access: AccessControl;
+  readonly log: Log;
+}
 
 export const LIVE_CONTENT_TYPES: Record<LiveFormat, string> = {
   flv: "video/x-flv",
@@ -190,14 +202,13 @@ class HttpLivePlayer implements ClientInfo, ByteSink {
   readonly body: ReadableStream<Uint8Array>;
   private controller: ReadableStreamDefaultController<Uint8Array> | undefined;
   private written = 0;
-  private hub: StreamHub | undefined;
-  private fanout: FanOut | undefined;
+  private playLease: PlayLease<FanOut> | undefined;
   private player: BytePlayer | undefined;
   private playing = false;
   readonly log: Log;
 
   constructor(
-    private ctx: ServerContext,
+    private ctx: HttpLivePorts,
     readonly ip: string,
     private requestBytes: number,
   ) {
@@ -243,10 +254,8 @@ class HttpLivePlayer implements ClientInfo, ByteSink {
     this.finish(reason, "close");
   }
 
-  /** Starts streaming: header bytes first, then (via the FanOut) metadata, sequence headers, GOP, live. */
-  start(hub: StreamHub, fanout: FanOut, header: Uint8Array | undefined): void {
-    this.hub = hub;
-    this.fanout = fanout;
+  /** Starts streaming: header bytes first, then (via the shared output) metadata, sequence headers, GOP, live. */
+  start(hub: StreamHub, output: OutputSpec<FanOut>, header: Uint8Array | undefined): void {
     this.playing = true;
     this.player = new BytePlayer(this, {
       onOverflow: (reason) => this.finish(`slow player: ${reason}`, "abort"),
@@ -254,7 +263,7 @@ class HttpLivePlayer implements ClientInfo, ByteSink {
       onUnpublish: () => this.finish("stream unpublished", "close"),
     });
     if (header) this.player.writeNow(header);
-    fanout.add(this.player);
+    this.playLease = hub.play(output, this.player);
   }
 
   /**
@@ -264,8 +273,7 @@ class HttpLivePlayer implements ClientInfo, ByteSink {
   finish(reason: string, how: "close" | "abort" | "none" = "none"): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    if (this.player && this.fanout) this.fanout.remove(this.player);
-    if (this.hub) this.ctx.hubs.release(this.hub);
+    this.playLease?.dispose();
     this.ctx.clients.remove(this.id);
     if (this.playing && this.stream) this.ctx.access.onStop(this, this.stream);
     this.ctx.access.onClose(this);
@@ -302,7 +310,7 @@ function approxRequestBytes(req: Request, url: URL): number {
   return n;
 }
 
-export function mountLive(app: Hono, ctx: ServerContext): void {
+export function mountLive(app: Hono, ctx: HttpLivePorts): void {
   app.get("*", async (c: Context<Env>, next) => {
     const req = c.req.raw;
     const url = new URL(req.url);
@@ -314,7 +322,7 @@ export function mountLive(app: Hono, ctx: ServerContext): void {
 }
 
 async function serveLive(
-  ctx: ServerContext,
+  ctx: HttpLivePorts,
   req: Request,
   url: URL,
   host: string,
@@ -373,31 +381,29 @@ async function serveLive(
     minLatency: vhost.minLatency,
     queueSeconds: vhost.play.queueLength,
   };
-  let fanout: FanOut;
+  let output: OutputSpec<FanOut>;
   let header: Uint8Array | undefined;
   switch (m.format) {
     case "flv": {
       const flags = flvHeaderFlags(hub, remux);
       const drop = remux.dropIfNotMatch;
-      fanout = flvFanOut(hub, { dropAudio: drop && !flags.hasAudio, dropVideo: drop && !flags.hasVideo }, opts);
+      output = flvOutput({ dropAudio: drop && !flags.hasAudio, dropVideo: drop && !flags.hasVideo }, opts);
       header = flvFileHeader(flags);
       break;
     }
     case "aac":
-      fanout = aacFanOut(hub, opts);
+      output = aacOutput(opts);
       break;
     case "mp3":
-      fanout = mp3FanOut(hub, opts);
+      output = mp3Output(opts);
       break;
-    case "ts": {
-      // The shared TS muxer of the hub (ts-stream.ts); PAT+PMT first so the player can decode at once.
-      const ts = tsFanOut(hub, opts);
-      fanout = ts.fanout;
-      header = ts.header();
+    case "ts":
+      // The shared TS muxer of the hub (lib/outputs/ts-fanout.ts); it sends PAT+PMT first so the player can
+      // decode at once.
+      output = tsOutput(opts);
       break;
-    }
   }
   req.signal.addEventListener("abort", () => client.finish("client closed"), { once: true });
-  client.start(hub, fanout, header);
+  client.start(hub, output, header);
   return new Response(client.body, { status: 200, headers });
 }

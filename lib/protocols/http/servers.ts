@@ -18,14 +18,33 @@ import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { type Endpoint, formatEndpoint, ipv6OnlyFor, parseEndpoint, parseEndpoints } from "../../net/endpoint.ts";
 import { assetContentType, getAsset, wwwAssetForUrl } from "../../runtime/assets.ts";
 import { type HttpListener, type ServeInfo, serveHttp } from "../../runtime/http-serve.ts";
-import type { ServerContext } from "../../server.ts";
-import { mountApi } from "../../services/api/index.ts";
+import type { SrsConfig } from "../../config/index.ts";
+import type { Log } from "../../log/logger.ts";
+import type { Lifecycle } from "../../lifecycle.ts";
 import { SERVER_SIGNATURE, SRS_COMPAT_VERSION, VERSION } from "../../version.ts";
-import { mountHls } from "../hls/http.ts";
-import { mountRtc } from "../rtc/api.ts";
-import { mountLive } from "./live.ts";
 
 type Env = { Bindings: Partial<ServeInfo> };
+
+/** What the HTTP listeners need of the server: the config in force (a reload replaces it) and the log. */
+export interface HttpServersPorts {
+  readonly config: SrsConfig;
+  readonly log: Log;
+  readonly lifecycle: Lifecycle;
+}
+
+/** Mounts one service's routes on a listener's app (the API, WebRTC signalling, HLS, live streams). */
+export type RouteMount = (app: Hono) => void;
+
+/**
+ * The routes of every service, given by the composition root (lib/server.ts), so this module imports no other
+ * protocol or service. Each list is mounted in order.
+ */
+export interface HttpRoutes {
+  /** On the http_api listener (or the shared one). */
+  api: readonly RouteMount[];
+  /** On the http_server listener, before the embedded pages and static files. */
+  http: readonly RouteMount[];
+}
 
 
 /** API paths on a shared listener follow http_api.crossdomain, the rest http_server.crossdomain. */
@@ -99,7 +118,7 @@ export class HttpServers {
   private listeners: { kind: "http" | "api" | "both"; key: string; port: number; address: string; l: HttpListener }[] = [];
   private unregister: (() => void) | undefined;
 
-  constructor(private ctx: ServerContext) {}
+  constructor(private ctx: HttpServersPorts, private routes: HttpRoutes) {}
 
   get httpPorts(): number[] {
     return this.listeners.filter((x) => x.kind !== "api").map((x) => x.l.port);
@@ -166,23 +185,10 @@ export class HttpServers {
   private async open(p: PlannedListener): Promise<void> {
     const apiCors = () => this.ctx.config.httpApi().crossdomain;
     const httpCors = () => this.ctx.config.httpServer().crossdomain;
-    const app = p.kind === "both"
-      ? this.httpApp(this.apiApp(this.newApp((path) => (isApiPath(path) ? apiCors() : httpCors()))))
-      : p.kind === "api"
-      ? this.apiApp(this.newApp(apiCors))
-      : this.httpApp(this.newApp(httpCors));
+    const app = this.newApp(p.kind === "both" ? (path) => (isApiPath(path) ? apiCors() : httpCors()) : p.kind === "api" ? apiCors : httpCors);
+    if (p.kind !== "http") this.mountApi(app);
+    if (p.kind !== "api") this.mountHttp(app);
     await this.listen(p, app);
-  }
-
-  private apiApp(app: Hono): Hono {
-    mountApi(app, this.ctx);
-    mountRtc(app, this.ctx);
-    return app;
-  }
-
-  private httpApp(app: Hono): Hono {
-    this.mountHttp(app);
-    return app;
   }
 
   private newApp(cors: (path: string) => boolean): Hono {
@@ -209,10 +215,13 @@ export class HttpServers {
     }
   }
 
-  /** The HTTP server's routes, in order: HLS (playlists, segments), live streams, then static files/pages. */
+  private mountApi(app: Hono): void {
+    for (const mount of this.routes.api) mount(app);
+  }
+
+  /** The HTTP server's routes, in order: the services' (HLS, live streams), then static files/pages. */
   private mountHttp(app: Hono): void {
-    mountHls(app, this.ctx);
-    mountLive(app, this.ctx);
+    for (const mount of this.routes.http) mount(app);
     app.get("/console/config.json", (c: Context) => this.pagesConfig(c));
     this.mountStatic(app);
   }

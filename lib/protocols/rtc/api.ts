@@ -12,9 +12,17 @@
  */
 import type { Context, Hono } from "hono";
 import type { ServeInfo } from "../../runtime/http-serve.ts";
-import type { ServerContext } from "../../server.ts";
-import { resolveRtmpRequest } from "../rtmp/url.ts";
-import { type OfferRequest, RtcRefused, rtcServiceOf } from "./service.ts";
+import type { Log } from "../../log/logger.ts";
+import { resolveRtmpRequest } from "../../net/stream-url.ts";
+import { type OfferRequest, RtcRefused, type RtcService } from "./service.ts";
+
+/** What the WebRTC signalling routes need of the server (lib/server.ts, the composition root, satisfies it). */
+export interface RtcApiPorts {
+  /** Server and service ids for SRS's JSON answers. */
+  readonly serverId: string;
+  readonly serviceId: string;
+  readonly log: Log;
+}
 
 type Env = { Bindings: Partial<ServeInfo> };
 
@@ -32,7 +40,8 @@ function clientIpOf(c: Context<Env>): string {
   return (c.env?.remoteAddr ?? "").replace(/^::ffff:/, "");
 }
 
-export function mountRtc(app: Hono, ctx: ServerContext): void {
+/** Mounts SRS's WebRTC signalling; `rtc` finds the running RTC service (none: 404). */
+export function mountRtc(app: Hono, ctx: RtcApiPorts, rtc: () => RtcService | undefined): void {
   const a = app as unknown as Hono<Env>;
   const json = (body: Record<string, unknown>) =>
     new Response(JSON.stringify({ code: 0, server: ctx.serverId, service: ctx.serviceId, pid: String(process.pid), ...body }), {
@@ -40,7 +49,7 @@ export function mountRtc(app: Hono, ctx: ServerContext): void {
     });
 
   const jsonApi = (role: "publish" | "play") => async (c: Context<Env>) => {
-    const svc = rtcServiceOf(ctx);
+    const svc = rtc();
     if (!svc) return c.notFound();
     let body: { streamurl?: unknown; sdp?: unknown; clientip?: unknown };
     try {
@@ -79,7 +88,7 @@ export function mountRtc(app: Hono, ctx: ServerContext): void {
   a.post("/rtc/v1/play/", jsonApi("play"));
 
   const whip = (forcePlay: boolean) => async (c: Context<Env>) => {
-    const svc = rtcServiceOf(ctx);
+    const svc = rtc();
     if (!svc) return c.notFound();
     const url = new URL(c.req.url);
     const q = url.searchParams;
@@ -123,7 +132,7 @@ export function mountRtc(app: Hono, ctx: ServerContext): void {
     }
   };
   const del = async (c: Context<Env>) => {
-    const svc = rtcServiceOf(ctx);
+    const svc = rtc();
     if (!svc) return c.notFound();
     const q = new URL(c.req.url).searchParams;
     const ok = await svc.remove(q.get("session") ?? "", q.get("token") ?? "");

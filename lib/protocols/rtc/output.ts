@@ -1,6 +1,6 @@
 /**
- * Hub -> WebRTC viewers. One `RtcOutput` per stream hub (hub.format("rtc")) packetizes each MediaPacket ONCE
- * (H.264 per RFC 6184 with our packetizer, Opus as is per RFC 7587) into `RtcUnit`s; every viewer then sends
+ * Hub -> WebRTC viewers. One `RtcOutput` per stream hub (viewers lease it: hub.play(rtcOutput(...))) packetizes
+ * each MediaPacket ONCE (H.264 per RFC 6184 with our packetizer, Opus as is per RFC 7587) into `RtcUnit`s; every viewer then sends
  * its own copies with its own sequence numbers (werift's sender rewrites SSRC and payload type per session and
  * keeps the packet for NACK retransmission, so packets are never shared between viewers).
  *
@@ -10,6 +10,7 @@
  * watch (each viewer counts in hub.wantAudio("opus")); AAC/MP3 packets are skipped (the session logs whether
  * audio is bridged).
  */
+import type { OutputSpec, SharedOutput } from "../../hub/lease.ts";
 import type { HubSubscriber, StreamHub } from "../../hub/stream-hub.ts";
 import { parseAvcConfig, splitAvcc } from "../../media/avc.ts";
 import type { MediaPacket } from "../../media/packet.ts";
@@ -88,7 +89,12 @@ export class RtcPacketizer {
   }
 }
 
-export class RtcOutput implements HubSubscriber {
+/** The hub's shared RTC output (viewers lease it with hub.play). */
+export function rtcOutput(opts: RtcOutputOptions): OutputSpec<RtcOutput> {
+  return { key: `rtc?keep_bframe=${opts.keepBframe}&keep_sei=${opts.keepSei}`, create: (hub) => new RtcOutput(hub, opts) };
+}
+
+export class RtcOutput implements HubSubscriber, SharedOutput<RtcViewerSink> {
   private viewers = new Set<RtcViewerSink>();
   private packetizer: RtcPacketizer;
   private warned = new Set<string>();

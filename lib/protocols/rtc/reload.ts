@@ -4,11 +4,10 @@
  * vhost's `rtc` section is read per session. (SRS: on_reload_rtc_server does nothing, a restart is needed.)
  */
 import { globalChange, vhostChanges } from "../../config/diff.ts";
-import type { ServerContext } from "../../server.ts";
 import { applied, failed, type ReloadHandler, type ReloadOutcome, type Slot, splitKeys } from "../../reload/handler.ts";
-import { RtcService } from "./service.ts";
+import { RtcService, type RtcServicePorts } from "./service.ts";
 
-export function rtcReload(ctx: ServerContext, slot: Slot<RtcService>): ReloadHandler {
+export function rtcReload(ctx: RtcServicePorts, slot: Slot<RtcService>): ReloadHandler {
   return {
     name: "rtc",
     async reload(e): Promise<ReloadOutcome[]> {

@@ -19,16 +19,19 @@ import { type RTCCertificate, RTCDtlsTransport } from "werift";
 import type { StreamHub } from "../../hub/stream-hub.ts";
 import type { StreamKey } from "../../media/packet.ts";
 import { formatEndpoint, ipv6OnlyFor, parseEndpoints } from "../../net/endpoint.ts";
-import type { ServerContext } from "../../server.ts";
+import type { SrsConfig } from "../../config/index.ts";
+import type { Lifecycle } from "../../lifecycle.ts";
 import { HandshakeGate } from "./admission.ts";
-import { RtcOutput } from "./output.ts";
 import { candidateAddresses, type OfferInfo, prepareOffer, SdpError } from "./sdp.ts";
-import { type RtcRole, RtcRefused, type RtcServiceView, RtcSession } from "./session.ts";
+import { type RtcRole, RtcRefused, type RtcServiceView, RtcSession, type RtcSessionPorts } from "./session.ts";
 import { UdpMux } from "./udp-mux.ts";
 
-/** The running RTC service of a server (the API routes find it in ctx.services.rtc), if rtc_server is enabled. */
-export function rtcServiceOf(ctx: ServerContext): RtcService | undefined {
-  return ctx.services.rtc;
+/** What the WebRTC service needs of the server (lib/server.ts, the composition root, satisfies it). */
+export interface RtcServicePorts extends RtcSessionPorts {
+  /** The config in force (read on every use: a reload replaces it). */
+  readonly config: Pick<SrsConfig, "vhost" | "rtcServer">;
+  /** Quit: the service closes its sockets in the finish phase. */
+  readonly lifecycle: Pick<Lifecycle, "register">;
 }
 
 export interface OfferRequest {
@@ -62,12 +65,14 @@ export class RtcService implements RtcServiceView {
   /** The server's one DTLS certificate (ECDSA P-256, self-signed), made at start, shared by every session. */
   certificate: RTCCertificate | undefined;
   private sessions = new Map<string, RtcSession>();
-  private outputs = new Map<StreamHub, RtcOutput>();
   private publishers = new Map<StreamHub, RtcSession>();
   private timer: ReturnType<typeof setInterval> | undefined;
   private unregister: (() => void) | undefined;
 
-  constructor(readonly ctx: ServerContext) {
+  /** True from a successful start() until close(): the API routes offer sessions only then. */
+  running = false;
+
+  constructor(readonly ctx: RtcServicePorts) {
     this.mux = new UdpMux(ctx.log);
   }
 
@@ -94,7 +99,7 @@ export class RtcService implements RtcServiceView {
     const fingerprints = cert.getFingerprints();
     cert.getFingerprints = () => fingerprints; // parsed once, not per answer
     this.certificate = cert;
-    this.ctx.services.rtc = this;
+    this.running = true;
     this.timer = setInterval(() => {
       const now = Date.now();
       for (const s of this.sessions.values()) s.checkTimeout(now);
@@ -109,7 +114,7 @@ export class RtcService implements RtcServiceView {
     this.unregister = undefined;
     if (this.timer) clearInterval(this.timer);
     this.gate.close();
-    if (this.ctx.services.rtc === this) this.ctx.services.rtc = undefined;
+    this.running = false;
     await Promise.all([...this.sessions.values()].map((s) => s.close("server quit")));
     await this.mux.close();
   }
@@ -174,17 +179,6 @@ export class RtcService implements RtcServiceView {
     return this.sessions.size;
   }
 
-  outputOf(hub: StreamHub): RtcOutput {
-    let o = this.outputs.get(hub);
-    if (!o) {
-      const rtc = this.ctx.config.vhost(hub.key.vhost)?.rtc;
-      const created = new RtcOutput(hub, { keepBframe: rtc?.keepBframe ?? false, keepSei: rtc?.keepAvcNaluSei ?? true });
-      o = hub.format("rtc", () => created);
-      this.outputs.set(hub, o);
-    }
-    return o;
-  }
-
   publisherOf(hub: StreamHub): RtcSession | undefined {
     return this.publishers.get(hub);
   }
@@ -196,13 +190,6 @@ export class RtcService implements RtcServiceView {
 
   removed(s: RtcSession): void {
     if (this.sessions.get(s.sessionId) === s) this.sessions.delete(s.sessionId);
-    for (const [hub, o] of this.outputs) {
-      if (o.size === 0) {
-        hub.dropFormat("rtc");
-        this.outputs.delete(hub);
-        this.ctx.hubs.release(hub);
-      }
-    }
   }
 }
 

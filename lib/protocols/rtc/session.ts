@@ -24,30 +24,39 @@ import {
   useSdesMid,
   useTransportWideCC,
 } from "werift";
-import type { ClientInfo } from "../../clients.ts";
+import type { ClientInfo, ClientRegistry } from "../../clients.ts";
 import type { RtcConfig } from "../../config/index.ts";
+import type { HubHold, PlayLease, PublishLease } from "../../hub/lease.ts";
 import { PublishError, type PublisherInfo, type StreamHub } from "../../hub/stream-hub.ts";
 import type { Log } from "../../log/logger.ts";
 import { newContextId } from "../../log/logger.ts";
 import { buildAvcConfig, joinAvcc } from "../../media/avc.ts";
 import type { MediaPacket, StreamKey } from "../../media/packet.ts";
-import type { ServerContext } from "../../server.ts";
+import type { StreamHubs } from "../../hub/registry.ts";
+import type { AccessControl } from "../../access.ts";
 import { H264Depacketizer } from "./h264-rtp.ts";
 import { type SharedPortIce, useSharedPort } from "./ice.ts";
-import type { RtcOutput, RtcUnit, RtcViewerSink } from "./output.ts";
+import { type RtcOutput, rtcOutput, type RtcUnit, type RtcViewerSink } from "./output.ts";
 import { ReorderBuffer, RtpTimestampUnwrapper } from "./reorder.ts";
 import type { CandidateAddress, OfferInfo } from "./sdp.ts";
 import type { MuxEndpoint, UdpMux } from "./udp-mux.ts";
 
 export type RtcRole = "publish" | "play";
 
+/** What a WebRTC session needs of the server (lib/server.ts, the composition root, satisfies it). */
+export interface RtcSessionPorts {
+  readonly hubs: Pick<StreamHubs, "publish" | "hold">;
+  readonly clients: Pick<ClientRegistry, "add" | "remove" | "whyFull">;
+  readonly access: AccessControl;
+  readonly log: Log;
+}
+
 /** What a session needs from the RTC service. */
 export interface RtcServiceView {
-  readonly ctx: ServerContext;
+  readonly ctx: RtcSessionPorts;
   readonly mux: UdpMux;
   /** The server's shared DTLS certificate (undefined: werift's process-wide one). */
   readonly certificate?: RTCCertificate;
-  outputOf(hub: StreamHub): RtcOutput;
   publisherOf(hub: StreamHub): RtcSession | undefined;
   setPublisher(hub: StreamHub, s: RtcSession | undefined): void;
   removed(s: RtcSession): void;
@@ -118,7 +127,9 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
   private inBytes = 0;
   private outBytes = 0;
   private hub: StreamHub | undefined;
-  private publisher: PublisherInfo | undefined;
+  /** A publisher's claim on the stream; a viewer holds the hub until it joins the output (playLease). */
+  private publishing: PublishLease | undefined;
+  private hold: HubHold | undefined;
   private nominatedLogged = false;
   // publishing
   private videoTrack: MediaStreamTrack | undefined;
@@ -141,7 +152,7 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
   private audioTx: RTCRtpTransceiver | undefined;
   private seq = { video: Math.floor(Math.random() * 0x8000), audio: Math.floor(Math.random() * 0x8000) };
   private waitKeyframe = true;
-  private output: RtcOutput | undefined;
+  private playLease: PlayLease<RtcOutput> | undefined;
   framesOut = 0;
 
   /** Frees this session's handshake slot (admission.ts): on connected, failed or closed. */
@@ -184,19 +195,21 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
       const gate = this.req.role === "publish" ? await ctx.access.onPublish(this, key) : await ctx.access.onPlay(this, key);
       if (!gate.ok) throw new RtcRefused(`${this.req.role} refused: ${gate.reason}`, 403, 5021);
       if (this.closed) throw new RtcRefused("session closed", 500, 5000);
-      const hub = ctx.hubs.get(key);
-      this.hub = hub;
       if (this.req.role === "publish") {
         const pub: PublisherInfo = { clientId: this.id, type: this.type, ip: this.ip, kick: (r) => this.kick(r) };
         try {
-          hub.startPublish(pub);
+          this.publishing = ctx.hubs.publish(key, pub);
         } catch (e) {
           if (e instanceof PublishError) throw new RtcRefused(e.message, 409, 1028);
           throw e;
         }
-        this.publisher = pub;
-        this.svc.setPublisher(hub, this);
+        this.hub = this.publishing.hub;
+        this.svc.setPublisher(this.hub, this);
+      } else {
+        this.hold = ctx.hubs.hold(key);
+        this.hub = this.hold.hub;
       }
+      const hub: StreamHub = this.hub;
       const answer = await this.negotiate();
       this.sessionId = `${this.ufrag}:${this.req.offer.iceUfrag}`;
       this.svc.mux.register(this);
@@ -306,9 +319,8 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
 
   /** DTLS is up: a viewer joins the hub's RTC output (GOP cache first) and asks a WebRTC publisher for a keyframe. */
   private onConnected(): void {
-    if (this.req.role !== "play" || this.output || this.closed || !this.hub) return;
-    this.output = this.svc.outputOf(this.hub);
-    this.output.add(this);
+    if (this.req.role !== "play" || this.playLease || this.closed || !this.hub) return;
+    this.playLease = this.hub.play(rtcOutput({ keepBframe: this.rtc.keepBframe, keepSei: this.rtc.keepAvcNaluSei }), this);
     this.svc.publisherOf(this.hub)?.requestKeyframe("new viewer");
   }
 
@@ -421,7 +433,7 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
   }
 
   private publishPacket(p: MediaPacket): void {
-    if (this.hub && this.publisher && this.hub.publisher === this.publisher) this.hub.publish(p);
+    this.publishing?.push(p);
   }
 
   /** Asks the publishing browser for a keyframe (RTCP PLI, RFC 4585 6.3.1), at most every 500 ms. */
@@ -480,17 +492,19 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     if (this.timer) clearInterval(this.timer);
     if (this.pliTimer) clearInterval(this.pliTimer);
     this.svc.mux.unregister(this);
-    this.output?.remove(this);
+    this.playLease?.dispose();
+    this.playLease = undefined;
     const hub = this.hub;
-    if (hub && this.publisher) {
-      hub.stopPublish(this.publisher);
+    if (hub && this.publishing) {
+      this.publishing.dispose();
+      this.publishing = undefined;
       this.svc.setPublisher(hub, undefined);
       ctx.access.onUnpublish(this, hub.key);
-      this.publisher = undefined;
     } else if (hub && this.type === "rtc-play" && this.sessionId) {
       ctx.access.onStop(this, hub.key);
     }
-    if (hub) ctx.hubs.release(hub);
+    this.hold?.dispose();
+    this.hold = undefined;
     ctx.clients.remove(this.id);
     this.svc.removed(this);
     this.log.trace(`rtc ${this.req.role} session closed (${reason}), in=${this.inBytes}B out=${this.outBytes}B, ` +

@@ -46,8 +46,8 @@ import {
   windowAckSizeMessage,
 } from "./messages.ts";
 import type { RtmpMessage } from "./messages.ts";
-import { parseRtmpUrl } from "./url.ts";
-import type { RtmpRequestUrl } from "./url.ts";
+import { parseRtmpUrl } from "../../net/stream-url.ts";
+import type { RtmpRequestUrl } from "../../net/stream-url.ts";
 
 export interface RtmpClientOptions {
   log?: Log;

@@ -3,8 +3,8 @@
  * per packet and chunk size, and the bytes shared by every RTMP player of the stream. All players use message
  * stream id 1 (our createStream always answers 1, as SRS does), so the bytes are the same for everyone.
  */
-import { FanOut, type FanOutOptions } from "../../hub/fanout.ts";
-import type { StreamHub } from "../../hub/stream-hub.ts";
+import { FanOut, fanOutKey, type FanOutOptions } from "../../hub/fanout.ts";
+import type { OutputSpec } from "../../hub/lease.ts";
 import { flvPlayersDecode, packetToFlvBody } from "../../media/flv-codec.ts";
 import type { MediaPacket } from "../../media/packet.ts";
 import { encodeChunks } from "./chunk-writer.ts";
@@ -26,8 +26,8 @@ export function encodeRtmpPacket(p: MediaPacket, chunkSize: number): Uint8Array 
   return encodeChunks({ csid, type, streamId: PLAY_STREAM_ID, timestamp: p.dts % 0x100000000, payload }, chunkSize);
 }
 
-/** The shared RTMP encoder of a hub for one chunk size. */
-export function rtmpFanOut(hub: StreamHub, chunkSize: number, opts: FanOutOptions): FanOut {
+/** The shared RTMP encoder of a hub for one chunk size (players lease it with hub.play). */
+export function rtmpOutput(chunkSize: number, opts: FanOutOptions): OutputSpec<FanOut> {
   const name = `rtmp/${chunkSize}`;
-  return hub.format(name, () => new FanOut(hub, name, (p) => encodeRtmpPacket(p, chunkSize), opts));
+  return { key: fanOutKey(name, opts), create: (hub) => new FanOut(hub, name, (p) => encodeRtmpPacket(p, chunkSize), opts) };
 }

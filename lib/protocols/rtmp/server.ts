@@ -6,8 +6,17 @@
  */
 import { createServer, type Server as NetServer, type Socket } from "node:net";
 import { type Endpoint, formatEndpoint, ipv6OnlyFor, parseEndpoint, parseEndpoints } from "../../net/endpoint.ts";
-import type { ServerContext } from "../../server.ts";
-import { RtmpSession } from "./session.ts";
+import type { ClientRegistry } from "../../clients.ts";
+import type { SrsConfig } from "../../config/index.ts";
+import type { Lifecycle } from "../../lifecycle.ts";
+import { RtmpSession, type RtmpSessionPorts } from "./session.ts";
+
+/** What the RTMP listener needs of the server: its sessions' ports, plus max_connections and the quit event. */
+export interface RtmpServerPorts extends RtmpSessionPorts {
+  readonly config: Pick<SrsConfig, "vhost" | "maxConnections">;
+  readonly clients: Pick<ClientRegistry, "add" | "remove" | "size" | "whyFull">;
+  readonly lifecycle: Pick<Lifecycle, "register">;
+}
 
 interface Bound {
   /** The listen value as configured (`1935`, `127.0.0.1:1935`): what reload compares. */
@@ -20,7 +29,7 @@ export class RtmpServer {
   private bound: Bound[] = [];
   private unregister: (() => void) | undefined;
 
-  constructor(private ctx: ServerContext) {}
+  constructor(private ctx: RtmpServerPorts) {}
 
   /** Ports bound, in config order. */
   get ports(): number[] {

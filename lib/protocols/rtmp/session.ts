@@ -10,16 +10,18 @@
  * Specs: RTMP 1.0 (Adobe, 2012) sections 5 (chunking, control) and 7 (commands); FLV 10.1 for payloads.
  */
 import type { Socket } from "node:net";
-import type { ClientInfo } from "../../clients.ts";
-import type { VhostConfig } from "../../config/index.ts";
+import type { ClientInfo, ClientRegistry } from "../../clients.ts";
+import type { SrsConfig, VhostConfig } from "../../config/index.ts";
 import type { Amf0Object, Amf0Value } from "../../formats/amf0.ts";
 import { BytePlayer, type FanOut } from "../../hub/fanout.ts";
+import type { Lease, PlayLease, PublishLease } from "../../hub/lease.ts";
 import { PublishError, type PublisherInfo, type StreamHub } from "../../hub/stream-hub.ts";
 import type { Log } from "../../log/logger.ts";
 import { newContextId } from "../../log/logger.ts";
 import { flvAudioToPacket, flvScriptToPacket, flvVideoToPacket } from "../../media/flv-codec.ts";
 import type { StreamKey } from "../../media/packet.ts";
-import type { ServerContext } from "../../server.ts";
+import type { StreamHubs } from "../../hub/registry.ts";
+import type { AccessControl } from "../../access.ts";
 import { SRS_COMPAT_VERSION, VERSION } from "../../version.ts";
 import { ChunkReader } from "./chunk-reader.ts";
 import { ChunkWriter } from "./chunk-writer.ts";
@@ -77,8 +79,8 @@ import {
   userControlMessage,
   windowAckSizeMessage,
 } from "./messages.ts";
-import { PLAY_STREAM_ID, rtmpFanOut } from "./output.ts";
-import { DEFAULT_VHOST, resolveRtmpRequest } from "./url.ts";
+import { PLAY_STREAM_ID, rtmpOutput } from "./output.ts";
+import { DEFAULT_VHOST, resolveRtmpRequest, StreamUrlError } from "../../net/stream-url.ts";
 
 type State = "handshake" | "wait-connect" | "connected" | "publishing" | "playing" | "closed";
 
@@ -87,6 +89,16 @@ const MAX_PENDING_MESSAGES = 10000;
 
 /** How long a connection may take to finish handshake + connect before it is dropped. */
 const CONNECT_TIMEOUT_MS = 20000;
+
+/** What an RTMP session needs of the server (lib/server.ts, the composition root, satisfies it). */
+export interface RtmpSessionPorts {
+  /** The config in force (read on every use: a reload replaces it). */
+  readonly config: Pick<SrsConfig, "vhost">;
+  readonly hubs: Pick<StreamHubs, "publish" | "play">;
+  readonly clients: Pick<ClientRegistry, "add" | "remove">;
+  readonly access: AccessControl;
+  readonly log: Log;
+}
 
 export class RtmpSession implements ClientInfo {
   readonly id = newContextId();
@@ -114,23 +126,26 @@ export class RtmpSession implements ClientInfo {
   private sawFCPublish = false;
   private sawReleaseStream = false;
   private outChunkSize = 60000;
-  // publishing
+  /** The stream published or played. */
   private hub: StreamHub | undefined;
-  private publisher: PublisherInfo | undefined;
+  // publishing
+  private publishing: PublishLease | undefined;
   private unwrap = { audio: new TimestampUnwrapper(), video: new TimestampUnwrapper(), data: new TimestampUnwrapper() };
   private mediaPackets = 0;
   private lastMediaAt = 0;
   private timer: ReturnType<typeof setInterval> | undefined;
   // playing
-  private fanout: FanOut | undefined;
+  private playing: PlayLease<FanOut> | undefined;
   private player: BytePlayer | undefined;
+  /** While paused the player leaves the output; this keeps the hub. */
+  private pauseHold: Lease | undefined;
   private paused = false;
   // message queue while an async gate (hook) runs
   private pending: RtmpMessage[] = [];
   private blocked = false;
   private connectAllowed = false;
 
-  constructor(private ctx: ServerContext, private socket: Socket) {
+  constructor(private ctx: RtmpSessionPorts, private socket: Socket) {
     this.ip = socket.remoteAddress?.replace(/^::ffff:/, "") ?? "";
     this.log = ctx.log.child(this.id);
   }
@@ -233,7 +248,7 @@ export class RtmpSession implements ClientInfo {
 
   private fail(e: unknown): void {
     if (this.isClosed()) return;
-    const what = e instanceof RtmpProtocolError ? "rtmp protocol error" : "rtmp session error";
+    const what = e instanceof RtmpProtocolError || e instanceof StreamUrlError ? "rtmp protocol error" : "rtmp session error";
     this.log.error(`${what} in state ${this.state}, closing`, e);
     this.close(what);
   }
@@ -393,19 +408,17 @@ export class RtmpSession implements ClientInfo {
       this.send(publishBadName(PLAY_STREAM_ID, { clientid: this.id, description: `publish refused: ${gate.reason}` }));
       return this.close("publish refused");
     }
-    const hub = this.ctx.hubs.get(key);
     const publisher: PublisherInfo = { clientId: this.id, type: this.type, ip: this.ip, kick: (r) => this.kick(r) };
     try {
-      hub.startPublish(publisher);
+      this.publishing = this.ctx.hubs.publish(key, publisher);
     } catch (e) {
       if (!(e instanceof PublishError)) throw e;
       this.log.warn(`rtmp publish refused: ${e.message}`);
       this.send(publishBadName(PLAY_STREAM_ID, { clientid: this.id }));
-      this.ctx.hubs.release(hub);
       return this.close("stream busy");
     }
+    const hub = this.publishing.hub;
     this.hub = hub;
-    this.publisher = publisher;
     this.state = "publishing";
     this.lastMediaAt = Date.now();
     if (this.type === "flash-publish") this.send(userControlMessage(UC_STREAM_BEGIN, PLAY_STREAM_ID));
@@ -426,8 +439,6 @@ export class RtmpSession implements ClientInfo {
       return this.close("play refused");
     }
     const vhost = this.vhost!;
-    const hub = this.ctx.hubs.get(key);
-    this.hub = hub;
     this.state = "playing";
     // Spec 7.2.2.1: StreamBegin, Play.Reset, Play.Start, |RtmpSampleAccess, Data.Start.
     const extra = { clientid: this.id, details: name };
@@ -436,21 +447,22 @@ export class RtmpSession implements ClientInfo {
     this.send(playStart(PLAY_STREAM_ID, extra));
     this.send(sampleAccess(PLAY_STREAM_ID, false, false));
     this.send(dataStart(PLAY_STREAM_ID, extra));
-    this.joinFanOut(vhost, hub);
+    const hub = this.joinFanOut(vhost, key);
     // Timeouts only matter while connecting and publishing: 500 players need no 500 timers.
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.log.trace(`rtmp play ${hub.name}${this.param ?? ""} started, ${hub.active ? "stream is live" : "waiting for publisher"}`);
   }
 
-  private joinFanOut(vhost: VhostConfig, hub: StreamHub): void {
+  /** Leases the stream's shared RTMP output for this player; returns the stream's hub. */
+  private joinFanOut(vhost: VhostConfig, key: StreamKey): StreamHub {
     const play = vhost.play;
-    this.fanout = rtmpFanOut(hub, this.outChunkSize, {
+    const output = rtmpOutput(this.outChunkSize, {
       mwLatencyMs: play.mwLatency,
       minLatency: vhost.minLatency,
       queueSeconds: play.queueLength,
     });
-    this.player = new BytePlayer(this.socket, {
+    const player = new BytePlayer(this.socket, {
       onOverflow: (reason) => this.close(`slow player: ${reason}`),
       onUnpublish: () => {
         this.player?.writeNow(this.writer.write(userControlMessage(UC_STREAM_EOF, PLAY_STREAM_ID)));
@@ -461,7 +473,10 @@ export class RtmpSession implements ClientInfo {
         this.player?.writeNow(this.writer.write(playPublishNotify(PLAY_STREAM_ID, { clientid: this.id })));
       },
     });
-    this.fanout.add(this.player);
+    this.player = player;
+    this.playing = this.ctx.hubs.play(key, output, player);
+    this.hub = this.playing.hub;
+    return this.hub;
   }
 
   private onPause(c: RtmpCommand): void {
@@ -469,13 +484,17 @@ export class RtmpSession implements ClientInfo {
     const pause = c.args[0] === true;
     if (pause && !this.paused) {
       this.paused = true;
-      if (this.player) this.fanout?.remove(this.player);
+      this.pauseHold = this.hub.hold();
+      this.playing?.dispose();
+      this.playing = undefined;
       this.player = undefined;
       this.send(pauseNotify(PLAY_STREAM_ID, { clientid: this.id }));
     } else if (!pause && this.paused) {
       this.paused = false;
       this.send(unpauseNotify(PLAY_STREAM_ID, { clientid: this.id }));
-      this.joinFanOut(this.vhost, this.hub);
+      this.joinFanOut(this.vhost, this.hub.key);
+      this.pauseHold?.dispose();
+      this.pauseHold = undefined;
     }
     this.log.trace(`rtmp ${pause ? "pause" : "unpause"} at ${c.args[1]}`);
   }
@@ -484,7 +503,7 @@ export class RtmpSession implements ClientInfo {
   // Publishing: RTMP messages -> MediaPackets
 
   private onMediaMessage(m: RtmpMessage): void {
-    if (this.state !== "publishing" || !this.hub) {
+    if (this.state !== "publishing" || !this.publishing) {
       if (m.type === MSG_AUDIO || m.type === MSG_VIDEO) this.log.verbose(`rtmp: drop media before publish`);
       return;
     }
@@ -500,17 +519,17 @@ export class RtmpSession implements ClientInfo {
     if (!p) return;
     this.mediaPackets++;
     this.lastMediaAt = Date.now();
-    this.hub.publish(p);
+    this.publishing.push(p);
   }
 
   private stopPublishing(why: string): void {
-    if (this.state !== "publishing" || !this.hub || !this.publisher) return;
-    this.hub.stopPublish(this.publisher);
-    this.ctx.access.onUnpublish(this, this.hub.key);
-    this.log.trace(`rtmp unpublish ${this.hub.name} (${why}), ${this.mediaPackets} packets`);
+    if (this.state !== "publishing" || !this.publishing) return;
+    const hub = this.publishing.hub;
+    this.publishing.dispose();
+    this.publishing = undefined;
+    this.ctx.access.onUnpublish(this, hub.key);
+    this.log.trace(`rtmp unpublish ${hub.name} (${why}), ${this.mediaPackets} packets`);
     this.send(unpublishSuccess(PLAY_STREAM_ID, { clientid: this.id }));
-    this.publisher = undefined;
-    this.ctx.hubs.release(this.hub);
     this.hub = undefined;
     this.state = "connected";
   }
@@ -561,9 +580,11 @@ export class RtmpSession implements ClientInfo {
     this.state = "closed";
     if (this.timer) clearInterval(this.timer);
     if (this.type === "rtmp-play" && this.hub) this.ctx.access.onStop(this, this.hub.key);
-    if (this.player && this.fanout) this.fanout.remove(this.player);
+    this.playing?.dispose();
+    this.playing = undefined;
     this.player = undefined;
-    if (this.hub) this.ctx.hubs.release(this.hub);
+    this.pauseHold?.dispose();
+    this.pauseHold = undefined;
     this.ctx.clients.remove(this.id);
     if (this.connectAllowed) this.ctx.access.onClose(this);
     this.log.trace(`rtmp client closed (${reason}), in=${this.bytesIn()}B out=${this.bytesOut()}B, ` +

@@ -15,22 +15,25 @@
  *    default). A busy stream refuses the second publisher. With `srt_to_rtmp off` the stream is not bridged:
  *    the TS bytes are relayed as they are to the SRT players of the same stream only (SRS's SRT-only source).
  *    No data for publish.firstpkt_timeout (before the first payload) / publish.normal_timeout ends the session;
- *  - m=request: the player joins the hub's shared TS encoder (ts-stream.ts, the same bytes as HTTP-TS players)
+ *  - m=request: the player joins the hub's shared TS encoder (lib/outputs/ts-fanout.ts, the same bytes as HTTP-TS players)
  *    through a BytePlayer whose sink cuts the bytes into 1316-byte SRT payloads (7 TS packets); the SRT
  *    player waits for a publisher like an RTMP player does;
  *  - on close: unpublish (on_unpublish) or on_stop, on_close, the client is forgotten.
  * Logs carry the session's context id; bytes in/out feed the API and stats.
  */
-import type { ClientInfo } from "../../clients.ts";
-import type { VhostConfig } from "../../config/index.ts";
+import type { ClientInfo, ClientRegistry } from "../../clients.ts";
+import type { SrsConfig, VhostConfig } from "../../config/index.ts";
 import { TsDemuxer } from "../../formats/mpegts-demux.ts";
-import { BytePlayer, type ByteSink, type FanOut } from "../../hub/fanout.ts";
-import { PublishError, type PublisherInfo, type StreamHub } from "../../hub/stream-hub.ts";
+import { BytePlayer, type ByteSink } from "../../hub/fanout.ts";
+import type { PlayLease, PublishLease } from "../../hub/lease.ts";
+import { PublishError, type PublisherInfo } from "../../hub/stream-hub.ts";
 import { type Log, newContextId } from "../../log/logger.ts";
 import { type StreamKey, streamKeyString } from "../../media/packet.ts";
-import type { ServerContext } from "../../server.ts";
+import type { StreamHubs } from "../../hub/registry.ts";
+import type { AccessControl } from "../../access.ts";
+import { type TsFanOut, tsOutput } from "../../outputs/ts-fanout.ts";
 import { formatEndpoint, ipv6OnlyFor, parseEndpoints } from "../../net/endpoint.ts";
-import { tsFanOut } from "../http/ts-stream.ts";
+import type { Lifecycle } from "../../lifecycle.ts";
 import {
   type AcceptResult,
   REJ_CLOSE,
@@ -49,6 +52,18 @@ const DEFAULT_VHOST = "__defaultVhost__";
 export const SRT_TS_PAYLOAD = 1316;
 /** How long an admitted session waits for its connection to be established. */
 const ATTACH_TIMEOUT_MS = 5000;
+
+/** What the SRT service needs of the server (lib/server.ts, the composition root, satisfies it). */
+export interface SrtPorts {
+  /** The config in force (read on every use: a reload replaces it). */
+  readonly config: Pick<SrsConfig, "vhost" | "srtServer" | "maxConnections">;
+  readonly hubs: Pick<StreamHubs, "publish" | "play" | "find">;
+  readonly clients: Pick<ClientRegistry, "add" | "remove" | "whyFull">;
+  readonly access: AccessControl;
+  readonly log: Log;
+  /** Quit: stop taking handshakes at "accept", close the sockets at "finish". */
+  readonly lifecycle: Pick<Lifecycle, "register">;
+}
 
 /** What a session needs of an established SRT connection (lib/protocols/srt/connection.ts's SrtConnection). */
 export interface SrtConn {
@@ -92,7 +107,7 @@ export class SrtSessions {
   readonly active = new Set<SrtSession>();
   private admitted = new Map<string, SrtSession>();
 
-  constructor(readonly ctx: ServerContext) {}
+  constructor(readonly ctx: SrtPorts) {}
 
   /** False once the server stops accepting (a quit): new callers are rejected, current sessions go on. */
   accepting = true;
@@ -166,11 +181,10 @@ export class SrtSession implements ClientInfo {
   readonly log: Log;
   private conn: SrtConn | undefined;
   private vhost: VhostConfig | undefined;
-  private hub: StreamHub | undefined;
-  private publisher: PublisherInfo | undefined;
+  private publishing: PublishLease | undefined;
   private relay: RawRelay | undefined;
   private demuxer: TsDemuxer | undefined;
-  private fanout: FanOut | undefined;
+  private playLease: PlayLease<TsFanOut> | undefined;
   private player: BytePlayer | undefined;
   private sink = new SrtTsSink();
   private state: "admitting" | "admitted" | "publishing" | "playing" | "closed" = "admitting";
@@ -181,7 +195,7 @@ export class SrtSession implements ClientInfo {
   private lastDataAt = Date.now();
   private mediaPackets = 0;
   private timer: ReturnType<typeof setInterval> | undefined;
-  private ctx: ServerContext;
+  private ctx: SrtPorts;
 
   constructor(private sessions: SrtSessions, readonly caller: SrtCaller) {
     this.ctx = sessions.ctx;
@@ -276,25 +290,20 @@ export class SrtSession implements ClientInfo {
     const name = streamKeyString(key);
     const relay = this.sessions.relays.get(name);
     if (relay) return `stream ${name} is busy: published by client ${relay.publisher.id}`;
-    const hub = this.ctx.hubs.get(key);
     if (!vhost.srt.srtToRtmp) {
-      const busy = hub.active ? `stream ${name} is busy: published by client ${hub.publisher?.clientId}` : undefined;
-      this.ctx.hubs.release(hub);
-      if (busy) return busy;
+      const hub = this.ctx.hubs.find(key);
+      if (hub?.active) return `stream ${name} is busy: published by client ${hub.publisher?.clientId}`;
       this.relay = { publisher: this, players: new Set() };
       this.sessions.relays.set(name, this.relay);
       return undefined;
     }
     const publisher: PublisherInfo = { clientId: this.id, type: this.type, ip: this.ip, kick: (r) => this.kick(r) };
     try {
-      hub.startPublish(publisher);
+      this.publishing = this.ctx.hubs.publish(key, publisher);
     } catch (e) {
-      this.ctx.hubs.release(hub);
       if (e instanceof PublishError) return e.message;
       throw e;
     }
-    this.hub = hub;
-    this.publisher = publisher;
     return undefined;
   }
 
@@ -312,17 +321,17 @@ export class SrtSession implements ClientInfo {
     const name = streamKeyString(key);
     if (this.mode === "publish") {
       this.state = "publishing";
-      const hub = this.hub;
-      if (hub) {
+      const lease = this.publishing;
+      if (lease) {
         this.demuxer = new TsDemuxer((p) => {
           this.mediaPackets++;
-          hub.publish(p);
+          lease.push(p);
         }, { dropSei: false, onWarning: (m) => this.log.info(m) });
       }
       this.lastDataAt = Date.now();
       this.timer = setInterval(() => this.checkTimeout(), 1000);
       this.timer.unref?.();
-      this.log.trace(`srt publish ${name}${this.param ?? ""} started, ${hub ? "bridged to rtmp" : "srt only (srt_to_rtmp off)"}`);
+      this.log.trace(`srt publish ${name}${this.param ?? ""} started, ${lease ? "bridged to rtmp" : "srt only (srt_to_rtmp off)"}`);
       return;
     }
     this.state = "playing";
@@ -333,17 +342,15 @@ export class SrtSession implements ClientInfo {
       this.log.trace(`srt play ${name}${this.param ?? ""} started (srt relay of ${relay.publisher.id})`);
       return;
     }
-    const hub = this.ctx.hubs.get(key);
-    this.hub = hub;
     // SRT has no merged-write: every batch goes out on the next turn of the event loop.
-    const ts = tsFanOut(hub, { mwLatencyMs: 0, minLatency: true, queueSeconds: this.vhost!.play.queueLength });
-    this.fanout = ts.fanout;
+    const output = tsOutput({ mwLatencyMs: 0, minLatency: true, queueSeconds: this.vhost!.play.queueLength });
     this.player = new BytePlayer(this.sink, {
       onOverflow: (reason) => this.close(`slow player: ${reason}`),
       onUnpublish: () => this.log.trace(`srt play: stream unpublished, waiting`),
     });
-    if (hub.active) this.player.writeNow(ts.header());
-    ts.fanout.add(this.player);
+    // A live stream's player gets PAT+PMT first (the TS output sends them), then the GOP and live packets.
+    this.playLease = this.ctx.hubs.play(key, output, this.player);
+    const hub = this.playLease.hub;
     this.log.trace(`srt play ${name}${this.param ?? ""} started, ${hub.active ? "stream is live" : "waiting for publisher"}`);
   }
 
@@ -388,11 +395,11 @@ export class SrtSession implements ClientInfo {
     this.sessions.active.delete(this);
     if (this.timer) clearInterval(this.timer);
     const key = this.stream;
-    const claimed = (this.hub && this.publisher) || this.relay?.publisher === this;
+    const claimed = this.publishing || this.relay?.publisher === this;
     if (claimed && key) {
-      if (this.hub && this.publisher) {
+      if (this.publishing) {
         this.demuxer?.flush();
-        this.hub.stopPublish(this.publisher);
+        this.publishing.dispose();
       }
       if (this.relay?.publisher === this) {
         // srt-only stream: its players have nothing left to relay
@@ -405,10 +412,9 @@ export class SrtSession implements ClientInfo {
         (st ? `, ts cc errors=${st.ccErrors} sync losses=${st.syncLosses}` : ""));
     }
     if (this.relay && this.relay.publisher !== this) this.relay.players.delete(this);
-    if (this.player && this.fanout) this.fanout.remove(this.player);
+    this.playLease?.dispose();
     this.player = undefined;
     if (this.playing && key) this.ctx.access.onStop(this, key);
-    if (this.hub) this.ctx.hubs.release(this.hub);
     this.ctx.clients.remove(this.id);
     if (this.connectAllowed) this.ctx.access.onClose(this);
     this.log.trace(`srt client closed (${reason}), in=${this.received}B out=${this.sink.written}B, ` +
@@ -425,7 +431,7 @@ export class SrtService {
   private servers: SrtServer[] = [];
   private unregister: (() => void)[] = [];
 
-  constructor(private ctx: ServerContext) {
+  constructor(private ctx: SrtPorts) {
     this.sessions = new SrtSessions(ctx);
   }
 
@@ -491,7 +497,7 @@ export class SrtService {
 }
 
 /** Starts the SRT service when `srt_server.enabled` (undefined otherwise). */
-export async function startSrt(ctx: ServerContext): Promise<SrtService | undefined> {
+export async function startSrt(ctx: SrtPorts): Promise<SrtService | undefined> {
   if (!ctx.config.srtServer().enabled) return undefined;
   const s = new SrtService(ctx);
   await s.start();

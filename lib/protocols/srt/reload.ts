@@ -5,11 +5,10 @@
  * vhost's `srt` section is read per connection. (SRS needs a restart for srt_server.)
  */
 import { globalChange, vhostChanges } from "../../config/diff.ts";
-import type { ServerContext } from "../../server.ts";
 import { applied, failed, needsRestart, type ReloadHandler, type ReloadOutcome, type Slot, splitKeys } from "../../reload/handler.ts";
-import { type SrtService, startSrt } from "./bridge.ts";
+import { type SrtPorts, type SrtService, startSrt } from "./bridge.ts";
 
-export function srtReload(ctx: ServerContext, slot: Slot<SrtService>): ReloadHandler {
+export function srtReload(ctx: SrtPorts, slot: Slot<SrtService>): ReloadHandler {
   return {
     name: "srt",
     async reload(e): Promise<ReloadOutcome[]> {

@@ -12,7 +12,6 @@
  *
  * Also here: `startHttpsApi(ctx)`, the `http_api.https` listener (the same routes over TLS).
  */
-import { forwardService } from "../forward/service.ts";
 import { CORS_HEADERS } from "../../net/cors.ts";
 import type { Context, Hono } from "hono";
 import { Hono as HonoApp } from "hono";
@@ -21,10 +20,9 @@ import { formatEndpoint, parseEndpoint, parseEndpoints } from "../../net/endpoin
 import { getAssetText } from "../../runtime/assets.ts";
 import { type HttpListener, serveHttp } from "../../runtime/http-serve.ts";
 import { acceptPart } from "../../lifecycle.ts";
-import type { ServerContext } from "../../server.ts";
+import type { ExporterPorts } from "../exporter/index.ts";
 import { SERVER_SIGNATURE, SRS_COMPAT_VERSION, VERSION } from "../../version.ts";
 import { renderMetrics } from "../exporter/index.ts";
-import { statsFor } from "../stats.ts";
 import { clientJson, streamJson, vhostJson, vhostNames } from "./shapes.ts";
 import {
   connCounts, cpuCount, diskRates, loadAverages, memInfos, netBytes, round2, rssKbytes, rusages, selfProcStats,
@@ -75,8 +73,11 @@ function canReload(x: unknown): x is Reloadable {
   return typeof (x as { reload?: unknown }).reload === "function";
 }
 
+/** What the HTTP API reads of the server: everything the exporter reads (stats, forwards, the view). */
+export type ApiPorts = ExporterPorts;
+
 /** True when the API shares the HTTP server's listener (then "/" and other paths belong to the HTTP server). */
-function sharesHttpServer(ctx: ServerContext): boolean {
+function sharesHttpServer(ctx: ApiPorts): boolean {
   const c = ctx.config;
   const http = c.httpServer();
   const api = c.httpApi();
@@ -104,7 +105,7 @@ type Json = Record<string, unknown>;
 export class Api {
   private lastReload = { err: 0, msg: "Success", state: 0, rid: "" };
 
-  constructor(private ctx: ServerContext) {}
+  constructor(private ctx: ApiPorts) {}
 
   private base(): Json {
     return { code: 0, server: this.ctx.serverId, service: this.ctx.serviceId, pid: String(process.pid) };
@@ -185,7 +186,7 @@ export class Api {
         return this.json(req, { ...this.base(), data: rusages() });
       case "self_proc_stats":
         if (second) break;
-        return this.json(req, { ...this.base(), data: selfProcStats(statsFor(this.ctx).cpuRatio) });
+        return this.json(req, { ...this.base(), data: selfProcStats(this.ctx.stats.cpuRatio) });
       case "system_proc_stats":
         if (second) break;
         return this.json(req, { ...this.base(), data: systemProcStats() });
@@ -256,7 +257,7 @@ export class Api {
   }
 
   private summaries(): Json {
-    const stats = statsFor(this.ctx);
+    const stats = this.ctx.stats;
     stats.collect();
     const mem = memInfos();
     const rss = rssKbytes();
@@ -343,7 +344,7 @@ export class Api {
 
   private vhosts(req: Request, method: string, id: string): Response {
     if (method !== "GET") return this.text(req, 405, "Method Not Allowed");
-    const stats = statsFor(this.ctx);
+    const stats = this.ctx.stats;
     stats.collect();
     const names = vhostNames(this.ctx);
     if (id) {
@@ -361,7 +362,7 @@ export class Api {
   }
 
   private streams(req: Request, method: string, id: string, url: URL): Response {
-    const stats = statsFor(this.ctx);
+    const stats = this.ctx.stats;
     stats.collect();
     if (id) {
       const hub = this.ctx.hubs.findById(id);
@@ -376,7 +377,7 @@ export class Api {
   }
 
   private clients(req: Request, method: string, id: string, url: URL): Response {
-    const stats = statsFor(this.ctx);
+    const stats = this.ctx.stats;
     stats.collect();
     if (id) {
       const c = this.ctx.clients.get(id);
@@ -481,7 +482,7 @@ export class Api {
 }
 
 /** Mounts the API on a Hono app (the API listener's, or the HTTP server's when they share a port). */
-export function mountApi(app: Hono, ctx: ServerContext): void {
+export function mountApi(app: Hono, ctx: ApiPorts): void {
   const api = new Api(ctx);
   const handle = async (c: Context, fallbackToRoot: boolean) => await api.handle(c.req.raw, fallbackToRoot);
   app.use("*", async (c, next) => {
@@ -498,7 +499,7 @@ export function mountApi(app: Hono, ctx: ServerContext): void {
 }
 
 /** The `http_api.https` listener: the API over TLS with `key`/`cert` (files, or the shipped conf/server.*). */
-export async function startHttpsApi(ctx: ServerContext): Promise<HttpListener | undefined> {
+export async function startHttpsApi(ctx: ApiPorts): Promise<HttpListener | undefined> {
   const api = ctx.config.httpApi();
   if (!api.enabled || !api.https.enabled) return undefined;
   const read = (path: string, asset: string): string => {
@@ -523,8 +524,8 @@ export async function startHttpsApi(ctx: ServerContext): Promise<HttpListener | 
 }
 
 /** The running forwards: stream, destination URL, state and counters. */
-export function forwardStats(ctx: ServerContext): Record<string, string | number | boolean>[] {
-  return (forwardService(ctx)?.all() ?? []).map(({ hub, forwarder: f }) => ({
+export function forwardStats(ctx: ApiPorts): Record<string, string | number | boolean>[] {
+  return (ctx.forward?.all() ?? []).map(({ hub, forwarder: f }) => ({
     stream: hub.id,
     url: hub.url,
     destination: f.url,

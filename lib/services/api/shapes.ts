@@ -10,7 +10,7 @@ import { parseAvcConfig, parseAvcSps } from "../../media/avc.ts";
 import { parseHevcConfig, parseHevcSps } from "../../media/hevc.ts";
 import type { MediaPacket } from "../../media/packet.ts";
 import { streamUrl } from "../../media/packet.ts";
-import type { ServerContext } from "../../server.ts";
+import type { ServerView } from "../server-view.ts";
 import type { Stats } from "../stats.ts";
 import { round2 } from "./system.ts";
 
@@ -115,6 +115,9 @@ export function videoJson(cfg: MediaPacket | undefined): VideoJson | null {
 
 const FLV_RATES = [5512, 11025, 22050, 44100];
 
+/** What the API's JSON shapes read of the server. */
+export type ShapesPorts = Pick<ServerView, "config" | "hubs" | "clients">;
+
 /** From the AAC AudioSpecificConfig, or (MP3, Opus, …: no config) from the first audio frame the hub holds. */
 export function audioJson(hub: StreamHub): AudioJson | null {
   let p = hub.audioConfig;
@@ -155,7 +158,7 @@ function kbpsJson(k: [number, number]): { recv_30s: number; send_30s: number } {
   return { recv_30s: k[0], send_30s: k[1] };
 }
 
-export function streamJson(ctx: ServerContext, stats: Stats, hub: StreamHub): Record<string, unknown> {
+export function streamJson(ctx: ShapesPorts, stats: Stats, hub: StreamHub): Record<string, unknown> {
   const clients = stats.clientsOf(hub.key);
   const pub = hub.publisher ? ctx.clients.get(hub.publisher.clientId) : undefined;
   const s = stats.stream(hub);
@@ -184,7 +187,7 @@ export function isPublishType(type: string): boolean {
   return type.endsWith("-publish");
 }
 
-export function clientJson(ctx: ServerContext, stats: Stats, c: ClientInfo): Record<string, unknown> {
+export function clientJson(ctx: ShapesPorts, stats: Stats, c: ClientInfo): Record<string, unknown> {
   const key = c.stream;
   const hub = key && key.stream ? ctx.hubs.find(key) : undefined;
   const t = stats.client(c.id);
@@ -208,7 +211,7 @@ export function clientJson(ctx: ServerContext, stats: Stats, c: ClientInfo): Rec
 }
 
 /** Vhosts the API lists: those configured plus any that has a stream. */
-export function vhostNames(ctx: ServerContext): string[] {
+export function vhostNames(ctx: ShapesPorts): string[] {
   const names = new Set<string>();
   for (const n of ctx.config.vhosts()) names.add(n);
   for (const h of ctx.hubs.all()) names.add(h.key.vhost);
@@ -216,7 +219,7 @@ export function vhostNames(ctx: ServerContext): string[] {
   return [...names];
 }
 
-export function vhostJson(ctx: ServerContext, stats: Stats, name: string): Record<string, unknown> {
+export function vhostJson(ctx: ShapesPorts, stats: Stats, name: string): Record<string, unknown> {
   const cfg = ctx.config.vhost(name);
   const t = stats.vhostTotals(name);
   const clients = ctx.clients.all().filter((c) => c.stream?.vhost === name && c.stream.stream).length;

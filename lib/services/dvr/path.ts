@@ -1,7 +1,7 @@
 /**
  * DVR file paths as SRS builds them from `dvr_path`.
  *
- * Variables (shared with HLS, see expandTemplate): [vhost] [app] [stream] [2006] [01] [02] [15] [04] [05]
+ * Variables (shared with HLS, see lib/formats/path-template.ts): [vhost] [app] [stream] [2006] [01] [02] [15] [04] [05]
  * [999] [timestamp]. The container follows the suffix: `.mp4` records MP4, anything else FLV.
  *
  * Paths that name no file: SRS's code appends `/[stream].[timestamp].flv` to a dvr_path that does not end in
@@ -11,7 +11,7 @@
  * variables but no file suffix gets `/[stream].[timestamp].flv`.
  */
 import type { StreamKey } from "../../media/packet.ts";
-import { expandTemplate } from "../../protocols/hls/playlist.ts";
+import { expandTemplate } from "../../formats/path-template.ts";
 
 export type DvrFormat = "flv" | "mp4";
 

@@ -4,11 +4,11 @@
  * applies to them.
  */
 import { vhostChanges } from "../../config/diff.ts";
-import type { ServerContext } from "../../server.ts";
+import type { HubRegistry } from "../../hub/registry.ts";
 import { applied, type ReloadHandler, type ReloadOutcome } from "../../reload/handler.ts";
 import type { DvrService } from "./service.ts";
 
-export function dvrReload(ctx: ServerContext, dvr: () => DvrService | undefined): ReloadHandler {
+export function dvrReload(ctx: { readonly hubs: Pick<HubRegistry, "all"> }, dvr: () => DvrService | undefined): ReloadHandler {
   return {
     name: "dvr",
     reload(e): ReloadOutcome[] {

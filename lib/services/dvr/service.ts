@@ -19,16 +19,20 @@
  */
 import type { ClientInfo } from "../../clients.ts";
 import type { DvrConfig } from "../../config/config.ts";
+import type { Lease } from "../../hub/lease.ts";
 import type { HubSubscriber, StreamHub } from "../../hub/stream-hub.ts";
 import type { Log } from "../../log/logger.ts";
 import { flvPlayersDecode } from "../../media/flv-codec.ts";
 import type { MediaPacket } from "../../media/packet.ts";
 import { FAST_QUIT_BUDGET_MS } from "../../lifecycle.ts";
-import type { ServerContext } from "../../server.ts";
+import type { ServerView } from "../server-view.ts";
 import { dvrPayload, notifyHooks } from "../hooks/index.ts";
 import { type DvrEncoder, FlvDvrEncoder, Mp4DvrEncoder } from "./encoders.ts";
 import { DvrFile } from "./file.ts";
 import { dvrApplies, dvrFilePath, dvrFormat } from "./path.ts";
+
+/** What DVR needs of the server: the vhost's dvr/hooks, publish events, the publisher, ids, log. */
+export type DvrPorts = Pick<ServerView, "config" | "hubs" | "clients" | "log" | "serverId" | "serviceId" | "lifecycle">;
 
 /** A finished DVR file (what on_dvr reports, for other listeners too). */
 export interface DvrFileEvent {
@@ -50,6 +54,8 @@ interface Segment {
 }
 
 export class DvrStream implements HubSubscriber {
+  /** This subscriber's place on the hub (hub.subscribe), given back when it stops. */
+  private subscription: Lease | undefined;
   private seg: Segment | undefined;
   private metadata: MediaPacket | undefined;
   private videoConfig: MediaPacket | undefined;
@@ -73,7 +79,8 @@ export class DvrStream implements HubSubscriber {
   start(): void {
     this.log.trace(`dvr: ${this.hub.name} start, plan=${this.cfg.plan} path=${this.cfg.path}` +
       (this.cfg.plan === "segment" ? ` duration=${this.cfg.duration}s wait_keyframe=${this.cfg.waitKeyframe}` : ""));
-    this.hub.attach(this, true);
+    this.subscription?.dispose();
+    this.subscription = this.hub.subscribe(this, true);
   }
 
   onPacket(p: MediaPacket): void {
@@ -221,7 +228,8 @@ export class DvrStream implements HubSubscriber {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
-    this.hub.detach(this);
+    this.subscription?.dispose();
+    this.subscription = undefined;
     this.closeSegment();
   }
 
@@ -237,7 +245,7 @@ export class DvrService {
   private recent = new Set<DvrStream>();
   private listeners: ((e: DvrFileEvent) => void)[] = [];
 
-  constructor(private ctx: ServerContext) {}
+  constructor(private ctx: DvrPorts) {}
 
   /** Registers a listener of finished files; returns its remover. */
   onFile(l: (e: DvrFileEvent) => void): () => void {
@@ -316,20 +324,11 @@ export class DvrService {
   }
 }
 
-/** Starts DVR for a server (once; the service lives in ctx.services.dvr). */
-export function startDvr(ctx: ServerContext): DvrService {
-  let s = ctx.services.dvr;
-  if (!s) {
-    const dvr = new DvrService(ctx);
-    ctx.services.dvr = dvr;
-    dvr.start();
-    // Quit: the files the ended sessions were recording are finalized (index, duration) and renamed.
-    ctx.lifecycle.register({ name: "dvr", phase: "finish", close: () => dvr.drain(FAST_QUIT_BUDGET_MS) });
-    s = dvr;
-  }
+/** Starts DVR for a server (the composition root keeps the service). */
+export function startDvr(ctx: DvrPorts): DvrService {
+  const s = new DvrService(ctx);
+  s.start();
+  // Quit: the files the ended sessions were recording are finalized (index, duration) and renamed.
+  ctx.lifecycle.register({ name: "dvr", phase: "finish", close: () => s.drain(FAST_QUIT_BUDGET_MS) });
   return s;
-}
-
-export function dvrService(ctx: ServerContext): DvrService | undefined {
-  return ctx.services.dvr;
 }

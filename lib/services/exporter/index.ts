@@ -11,15 +11,15 @@
  * srsts_stream_clients, srsts_stream_recv_kbps, srsts_stream_send_kbps (gauges). A series exists only while its
  * stream does, and at most MAX_STREAM_SERIES streams are exported (the busiest by bytes received).
  */
-import { forwardService } from "../forward/service.ts";
 import { hostname, machine, release, type, version } from "node:os";
 import { formatEndpoint, parseEndpoint } from "../../net/endpoint.ts";
 import { type HttpListener, serveHttp } from "../../runtime/http-serve.ts";
 import { acceptPart } from "../../lifecycle.ts";
-import type { ServerContext } from "../../server.ts";
+import type { ServerView } from "../server-view.ts";
+import type { ForwardService } from "../forward/service.ts";
+import type { Stats } from "../stats.ts";
 import { SERVER_SIGNATURE, SRS_COMPAT_VERSION } from "../../version.ts";
 import { rssKbytes } from "../api/system.ts";
-import { statsFor } from "../stats.ts";
 
 export const MAX_STREAM_SERIES = 1000;
 
@@ -53,9 +53,12 @@ function safe(f: () => string, dflt: string): string {
   }
 }
 
+/** What the exporter reads of the server: the view, the stats and the forwards (when forward runs). */
+export type ExporterPorts = ServerView & { readonly stats: Stats; readonly forward?: ForwardService };
+
 /** The /metrics text. */
-export function renderMetrics(ctx: ServerContext): string {
-  const stats = statsFor(ctx);
+export function renderMetrics(ctx: ExporterPorts): string {
+  const stats = ctx.stats;
   stats.collect();
   const exp = ctx.config.exporter();
   const out: string[] = [];
@@ -96,7 +99,7 @@ export function renderMetrics(ctx: ServerContext): string {
   family(out, "srsts_stream_recv_kbps", "gauge", "srs-ts: receive bit rate of a stream, kbps averaged over 30s.", per((r) => r.s.kbps[0], "srsts_stream_recv_kbps"));
   family(out, "srsts_stream_send_kbps", "gauge", "srs-ts: send bit rate of a stream, kbps averaged over 30s.", per((r) => r.s.kbps[1], "srsts_stream_send_kbps"));
   // Forward destinations (srs-ts only): bounded by the configured forwards of the live streams.
-  const fwd = (forwardService(ctx)?.all() ?? []).slice(0, MAX_STREAM_SERIES);
+  const fwd = (ctx.forward?.all() ?? []).slice(0, MAX_STREAM_SERIES);
   const fl = (fn: (f: (typeof fwd)[number]["forwarder"]) => number, name: string) =>
     fwd.map(({ hub, forwarder }) =>
       `${name}${labels({ vhost: hub.key.vhost, app: hub.key.app, stream: hub.key.stream, destination: forwarder.url })} ${num(fn(forwarder))}`
@@ -113,7 +116,7 @@ function num(n: number): string {
 }
 
 /** The exporter's own listener (only when `exporter.enabled`): GET /metrics, 404 elsewhere. */
-export async function startExporter(ctx: ServerContext): Promise<HttpListener | undefined> {
+export async function startExporter(ctx: ExporterPorts): Promise<HttpListener | undefined> {
   const exp = ctx.config.exporter();
   if (!exp.enabled) return undefined;
   const ep = parseEndpoint(exp.listen);

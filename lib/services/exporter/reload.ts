@@ -4,10 +4,9 @@
  */
 import { globalChange } from "../../config/diff.ts";
 import type { HttpListener } from "../../runtime/http-serve.ts";
-import type { ServerContext } from "../../server.ts";
 import { applied, failed, type ReloadHandler, type ReloadOutcome, type Slot, splitKeys } from "../../reload/handler.ts";
-import { startHttpsApi } from "../api/index.ts";
-import { startExporter } from "./index.ts";
+import { type ApiPorts, startHttpsApi } from "../api/index.ts";
+import { type ExporterPorts, startExporter } from "./index.ts";
 
 async function restart(
   slot: Slot<HttpListener>,
@@ -26,7 +25,7 @@ async function restart(
   }
 }
 
-export function exporterReload(ctx: ServerContext, slot: Slot<HttpListener>): ReloadHandler {
+export function exporterReload(ctx: ExporterPorts, slot: Slot<HttpListener>): ReloadHandler {
   return {
     name: "exporter",
     async reload(e): Promise<ReloadOutcome[]> {
@@ -41,7 +40,7 @@ export function exporterReload(ctx: ServerContext, slot: Slot<HttpListener>): Re
   };
 }
 
-export function httpsApiReload(ctx: ServerContext, slot: Slot<HttpListener>): ReloadHandler {
+export function httpsApiReload(ctx: ApiPorts, slot: Slot<HttpListener>): ReloadHandler {
   return {
     name: "https api",
     async reload(e): Promise<ReloadOutcome[]> {

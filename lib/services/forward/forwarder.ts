@@ -1,5 +1,5 @@
 /**
- * One forward: relays a hub's packets to one RTMP URL with our RtmpClient, as SRS's SrsForwarder.
+ * One forward: relays a hub's packets to one RTMP URL through an Upstream (our RtmpClient), as SRS's SrsForwarder.
  *
  * The publisher never waits for the destination: onPacket only queues. The queue is bounded in bytes; when a
  * slow destination lets it overflow, everything queued is dropped and sending resumes at the next video
@@ -11,11 +11,29 @@
  * back-off, 1 s doubling to 30 s, reset after a publish succeeds. Each (re)connect starts with the metadata and
  * sequence headers, then waits for a keyframe. stop() (unpublish) ends everything.
  */
+import type { Lease } from "../../hub/lease.ts";
 import type { HubSubscriber, StreamHub } from "../../hub/stream-hub.ts";
 import type { Log } from "../../log/logger.ts";
 import { flvPlayersDecode, packetToFlvBody } from "../../media/flv-codec.ts";
 import type { MediaPacket } from "../../media/packet.ts";
-import { RtmpClient } from "../../protocols/rtmp/client.ts";
+
+/**
+ * A connection publishing one stream to its destination: today our RTMP client (lib/protocols/rtmp/client.ts),
+ * given by the composition root, so this service imports no protocol (an SRT or RTSP push would be another).
+ */
+export interface Upstream {
+  /** Starts publishing (the stream named by the URL it was connected with). */
+  publish(): Promise<void>;
+  /** Sends one FLV tag body; false when the caller should wait for drain(). */
+  sendMedia(kind: "audio" | "video" | "data", timestamp: number, payload: Uint8Array): boolean;
+  drain(): Promise<void>;
+  /** Resolves when the connection is closed. */
+  readonly closed: Promise<void>;
+  destroy(): void;
+}
+
+/** Connects to a destination URL (rejects on failure or after `timeoutMs`). */
+export type UpstreamConnector = (url: string, opts: { timeoutMs: number }) => Promise<Upstream>;
 
 export interface ForwarderOptions {
   /** Queue bound in bytes (default: 5 s of the stream's rate, at least 4 MiB). */
@@ -32,13 +50,15 @@ export interface ForwarderOptions {
 const MIN_QUEUE = 4 * 1024 * 1024;
 
 export class Forwarder implements HubSubscriber {
+  /** This subscriber's place on the hub (hub.subscribe), given back when it stops. */
+  private subscription: Lease | undefined;
   private queue: MediaPacket[] = [];
   private queued = 0;
   private waitKeyframe = true;
   private connected = false;
   private stopped = false;
   private wake: (() => void) | undefined;
-  private client: RtmpClient | undefined;
+  private client: Upstream | undefined;
   private readonly minBackoff: number;
   private readonly maxBackoff: number;
   private readonly connectTimeout: number;
@@ -55,7 +75,13 @@ export class Forwarder implements HubSubscriber {
   /** The last few failures, oldest first (bounded). */
   recentErrors: string[] = [];
 
-  constructor(readonly hub: StreamHub, readonly url: string, private log: Log, private opts: ForwarderOptions = {}) {
+  constructor(
+    readonly hub: StreamHub,
+    readonly url: string,
+    private connect: UpstreamConnector,
+    private log: Log,
+    private opts: ForwarderOptions = {},
+  ) {
     this.minBackoff = opts.minBackoffMs ?? 1000;
     this.maxBackoff = opts.maxBackoffMs ?? 30000;
     this.connectTimeout = opts.connectTimeoutMs ?? 5000;
@@ -72,7 +98,8 @@ export class Forwarder implements HubSubscriber {
 
   start(): void {
     this.log.trace(`forward: ${this.hub.name} -> ${this.url}`);
-    this.hub.attach(this, false);
+    this.subscription?.dispose();
+    this.subscription = this.hub.subscribe(this, false);
     this.running = this.run();
   }
 
@@ -115,7 +142,8 @@ export class Forwarder implements HubSubscriber {
     if (this.stopped) return this.running;
     this.stopped = true;
     this.connected = false;
-    this.hub.detach(this);
+    this.subscription?.dispose();
+    this.subscription = undefined;
     this.queue = [];
     this.queued = 0;
     this.client?.destroy();
@@ -177,7 +205,7 @@ export class Forwarder implements HubSubscriber {
   private connectedOnce = false;
 
   private async session(): Promise<void> {
-    const client = await RtmpClient.connect(this.url, { timeoutMs: this.connectTimeout });
+    const client = await this.connect(this.url, { timeoutMs: this.connectTimeout });
     this.client = client;
     if (this.stopped) return;
     await client.publish();
@@ -207,14 +235,14 @@ export class Forwarder implements HubSubscriber {
     }
   }
 
-  private send(client: RtmpClient, p: MediaPacket): boolean {
+  private send(client: Upstream, p: MediaPacket): boolean {
     const body = packetToFlvBody(p);
     this.sentPackets++;
     this.sentBytes += body.length;
     return client.sendMedia(p.kind, p.dts, body);
   }
 
-  private async drained(client: RtmpClient): Promise<void> {
+  private async drained(client: Upstream): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       await Promise.race([

@@ -3,11 +3,11 @@
  * are stopped and the configured ones started again.
  */
 import { vhostChanges } from "../../config/diff.ts";
-import type { ServerContext } from "../../server.ts";
+import type { HubRegistry } from "../../hub/registry.ts";
 import { applied, type ReloadHandler, type ReloadOutcome } from "../../reload/handler.ts";
 import type { ForwardService } from "./service.ts";
 
-export function forwardReload(ctx: ServerContext, forward: () => ForwardService | undefined): ReloadHandler {
+export function forwardReload(ctx: { readonly hubs: Pick<HubRegistry, "all"> }, forward: () => ForwardService | undefined): ReloadHandler {
   return {
     name: "forward",
     reload(e): ReloadOutcome[] {

@@ -8,15 +8,18 @@
  * forwards (SRS refuses the publish); `destination` takes host[:port] entries only.
  */
 import type { StreamHub } from "../../hub/stream-hub.ts";
-import type { ServerContext } from "../../server.ts";
+import type { ServerView } from "../server-view.ts";
 import { hookOnForward } from "../hooks/forward.ts";
-import { Forwarder } from "./forwarder.ts";
+import { Forwarder, type UpstreamConnector } from "./forwarder.ts";
 import { forwardUrl } from "./url.ts";
+
+/** What forward needs of the server: the vhost's forward, publish events, the publisher, ids, log. */
+export type ForwardPorts = Pick<ServerView, "config" | "hubs" | "clients" | "log" | "serverId" | "serviceId">;
 
 export class ForwardService {
   private active = new Map<StreamHub, Forwarder[]>();
 
-  constructor(private ctx: ServerContext) {}
+  constructor(private ctx: ForwardPorts, private connect: UpstreamConnector) {}
 
   /** Every running forward with its stream (API, metrics). */
   all(): { hub: StreamHub; forwarder: Forwarder }[] {
@@ -75,7 +78,7 @@ export class ForwardService {
   }
 
   private add(hub: StreamHub, list: Forwarder[], url: string): void {
-    const f = new Forwarder(hub, url, this.ctx.log);
+    const f = new Forwarder(hub, url, this.connect, this.ctx.log);
     list.push(f);
     f.start();
   }
@@ -88,17 +91,9 @@ export class ForwardService {
   }
 }
 
-/** Starts forwarding for a server (once; the service lives in ctx.services.forward). */
-export function startForward(ctx: ServerContext): ForwardService {
-  let s = ctx.services.forward;
-  if (!s) {
-    s = new ForwardService(ctx);
-    ctx.services.forward = s;
-    s.start();
-  }
+/** Starts forwarding for a server (the composition root keeps the service). */
+export function startForward(ctx: ForwardPorts, connect: UpstreamConnector): ForwardService {
+  const s = new ForwardService(ctx, connect);
+  s.start();
   return s;
-}
-
-export function forwardService(ctx: ServerContext): ForwardService | undefined {
-  return ctx.services.forward;
 }

@@ -5,7 +5,7 @@
  * publisher's host (from its tcUrl) is a name rather than an IP. Port defaults to 1935.
  */
 import type { StreamKey } from "../../media/packet.ts";
-import { DEFAULT_RTMP_PORT, DEFAULT_VHOST, isIpAddress } from "../../protocols/rtmp/url.ts";
+import { DEFAULT_RTMP_PORT, DEFAULT_VHOST, isIpAddress } from "../../net/stream-url.ts";
 
 export function parseHostPort(dest: string): { host: string; port: number } {
   const d = dest.trim();

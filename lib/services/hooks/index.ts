@@ -25,7 +25,7 @@ import type { HttpHooksConfig } from "../../config/config.ts";
 import type { Log } from "../../log/logger.ts";
 import type { StreamKey } from "../../media/packet.ts";
 import { streamUrl } from "../../media/packet.ts";
-import type { ServerContext } from "../../server.ts";
+import type { ServerView } from "../server-view.ts";
 import { SERVER_SIGNATURE } from "../../version.ts";
 
 /** How long one hook URL may take to answer; a gate that times out refuses, a notification is logged. */
@@ -208,6 +208,9 @@ export interface HlsNotifyEvent {
   tsUrl: string;
 }
 
+/** What the hooks need of the server: the vhost's hooks, the stream's id, the server's ids, the log. */
+export type HookPorts = Pick<ServerView, "config" | "hubs" | "log" | "serverId" | "serviceId">;
+
 /** Substitutes SRS's on_hls_notify template variables. */
 export function hlsNotifyUrl(template: string, ids: Ids, e: HlsNotifyEvent): string {
   const vars: Record<string, string> = {
@@ -225,31 +228,31 @@ export function hlsNotifyUrl(template: string, ids: Ids, e: HlsNotifyEvent): str
 // ---------------------------------------------------------------------------------------------------------------
 // The API other services call.
 
-function hooksOf(ctx: ServerContext, vhost: string): HttpHooksConfig | undefined {
+function hooksOf(ctx: HookPorts, vhost: string): HttpHooksConfig | undefined {
   const h = ctx.config.vhost(vhost)?.httpHooks;
   return h && h.enabled ? h : undefined;
 }
 
-function streamIdOf(ctx: ServerContext, key: StreamKey): string | undefined {
+function streamIdOf(ctx: HookPorts, key: StreamKey): string | undefined {
   return ctx.hubs.find(key)?.id;
 }
 
 /** POST on_dvr to every configured URL. */
-export async function hookOnDvr(ctx: ServerContext, e: DvrEvent): Promise<void> {
+export async function hookOnDvr(ctx: HookPorts, e: DvrEvent): Promise<void> {
   const h = hooksOf(ctx, e.key.vhost);
   if (!h || h.onDvr.length === 0) return;
   await notifyHooks(ctx.log, "on_dvr", h.onDvr, dvrPayload(ctx, e, streamIdOf(ctx, e.key)));
 }
 
 /** POST on_hls to every configured URL. */
-export async function hookOnHls(ctx: ServerContext, e: HlsEvent): Promise<void> {
+export async function hookOnHls(ctx: HookPorts, e: HlsEvent): Promise<void> {
   const h = hooksOf(ctx, e.key.vhost);
   if (!h || h.onHls.length === 0) return;
   await notifyHooks(ctx.log, "on_hls", h.onHls, hlsPayload(ctx, e, streamIdOf(ctx, e.key)));
 }
 
 /** GET every on_hls_notify URL template, reading at most hls_nb_notify bytes; the answer is ignored. */
-export async function hookOnHlsNotify(ctx: ServerContext, e: HlsNotifyEvent): Promise<void> {
+export async function hookOnHlsNotify(ctx: HookPorts, e: HlsNotifyEvent): Promise<void> {
   const h = hooksOf(ctx, e.key.vhost);
   if (!h || h.onHlsNotify.length === 0) return;
   const max = ctx.config.vhost(e.key.vhost)?.hls.nbNotify ?? 64;

@@ -1,4 +1,4 @@
-/** HTTP-TS shared encoder: a hub's packets through tsFanOut to two players (one joining late), checked by ffprobe. */
+/** HTTP-TS shared encoder: a hub's packets through the shared tsOutput to two players (one joining late), checked by ffprobe. */
 import { afterAll, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { BytePlayer, type ByteSink } from "../../../lib/hub/fanout.ts";
 import { StreamHub } from "../../../lib/hub/stream-hub.ts";
 import { Log, LogSink } from "../../../lib/log/logger.ts";
-import { tsFanOut } from "../../../lib/protocols/http/ts-stream.ts";
+import { type TsFanOut, tsOutput } from "../../../lib/outputs/ts-fanout.ts";
 import { clip } from "../../helpers/media.ts";
 import { demuxFlv } from "../../../lib/formats/flv.ts";
 import { flvTagToPacket } from "../../../lib/media/flv-codec.ts";
@@ -48,7 +48,7 @@ function probe(file: string): { streams: string[]; video: number; audio: number 
 }
 
 for (const audioOnly of [false, true]) {
-  test(`tsFanOut: players get PAT/PMT first and a decodable stream${audioOnly ? " (audio only)" : ""}`, () => {
+  test(`tsOutput: players get PAT/PMT first and a decodable stream${audioOnly ? " (audio only)" : ""}`, () => {
     const hub = new StreamHub({ vhost: "__defaultVhost__", app: "live", stream: "s" }, { gopCache: true, gopCacheMaxFrames: 2500, timeJitter: "off" }, new Log(new LogSink({ level: "error" })), "vid-test");
     hub.startPublish({ clientId: "c1", type: "fmle-publish", ip: "127.0.0.1", kick: () => {} });
     const packets = flvPackets(clip("clip.flv")).filter((p) => !audioOnly || p.kind !== "video");
@@ -57,22 +57,18 @@ for (const audioOnly of [false, true]) {
     const s1 = new Sink();
     const s2 = new Sink();
     let p2: BytePlayer | undefined;
+    let output: TsFanOut | undefined;
     const half = Math.floor(packets.length / 2);
     packets.forEach((p, i) => {
       hub.publish(p);
-      if (i === 5) {
-        const t = tsFanOut(hub, opts);
-        const pl = new BytePlayer(s1, events);
-        pl.writeNow(t.header());
-        t.fanout.add(pl);
-      }
+      // Players lease the hub's one shared TS output; it sends PAT+PMT to each joining player first.
+      if (i === 5) output = hub.play(tsOutput(opts), new BytePlayer(s1, events)).output;
       if (i === half) {
-        const t = tsFanOut(hub, opts);
         p2 = new BytePlayer(s2, events);
-        p2.writeNow(t.header());
-        t.fanout.add(p2);
+        expect(hub.play(tsOutput(opts), p2).output).toBe(output!);
+        expect(output!.size).toBe(2);
       }
-      tsFanOut(hub, opts).fanout.flushAll();
+      output?.flushAll();
     });
     expect(p2).toBeDefined();
     for (const [name, sink] of [["a", s1], ["b", s2]] as const) {

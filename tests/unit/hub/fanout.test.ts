@@ -213,19 +213,20 @@ describe("FanOut", () => {
     s.fan.remove(x.pl);
   });
 
-  test("players are told of unpublish/publish; the last player leaving drops the format from the hub", () => {
+  test("players are told of unpublish/publish; the last player's lease drops the format from the hub", () => {
     const s = setup();
     s.hub.startPublish(s.publisher);
     const x = s.player();
     const y = s.player();
-    s.fan.add(x.pl);
-    s.fan.add(y.pl);
+    const spec = { key: "test", create: () => s.fan };
+    const lx = s.hub.play(spec, x.pl);
+    const ly = s.hub.play(spec, y.pl);
     s.hub.stopPublish(s.publisher);
     s.hub.startPublish(s.publisher);
     expect([x.events.unpublished, x.events.published, y.events.unpublished, y.events.published]).toEqual([1, 1, 1, 1]);
-    s.fan.remove(x.pl);
+    lx.dispose();
     expect(s.hub.subscriberCount).toBe(1);
-    s.fan.remove(y.pl);
+    ly.dispose();
     expect(s.fan.size).toBe(0);
     expect(s.hub.subscriberCount).toBe(0);
     // A removed player gets nothing more.

@@ -1,6 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { RtmpProtocolError } from "../../../lib/protocols/rtmp/messages.ts";
-import { isIpAddress, parseRtmpUrl, resolveRtmpRequest, splitRtmpUrl } from "../../../lib/protocols/rtmp/url.ts";
+import { isIpAddress, parseRtmpUrl, resolveRtmpRequest, splitRtmpUrl, StreamUrlError } from "../../../lib/net/stream-url.ts";
 
 // [tcUrl, stream (with query), expected]
 const TABLE: Array<[string, string, Partial<ReturnType<typeof resolveRtmpRequest>>]> = [
@@ -38,7 +37,7 @@ describe("resolveRtmpRequest (SRS url forms)", () => {
   });
 
   test("no schema -> error", () => {
-    expect(() => resolveRtmpRequest("h/live", "s")).toThrow(RtmpProtocolError);
+    expect(() => resolveRtmpRequest("h/live", "s")).toThrow(StreamUrlError);
   });
 });
 
@@ -51,7 +50,7 @@ describe("client url split", () => {
     });
     expect(splitRtmpUrl("rtmp://h/live?vhost=v/s")).toEqual({ tcUrl: "rtmp://h/live?vhost=v", stream: "s" });
     expect(splitRtmpUrl("rtmp://h/a/b/s")).toEqual({ tcUrl: "rtmp://h/a/b", stream: "s" });
-    expect(() => splitRtmpUrl("rtmp://h")).toThrow(RtmpProtocolError);
+    expect(() => splitRtmpUrl("rtmp://h")).toThrow(StreamUrlError);
     expect(parseRtmpUrl("rtmp://h/live?vhost=v/s")).toMatchObject({ vhost: "v", app: "live", stream: "s" });
   });
 

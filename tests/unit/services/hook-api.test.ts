@@ -4,11 +4,7 @@ import type { ClientInfo } from "../../../lib/clients.ts";
 import { loadConfig } from "../../../lib/config/index.ts";
 import { HubRegistry } from "../../../lib/hub/registry.ts";
 import { Log, LogSink } from "../../../lib/log/logger.ts";
-import { Lifecycle } from "../../../lib/lifecycle.ts";
-import { hookOnDvr, hookOnHls, hookOnHlsNotify } from "../../../lib/services/hooks/index.ts";
-import type { ServerContext } from "../../../lib/server.ts";
-import { ClientRegistry } from "../../../lib/clients.ts";
-import { OpenAccess } from "../../../lib/services/access.ts";
+import { hookOnDvr, type HookPorts, hookOnHls, hookOnHlsNotify } from "../../../lib/services/hooks/index.ts";
 
 const hits: { method: string; path: string; body: string }[] = [];
 const hookServer = Bun.serve({
@@ -32,10 +28,10 @@ vhost __defaultVhost__ { hls { enabled on; hls_nb_notify 16; } http_hooks { enab
     env: {},
   });
   const log = new Log(new LogSink({ tank: "console", file: "", level: "error", utc: false }), "test");
-  const ctx: ServerContext = {
+  // The hooks' narrow port: the config, the hubs (stream ids), the log and the server's ids.
+  const ctx: HookPorts = {
     config, hubs: new HubRegistry(log, () => ({ gopCache: true, gopCacheMaxFrames: 100, timeJitter: "full" })),
-    clients: new ClientRegistry(), log, access: new OpenAccess(), serverId: "vid-ss9w0t2", serviceId: "9s991a45", startedAt: Date.now(), services: {},
-    lifecycle: new Lifecycle(log),
+    log, serverId: "vid-ss9w0t2", serviceId: "9s991a45",
   };
   const key = { vhost: "__defaultVhost__", app: "live", stream: "livestream" };
   const hub = ctx.hubs.get(key);

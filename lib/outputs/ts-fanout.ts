@@ -1,25 +1,28 @@
 /**
- * HTTP-TS live streams (`http_remux` mounts ending in `.ts`): one shared, stateful TS muxer per hub, whose bytes
- * every player of the stream shares through a FanOut.
+ * The live MPEG-TS output of a hub: one shared, stateful TS muxer per set of player options (fanOutKey) whose
+ * bytes every TS player with those options shares through a FanOut (SRT players flush every event-loop turn,
+ * HTTP-TS players every mw_latency: two outputs). Used by HTTP-TS (`http_remux` mounts ending in `.ts`, lib/protocols/http/live.ts) and
+ * SRT players (lib/protocols/srt/bridge.ts); it lives here, outside both protocols, so neither imports the other.
  *
- * Use from the HTTP live handler (lib/protocols/http/live.ts):
+ * Use:
  *
- *   const ts = tsFanOut(hub, { mwLatencyMs, minLatency, queueSeconds });   // shared per hub ("ts" format)
  *   const player = new BytePlayer(sink, { onOverflow, onUnpublish });
- *   player.writeNow(ts.header());   // PAT+PMT first, so an audio-only stream is decodable at once
- *   ts.fanout.add(player);          // then the GOP replay (starting at a keyframe, which carries PAT/PMT) and live
+ *   const play = hub.play(tsOutput({ mwLatencyMs, minLatency, queueSeconds }), player);
+ *     // a live stream's player gets PAT+PMT first (an audio-only stream is decodable at once), then the GOP
+ *     // replay (starting at a keyframe, which carries PAT/PMT) and live
  *   ...
- *   ts.fanout.remove(player);       // on close; the last player drops the format (and the muxer) from the hub
+ *   play.dispose();                 // on close; the last player drops the output (and the muxer) from the hub
  *
- * Response headers: `Content-Type: video/MP2T` (SRS sends this), chunked.
+ * HTTP response headers: `Content-Type: video/MP2T` (SRS sends this), chunked.
  *
  * PAT/PMT are repeated before every video keyframe, and for audio-only streams every second of audio, so a
  * player can join anywhere. Codecs: H.264, HEVC, AAC, MP3 (see lib/formats/mpegts-mux.ts); others are dropped.
  */
-import { TsMuxer } from "../../formats/mpegts-mux.ts";
-import { FanOut, type FanOutOptions } from "../../hub/fanout.ts";
-import type { StreamHub } from "../../hub/stream-hub.ts";
-import type { MediaPacket } from "../../media/packet.ts";
+import { TsMuxer } from "../formats/mpegts-mux.ts";
+import { type BytePlayer, FanOut, fanOutKey, type FanOutOptions } from "../hub/fanout.ts";
+import type { OutputSpec } from "../hub/lease.ts";
+import type { StreamHub } from "../hub/stream-hub.ts";
+import type { MediaPacket } from "../media/packet.ts";
 
 export const TS_CONTENT_TYPE = "video/MP2T";
 export const TS_FORMAT_NAME = "ts";
@@ -60,18 +63,25 @@ export function tsEncoderFor(hub: StreamHub): TsStreamEncoder {
   };
 }
 
-/** The hub's shared HTTP-TS fan-out (created on first use) and a header for joining players. */
-export function tsFanOut(hub: StreamHub, opts: FanOutOptions): { fanout: FanOut; header(): Uint8Array } {
-  const fanout = hub.format(TS_FORMAT_NAME, () => {
-    const e = tsEncoderFor(hub);
-    return new TsFanOut(hub, TS_FORMAT_NAME, (p) => e.encode(p), opts, e);
-  }) as TsFanOut;
-  return { fanout, header: () => fanout.encoder.header() };
+/** The hub's shared TS output (players lease it with hub.play). */
+export function tsOutput(opts: FanOutOptions): OutputSpec<TsFanOut> {
+  return {
+    key: fanOutKey(TS_FORMAT_NAME, opts),
+    create: (hub) => {
+      const e = tsEncoderFor(hub);
+      return new TsFanOut(hub, TS_FORMAT_NAME, (p) => e.encode(p), opts, e);
+    },
+  };
 }
 
-/** A FanOut that remembers its encoder (so later players of the same hub get its header). */
-class TsFanOut extends FanOut {
+/** A FanOut that remembers its encoder: a player joining a live stream gets PAT+PMT first. */
+export class TsFanOut extends FanOut {
   constructor(hub: StreamHub, name: string, encode: (p: MediaPacket) => Uint8Array | null, opts: FanOutOptions, readonly encoder: TsStreamEncoder) {
     super(hub, name, encode, opts);
+  }
+
+  override add(player: BytePlayer): void {
+    if (this.hub.active) player.writeNow(this.encoder.header());
+    super.add(player);
   }
 }

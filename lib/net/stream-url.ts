@@ -1,4 +1,6 @@
 /**
+ * Stream URLs as SRS resolves them (shared by RTMP, WebRTC's webrtc:// URLs and forward: no protocol owns it).
+ *
  * What an RTMP client asks for (connect's tcUrl, then the publish/play stream name with its query), resolved
  * the way SRS resolves it:
  *
@@ -14,7 +16,8 @@
  *  - Stream names keep any `.flv`/`.m3u8` suffix: SRS strips those only for HTTP requests, not for RTMP.
  *  - The legacy `...vhost...` app form of SRS 1-3 is not accepted, as in current SRS.
  */
-import { RtmpProtocolError } from "./messages.ts";
+/** A stream URL that cannot be resolved (no schema, no host, not rtmp://host/app/stream). */
+export class StreamUrlError extends Error {}
 
 export const DEFAULT_VHOST = "__defaultVhost__";
 export const DEFAULT_APP = "__defaultApp__";
@@ -69,7 +72,7 @@ const trimSlashes = (s: string): string => s.replace(/^\/+/, "").replace(/\/+$/,
 
 /**
  * Resolves connect's tcUrl plus the stream name (which may carry "?query") of publish/play, and an optional
- * separate param, into vhost/app/stream. Throws RtmpProtocolError when the URL has no "schema://host".
+ * separate param, into vhost/app/stream. Throws StreamUrlError when the URL has no "schema://host".
  */
 export function resolveRtmpRequest(tcUrl: string, stream = "", param = ""): RtmpRequestUrl {
   let full = tcUrl;
@@ -83,7 +86,7 @@ export function resolveRtmpRequest(tcUrl: string, stream = "", param = ""): Rtmp
   full = full.split("/_definst_").join("");
 
   const sep = full.indexOf("://");
-  if (sep <= 0) throw new RtmpProtocolError(`bad RTMP url "${tcUrl}": no schema`);
+  if (sep <= 0) throw new StreamUrlError(`bad RTMP url "${tcUrl}": no schema`);
   const schema = full.slice(0, sep);
   let rest = full.slice(sep + 3);
 
@@ -112,7 +115,7 @@ export function resolveRtmpRequest(tcUrl: string, stream = "", param = ""): Rtmp
     host = m[1]!.replace(/^\[(.*)\]$/, "$1");
     if (m[2]) port = Number(m[2]);
   }
-  if (host === "") throw new RtmpProtocolError(`bad RTMP url "${tcUrl}": no host`);
+  if (host === "") throw new StreamUrlError(`bad RTMP url "${tcUrl}": no host`);
 
   const lastSlash = path.lastIndexOf("/");
   let streamName = path.slice(lastSlash + 1);
@@ -146,7 +149,7 @@ export function splitRtmpUrl(url: string): { tcUrl: string; stream: string } {
   const head = q >= 0 ? url.slice(0, q) : url;
   const slash = head.lastIndexOf("/");
   if (slash < 0 || head.slice(0, slash).endsWith("/") || !head.includes("://")) {
-    throw new RtmpProtocolError(`bad RTMP url "${url}": expected rtmp://host/app/stream`);
+    throw new StreamUrlError(`bad RTMP url "${url}": expected rtmp://host/app/stream`);
   }
   // The FMLE form puts the query before the last slash: rtmp://h/app?vhost=v/stream
   const lastSlash = url.lastIndexOf("/");

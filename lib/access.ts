@@ -1,10 +1,11 @@
 /**
  * The gate every session passes through: security rules (allow/deny by IP), refer checks and the HTTP
  * callbacks (on_connect, on_publish, on_play refuse; on_unpublish, on_stop, on_close only notify).
- * Protocol sessions await the gates; the implementation lives in lib/services/hooks and security.
+ * Protocol sessions await the gates (a port every adapter takes); the implementation is lib/services/gate.ts
+ * (security rules, refer, hooks).
  */
-import type { ClientInfo } from "../clients.ts";
-import type { StreamKey } from "../media/packet.ts";
+import type { ClientInfo } from "./clients.ts";
+import type { StreamKey } from "./media/packet.ts";
 
 export type AccessResult = { ok: true } | { ok: false; reason: string };
 

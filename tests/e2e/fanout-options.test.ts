@@ -1,0 +1,66 @@
+/**
+ * Fan-out by options, end to end: an SRT player (no merged write) and an HTTP-TS player (the vhost's mw_latency)
+ * of one RTMP-published stream each get their own TS output, built with their own settings (the server's log
+ * names each output by format and options), and both decode H.264 + AAC at full frame rate at the same time.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { clip } from "../helpers/media.ts";
+import { playFrames, type Proc, probeStreams, publish, type RunningServer, startServer } from "../helpers/server.ts";
+
+const children: Proc[] = [];
+
+async function waitFor(srv: RunningServer, cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timeout waiting for ${what}\n${srv.output().slice(-4000)}`);
+    await Bun.sleep(50);
+  }
+}
+
+describe("fan-out by options: SRT and HTTP-TS players of one stream", () => {
+  let srv: RunningServer;
+
+  beforeAll(async () => {
+    srv = await startServer({
+      config: `
+listen 1935;
+daemon off;
+srs_log_tank console;
+srs_log_level trace;
+http_api { enabled on; listen 1985; }
+http_server { enabled on; listen 8080; dir ./html; }
+srt_server { enabled on; listen 10080; }
+vhost __defaultVhost__ {
+    min_latency off;
+    play { mw_latency 300; queue_length 10; }
+    http_remux { enabled on; mount [vhost]/[app]/[stream].ts; }
+    srt { enabled on; srt_to_rtmp on; }
+}
+`,
+      env: { SRS_SRT_SERVER_ENABLED: "on" },
+    });
+    await waitFor(srv, () => srv.output().includes("srt server listening"), 5000, "srt listener");
+    children.push(publish(clip("clip.flv"), srv.rtmpUrl("/live/s")));
+    await waitFor(srv, () => srv.output().includes("publish start by"), 15000, "publisher");
+    await Bun.sleep(1500); // a GOP in the cache
+  }, 30000);
+
+  afterAll(async () => {
+    for (const c of children) c.kill();
+    await Promise.all(children.map((c) => c.done));
+    await srv?.stop("SIGKILL");
+  });
+
+  test("each player gets its own TS output with its own settings; both decode at once", async () => {
+    const srt = `srt://127.0.0.1:${srv.srt}?streamid=#!::r=live/s,m=request`;
+    const http = srv.httpUrl("/live/s.ts");
+    const [a, b] = await Promise.all([playFrames(srt, 5), playFrames(http, 5)]);
+    expect(a.video).toBeGreaterThanOrEqual(110);
+    expect(b.video).toBeGreaterThanOrEqual(110);
+    const out = srv.output();
+    expect(out).toContain("output ts?mw_latency=0&queue_length=10 created"); // the SRT player's
+    expect(out).toContain("output ts?mw_latency=300&queue_length=10 created"); // the HTTP-TS player's
+    const streams = await probeStreams(http);
+    expect(streams.map((s) => s.codec_name).sort()).toEqual(["aac", "h264"]);
+  }, 40000);
+});
