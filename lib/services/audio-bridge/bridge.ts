@@ -19,6 +19,7 @@
  * "mp3", and a change of the publisher's codec restarts the transcoder.
  */
 import type { HubSubscriber, StreamHub } from "../../hub/stream-hub.ts";
+import type { Lease } from "../../hub/lease.ts";
 import type { Log } from "../../log/logger.ts";
 import type { AudioCodec, MediaPacket } from "../../media/packet.ts";
 import type { TranscoderHandle, TranscoderPool } from "./pool.ts";
@@ -40,7 +41,8 @@ export class AudioBridge implements HubSubscriber {
   source: AudioCodec;
   readonly target: AudioCodec;
   private tx: TranscoderHandle | undefined;
-  private attached = false;
+  /** The bridge's place on the hub (hub.subscribe), given back on close. */
+  private subscription: Lease | undefined;
   /** Totals over every transcoder run of this bridge (a run ends when the bridge idles). */
   framesIn = 0;
   packetsOut = 0;
@@ -77,11 +79,9 @@ export class AudioBridge implements HubSubscriber {
     return this.opts.direction === "aac->opus";
   }
 
-  /** Attaches to the hub (no replay: the bridge starts from the publisher's config and the next frames). */
+  /** Subscribes to the hub (no replay: the bridge starts from the publisher's config and the next frames). */
   start(): void {
-    if (this.attached) return;
-    this.attached = true;
-    this.hub.attach(this, false);
+    this.subscription ??= this.hub.subscribe(this, false);
   }
 
   /** Resolves once everything sent to the transcoder so far has come back and reached the hub. */
@@ -189,7 +189,7 @@ export class AudioBridge implements HubSubscriber {
   /** Stops transcoding and leaves the hub. */
   close(): void {
     this.stop("unpublish");
-    if (this.attached) this.hub.detach(this);
-    this.attached = false;
+    this.subscription?.dispose();
+    this.subscription = undefined;
   }
 }
