@@ -17,8 +17,8 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createServer, Socket } from "node:net";
 import { join } from "node:path";
 import { clip, REPO_ROOT } from "../helpers/media.ts";
-import { RTCPeerConnection, RTCRtpCodecParameters } from "werift";
 import { freePort, type Proc, publish, rtcEnv, run, type RunningServer, startServer } from "../helpers/server.ts";
+import { whepViewer } from "../helpers/whep.ts";
 
 type Hook = { action: string; client_id?: string; stream?: string; at: number };
 
@@ -110,39 +110,6 @@ afterAll(async () => {
   for (const p of procs) p.kill();
   for (const s of servers) await s.stop("SIGKILL");
 });
-
-/** A WHEP viewer (werift, loopback only): counts the video RTP packets it receives. */
-async function whepViewer(api: number, stream: string): Promise<{ pc: RTCPeerConnection; packets: () => number }> {
-  const pc = new RTCPeerConnection({
-    iceServers: [],
-    iceAdditionalHostAddresses: ["127.0.0.1"],
-    iceUseIpv6: false,
-    iceFilterCandidatePair: (pair) => (pair.protocol as { localCandidate?: { host: string } }).localCandidate?.host === "127.0.0.1",
-    bundlePolicy: "max-bundle",
-    codecs: {
-      video: [new RTCRtpCodecParameters({
-        mimeType: "video/H264",
-        clockRate: 90000,
-        rtcpFeedback: [{ type: "nack" }, { type: "nack", parameter: "pli" }],
-        parameters: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
-      })],
-      audio: [new RTCRtpCodecParameters({ mimeType: "audio/opus", clockRate: 48000, channels: 2 })],
-    },
-  });
-  let packets = 0;
-  pc.addTransceiver("video", { direction: "recvonly" }).onTrack.subscribe((t) => t.onReceiveRtp.subscribe(() => void packets++));
-  pc.addTransceiver("audio", { direction: "recvonly" });
-  await pc.setLocalDescription(await pc.createOffer());
-  const res = await fetch(`http://127.0.0.1:${api}/rtc/v1/whep/?app=live&stream=${stream}`, {
-    method: "POST",
-    body: pc.localDescription!.sdp,
-    headers: { "Content-Type": "application/sdp" },
-  });
-  const answer = await res.text();
-  if (res.status !== 201) throw new Error(`WHEP ${res.status}: ${answer.slice(0, 200)}`);
-  await pc.setRemoteDescription({ type: "answer", sdp: answer });
-  return { pc, packets: () => packets };
-}
 
 const play = (url: string, extra: string[] = []) =>
   track(run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-rw_timeout", "20000000", ...extra, "-i", url, "-c", "copy", "-f", "null", "-"]));
