@@ -63,11 +63,11 @@ function videoPackets(out: string): { dts: number; key: boolean }[] {
     .map((m) => ({ dts: Number(m[1]), key: m[6] === undefined || (parseInt(m[7]!, 16) & 1) === 1 }));
 }
 
-/** An ffmpeg player printing one line per video packet (framecrc; non-keyframes carry `F=0x0`). */
+/** An ffmpeg player printing one line per video packet, timestamps as received (framecrc; non-keyframes carry `F=0x0`). */
 function framePlayer(url: string, extra: string[] = []): Proc {
   return track(run("ffmpeg", [
     "-hide_banner", "-loglevel", "error", "-rw_timeout", "15000000", ...extra, "-i", url,
-    "-map", "0:v:0", "-c", "copy", "-copyinkf", "-f", "framecrc", "-",
+    "-map", "0:v:0", "-c", "copy", "-copyinkf", "-copyts", "-f", "framecrc", "-",
   ], { timeoutMs: 90000 }));
 }
 
@@ -147,5 +147,93 @@ vhost gone.test {
     expect(keepPub.proc.exitCode).toBeNull();
     expect(keepPlayer.proc.exitCode).toBeNull();
     expect((await clients(s)).map((c) => c.type).sort()).toEqual(["fmle-publish", "rtmp-play"]);
+  }, 90000);
+});
+
+/** A publisher of a generated 25 fps video with a 4 s GOP whose timestamps start at 100 s. */
+function longGopPublisher(url: string): Proc {
+  return track(run("ffmpeg", [
+    "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
+    "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "100", "-keyint_min", "100", "-sc_threshold", "0",
+    "-bf", "0", "-output_ts_offset", "100", "-f", "flv", url,
+  ]));
+}
+
+const GOP_MS = 4000;
+
+/**
+ * Waits until the reference player is 1–2.6 s into a GOP that began after `afterDts` (so a player starting now
+ * joins mid-GOP), and returns that GOP's keyframe dts and the reference's last dts.
+ */
+async function midGop(ref: Proc, afterDts: number, s: RunningServer): Promise<{ key: number; now: number }> {
+  let at = { key: -1, now: -1 };
+  await waitFor("the reference player to be mid-GOP", () => {
+    const v = videoPackets(ref.output());
+    const key = v.findLast((p) => p.key)?.dts ?? -1;
+    const now = v.at(-1)?.dts ?? -1;
+    at = { key, now };
+    return key > afterDts && now - key >= 1000 && now - key <= 2600;
+  }, 20000, s);
+  return at;
+}
+
+/** The first video packet a new RTMP player gets. */
+async function firstPacket(url: string, s: RunningServer): Promise<{ dts: number; key: boolean }> {
+  const p = framePlayer(url);
+  await waitFor("a new player's first frame", () => videoPackets(p.output()).length > 0, 15000, s);
+  p.kill();
+  return videoPackets(p.output())[0]!;
+}
+
+async function streamIds(s: RunningServer): Promise<string[]> {
+  const r = await fetch(`http://127.0.0.1:${s.api}/api/v1/streams/?count=100`);
+  return ((await r.json()) as { streams: { id: string }[] }).streams.map((x) => x.id);
+}
+
+describe("reload: play options reach the running stream", () => {
+  test("gop_cache off→on: the next player starts from the cached keyframe; time_jitter: at the stream's next publish", async () => {
+    const playConf = (gop: boolean, jitter: string) => `listen 1935; daemon off; srs_log_tank console;
+http_api { enabled on; listen 1985; }
+vhost __defaultVhost__ { play { gop_cache ${gop ? "on" : "off"}; time_jitter ${jitter}; } srt { enabled on; srt_to_rtmp on; } }
+`;
+    const s = await startServer({ config: playConf(false, "off"), env: { SRS_SRT_SERVER_ENABLED: "on" } });
+    servers.push(s);
+    const url = s.rtmpUrl("/live/opts");
+    const pub = longGopPublisher(url);
+    const ref = framePlayer(url);
+    // An SRT player waits through a republish: it keeps the stream's hub (and its options) across it.
+    const keeper = track(run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-f", "mpegts", "-i",
+      `srt://127.0.0.1:${s.srt}?streamid=#!::r=live/opts,m=request`, "-c", "copy", "-f", "null", "-"]));
+    await waitFor("the reference player's frames", () => videoPackets(ref.output()).length > 10, 15000, s);
+    // time_jitter off: the publisher's timestamps (from 100 s) reach players as they are.
+    expect(videoPackets(ref.output())[0]!.dts).toBeGreaterThanOrEqual(100000);
+
+    // gop_cache off: a player joining mid-GOP waits for the next keyframe.
+    const before = await midGop(ref, 0, s);
+    const a = await firstPacket(url, s);
+    expect(a.key).toBe(true);
+    expect(a.dts).toBeGreaterThanOrEqual(before.key + GOP_MS);
+
+    await reload(s, playConf(true, "full"));
+    expect(s.output()).toContain("reload: vhost __defaultVhost__ play applied");
+    const reloadedAt = videoPackets(ref.output()).at(-1)!.dts;
+
+    // gop_cache on: a player joining mid-GOP (of a GOP cached since the reload) starts at that GOP's keyframe.
+    const after = await midGop(ref, reloadedAt, s);
+    const b = await firstPacket(url, s);
+    expect(b.key).toBe(true);
+    expect(b.dts).toBe(after.key);
+
+    // time_jitter full takes effect at the next publish of the same (kept) stream: timestamps from 0 again.
+    const ids = await streamIds(s);
+    expect(ids.length).toBe(1);
+    pub.kill();
+    await waitFor("the publisher to leave", () => s.output().includes("hub __defaultVhost__/live/opts: publish stop"), 10000, s);
+    expect(keeper.proc.exitCode).toBeNull();
+    longGopPublisher(url);
+    const c = await firstPacket(url, s);
+    expect(await streamIds(s)).toEqual(ids);
+    expect(c.key).toBe(true);
+    expect(c.dts).toBeLessThan(GOP_MS * 3);
   }, 90000);
 });
