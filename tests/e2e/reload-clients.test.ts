@@ -3,7 +3,8 @@
  *  - a vhost disabled by reload closes its clients of every protocol (RTMP publisher and player, HTTP-FLV, SRT
  *    publisher and player, an HLS session, a WHEP viewer), while clients of other vhosts go on;
  *  - `play` options changed by reload reach the running stream: gop_cache off→on for the next player,
- *    time_jitter at the stream's next publish (its hub kept by a waiting player).
+ *    time_jitter at the stream's next publish (its hub kept by a waiting player);
+ *  - a GStreamer publisher (flvmux ! rtmp2sink) goes through reloads without its player losing a frame.
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
@@ -236,4 +237,44 @@ vhost __defaultVhost__ { play { gop_cache ${gop ? "on" : "off"}; time_jitter ${j
     expect(c.key).toBe(true);
     expect(c.dts).toBeLessThan(GOP_MS * 3);
   }, 90000);
+});
+
+describe("reload with a GStreamer publisher", () => {
+  test("flvmux ! rtmp2sink publishes through three reloads (hls on, a vhost added, hls changed): the player loses no frame", async () => {
+    const conf = (hls: string, added: boolean) => `listen 1935; daemon off; srs_log_tank console;
+http_api { enabled on; listen 1985; }
+http_server { enabled on; listen 8080; dir ./html; }
+vhost __defaultVhost__ { ${hls} }
+${added ? "vhost added.test { }" : ""}
+`;
+    const s = await startServer({ config: conf("", false) });
+    servers.push(s);
+    const url = s.rtmpUrl("/live/gst");
+    const gst = track(run("gst-launch-1.0", [
+      "-q", "videotestsrc", "is-live=true", "!", "video/x-raw,width=320,height=240,framerate=25/1", "!",
+      "x264enc", "speed-preset=ultrafast", "tune=zerolatency", "key-int-max=25", "!", "h264parse", "!",
+      "flvmux", "name=m", "streamable=true", "!", "rtmp2sink", `location=${url}`,
+      "audiotestsrc", "is-live=true", "!", "audioconvert", "!", "avenc_aac", "!", "aacparse", "!", "m.",
+    ]));
+    await waitFor("the GStreamer publisher", () => s.output().includes("hub __defaultVhost__/live/gst: publish start"), 15000, s);
+    const player = framePlayer(url);
+    await waitFor("the player's frames", () => videoPackets(player.output()).length > 25, 15000, s);
+    const hls = (fragment: number) => `hls { enabled on; hls_path ./html; hls_fragment ${fragment}; hls_window 10; }`;
+    await reload(s, conf(hls(2), false));
+    await reload(s, conf(hls(2), true));
+    await reload(s, conf(hls(1), true));
+    expect(s.output()).toContain("reload: vhost __defaultVhost__ hls applied");
+    expect(s.output()).toContain("reload: vhost added.test added applied");
+    // HLS started for the running stream by the first reload.
+    await waitFor("the HLS playlist", async () => (await fetch(s.httpUrl("/live/gst.m3u8"))).status === 200, 15000, s);
+    const atLast = videoPackets(player.output()).length;
+    await waitFor("frames after the last reload", () => videoPackets(player.output()).length > atLast + 50, 10000, s);
+    const dts = videoPackets(player.output()).map((p) => p.dts);
+    let worst = 0;
+    for (let i = 1; i < dts.length; i++) worst = Math.max(worst, dts[i]! - dts[i - 1]!);
+    console.log(`reload with GStreamer: ${dts.length} video frames, largest dts step ${worst} ms`);
+    expect(worst).toBeLessThan(80); // 25 fps: 40 ms per frame; a lost frame makes a step of 80 ms
+    expect(gst.proc.exitCode).toBeNull();
+    expect(player.proc.exitCode).toBeNull();
+  }, 60000);
 });
