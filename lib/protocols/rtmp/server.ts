@@ -73,7 +73,16 @@ export class RtmpServer {
       }
     } catch (e) {
       for (const f of fresh) stopAccepting(f.server);
-      this.bound = this.bound.filter((b) => !early.has(b));
+      // Listeners freed early for a respelled address are bound again, so a failed reload leaves what it found.
+      const again: Bound[] = [];
+      for (const g of early) {
+        try {
+          again.push(await this.bind(g.address));
+        } catch (e2) {
+          this.ctx.log.error(`rtmp: cannot listen at ${g.address} again after a failed reload`, e2);
+        }
+      }
+      this.bound = this.bound.map((b) => (early.has(b) ? again.find((x) => x.address === b.address) : b)).filter((b): b is Bound => !!b);
       throw e;
     }
     if (this.closed) {

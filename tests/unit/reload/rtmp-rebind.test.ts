@@ -65,3 +65,18 @@ test("a taken port: rebind fails and the old listener keeps accepting", async ()
   await rtmp.close();
   other.close();
 });
+
+test("a failed rebind that had freed a port for a respelled address listens there again", async () => {
+  const ctx = context();
+  const [p1, p2] = [await freePort(), await freePort()];
+  const other = createServer((c) => c.destroy());
+  await new Promise<void>((r) => other.listen(p2, "127.0.0.1", () => r()));
+  const rtmp = new RtmpServer(ctx);
+  await rtmp.listen([`127.0.0.1:${p1}`]);
+  // p1 respelled (freed first, bound again) and p2 taken: the rebind fails after p1 was freed.
+  await expect(rtmp.rebind([`${p1}`, `127.0.0.1:${p2}`])).rejects.toThrow("address already in use");
+  expect(rtmp.ports).toEqual([p1]);
+  expect(await answers(p1)).toBe(true);
+  await rtmp.close();
+  other.close();
+});
