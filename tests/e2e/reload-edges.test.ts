@@ -223,8 +223,8 @@ vhost __defaultVhost__ { srt { enabled on; srt_to_rtmp on; } }
     const fresh = srtPublish(srt2, "fresh", 2);
     await waitFor("a publisher on the new port", () => s.output().includes("hub __defaultVhost__/live/fresh: publish start"), 10000, s);
     await fresh.done;
-    // The last session of the old port ends: the port closes.
-    pub.kill();
+    // The last session of the old port ends (ffmpeg closes its SRT connection): the port closes.
+    pub.proc.kill("SIGINT");
     await waitFor("the old port to close", () => s.output().includes(`srt server on udp ${srt1} closed: its last session ended`), 15000, s);
     expect(await udpTaken(srt1)).toBe(false);
     expect(await udpTaken(srt2)).toBe(true);
