@@ -51,6 +51,8 @@ export class Lifecycle {
   private running: Promise<void> | undefined;
   private hurried = false;
   private wakeUp: (() => void)[] = [];
+  /** Phases already run by the stop. */
+  private ran = new Set<Phase>();
 
   constructor(private log: Log) {}
 
@@ -59,7 +61,16 @@ export class Lifecycle {
     return this.running !== undefined;
   }
 
+  /**
+   * A part registered after its phase has run (a listener a reload was still opening when the quit began) is
+   * closed at once: nothing opened during a quit outlives it.
+   */
   register(c: Closer): () => void {
+    if (this.ran.has(c.phase)) {
+      this.log.trace(`quit: ${c.name} opened during the quit, closing it`);
+      void Promise.resolve().then(() => c.close("server quitting")).catch(() => undefined);
+      return () => {};
+    }
     this.closers.add(c);
     return () => void this.closers.delete(c);
   }
@@ -121,6 +132,7 @@ export class Lifecycle {
 
   /** Closes every part of a phase at once, waiting for them at most until the deadline. */
   private async phase(phase: Phase, reason: string, deadline: number): Promise<void> {
+    this.ran.add(phase);
     const parts = this.of(phase);
     for (const c of parts) this.closers.delete(c);
     const pending = new Set<string>();

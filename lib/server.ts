@@ -225,7 +225,10 @@ export class Server implements ServerContext {
   lastReload: ReloadOutcome[] = [];
 
   private async doReload(): Promise<ReloadOutcome[] | undefined> {
-    if (this.lifecycle.stopping) return undefined;
+    if (this.lifecycle.stopping) {
+      this.log.warn(`reload ignored: the server is quitting`);
+      return undefined;
+    }
     let next: SrsConfig;
     try {
       next = this.opts.loadConfig();

@@ -7,8 +7,10 @@
  *   unpublish/stop/close: on_unpublish / on_stop / on_close, logged and ignored on failure
  *
  * on_connect is sent when the client names its stream (publish/play), so its payload carries `stream` and
- * `param` as SRS's does (`?token=…` reaches the hook server for token auth). on_close is sent only for clients
- * that got an on_connect. Notifications of one client go out in order (on_unpublish/on_stop before on_close)
+ * `param` as SRS's does (`?token=…` reaches the hook server for token auth). As in SRS, only connection clients
+ * get on_connect/on_close: RTMP (SrsRtmpConn) and SRT (SrsMpegtsSrtConn). HTTP-FLV/TS, HLS and WebRTC clients
+ * get on_play/on_stop (WebRTC publishers on_publish/on_unpublish) and neither of the two. on_close is sent
+ * exactly to the clients that got an on_connect. Notifications of one client go out in order (on_unpublish/on_stop before on_close)
  * without blocking anything. A refused client counts in srs_clients_errs_total.
  */
 import type { ClientInfo } from "../clients.ts";
@@ -32,6 +34,9 @@ import { checkRefer, checkSecurity } from "./security/index.ts";
 
 /** What the gate needs of the server: the vhost's security/refer/hooks, stream ids and holds, stats, the log. */
 export type GatePorts = HookPorts & Pick<ServerView, "lifecycle"> & { readonly stats: Stats };
+
+/** The protocols whose clients get on_connect/on_close (SRS: srs_app_rtmp_conn.cpp, srs_app_srt_conn.cpp). */
+const CONNECTION_PROTOCOLS: ReadonlySet<string> = new Set(["rtmp", "srt"]);
 
 export class Gate implements AccessControl {
   /** Clients that got an on_connect (so they get an on_close), by id → their vhost/app. */
@@ -77,7 +82,7 @@ export class Gate implements AccessControl {
     const h = this.hooks(key.vhost);
     if (!h) return ALLOWED;
     const log = this.ctx.log.child(c.id);
-    if (!this.connected.has(c.id)) {
+    if (CONNECTION_PROTOCOLS.has(c.protocol) && !this.connected.has(c.id)) {
       this.connected.set(c.id, { vhost: key.vhost, app: key.app });
       if (h.onConnect.length) {
         const r = await gateHooks(log, "on_connect", h.onConnect, connectPayload(this.ctx, c, key));

@@ -6,6 +6,7 @@ import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { connect } from "node:net";
 import { join, resolve } from "node:path";
 import { VERSION } from "../../lib/version.ts";
 
@@ -151,6 +152,57 @@ describe("the whole server under Deno", () => {
       expect(api.streams.some((x) => x.url === "/live/deno")).toBe(true);
     } finally {
       pub.kill();
+      expect(await s.stop()).toBe(0);
+    }
+  }, SLOW);
+});
+
+describe("reload under Deno", () => {
+  test("SIGHUP moves the RTMP port: the new port serves, the old one is closed, the player on it goes on", async () => {
+    const { freePort, publish, run, startServer } = await import("../helpers/server.ts");
+    const { clip } = await import("../helpers/media.ts");
+    const [p1, p2, api] = [await freePort(), await freePort(), await freePort()];
+    const conf = (rtmp: number) => `listen 127.0.0.1:${rtmp}; daemon off; srs_log_tank console;
+http_api { enabled on; listen 127.0.0.1:${api}; }
+vhost __defaultVhost__ { }
+`;
+    const s = await startServer({
+      command: [DENO, "run", "-A", join(REPO, "main.ts")],
+      config: conf(p1),
+      env: { SRS_LISTEN: "", SRS_HTTP_API_LISTEN: "" },
+      ports: { rtmp: p1, api },
+    });
+    const pub = publish(clip("clip.flv"), `rtmp://127.0.0.1:${p1}/live/deno`);
+    const player = run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-rw_timeout", "15000000", "-i", `rtmp://127.0.0.1:${p1}/live/deno`,
+      "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-"], { timeoutMs: 90000 });
+    const frames = () => (player.output().match(/^0,/gm) ?? []).length;
+    const until = async (what: string, f: () => boolean | Promise<boolean>) => {
+      for (let i = 0; !(await f()); i++) {
+        if (i > 300) throw new Error(`timeout waiting for ${what}: ${s.output().slice(-2000)}`);
+        await Bun.sleep(50);
+      }
+    };
+    const answers = (port: number) => new Promise<boolean>((resolve) => {
+      const c = connect(port, "127.0.0.1", () => (c.destroy(), resolve(true)));
+      c.once("error", () => resolve(false));
+    });
+    try {
+      await until("the player's frames", () => frames() > 25);
+      writeFileSync(join(s.dir, "srs.conf"), conf(p2));
+      s.proc.kill("SIGHUP");
+      await until("reload ok", () => s.output().includes("reload ok"));
+      expect(s.output()).toContain("reload: listen applied");
+      expect(await answers(p1)).toBe(false);
+      const atReload = frames();
+      await until("frames after the reload", () => frames() > atReload + 50);
+      expect(player.proc.exitCode).toBeNull();
+      const r = run("ffprobe", ["-v", "error", "-rw_timeout", "8000000", "-show_entries", "stream=codec_name", "-of", "csv=p=0",
+        `rtmp://127.0.0.1:${p2}/live/deno`], { timeoutMs: 20000 });
+      await r.done;
+      expect(r.output().trim().split("\n").sort()).toEqual(["aac", "h264"]);
+    } finally {
+      pub.kill();
+      player.kill();
       expect(await s.stop()).toBe(0);
     }
   }, SLOW);

@@ -249,3 +249,60 @@ vhost __defaultVhost__ {
     }
   }, 40000);
 });
+
+describe("which clients get on_connect/on_close", () => {
+  test("as SRS: an SRT publisher does; HTTP-FLV and HLS players get on_play/on_stop only (WebRTC: see shutdown.test.ts)", async () => {
+    const hits: Hit[] = [];
+    const hookServer = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch(req) {
+        hits.push({ path: new URL(req.url).pathname, method: req.method, body: (await req.json().catch(() => ({}))) as Obj, at: Date.now() });
+        return Response.json({ code: 0 });
+      },
+    });
+    const h = `http://127.0.0.1:${hookServer.port}/hook`;
+    const s = await startServer({
+      config: `listen 1935; daemon off; srs_log_tank console;
+http_api { enabled on; listen 1985; }
+http_server { enabled on; listen 8080; dir ./html; }
+vhost __defaultVhost__ {
+    http_remux { enabled on; mount [vhost]/[app]/[stream].flv; }
+    hls { enabled on; hls_path ./html; hls_fragment 1; hls_window 10; }
+    srt { enabled on; srt_to_rtmp on; }
+    http_hooks { enabled on; on_connect ${h}; on_close ${h}; on_publish ${h}; on_unpublish ${h}; on_play ${h}; on_stop ${h}; }
+}
+`,
+      env: { SRS_SRT_SERVER_ENABLED: "on" },
+    });
+    const of = (action: string, id?: unknown) => hits.filter((x) => x.body.action === action && (id === undefined || x.body.client_id === id));
+    const seqOf = (id: unknown) => hits.filter((x) => x.body.client_id === id).map((x) => x.body.action);
+    try {
+      // An SRT publisher that ends by itself; HTTP-FLV and HLS players meanwhile.
+      const pub = run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-re", "-i", clip("clip.ts"), "-t", "6", "-c", "copy", "-f", "mpegts",
+        `srt://127.0.0.1:${s.srt}?streamid=#!::r=live/who,m=publish`], { timeoutMs: 30000 });
+      await waitFor(() => (of("on_publish").length ? true : undefined), 10000, "on_publish");
+      const flv = run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-i", s.httpUrl("/live/who.flv"), "-t", "1", "-f", "null", "-"], { timeoutMs: 20000 });
+      expect(await flv.done).toBe(0);
+      const master = await waitFor(async () => {
+        const r = await fetch(s.httpUrl("/live/who.m3u8"));
+        return r.status === 200 ? await r.text() : undefined;
+      }, 15000, "the HLS playlist");
+      expect(master).toContain("hls_ctx=");
+      await pub.done;
+      await waitFor(() => (of("on_unpublish").length && of("on_stop").length >= 2 ? true : undefined), 20000, "on_unpublish and both on_stop");
+
+      const pubId = of("on_publish")[0]!.body.client_id;
+      await waitFor(() => (of("on_close", pubId).length ? true : undefined), 10000, "the SRT publisher's on_close");
+      expect(seqOf(pubId)).toEqual(["on_connect", "on_publish", "on_unpublish", "on_close"]);
+      const players = of("on_play").map((x) => x.body.client_id);
+      expect(players.length).toBe(2); // HTTP-FLV and HLS
+      for (const id of players) expect(seqOf(id)).toEqual(["on_play", "on_stop"]);
+      expect(of("on_connect").length).toBe(1);
+      expect(of("on_close").length).toBe(1);
+    } finally {
+      await s.stop();
+      hookServer.stop(true);
+    }
+  }, 60000);
+});

@@ -17,8 +17,8 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createServer, Socket } from "node:net";
 import { join } from "node:path";
 import { clip, REPO_ROOT } from "../helpers/media.ts";
-import { RTCPeerConnection, RTCRtpCodecParameters } from "werift";
 import { freePort, type Proc, publish, rtcEnv, run, type RunningServer, startServer } from "../helpers/server.ts";
+import { whepViewer } from "../helpers/whep.ts";
 
 type Hook = { action: string; client_id?: string; stream?: string; at: number };
 
@@ -58,15 +58,20 @@ async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms:
   }
 }
 
-/** The client types the API lists (publishers and players). */
-async function clientTypes(s: RunningServer): Promise<string[]> {
+/** The clients the API lists (publishers and players). */
+async function clientList(s: RunningServer): Promise<{ id: string; type: string }[]> {
   try {
     const r = await fetch(`http://127.0.0.1:${s.api}/api/v1/clients/?count=100`);
-    const j = (await r.json()) as { clients: { type: string }[] };
-    return j.clients.map((c) => c.type).sort();
+    const j = (await r.json()) as { clients: { id: string; type: string }[] };
+    return j.clients;
   } catch {
     return [];
   }
+}
+
+/** The client types the API lists (publishers and players). */
+async function clientTypes(s: RunningServer): Promise<string[]> {
+  return (await clientList(s)).map((c) => c.type).sort();
 }
 
 /** The signal's time to the process's exit, with its exit code. */
@@ -105,39 +110,6 @@ afterAll(async () => {
   for (const p of procs) p.kill();
   for (const s of servers) await s.stop("SIGKILL");
 });
-
-/** A WHEP viewer (werift, loopback only): counts the video RTP packets it receives. */
-async function whepViewer(api: number, stream: string): Promise<{ pc: RTCPeerConnection; packets: () => number }> {
-  const pc = new RTCPeerConnection({
-    iceServers: [],
-    iceAdditionalHostAddresses: ["127.0.0.1"],
-    iceUseIpv6: false,
-    iceFilterCandidatePair: (pair) => (pair.protocol as { localCandidate?: { host: string } }).localCandidate?.host === "127.0.0.1",
-    bundlePolicy: "max-bundle",
-    codecs: {
-      video: [new RTCRtpCodecParameters({
-        mimeType: "video/H264",
-        clockRate: 90000,
-        rtcpFeedback: [{ type: "nack" }, { type: "nack", parameter: "pli" }],
-        parameters: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
-      })],
-      audio: [new RTCRtpCodecParameters({ mimeType: "audio/opus", clockRate: 48000, channels: 2 })],
-    },
-  });
-  let packets = 0;
-  pc.addTransceiver("video", { direction: "recvonly" }).onTrack.subscribe((t) => t.onReceiveRtp.subscribe(() => void packets++));
-  pc.addTransceiver("audio", { direction: "recvonly" });
-  await pc.setLocalDescription(await pc.createOffer());
-  const res = await fetch(`http://127.0.0.1:${api}/rtc/v1/whep/?app=live&stream=${stream}`, {
-    method: "POST",
-    body: pc.localDescription!.sdp,
-    headers: { "Content-Type": "application/sdp" },
-  });
-  const answer = await res.text();
-  if (res.status !== 201) throw new Error(`WHEP ${res.status}: ${answer.slice(0, 200)}`);
-  await pc.setRemoteDescription({ type: "answer", sdp: answer });
-  return { pc, packets: () => packets };
-}
 
 const play = (url: string, extra: string[] = []) =>
   track(run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-rw_timeout", "20000000", ...extra, "-i", url, "-c", "copy", "-f", "null", "-"]));
@@ -192,6 +164,10 @@ vhost __defaultVhost__ {
       return want.every((x) => t.includes(x));
     }, 15000, s);
     await waitFor("the forward's connection", () => forwardIn > 0, 10000, s);
+    // SRS sends on_connect/on_close to RTMP and SRT clients only (not HTTP-FLV, HLS or WebRTC).
+    const connClients = (await clientList(s)).filter((c) => ["fmle-publish", "rtmp-play", "srt-play"].includes(c.type));
+    const connIds = connClients.map((c) => c.id).sort();
+    expect(connIds.length).toBe(3);
     await Bun.sleep(2500); // a few seconds of recording
 
     const { ms, code } = await timeExit(s, "SIGTERM");
@@ -217,11 +193,11 @@ vhost __defaultVhost__ {
     expect(hooks.of("on_unpublish").map((h) => h.stream)).toEqual(["term"]);
     expect(hooks.of("on_stop").length).toBe(hooks.of("on_play").length);
     expect(hooks.of("on_stop").length).toBeGreaterThanOrEqual(5);
-    // on_close: the publisher and the three stream players (HLS and WebRTC sessions have none in SRS).
-    const connected = new Set(hooks.of("on_connect").map((h) => h.client_id));
-    const closed = hooks.of("on_close").map((h) => h.client_id);
-    expect(closed.length).toBeGreaterThanOrEqual(4);
-    expect(closed.every((id) => connected.has(id))).toBe(true);
+    // on_connect and on_close: exactly the RTMP publisher, the RTMP player and the SRT player, once each (SRS
+    // sends neither to HTTP-FLV, HLS or WebRTC clients; those get on_play/on_stop only).
+    expect(hooks.of("on_play").length).toBe(5);
+    expect(hooks.of("on_connect").map((h) => h.client_id!).sort()).toEqual(connIds);
+    expect(hooks.of("on_close").map((h) => h.client_id!).sort()).toEqual(connIds);
     expect(hooks.of("on_dvr").length).toBe(1);
     expect(out).toContain("fast quit (SIGTERM)");
   }, 60000);

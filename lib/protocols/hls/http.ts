@@ -110,14 +110,14 @@ export class HlsHttp {
     this.log = ctx.log;
   }
 
-  /** Every HLS root (resolved hls_path of each HLS-enabled vhost) with its config. */
+  /** Every HLS root (resolved hls_path of each enabled, HLS-enabled vhost) with its config. */
   private roots(): { root: string; cfg: HlsConfig; vhost: string }[] {
     const c = this.ctx.config;
     const out: { root: string; cfg: HlsConfig; vhost: string }[] = [];
     const seen = new Set<string>();
     for (const name of c.vhosts()) {
       const v = c.vhostExact(name);
-      if (!v?.hls.enabled) continue;
+      if (!v?.enabled || !v.hls.enabled) continue; // a vhost disabled (e.g. by reload) starts no HLS session
       const root = resolve(v.hls.path);
       if (seen.has(root)) continue;
       seen.add(root);

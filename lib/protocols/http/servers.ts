@@ -117,6 +117,7 @@ export class HttpServers {
   /** `port` and `address` as configured (port 0 binds a free one: `l.port` says which). */
   private listeners: { kind: "http" | "api" | "both"; key: string; port: number; address: string; l: HttpListener }[] = [];
   private unregister: (() => void) | undefined;
+  private closed = false;
 
   constructor(private ctx: HttpServersPorts, private routes: HttpRoutes) {}
 
@@ -169,7 +170,22 @@ export class HttpServers {
     } catch (e) {
       for (const x of this.listeners.splice(before)) await x.l.close();
       this.listeners = this.listeners.filter((x) => !reused.includes(x));
+      // Listeners freed for a port changing role are opened again, so a failed reload leaves what it found.
+      for (const x of reused) {
+        const at = x.key.slice(x.key.indexOf("@") + 1);
+        const cut = at.lastIndexOf(":");
+        try {
+          await this.open({ kind: x.kind, host: at.slice(0, cut), port: Number(at.slice(cut + 1)) });
+        } catch (e2) {
+          this.ctx.log.error(`${KIND_NAME[x.kind]}: cannot listen at ${at} again after a failed reload`, e2);
+        }
+      }
       throw e;
+    }
+    if (this.closed) {
+      // A quit closed the listeners while these were opening: it wins.
+      for (const x of this.listeners.splice(0)) await x.l.close();
+      throw new Error("the server is quitting");
     }
     for (const x of toClose) {
       if (!reused.includes(x)) await x.l.close({ keepConnections: true });
@@ -302,6 +318,7 @@ export class HttpServers {
 
   /** Stops accepting; open responses (live streams) go on until their sessions end them. */
   async close(): Promise<void> {
+    this.closed = true;
     this.unregister?.();
     this.unregister = undefined;
     await Promise.all(this.listeners.splice(0).map(({ l }) => l.close()));

@@ -1,7 +1,9 @@
 /**
- * WebRTC's part of reload: `rtc_server` enabled/listen/protocol/tcp move the UDP service (its sessions end with
- * the old socket; players and publishers join again); candidate and api_as_candidates are read per offer. The
- * vhost's `rtc` section is read per session. (SRS: on_reload_rtc_server does nothing, a restart is needed.)
+ * WebRTC's part of reload: `rtc_server` enabled/listen/protocol/tcp move the UDP service. A new port is bound
+ * first (one that cannot be bound keeps the old service as it was), then the old service closes with its
+ * sessions (their ICE/DTLS lives on the old socket: players and publishers join again). candidate and
+ * api_as_candidates are read per offer; the vhost's `rtc` section per session. (SRS: on_reload_rtc_server does
+ * nothing, a restart is needed.)
  */
 import { globalChange, vhostChanges } from "../../config/diff.ts";
 import { applied, failed, type ReloadHandler, type ReloadOutcome, type Slot, splitKeys } from "../../reload/handler.ts";
@@ -18,17 +20,23 @@ export function rtcReload(ctx: RtcServicePorts, slot: Slot<RtcService>): ReloadH
         if (k.rebind.length) {
           const old = slot.get();
           try {
-            await old?.close();
-            slot.set(undefined);
+            // A new port first: one that cannot be bound leaves the running service as it was. The same port
+            // (protocol/tcp changed) must be freed first.
+            const next = ctx.config.rtcServer();
+            if (old && next.enabled && next.listen === old.port) {
+              await old.close();
+              slot.set(undefined);
+            }
             let s: RtcService | undefined;
-            if (ctx.config.rtcServer().enabled) {
+            if (next.enabled) {
               s = new RtcService(ctx);
               await s.start();
             }
             slot.set(s);
+            await old?.close();
             out.push(applied("rtc_server", s ? `listening on udp ${s.port}${old ? ", sessions of the old port closed" : ""}` : "stopped"));
           } catch (err) {
-            out.push(failed("rtc_server", (err as Error).message));
+            out.push(failed("rtc_server", `${(err as Error).message}${old && slot.get() === old ? `; still listening on udp ${old.port}` : ""}`));
           }
         } else if (k.live.length) {
           out.push(applied("rtc_server", `${k.live.join(",")}: new sessions${k.other.length ? `; ${k.other.join(",")}: no effect in srs-ts` : ""}`));

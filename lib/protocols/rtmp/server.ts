@@ -28,6 +28,7 @@ interface Bound {
 export class RtmpServer {
   private bound: Bound[] = [];
   private unregister: (() => void) | undefined;
+  private closed = false;
 
   constructor(private ctx: RtmpServerPorts) {}
 
@@ -62,6 +63,7 @@ export class RtmpServer {
   /**
    * Listens on exactly `addresses`: binds the new ones first (a failure closes what it bound and throws, the old
    * listeners keep running), then stops accepting on the removed ones (their sessions go on). Returns what changed.
+   * A quit that closed the server while this was binding wins: what was bound meanwhile stops accepting.
    */
   async rebind(addresses: string[]): Promise<{ added: string[]; removed: string[] }> {
     const want = [...new Set(addresses.map((a) => a.trim()))];
@@ -83,8 +85,21 @@ export class RtmpServer {
       }
     } catch (e) {
       for (const f of fresh) stopAccepting(f.server);
-      this.bound = this.bound.filter((b) => !early.has(b));
+      // Listeners freed early for a respelled address are bound again, so a failed reload leaves what it found.
+      const again: Bound[] = [];
+      for (const g of early) {
+        try {
+          again.push(await this.bind(g.address));
+        } catch (e2) {
+          this.ctx.log.error(`rtmp: cannot listen at ${g.address} again after a failed reload`, e2);
+        }
+      }
+      this.bound = this.bound.map((b) => (early.has(b) ? again.find((x) => x.address === b.address) : b)).filter((b): b is Bound => !!b);
       throw e;
+    }
+    if (this.closed) {
+      for (const f of fresh) stopAccepting(f.server);
+      throw new Error("the server is quitting");
     }
     for (const g of gone) {
       stopAccepting(g.server);
@@ -110,6 +125,7 @@ export class RtmpServer {
    * for every one of them: a connected publisher would hold a quit for as long as it streams).
    */
   close(): Promise<void> {
+    this.closed = true;
     this.unregister?.();
     this.unregister = undefined;
     for (const b of this.bound.splice(0)) stopAccepting(b.server);

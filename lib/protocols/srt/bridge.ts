@@ -149,6 +149,20 @@ export class SrtSessions {
   closeAll(reason: string): void {
     for (const s of [...this.active]) s.kick(reason);
   }
+
+  /** Calls `cb` once no session is left (at once when none is). */
+  whenEmpty(cb: () => void): void {
+    if (this.active.size === 0) cb();
+    else this.emptyWaiters.push(cb);
+  }
+
+  private emptyWaiters: (() => void)[] = [];
+
+  /** A session ended (cleanup): wakes whenEmpty's waiters when it was the last. */
+  ended(s: SrtSession): void {
+    this.active.delete(s);
+    if (this.active.size === 0) for (const cb of this.emptyWaiters.splice(0)) cb();
+  }
 }
 
 /** A ByteSink over an SRT connection: TS bytes cut into 1316-byte payloads (the connection copies them). */
@@ -392,7 +406,7 @@ export class SrtSession implements ClientInfo {
     if (this.closed) return;
     this.state = "closed";
     this.sink.destroyed = true;
-    this.sessions.active.delete(this);
+    this.sessions.ended(this);
     if (this.timer) clearInterval(this.timer);
     const key = this.stream;
     const claimed = this.publishing || this.relay?.publisher === this;
@@ -485,6 +499,19 @@ export class SrtService {
       this.ctx.lifecycle.register({ name: "srt listener", phase: "accept", close: () => void (this.sessions.accepting = false) }),
       this.ctx.lifecycle.register({ name: "srt server", phase: "finish", close: () => this.close() }),
     );
+  }
+
+  /**
+   * Reload moved (or turned off) the SRT port: this socket takes no new caller, its sessions go on until they
+   * end (as RTMP sessions outlive their closed listener), then it closes. A quit still closes it at once.
+   */
+  retire(): void {
+    this.sessions.accepting = false;
+    this.ctx.log.trace(`srt server on udp ${this.port}: no new callers, closing when its ${this.sessions.active.size} sessions end`);
+    this.sessions.whenEmpty(() => {
+      const port = this.port;
+      void this.close().then(() => this.ctx.log.trace(`srt server on udp ${port} closed: its last session ended`));
+    });
   }
 
   async close(): Promise<void> {

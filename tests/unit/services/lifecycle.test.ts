@@ -105,3 +105,19 @@ test("acceptPart: closing the listener yourself ends its registration", async ()
   await lc.stop({ reason: "test", budgetMs: 1000 });
   expect(closes).toBe(1);
 });
+
+test("a part registered after its phase ran (a listener a reload opened during the quit) is closed at once", async () => {
+  const lc = new Lifecycle(log());
+  const events: string[] = [];
+  let release!: () => void;
+  lc.register(part(events, "clients", "sessions", () => new Promise<void>((r) => (release = r))));
+  const stopping = lc.stop({ reason: "test", budgetMs: 1000 });
+  await Bun.sleep(5); // accept has run, sessions is running
+  lc.register(part(events, "late listener", "accept"));
+  lc.register(part(events, "late service", "finish"));
+  await Bun.sleep(5);
+  expect(events).toEqual(["sessions:clients", "accept:late listener"]);
+  release();
+  await stopping;
+  expect(events).toEqual(["sessions:clients", "accept:late listener", "finish:late service"]);
+});

@@ -1,0 +1,37 @@
+/**
+ * A WHEP viewer for e2e tests: werift in the test process (no browser: cheaper), loopback candidates only.
+ */
+import { RTCPeerConnection, RTCRtpCodecParameters } from "werift";
+
+/** A WHEP viewer (werift, loopback only): counts the video RTP packets it receives. */
+export async function whepViewer(api: number, stream: string, query = ""): Promise<{ pc: RTCPeerConnection; packets: () => number }> {
+  const pc = new RTCPeerConnection({
+    iceServers: [],
+    iceAdditionalHostAddresses: ["127.0.0.1"],
+    iceUseIpv6: false,
+    iceFilterCandidatePair: (pair) => (pair.protocol as { localCandidate?: { host: string } }).localCandidate?.host === "127.0.0.1",
+    bundlePolicy: "max-bundle",
+    codecs: {
+      video: [new RTCRtpCodecParameters({
+        mimeType: "video/H264",
+        clockRate: 90000,
+        rtcpFeedback: [{ type: "nack" }, { type: "nack", parameter: "pli" }],
+        parameters: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+      })],
+      audio: [new RTCRtpCodecParameters({ mimeType: "audio/opus", clockRate: 48000, channels: 2 })],
+    },
+  });
+  let packets = 0;
+  pc.addTransceiver("video", { direction: "recvonly" }).onTrack.subscribe((t) => t.onReceiveRtp.subscribe(() => void packets++));
+  pc.addTransceiver("audio", { direction: "recvonly" });
+  await pc.setLocalDescription(await pc.createOffer());
+  const res = await fetch(`http://127.0.0.1:${api}/rtc/v1/whep/?app=live&stream=${stream}${query}`, {
+    method: "POST",
+    body: pc.localDescription!.sdp,
+    headers: { "Content-Type": "application/sdp" },
+  });
+  const answer = await res.text();
+  if (res.status !== 201) throw new Error(`WHEP ${res.status}: ${answer.slice(0, 200)}`);
+  await pc.setRemoteDescription({ type: "answer", sdp: answer });
+  return { pc, packets: () => packets };
+}

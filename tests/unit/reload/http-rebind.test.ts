@@ -1,0 +1,75 @@
+/**
+ * HttpServers.rebind when a new port is taken: a listener freed because its port changes role (shared
+ * http_server+http_api → api alone) is opened again, so the failed reload leaves the server as it found it.
+ */
+import { expect, test } from "bun:test";
+import { createServer } from "node:net";
+import { ClientRegistry } from "../../../lib/clients.ts";
+import { loadConfig } from "../../../lib/config/index.ts";
+import { HubRegistry } from "../../../lib/hub/registry.ts";
+import { Lifecycle } from "../../../lib/lifecycle.ts";
+import { Log, LogSink } from "../../../lib/log/logger.ts";
+import { HttpServers } from "../../../lib/protocols/http/servers.ts";
+import type { ServerContext } from "../../../lib/server.ts";
+import { OpenAccess } from "../../../lib/services/access.ts";
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+const conf = (http: number, api: number) => loadConfig({
+  text: `listen 1935; http_server { enabled on; listen 127.0.0.1:${http}; dir ./html; } http_api { enabled on; listen 127.0.0.1:${api}; }
+vhost __defaultVhost__ { }\n`,
+  env: {},
+});
+
+test("a failed rebind that had freed a shared port opens it again", async () => {
+  const [x, z] = [await freePort(), await freePort()];
+  const log = new Log(new LogSink({ tank: "console", file: "", level: "error", utc: false }), "test");
+  const ctx: ServerContext = {
+    config: conf(x, x),
+    hubs: new HubRegistry(log, () => ({ gopCache: true, gopCacheMaxFrames: 100, timeJitter: "full" })),
+    clients: new ClientRegistry(), log, access: new OpenAccess(), serverId: "vid-test", serviceId: "test", startedAt: Date.now(),
+    services: {}, lifecycle: new Lifecycle(log),
+  };
+  const other = createServer((c) => c.destroy());
+  await new Promise<void>((r) => other.listen(z, "127.0.0.1", () => r()));
+  const http = new HttpServers(ctx);
+  await http.start();
+  try {
+    expect((await fetch(`http://127.0.0.1:${x}/api/v1/versions`)).status).toBe(200);
+    // The API stays on x alone, the HTTP server moves to z, which is taken.
+    (ctx as { config: unknown }).config = conf(z, x);
+    await expect(http.rebind()).rejects.toThrow("address already in use");
+    expect(http.apiPorts).toEqual([x]);
+    expect(http.httpPorts).toEqual([x]);
+    expect((await fetch(`http://127.0.0.1:${x}/api/v1/versions`)).status).toBe(200);
+  } finally {
+    await http.close();
+    other.close();
+  }
+});
+
+test("a quit during a rebind wins: the HTTP port opened meanwhile does not stay open", async () => {
+  const [x, y, z] = [await freePort(), await freePort(), await freePort()];
+  const log = new Log(new LogSink({ tank: "console", file: "", level: "error", utc: false }), "test");
+  const ctx: ServerContext = {
+    config: conf(x, y),
+    hubs: new HubRegistry(log, () => ({ gopCache: true, gopCacheMaxFrames: 100, timeJitter: "full" })),
+    clients: new ClientRegistry(), log, access: new OpenAccess(), serverId: "vid-test", serviceId: "test", startedAt: Date.now(),
+    services: {}, lifecycle: new Lifecycle(log),
+  };
+  const http = new HttpServers(ctx);
+  await http.start();
+  (ctx as { config: unknown }).config = conf(z, y);
+  const rebinding = http.rebind();
+  await ctx.lifecycle.stop({ reason: "test", budgetMs: 500 });
+  await expect(rebinding).rejects.toThrow("quitting");
+  const refused = (port: number) => fetch(`http://127.0.0.1:${port}/`).then(() => false, () => true);
+  expect(await refused(z)).toBe(true);
+  expect(await refused(y)).toBe(true);
+});
