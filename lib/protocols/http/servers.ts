@@ -115,7 +115,7 @@ const KIND_NAME = { http: "http_server", api: "http_api", both: "http_server+htt
 
 export class HttpServers {
   /** `port` and `address` as configured (port 0 binds a free one: `l.port` says which). */
-  private listeners: { kind: "http" | "api" | "both"; key: string; port: number; address: string; l: HttpListener }[] = [];
+  private listeners: { kind: "http" | "api" | "both"; key: string; port: number; address: string; plan: PlannedListener; l: HttpListener }[] = [];
   private unregister: (() => void) | undefined;
   private closed = false;
 
@@ -172,12 +172,10 @@ export class HttpServers {
       this.listeners = this.listeners.filter((x) => !reused.includes(x));
       // Listeners freed for a port changing role are opened again, so a failed reload leaves what it found.
       for (const x of reused) {
-        const at = x.key.slice(x.key.indexOf("@") + 1);
-        const cut = at.lastIndexOf(":");
         try {
-          await this.open({ kind: x.kind, host: at.slice(0, cut), port: Number(at.slice(cut + 1)) });
+          await this.open(x.plan);
         } catch (e2) {
-          this.ctx.log.error(`${KIND_NAME[x.kind]}: cannot listen at ${at} again after a failed reload`, e2);
+          this.ctx.log.error(`${KIND_NAME[x.kind]}: cannot listen at ${x.address} again after a failed reload`, e2);
         }
       }
       throw e;
@@ -222,7 +220,7 @@ export class HttpServers {
     const { kind, host, port, ipv6Only } = p;
     try {
       const l = await serveHttp({ hostname: host, port, ipv6Only, fetch: (req, info) => app.fetch(req, info) });
-      this.listeners.push({ kind, key: planKey(p), port, address: formatEndpoint(p), l });
+      this.listeners.push({ kind, key: planKey(p), port, address: formatEndpoint(p), plan: p, l });
       this.ctx.log.trace(`${kind === "api" ? "http api" : "http server"} listen at tcp://${formatEndpoint({ host, port: l.port })}`);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;

@@ -89,7 +89,7 @@ export class RtmpServer {
       const again: Bound[] = [];
       for (const g of early) {
         try {
-          again.push(await this.bind(g.address));
+          again.push(await this.bind(g.address, all));
         } catch (e2) {
           this.ctx.log.error(`rtmp: cannot listen at ${g.address} again after a failed reload`, e2);
         }

@@ -4,14 +4,13 @@
  */
 import { expect, test } from "bun:test";
 import { createServer } from "node:net";
-import { ClientRegistry } from "../../../lib/clients.ts";
 import { loadConfig } from "../../../lib/config/index.ts";
-import { HubRegistry } from "../../../lib/hub/registry.ts";
 import { Lifecycle } from "../../../lib/lifecycle.ts";
 import { Log, LogSink } from "../../../lib/log/logger.ts";
-import { HttpServers } from "../../../lib/protocols/http/servers.ts";
-import type { ServerContext } from "../../../lib/server.ts";
-import { OpenAccess } from "../../../lib/services/access.ts";
+import { HttpServers, type HttpRoutes, type HttpServersPorts } from "../../../lib/protocols/http/servers.ts";
+
+/** Only an API route to probe (the real API is mounted by the composition root). */
+const ROUTES: HttpRoutes = { api: [(app) => app.get("/api/v1/versions", (c) => c.json({ code: 0 }))], http: [] };
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -30,15 +29,13 @@ vhost __defaultVhost__ { }\n`,
 test("a failed rebind that had freed a shared port opens it again", async () => {
   const [x, z] = [await freePort(), await freePort()];
   const log = new Log(new LogSink({ tank: "console", file: "", level: "error", utc: false }), "test");
-  const ctx: ServerContext = {
+  const ctx: HttpServersPorts & { config: unknown } = {
     config: conf(x, x),
-    hubs: new HubRegistry(log, () => ({ gopCache: true, gopCacheMaxFrames: 100, timeJitter: "full" })),
-    clients: new ClientRegistry(), log, access: new OpenAccess(), serverId: "vid-test", serviceId: "test", startedAt: Date.now(),
-    services: {}, lifecycle: new Lifecycle(log),
+    log, lifecycle: new Lifecycle(log),
   };
   const other = createServer((c) => c.destroy());
   await new Promise<void>((r) => other.listen(z, "127.0.0.1", () => r()));
-  const http = new HttpServers(ctx);
+  const http = new HttpServers(ctx, ROUTES);
   await http.start();
   try {
     expect((await fetch(`http://127.0.0.1:${x}/api/v1/versions`)).status).toBe(200);
@@ -57,13 +54,11 @@ test("a failed rebind that had freed a shared port opens it again", async () => 
 test("a quit during a rebind wins: the HTTP port opened meanwhile does not stay open", async () => {
   const [x, y, z] = [await freePort(), await freePort(), await freePort()];
   const log = new Log(new LogSink({ tank: "console", file: "", level: "error", utc: false }), "test");
-  const ctx: ServerContext = {
+  const ctx: HttpServersPorts & { config: unknown } = {
     config: conf(x, y),
-    hubs: new HubRegistry(log, () => ({ gopCache: true, gopCacheMaxFrames: 100, timeJitter: "full" })),
-    clients: new ClientRegistry(), log, access: new OpenAccess(), serverId: "vid-test", serviceId: "test", startedAt: Date.now(),
-    services: {}, lifecycle: new Lifecycle(log),
+    log, lifecycle: new Lifecycle(log),
   };
-  const http = new HttpServers(ctx);
+  const http = new HttpServers(ctx, ROUTES);
   await http.start();
   (ctx as { config: unknown }).config = conf(z, y);
   const rebinding = http.rebind();

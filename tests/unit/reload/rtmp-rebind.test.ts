@@ -10,16 +10,15 @@ import { HubRegistry } from "../../../lib/hub/registry.ts";
 import { Lifecycle } from "../../../lib/lifecycle.ts";
 import { Log, LogSink } from "../../../lib/log/logger.ts";
 import { RtmpServer } from "../../../lib/protocols/rtmp/server.ts";
-import type { ServerContext } from "../../../lib/server.ts";
-import { OpenAccess } from "../../../lib/services/access.ts";
+import { type RtmpServerPorts } from "../../../lib/protocols/rtmp/server.ts";
+import { OpenAccess } from "../../../lib/access.ts";
 
-function context(): ServerContext {
+function context(): RtmpServerPorts & { lifecycle: Lifecycle } {
   const log = new Log(new LogSink({ tank: "console", file: "", level: "error", utc: false }), "test");
   return {
     config: loadConfig({ text: "listen 1935; vhost __defaultVhost__ { }\n", env: {} }),
     hubs: new HubRegistry(log, () => ({ gopCache: true, gopCacheMaxFrames: 100, timeJitter: "full" })),
-    clients: new ClientRegistry(), log, access: new OpenAccess(), serverId: "vid-test", serviceId: "test", startedAt: Date.now(),
-    services: {}, lifecycle: new Lifecycle(log),
+    clients: new ClientRegistry(), log, access: new OpenAccess(), lifecycle: new Lifecycle(log),
   };
 }
 
