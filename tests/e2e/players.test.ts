@@ -49,6 +49,8 @@ async function open(path: string): Promise<Opened> {
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
   await page.goto(srv.httpUrl(path));
+  // The page's module script fills #url after it fetched /console/config.json, which may end after "load".
+  if (await page.$("#url")) await page.waitForFunction(() => (document.querySelector("#url") as HTMLInputElement).value !== "");
   return { page, errors };
 }
 
