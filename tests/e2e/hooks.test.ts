@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { publish, run, type RunningServer, startServer } from "../helpers/server.ts";
 import { clip } from "../helpers/media.ts";
 import { srsHookSamples } from "../helpers/fixtures.ts";
-import { type HookHit, type HookRecorder, hookRecorder } from "../helpers/hooks.ts";
+import { FLV_AND_HLS, serverConf } from "../helpers/conf.ts";
+import { type HookHit, type HookRecorder, hookRecorder, hooksConf } from "../helpers/hooks.ts";
 
 type Obj = Record<string, unknown>;
 
@@ -230,16 +231,9 @@ describe("which clients get on_connect/on_close", () => {
     const hits = hooks.hits;
     const h = `${hooks.base}/hook`;
     const s = await startServer({
-      config: `listen 1935; daemon off; srs_log_tank console;
-http_api { enabled on; listen 1985; }
-http_server { enabled on; listen 8080; dir ./html; }
-vhost __defaultVhost__ {
-    http_remux { enabled on; mount [vhost]/[app]/[stream].flv; }
-    hls { enabled on; hls_path ./html; hls_fragment 1; hls_window 10; }
-    srt { enabled on; srt_to_rtmp on; }
-    http_hooks { enabled on; on_connect ${h}; on_close ${h}; on_publish ${h}; on_unpublish ${h}; on_play ${h}; on_stop ${h}; }
-}
-`,
+      config: serverConf(`${FLV_AND_HLS}
+srt { enabled on; srt_to_rtmp on; }
+${hooksConf(h, ["on_connect", "on_close", "on_publish", "on_unpublish", "on_play", "on_stop"])}`),
       env: { SRS_SRT_SERVER_ENABLED: "on" },
     });
     const of = hooks.of;

@@ -18,7 +18,8 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { clip, REPO_ROOT } from "../helpers/media.ts";
 import { cleanupAfterAll } from "../helpers/cleanup.ts";
-import { hookRecorder } from "../helpers/hooks.ts";
+import { FLV_AND_HLS, serverConf } from "../helpers/conf.ts";
+import { hookRecorder, hooksConf } from "../helpers/hooks.ts";
 import { freePort, publish, rtcEnv, run, type RunningServer, startServer, tcpAnswers } from "../helpers/server.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { whepViewer } from "../helpers/whep.ts";
@@ -29,12 +30,8 @@ function hookServer(hang: Set<string> = new Set()) {
     if (hang.has(String(hit.body.action ?? ""))) await hold();
     return Response.json({ code: 0 });
   });
-  const url = `${rec.base}/hook`;
-  return {
-    ...rec,
-    hooksConf: `http_hooks { enabled on; on_connect ${url}; on_close ${url}; on_publish ${url}; on_unpublish ${url};
-      on_play ${url}; on_stop ${url}; on_dvr ${url}; }`,
-  };
+  const actions = ["on_connect", "on_close", "on_publish", "on_unpublish", "on_play", "on_stop", "on_dvr"];
+  return { ...rec, hooksConf: hooksConf(`${rec.base}/hook`, actions) };
 }
 
 /** The clients the API lists (publishers and players). */
@@ -92,18 +89,11 @@ describe("SIGTERM: fast quit", () => {
     afterAll(() => void hung.close());
     const hungPort = (hung.address() as { port: number }).port;
     const s = await startServer({
-      config: `listen 1935; daemon off; srs_log_tank console;
-http_api { enabled on; listen 1985; }
-http_server { enabled on; listen 8080; dir ./html; }
-vhost __defaultVhost__ {
-  http_remux { enabled on; mount [vhost]/[app]/[stream].flv; }
-  hls { enabled on; hls_path ./html; hls_fragment 1; hls_window 10; }
-  dvr { enabled on; dvr_plan session; dvr_path ./rec/[stream].mp4; }
-  forward { enabled on; destination 127.0.0.1:${hungPort}; }
-  srt { enabled on; srt_to_rtmp on; }
-  ${hooks.hooksConf}
-}
-`,
+      config: serverConf(`${FLV_AND_HLS}
+dvr { enabled on; dvr_plan session; dvr_path ./rec/[stream].mp4; }
+forward { enabled on; destination 127.0.0.1:${hungPort}; }
+srt { enabled on; srt_to_rtmp on; }
+${hooks.hooksConf}`),
       env: { SRS_SRT_SERVER_ENABLED: "on", ...rtcEnv(await freePort()) },
     });
     servers.push(s);

@@ -62,3 +62,8 @@ export function hookRecorder(
     },
   };
 }
+
+/** An `http_hooks` section sending each of `actions` (on_connect, on_publish, ...) to `url`. */
+export function hooksConf(url: string, actions: string[]): string {
+  return `http_hooks { enabled on; ${actions.map((a) => `${a} ${url};`).join(" ")} }`;
+}
