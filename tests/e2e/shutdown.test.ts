@@ -11,7 +11,7 @@
  * The WHEP viewer is werift in this process (no browser: cheaper). The forward goes to a destination that
  * accepts and never answers (the worst case for a quit); its connection must end with the server.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
