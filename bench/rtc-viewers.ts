@@ -28,7 +28,8 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, openSync, readFileSync, symlinkSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { RTCPeerConnection, RTCRtpCodecParameters, type RTCRtpTransceiver } from "werift";
+import type { RTCPeerConnection, RTCRtpTransceiver } from "werift";
+import { loopbackPeerConnection } from "../tests/helpers/whep.ts";
 import { DEFAULT_CLIP } from "./clip.ts";
 import { freePort, waitPort, freeUdpPort } from "./server.ts";
 import { cpuTicks, rssMb } from "./proc.ts";
@@ -164,24 +165,7 @@ let ufragRetries = 0;
 const whep = `http://127.0.0.1:${apiPort}/rtc/v1/whep/?app=live&stream=bench`;
 
 async function addViewer(): Promise<Viewer> {
-  const pc = new RTCPeerConnection({
-    iceServers: [],
-    iceAdditionalHostAddresses: ["127.0.0.1"],
-    iceUseIpv6: false,
-    // werift also gathers the machine's other interfaces (eth0, test-made veths): check and nominate only the
-    // loopback pair, so the pair the server (ICE-lite, first nomination wins) locks on is the one we use.
-    iceFilterCandidatePair: (pair) => (pair.protocol as { localCandidate?: { host: string } }).localCandidate?.host === "127.0.0.1",
-    bundlePolicy: "max-bundle",
-    codecs: {
-      video: [new RTCRtpCodecParameters({
-        mimeType: "video/H264",
-        clockRate: 90000,
-        rtcpFeedback: [{ type: "nack" }, { type: "nack", parameter: "pli" }],
-        parameters: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
-      })],
-      audio: [new RTCRtpCodecParameters({ mimeType: "audio/opus", clockRate: 48000, channels: 2 })],
-    },
-  });
+  const pc = loopbackPeerConnection();
   const v: Viewer = { pc, frames: 0, bytes: 0, videoPkts: 0, audioPkts: 0, maxSeq: -1, firstSeq: 0, unique: 0,
     seen: new Uint8Array(65536), state: "new" };
   pc.connectionStateChange.subscribe((s) => (v.state = s));

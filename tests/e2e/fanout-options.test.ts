@@ -5,43 +5,26 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { clip } from "../helpers/media.ts";
+import { serverConf } from "../helpers/conf.ts";
 import { playFrames, type Proc, probeStreams, publish, type RunningServer, startServer } from "../helpers/server.ts";
+import { waitFor } from "../helpers/wait.ts";
 
 const children: Proc[] = [];
-
-async function waitFor(srv: RunningServer, cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timeout waiting for ${what}\n${srv.output().slice(-4000)}`);
-    await Bun.sleep(50);
-  }
-}
 
 describe("fan-out by options: SRT and HTTP-TS players of one stream", () => {
   let srv: RunningServer;
 
   beforeAll(async () => {
     srv = await startServer({
-      config: `
-listen 1935;
-daemon off;
-srs_log_tank console;
-srs_log_level trace;
-http_api { enabled on; listen 1985; }
-http_server { enabled on; listen 8080; dir ./html; }
-srt_server { enabled on; listen 10080; }
-vhost __defaultVhost__ {
-    min_latency off;
-    play { mw_latency 300; queue_length 10; }
-    http_remux { enabled on; mount [vhost]/[app]/[stream].ts; }
-    srt { enabled on; srt_to_rtmp on; }
-}
-`,
+      config: serverConf(`min_latency off;
+play { mw_latency 300; queue_length 10; }
+http_remux { enabled on; mount [vhost]/[app]/[stream].ts; }
+srt { enabled on; srt_to_rtmp on; }`, "srs_log_level trace;\nsrt_server { enabled on; listen 10080; }"),
       env: { SRS_SRT_SERVER_ENABLED: "on" },
     });
-    await waitFor(srv, () => srv.output().includes("srt server listening"), 5000, "srt listener");
+    await waitFor("srt listener", () => srv.output().includes("srt server listening"), 5000, srv);
     children.push(publish(clip("clip.flv"), srv.rtmpUrl("/live/s")));
-    await waitFor(srv, () => srv.output().includes("publish start by"), 15000, "publisher");
+    await waitFor("publisher", () => srv.output().includes("publish start by"), 15000, srv);
     await Bun.sleep(1500); // a GOP in the cache
   }, 30000);
 

@@ -7,14 +7,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { publish, run, type RunningServer, startServer } from "../helpers/server.ts";
 import { clip } from "../helpers/media.ts";
 import { srsHookSamples } from "../helpers/fixtures.ts";
+import { FLV_AND_HLS, serverConf } from "../helpers/conf.ts";
+import { type HookHit, type HookRecorder, hookRecorder, hooksConf } from "../helpers/hooks.ts";
 
 type Obj = Record<string, unknown>;
-interface Hit {
-  path: string;
-  method: string;
-  body: Obj;
-  at: number;
-}
 
 const SAMPLE_HOOKS = srsHookSamples();
 
@@ -36,37 +32,25 @@ async function waitFor<T>(f: () => T | undefined | Promise<T | undefined>, ms: n
 }
 
 describe("http hooks", () => {
-  const hits: Hit[] = [];
-  let hookServer: ReturnType<typeof Bun.serve>;
+  let hooks: HookRecorder;
+  let hits: HookHit[] = [];
   let s: RunningServer;
   const hangs: (() => void)[] = [];
 
   beforeAll(async () => {
-    hookServer = Bun.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      async fetch(req) {
-        const url = new URL(req.url);
-        const text = req.method === "POST" ? await req.text() : "";
-        let body: Obj = {};
-        try {
-          body = text ? (JSON.parse(text) as Obj) : {};
-        } catch {
-          body = { raw: text };
-        }
-        hits.push({ path: url.pathname + url.search, method: req.method, body, at: Date.now() });
-        if (body.app === "deny") return Response.json({ code: 403 });
-        if (body.stream === "slow" && body.action === "on_publish") {
-          await new Promise<void>((r) => hangs.push(r));
-          return new Response("0");
-        }
-        if (body.action === "on_publish" && String(body.param ?? "").includes("token=bad")) return Response.json({ code: 401 });
-        if (body.action === "on_play" && body.stream === "text") return new Response("ok"); // not JSON: refused
-        if (body.action === "on_play" && body.stream === "status") return new Response("0", { status: 403 });
-        return body.action === "on_play" ? new Response("0") : Response.json({ code: 0, msg: "ok" });
-      },
+    hooks = hookRecorder(async ({ body }) => {
+      if (body.app === "deny") return Response.json({ code: 403 });
+      if (body.stream === "slow" && body.action === "on_publish") {
+        await new Promise<void>((r) => hangs.push(r));
+        return new Response("0");
+      }
+      if (body.action === "on_publish" && String(body.param ?? "").includes("token=bad")) return Response.json({ code: 401 });
+      if (body.action === "on_play" && body.stream === "text") return new Response("ok"); // not JSON: refused
+      if (body.action === "on_play" && body.stream === "status") return new Response("0", { status: 403 });
+      return body.action === "on_play" ? new Response("0") : Response.json({ code: 0, msg: "ok" });
     });
-    const h = `http://127.0.0.1:${hookServer.port}`;
+    hits = hooks.hits;
+    const h = hooks.base;
     s = await startServer({
       config: `listen 1935; daemon off; srs_log_tank console;
 http_api { enabled on; listen 1985; }
@@ -90,7 +74,7 @@ vhost __defaultVhost__ {
     const t0 = Date.now();
     await s?.stop();
     expect(Date.now() - t0).toBeLessThan(9000);
-    hookServer?.stop(true);
+    hooks?.close();
   }, 20000);
 
   const of = (action: string, pred: (b: Obj) => boolean = () => true) => hits.filter((h) => h.body.action === action && pred(h.body));
@@ -208,18 +192,9 @@ vhost __defaultVhost__ {
 
 describe("on_hls and on_hls_notify", () => {
   test("every HLS segment POSTs on_hls with SRS's fields and GETs the on_hls_notify template", async () => {
-    const hits: Hit[] = [];
-    const hookServer = Bun.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      async fetch(req) {
-        const url = new URL(req.url);
-        const text = req.method === "POST" ? await req.text() : "";
-        hits.push({ path: url.pathname + url.search, method: req.method, body: text ? (JSON.parse(text) as Obj) : {}, at: Date.now() });
-        return Response.json({ code: 0 });
-      },
-    });
-    const h = `http://127.0.0.1:${hookServer.port}`;
+    const hooks = hookRecorder();
+    const hits = hooks.hits;
+    const h = hooks.base;
     const s = await startServer({
       config: `listen 1935; daemon off; srs_log_tank console;
 vhost __defaultVhost__ {
@@ -245,37 +220,23 @@ vhost __defaultVhost__ {
       pub.kill();
     } finally {
       await s.stop();
-      hookServer.stop(true);
+      hooks.close();
     }
   }, 40000);
 });
 
 describe("which clients get on_connect/on_close", () => {
   test("as SRS: an SRT publisher does; HTTP-FLV and HLS players get on_play/on_stop only (WebRTC: see shutdown.test.ts)", async () => {
-    const hits: Hit[] = [];
-    const hookServer = Bun.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      async fetch(req) {
-        hits.push({ path: new URL(req.url).pathname, method: req.method, body: (await req.json().catch(() => ({}))) as Obj, at: Date.now() });
-        return Response.json({ code: 0 });
-      },
-    });
-    const h = `http://127.0.0.1:${hookServer.port}/hook`;
+    const hooks = hookRecorder();
+    const hits = hooks.hits;
+    const h = `${hooks.base}/hook`;
     const s = await startServer({
-      config: `listen 1935; daemon off; srs_log_tank console;
-http_api { enabled on; listen 1985; }
-http_server { enabled on; listen 8080; dir ./html; }
-vhost __defaultVhost__ {
-    http_remux { enabled on; mount [vhost]/[app]/[stream].flv; }
-    hls { enabled on; hls_path ./html; hls_fragment 1; hls_window 10; }
-    srt { enabled on; srt_to_rtmp on; }
-    http_hooks { enabled on; on_connect ${h}; on_close ${h}; on_publish ${h}; on_unpublish ${h}; on_play ${h}; on_stop ${h}; }
-}
-`,
+      config: serverConf(`${FLV_AND_HLS}
+srt { enabled on; srt_to_rtmp on; }
+${hooksConf(h, ["on_connect", "on_close", "on_publish", "on_unpublish", "on_play", "on_stop"])}`),
       env: { SRS_SRT_SERVER_ENABLED: "on" },
     });
-    const of = (action: string, id?: unknown) => hits.filter((x) => x.body.action === action && (id === undefined || x.body.client_id === id));
+    const of = hooks.of;
     const seqOf = (id: unknown) => hits.filter((x) => x.body.client_id === id).map((x) => x.body.action);
     try {
       // An SRT publisher that ends by itself; HTTP-FLV and HLS players meanwhile.
@@ -302,7 +263,7 @@ vhost __defaultVhost__ {
       expect(of("on_close").length).toBe(1);
     } finally {
       await s.stop();
-      hookServer.stop(true);
+      hooks.close();
     }
   }, 60000);
 });

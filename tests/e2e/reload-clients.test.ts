@@ -6,40 +6,14 @@
  *    time_jitter at the stream's next publish (its hub kept by a waiting player);
  *  - a GStreamer publisher (flvmux ! rtmp2sink) goes through reloads without its player losing a frame.
  */
-import { afterAll, describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { describe, expect, test } from "bun:test";
 import { clip } from "../helpers/media.ts";
-import { freePort, type Proc, publish, rtcEnv, run, type RunningServer, startServer } from "../helpers/server.ts";
+import { cleanupAfterAll } from "../helpers/cleanup.ts";
+import { freePort, type Proc, publish, reloadConfig, rtcEnv, run, type RunningServer, startServer } from "../helpers/server.ts";
+import { waitFor } from "../helpers/wait.ts";
 import { whepViewer } from "../helpers/whep.ts";
 
-const procs: Proc[] = [];
-const servers: RunningServer[] = [];
-const track = (p: Proc) => (procs.push(p), p);
-afterAll(async () => {
-  for (const p of procs) p.kill();
-  for (const s of servers) await s.stop("SIGKILL");
-});
-
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms: number, s?: RunningServer): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timeout waiting for ${what}\n${s?.output().slice(-3000) ?? ""}`);
-    await Bun.sleep(50);
-  }
-}
-
-function count(text: string, needle: string): number {
-  return text.split(needle).length - 1;
-}
-
-/** Writes the config and sends SIGHUP; resolves when the server logged the end of that reload. */
-async function reload(s: RunningServer, config: string): Promise<void> {
-  const before = count(s.output(), "reload ok");
-  writeFileSync(join(s.dir, "srs.conf"), config);
-  s.proc.kill("SIGHUP");
-  await waitFor("reload ok", () => count(s.output(), "reload ok") > before, 10000, s);
-}
+const { servers, track } = cleanupAfterAll();
 
 /** A client as the API lists it (`name`: its stream; this test's streams have names unique across vhosts). */
 interface ApiClient {
@@ -122,7 +96,7 @@ vhost gone.test {
     await waitFor("the players' first frames", () => players.every((p) => videoPackets(p.output()).length > 10), 15000, s);
     const keepBefore = videoPackets(keepPlayer.output()).length;
 
-    await reload(s, vhostConf(false));
+    await reloadConfig(s, vhostConf(false));
     expect(s.output()).toContain(`reload: vhost gone.test removed applied (${gone.length} clients closed)`);
 
     // Every client of the vhost is gone: the API lists none, every ffmpeg ends by itself.
@@ -215,7 +189,7 @@ vhost __defaultVhost__ { play { gop_cache ${gop ? "on" : "off"}; time_jitter ${j
     expect(a.key).toBe(true);
     expect(a.dts).toBeGreaterThanOrEqual(before.key + GOP_MS);
 
-    await reload(s, playConf(true, "full"));
+    await reloadConfig(s, playConf(true, "full"));
     expect(s.output()).toContain("reload: vhost __defaultVhost__ play applied");
     const reloadedAt = videoPackets(ref.output()).at(-1)!.dts;
 
@@ -260,9 +234,9 @@ ${added ? "vhost added.test { }" : ""}
     const player = framePlayer(url);
     await waitFor("the player's frames", () => videoPackets(player.output()).length > 25, 15000, s);
     const hls = (fragment: number) => `hls { enabled on; hls_path ./html; hls_fragment ${fragment}; hls_window 10; }`;
-    await reload(s, conf(hls(2), false));
-    await reload(s, conf(hls(2), true));
-    await reload(s, conf(hls(1), true));
+    await reloadConfig(s, conf(hls(2), false));
+    await reloadConfig(s, conf(hls(2), true));
+    await reloadConfig(s, conf(hls(1), true));
     expect(s.output()).toContain("reload: vhost __defaultVhost__ hls applied");
     expect(s.output()).toContain("reload: vhost added.test added applied");
     // HLS started for the running stream by the first reload.

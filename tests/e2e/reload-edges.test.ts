@@ -6,63 +6,19 @@
  *  - moving the SRT port keeps the SRT sessions of the old port until they end (as RTMP sessions outlive their
  *    listener); the old port takes no new caller and closes after its last session.
  */
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
-import { createServer, type Server as TcpServer, Socket } from "node:net";
+import { createServer, type Server as TcpServer } from "node:net";
 import { join } from "node:path";
 import { clip } from "../helpers/media.ts";
-import { freePort, type Proc, publish, run, type RunningServer, startServer } from "../helpers/server.ts";
+import { cleanupAfterAll } from "../helpers/cleanup.ts";
+import {
+  freePort, NO_ENV_LISTEN, type Proc, publish, reloadConfig, run, type RunningServer, startServer, tcpAnswers, udpTaken,
+} from "../helpers/server.ts";
+import { count, waitFor } from "../helpers/wait.ts";
 
-const procs: Proc[] = [];
-const servers: RunningServer[] = [];
-const cleanup: (() => unknown)[] = [];
-const track = (p: Proc) => (procs.push(p), p);
-afterAll(async () => {
-  for (const p of procs) p.kill();
-  for (const s of servers) await s.stop("SIGKILL");
-  for (const f of cleanup) await f();
-});
-
-/** No SRS_*_LISTEN from the harness: the config's listen directives rule, so a reload can move them. */
-const NO_ENV_LISTEN = {
-  SRS_LISTEN: "", SRS_HTTP_SERVER_LISTEN: "", SRS_HTTP_API_LISTEN: "",
-  SRS_SRT_SERVER_ENABLED: "", SRS_SRT_SERVER_LISTEN: "", SRS_RTC_SERVER_ENABLED: "",
-};
-
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms: number, s?: RunningServer): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timeout waiting for ${what}\n${s?.output().slice(-3000) ?? ""}`);
-    await Bun.sleep(50);
-  }
-}
-
-function count(text: string, needle: string): number {
-  return text.split(needle).length - 1;
-}
-
-/** True when a TCP connect to the port succeeds. */
-function answers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = new Socket();
-    c.once("connect", () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once("error", () => resolve(false));
-    c.connect(port, "127.0.0.1");
-  });
-}
-
-/** True when a UDP port is taken (our bind fails). */
-function udpTaken(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const u = createSocket("udp4");
-    u.once("error", () => resolve(true));
-    u.bind(port, "0.0.0.0", () => u.close(() => resolve(false)));
-  });
-}
+const { servers, cleanup, track } = cleanupAfterAll();
 
 async function clientTypes(s: RunningServer, api: number): Promise<string[]> {
   try {
@@ -112,8 +68,8 @@ vhost __defaultVhost__ { ${extra} }
     writeFileSync(join(s.dir, "srs.conf"), conf(p2, "forward { enabled on; destination 127.0.0.1:9; }"));
     s.proc.kill("SIGHUP");
     await waitFor("the reload to be refused", () => s.output().includes("reload ignored: the server is quitting"), 5000, s);
-    expect(await answers(p2)).toBe(false);
-    expect(await answers(p1)).toBe(true); // still accepting: grace_start_wait is not over
+    expect(await tcpAnswers(p2)).toBe(false);
+    expect(await tcpAnswers(p1)).toBe(true); // still accepting: grace_start_wait is not over
     const code = await exited;
     const ms = Date.now() - t0;
     console.log(`SIGQUIT with a SIGHUP 300 ms into it: exit after ${ms} ms (grace 1500 + 1500 ms)`);
@@ -159,9 +115,7 @@ vhost __defaultVhost__ { srt { enabled on; srt_to_rtmp on; } rtc { enabled on; }
       for (const u of udp) u.close();
     });
 
-    writeFileSync(join(s.dir, "srs.conf"), conf(rtmp2, http2, srt2, rtc2));
-    s.proc.kill("SIGHUP");
-    await waitFor("reload ok", () => s.output().includes("reload ok"), 10000, s);
+    await reloadConfig(s, conf(rtmp2, http2, srt2, rtc2));
     const out = s.output();
     expect(out).toContain("reload: listen failed");
     expect(out).toContain(`still listening on ${rtmp1}`);
@@ -208,9 +162,8 @@ vhost __defaultVhost__ { srt { enabled on; srt_to_rtmp on; } }
     const player = framePlayer(`rtmp://127.0.0.1:${rtmp}/live/moving`);
     await waitFor("the player's frames", () => frames(player) > 25, 15000, s);
 
-    writeFileSync(join(s.dir, "srs.conf"), conf(srt2));
-    s.proc.kill("SIGHUP");
-    await waitFor("reload ok", () => count(s.output(), "reload ok") === 1, 10000, s);
+    await reloadConfig(s, conf(srt2));
+    expect(count(s.output(), "reload ok")).toBe(1);
     expect(s.output()).toContain(`reload: srt_server applied (listening on udp ${srt2}, udp ${srt1} closes when its 1 sessions end)`);
 
     // The publisher on the old port goes on: its player keeps receiving.

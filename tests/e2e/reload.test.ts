@@ -6,11 +6,12 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createSocket } from "node:dgram";
-import { Socket } from "node:net";
 import { join } from "node:path";
 import { clip } from "../helpers/media.ts";
-import { freePort, probeStreams, publish, run, type RunningServer, startServer } from "../helpers/server.ts";
+import {
+  freePort, NO_ENV_LISTEN, probeStreams, publish, reloadConfig, run, startServer, tcpAnswers, udpTaken,
+} from "../helpers/server.ts";
+import { count } from "../helpers/wait.ts";
 
 interface ConfState {
   listens: number[];
@@ -40,12 +41,6 @@ ${s.added ? "vhost added.test { srt { enabled on; } }" : ""}
 `;
 }
 
-/** No SRS_*_LISTEN from the harness: the config's listen directives rule, so a reload can move them. */
-const NO_ENV_LISTEN = {
-  SRS_LISTEN: "", SRS_HTTP_SERVER_LISTEN: "", SRS_HTTP_API_LISTEN: "",
-  SRS_SRT_SERVER_ENABLED: "", SRS_SRT_SERVER_LISTEN: "", SRS_RTC_SERVER_ENABLED: "",
-};
-
 const url = (port: number, vhost: string, stream: string) => `rtmp://127.0.0.1:${port}/live?vhost=${vhost}/${stream}`;
 
 async function waitFor<T>(f: () => T | undefined | Promise<T | undefined>, ms: number, what: string): Promise<T> {
@@ -56,40 +51,6 @@ async function waitFor<T>(f: () => T | undefined | Promise<T | undefined>, ms: n
     if (Date.now() > end) throw new Error(`timeout waiting for ${what}`);
     await Bun.sleep(100);
   }
-}
-
-function count(text: string, needle: string): number {
-  return text.split(needle).length - 1;
-}
-
-/** Writes the config and sends SIGHUP; resolves when the server logged the end of that reload. */
-async function sighup(s: RunningServer, state: ConfState): Promise<void> {
-  const before = count(s.output(), "reload ok");
-  writeFileSync(join(s.dir, "srs.conf"), conf(state));
-  s.proc.kill("SIGHUP");
-  await waitFor(() => count(s.output(), "reload ok") > before, 10000, "reload ok");
-}
-
-/** True when a TCP connect to the port succeeds. */
-function answers(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = new Socket();
-    c.once("connect", () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once("error", () => resolve(false));
-    c.connect(port, "127.0.0.1");
-  });
-}
-
-/** True when a UDP port on 127.0.0.1 is taken (our bind fails). */
-function udpTaken(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const u = createSocket("udp4");
-    u.once("error", () => resolve(true));
-    u.bind(port, "127.0.0.1", () => u.close(() => resolve(false)));
-  });
 }
 
 /** Video packet dts of an ffmpeg `-f framecrc` output (stream 0). */
@@ -116,7 +77,7 @@ describe("reload", () => {
     const s = await startServer({ config: conf({ ...state, dir: "." }), env: NO_ENV_LISTEN, ports: { rtmp: p1, http: h1, api } });
     cleanup.push(() => s.stop("SIGKILL"));
     state.dir = s.dir;
-    await sighup(s, state);
+    await reloadConfig(s, conf(state));
 
     const pub = publish(clip("clip.flv"), url(p1, "main.test", "livestream"));
     cleanup.push(() => pub.kill());
@@ -142,13 +103,13 @@ describe("reload", () => {
 
     // 1: the played stream's hls_fragment.
     state.fragment = 2;
-    await sighup(s, state);
+    await reloadConfig(s, conf(state));
     expect(s.output()).toContain("reload: vhost main.test hls applied");
 
     // 2: another vhost changes, a vhost is added: it accepts publishing now.
     state.other = "play { gop_cache off; } forward { enabled on; destination 127.0.0.1:9; }";
     state.added = true;
-    await sighup(s, state);
+    await reloadConfig(s, conf(state));
     expect(s.output()).toContain("reload: vhost other.test play applied");
     expect(s.output()).toContain("reload: vhost other.test forward applied");
     expect(s.output()).toContain("reload: vhost added.test added applied");
@@ -158,23 +119,23 @@ describe("reload", () => {
 
     // 3: a second RTMP port.
     state.listens = [p1, p2];
-    await sighup(s, state);
+    await reloadConfig(s, conf(state));
     expect(s.output()).toContain("reload: listen applied");
-    expect(await answers(p2)).toBe(true);
+    expect(await tcpAnswers(p2)).toBe(true);
 
     // 4: the first RTMP port goes away: it stops answering, while the sessions that came through it go on.
     state.listens = [p2];
-    await sighup(s, state);
-    expect(await answers(p1)).toBe(false);
-    expect(await answers(p2)).toBe(true);
+    await reloadConfig(s, conf(state));
+    expect(await tcpAnswers(p1)).toBe(false);
+    expect(await tcpAnswers(p2)).toBe(true);
 
     // 5: the HTTP server moves, the added vhost is removed (its publisher is closed, a new one refused).
     state.http = h2;
     state.added = false;
-    await sighup(s, state);
+    await reloadConfig(s, conf(state));
     expect(s.output()).toContain("reload: http_server listen applied");
     expect(s.output()).toContain("reload: vhost added.test removed applied (1 clients closed)");
-    expect(await answers(h1)).toBe(false);
+    expect(await tcpAnswers(h1)).toBe(false);
     const home = await fetch(`http://127.0.0.1:${h2}/`);
     expect(home.status).toBe(200);
     expect(await waitFor(async () => (addedPub.proc.exitCode ?? undefined) !== undefined ? true : undefined, 10000, "the removed vhost's publisher to end")).toBe(true);
@@ -259,7 +220,7 @@ describe("reload", () => {
     const metrics = await fetch(`http://127.0.0.1:${exp}/metrics`);
     expect(metrics.status).toBe(200);
     expect(await metrics.text()).toContain("srs_");
-    expect(await udpTaken(rtc)).toBe(true);
+    expect(await udpTaken(rtc, "127.0.0.1")).toBe(true);
     const srtPub = run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-re", "-i", clip("clip.ts"), "-t", "2", "-c", "copy", "-f", "mpegts",
       `srt://127.0.0.1:${srt}?streamid=#!::h=added.test,r=live/srt,m=publish`], { timeoutMs: 15000 });
     await waitFor(() => s.output().includes("hub added.test/live/srt: publish start") || undefined, 10000, "SRT publish after reload");
@@ -270,7 +231,7 @@ describe("reload", () => {
     expect(await get("rpc=reload")).toEqual({ code: 0 });
     await waitFor(() => s.output().includes("reload failed") || undefined, 10000, "reload failed");
     expect(((await get("rpc=reload-fetch")).data as Record<string, unknown>).err).toBe(1023);
-    expect(await answers(rtmp)).toBe(true);
+    expect(await tcpAnswers(rtmp)).toBe(true);
 
     // allow_reload off (applied by this reload): the next rpc=reload is refused with 1061.
     state.allowReload = false;
@@ -295,9 +256,7 @@ describe("reload", () => {
     cleanup.push(() => pub.kill());
     await waitFor(() => files("a").some((f) => f.endsWith(".flv.tmp")) || undefined, 10000, "the first recording");
     await Bun.sleep(1500);
-    writeFileSync(join(s.dir, "srs.conf"), dvrConf("b"));
-    s.proc.kill("SIGHUP");
-    await waitFor(() => s.output().includes("reload ok") || undefined, 10000, "reload ok");
+    await reloadConfig(s, dvrConf("b"));
     expect(s.output()).toContain("reload: vhost __defaultVhost__ dvr applied (path; 1 recordings restarted in a new file)");
     const first = await waitFor(() => files("a").find((f) => f.endsWith(".flv")), 10000, "the first file finished");
     await waitFor(() => files("b").some((f) => f.endsWith(".flv.tmp")) || undefined, 10000, "the second recording");
@@ -317,9 +276,7 @@ describe("reload", () => {
     cleanup.push(() => pub.kill());
     await waitFor(() => a.output().includes("hub __defaultVhost__/live/fwd: publish start") || undefined, 10000, "publish on a");
     expect(b.output()).not.toContain("live/fwd");
-    writeFileSync(join(a.dir, "srs.conf"), fwdConf(true));
-    a.proc.kill("SIGHUP");
-    await waitFor(() => a.output().includes("reload ok") || undefined, 10000, "reload ok");
+    await reloadConfig(a, fwdConf(true));
     expect(a.output()).toContain("reload: vhost __defaultVhost__ forward applied (1 live streams, 1 forwards restarted)");
     const streams = await probeStreams(b.rtmpUrl("/live/fwd"));
     expect(streams.map((x) => x.codec_name).sort()).toEqual(["aac", "h264"]);

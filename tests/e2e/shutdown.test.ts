@@ -11,51 +11,27 @@
  * The WHEP viewer is werift in this process (no browser: cheaper). The forward goes to a destination that
  * accepts and never answers (the worst case for a quit); its connection must end with the server.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { createServer, Socket } from "node:net";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { clip, REPO_ROOT } from "../helpers/media.ts";
-import { freePort, type Proc, publish, rtcEnv, run, type RunningServer, startServer } from "../helpers/server.ts";
+import { cleanupAfterAll } from "../helpers/cleanup.ts";
+import { FLV_AND_HLS, serverConf } from "../helpers/conf.ts";
+import { hookRecorder, hooksConf } from "../helpers/hooks.ts";
+import { freePort, publish, rtcEnv, run, type RunningServer, startServer, tcpAnswers } from "../helpers/server.ts";
+import { waitFor } from "../helpers/wait.ts";
 import { whepViewer } from "../helpers/whep.ts";
 
-type Hook = { action: string; client_id?: string; stream?: string; at: number };
-
-/** A hook server: allows every gate, records every call; `hang` actions get no answer at all. */
+/** A hook server allowing every gate and recording every call; `hang` actions get no answer at all. */
 function hookServer(hang: Set<string> = new Set()) {
-  const hits: Hook[] = [];
-  const held: (() => void)[] = [];
-  const srv = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    idleTimeout: 0,
-    async fetch(req) {
-      const body = (await req.json().catch(() => ({}))) as Record<string, string>;
-      hits.push({ action: body.action ?? "?", client_id: body.client_id, stream: body.stream, at: Date.now() });
-      if (hang.has(body.action ?? "")) await new Promise<void>((r) => held.push(r));
-      return Response.json({ code: 0 });
-    },
+  const rec = hookRecorder(async (hit, hold) => {
+    if (hang.has(String(hit.body.action ?? ""))) await hold();
+    return Response.json({ code: 0 });
   });
-  const url = `http://127.0.0.1:${srv.port}/hook`;
-  return {
-    hits,
-    of: (action: string) => hits.filter((h) => h.action === action),
-    hooksConf: `http_hooks { enabled on; on_connect ${url}; on_close ${url}; on_publish ${url}; on_unpublish ${url};
-      on_play ${url}; on_stop ${url}; on_dvr ${url}; }`,
-    close: () => {
-      for (const r of held.splice(0)) r();
-      srv.stop(true);
-    },
-  };
-}
-
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms: number, s?: RunningServer): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timeout waiting for ${what}\n${s?.output().slice(-3000) ?? ""}`);
-    await Bun.sleep(50);
-  }
+  const actions = ["on_connect", "on_close", "on_publish", "on_unpublish", "on_play", "on_stop", "on_dvr"];
+  return { ...rec, hooksConf: hooksConf(`${rec.base}/hook`, actions) };
 }
 
 /** The clients the API lists (publishers and players). */
@@ -85,31 +61,12 @@ async function timeExit(s: RunningServer, signal: NodeJS.Signals): Promise<{ ms:
   return { ms: Date.now() - t0, code };
 }
 
-/** Whether a TCP connection to the port is accepted. */
-function canConnect(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const c = new Socket();
-    c.once("connect", () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once("error", () => resolve(false));
-    c.connect(port, "127.0.0.1");
-  });
-}
-
 function probeDuration(file: string): number {
   const r = spawnSync("ffprobe", ["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", file], { encoding: "utf8" });
   return Number(r.stdout.trim());
 }
 
-const procs: Proc[] = [];
-const servers: RunningServer[] = [];
-const track = (p: Proc) => (procs.push(p), p);
-afterAll(async () => {
-  for (const p of procs) p.kill();
-  for (const s of servers) await s.stop("SIGKILL");
-});
+const { servers, track } = cleanupAfterAll();
 
 const play = (url: string, extra: string[] = []) =>
   track(run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-rw_timeout", "20000000", ...extra, "-i", url, "-c", "copy", "-f", "null", "-"]));
@@ -132,18 +89,11 @@ describe("SIGTERM: fast quit", () => {
     afterAll(() => void hung.close());
     const hungPort = (hung.address() as { port: number }).port;
     const s = await startServer({
-      config: `listen 1935; daemon off; srs_log_tank console;
-http_api { enabled on; listen 1985; }
-http_server { enabled on; listen 8080; dir ./html; }
-vhost __defaultVhost__ {
-  http_remux { enabled on; mount [vhost]/[app]/[stream].flv; }
-  hls { enabled on; hls_path ./html; hls_fragment 1; hls_window 10; }
-  dvr { enabled on; dvr_plan session; dvr_path ./rec/[stream].mp4; }
-  forward { enabled on; destination 127.0.0.1:${hungPort}; }
-  srt { enabled on; srt_to_rtmp on; }
-  ${hooks.hooksConf}
-}
-`,
+      config: serverConf(`${FLV_AND_HLS}
+dvr { enabled on; dvr_plan session; dvr_path ./rec/[stream].mp4; }
+forward { enabled on; destination 127.0.0.1:${hungPort}; }
+srt { enabled on; srt_to_rtmp on; }
+${hooks.hooksConf}`),
       env: { SRS_SRT_SERVER_ENABLED: "on", ...rtcEnv(await freePort()) },
     });
     servers.push(s);
@@ -190,14 +140,14 @@ vhost __defaultVhost__ {
     // The hook server heard every end: on_unpublish for the publisher, on_stop per player, on_close per client,
     // and on_dvr for the file.
     const out = s.output();
-    expect(hooks.of("on_unpublish").map((h) => h.stream)).toEqual(["term"]);
+    expect(hooks.of("on_unpublish").map((h) => h.body.stream)).toEqual(["term"]);
     expect(hooks.of("on_stop").length).toBe(hooks.of("on_play").length);
     expect(hooks.of("on_stop").length).toBeGreaterThanOrEqual(5);
     // on_connect and on_close: exactly the RTMP publisher, the RTMP player and the SRT player, once each (SRS
     // sends neither to HTTP-FLV, HLS or WebRTC clients; those get on_play/on_stop only).
     expect(hooks.of("on_play").length).toBe(5);
-    expect(hooks.of("on_connect").map((h) => h.client_id!).sort()).toEqual(connIds);
-    expect(hooks.of("on_close").map((h) => h.client_id!).sort()).toEqual(connIds);
+    expect(hooks.of("on_connect").map((h) => String(h.body.client_id)).sort()).toEqual(connIds);
+    expect(hooks.of("on_close").map((h) => String(h.body.client_id)).sort()).toEqual(connIds);
     expect(hooks.of("on_dvr").length).toBe(1);
     expect(out).toContain("fast quit (SIGTERM)");
   }, 60000);
@@ -240,9 +190,9 @@ describe("SIGQUIT: graceful quit", () => {
     const t0 = Date.now();
     const exit = timeExit(s, "SIGQUIT");
     await Bun.sleep(start / 3);
-    expect(await canConnect(s.rtmp)).toBe(true); // still accepting: load balancers notice
+    expect(await tcpAnswers(s.rtmp)).toBe(true); // still accepting: load balancers notice
     await Bun.sleep(start - (Date.now() - t0) + 400);
-    expect(await canConnect(s.rtmp)).toBe(false); // listeners closed
+    expect(await tcpAnswers(s.rtmp)).toBe(false); // listeners closed
     expect(pub.proc.exitCode).toBeNull(); // the publisher still streams during grace_final_wait
     const { ms, code } = await exit;
     console.log(`SIGQUIT (start ${start} ms, final ${final} ms) with a publisher that stays: exit after ${ms} ms`);
@@ -293,7 +243,7 @@ describe("SIGQUIT: graceful quit", () => {
     servers.push(s);
     const exit = timeExit(s, "SIGTERM");
     await Bun.sleep(300);
-    expect(await canConnect(s.rtmp)).toBe(true);
+    expect(await tcpAnswers(s.rtmp)).toBe(true);
     const { ms, code } = await exit;
     expect(code).toBe(0);
     expect(ms).toBeGreaterThanOrEqual(1000);

@@ -16,7 +16,7 @@
  * which retries with new ports when the server reports "address already in use".
  */
 import { createSocket } from "node:dgram";
-import { createServer } from "node:net";
+import { createServer, Socket } from "node:net";
 
 const FIRST = 20000;
 const END = 32768;
@@ -70,4 +70,26 @@ export const freeUdpPort = freePort;
 /** Whether a child's output says it could not bind (worth a retry on new ports). */
 export function addressInUse(output: string): boolean {
   return /EADDRINUSE|address already in use/i.test(output);
+}
+
+/** True when a TCP connect to the port on 127.0.0.1 succeeds (something is listening and accepting). */
+export function tcpAnswers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = new Socket();
+    c.once("connect", () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once("error", () => resolve(false));
+    c.connect(port, "127.0.0.1");
+  });
+}
+
+/** True when a UDP port is taken: our bind on `host` fails (0.0.0.0 also clashes with any one address). */
+export function udpTaken(port: number, host = "0.0.0.0"): Promise<boolean> {
+  return new Promise((resolve) => {
+    const u = createSocket("udp4");
+    u.once("error", () => resolve(true));
+    u.bind(port, host, () => u.close(() => resolve(false)));
+  });
 }

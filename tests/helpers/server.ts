@@ -4,27 +4,18 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
-import { Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT } from "./media.ts";
-import { addressInUse, freePort } from "./ports.ts";
+import { addressInUse, freePort, tcpAnswers } from "./ports.ts";
+import { count, waitFor } from "./wait.ts";
 
-export { freePort, freeUdpPort } from "./ports.ts";
+export { freePort, freeUdpPort, tcpAnswers, udpTaken } from "./ports.ts";
 
 export async function waitPort(port: number, timeoutMs = 10000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (Date.now() < end) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = new Socket();
-      s.once("connect", () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once("error", () => resolve(false));
-      s.connect(port, "127.0.0.1");
-    });
-    if (ok) return;
+    if (await tcpAnswers(port)) return;
     await Bun.sleep(50);
   }
   throw new Error(`port ${port} not listening after ${timeoutMs}ms`);
@@ -142,6 +133,20 @@ async function startServerOnce(opts: StartOptions): Promise<RunningServer> {
       return code;
     },
   };
+}
+
+/** No SRS_*_LISTEN from the harness: the config's listen directives rule, so a reload can move them. */
+export const NO_ENV_LISTEN: Record<string, string> = {
+  SRS_LISTEN: "", SRS_HTTP_SERVER_LISTEN: "", SRS_HTTP_API_LISTEN: "",
+  SRS_SRT_SERVER_ENABLED: "", SRS_SRT_SERVER_LISTEN: "", SRS_RTC_SERVER_ENABLED: "",
+};
+
+/** Writes `config` over the server's config file and sends SIGHUP; resolves when the server logged "reload ok". */
+export async function reloadConfig(s: RunningServer, config: string): Promise<void> {
+  const before = count(s.output(), "reload ok");
+  writeFileSync(join(s.dir, "srs.conf"), config);
+  s.proc.kill("SIGHUP");
+  await waitFor("reload ok", () => count(s.output(), "reload ok") > before, 10000, s);
 }
 
 export interface Proc {

@@ -3,12 +3,17 @@
  */
 import { RTCPeerConnection, RTCRtpCodecParameters } from "werift";
 
-/** A WHEP viewer (werift, loopback only): counts the video RTP packets it receives. */
-export async function whepViewer(api: number, stream: string, query = ""): Promise<{ pc: RTCPeerConnection; packets: () => number }> {
-  const pc = new RTCPeerConnection({
+/**
+ * A werift peer connection for a WHEP viewer on loopback: no ICE servers, the loopback host candidate, H.264
+ * (constrained baseline, NACK/PLI) and Opus. Also used by bench/rtc-viewers.ts.
+ */
+export function loopbackPeerConnection(): RTCPeerConnection {
+  return new RTCPeerConnection({
     iceServers: [],
     iceAdditionalHostAddresses: ["127.0.0.1"],
     iceUseIpv6: false,
+    // werift also gathers the machine's other interfaces (eth0, test-made veths): check and nominate only the
+    // loopback pair, so the pair the server (ICE-lite, first nomination wins) locks on is the one we use.
     iceFilterCandidatePair: (pair) => (pair.protocol as { localCandidate?: { host: string } }).localCandidate?.host === "127.0.0.1",
     bundlePolicy: "max-bundle",
     codecs: {
@@ -21,6 +26,11 @@ export async function whepViewer(api: number, stream: string, query = ""): Promi
       audio: [new RTCRtpCodecParameters({ mimeType: "audio/opus", clockRate: 48000, channels: 2 })],
     },
   });
+}
+
+/** A WHEP viewer (werift, loopback only): counts the video RTP packets it receives. */
+export async function whepViewer(api: number, stream: string, query = ""): Promise<{ pc: RTCPeerConnection; packets: () => number }> {
+  const pc = loopbackPeerConnection();
   let packets = 0;
   pc.addTransceiver("video", { direction: "recvonly" }).onTrack.subscribe((t) => t.onReceiveRtp.subscribe(() => void packets++));
   pc.addTransceiver("audio", { direction: "recvonly" });

@@ -4,24 +4,11 @@
  * starts at a keyframe.
  */
 import { describe, expect, test } from "bun:test";
-import { BytePlayer, type ByteSink, FanOut, type PlayerEvents } from "../../../lib/hub/fanout.ts";
+import { BytePlayer, FanOut, type PlayerEvents } from "../../../lib/hub/fanout.ts";
+import { RecordingSink } from "../../helpers/byte-sink.ts";
 import { type PublisherInfo, StreamHub } from "../../../lib/hub/stream-hub.ts";
 import { silentLog } from "../../../lib/log/logger.ts";
 import type { MediaPacket } from "../../../lib/media/packet.ts";
-
-class Sink implements ByteSink {
-  writes: Uint8Array[] = [];
-  writableLength = 0;
-  destroyed = false;
-  write(data: Uint8Array): boolean {
-    this.writes.push(data);
-    return true;
-  }
-  /** Every byte written, in order. */
-  bytes(): number[] {
-    return this.writes.flatMap((w) => [...w]);
-  }
-}
 
 class Events implements PlayerEvents {
   overflows: string[] = [];
@@ -71,7 +58,7 @@ function setup(gopCache = true) {
       return new Uint8Array([p.data[0]!]);
     }, { mwLatencyMs: 3_600_000, minLatency: false, queueSeconds: 10 }));
   const player = () => {
-    const sink = new Sink();
+    const sink = new RecordingSink();
     const events = new Events();
     const pl = new BytePlayer(sink, events);
     return { sink, events, pl };
@@ -237,7 +224,7 @@ describe("FanOut", () => {
   });
 
   test("writeNow flushes queued media first, then writes; nothing is written to a destroyed sink", () => {
-    const sink = new Sink();
+    const sink = new RecordingSink();
     const pl = new BytePlayer(sink, new Events());
     const k = pk("video", { keyframe: true });
     pl.push(Uint8Array.of(1, 2), k, 1 << 20, true);
@@ -255,7 +242,7 @@ describe("FanOut", () => {
 
 describe("BytePlayer skip keeps queued sequence headers", () => {
   test("a skip drops queued media but not a sequence header queued before it (republish/codec change)", () => {
-    const sink = new Sink();
+    const sink = new RecordingSink();
     const pl = new BytePlayer(sink, new Events());
     const limit = 1000;
     const big = (p: MediaPacket) => {

@@ -4,7 +4,8 @@
  * and options: players asking for other latency/queue settings get their own fan-out.
  */
 import { describe, expect, test } from "bun:test";
-import { BytePlayer, type ByteSink, FanOut, fanOutKey } from "../../../lib/hub/fanout.ts";
+import { BytePlayer, FanOut, fanOutKey } from "../../../lib/hub/fanout.ts";
+import { RecordingSink } from "../../helpers/byte-sink.ts";
 import type { OutputSpec } from "../../../lib/hub/lease.ts";
 import { HubRegistry } from "../../../lib/hub/registry.ts";
 import { type HubSubscriber, PublishError, type PublisherInfo } from "../../../lib/hub/stream-hub.ts";
@@ -26,16 +27,7 @@ function pub(id: string): PublisherInfo {
 function pk(kind: MediaPacket["kind"], dts: number, keyframe = false): MediaPacket {
   return { kind, codec: kind === "video" ? "h264" : "aac", dts, pts: dts, keyframe, config: false, data: new Uint8Array([dts & 0xff]) };
 }
-class Sink implements ByteSink {
-  writes: Uint8Array[] = [];
-  writableLength = 0;
-  destroyed = false;
-  write(data: Uint8Array): boolean {
-    this.writes.push(data);
-    return true;
-  }
-}
-const player = (sink = new Sink()) => new BytePlayer(sink, { onOverflow: () => {}, onUnpublish: () => {} });
+const player = (sink = new RecordingSink()) => new BytePlayer(sink, { onOverflow: () => {}, onUnpublish: () => {} });
 /** A one-byte-per-packet output; `made` counts the outputs created. */
 function output(made: { n: number }, key = "test"): OutputSpec<FanOut> {
   return {
@@ -97,7 +89,7 @@ describe("leases", () => {
   test("play: players of one (format, options) share one output; the last one out drops it", async () => {
     const hubs = registry();
     const made = { n: 0 };
-    const s1 = new Sink();
+    const s1 = new RecordingSink();
     const a = hubs.play(KEY, output(made), player(s1));
     const b = hubs.play(KEY, output(made), player());
     expect(made.n).toBe(1);
@@ -190,8 +182,8 @@ describe("fan-out by options", () => {
   test("each output flushes on its own schedule: min_latency at once, mw_latency in batches", async () => {
     const hubs = registry();
     const p = hubs.publish(KEY, pub("a"));
-    const fast = new Sink();
-    const slow = new Sink();
+    const fast = new RecordingSink();
+    const slow = new RecordingSink();
     const a = hubs.play(KEY, output({ n: 0 }, fanOutKey("test", srt)), player(fast));
     const b = hubs.play(KEY, {
       key: fanOutKey("test", { ...httpTs, mwLatencyMs: 3_600_000 }),

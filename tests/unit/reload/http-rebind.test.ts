@@ -8,17 +8,10 @@ import { loadConfig } from "../../../lib/config/index.ts";
 import { Lifecycle } from "../../../lib/lifecycle.ts";
 import { Log, LogSink } from "../../../lib/log/logger.ts";
 import { HttpServers, type HttpRoutes, type HttpServersPorts } from "../../../lib/protocols/http/servers.ts";
+import { freePort } from "../../helpers/ports.ts";
 
 /** Only an API route to probe (the real API is mounted by the composition root). */
 const ROUTES: HttpRoutes = { api: [(app) => app.get("/api/v1/versions", (c) => c.json({ code: 0 }))], http: [] };
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 const conf = (http: number, api: number) => loadConfig({
   text: `listen 1935; http_server { enabled on; listen 127.0.0.1:${http}; dir ./html; } http_api { enabled on; listen 127.0.0.1:${api}; }
