@@ -6,6 +6,7 @@
  * (the metadata as it goes by live) or after (the start-up replay).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
 import { FLV_TAG_SCRIPT, FlvDemuxer } from "../../lib/formats/flv.ts";
 import { type Proc, run, type RunningServer, startServer } from "../helpers/server.ts";
 
@@ -75,6 +76,9 @@ async function gstPlay(source: string[], ms: number): Promise<{ video: number; a
 }
 
 beforeAll(async () => {
+  // A missing tool is a failure, never a skip (Debian: gstreamer1.0-tools, -plugins-good/-bad/-ugly, -libav).
+  const probe = spawnSync("gst-inspect-1.0", ["rtmp2sink"], { encoding: "utf8" });
+  if (probe.status !== 0) throw new Error(`GStreamer with rtmp2sink is required: ${probe.error?.message ?? probe.stderr}`);
   srv = await startServer({ config: CONFIG });
   // A player that waits for the stream: it gets the metadata live, as the publisher sends it.
   early = probeDecoded(srv.rtmpUrl("/live/s")).catch((e: Error) => e);
