@@ -8,6 +8,12 @@
  * Unlike SRS, which corrects per consumer, we correct once per stream so every player of a format can share
  * the same encoded bytes; a player that joins later sees the stream's running time instead of starting at 0.
  * Composition time (pts - dts) is preserved in every mode.
+ *
+ * Metadata (script data) always gets timestamp 0, in every mode, as SRS's consumer jitter does (srs_app_source.cpp,
+ * SrsRtmpJitter::correct: "set to 0 for metadata"): FFmpeg's FLV demuxer reads an onMetaData tag with a non-zero
+ * timestamp as a data stream, so a player of a stream whose encoder stamps metadata with its running time
+ * (GStreamer's flvmux ! rtmp2sink) would see a third "Subtitle: text" stream. Every output (RTMP, HTTP-FLV, the
+ * start-up replay, live metadata updates, forward, DVR) takes the hub's packet, so this is the one place.
  */
 import type { MediaPacket } from "../media/packet.ts";
 
@@ -35,12 +41,16 @@ export class TimeJitter {
 
   /** Returns the corrected dts; the caller shifts pts by the same amount. */
   correct(p: MediaPacket): void {
+    if (p.kind === "data") {
+      p.dts = p.pts = 0;
+      return;
+    }
     const cts = p.pts - p.dts;
     let dts = p.dts;
     if (this.mode === "off") return;
-    // Sequence headers and metadata carry no timing of their own in most encoders (often 0): keep them at the
-    // current point of the timeline instead of letting them move it.
-    if (p.config || p.kind === "data") {
+    // Sequence headers carry no timing of their own in most encoders (often 0): keep them at the current point
+    // of the timeline instead of letting them move it.
+    if (p.config) {
       const at = Math.max(0, this.lastOut);
       p.dts = at;
       p.pts = at + cts;

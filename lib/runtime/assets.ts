@@ -154,9 +154,18 @@ const CONTENT_TYPES: Record<string, string> = {
   ts: "video/mp2t",
   m4s: "video/iso.segment",
   mp4: "video/mp4",
+  m4v: "video/mp4",
+  m4a: "audio/mp4",
+  mov: "video/quicktime",
+  webm: "video/webm",
+  mkv: "video/x-matroska",
   flv: "video/x-flv",
   mp3: "audio/mpeg",
   aac: "audio/aac",
+  wav: "audio/wav",
+  ogg: "audio/ogg",
+  opus: "audio/ogg",
+  vtt: "text/vtt; charset=utf-8",
 };
 
 /** The Content-Type for a path by its extension; "application/octet-stream" when unknown. */

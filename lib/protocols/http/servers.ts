@@ -7,12 +7,13 @@
  * only a request with an `Origin` header gets the Access-Control-* headers (all `*`), and OPTIONS answers 200
  * with an empty body (405 when crossdomain is off). Static files come from `http_server.dir`; a path with a
  * `..` part (also percent-encoded) or a backslash/NUL is refused with 403; a directory serves its index.html;
+ * files stream from disk with Range, HEAD, ETag/Last-Modified and 304 (static-file.ts);
  * whatever the directory lacks is looked up in the pages embedded in the program (lib/runtime/assets.ts: the
  * binary, or the source tree, never the working directory), so `/` is the embedded home page when the
  * directory has no index.
  */
 import { CORS_HEADERS } from "../../net/cors.ts";
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { type Endpoint, formatEndpoint, ipv6OnlyFor, parseEndpoint, parseEndpoints } from "../../net/endpoint.ts";
@@ -22,6 +23,7 @@ import type { SrsConfig } from "../../config/index.ts";
 import type { Log } from "../../log/logger.ts";
 import type { Lifecycle } from "../../lifecycle.ts";
 import { SERVER_SIGNATURE, SRS_COMPAT_VERSION, VERSION } from "../../version.ts";
+import { serveFile } from "./static-file.ts";
 
 type Env = { Bindings: Partial<ServeInfo> };
 
@@ -276,7 +278,7 @@ export class HttpServers {
       const rel = safeRelativePath(urlPath);
       if (rel === "forbidden") return plain(403, "Forbidden");
       // Files in http_server.dir win; otherwise the embedded pages (home, console, players).
-      const local = await this.readLocal(this.ctx.config.httpServer().dir, rel);
+      const local = await this.localFile(c.req.raw, this.ctx.config.httpServer().dir, rel);
       if (local) return local;
       const asset = wwwAssetForUrl("/" + rel);
       if (asset) {
@@ -293,7 +295,8 @@ export class HttpServers {
     });
   }
 
-  private async readLocal(dir: string, rel: string): Promise<Response | undefined> {
+  /** A file of http_server.dir, streamed from disk with Range, HEAD and validators (static-file.ts). */
+  private async localFile(req: Request, dir: string, rel: string): Promise<Response | undefined> {
     const root = resolve(dir);
     let file = resolve(root, rel);
     if (file !== root && !file.startsWith(root + sep)) return undefined;
@@ -307,8 +310,7 @@ export class HttpServers {
         st = await stat(file);
       }
       if (!st.isFile()) return undefined;
-      const body = await readFile(file);
-      return new Response(body, { headers: { "Content-Type": assetContentType(file), Server: SERVER_SIGNATURE } });
+      return serveFile(req, file, st);
     } catch {
       return undefined;
     }

@@ -7,6 +7,8 @@
  *   latency: 120, passphrase: "…", pbkeylen: 16 });
  * conn.send(ts1316); conn.onData(cb); conn.close();
  * ```
+ * close() lingers until what was sent is acknowledged and due at the listener (see SrtConnection.close), at most
+ * `linger` ms (default: the latency + 1 s; libsrt's live-mode default is 0, which loses the tail).
  * Rejections reject the promise with `SrtRejectError` (`code` = the listener's reason, e.g. 1403, 1010).
  */
 import { createSocket, type RemoteInfo } from "node:dgram";
@@ -69,6 +71,8 @@ export interface SrtCallerOptions {
   connectTimeout?: number;
   tlpktdrop?: boolean;
   maxbw?: number;
+  /** How long close() may wait for the send buffer to drain, ms (default: the send latency + 1000; 0: at once). */
+  linger?: number;
   log?: Log;
 }
 
@@ -234,6 +238,7 @@ export async function srtConnect(o: SrtCallerOptions): Promise<SrtConnection> {
         tsbpd: (hsrsp.flags & SRT_OPT_TSBPDSND) !== 0, tlpktdrop: (hsrsp.flags & SRT_OPT_TLPKTDROP) !== 0,
         payloadSize: o.payloadsize ?? 1316, rcvBufPackets: 8192, sndBufPackets: 8192,
         peerIdleTimeoutMs: o.peerIdleTimeout ?? 5000, maxBw: o.maxbw ?? 0,
+        lingerMs: o.linger ?? (hsrsp.recvDelayMs || latency) + 1000,
         rcvEven: km ? km.cipher : null, rcvOdd: null, sndCipher: km ? km.cipher : null,
         tsbpdBaseUs: now - readU32(msg, 8), startUs, peerRexmitFlag: (hsrsp.flags & SRT_OPT_REXMITFLG) !== 0,
         transport, log,

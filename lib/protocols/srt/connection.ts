@@ -10,7 +10,11 @@
  * Sender: a ring of packet slots bounded in packets and in age (max(1 s, 1.25·latency)); coarse token-bucket
  * pacing (maxbw, or automatic: 2 × the measured input rate with a 10 Mbps floor); retransmission on NAK with
  * the R flag; DROPREQ for sequence numbers no longer buffered; ACKACK for every full ACK; keepalives after 1 s
- * of silence; peer idle timeout; SHUTDOWN both ways.
+ * of silence; peer idle timeout; SHUTDOWN both ways. close() lingers (like libsrt's SRTO_LINGER, bounded by
+ * `lingerMs`): it stops taking data, sends what is queued, waits for the last ACK and for the receiver's TSBPD
+ * time of the last packet, and only then sends SHUTDOWN, so the tail of a stream is not lost. While the sender
+ * is backlogged, a late pacing wake-up may send what the rate allowed over the time it slept (up to 50 ms of
+ * it), so a busy event loop does not throttle the sender below its rate until its queue ages into drops.
  *
  * The packet path allocates nothing per packet in steady state: slots and control buffers are reused, header
  * fields are decoded into a reused object, the transport copies what it sends.
@@ -112,6 +116,11 @@ export interface SrtConnectionParams {
   transport: SrtTransport;
   /** Optional shared pacer; without one the connection sends at once and paces itself with a timer. */
   scheduler?: SrtSendScheduler;
+  /**
+   * How long close() may wait for the send buffer to drain (sent, acknowledged, due at the receiver) before it
+   * sends SHUTDOWN anyway, in ms; 0 (the default) closes at once.
+   */
+  lingerMs?: number;
   log: Log;
   /** Current time in µs for what the connection stamps by itself (send, close, stats); default nowUs. */
   clock?: () => number;
@@ -165,6 +174,13 @@ const MAX_LOSS_PAIRS = 512;
 const MAX_REXMIT_PER_NAK = 2048;
 /** Spare packet buffers kept per connection per direction (memory follows what is in flight, not ring size). */
 const POOL_MAX = 256;
+/**
+ * Longest sleep of a backlogged sender whose owed tokens are honoured on wake-up: enough to ride out timers
+ * late by tens of ms, short enough that the catch-up burst does not overflow a receiver's UDP buffer.
+ */
+const MAX_CATCH_UP_US = 50_000;
+/** After the last packet's TSBPD time at the receiver, before SHUTDOWN: its delivery and scheduling slack. */
+const LINGER_MARGIN_US = 20_000;
 
 function pow2(n: number): number {
   let c = 16;
@@ -187,6 +203,10 @@ export class SrtConnection {
   private log: Log;
   private transport: SrtTransport;
   private closedReason: string | null = null;
+  /** close() was called and the connection lingers until its send buffer drains (or the deadline). */
+  private lingering: { reason: string; deadlineUs: number } | null = null;
+  /** The last pump left packets waiting for tokens: the time since was owed to them. */
+  private backlogged = false;
   private dataCbs: DataCallback[] = [];
   private closeCbs: CloseCallback[] = [];
   private hdr: SrtHeader = newHeader();
@@ -261,6 +281,8 @@ export class SrtConnection {
   private readonly flushBound: () => void;
   private peerRttUs = 0;
   private lastTickUs: number;
+  /** The previous tick was late and skipped the ACK-stall check. */
+  private skippedLateTick = false;
   /** Last first transmission of a data packet. */
   private lastDataTxUs = 0;
   /** Set by the scheduler while this connection is in its queue. */
@@ -315,6 +337,11 @@ export class SrtConnection {
 
   get closed(): boolean {
     return this.closedReason !== null;
+  }
+
+  /** close() was called; the connection sends its tail and closes when drained or at its linger deadline. */
+  get closing(): boolean {
+    return this.lingering !== null && this.closedReason === null;
   }
 
   /** Data packets sent so far (first transmissions). */
@@ -702,7 +729,7 @@ export class SrtConnection {
    * Returns false when the connection is closed.
    */
   send(payload: Uint8Array): boolean {
-    if (this.closedReason !== null) return false;
+    if (this.closedReason !== null || this.lingering !== null) return false;
     const now = this.clock();
     const max = this.p.payloadSize;
     for (let o = 0; o < payload.length || (o === 0 && payload.length === 0); o += max) {
@@ -769,9 +796,13 @@ export class SrtConnection {
   pump(now: number, max: number): number {
     if (this.closedReason !== null) return -1;
     const rate = this.paceRate() / 1e6; // bytes per µs
-    const burst = Math.max(4 * (HEADER_SIZE + this.p.payloadSize), rate * 5000);
-    this.tokens = Math.min(burst, this.tokens + (now - this.lastRefillUs) * rate);
+    const elapsed = now - this.lastRefillUs;
+    // After idling the bucket holds a 5 ms burst at most; a backlogged sender woken late keeps what it was owed.
+    let burst = Math.max(4 * (HEADER_SIZE + this.p.payloadSize), rate * 5000);
+    if (this.backlogged) burst = Math.max(burst, Math.min(elapsed, MAX_CATCH_UP_US) * rate);
+    this.tokens = Math.min(burst, this.tokens + elapsed * rate);
     this.lastRefillUs = now;
+    this.backlogged = false;
     let sent = 0;
     while (this.sndTxNext !== this.sndNext) {
       const off = seqOff(this.sndBase, this.sndTxNext);
@@ -783,8 +814,14 @@ export class SrtConnection {
         this.st.pktSndDrop++;
         continue;
       }
-      if (this.tokens < len) return Math.max(1, (len - this.tokens) / rate);
-      if (sent >= max) return 0;
+      if (this.tokens < len) {
+        this.backlogged = true;
+        return Math.max(1, (len - this.tokens) / rate);
+      }
+      if (sent >= max) {
+        this.backlogged = true;
+        return 0;
+      }
       sent++;
       this.tokens -= len;
       const pkt = this.sndPkt[idx]!;
@@ -893,8 +930,11 @@ export class SrtConnection {
       return;
     }
     // A late tick means the event loop was busy: the peer's ACKs may be waiting unread in the socket, so an ACK
-    // stall is not judged on this tick (resending then only produces duplicates and more load).
-    const late = now - this.lastTickUs > 30_000;
+    // stall is not judged on this tick (resending then only produces duplicates and more load). Only one tick in
+    // a row is skipped: under sustained load every tick is late, and the ACKs that were pending at the previous
+    // one have been read since, so a lost tail is still resent before the sender's drop deadline.
+    const late = now - this.lastTickUs > 30_000 && !this.skippedLateTick;
+    this.skippedLateTick = late;
     this.lastTickUs = now;
     this.deliver(now);
     if (now - this.lastFullAckUs >= ACK_INTERVAL_US && this.ackSeq !== this.lastAckSeqSent) this.sendFullAck(now);
@@ -920,6 +960,18 @@ export class SrtConnection {
       if (this.p.scheduler) this.p.scheduler.wake(this);
       else if (this.flushTimer === null) this.flush(now);
     }
+    if (this.lingering !== null) {
+      if (this.drained(now)) {
+        this.finish(this.lingering.reason, true);
+        return;
+      }
+      if (now >= this.lingering.deadlineUs) {
+        const left = seqOff(this.sndBase, this.sndNext);
+        this.log.warn(`srt: ${this.remoteAddress}:${this.remotePort} closed with ${left} packets unacknowledged after lingering ${this.p.lingerMs} ms`);
+        this.finish(`${this.lingering.reason} (linger timeout, ${left} packets unacknowledged)`, true);
+        return;
+      }
+    }
     if (now - this.lastSendUs >= KEEPALIVE_US) {
       writeControlHeader(this.ctl, CTRL_KEEPALIVE, 0, 0, this.ts(now), this.peerSocketId);
       this.out(this.ctl, HEADER_SIZE, now);
@@ -937,9 +989,31 @@ export class SrtConnection {
 
   // ================================================================ closing & stats
 
-  /** Sends SHUTDOWN and closes. Idempotent. */
-  close(reason = "closed by application"): void {
-    this.finish(reason, true);
+  /**
+   * Closes: takes no more data and sends SHUTDOWN once everything queued was sent, acknowledged and is due at
+   * the receiver (its TSBPD time), or after `lingerMs` (default: the connection's `lingerMs`; 0: at once).
+   * onClose callbacks run then. Idempotent; a second call with lingerMs 0 cuts a linger short.
+   */
+  close(reason = "closed by application", lingerMs = this.p.lingerMs ?? 0): void {
+    if (this.closedReason !== null) return;
+    const now = this.clock();
+    if (lingerMs <= 0 || this.drained(now)) {
+      this.finish(this.lingering?.reason ?? reason, true);
+      return;
+    }
+    if (this.lingering !== null) return;
+    this.lingering = { reason, deadlineUs: now + lingerMs * 1000 };
+    if (this.p.scheduler) this.p.scheduler.wake(this);
+    else this.flush(now);
+  }
+
+  /**
+   * Nothing left for the peer: every packet sent and acknowledged (or dropped), and the last one's TSBPD time
+   * at the receiver (its first transmission + the latency) passed, so a SHUTDOWN now discards nothing there.
+   */
+  private drained(now: number): boolean {
+    if (this.sndBase !== this.sndNext) return false;
+    return this.lastDataTxUs === 0 || now >= this.lastDataTxUs + this.sndLatencyUs + LINGER_MARGIN_US;
   }
 
   private finish(reason: string, sendShutdown: boolean): void {

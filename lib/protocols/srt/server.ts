@@ -99,6 +99,11 @@ export interface SrtServerOptions {
   rcvBufPackets?: number;
   sndBufPackets?: number;
   handshakeRatePerIp?: number;
+  /**
+   * How long closing a connection (e.g. a player when its publisher leaves) may wait for its send buffer to
+   * drain, ms (default: its send latency + 1000). Closing the server does not linger.
+   */
+  linger?: number;
   log?: Log;
 }
 
@@ -582,6 +587,7 @@ export class SrtServer {
       sndBufPackets: this.o.sndBufPackets, peerIdleTimeoutMs: this.o.peerIdleTimeout, maxBw: this.o.maxbw,
       rcvEven: crypto?.even ?? null, rcvOdd: crypto?.odd ?? null, sndCipher: crypto ? (crypto.even ?? crypto.odd) : null,
       tsbpdBaseUs, startUs, passphrase: this.o.passphrase, peerRexmitFlag: (v.peerFlags & SRT_OPT_REXMITFLG) !== 0, transport: this.out!, scheduler: this.pacer, log,
+      lingerMs: this.o.linger ?? v.sndLatencyMs + 1000,
     };
     const conn = new SrtConnection(params);
     const pkt = this.sendHandshake({
@@ -618,7 +624,7 @@ export class SrtServer {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
-    for (const c of [...this.conns.values()]) c.close("server closing");
+    for (const c of [...this.conns.values()]) c.close("server closing", 0);
     this.pacer.stop();
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = null;

@@ -43,7 +43,7 @@ describe("TimeJitter full", () => {
     expect(out.map((x) => x[0])).toEqual([0, 40, 80, 90]);
   });
 
-  test("sequence headers and metadata take the current point of the timeline", () => {
+  test("sequence headers take the current point of the timeline; metadata is at 0", () => {
     const j = new TimeJitter("full");
     const cfg = v(0, 0, true);
     j.correct(cfg);
@@ -52,9 +52,9 @@ describe("TimeJitter full", () => {
     const cfg2 = v(99999, 0, true);
     j.correct(cfg2);
     expect([cfg2.dts, cfg2.pts]).toEqual([40, 40]);
-    const data: MediaPacket = { kind: "data", codec: "amf0", dts: 0, pts: 0, keyframe: false, config: false, data: new Uint8Array(1) };
+    const data: MediaPacket = { kind: "data", codec: "amf0", dts: 3165, pts: 3165, keyframe: false, config: false, data: new Uint8Array(1) };
     j.correct(data);
-    expect(data.dts).toBe(40);
+    expect([data.dts, data.pts]).toEqual([0, 0]);
     // They don't move the timeline.
     expect(run(j, [v(3080)])[0]![0]).toBe(80);
   });
@@ -81,6 +81,20 @@ describe("TimeJitter zero", () => {
     expect(run(j, [v(5000), v(4000)]).map((x) => x[0])).toEqual([0, 0]);
     j.reset();
     expect(run(j, [v(100), v(140)]).map((x) => x[0])).toEqual([0, 40]);
+  });
+});
+
+describe("metadata", () => {
+  test("is at 0 in every mode, wherever the encoder stamped it (FFmpeg reads a stamped onMetaData as data)", () => {
+    for (const mode of ["full", "zero", "off"] as const) {
+      const j = new TimeJitter(mode);
+      run(j, [v(5000), v(5040)]);
+      const data: MediaPacket = { kind: "data", codec: "amf0", dts: 5040, pts: 5040, keyframe: false, config: false, data: new Uint8Array(1) };
+      j.correct(data);
+      expect([mode, data.dts, data.pts]).toEqual([mode, 0, 0]);
+      // The timeline is untouched: the next frame keeps its spacing.
+      expect(run(j, [v(5080)])[0]![0]).toBe(mode === "off" ? 5080 : 80);
+    }
   });
 });
 
