@@ -272,14 +272,8 @@ describe.concurrent("SRT transport against libsrt", () => {
 
   test("(e) our caller pushes to srt-live-transmit listening (plain and AES-256): bytes identical", async () => {
     for (const pass of ["", "caller-secret-32"]) {
-      const port = await freeUdpPort();
-      const out = join(work, `e-${pass ? "enc" : "plain"}.ts`);
-      const q = pass ? `?passphrase=${pass}&pbkeylen=32` : "";
-      const l = spawn("sh", ["-c", `exec srt-live-transmit -q 'srt://:${port}${q}' file://con > ${out}`]);
-      spawned.push(l);
-      const ldone = new Promise<number | null>((res) => l.once("exit", (c) => res(c)));
-      await Bun.sleep(500);
-      const c = await srtConnect({ host: "127.0.0.1", port, passphrase: pass || undefined, pbkeylen: 32, streamId: "caller-test" });
+      const sink = await listenerToFile(`e-${pass ? "enc" : "plain"}`, pass ? `?passphrase=${pass}&pbkeylen=32` : "");
+      const c = await srtConnect({ host: "127.0.0.1", port: sink.port, passphrase: pass || undefined, pbkeylen: 32, streamId: "caller-test" });
       const all = concat([CLIP, TAIL]);
       for (let o = 0, i = 0; o < all.length; o += 1316, i++) {
         c.send(all.subarray(o, o + 1316));
@@ -287,15 +281,7 @@ describe.concurrent("SRT transport against libsrt", () => {
       }
       // Closed right after the last send, with most of the clip still queued behind pacing: close() lingers until
       // everything is acknowledged and due at the listener, then sends SHUTDOWN.
-      const closed = new Promise<string>((res) => c.onClose(res));
-      c.close("done");
-      expect(await closed).toBe("done");
-      expect(c.stats().pktSndDrop).toBe(0);
-      await Promise.race([ldone, Bun.sleep(3000)]);
-      l.kill("SIGKILL");
-      const got = new Uint8Array(readFileSync(out));
-      expect(got.length).toBeGreaterThanOrEqual(CLIP.length);
-      expect(Buffer.compare(got.subarray(0, CLIP.length), CLIP)).toBe(0);
+      expect((await closeAndCheck(c, sink)).pktSndDrop).toBe(0);
     }
   }, 30000);
 
@@ -327,17 +313,40 @@ describe.concurrent("SRT transport against libsrt", () => {
 });
 
 // Not concurrent: it stalls the whole test process on purpose (the concurrent tests above share its event loop).
+/** srt-live-transmit listening on a free UDP port, writing what it receives to `<work>/<name>.ts`. */
+async function listenerToFile(name: string, query = "") {
+  const port = await freeUdpPort();
+  const out = join(work, `${name}.ts`);
+  const proc = spawn("sh", ["-c", `exec srt-live-transmit -q 'srt://:${port}${query}' file://con > ${out}`]);
+  spawned.push(proc);
+  const exited = new Promise<number | null>((res) => proc.once("exit", (c) => res(c)));
+  await Bun.sleep(500);
+  return { port, out, proc, exited };
+}
+
+/**
+ * Closes our caller right after its last send (close() lingers until all is acknowledged and due) and checks the
+ * listener wrote the whole clip; returns the caller's stats at its close.
+ */
+async function closeAndCheck(c: Awaited<ReturnType<typeof srtConnect>>, sink: Awaited<ReturnType<typeof listenerToFile>>) {
+  const closed = new Promise<string>((res) => c.onClose(res));
+  c.close("done");
+  expect(await closed).toBe("done");
+  const stats = c.stats();
+  await Promise.race([sink.exited, Bun.sleep(3000)]);
+  sink.proc.kill("SIGKILL");
+  const got = new Uint8Array(readFileSync(sink.out));
+  expect(got.length).toBeGreaterThanOrEqual(CLIP.length);
+  expect(Buffer.compare(got.subarray(0, CLIP.length), CLIP)).toBe(0);
+  return stats;
+}
+
 describe("SRT caller under a busy event loop", () => {
     test("our caller through event-loop stalls (150 ms every 100 packets): nothing dropped, bytes identical", async () => {
       // A busy process (or machine) wakes the pacer late; a sender held to its usual burst then falls behind its
       // rate, its queue ages past the 1 s sender drop, and the tail of each stall is lost.
-      const port = await freeUdpPort();
-      const out = join(work, "e2-stalls.ts");
-      const l = spawn("sh", ["-c", `exec srt-live-transmit -q 'srt://:${port}' file://con > ${out}`]);
-      spawned.push(l);
-      const ldone = new Promise<number | null>((res) => l.once("exit", (c) => res(c)));
-      await Bun.sleep(500);
-      const c = await srtConnect({ host: "127.0.0.1", port, streamId: "caller-stalls" });
+      const sink = await listenerToFile("e2-stalls");
+      const c = await srtConnect({ host: "127.0.0.1", port: sink.port, streamId: "caller-stalls" });
       const all = concat([CLIP, TAIL]);
       for (let o = 0, i = 0; o < all.length; o += 1316, i++) {
         c.send(all.subarray(o, o + 1316));
@@ -349,15 +358,7 @@ describe("SRT caller under a busy event loop", () => {
           }
         }
       }
-      const closed = new Promise<string>((res) => c.onClose(res));
-      c.close("done");
-      expect(await closed).toBe("done");
-      const s = c.stats();
+      const s = await closeAndCheck(c, sink);
       expect([s.pktSndDrop, s.pktSndLoss]).toEqual([0, 0]);
-      await Promise.race([ldone, Bun.sleep(3000)]);
-      l.kill("SIGKILL");
-      const got = new Uint8Array(readFileSync(out));
-      expect(got.length).toBeGreaterThanOrEqual(CLIP.length);
-      expect(Buffer.compare(got.subarray(0, CLIP.length), CLIP)).toBe(0);
     }, 30000);
 });
