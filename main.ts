@@ -209,7 +209,7 @@ async function main(): Promise<void> {
     }
   }
 
-  const server = new Server(config, { configFile: cli.file, loadConfig: () => load(cli) });
+  const server = new Server(config, { configName: what, loadConfig: () => load(cli) });
   // SRS's signals: SIGTERM/SIGINT quit fast (SIGTERM graceful with force_grace_quit), SIGQUIT quits gracefully;
   // a second quit signal during a quit makes it fast. A guard timer makes sure the process goes whatever hangs.
   let quitting = false;

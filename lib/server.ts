@@ -70,8 +70,8 @@ export interface ServerContext {
 }
 
 export interface ServerOptions {
-  /** Config file path, for reload (undefined in env-only or built-in default mode). */
-  configFile?: string;
+  /** What the config came from, for the log: its file, "(environment)" or "(built-in default)". */
+  configName: string;
   /** Re-reads the config (file + env) for SIGHUP; throws ConfigError on a bad config. */
   loadConfig: () => SrsConfig;
 }
@@ -158,7 +158,7 @@ export class Server implements ServerContext {
 
   async start(): Promise<void> {
     const c = this.config;
-    this.log.trace(`srs-ts/${VERSION} starting, pid=${process.pid}, config=${this.opts.configFile ?? "(built-in)"}`);
+    this.log.trace(`srs-ts/${VERSION} starting, pid=${process.pid}, config=${this.opts.configName}`);
     for (const u of unimplementedDirectives(c)) this.log.warn(u.text);
     this.writePidFile(c.pidFile());
     try {
@@ -243,7 +243,7 @@ export class Server implements ServerContext {
     this.lastReload = outcomes;
     const restart = outcomes.filter((o) => o.result === "restart").length;
     const failed = outcomes.filter((o) => o.result === "failed").length;
-    this.log.trace(`reload ok: config ${this.opts.configFile ?? "(env)"}: ${outcomes.length} changes, ` +
+    this.log.trace(`reload ok: config ${this.opts.configName}: ${outcomes.length} changes, ` +
       `${outcomes.length - restart - failed} applied, ${restart} need a restart, ${failed} failed`);
     this.sink.level = parseLogLevel(next.logLevel());
     return outcomes;
