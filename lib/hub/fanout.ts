@@ -31,8 +31,9 @@ export interface FanOutOptions {
 /**
  * The key of a shared byte output: its format and the options its players asked for. Players whose vhost or
  * protocol asks for other settings (an SRT player's min_latency next to an HTTP-TS player's mw_latency, two
- * queue_length values, a reload that changed them) get their own fan-out, each encoding once for its players.
- * Options that flush alike share a key (min_latency on, or mw_latency 0: every event-loop turn).
+ * queue_length values) get their own fan-out, each encoding once for its players. A reload changes the options
+ * of the running fan-outs in place and re-keys them (StreamHub.reconfigureOutputs). Options that flush alike
+ * share a key (min_latency on, or mw_latency 0: every event-loop turn).
  */
 export function fanOutKey(format: string, o: FanOutOptions): string {
   const mw = o.minLatency || o.mwLatencyMs <= 0 ? 0 : o.mwLatencyMs;
