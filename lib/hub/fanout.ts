@@ -9,7 +9,7 @@
  */
 import { Buffer } from "node:buffer";
 import type { MediaPacket } from "../media/packet.ts";
-import type { SharedOutput } from "./lease.ts";
+import type { PlayQueueConfig, SharedOutput } from "./lease.ts";
 import type { HubSubscriber, StreamHub } from "./stream-hub.ts";
 
 /** Where a player's bytes go: a node:net Socket or an HTTP response stream adapter. */
@@ -31,13 +31,23 @@ export interface FanOutOptions {
 /**
  * The key of a shared byte output: its format and the options its players asked for. Players whose vhost or
  * protocol asks for other settings (an SRT player's min_latency next to an HTTP-TS player's mw_latency, two
- * queue_length values, a reload that changed them) get their own fan-out, each encoding once for its players.
- * Options that flush alike share a key (min_latency on, or mw_latency 0: every event-loop turn).
+ * queue_length values) get their own fan-out, each encoding once for its players. A reload changes the options
+ * of the running fan-outs in place and re-keys them (StreamHub.reconfigureOutputs). Options that flush alike
+ * share a key (min_latency on, or mw_latency 0: every event-loop turn).
  */
 export function fanOutKey(format: string, o: FanOutOptions): string {
   const mw = o.minLatency || o.mwLatencyMs <= 0 ? 0 : o.mwLatencyMs;
   return `${format}?mw_latency=${mw}&queue_length=${o.queueSeconds}`;
 }
+
+/** How a protocol's players take their fan-out options from the vhost (when they join, and on a reload). */
+export type FanOutRule = (c: PlayQueueConfig) => FanOutOptions;
+
+/** RTMP and HTTP players: SRS's merged write of `mw_latency` ms (every turn with `min_latency on`). */
+export const mergedWrites: FanOutRule = (c) => ({ mwLatencyMs: c.play.mwLatency, minLatency: c.minLatency, queueSeconds: c.play.queueLength });
+
+/** SRT players: no merged write, every batch goes out on the next turn of the event loop. */
+export const everyTurn: FanOutRule = (c) => ({ mwLatencyMs: 0, minLatency: true, queueSeconds: c.play.queueLength });
 
 export interface PlayerEvents {
   /** The player fell too far behind and must be closed. */
@@ -174,6 +184,8 @@ export class FanOut implements HubSubscriber, SharedOutput<BytePlayer> {
     readonly name: string,
     private encode: (p: MediaPacket) => Uint8Array | null,
     private opts: FanOutOptions,
+    /** How the options follow the vhost's play config on a reload. */
+    private rule: FanOutRule = mergedWrites,
   ) {}
 
   get size(): number {
@@ -183,6 +195,25 @@ export class FanOut implements HubSubscriber, SharedOutput<BytePlayer> {
   /** The latency and queue settings every player of this fan-out shares. */
   get options(): Readonly<FanOutOptions> {
     return this.opts;
+  }
+
+  /** The hub key of this output under its options now (the OutputSpec key players with these options use). */
+  get key(): string {
+    return fanOutKey(this.name, this.opts);
+  }
+
+  /** A reload: the options `c` gives this output's players apply at once to those playing; returns the new key. */
+  reconfigure(c: PlayQueueConfig): string {
+    this.setOptions(this.rule(c));
+    return this.key;
+  }
+
+  /** New flush schedule and queue limit for every player of this output, from the next packet on. */
+  setOptions(opts: FanOutOptions): void {
+    this.opts = { ...opts };
+    this.stopTimer();
+    // Whatever is queued now goes out on the new schedule.
+    if (this.players.size > 0) this.schedule();
   }
 
   private encoded(p: MediaPacket): Uint8Array | null {

@@ -47,6 +47,17 @@ export interface SharedOutput<P> extends HubSubscriber {
   remove(player: P): void;
   /** Players attached now (the hub drops the output when its last player leaves). */
   readonly size: number;
+  /**
+   * A reload changed the vhost's play queue settings: the output takes the options they now give its players,
+   * in place (players already playing included), and returns its key under them (hub.reconfigureOutputs).
+   */
+  reconfigure?(c: PlayQueueConfig): string;
+}
+
+/** The vhost settings a player's queue follows (SRS: `play.mw_latency`, `play.queue_length`, `min_latency`). */
+export interface PlayQueueConfig {
+  readonly play: { readonly mwLatency: number; readonly queueLength: number };
+  readonly minLatency: boolean;
 }
 
 /**

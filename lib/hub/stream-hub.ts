@@ -8,7 +8,7 @@ import type { AudioCodec, MediaPacket, StreamKey } from "../media/packet.ts";
 import { streamKeyString, streamUrl } from "../media/packet.ts";
 import { GopCache } from "./gop-cache.ts";
 import { type JitterMode, TimeJitter } from "./jitter.ts";
-import { type Lease, lease, type OutputSpec, type PlayLease, type PublishLease, type SharedOutput } from "./lease.ts";
+import { type Lease, lease, type OutputSpec, type PlayLease, type PlayQueueConfig, type PublishLease, type SharedOutput } from "./lease.ts";
 
 /** Something that receives the hub's packets: an output format's shared encoder, a recorder, a bridge. */
 export interface HubSubscriber {
@@ -261,6 +261,38 @@ export class StreamHub {
     }
   }
 
+  /**
+   * A reload changed the vhost's play queue settings (mw_latency, min_latency, queue_length): every shared output
+   * takes the options they now give its players, at once for those already playing, and is filed under its new
+   * key so new players with those options join it. When another output already holds that key (e.g. the SRT
+   * players' TS output once HTTP-TS asks for min_latency too) the output keeps its old key and its own players.
+   * Returns the number of outputs reconfigured.
+   */
+  reconfigureOutputs(c: PlayQueueConfig): number {
+    let n = 0;
+    for (const [key, f] of [...this.formats]) {
+      const next = (f as Partial<SharedOutput<unknown>>).reconfigure?.(c);
+      if (next === undefined) continue;
+      n++;
+      if (next === key) continue;
+      if (this.formats.has(next)) {
+        this.log.trace(`hub ${this.name}: output ${key} reconfigured, keeps its key (${next} exists)`);
+        continue;
+      }
+      this.formats.delete(key);
+      this.formats.set(next, f);
+      this.log.trace(`hub ${this.name}: output ${key} re-keyed ${next}`);
+    }
+    return n;
+  }
+
+  /** Drops `output` whatever key it is filed under (nothing when it was dropped already). */
+  private dropOutput(output: HubSubscriber): void {
+    for (const [key, f] of this.formats) {
+      if (f === output) return this.dropFormat(key);
+    }
+  }
+
   /** The keys of the shared outputs running now (format and options; stats, tests). */
   outputKeys(): string[] {
     return [...this.formats.keys()];
@@ -312,7 +344,8 @@ export class StreamHub {
     output.add(player);
     const l = lease(() => {
       output.remove(player);
-      if (output.size === 0 && this.formats.get(spec.key) === output) this.dropFormat(spec.key);
+      // By identity: a reload may have filed the output under another key since.
+      if (output.size === 0) this.dropOutput(output);
       this.released();
     });
     return { hub: this, output, dispose: () => l.dispose() };

@@ -19,7 +19,7 @@
  * player can join anywhere. Codecs: H.264, HEVC, AAC, MP3 (see lib/formats/mpegts-mux.ts); others are dropped.
  */
 import { TsMuxer } from "../formats/mpegts-mux.ts";
-import { type BytePlayer, FanOut, fanOutKey, type FanOutOptions } from "../hub/fanout.ts";
+import { type BytePlayer, FanOut, fanOutKey, type FanOutOptions, type FanOutRule, mergedWrites } from "../hub/fanout.ts";
 import type { OutputSpec } from "../hub/lease.ts";
 import type { StreamHub } from "../hub/stream-hub.ts";
 import type { MediaPacket } from "../media/packet.ts";
@@ -63,21 +63,24 @@ export function tsEncoderFor(hub: StreamHub): TsStreamEncoder {
   };
 }
 
-/** The hub's shared TS output (players lease it with hub.play). */
-export function tsOutput(opts: FanOutOptions): OutputSpec<TsFanOut> {
+/**
+ * The hub's shared TS output (players lease it with hub.play). `rule` is how `opts` came from the vhost config
+ * (HTTP-TS: mergedWrites, SRT: everyTurn); a reload re-applies it to the running output.
+ */
+export function tsOutput(opts: FanOutOptions, rule: FanOutRule = mergedWrites): OutputSpec<TsFanOut> {
   return {
     key: fanOutKey(TS_FORMAT_NAME, opts),
     create: (hub) => {
       const e = tsEncoderFor(hub);
-      return new TsFanOut(hub, TS_FORMAT_NAME, (p) => e.encode(p), opts, e);
+      return new TsFanOut(hub, TS_FORMAT_NAME, (p) => e.encode(p), opts, e, rule);
     },
   };
 }
 
 /** A FanOut that remembers its encoder: a player joining a live stream gets PAT+PMT first. */
 export class TsFanOut extends FanOut {
-  constructor(hub: StreamHub, name: string, encode: (p: MediaPacket) => Uint8Array | null, opts: FanOutOptions, readonly encoder: TsStreamEncoder) {
-    super(hub, name, encode, opts);
+  constructor(hub: StreamHub, name: string, encode: (p: MediaPacket) => Uint8Array | null, opts: FanOutOptions, readonly encoder: TsStreamEncoder, rule?: FanOutRule) {
+    super(hub, name, encode, opts, rule);
   }
 
   override add(player: BytePlayer): void {

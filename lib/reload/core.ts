@@ -3,10 +3,12 @@
  * and removed, and the vhost sections every session reads when it starts (publish, security, hooks, …).
  *
  * Differences from SRS: a removed or disabled vhost also closes its connected clients (SRS only logs, they stay
- * until they leave); the play options reach running streams (gop_cache now, time_jitter at the next publish).
+ * until they leave); the play options reach running streams (gop_cache and player queues now, time_jitter at the
+ * next publish).
  */
 import { globalChange, vhostChanges } from "../config/diff.ts";
-import type { HubOptions } from "../hub/stream-hub.ts";
+import type { PlayQueueConfig } from "../hub/lease.ts";
+import type { HubOptions, StreamHub } from "../hub/stream-hub.ts";
 import type { HubRegistry } from "../hub/registry.ts";
 import type { ClientRegistry } from "../clients.ts";
 import { parseLogLevel } from "../log/logger.ts";
@@ -35,6 +37,18 @@ const LIVE_VHOST: Record<string, string> = {
 };
 const UNUSED_VHOST = ["dash", "hds", "exec", "ingest", "transcode"];
 
+/**
+ * The play queue options (mw_latency, min_latency, queue_length) reach the players already playing, as SRS's
+ * on_reload_vhost_play does for each connection: each shared output of the vhost's streams takes them in place.
+ * A vhost changed in both sections is simply reconfigured twice with the same values.
+ */
+function playerQueues(v: PlayQueueConfig | undefined, hubs: StreamHub[]): number {
+  if (!v) return 0;
+  let n = 0;
+  for (const hub of hubs) n += hub.reconfigureOutputs(v);
+  return n;
+}
+
 export function coreReload(d: CoreReloadDeps): ReloadHandler {
   return {
     name: "core",
@@ -53,13 +67,14 @@ export function coreReload(d: CoreReloadDeps): ReloadHandler {
         out.push(applied(`vhost ${v} removed`, `${gone.length} clients closed`));
       }
       for (const { vhost, change } of vhostChanges(e.diff, "play")) {
-        let n = 0;
-        for (const hub of d.hubs.all()) {
-          if (hub.key.vhost !== vhost) continue;
-          hub.setOptions(d.hubOptions(hub.key));
-          n++;
-        }
-        out.push(applied(`vhost ${vhost} play`, `${change.keys.join(",")}; ${n} streams: gop_cache now, time_jitter at next publish, player queues: new players`));
+        const hubs = d.hubs.all().filter((h) => h.key.vhost === vhost);
+        for (const hub of hubs) hub.setOptions(d.hubOptions(hub.key));
+        const outputs = playerQueues(e.next.vhost(vhost), hubs);
+        out.push(applied(`vhost ${vhost} play`, `${change.keys.join(",")}; ${hubs.length} streams: gop_cache now, time_jitter at next publish, player queues now (${outputs} outputs)`));
+      }
+      for (const { vhost } of vhostChanges(e.diff, "min_latency")) {
+        const outputs = playerQueues(e.next.vhost(vhost), d.hubs.all().filter((h) => h.key.vhost === vhost));
+        out.push(applied(`vhost ${vhost} min_latency`, `player queues now (${outputs} outputs)`));
       }
       for (const [section, when] of Object.entries(LIVE_VHOST)) {
         for (const { vhost } of vhostChanges(e.diff, section)) out.push(applied(`vhost ${vhost} ${section}`, when));

@@ -23,6 +23,8 @@ interface ConfState {
   added: boolean;
   allowReload: boolean;
   extra?: string;
+  /** The played vhost's queue settings (SRS defaults at first: mw_latency 350, queue_length 30). */
+  mainPlay?: string;
 }
 
 function conf(s: ConfState): string {
@@ -33,6 +35,7 @@ ${s.extra ?? ""}
 http_api { enabled on; listen 127.0.0.1:${s.api}; raw_api { enabled on; allow_reload ${s.allowReload ? "on" : "off"}; } }
 http_server { enabled on; listen 127.0.0.1:${s.http}; dir ${s.dir}; }
 vhost main.test {
+  ${s.mainPlay ?? ""}
   hls { enabled on; hls_path ${s.dir}; hls_fragment ${s.fragment}; hls_window 120; hls_dispose 0; }
   http_remux { enabled on; mount [vhost]/[app]/[stream].flv; }
 }
@@ -101,10 +104,16 @@ describe("reload", () => {
     // A vhost not configured yet refuses a publisher.
     expect(await tryPublish(url(p1, "added.test", "s2"))).not.toBe(0);
 
-    // 1: the played stream's hls_fragment.
+    // 1: the played stream's hls_fragment, and its players' queues: from 350 ms merged writes to every packet at once.
     state.fragment = 2;
+    state.mainPlay = "min_latency on; play { mw_latency 0; queue_length 5; }";
     await reloadConfig(s, conf(state));
     expect(s.output()).toContain("reload: vhost main.test hls applied");
+    expect(s.output()).toContain("reload: vhost main.test play applied (mwLatency,queueLength; 1 streams: gop_cache now, time_jitter at next publish, player queues now (2 outputs))");
+    expect(s.output()).toContain("reload: vhost main.test min_latency applied (player queues now (2 outputs))");
+    // The RTMP and HTTP-FLV players' outputs take the new options in place and are filed under them for new players.
+    expect(s.output()).toMatch(/output rtmp\/\d+\?mw_latency=350&queue_length=30 re-keyed rtmp\/\d+\?mw_latency=0&queue_length=5/);
+    expect(s.output()).toContain("output flv?mw_latency=350&queue_length=30 re-keyed flv?mw_latency=0&queue_length=5");
 
     // 2: another vhost changes, a vhost is added: it accepts publishing now.
     state.other = "play { gop_cache off; } forward { enabled on; destination 127.0.0.1:9; }";

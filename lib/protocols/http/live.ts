@@ -22,7 +22,7 @@
 import type { Context, Hono } from "hono";
 import type { ClientInfo, ClientRegistry } from "../../clients.ts";
 import type { SrsConfig, VhostConfig } from "../../config/index.ts";
-import { BytePlayer, type ByteSink, type FanOut, type FanOutOptions } from "../../hub/fanout.ts";
+import { BytePlayer, type ByteSink, type FanOut, mergedWrites } from "../../hub/fanout.ts";
 import type { OutputSpec, PlayLease } from "../../hub/lease.ts";
 import type { StreamHub } from "../../hub/stream-hub.ts";
 import { type Log, newContextId } from "../../log/logger.ts";
@@ -376,11 +376,7 @@ async function serveLive(
     return text(404, "Not Found");
   }
   const remux = vhost.httpRemux;
-  const opts: FanOutOptions = {
-    mwLatencyMs: vhost.play.mwLatency,
-    minLatency: vhost.minLatency,
-    queueSeconds: vhost.play.queueLength,
-  };
+  const opts = mergedWrites(vhost);
   let output: OutputSpec<FanOut>;
   let header: Uint8Array | undefined;
   switch (m.format) {

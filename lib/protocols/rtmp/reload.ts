@@ -1,13 +1,14 @@
 /**
  * RTMP's part of reload (SRS: SrsServer::on_reload_listen, SrsRtmpConn::on_reload_vhost_*): `listen` rebinds
  * (new ports open, removed ones stop accepting, sessions go on); the vhost's connection settings (chunk_size,
- * tcp_nodelay, ack sizes, min_latency) are read when a client connects, so they apply to new connections.
+ * tcp_nodelay, ack sizes) are read when a client connects, so they apply to new connections. min_latency reaches
+ * the players already playing through their shared outputs (lib/reload/core.ts).
  */
 import { globalChange, vhostChanges } from "../../config/diff.ts";
 import { applied, failed, type ReloadHandler, type ReloadOutcome } from "../../reload/handler.ts";
 import type { RtmpServer } from "./server.ts";
 
-const PER_CONNECTION = ["chunk_size", "tcp_nodelay", "in_ack_size", "out_ack_size", "min_latency"];
+const PER_CONNECTION = ["chunk_size", "tcp_nodelay", "in_ack_size", "out_ack_size"];
 
 export function rtmpReload(server: () => RtmpServer | undefined): ReloadHandler {
   return {

@@ -13,7 +13,7 @@ import type { Socket } from "node:net";
 import type { ClientInfo, ClientRegistry } from "../../clients.ts";
 import type { SrsConfig, VhostConfig } from "../../config/index.ts";
 import type { Amf0Object, Amf0Value } from "../../formats/amf0.ts";
-import { BytePlayer, type FanOut } from "../../hub/fanout.ts";
+import { BytePlayer, type FanOut, mergedWrites } from "../../hub/fanout.ts";
 import type { Lease, PlayLease, PublishLease } from "../../hub/lease.ts";
 import { PublishError, type PublisherInfo, type StreamHub } from "../../hub/stream-hub.ts";
 import type { Log } from "../../log/logger.ts";
@@ -456,12 +456,7 @@ export class RtmpSession implements ClientInfo {
 
   /** Leases the stream's shared RTMP output for this player; returns the stream's hub. */
   private joinFanOut(vhost: VhostConfig, key: StreamKey): StreamHub {
-    const play = vhost.play;
-    const output = rtmpOutput(this.outChunkSize, {
-      mwLatencyMs: play.mwLatency,
-      minLatency: vhost.minLatency,
-      queueSeconds: play.queueLength,
-    });
+    const output = rtmpOutput(this.outChunkSize, mergedWrites(vhost));
     const player = new BytePlayer(this.socket, {
       onOverflow: (reason) => this.close(`slow player: ${reason}`),
       onUnpublish: () => {

@@ -24,7 +24,7 @@
 import type { ClientInfo, ClientRegistry } from "../../clients.ts";
 import type { SrsConfig, VhostConfig } from "../../config/index.ts";
 import { TsDemuxer } from "../../formats/mpegts-demux.ts";
-import { BytePlayer, type ByteSink } from "../../hub/fanout.ts";
+import { BytePlayer, type ByteSink, everyTurn } from "../../hub/fanout.ts";
 import type { PlayLease, PublishLease } from "../../hub/lease.ts";
 import { PublishError, type PublisherInfo } from "../../hub/stream-hub.ts";
 import { type Log, newContextId } from "../../log/logger.ts";
@@ -357,7 +357,7 @@ export class SrtSession implements ClientInfo {
       return;
     }
     // SRT has no merged-write: every batch goes out on the next turn of the event loop.
-    const output = tsOutput({ mwLatencyMs: 0, minLatency: true, queueSeconds: this.vhost!.play.queueLength });
+    const output = tsOutput(everyTurn(this.vhost!), everyTurn);
     this.player = new BytePlayer(this.sink, {
       onOverflow: (reason) => this.close(`slow player: ${reason}`),
       onUnpublish: () => this.log.trace(`srt play: stream unpublished, waiting`),

@@ -4,7 +4,7 @@
  * and options: players asking for other latency/queue settings get their own fan-out.
  */
 import { describe, expect, test } from "bun:test";
-import { BytePlayer, FanOut, fanOutKey } from "../../../lib/hub/fanout.ts";
+import { BytePlayer, everyTurn, FanOut, fanOutKey, mergedWrites } from "../../../lib/hub/fanout.ts";
 import { RecordingSink } from "../../helpers/byte-sink.ts";
 import type { OutputSpec } from "../../../lib/hub/lease.ts";
 import { HubRegistry } from "../../../lib/hub/registry.ts";
@@ -198,6 +198,88 @@ describe("fan-out by options", () => {
     expect(slow.writes.flatMap((w) => [...w])).toEqual(fast.writes.flatMap((w) => [...w]));
     a.dispose();
     b.dispose();
+    p.dispose();
+  });
+});
+
+describe("reload of the play queue options (mw_latency, min_latency, queue_length)", () => {
+  const HOUR = 3_600_000;
+  /** The vhost play settings as a reload hands them to hub.reconfigureOutputs. */
+  const vhost = (mwLatency: number, minLatency: boolean, queueLength = 10) => ({ play: { mwLatency, queueLength }, minLatency });
+  /** An output made as an RTMP or HTTP player's is: its options follow the vhost by mergedWrites. */
+  const follow = (c: ReturnType<typeof vhost>): OutputSpec<FanOut> => {
+    const opts = mergedWrites(c);
+    return { key: fanOutKey("test", opts), create: (hub) => new FanOut(hub, "test", (x) => new Uint8Array([x.data[0]!]), opts) };
+  };
+
+  test("a player already playing switches from merged writes to every turn; the output is re-keyed for new players", async () => {
+    const hubs = registry();
+    const p = hubs.publish(KEY, pub("a"));
+    const sink = new RecordingSink();
+    const a = hubs.play(KEY, follow(vhost(HOUR, false)), player(sink));
+    p.push(pk("video", 0, true));
+    p.push(pk("video", 40));
+    await settled();
+    expect(sink.writes.length).toBe(0); // batched for the hour-long merged write
+    expect(p.hub.reconfigureOutputs(vhost(0, true))).toBe(1);
+    expect(a.output.options).toEqual({ mwLatencyMs: 0, minLatency: true, queueSeconds: 10 });
+    expect(p.hub.outputKeys()).toEqual([fanOutKey("test", mergedWrites(vhost(0, true)))]);
+    await settled();
+    expect(sink.writes.map((w) => [...w])).toEqual([[0, 40]]); // what was queued goes out at once
+    for (const dts of [80, 120, 160]) {
+      p.push(pk("video", dts));
+      await settled();
+    }
+    expect(sink.writes.length).toBe(4); // then one write per packet, each on its own turn
+    // A new player under the new config joins the same (re-keyed) output; the last one to leave drops it.
+    const b = hubs.play(KEY, follow(vhost(0, true)), player());
+    expect(b.output).toBe(a.output);
+    a.dispose();
+    b.dispose();
+    expect(p.hub.outputKeys()).toEqual([]);
+    p.dispose();
+  });
+
+  test("the other way: a player flushed every turn waits for the new merged write; queue_length follows too", async () => {
+    const hubs = registry();
+    const p = hubs.publish(KEY, pub("a"));
+    const sink = new RecordingSink();
+    const a = hubs.play(KEY, follow(vhost(0, true)), player(sink));
+    p.push(pk("video", 0, true));
+    await settled();
+    expect(sink.writes.length).toBe(1);
+    p.hub.reconfigureOutputs(vhost(HOUR, false, 5));
+    expect(a.output.options).toEqual({ mwLatencyMs: HOUR, minLatency: false, queueSeconds: 5 });
+    p.push(pk("video", 40));
+    p.push(pk("video", 80));
+    await settled();
+    expect(sink.writes.length).toBe(1);
+    a.output.flushAll(); // the merged write
+    expect(sink.writes.map((w) => [...w])).toEqual([[0], [40, 80]]);
+    a.dispose();
+    expect(p.hub.outputKeys()).toEqual([]);
+    p.dispose();
+  });
+
+  test("SRT's output keeps flushing every turn; an HTTP-TS output asking for the same options keeps its own key", () => {
+    const hubs = registry();
+    const p = hubs.publish(KEY, pub("a"));
+    const before = vhost(350, false, 30);
+    const srt = hubs.play(KEY, tsOutput(everyTurn(before), everyTurn), player());
+    const http = hubs.play(KEY, tsOutput(mergedWrites(before)), player());
+    const after = vhost(0, true, 30);
+    expect(p.hub.reconfigureOutputs(after)).toBe(2);
+    expect(srt.output.options).toEqual(everyTurn(after));
+    expect(http.output.options).toEqual(mergedWrites(after));
+    // Both now flush alike; new players join the one filed under that key, the other keeps its players.
+    expect(p.hub.outputKeys().sort()).toEqual([fanOutKey("ts", mergedWrites(before)), fanOutKey("ts", everyTurn(after))].sort());
+    const late = hubs.play(KEY, tsOutput(mergedWrites(after)), player());
+    expect(late.output).toBe(srt.output);
+    http.dispose(); // the output under its old key is dropped by identity
+    expect(p.hub.outputKeys()).toEqual([fanOutKey("ts", everyTurn(after))]);
+    srt.dispose();
+    late.dispose();
+    expect(p.hub.outputKeys()).toEqual([]);
     p.dispose();
   });
 });
