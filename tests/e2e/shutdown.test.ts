@@ -167,7 +167,9 @@ vhost __defaultVhost__ { ${hooks.hooksConf} }
     servers.push(s);
     track(publish(clip("clip.flv"), s.rtmpUrl("/live/hang")));
     const player = play(s.rtmpUrl("/live/hang"));
+    // Playing, not just asking to: a session whose on_play is still pending when the quit comes gets no on_stop.
     await waitFor("publisher and player", async () => (await clientTypes(s)).join() === "fmle-publish,rtmp-play", 15000, s);
+    await waitFor("the player's play started", () => s.output().includes("rtmp play __defaultVhost__/live/hang started"), 15000, s);
     const { ms, code } = await timeExit(s, "SIGTERM");
     console.log(`SIGTERM with a hanging hook server: exit after ${ms} ms`);
     expect(code).toBe(0);
