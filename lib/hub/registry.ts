@@ -101,6 +101,11 @@ export class HubRegistry {
   all(): StreamHub[] {
     return [...this.hubs.values()];
   }
+
+  /** The hubs of one vhost (what a reload of that vhost's settings applies to). */
+  ofVhost(vhost: string): StreamHub[] {
+    return this.all().filter((h) => h.key.vhost === vhost);
+  }
 }
 
 /** What adapters use of the hubs (their narrow port): leases and lookups. */

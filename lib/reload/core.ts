@@ -67,13 +67,13 @@ export function coreReload(d: CoreReloadDeps): ReloadHandler {
         out.push(applied(`vhost ${v} removed`, `${gone.length} clients closed`));
       }
       for (const { vhost, change } of vhostChanges(e.diff, "play")) {
-        const hubs = d.hubs.all().filter((h) => h.key.vhost === vhost);
+        const hubs = d.hubs.ofVhost(vhost);
         for (const hub of hubs) hub.setOptions(d.hubOptions(hub.key));
         const outputs = playerQueues(e.next.vhost(vhost), hubs);
         out.push(applied(`vhost ${vhost} play`, `${change.keys.join(",")}; ${hubs.length} streams: gop_cache now, time_jitter at next publish, player queues now (${outputs} outputs)`));
       }
       for (const { vhost } of vhostChanges(e.diff, "min_latency")) {
-        const outputs = playerQueues(e.next.vhost(vhost), d.hubs.all().filter((h) => h.key.vhost === vhost));
+        const outputs = playerQueues(e.next.vhost(vhost), d.hubs.ofVhost(vhost));
         out.push(applied(`vhost ${vhost} min_latency`, `player queues now (${outputs} outputs)`));
       }
       for (const [section, when] of Object.entries(LIVE_VHOST)) {

@@ -8,7 +8,7 @@ import type { HubRegistry } from "../../hub/registry.ts";
 import { applied, type ReloadHandler, type ReloadOutcome } from "../../reload/handler.ts";
 import type { HlsService } from "./service.ts";
 
-export function hlsReload(ctx: { readonly hubs: Pick<HubRegistry, "all"> }, hls: () => HlsService | undefined): ReloadHandler {
+export function hlsReload(ctx: { readonly hubs: Pick<HubRegistry, "ofVhost"> }, hls: () => HlsService | undefined): ReloadHandler {
   return {
     name: "hls",
     reload(e): ReloadOutcome[] {
@@ -16,9 +16,7 @@ export function hlsReload(ctx: { readonly hubs: Pick<HubRegistry, "all"> }, hls:
       for (const { vhost, change } of vhostChanges(e.diff, "hls")) {
         const counts = { switching: 0, started: 0, stopped: 0, none: 0 };
         const service = hls();
-        for (const hub of ctx.hubs.all()) {
-          if (hub.active && hub.key.vhost === vhost && service) counts[service.reload(hub)]++;
-        }
+        if (service) for (const hub of ctx.hubs.ofVhost(vhost)) if (hub.active) counts[service.reload(hub)]++;
         const live = [
           counts.switching && `${counts.switching} live streams switch at their next keyframe`,
           counts.started && `${counts.started} started`,

@@ -8,7 +8,7 @@ import type { HubRegistry } from "../../hub/registry.ts";
 import { applied, type ReloadHandler, type ReloadOutcome } from "../../reload/handler.ts";
 import type { DvrService } from "./service.ts";
 
-export function dvrReload(ctx: { readonly hubs: Pick<HubRegistry, "all"> }, dvr: () => DvrService | undefined): ReloadHandler {
+export function dvrReload(ctx: { readonly hubs: Pick<HubRegistry, "ofVhost"> }, dvr: () => DvrService | undefined): ReloadHandler {
   return {
     name: "dvr",
     reload(e): ReloadOutcome[] {
@@ -16,9 +16,7 @@ export function dvrReload(ctx: { readonly hubs: Pick<HubRegistry, "all"> }, dvr:
       for (const { vhost, change } of vhostChanges(e.diff, "dvr")) {
         const counts = { restarted: 0, started: 0, stopped: 0, none: 0 };
         const service = dvr();
-        for (const hub of ctx.hubs.all()) {
-          if (hub.active && hub.key.vhost === vhost && service) counts[service.reload(hub)]++;
-        }
+        if (service) for (const hub of ctx.hubs.ofVhost(vhost)) if (hub.active) counts[service.reload(hub)]++;
         const live = [
           counts.restarted && `${counts.restarted} recordings restarted in a new file`,
           counts.started && `${counts.started} started`,

@@ -7,7 +7,7 @@ import type { HubRegistry } from "../../hub/registry.ts";
 import { applied, type ReloadHandler, type ReloadOutcome } from "../../reload/handler.ts";
 import type { ForwardService } from "./service.ts";
 
-export function forwardReload(ctx: { readonly hubs: Pick<HubRegistry, "all"> }, forward: () => ForwardService | undefined): ReloadHandler {
+export function forwardReload(ctx: { readonly hubs: Pick<HubRegistry, "ofVhost"> }, forward: () => ForwardService | undefined): ReloadHandler {
   return {
     name: "forward",
     reload(e): ReloadOutcome[] {
@@ -16,10 +16,12 @@ export function forwardReload(ctx: { readonly hubs: Pick<HubRegistry, "all"> }, 
         let streams = 0;
         let forwards = 0;
         const service = forward();
-        for (const hub of ctx.hubs.all()) {
-          if (!hub.active || hub.key.vhost !== vhost || !service) continue;
-          streams++;
-          forwards += service.reload(hub);
+        if (service) {
+          for (const hub of ctx.hubs.ofVhost(vhost)) {
+            if (!hub.active) continue;
+            streams++;
+            forwards += service.reload(hub);
+          }
         }
         out.push(applied(`vhost ${vhost} forward`, streams ? `${streams} live streams, ${forwards} forwards restarted` : "next publish"));
       }
