@@ -7,14 +7,14 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { VERSION } from "../../lib/version.ts";
+import { tempDir } from "../helpers/temp.ts";
 
 const REPO = resolve(import.meta.dir, "../..");
 const QEMU_LIBS = "/usr/aarch64-linux-gnu";
-const work = mkdtempSync(join(tmpdir(), "srs-audio-bin-"));
+const work = tempDir("srs-audio-bin-");
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 interface Measure {

@@ -6,13 +6,13 @@
 import { describe, expect, test } from "bun:test";
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { listAssets } from "../../lib/runtime/assets.ts";
 import { VERSION } from "../../lib/version.ts";
 import { freePort, freeUdpPort } from "../helpers/ports.ts";
 import { aloneInEmptyDir, builtBinary as binary } from "../helpers/binary.ts";
+import { tempDir } from "../helpers/temp.ts";
 
 const REPO = resolve(import.meta.dir, "../..");
 const QEMU_LIBS = "/usr/aarch64-linux-gnu";
@@ -140,7 +140,7 @@ describe("linux-x64 binary, alone in an empty folder", () => {
 
 describe("embedded assets", () => {
   test("a binary built by build.ts has every www/ and conf/ file, byte for byte, when alone", () => {
-    const work = mkdtempSync(join(tmpdir(), "srs-probe-"));
+    const work = tempDir("srs-probe-");
     try {
       // A probe program compiled exactly as main.ts is, that prints what lib/runtime/assets.ts sees.
       const probe = join(work, "probe.ts");

@@ -5,19 +5,19 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT } from "../helpers/media.ts";
 import { freePort, type RunningServer, startServer } from "../helpers/server.ts";
+import { tempDir } from "../helpers/temp.ts";
 
 const MAIN = join(REPO_ROOT, "main.ts");
 
 function cli(args: string[], env: Record<string, string> = {}, cwd?: string) {
   const r = spawnSync(process.execPath, [MAIN, ...args], {
     env: { ...process.env, ...env },
-    cwd: cwd ?? mkdtempSync(join(tmpdir(), "srs-ts-cli-")),
+    cwd: cwd ?? tempDir("srs-ts-cli-"),
     encoding: "utf8",
     timeout: 20000,
   });
@@ -25,7 +25,7 @@ function cli(args: string[], env: Record<string, string> = {}, cwd?: string) {
 }
 
 function tempConf(text: string, name = "srs.conf"): string {
-  const dir = mkdtempSync(join(tmpdir(), "srs-ts-conf-"));
+  const dir = tempDir("srs-ts-conf-");
   const p = join(dir, name);
   writeFileSync(p, text);
   return p;
@@ -129,7 +129,7 @@ describe("cli", () => {
         SRS_HTTP_API_LISTEN: `127.0.0.1:${await freePort()}`,
         SRS_RTC_SERVER_ENABLED: "off",
         SRS_SRT_SERVER_ENABLED: "off",
-        SRS_PID: join(mkdtempSync(join(tmpdir(), "srs-ts-pid-")), "srs.pid"),
+        SRS_PID: join(tempDir("srs-ts-pid-"), "srs.pid"),
       });
       expect(r.code).not.toBe(0);
       expect(r.out).toContain(`${port}`);
@@ -187,7 +187,7 @@ describe("lifecycle", () => {
   });
 
   test("srs_log_tank file writes the log file; SIGUSR1 reopens it after logrotate moved it", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "srs-ts-log-"));
+    const dir = tempDir("srs-ts-log-");
     const log = join(dir, "srs.log");
     const s = await startServer({ env: { SRS_LOG_TANK: "file", SRS_LOG_FILE: log } });
     running.push(s);
@@ -202,7 +202,7 @@ describe("lifecycle", () => {
   });
 
   test("daemon on forks into the background; the daemon writes the pid file and quits on SIGTERM", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "srs-ts-daemon-"));
+    const dir = tempDir("srs-ts-daemon-");
     const port = await freePort();
     const conf = tempConf(
       `listen 127.0.0.1:${port};\ndaemon on;\npid ${dir}/srs.pid;\nsrs_log_tank file;\nsrs_log_file ${dir}/srs.log;\n` +
@@ -225,7 +225,7 @@ describe("lifecycle", () => {
   });
 
   test("daemon on: a background process that cannot start (port in use) makes the parent fail with its reason", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "srs-ts-daemon-"));
+    const dir = tempDir("srs-ts-daemon-");
     const busy = createServer();
     await new Promise<void>((r) => busy.listen(0, "127.0.0.1", () => r()));
     const port = (busy.address() as { port: number }).port;
@@ -245,7 +245,7 @@ describe("lifecycle", () => {
   });
 
   test("work_dir: relative paths resolve from it", async () => {
-    const work = mkdtempSync(join(tmpdir(), "srs-ts-work-"));
+    const work = tempDir("srs-ts-work-");
     const s = await startServer({ config: `listen 1935;\nwork_dir ${work};\npid ./objs/srs.pid;\nvhost __defaultVhost__ {}\n`, env: { SRS_PID: "" } });
     running.push(s);
     expect(existsSync(join(work, "objs/srs.pid"))).toBe(true);

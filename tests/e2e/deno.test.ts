@@ -4,11 +4,11 @@
  */
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join, resolve } from "node:path";
 import { VERSION } from "../../lib/version.ts";
+import { tempDir } from "../helpers/temp.ts";
 
 const REPO = resolve(import.meta.dir, "../..");
 const DENO = join(REPO, "node_modules/.bin/deno");
@@ -45,7 +45,7 @@ describe("deno run -A main.ts", () => {
     let dir: string | undefined;
     let conf = join(REPO, "conf/srs.conf");
     if (!existsSync(conf)) {
-      dir = mkdtempSync(join(tmpdir(), "srs-deno-"));
+      dir = tempDir("srs-deno-");
       conf = join(dir, "srs.conf");
       writeFileSync(conf, SMALL_CONFIG);
     }
@@ -58,7 +58,7 @@ describe("deno run -A main.ts", () => {
   }, SLOW);
 
   test("-t -c on a broken config exits non-zero", () => {
-    const dir = mkdtempSync(join(tmpdir(), "srs-deno-"));
+    const dir = tempDir("srs-deno-");
     try {
       writeFileSync(join(dir, "broken.conf"), "listen 1935;\nvhost __defaultVhost__ {\n");
       const r = deno(["run", "-A", "main.ts", "-t", "-c", join(dir, "broken.conf")]);
@@ -72,7 +72,7 @@ describe("deno run -A main.ts", () => {
 describe("daemon on under Deno", () => {
   test("the background process runs the server (run -A main.ts); one that cannot start makes the parent fail", async () => {
     const { freePort, waitPort } = await import("../helpers/server.ts");
-    const dir = mkdtempSync(join(tmpdir(), "srs-deno-daemon-"));
+    const dir = tempDir("srs-deno-daemon-");
     const port = await freePort();
     const conf = join(dir, "srs.conf");
     writeFileSync(conf, `listen 127.0.0.1:${port};\ndaemon on;\npid ${dir}/srs.pid;\nsrs_log_tank file;\n` +
@@ -124,7 +124,7 @@ describe("lib/runtime under Deno", () => {
   }, SLOW);
 
   test("the asset location does not depend on the cwd", () => {
-    const dir = mkdtempSync(join(tmpdir(), "srs-deno-cwd-"));
+    const dir = tempDir("srs-deno-cwd-");
     try {
       const mod = JSON.stringify(`file://${join(REPO, "lib/runtime/assets.ts")}`);
       const r = deno(["eval", "--ext=ts", `const a = await import(${mod}); console.log(a.listAssets("www/").join(","));`], dir);

@@ -5,11 +5,11 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "../helpers/media.ts";
 import { type RunningServer, startServer } from "../helpers/server.ts";
+import { tempDir } from "../helpers/temp.ts";
 
 const MAIN = join(REPO_ROOT, "main.ts");
 
@@ -43,7 +43,7 @@ afterAll(async () => {
 
 describe("honest config", () => {
   test("-t accepts the config and names every unimplemented directive with file:line", () => {
-    const dir = mkdtempSync(join(tmpdir(), "srs-ts-honest-"));
+    const dir = tempDir("srs-ts-honest-");
     const file = join(dir, "edge.conf");
     writeFileSync(file, EDGE_CONF);
     const r = spawnSync(process.execPath, [MAIN, "-t", "-c", file], { cwd: dir, encoding: "utf8", timeout: 20000 });

@@ -3,17 +3,17 @@
  * from the real server (`bun main.ts` on free loopback ports). Every child process is killed in afterAll.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, statSync } from "node:fs";
 import { connect as netConnect, type Socket } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FLV_TAG_AUDIO, FLV_TAG_VIDEO, FlvDemuxer, type FlvTag } from "../../lib/formats/flv.ts";
 import { clip } from "../helpers/media.ts";
 import { type Proc, probeStreams, publish, type RunningServer, run, startServer } from "../helpers/server.ts";
+import { tempDir } from "../helpers/temp.ts";
 
 const children: Proc[] = [];
 const sockets: Socket[] = [];
-const work = mkdtempSync(join(tmpdir(), "srs-ts-flv-e2e-"));
+const work = tempDir("srs-ts-flv-e2e-");
 let srv: RunningServer;
 let hookServer: ReturnType<typeof Bun.serve>;
 const hookCalls: { action: string; stream: string; client_id: string }[] = [];

@@ -4,9 +4,8 @@
  * server stays up, a healthy stream keeps flowing to its player, and the server's memory stays bounded.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { connect as netConnect, type Socket } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { encode } from "../../lib/formats/amf0.ts";
 import { RtmpClient } from "../../lib/protocols/rtmp/client.ts";
@@ -17,12 +16,13 @@ import { CSID_OVER_CONNECTION2, MSG_AMF0_COMMAND, MSG_VIDEO, type RtmpMessage } 
 import { clip } from "../helpers/media.ts";
 import { type Proc, publish, run, type RunningServer, startServer } from "../helpers/server.ts";
 import { prng } from "../helpers/prng.ts";
+import { tempDir } from "../helpers/temp.ts";
 
 const children: Proc[] = [];
 const sockets: Socket[] = [];
 const clients: RtmpClient[] = [];
 let srv: RunningServer | undefined;
-const work = mkdtempSync(join(tmpdir(), "srs-ts-rtmp-bad-"));
+const work = tempDir("srs-ts-rtmp-bad-");
 
 afterAll(async () => {
   for (const c of clients) c.destroy();

@@ -4,17 +4,17 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { execFileSync, spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { RtmpClient } from "../../lib/protocols/rtmp/client.ts";
 import { MSG_AUDIO, MSG_VIDEO } from "../../lib/protocols/rtmp/messages.ts";
 import type { RtmpMessage } from "../../lib/protocols/rtmp/messages.ts";
 import { clip } from "../helpers/media.ts";
 import { freePort } from "../helpers/ports.ts";
+import { tempDir } from "../helpers/temp.ts";
 
 const children: ChildProcess[] = [];
-const dir = mkdtempSync(join(tmpdir(), "rtmp-client-"));
+const dir = tempDir("rtmp-client-");
 afterAll(() => {
   for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
   rmSync(dir, { recursive: true, force: true });

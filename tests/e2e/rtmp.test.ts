@@ -3,9 +3,8 @@
  * (`bun main.ts` on free loopback ports). Every child process is killed in afterAll.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { connect as netConnect, type Socket } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { demuxFlv, type FlvTag } from "../../lib/formats/flv.ts";
 import type { Amf0Object } from "../../lib/formats/amf0.ts";
@@ -22,12 +21,13 @@ import {
 } from "../../lib/protocols/rtmp/messages.ts";
 import { clip } from "../helpers/media.ts";
 import { type Proc, publish, type RunningServer, run, startServer } from "../helpers/server.ts";
+import { tempDir } from "../helpers/temp.ts";
 
 const children: Proc[] = [];
 const servers: RunningServer[] = [];
 const clients: RtmpClient[] = [];
 const sockets: Socket[] = [];
-const work = mkdtempSync(join(tmpdir(), "srs-ts-rtmp-e2e-"));
+const work = tempDir("srs-ts-rtmp-e2e-");
 
 afterAll(async () => {
   for (const c of clients) c.destroy();

@@ -13,14 +13,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { SrtConnection } from "../../lib/protocols/srt/connection.ts";
 import { SrtRelay } from "../../lib/protocols/srt/relay.ts";
 import { Log, LogSink } from "../../lib/log/logger.ts";
 import { clip } from "../helpers/media.ts";
 import { type Proc, run } from "../helpers/server.ts";
+import { tempDir } from "../helpers/temp.ts";
 
 const CLIP_TS = clip("clip.ts");
 const tag = Math.random().toString(36).slice(2, 8);
@@ -30,7 +30,7 @@ const NS_IF = `vsb${tag}`;
 const net = `10.${200 + Math.floor(Math.random() * 50)}.${Math.floor(Math.random() * 250)}`;
 const HOST_IP = `${net}.1`;
 const NS_IP = `${net}.2`;
-const work = mkdtempSync(join(tmpdir(), "srs-ts-srt-netem-"));
+const work = tempDir("srs-ts-srt-netem-");
 const children: Proc[] = [];
 let setupError: string | null = null;
 let netemMissing = false;

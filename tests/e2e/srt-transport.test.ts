@@ -5,8 +5,7 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { srtConnect, SrtRejectError } from "../../lib/protocols/srt/caller.ts";
 import { SrtRelay } from "../../lib/protocols/srt/relay.ts";
@@ -16,11 +15,12 @@ import { Log, LogSink } from "../../lib/log/logger.ts";
 import { clip } from "../helpers/media.ts";
 import { freeUdpPort } from "../helpers/ports.ts";
 import { type Proc, run } from "../helpers/server.ts";
+import { tempDir } from "../helpers/temp.ts";
 
 const CLIP_TS = clip("clip.ts");
 const CLIP = new Uint8Array(readFileSync(CLIP_TS));
 const CLIP_VIDEO_FRAMES = 250;
-const work = mkdtempSync(join(tmpdir(), "srs-ts-srt-e2e-"));
+const work = tempDir("srs-ts-srt-e2e-");
 const children: Proc[] = [];
 const spawned: ChildProcess[] = [];
 const relays: SrtRelay[] = [];

@@ -6,14 +6,14 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { clip } from "../helpers/media.ts";
 import { playFrames, type Proc, probeStreams, publish, type RunningServer, run, startServer } from "../helpers/server.ts";
+import { tempDir } from "../helpers/temp.ts";
 
 const children: Proc[] = [];
-const work = mkdtempSync(join(tmpdir(), "srs-ts-srt-e2e-"));
+const work = tempDir("srs-ts-srt-e2e-");
 
 function track(p: Proc): Proc {
   children.push(p);

@@ -3,11 +3,11 @@
  * input is reused; otherwise `bun build.ts --targets T` makes it. `aloneInEmptyDir` copies it where no source is.
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, copyFileSync, existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { VERSION } from "../../lib/version.ts";
 import { REPO_ROOT } from "./media.ts";
+import { tempDir } from "./temp.ts";
 
 /** Everything a binary is built from: a newer file here means dist/ is stale. */
 export const BUILD_INPUTS = ["main.ts", "build.ts", "package.json", "package-lock.json", "tsconfig.json", "lib", "www", "conf"];
@@ -47,7 +47,7 @@ export function builtBinary(target: string): string {
 
 /** A fresh empty folder holding only a copy of the binary, named `srs`. */
 export function aloneInEmptyDir(bin: string): { dir: string; exe: string } {
-  const dir = mkdtempSync(join(tmpdir(), "srs-bin-"));
+  const dir = tempDir("srs-bin-");
   const exe = join(dir, "srs");
   copyFileSync(bin, exe);
   chmodSync(exe, 0o755);

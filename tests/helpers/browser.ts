@@ -2,10 +2,10 @@
  * Headless Chromium (Debian's /usr/bin/chromium) driven by playwright-core, with the flags WebRTC needs on
  * loopback (below), a fake camera/microphone and a fresh profile.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { type BrowserContext, chromium } from "playwright-core";
+import { tempDir } from "./temp.ts";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
@@ -15,7 +15,7 @@ export interface TestBrowser {
 }
 
 export async function launchBrowser(): Promise<TestBrowser> {
-  const dir = mkdtempSync(join(tmpdir(), "srs-ts-chromium-"));
+  const dir = tempDir("srs-ts-chromium-");
   const context = await chromium.launchPersistentContext(dir, {
     executablePath: CHROMIUM,
     headless: true,

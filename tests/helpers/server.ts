@@ -3,12 +3,12 @@
  * loopback ports, and real clients (ffmpeg/ffprobe) against it.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "./media.ts";
 import { addressInUse, freePort, tcpAnswers } from "./ports.ts";
 import { count, waitFor } from "./wait.ts";
+import { tempDir } from "./temp.ts";
 
 export { freePort, freeUdpPort, tcpAnswers, udpTaken } from "./ports.ts";
 
@@ -66,7 +66,7 @@ async function startServerOnce(opts: StartOptions): Promise<RunningServer> {
   const http = opts.ports?.http ?? await freePort();
   const api = opts.ports?.api ?? await freePort();
   const srt = opts.ports?.srt ?? await freePort();
-  const dir = mkdtempSync(join(tmpdir(), "srs-ts-e2e-"));
+  const dir = tempDir("srs-ts-e2e-");
   const args: string[] = [];
   if (opts.config !== undefined) {
     writeFileSync(join(dir, "srs.conf"), opts.config);
@@ -200,7 +200,7 @@ export async function probeStreams(url: string, timeoutMs = 15000): Promise<Prob
 
 /** Plays a URL with ffmpeg for `seconds` of media and returns the decoded frame counts. */
 export async function playFrames(url: string, seconds: number, timeoutMs = 30000): Promise<{ video: number; audio: number; log: string }> {
-  const dir = mkdtempSync(join(tmpdir(), "srs-ts-play-"));
+  const dir = tempDir("srs-ts-play-");
   const vprog = join(dir, "v.txt");
   const p = run("ffmpeg", [
     "-hide_banner", "-nostats", "-loglevel", "error", "-rw_timeout", "8000000", "-i", url,
@@ -215,7 +215,7 @@ export async function playFrames(url: string, seconds: number, timeoutMs = 30000
 }
 
 export function writeTemp(name: string, text: string): string {
-  const dir = mkdtempSync(join(tmpdir(), "srs-ts-"));
+  const dir = tempDir("srs-ts-");
   const p = join(dir, name);
   writeFileSync(p, text);
   return p;

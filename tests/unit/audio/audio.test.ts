@@ -4,8 +4,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { adtsToAudioSpecificConfig, buildAudioSpecificConfig, parseAdtsHeader } from "../../../lib/media/aac.ts";
 import { AacDecoder } from "../../../lib/media/audio/aac-decoder.ts";
@@ -18,6 +17,7 @@ import { AacToOpus, OpusToAac } from "../../../lib/media/audio/transcoder.ts";
 import type { MediaPacket } from "../../../lib/media/packet.ts";
 import { rng } from "../media/util.ts";
 import { bestLag, channel, clipAudio, ffmpegDecode, peakFrequency, rms, snrDb, toAdts } from "./util.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 /** Decode raw AAC frames with our decoder into planar arrays (first two channels). */
 function ourDecode(asc: Uint8Array, frames: Uint8Array[]): { l: Float32Array; r: Float32Array; bad: number } {
@@ -71,7 +71,7 @@ function adtsFrames(file: Uint8Array): { asc: Uint8Array; frames: Uint8Array[] }
 
 /** An ADTS stream by FFmpeg's AAC encoder of noise + tone + clicks with the given tools. */
 function ffmpegAac(tools: string[]): string {
-  const dir = mkdtempSync(join(tmpdir(), "srs-aac-"));
+  const dir = tempDir("srs-aac-");
   const p = join(dir, "t.aac");
   const src = "anoisesrc=color=pink:amplitude=0.3:duration=4:sample_rate=44100:seed=7,volume=0.5[n];" +
     "sine=f=660:d=4:sample_rate=44100[s];aevalsrc=if(lt(mod(t\\,0.5)\\,0.01)\\,0.8*sin(2*PI*3000*t)\\,0):d=4:s=44100[c];" +

@@ -4,8 +4,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { type HubSubscriber, type PublisherInfo, StreamHub } from "../../../lib/hub/stream-hub.ts";
 import { demuxFlv } from "../../../lib/formats/flv.ts";
@@ -22,8 +21,9 @@ import { TranscoderPool } from "../../../lib/services/audio-bridge/pool.ts";
 import { clip } from "../../helpers/media.ts";
 import { rng } from "../media/util.ts";
 import { bestLag, peakFrequency, snrDb } from "./util.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "srs-mp3o-"));
+const dir = tempDir("srs-mp3o-");
 process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
 
 function ffmpeg(args: string[]): void {

@@ -6,15 +6,15 @@
  */
 import { describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { decodeMp3, Mp3Decoder, mp3FrameSpans } from "../../../lib/media/audio/mp3-decoder.ts";
 import { parseMpegAudioHeader } from "../../../lib/media/mp3.ts";
 import { rng } from "../media/util.ts";
 import { bestLag, channel, ffmpegDecode, peakFrequency, rms } from "./util.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "srs-mp3-"));
+const dir = tempDir("srs-mp3-");
 process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
 
 /** An MP3 file made by FFmpeg/libmp3lame from lavfi sources; returns its path. */

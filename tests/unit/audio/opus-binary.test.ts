@@ -4,15 +4,15 @@
  */
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { VERSION } from "../../../lib/version.ts";
 import { REPO_ROOT } from "../../helpers/media.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 describe("Opus in a compiled binary", () => {
   test("encodes and decodes (with one concealed packet) when the executable runs alone", () => {
-    const work = mkdtempSync(join(tmpdir(), "srs-opus-bin-"));
+    const work = tempDir("srs-opus-bin-");
     try {
       const b = spawnSync(process.execPath, [join(REPO_ROOT, "build.ts"), "--targets", "linux-x64", "--entry",
         join(REPO_ROOT, "tests/unit/audio/opus-probe.ts"), "--outdir", join(work, "out")], { cwd: work, encoding: "utf8", timeout: 280_000 });

@@ -1,7 +1,6 @@
 /** Helpers for the audio bridge tests: AAC frames from the test clips, FFmpeg decoding, signal measurements. */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { demuxFlv } from "../../../lib/formats/flv.ts";
 import { flvTagToPacket } from "../../../lib/media/flv-codec.ts";
@@ -9,6 +8,7 @@ import { buildAdtsHeader, parseAudioSpecificConfig } from "../../../lib/media/aa
 import type { MediaPacket } from "../../../lib/media/packet.ts";
 import { clip } from "../../helpers/media.ts";
 import type { ClipName } from "../../helpers/media.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 /** The audio packets of an FLV clip: the AAC config packet and the raw frames. */
 export function clipAudio(name: ClipName = "clip.flv"): { asc: Uint8Array; frames: MediaPacket[] } {
@@ -48,7 +48,7 @@ export function toAdts(asc: Uint8Array, frames: Uint8Array[]): Uint8Array {
 
 /** FFmpeg-decoded interleaved float PCM of a file or of bytes in a given input format. */
 export function ffmpegDecode(input: string | { data: Uint8Array; format: string }, channels: number, extra: string[] = []): Float32Array {
-  const dir = mkdtempSync(join(tmpdir(), "srs-audio-"));
+  const dir = tempDir("srs-audio-");
   try {
     let args: string[];
     if (typeof input === "string") {

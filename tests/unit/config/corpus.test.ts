@@ -8,16 +8,16 @@
  * a temporary "trunk" dir with the corpus copied to `trunk/conf/`, and load `conf/FILE` with cwd = trunk.
  */
 import { expect, test } from "bun:test";
-import { cpSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, checkConfigFile, loadConfig } from "../../../lib/config/index.ts";
 import { describeWithCorpus } from "../../helpers/srs-conf-corpus.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 const EXPECTED_FAILURES = new Set(["full.conf", "hls.edge.conf", "nginx.proxy.conf", "include.vhost.conf"]);
 
 describeWithCorpus("corpus: SRS trunk/conf", ({ dir, files }) => {
-  const trunk = mkdtempSync(join(tmpdir(), "srs-trunk-"));
+  const trunk = tempDir("srs-trunk-");
   cpSync(dir, join(trunk, "conf"), { recursive: true });
 
   test("corpus complete", () => {

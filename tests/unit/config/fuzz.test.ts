@@ -4,13 +4,13 @@
  * failure is reproducible: the message prints the seed, iteration and mutated text.
  */
 import { describe, expect, test } from "bun:test";
-import { cpSync, mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, loadConfig, parseConfText, type SrsConfig, stringifyYaml } from "../../../lib/config/index.ts";
 import { newIncludeContext } from "../../../lib/config/parser.ts";
 import { prng as mulberry32 } from "../../helpers/prng.ts";
 import { srsConfCorpus, describeWithCorpus } from "../../helpers/srs-conf-corpus.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20251122);
 const ITERATIONS = Number(process.env.FUZZ_ITERATIONS ?? 3000);
@@ -85,7 +85,7 @@ function mutate(text: string, rnd: () => number): string {
 }
 
 const corpus = srsConfCorpus();
-const trunk = mkdtempSync(join(tmpdir(), "srs-fuzz-"));
+const trunk = tempDir("srs-fuzz-");
 if (corpus.files.length > 0) cpSync(corpus.dir, join(trunk, "conf"), { recursive: true });
 
 interface Seed {

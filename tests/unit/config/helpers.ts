@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync, mkdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Directive } from "../../../lib/config/index.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 /** A compact, location-free view of a tree: `["name a b", [children…]]`. */
 export type Shape = string | [string, Shape[]];
@@ -15,7 +15,7 @@ export function shape(d: Directive): Shape[] {
 
 /** Writes `files` (path → text) into a fresh temp dir and returns it. */
 export function tempTree(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), "srs-config-"));
+  const dir = tempDir("srs-config-");
   for (const [p, text] of Object.entries(files)) {
     mkdirSync(dirname(join(dir, p)), { recursive: true });
     writeFileSync(join(dir, p), text);

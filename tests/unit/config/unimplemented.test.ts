@@ -3,11 +3,11 @@
  * and "not implemented in srs-ts" (unimplemented.ts), one line per directive with repeated vhost ones grouped.
  */
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_CONFIG_TEXT, loadConfig, UNIMPLEMENTED, unimplementedDirectives } from "../../../lib/config/index.ts";
 import { ROOT_SPEC, type Spec } from "../../../lib/config/schema.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 const REPO = join(import.meta.dir, "../../..");
 
@@ -83,7 +83,7 @@ describe("unimplemented directives", () => {
   });
 
   test("an included file is named by its own path and line", () => {
-    const dir = mkdtempSync(join(tmpdir(), "srs-unimpl-"));
+    const dir = tempDir("srs-unimpl-");
     writeFileSync(join(dir, "v.conf"), "vhost v {\n  hds { enabled on; }\n}\n");
     writeFileSync(join(dir, "main.conf"), "listen 1935;\ninclude v.conf;\n");
     const cfg = loadConfig({ file: join(dir, "main.conf"), cwd: dir, env: {} });

@@ -5,16 +5,16 @@
  */
 import { afterAll, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { TsMuxer } from "../../../lib/formats/mpegts-mux.ts";
 import { joinAvcc, splitAnnexB } from "../../../lib/media/avc.ts";
 import { buildHevcConfig, hevcNaluType, isHevcIrapType } from "../../../lib/media/hevc.ts";
 import type { MediaPacket } from "../../../lib/media/packet.ts";
 import { clip } from "../../helpers/media.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
-const work = mkdtempSync(join(tmpdir(), "srs-ts-hevc-"));
+const work = tempDir("srs-ts-hevc-");
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function readTs(v: Uint8Array, o: number): number {

@@ -1,8 +1,7 @@
 /** HTTP-TS shared encoder: a hub's packets through the shared tsOutput to two players (one joining late), checked by ffprobe. */
 import { afterAll, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { BytePlayer, type ByteSink } from "../../../lib/hub/fanout.ts";
 import { StreamHub } from "../../../lib/hub/stream-hub.ts";
@@ -13,6 +12,7 @@ import { demuxFlv } from "../../../lib/formats/flv.ts";
 import { flvTagToPacket } from "../../../lib/media/flv-codec.ts";
 import type { MediaPacket } from "../../../lib/media/packet.ts";
 import { readFileSync } from "node:fs";
+import { tempDir } from "../../helpers/temp.ts";
 
 function flvPackets(path: string): MediaPacket[] {
   const out: MediaPacket[] = [];
@@ -23,7 +23,7 @@ function flvPackets(path: string): MediaPacket[] {
   return out;
 }
 
-const work = mkdtempSync(join(tmpdir(), "srs-ts-tsstream-"));
+const work = tempDir("srs-ts-tsstream-");
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 class Sink implements ByteSink {

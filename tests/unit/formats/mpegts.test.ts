@@ -4,8 +4,7 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { demuxFlv } from "../../../lib/formats/flv.ts";
 import { crc32Mpeg2 } from "../../../lib/formats/mpegts-crc.ts";
@@ -13,8 +12,9 @@ import { msTo90k, TS_PACKET_SIZE, TsMuxer } from "../../../lib/formats/mpegts-mu
 import { flvTagToPacket } from "../../../lib/media/flv-codec.ts";
 import type { MediaPacket } from "../../../lib/media/packet.ts";
 import { clip } from "../../helpers/media.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
-const work = mkdtempSync(join(tmpdir(), "srs-ts-mpegts-"));
+const work = tempDir("srs-ts-mpegts-");
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function hex(b: Uint8Array): string {

@@ -5,8 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { demuxFlv } from "../../../lib/formats/flv.ts";
 import { flvTagToPacket } from "../../../lib/media/flv-codec.ts";
@@ -16,6 +15,7 @@ import { LlHls } from "../../../lib/protocols/hls/ll.ts";
 import { type PlaylistEntry, renderPlaylist } from "../../../lib/protocols/hls/playlist.ts";
 import { HlsSegmenter, type PartInfo, type SegmentEnd } from "../../../lib/protocols/hls/segmenter.ts";
 import { clip } from "../../helpers/media.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 function packets(): MediaPacket[] {
   const pk: MediaPacket[] = [];
@@ -80,7 +80,7 @@ function boxes(b: Uint8Array): string[] {
 }
 
 describe("fMP4 HLS segments", () => {
-  const dir = mkdtempSync(join(tmpdir(), "srs-ts-fmp4-"));
+  const dir = tempDir("srs-ts-fmp4-");
   const { init, segs } = segment(0);
 
   test("init segment is ftyp+moov; segments are moof+mdat starting on keyframes, ~2 s each", () => {
@@ -142,7 +142,7 @@ describe("LL-HLS parts", () => {
   });
 
   test("a part on its own after the init segment decodes (independent ones from their keyframe)", () => {
-    const dir = mkdtempSync(join(tmpdir(), "srs-ts-llpart-"));
+    const dir = tempDir("srs-ts-llpart-");
     const f = join(dir, "p.mp4");
     writeFileSync(f, Buffer.concat([init, segs[1]!.parts[0]!.bytes]));
     const p = probe(f);

@@ -1,10 +1,10 @@
 /** Range parsing (RFC 9110 14.1.2), preconditions (13.2.2) and the file body stream over node:fs. */
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { checkPreconditions, parseRange } from "../../../lib/protocols/http/static-file.ts";
 import { fileStream } from "../../../lib/runtime/file-body.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 describe("parseRange", () => {
   test("one range, suffix, open end, clamped end", () => {
@@ -62,7 +62,7 @@ describe("checkPreconditions", () => {
 
 describe("fileStream (the Deno/Node body)", () => {
   test("streams exactly [start, end) in chunks, and errors when the file is shorter than promised", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "srs-ts-static-"));
+    const dir = tempDir("srs-ts-static-");
     try {
       const data = new Uint8Array(600 * 1024).map((_, i) => (i * 7) & 0xff);
       const path = join(dir, "f.bin");

@@ -5,9 +5,8 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { demuxFlv } from "../../../lib/formats/flv.ts";
 import {
@@ -27,8 +26,9 @@ import { flvTagToPacket } from "../../../lib/media/flv-codec.ts";
 import { buildHevcConfig, hevcNaluType } from "../../../lib/media/hevc.ts";
 import type { MediaPacket } from "../../../lib/media/packet.ts";
 import { clip, type ClipName } from "../../helpers/media.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
-const work = mkdtempSync(join(tmpdir(), "srs-ts-mp4-"));
+const work = tempDir("srs-ts-mp4-");
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 function packetsOf(name: ClipName): MediaPacket[] {

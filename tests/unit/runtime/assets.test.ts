@@ -1,7 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import {
   assetContentType,
@@ -13,6 +12,7 @@ import {
   normalizeAssetPath,
   wwwAssetForUrl,
 } from "../../../lib/runtime/assets.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 const REPO = resolve(import.meta.dir, "../../..");
 
@@ -92,7 +92,7 @@ describe("assets from source", () => {
   });
 
   test("the location does not depend on the process cwd", () => {
-    const dir = mkdtempSync(join(tmpdir(), "srs-assets-"));
+    const dir = tempDir("srs-assets-");
     try {
       const mod = JSON.stringify(join(REPO, "lib/runtime/assets.ts"));
       const code = `const a = await import(${mod}); console.log(a.getAsset("www/index.html")?.length, a.listAssets("www/").includes("www/index.html"));`;

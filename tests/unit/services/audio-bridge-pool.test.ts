@@ -5,8 +5,7 @@
  * retry a failing transcoder on every frame; idle workers stop.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Log, type LogLevel, LogSink, silentLog } from "../../../lib/log/logger.ts";
 import { AacToOpus } from "../../../lib/media/audio/transcoder.ts";
@@ -15,8 +14,9 @@ import { type PublisherInfo, StreamHub } from "../../../lib/hub/stream-hub.ts";
 import { AudioBridge } from "../../../lib/services/audio-bridge/bridge.ts";
 import { TranscoderPool } from "../../../lib/services/audio-bridge/pool.ts";
 import { clipAudio } from "../audio/util.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "srs-pool-"));
+const dir = tempDir("srs-pool-");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 class Capture extends LogSink {
