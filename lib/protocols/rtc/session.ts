@@ -8,8 +8,11 @@
  * (rtc.nack); a broken frame is dropped and a PLI asks for a keyframe; a PLI also goes out every
  * rtc.pli_for_rtmp seconds and whenever a new WebRTC viewer joins.
  * Viewer: gets RtcUnits from the hub's shared RtcOutput and sends a copy per packet with its own sequence
- * numbers; a PLI from the browser asks the publisher (when it is a WebRTC one) for a keyframe.
- * The session ends on DELETE, kick, DTLS close, or when no STUN binding request arrived for rtc.stun_timeout.
+ * numbers; a PLI from the viewer asks the publisher (when it is a WebRTC one, at most every 500 ms) for a
+ * keyframe while the viewer keeps getting every frame (its decoder recovers on the next keyframe).
+ * The session ends on DELETE, kick, a DTLS alert (close_notify), an RTCP BYE (RFC 3550 6.6), or when nothing
+ * (STUN, DTLS, SRTP, SRTCP) arrived from the peer for rtc.stun_timeout: stacks like pion send consent STUN
+ * only while no media flows, so a viewer's receiver reports and NACKs are its liveness, as in SRS.
  */
 import { randomBytes } from "node:crypto";
 import {
@@ -36,6 +39,7 @@ import type { StreamHubs } from "../../hub/registry.ts";
 import type { AccessControl } from "../../access.ts";
 import { H264Depacketizer } from "./h264-rtp.ts";
 import { type SharedPortIce, useSharedPort } from "./ice.ts";
+import { watchPeerClose } from "./peer-close.ts";
 import { type RtcOutput, rtcOutput, type RtcUnit, type RtcViewerSink } from "./output.ts";
 import { ReorderBuffer, RtpTimestampUnwrapper } from "./reorder.ts";
 import type { CandidateAddress, OfferInfo } from "./sdp.ts";
@@ -120,7 +124,8 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
   readonly token = newContextId() + newContextId();
   readonly log: Log;
   sessionId = "";
-  lastStunAt = Date.now();
+  /** When the peer last sent anything (STUN, DTLS, SRTP, SRTCP): its liveness. */
+  lastSeenAt = Date.now();
   closed = false;
   private pc: RTCPeerConnection | undefined;
   private ice: SharedPortIce | undefined;
@@ -293,6 +298,7 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
         if (t.kind === "video") this.videoReceiver = t;
       }
     }
+    watchPeerClose(pc, (why) => void this.close(why));
     for (const t of [this.videoTx, this.audioTx]) {
       // werift's sender bandwidth estimator (unused here: we send what the publisher sends) records every sent
       // packet's transport-wide sequence number in an object that its pruning never shrinks (it iterates the
@@ -305,8 +311,9 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
       }
     }
     if (this.videoTx) {
+      // Keep sending: holding the viewer until the next keyframe froze it for up to a GOP on every PLI (browsers
+      // send them on loss). The request goes upstream, rate-limited there (requestKeyframe).
       this.videoTx.sender.onPictureLossIndication.subscribe(() => {
-        this.waitKeyframe = true;
         if (this.hub) this.svc.publisherOf(this.hub)?.requestKeyframe("viewer PLI");
       });
     }
@@ -333,7 +340,7 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
   receive(d: Buffer, ip: string, port: number, stun: boolean): void {
     if (this.closed) return;
     this.inBytes += d.byteLength;
-    if (stun) this.lastStunAt = Date.now();
+    this.lastSeenAt = Date.now();
     this.ice?.deliver(d, ip, port);
   }
 
@@ -477,8 +484,8 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
   // ---------------------------------------------------------------------------------------------------------
 
   checkTimeout(now: number): void {
-    if (!this.closed && now - this.lastStunAt > this.rtc.stunTimeout * 1000) {
-      this.log.warn(`rtc session ${this.sessionId}: no STUN for ${((now - this.lastStunAt) / 1000).toFixed(1)}s ` +
+    if (!this.closed && now - this.lastSeenAt > this.rtc.stunTimeout * 1000) {
+      this.log.warn(`rtc session ${this.sessionId}: nothing from the peer for ${((now - this.lastSeenAt) / 1000).toFixed(1)}s ` +
         `(stun_timeout ${this.rtc.stunTimeout}s), closing`);
       void this.close("stun timeout");
     }
