@@ -1,5 +1,6 @@
 /**
- * How werift is made to use the shared UDP port (with peer-close.ts, the only places that reach into werift's internals).
+ * How werift is made to use the shared UDP port (with peer-close.ts and werift-media.ts, the only places that reach into
+ * werift's internals).
  *
  * werift's ICE agent (`Connection`, one per RTCIceTransport) normally opens one UDP socket per local address in
  * `gatherCandidates()`, wrapping each in a `StunProtocol` whose `transport` is a `UdpTransport`. We replace
@@ -8,7 +9,8 @@
  * transport (`MuxTransport`) that sends through the server's shared socket (udp-mux.ts) and receives what the
  * mux routed to this session (by ICE ufrag, then by source address). The host candidates advertised are the
  * configured ones (rtc_server.candidate / ?eip=) with the shared port. Everything above stays werift's: its
- * ICE-lite agent answers the checks; DTLS, SRTP, RTCP, NACK and retransmission are werift's too.
+ * ICE-lite agent answers the checks; DTLS, the publishers' SRTP and RTCP are werift's too (a viewer's media goes
+ * out through rtp-send.ts once DTLS is up).
  *
  * Pair selection: Chromium, facing an ICE-lite agent, puts USE-CANDIDATE on the checks of EVERY pair (e.g.
  * from its loopback and its eth0 socket alike); werift keeps the first one nominated, which may not be the one

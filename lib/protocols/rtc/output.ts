@@ -1,8 +1,10 @@
 /**
  * Hub -> WebRTC viewers. One `RtcOutput` per stream hub (viewers lease it: hub.play(rtcOutput(...))) packetizes
- * each MediaPacket ONCE (H.264 per RFC 6184 with our packetizer, Opus as is per RFC 7587) into `RtcUnit`s; every viewer then sends
- * its own copies with its own sequence numbers (werift's sender rewrites SSRC and payload type per session and
- * keeps the packet for NACK retransmission, so packets are never shared between viewers).
+ * each MediaPacket ONCE (H.264 per RFC 6184 with our packetizer, Opus as is per RFC 7587) into `RtcUnit`s whose
+ * payloads every viewer shares: each viewer only writes its own RTP header (SSRC, payload type, sequence number)
+ * in front of them and encrypts (rtp-send.ts), and keeps references to them for NACKs.
+ * A joining viewer first gets the startup packets (sequence headers + GOP cache) packetized once per GOP too:
+ * viewers joining during the same GOP share those units (`startup`).
  *
  * RTP timestamps come from the presentation time: 90 kHz video, 48 kHz Opus. B-frames (a frame presented
  * before one already sent) are dropped unless keep_bframe: browsers' RTP receivers expect presentation order.
@@ -21,6 +23,8 @@ export interface RtcUnit {
   payloads: RtpPayload[];
   /** RTP timestamp in the track's clock (before any per-viewer offset). */
   timestamp: number;
+  /** Presentation time in ms (the sender reports map it to the wallclock). */
+  ptsMs: number;
   keyframe: boolean;
 }
 
@@ -77,13 +81,13 @@ export class RtcPacketizer {
       }
       const payloads = packetizeH264(nalus, p.keyframe ? this.paramSets : undefined, { keepSei: this.opts.keepSei });
       if (!payloads.length) return undefined;
-      return { kind: "video", payloads, timestamp: Math.round(p.pts * 90) >>> 0, keyframe: p.keyframe };
+      return { kind: "video", payloads, timestamp: Math.round(p.pts * 90) >>> 0, ptsMs: p.pts, keyframe: p.keyframe };
     }
     if (p.kind === "audio") {
       // AAC/MP3: the publisher's rendition; the audio bridge's Opus one (when running) is what viewers get.
       if (p.codec !== "opus") return undefined;
       if (p.config) return undefined;
-      return { kind: "audio", payloads: [{ payload: p.data, marker: false }], timestamp: Math.round(p.pts * 48) >>> 0, keyframe: false };
+      return { kind: "audio", payloads: [{ payload: p.data, marker: false }], timestamp: Math.round(p.pts * 48) >>> 0, ptsMs: p.pts, keyframe: false };
     }
     return undefined;
   }
@@ -94,10 +98,21 @@ export function rtcOutput(opts: RtcOutputOptions): OutputSpec<RtcOutput> {
   return { key: `rtc?keep_bframe=${opts.keepBframe}&keep_sei=${opts.keepSei}`, create: (hub) => new RtcOutput(hub, opts) };
 }
 
+/**
+ * The startup packets packetized once: `units[i]` is the unit of `packets[i]` (undefined: nothing to send), made
+ * by `packetizer` in order, so a later list that starts with the same packets only packetizes its new tail.
+ */
+interface StartupUnits {
+  packets: MediaPacket[];
+  units: (RtcUnit | undefined)[];
+  packetizer: RtcPacketizer;
+}
+
 export class RtcOutput implements HubSubscriber, SharedOutput<RtcViewerSink> {
   private viewers = new Set<RtcViewerSink>();
   private packetizer: RtcPacketizer;
   private warned = new Set<string>();
+  private startup: StartupUnits | undefined;
 
   constructor(private hub: StreamHub, private opts: RtcOutputOptions) {
     this.packetizer = new RtcPacketizer(opts);
@@ -110,14 +125,26 @@ export class RtcOutput implements HubSubscriber, SharedOutput<RtcViewerSink> {
   /** Adds a viewer: it first gets the hub's startup packets (parameter sets + GOP cache) packetized for it. */
   add(v: RtcViewerSink): void {
     if (this.hub.active) {
-      const own = new RtcPacketizer(this.opts);
-      for (const p of this.hub.startupPackets()) {
-        const u = own.unit(p);
-        if (u) v.send(u);
-      }
+      for (const u of this.startupUnits()) if (u) v.send(u);
     }
     this.viewers.add(v);
     this.hub.wantAudio("opus", +1);
+  }
+
+  /** The startup packets as units, reusing those of the previous join when the GOP is the same. */
+  private startupUnits(): (RtcUnit | undefined)[] {
+    const packets = this.hub.startupPackets();
+    let s = this.startup;
+    if (!s || s.packets.length > packets.length || s.packets.some((p, i) => packets[i] !== p)) {
+      s = { packets: [], units: [], packetizer: new RtcPacketizer(this.opts) };
+      this.startup = s;
+    }
+    for (let i = s.packets.length; i < packets.length; i++) {
+      const p = packets[i]!;
+      s.packets.push(p);
+      s.units.push(s.packetizer.unit(p));
+    }
+    return s.units;
   }
 
   remove(v: RtcViewerSink): void {
@@ -125,6 +152,8 @@ export class RtcOutput implements HubSubscriber, SharedOutput<RtcViewerSink> {
   }
 
   onPacket(p: MediaPacket): void {
+    // A new GOP (or new parameter sets): the next join starts from it, the cached units can go.
+    if (p.kind === "video" && (p.keyframe || p.config)) this.startup = undefined;
     if (!this.viewers.size) {
       // still track parameter sets for later viewers
       if (p.config) this.packetizer.unit(p);
@@ -142,10 +171,12 @@ export class RtcOutput implements HubSubscriber, SharedOutput<RtcViewerSink> {
 
   onPublish(): void {
     this.packetizer.reset();
+    this.startup = undefined;
     for (const v of this.viewers) v.onPublish();
   }
 
   onUnpublish(): void {
+    this.startup = undefined;
     for (const v of this.viewers) v.onUnpublish();
   }
 }

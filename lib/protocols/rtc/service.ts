@@ -7,7 +7,8 @@
  *  - ice.ts      werift's ICE agent is kept, but its gathering is replaced per session so its single
  *                StunProtocol sends/receives through the mux instead of its own sockets (ICE-lite; the first
  *                nominated pair stays the media path).
- *  - session.ts  a publisher (RTP -> hub) or a viewer (hub -> RTP), with werift doing DTLS-SRTP, RTCP, NACK.
+ *  - session.ts  a publisher (RTP -> hub) or a viewer (hub -> RTP), with werift doing ICE, DTLS and the publishers'
+ *                SRTP/RTCP/NACK; a viewer's media goes out through rtp-send.ts + srtp.ts (our sender, batched sends).
  *  - h264-rtp.ts our RFC 6184 packetizer/depacketizer; output.ts the per-hub shared packetizer.
  *  - api.ts      SRS's signalling: /rtc/v1/publish/, /rtc/v1/play/, WHIP/WHEP and DELETE.
  * The bridges are the stream hub: a WebRTC publisher feeds RTMP/FLV/HLS players and WebRTC viewers; an
@@ -102,7 +103,7 @@ export class RtcService implements RtcServiceView {
     this.running = true;
     this.timer = setInterval(() => {
       const now = Date.now();
-      for (const s of this.sessions.values()) s.checkTimeout(now);
+      for (const s of this.sessions.values()) s.everySecond(now);
     }, 1000);
     // Quit: the sessions end with the other clients; then the shared UDP sockets close.
     this.unregister = this.ctx.lifecycle.register({ name: "rtc server", phase: "finish", close: () => this.close() });

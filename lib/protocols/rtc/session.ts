@@ -7,9 +7,12 @@
  * (so RTMP, HTTP-FLV, HLS and other WebRTC viewers get it). Lost packets are NACKed by werift's receiver
  * (rtc.nack); a broken frame is dropped and a PLI asks for a keyframe; a PLI also goes out every
  * rtc.pli_for_rtmp seconds and whenever a new WebRTC viewer joins.
- * Viewer: gets RtcUnits from the hub's shared RtcOutput and sends a copy per packet with its own sequence
- * numbers; a PLI from the viewer asks the publisher (when it is a WebRTC one, at most every 500 ms) for a
- * keyframe while the viewer keeps getting every frame (its decoder recovers on the next keyframe).
+ * Viewer: once DTLS is up, gets RtcUnits from the hub's shared RtcOutput and sends them through our own RTP
+ * sender (rtp-send.ts: header template, our SRTP with the keys werift's DTLS exported, batched sends on the shared
+ * port), not through werift's; werift still parses the viewer's RTCP: a NACK is answered from the sender's
+ * history, a PLI asks the publisher (when it is a WebRTC one, at most every 500 ms) for a keyframe while the
+ * viewer keeps getting every frame (its decoder recovers on the next keyframe). Sender reports go out every
+ * second from the service's timer (everySecond).
  * The session ends on DELETE, kick, a DTLS alert (close_notify), an RTCP BYE (RFC 3550 6.6), or when nothing
  * (STUN, DTLS, SRTP, SRTCP) arrived from the peer for rtc.stun_timeout: stacks like pion send consent STUN
  * only while no media flows, so a viewer's receiver reports and NACKs are its liveness, as in SRS.
@@ -21,8 +24,6 @@ import {
   RTCPeerConnection,
   RTCRtpCodecParameters,
   type RTCRtpTransceiver,
-  RtpHeader,
-  RtpPacket,
   useAbsSendTime,
   useSdesMid,
   useTransportWideCC,
@@ -42,8 +43,14 @@ import { type SharedPortIce, useSharedPort } from "./ice.ts";
 import { watchPeerClose } from "./peer-close.ts";
 import { type RtcOutput, rtcOutput, type RtcUnit, type RtcViewerSink } from "./output.ts";
 import { ReorderBuffer, RtpTimestampUnwrapper } from "./reorder.ts";
+import { type DatagramOut, RtpStream, ViewerRtpSender } from "./rtp-send.ts";
 import type { CandidateAddress, OfferInfo } from "./sdp.ts";
-import type { MuxEndpoint, UdpMux } from "./udp-mux.ts";
+import { SrtpContext, srtpProfileName } from "./srtp.ts";
+import type { MuxEndpoint, MuxTarget, UdpMux } from "./udp-mux.ts";
+import { localSrtpKeying, type SendParams, sendParams } from "./werift-media.ts";
+
+/** Video packets a viewer keeps for NACKs (~10 s at 1 Mbps, ~2 s at 5 Mbps); references to shared payloads. */
+const NACK_HISTORY = 1024;
 
 export type RtcRole = "publish" | "play";
 
@@ -155,7 +162,11 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
   // playing
   private videoTx: RTCRtpTransceiver | undefined;
   private audioTx: RTCRtpTransceiver | undefined;
-  private seq = { video: Math.floor(Math.random() * 0x8000), audio: Math.floor(Math.random() * 0x8000) };
+  /** Our RTP sender, from DTLS connected on. */
+  private rtp: ViewerRtpSender | undefined;
+  /** Where the viewer's media goes: the nominated pair's address on the shared port. */
+  private target: MuxTarget | undefined;
+  private nacks = 0;
   private waitKeyframe = true;
   private playLease: PlayLease<RtcOutput> | undefined;
   framesOut = 0;
@@ -218,8 +229,9 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
       const answer = await this.negotiate();
       this.sessionId = `${this.ufrag}:${this.req.offer.iceUfrag}`;
       this.svc.mux.register(this);
-      this.timer = setInterval(() => this.tick(), 20);
       if (this.req.role === "publish") {
+        // The reorder buffer's timeouts (publishers only).
+        this.timer = setInterval(() => this.tick(), 20);
         this.pliTimer = setInterval(() => this.requestKeyframe("pli_for_rtmp"), Math.round(this.rtc.pliForRtmp * 1000));
       } else {
         // The viewer joins the hub's output once DTLS is up (see onConnected): packets before that are lost.
@@ -239,10 +251,13 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
 
   private async negotiate(): Promise<string> {
     const rtc = this.rtc;
+    const play = this.req.role === "play";
+    // Viewers: no transport-cc (we do no sender-side bandwidth estimation; its per-packet feedback cost more
+    // than the media) and no abs-send-time; the MID only, fixed per stream (rtp-send.ts).
     const fb = [
       ...(rtc.nack ? [{ type: "nack" }] : []),
       { type: "nack", parameter: "pli" },
-      ...(rtc.twcc ? [{ type: "transport-cc" }] : []),
+      ...(rtc.twcc && !play ? [{ type: "transport-cc" }] : []),
     ];
     const offer = this.req.offer;
     const pc = new RTCPeerConnection({
@@ -259,7 +274,7 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
         })],
         audio: [new RTCRtpCodecParameters({ mimeType: "audio/opus", clockRate: 48000, channels: 2 })],
       },
-      headerExtensions: {
+      headerExtensions: play ? { video: [useSdesMid()], audio: [useSdesMid()] } : {
         video: [useSdesMid(), useAbsSendTime(), ...(rtc.twcc ? [useTransportWideCC()] : [])],
         audio: [useSdesMid(), useAbsSendTime()],
       },
@@ -286,7 +301,10 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     // (~16% at 150 sessions); 8 characters like SRS's, drawn until unused on the shared port.
     const creds = this.req.creds ?? this.uniqueIceCreds();
     this.ice = useSharedPort(pc, { send: (d, ip, port) => this.sendDatagram(d, ip, port) }, this.req.candidates, creds,
-      (ip, port, upgraded) => this.log.info(`rtc ICE selected pair -> ${ip}:${port}${upgraded ? " (higher-priority nomination, RFC 8445 8.1.1)" : ""}`));
+      (ip, port, upgraded) => {
+        this.log.info(`rtc ICE selected pair -> ${ip}:${port}${upgraded ? " (higher-priority nomination, RFC 8445 8.1.1)" : ""}`);
+        if (this.target) this.target = this.svc.mux.target(ip, port);
+      });
     if (this.svc.mux.hasUfrag(this.ice.ufrag)) throw new RtcRefused(`ice-ufrag ${this.ice.ufrag} in use`, 400, 5023);
     for (const t of pc.getTransceivers()) {
       if (this.req.role === "play") {
@@ -299,22 +317,17 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
       }
     }
     watchPeerClose(pc, (why) => void this.close(why));
-    for (const t of [this.videoTx, this.audioTx]) {
-      // werift's sender bandwidth estimator (unused here: we send what the publisher sends) records every sent
-      // packet's transport-wide sequence number in an object that its pruning never shrinks (it iterates the
-      // new entry's keys, not the table's): with transport-cc negotiated (browsers) that grew to 65,536 entries,
-      // ~0.9 MB per viewer after 4–5 minutes, plus an Object.keys + sort per packet. Turn it off for viewers.
-      const bwe = t?.sender.senderBWE;
-      if (bwe) {
-        bwe.rtpPacketSent = () => {};
-        bwe.receiveTWCC = () => {};
-      }
-    }
     if (this.videoTx) {
       // Keep sending: holding the viewer until the next keyframe froze it for up to a GOP on every PLI (browsers
       // send them on loss). The request goes upstream, rate-limited there (requestKeyframe).
       this.videoTx.sender.onPictureLossIndication.subscribe(() => {
         if (this.hub) this.svc.publisherOf(this.hub)?.requestKeyframe("viewer PLI");
+      });
+      // werift parses the NACK (RFC 4585 6.2.1) and finds nothing in its own cache (we do not send through
+      // it): our sender answers from its history.
+      this.videoTx.sender.onGenericNack.subscribe((nack) => {
+        this.nacks++;
+        this.rtp?.nack(nack.mediaSourceSsrc, nack.lost);
       });
     }
     const answer = await pc.createAnswer();
@@ -324,9 +337,44 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     return sdp;
   }
 
-  /** DTLS is up: a viewer joins the hub's RTC output (GOP cache first) and asks a WebRTC publisher for a keyframe. */
+  /**
+   * DTLS is up: a viewer sets up its own RTP sender with werift's SRTP keys, joins the hub's RTC output (GOP
+   * cache first) and asks a WebRTC publisher for a keyframe.
+   */
   private onConnected(): void {
-    if (this.req.role !== "play" || this.playLease || this.closed || !this.hub) return;
+    if (this.req.role !== "play" || this.playLease || this.closed || !this.hub || !this.pc) return;
+    const keying = localSrtpKeying(this.pc);
+    const at = this.ice?.nominated();
+    if (!keying || !at) {
+      void this.close(`connected without ${keying ? "a nominated pair" : "SRTP keys"}`);
+      return;
+    }
+    let srtp: SrtpContext;
+    try {
+      srtp = SrtpContext.fromMaster(keying.profile, keying.masterKey, keying.masterSalt);
+    } catch (e) {
+      void this.close(`SRTP: ${(e as Error).message}`);
+      return;
+    }
+    this.target = this.svc.mux.target(at.ip, at.port);
+    const mux = this.svc.mux;
+    const out: DatagramOut = {
+      buffer: (n) => (this.target ? mux.buffer(this.target, n) : undefined),
+      send: (d) => {
+        this.outBytes += d.byteLength;
+        mux.sendBuilt(this.target!, d);
+      },
+    };
+    const stream = (t: RTCRtpTransceiver | undefined, history: number): RtpStream | undefined => {
+      const p: SendParams | undefined = t && sendParams(t);
+      if (!p) return undefined;
+      const mid = p.mid && p.midExtId ? [{ id: p.midExtId, data: new TextEncoder().encode(p.mid) }] : [];
+      return new RtpStream({ ssrc: p.ssrc, payloadType: p.payloadType, clockRate: p.clockRate, extensions: mid, history, rtx: p.rtx });
+    };
+    const video = stream(this.videoTx, this.rtc.nack ? NACK_HISTORY : 0);
+    this.rtp = new ViewerRtpSender(srtp, out, this.pc.cname, video, stream(this.audioTx, 0));
+    this.log.info(`rtc play: SRTP ${srtpProfileName(keying.profile)}, video ssrc=${video?.ssrc ?? "-"}` +
+      `${video && this.videoTx && sendParams(this.videoTx)?.rtx ? " +rtx" : ""}, audio ssrc=${this.rtp.audio?.ssrc ?? "-"}`);
     this.playLease = this.hub.play(rtcOutput({ keepBframe: this.rtc.keepBframe, keepSei: this.rtc.keepAvcNaluSei }), this);
     this.svc.publisherOf(this.hub)?.requestKeyframe("new viewer");
   }
@@ -457,20 +505,16 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
   // Playing: RtcUnits -> RTP per viewer
 
   send(u: RtcUnit): void {
-    if (this.closed) return;
-    const tx = u.kind === "video" ? this.videoTx : this.audioTx;
-    if (!tx || !this.pc || this.pc.connectionState !== "connected") return;
+    const rtp = this.rtp;
+    if (this.closed || !rtp) return;
+    const stream = u.kind === "video" ? rtp.video : rtp.audio;
+    if (!stream) return;
     if (u.kind === "video") {
       if (this.waitKeyframe && !u.keyframe) return;
       this.waitKeyframe = false;
       this.framesOut++;
     }
-    for (const p of u.payloads) {
-      const seq = this.seq[u.kind];
-      this.seq[u.kind] = (seq + 1) & 0xffff;
-      const header = new RtpHeader({ sequenceNumber: seq, timestamp: u.timestamp, marker: p.marker, payloadType: 0, ssrc: 0 });
-      tx.sender.sendRtp(new RtpPacket(header, Buffer.from(p.payload.buffer, p.payload.byteOffset, p.payload.byteLength))).catch(() => {});
-    }
+    rtp.send(stream, u.payloads, u.timestamp, u.ptsMs, Date.now());
   }
 
   onPublish(): void {
@@ -482,6 +526,12 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
   }
 
   // ---------------------------------------------------------------------------------------------------------
+
+  /** The service's one-second tick: a viewer's sender reports, then the liveness check. */
+  everySecond(now: number): void {
+    if (!this.closed) this.rtp?.reports(now);
+    this.checkTimeout(now);
+  }
 
   checkTimeout(now: number): void {
     if (!this.closed && now - this.lastSeenAt > this.rtc.stunTimeout * 1000) {
@@ -501,6 +551,9 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     this.svc.mux.unregister(this);
     this.playLease?.dispose();
     this.playLease = undefined;
+    const v = this.rtp?.video;
+    this.rtp = undefined;
+    this.target = undefined;
     const hub = this.hub;
     if (hub && this.publishing) {
       this.publishing.dispose();
@@ -515,7 +568,8 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     ctx.clients.remove(this.id);
     this.svc.removed(this);
     this.log.trace(`rtc ${this.req.role} session closed (${reason}), in=${this.inBytes}B out=${this.outBytes}B, ` +
-      `frames in=${this.framesIn} out=${this.framesOut} dropped=${this.droppedFrames} lost=${this.reorder.lost}, ` +
+      `frames in=${this.framesIn} out=${this.framesOut} dropped=${this.droppedFrames} lost=${this.reorder.lost}` +
+      `${v ? `, nacks=${this.nacks} retransmitted=${v.retransmitted}` : ""}, ` +
       `alive=${((Date.now() - this.connectedAt) / 1000).toFixed(1)}s`);
     const pc = this.pc;
     this.pc = undefined;

@@ -13,9 +13,16 @@
  * "One port" may be one socket per address family: `rtc_server { listen 8000 [::]:8000; }` binds an IPv4 and an
  * IPv6 socket; replies leave by the socket of the peer's family (an IPv4 peer of a dual-stack `[::]` socket is
  * answered by its IPv4-mapped address).
+ *
+ * Sending: werift's handshake traffic goes out one datagram at a time (`send`); the viewers' media is built in
+ * place (`buffer` then `sendBuilt`) and leaves in batches: under Bun one sendmmsg(2) per flush, a flush at the end
+ * of the current job (a microtask) or when the 256 KB arena is full, so one media packet fanned out to N viewers
+ * costs a few system calls instead of N (lib/runtime/udp-send.ts). Elsewhere each built datagram is its own
+ * buffer, sent at once with node:dgram.
  */
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import type { Log } from "../../log/logger.ts";
+import { type DatagramSender, nativeDatagramSender } from "../../runtime/udp-send.ts";
 import { ATTR_USERNAME, datagramKind, parseStun, STUN_BINDING_REQUEST, stunAttr, stunUsername, verifyIntegrity } from "./stun.ts";
 
 /** A session's side of the mux. */
@@ -37,6 +44,10 @@ export interface MuxStats {
   unknownUfrag: number;
   /** STUN requests whose MESSAGE-INTEGRITY failed, or malformed STUN. */
   badStun: number;
+  /** Built datagrams the kernel did not take (send buffer full) or that failed to send. */
+  sendDropped: number;
+  /** Batches flushed (system calls, under Bun). */
+  flushes: number;
 }
 
 /** At most this many source addresses per session (interfaces × families is small; this bounds abuse). */
@@ -52,15 +63,35 @@ interface MuxSocket {
   v6: boolean;
   /** A `[::]` socket that also takes IPv4 (mapped addresses). */
   dualStack: boolean;
+  /** Bun's synchronous bulk send (undefined: node:dgram's send, one datagram at a time). */
+  native: DatagramSender | undefined;
+  /** Built datagrams waiting for the flush: [bytes, port, address, ...]. */
+  pending: (Uint8Array | number | string)[];
 }
+
+/** Where one peer's datagrams go: the socket of its family and the address to write (resolved once). */
+export interface MuxTarget {
+  readonly ip: string;
+  readonly port: number;
+  /** The address as the socket takes it (IPv4-mapped on a dual-stack socket). */
+  readonly address: string;
+  readonly sock: MuxSocket;
+}
+
+/** Arena for built datagrams between flushes (Bun): ~200 full-size RTP packets. */
+const ARENA_BYTES = 256 * 1024;
 
 export class UdpMux {
   private sockets: MuxSocket[] = [];
   private byUfrag = new Map<string, MuxEndpoint>();
   private byAddr = new Map<string, MuxEndpoint>();
   private addrsOf = new Map<MuxEndpoint, Set<string>>();
-  readonly stats: MuxStats = { received: 0, sent: 0, unknownAddress: 0, unknownUfrag: 0, badStun: 0 };
+  readonly stats: MuxStats = { received: 0, sent: 0, unknownAddress: 0, unknownUfrag: 0, badStun: 0, sendDropped: 0, flushes: 0 };
   port = 0;
+  private arena = Buffer.allocUnsafe(ARENA_BYTES);
+  private arenaUsed = 0;
+  private flushQueued = false;
+  private readonly flushNow = () => this.flush();
 
   constructor(private log: Log) {}
 
@@ -91,7 +122,10 @@ export class UdpMux {
     }
     socket.on("message", (d: Buffer, r: RemoteInfo) => this.onMessage(d, r));
     const bound = socket.address().port;
-    this.sockets.push({ socket, port: bound, v6, dualStack: v6 && !ipv6Only && (host === "::" || host === "::0") });
+    this.sockets.push({
+      socket, port: bound, v6, dualStack: v6 && !ipv6Only && (host === "::" || host === "::0"),
+      native: nativeDatagramSender(socket), pending: [],
+    });
     if (this.sockets.length === 1) this.port = bound;
     return bound;
   }
@@ -103,15 +137,70 @@ export class UdpMux {
   }
 
   /** The socket (and the address to use) for a peer at `ip`. */
-  private route(ip: string): { socket: Socket; ip: string } | undefined {
+  private route(ip: string): { sock: MuxSocket; ip: string } | undefined {
     if (ip.includes(":")) {
       const s = this.sockets.find((x) => x.v6);
-      return s && { socket: s.socket, ip };
+      return s && { sock: s, ip };
     }
     const v4 = this.sockets.find((x) => !x.v6);
-    if (v4) return { socket: v4.socket, ip };
+    if (v4) return { sock: v4, ip };
     const dual = this.sockets.find((x) => x.dualStack);
-    return dual && { socket: dual.socket, ip: `::ffff:${ip}` };
+    return dual && { sock: dual, ip: `::ffff:${ip}` };
+  }
+
+  /** The target for a peer's address (undefined: no socket of its family); valid until close(). */
+  target(ip: string, port: number): MuxTarget | undefined {
+    const r = this.route(ip);
+    return r && { ip, port, address: r.ip, sock: r.sock };
+  }
+
+  /**
+   * A buffer of `n` bytes to build one datagram for `t` in, then passed to sendBuilt(): a slice of the batch
+   * arena under Bun (valid until the next flush), else a buffer of its own.
+   */
+  buffer(t: MuxTarget, n: number): Uint8Array {
+    if (!t.sock.native || n > ARENA_BYTES) return Buffer.allocUnsafe(n);
+    if (this.arenaUsed + n > ARENA_BYTES) this.flush();
+    const b = this.arena.subarray(this.arenaUsed, this.arenaUsed + n);
+    this.arenaUsed += n;
+    return b;
+  }
+
+  /** Sends a datagram built in a buffer() for `t` (batched under Bun: out by the end of the current job). */
+  sendBuilt(t: MuxTarget, d: Uint8Array): void {
+    this.stats.sent++;
+    const sock = t.sock;
+    if (!sock.native) {
+      sock.socket.send(d, t.port, t.address, (e) => {
+        if (e) this.stats.sendDropped++;
+      });
+      return;
+    }
+    sock.pending.push(d, t.port, t.address);
+    if (!this.flushQueued) {
+      this.flushQueued = true;
+      queueMicrotask(this.flushNow);
+    }
+  }
+
+  /** Sends every built datagram now (one system call per socket under Bun) and frees the arena. */
+  flush(): void {
+    this.flushQueued = false;
+    for (const s of this.sockets) {
+      const list = s.pending;
+      if (!list.length || !s.native) continue;
+      const count = list.length / 3;
+      let sent = 0;
+      try {
+        sent = s.native.sendMany(list);
+      } catch (e) {
+        this.log.info(`rtc udp: batch of ${count} datagrams failed: ${(e as Error).message}`);
+      }
+      this.stats.flushes++;
+      if (sent < count) this.stats.sendDropped += count - sent;
+      list.length = 0;
+    }
+    this.arenaUsed = 0;
   }
 
   register(ep: MuxEndpoint): void {
@@ -144,7 +233,8 @@ export class UdpMux {
     if (!to) return;
     this.stats.sent++;
     try {
-      to.socket.send(d, port, to.ip);
+      if (to.sock.native) to.sock.native.sendMany([d, port, to.ip]);
+      else to.sock.socket.send(d, port, to.ip);
     } catch (e) {
       this.log.info(`rtc udp send to ${ip}:${port} failed: ${(e as Error).message}`);
     }
@@ -207,6 +297,7 @@ export class UdpMux {
   }
 
   async close(): Promise<void> {
+    this.flush();
     const sockets = this.sockets;
     this.sockets = [];
     this.byUfrag.clear();
