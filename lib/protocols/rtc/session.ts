@@ -373,7 +373,7 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     };
     const video = stream(this.videoTx, this.rtc.nack ? NACK_HISTORY : 0);
     this.rtp = new ViewerRtpSender(srtp, out, this.pc.cname, video, stream(this.audioTx, 0));
-    this.log.info(`rtc play: SRTP ${srtpProfileName(keying.profile)}, video ssrc=${video?.ssrc ?? "-"}` +
+    this.log.trace(`rtc play: SRTP ${srtpProfileName(keying.profile)}, video ssrc=${video?.ssrc ?? "-"}` +
       `${video && this.videoTx && sendParams(this.videoTx)?.rtx ? " +rtx" : ""}, audio ssrc=${this.rtp.audio?.ssrc ?? "-"}`);
     this.playLease = this.hub.play(rtcOutput({ keepBframe: this.rtc.keepBframe, keepSei: this.rtc.keepAvcNaluSei }), this);
     this.svc.publisherOf(this.hub)?.requestKeyframe("new viewer");

@@ -189,18 +189,41 @@ export class UdpMux {
     for (const s of this.sockets) {
       const list = s.pending;
       if (!list.length || !s.native) continue;
-      const count = list.length / 3;
-      let sent = 0;
-      try {
-        sent = s.native.sendMany(list);
-      } catch (e) {
-        this.log.info(`rtc udp: batch of ${count} datagrams failed: ${(e as Error).message}`);
-      }
-      this.stats.flushes++;
-      if (sent < count) this.stats.sendDropped += count - sent;
+      this.sendList(s.native, list);
       list.length = 0;
     }
     this.arenaUsed = 0;
+  }
+
+  /**
+   * sendmmsg(2) until every datagram of `list` went out. An ICMP port unreachable for an earlier datagram (a
+   * viewer that went away without a word, until stun_timeout) makes the kernel fail the NEXT send once, so a
+   * batch stops short: the datagram it stopped at was not sent and goes again in the next call. Two failures in
+   * a row (send buffer full, a bad address) drop the rest of the batch.
+   */
+  private sendList(native: DatagramSender, list: (Uint8Array | number | string)[]): void {
+    const count = list.length / 3;
+    let off = 0;
+    let failures = 0;
+    let error = "";
+    while (off < count) {
+      let n = 0;
+      try {
+        n = native.sendMany(off ? list.slice(off * 3) : list);
+      } catch (e) {
+        error = (e as Error).message;
+      }
+      this.stats.flushes++;
+      if (n > 0) {
+        off += n;
+        failures = 0;
+        continue;
+      }
+      if (++failures < 2) continue;
+      this.stats.sendDropped += count - off;
+      this.log.info(`rtc udp: ${count - off} of ${count} datagrams not sent${error ? `: ${error}` : " (send buffer full)"}`);
+      return;
+    }
   }
 
   register(ep: MuxEndpoint): void {
@@ -233,7 +256,7 @@ export class UdpMux {
     if (!to) return;
     this.stats.sent++;
     try {
-      if (to.sock.native) to.sock.native.sendMany([d, port, to.ip]);
+      if (to.sock.native) this.sendList(to.sock.native, [d, port, to.ip]);
       else to.sock.socket.send(d, port, to.ip);
     } catch (e) {
       this.log.info(`rtc udp send to ${ip}:${port} failed: ${(e as Error).message}`);
