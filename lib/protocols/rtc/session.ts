@@ -282,6 +282,13 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
       pc.onTrack.subscribe((track) => this.onTrack(track));
     }
     await pc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
+    // DTLS role (RFC 5763 5): an offer's actpass lets us choose: rtc.dtls_role, passive by default as SRS (we are
+    // the DTLS server, the client drives the handshake and its retransmissions); an offer's active/passive binds.
+    const dtls = pc.dtlsTransports[0];
+    if (dtls) {
+      const setup = /^a=setup:(\w+)/m.exec(offer.sdp)?.[1];
+      dtls.role = setup === "active" ? "server" : setup === "passive" ? "client" : rtc.dtlsRole === "active" ? "client" : "server";
+    }
     // Our own ICE credentials unless pinned by ?ice-ufrag=: werift's 4-character ufrags collide on a busy port
     // (~16% at 150 sessions); 8 characters like SRS's, drawn until unused on the shared port.
     const creds = this.req.creds ?? this.uniqueIceCreds();
