@@ -92,7 +92,7 @@ describe("webrtc viewer sessions", () => {
     }
   }, 30000);
 
-  test("a Chromium viewer that closes (DTLS close_notify, RTCP BYE; no DELETE) leaves the client list within 1 s", async () => {
+  test("a Chromium viewer's WebRTC state is in /api/v1/clients/<id>; when it closes (DTLS close_notify, RTCP BYE; no DELETE) it leaves the list within 1 s", async () => {
     const before = await rtcClients(passive);
     const p = await page(passive);
     const r = await chromiumPlay(p, passive.api, 2);
@@ -100,6 +100,18 @@ describe("webrtc viewer sessions", () => {
     const during = await rtcClients(passive);
     const mine = during.filter((id) => !before.includes(id));
     expect(mine.length).toBe(1);
+    // the one-client answer carries the session's WebRTC state
+    const one = await (await fetch(`http://127.0.0.1:${passive.api}/api/v1/clients/${mine[0]}`)).json() as {
+      client: { type: string; rtc?: { role: string; state: string; dtls_role: string; ice: { remote: string; protocol: string }; video: { packets: number; frames: number } } };
+    };
+    expect(one.client.type).toBe("rtc-play");
+    expect(one.client.rtc?.role).toBe("play");
+    expect(one.client.rtc?.state).toBe("connected");
+    expect(one.client.rtc?.dtls_role).toBe("passive");
+    expect(one.client.rtc?.ice.protocol).toBe("udp");
+    expect(one.client.rtc?.ice.remote).toMatch(/:\d+$/);
+    expect(one.client.rtc?.video.packets).toBeGreaterThan(50);
+    expect(one.client.rtc?.video.frames).toBeGreaterThan(20);
     await p.evaluate(() => (globalThis as unknown as { viewer: RTCPeerConnection }).viewer.close());
     const closedAt = Date.now();
     await waitFor("closed viewer gone from /api/v1/clients", async () => !(await rtcClients(passive)).includes(mine[0]!), 3000);

@@ -146,6 +146,7 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
   private anchor: { video?: { ts: number; ms: number }; audio?: { ts: number; ms: number } } = {};
   private needKeyframe = true;
   private lastPliAt = 0;
+  private plisSent = 0;
   private paramSets = "";
   private audioConfigSent = false;
   private framesIn = 0;
@@ -184,6 +185,34 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
   }
   bytesOut(): number {
     return this.outBytes;
+  }
+
+  /** `/api/v1/clients/<id>`: the session's WebRTC state (ICE pair, DTLS role, RTT, feedback counters). */
+  details(): Record<string, unknown> {
+    const pair = this.ice?.nominated();
+    const dtls = this.pc?.dtlsTransports[0];
+    const out: Record<string, unknown> = {
+      role: this.req.role,
+      session: this.sessionId,
+      state: this.closed ? "closed" : this.pc?.connectionState ?? "new",
+      ice: {
+        local: this.req.candidates.map((c) => `${c.ip}:${c.port}`),
+        remote: pair ? `${pair.ip}:${pair.port}` : "",
+        protocol: "udp",
+      },
+      dtls_role: dtls ? (dtls.role === "server" ? "passive" : dtls.role === "client" ? "active" : "auto") : "",
+      last_seen_ms: Date.now() - this.lastSeenAt,
+    };
+    if (this.req.role === "play") {
+      const v = senderCounters(this.videoTx);
+      const a = senderCounters(this.audioTx);
+      out.rtt_ms = v.rtt ?? a.rtt;
+      out.video = { frames: this.framesOut, packets: v.packets, nacks: v.nacks, retransmitted: v.retransmitted, plis: v.plis };
+      out.audio = { packets: a.packets };
+    } else {
+      out.video = { frames: this.framesIn, dropped: this.droppedFrames, lost: this.reorder.lost, plis_sent: this.plisSent };
+    }
+    return { rtc: out };
   }
 
   kick(reason: string): void {
@@ -456,6 +485,7 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     const now = Date.now();
     if (now - this.lastPliAt < 500) return;
     this.lastPliAt = now;
+    this.plisSent++;
     this.log.info(`rtc publish: PLI (${why})`);
     this.videoReceiver.receiver.sendRtcpPLI(this.videoTrack.ssrc).catch(() => {});
   }
@@ -533,4 +563,24 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     }
     this.ice?.close();
   }
+}
+
+/** werift's RTCRtpSender counters (private in its typings; read for the API only). */
+interface WeriftSenderCounters {
+  packetCount?: number;
+  rtt?: number;
+  nackCount?: number;
+  pliCount?: number;
+  retransmittedPacketsSent?: number;
+}
+
+function senderCounters(t: RTCRtpTransceiver | undefined): { packets: number; rtt?: number; nacks: number; plis: number; retransmitted: number } {
+  const c = (t?.sender ?? {}) as WeriftSenderCounters;
+  return {
+    packets: c.packetCount ?? 0,
+    rtt: c.rtt === undefined ? undefined : Math.round(c.rtt * 1000),
+    nacks: c.nackCount ?? 0,
+    plis: c.pliCount ?? 0,
+    retransmitted: c.retransmittedPacketsSent ?? 0,
+  };
 }
