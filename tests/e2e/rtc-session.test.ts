@@ -1,6 +1,6 @@
 /**
  * A WebRTC viewer session's life as real clients drive it: the DTLS role (rtc.dtls_role, SRS's passive by
- * default), a Chromium viewer that closes (pc.close(): DTLS close_notify + RTCP BYE) leaving the server's client
+ * default), a Chromium WHIP publisher's bandwidth estimate fed by our TWCC reports, a Chromium viewer that closes (pc.close(): DTLS close_notify + RTCP BYE) leaving the server's client
  * list at once, and a viewer that sends PLIs (keyframe requests) every second still getting every frame.
  * The stream is the test clip published by ffmpeg over RTMP (H.264 + AAC, bridged to Opus).
  */
@@ -118,6 +118,37 @@ describe("webrtc viewer sessions", () => {
     expect(Date.now() - closedAt).toBeLessThan(1000);
     expect(passive.output()).toMatch(/rtc play session closed \((DTLS closed by peer|RTCP BYE from peer)/);
     await p.close();
+  }, 30000);
+
+  test("a Chromium WHIP publisher gets TWCC feedback: its bandwidth estimate leaves the 300 kbps start and passes 1 Mbps", async () => {
+    const p = await page(passive);
+    const r = await p.evaluate(async (api) => {
+      const s = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 }, audio: true });
+      const pc = new RTCPeerConnection();
+      for (const t of s.getTracks()) pc.addTransceiver(t, { direction: "sendonly" });
+      await pc.setLocalDescription(await pc.createOffer());
+      const res = await fetch(`http://127.0.0.1:${api}/rtc/v1/whip/?app=live&stream=twcc`, { method: "POST", body: pc.localDescription!.sdp });
+      await pc.setRemoteDescription({ type: "answer", sdp: await res.text() });
+      let bwe = 0;
+      const tl: string[] = [];
+      for (let i = 0; i < 80; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        if (i % 5 === 0) tl.push(String(Math.round(bwe / 1000)));
+        // the selected pair's estimate (Chromium may hold several nominated pairs, one per interface)
+        const stats = await pc.getStats();
+        stats.forEach((x: Record<string, unknown>) => {
+          if (x.type === "transport" && x.selectedCandidatePairId) bwe = Number((stats as unknown as Map<string, Record<string, unknown>>).get(String(x.selectedCandidatePairId))?.availableOutgoingBitrate ?? 0);
+        });
+      }
+      return { bwe, location: res.headers.get("location"), tl: tl.join(" ") };
+    }, passive.api);
+    const j = await (await fetch(`http://127.0.0.1:${passive.api}/api/v1/clients/?count=100`)).json() as { clients: { id: string; type: string }[] };
+    const pub = j.clients.find((c) => c.type === "rtc-publish")!;
+    const one = await (await fetch(`http://127.0.0.1:${passive.api}/api/v1/clients/${pub.id}`)).json() as { client: { rtc: { twcc?: { reports: number } } } };
+    await p.close();
+    console.log("bwe timeline kbps:", r.tl);
+    expect(r.bwe).toBeGreaterThan(1_000_000);
+    expect(one.client.rtc.twcc?.reports).toBeGreaterThan(10);
   }, 30000);
 
   test("a viewer sending a PLI every second keeps getting every frame (no freeze until the next keyframe)", async () => {
