@@ -89,10 +89,12 @@ const RCVBUF = Math.min(16 << 20, Math.max(0, Number(a.rcvbuf) || 0));
 // ---------------------------------------------------------------------------------------------------------
 // /proc
 
-/** System-wide UDP counters (/proc/net/snmp): RcvbufErrors = datagrams dropped because a socket's receive
- * buffer was full (other people's UDP traffic on this machine is included). */
-function udpCounters(): { rcvbufErrors: number; sndbufErrors: number; inDatagrams: number } {
-  const lines = readFileSync("/proc/net/snmp", "utf8").split("\n").filter((l) => l.startsWith("Udp:"));
+/** UDP counters of this network namespace (/proc/net/snmp), or of namespace `ns`: RcvbufErrors = datagrams
+ * dropped because a socket's receive buffer was full. The test process's namespace holds the server (and other
+ * people's UDP traffic on this machine); a pion run's namespace holds only its viewers. */
+function udpCounters(ns?: Netns | null): { rcvbufErrors: number; sndbufErrors: number; inDatagrams: number } {
+  const text = ns ? ns.exec("cat", ["/proc/net/snmp"]) : readFileSync("/proc/net/snmp", "utf8");
+  const lines = text.split("\n").filter((l) => l.startsWith("Udp:"));
   const k = lines[0]!.split(/\s+/);
   const v = lines[1]!.split(/\s+/).map(Number);
   const get = (n: string) => v[k.indexOf(n)] ?? 0;
@@ -472,6 +474,8 @@ interface StepResult {
   ufragRetries: number;
   udpRcvbufErrors: number;
   udpSndbufErrors: number;
+  /** pion: drops in the viewers' namespace (the server's are in udpRcvbufErrors). */
+  viewersUdpRcvbufErrors: number | null;
   loadavg: number;
   errors: number;
 }
@@ -512,11 +516,13 @@ async function rampSteps(): Promise<void> {
 
     const s0 = load.snap();
     const udp0 = udpCounters();
+    const nsUdp0 = netns ? udpCounters(netns) : null;
     // pion's counters arrive once a second: wait for the lines after the window before reading them
     const m = await measure(SECONDS);
     if (CLIENT === "pion") await Bun.sleep(1100);
     const s1 = load.snap();
     const udp1 = udpCounters();
+    const nsUdp1 = netns ? udpCounters(netns) : null;
     const loadavg = readFileSync("/proc/loadavg", "utf8").split(" ")[0]!;
     const { fps, kbps, aps, loss } = windowOf(s0, s1);
     const r: StepResult = {
@@ -536,6 +542,7 @@ async function rampSteps(): Promise<void> {
       ufragRetries: load.ufragRetries(),
       udpRcvbufErrors: udp1.rcvbufErrors - udp0.rcvbufErrors,
       udpSndbufErrors: udp1.sndbufErrors - udp0.sndbufErrors,
+      viewersUdpRcvbufErrors: nsUdp0 && nsUdp1 ? nsUdp1.rcvbufErrors - nsUdp0.rcvbufErrors : null,
       loadavg: Number(loadavg),
       errors: s1.filter((v) => v.error).length,
     };
@@ -545,7 +552,7 @@ async function rampSteps(): Promise<void> {
       `kbps ${r.kbps.min}/${r.kbps.median}/${r.kbps.max} (${r.aggregateMbps} Mbps), audio pkt/s min/med ${r.audioPps.min}/${r.audioPps.median}, ` +
       `video loss med/max ${r.lossPct.median}/${r.lossPct.max}%, server CPU ${r.serverCpu}%, ` +
       `RSS ${r.serverRssPeak}/${r.serverRssEnd} MB, load CPU ${r.loadCpu}%; system UDP rcvbuf drops ${r.udpRcvbufErrors}, ` +
-      `sndbuf ${r.udpSndbufErrors}, loadavg ${r.loadavg}`);
+      `sndbuf ${r.udpSndbufErrors}${r.viewersUdpRcvbufErrors === null ? "" : `, viewers' namespace rcvbuf drops ${r.viewersUdpRcvbufErrors}`}, loadavg ${r.loadavg}`);
     for (const e of new Set(s1.filter((v) => v.error).map((v) => v.error))) console.log(`    error: ${e}`);
     if (!a["no-stop"]) {
       if (r.loadCpu >= 90) {
@@ -612,6 +619,7 @@ async function burst(): Promise<void> {
   // 2. the burst: one pion-client with every offer at once; watch until all receive (or 60 s)
   const s0 = load.snap();
   const udp0 = udpCounters();
+  const nsUdp0 = udpCounters(netns);
   const cpu0 = cpuTicks(PID);
   const load0 = load.cpuTicks();
   let rssPeak = rssMb(PID);
@@ -657,6 +665,7 @@ async function burst(): Promise<void> {
   const wAfterBase = windowOf(a0, a1, 0, BASE);
   const wAfterBurst = windowOf(a0, a1, BASE, BASE + BURST);
   const udp1 = udpCounters();
+  const nsUdp1 = udpCounters(netns);
   const summary = await run.stop().catch(() => null);
   const loadavg = Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
   const res = {
@@ -674,17 +683,18 @@ async function burst(): Promise<void> {
     },
     serverCpuDuringBurst: +burstCpu.toFixed(1), loadCpuDuringBurst: +burstLoadCpu.toFixed(1),
     serverRssBeforeMb: +before.rssEnd.toFixed(1), serverRssPeakMb: +Math.max(rssPeak, after.rssPeak).toFixed(1), serverRssEndMb: +after.rssEnd.toFixed(1),
-    udpRcvbufErrors: udp1.rcvbufErrors - udp0.rcvbufErrors, loadavg,
+    udpRcvbufErrors: udp1.rcvbufErrors - udp0.rcvbufErrors, viewersUdpRcvbufErrors: nsUdp1.rcvbufErrors - nsUdp0.rcvbufErrors, loadavg,
   };
   console.log(`  burst: ${BURST} viewers at once onto ${BASE}: ${joined} receiving, ${BURST - joined} failed joins` +
-    `${summary ? ` (${JSON.stringify(summary.failReasons)})` : ""}; all receiving after ${res.allReceivingS ?? "—"} s (watched ${res.joinWatchS} s); ` +
+    `${summary && Object.keys(summary.failReasons).length ? ` (pion-client's own count, 15 s join timeout: ${JSON.stringify(summary.failReasons)})` : ""}; all receiving after ${res.allReceivingS ?? "—"} s (watched ${res.joinWatchS} s); ` +
     `join ms p50/p99/max ${res.joinMs.p50}/${res.joinMs.p99}/${res.joinMs.max}; over the burst's first ${res.burstWindowS} s server CPU ` +
     `${res.serverCpuDuringBurst}%, load CPU ${res.loadCpuDuringBurst}%; RSS peak ${res.serverRssPeakMb} MB`);
   console.log(`  base during the burst (${res.burstWindowS} s): ${res.baseDuringBurst.full}/${BASE} at full rate, fps min/med ${res.baseDuringBurst.fps.min}/${res.baseDuringBurst.fps.p50}, ` +
     `worst 1 s min ${worst}`);
   console.log(`  after the burst (${SECONDS} s): base ${res.after.base.full}/${BASE} at full rate (fps min ${res.after.base.fps.min}), ` +
     `burst ${res.after.burst.full}/${BURST} (fps min/med ${res.after.burst.fps.min}/${res.after.burst.fps.p50}), server CPU ${res.after.serverCpu}%, ` +
-    `load CPU ${res.after.loadCpu}%, RSS end ${res.serverRssEndMb} MB; system UDP rcvbuf drops ${res.udpRcvbufErrors}; loadavg ${loadavg}`);
+    `load CPU ${res.after.loadCpu}%, RSS end ${res.serverRssEndMb} MB; UDP rcvbuf drops from the burst on: ` +
+    `server side ${res.udpRcvbufErrors}, viewers' namespace ${res.viewersUdpRcvbufErrors}; loadavg ${loadavg}`);
   console.log("\n| base | burst | all receiving s | joined | failed | join p50/p99/max ms | base full during | base worst 1 s fps | server CPU % during | RSS before/peak MB | after: base/burst full |");
   console.log("|------|-------|-----------------|--------|--------|---------------------|------------------|--------------------|---------------------|--------------------|------------------------|");
   console.log(`| ${BASE} | ${BURST} | ${res.allReceivingS ?? "—"} | ${joined} | ${BURST - joined} | ${res.joinMs.p50}/${res.joinMs.p99}/${res.joinMs.max} | ` +
