@@ -163,3 +163,17 @@ function removeNetns(ns: string, hostIf: string): void {
     }
   }
 }
+
+/**
+ * Random loss without sch_netem: an nftables table inside the namespace drops `pct`% of the UDP datagrams it
+ * receives and `pct`% of those it sends (`numgen random mod 100 < pct`), so both directions of every UDP flow
+ * through the veth are impaired. No delay (nftables cannot delay). Removed with the namespace.
+ */
+export function nftLoss(n: Netns, pct: number): void {
+  const p = Math.max(0, Math.min(100, Math.round(pct)));
+  n.exec("nft", ["add", "table", "inet", "srsts_loss"]);
+  for (const [chain, hook] of [["in", "input"], ["out", "output"]] as const) {
+    n.exec("nft", ["add", "chain", "inet", "srsts_loss", chain, `{ type filter hook ${hook} priority 0; }`]);
+    n.exec("nft", ["add", "rule", "inet", "srsts_loss", chain, "meta", "l4proto", "udp", "numgen", "random", "mod", "100", "<", String(p), "drop"]);
+  }
+}

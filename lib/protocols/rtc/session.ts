@@ -8,8 +8,11 @@
  * (rtc.nack); a broken frame is dropped and a PLI asks for a keyframe; a PLI also goes out every
  * rtc.pli_for_rtmp seconds and whenever a new WebRTC viewer joins.
  * Viewer: gets RtcUnits from the hub's shared RtcOutput and sends a copy per packet with its own sequence
- * numbers; a PLI from the browser asks the publisher (when it is a WebRTC one) for a keyframe.
- * The session ends on DELETE, kick, DTLS close, or when no STUN binding request arrived for rtc.stun_timeout.
+ * numbers; a PLI from the viewer asks the publisher (when it is a WebRTC one, at most every 500 ms) for a
+ * keyframe while the viewer keeps getting every frame (its decoder recovers on the next keyframe).
+ * The session ends on DELETE, kick, a DTLS alert (close_notify), an RTCP BYE (RFC 3550 6.6), or when nothing
+ * (STUN, DTLS, SRTP, SRTCP) arrived from the peer for rtc.stun_timeout: stacks like pion send consent STUN
+ * only while no media flows, so a viewer's receiver reports and NACKs are its liveness, as in SRS.
  */
 import { randomBytes } from "node:crypto";
 import {
@@ -36,6 +39,7 @@ import type { StreamHubs } from "../../hub/registry.ts";
 import type { AccessControl } from "../../access.ts";
 import { H264Depacketizer } from "./h264-rtp.ts";
 import { type SharedPortIce, useSharedPort } from "./ice.ts";
+import { watchPeerClose } from "./peer-close.ts";
 import { type RtcOutput, rtcOutput, type RtcUnit, type RtcViewerSink } from "./output.ts";
 import { ReorderBuffer, RtpTimestampUnwrapper } from "./reorder.ts";
 import type { CandidateAddress, OfferInfo } from "./sdp.ts";
@@ -120,7 +124,8 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
   readonly token = newContextId() + newContextId();
   readonly log: Log;
   sessionId = "";
-  lastStunAt = Date.now();
+  /** When the peer last sent anything (STUN, DTLS, SRTP, SRTCP): its liveness. */
+  lastSeenAt = Date.now();
   closed = false;
   private pc: RTCPeerConnection | undefined;
   private ice: SharedPortIce | undefined;
@@ -141,6 +146,7 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
   private anchor: { video?: { ts: number; ms: number }; audio?: { ts: number; ms: number } } = {};
   private needKeyframe = true;
   private lastPliAt = 0;
+  private plisSent = 0;
   private paramSets = "";
   private audioConfigSent = false;
   private framesIn = 0;
@@ -179,6 +185,34 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
   }
   bytesOut(): number {
     return this.outBytes;
+  }
+
+  /** `/api/v1/clients/<id>`: the session's WebRTC state (ICE pair, DTLS role, RTT, feedback counters). */
+  details(): Record<string, unknown> {
+    const pair = this.ice?.nominated();
+    const dtls = this.pc?.dtlsTransports[0];
+    const out: Record<string, unknown> = {
+      role: this.req.role,
+      session: this.sessionId,
+      state: this.closed ? "closed" : this.pc?.connectionState ?? "new",
+      ice: {
+        local: this.req.candidates.map((c) => `${c.ip}:${c.port}`),
+        remote: pair ? `${pair.ip}:${pair.port}` : "",
+        protocol: "udp",
+      },
+      dtls_role: dtls ? (dtls.role === "server" ? "passive" : dtls.role === "client" ? "active" : "auto") : "",
+      last_seen_ms: Date.now() - this.lastSeenAt,
+    };
+    if (this.req.role === "play") {
+      const v = senderCounters(this.videoTx);
+      const a = senderCounters(this.audioTx);
+      out.rtt_ms = v.rtt ?? a.rtt;
+      out.video = { frames: this.framesOut, packets: v.packets, nacks: v.nacks, retransmitted: v.retransmitted, plis: v.plis };
+      out.audio = { packets: a.packets };
+    } else {
+      out.video = { frames: this.framesIn, dropped: this.droppedFrames, lost: this.reorder.lost, plis_sent: this.plisSent };
+    }
+    return { rtc: out };
   }
 
   kick(reason: string): void {
@@ -277,6 +311,13 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
       pc.onTrack.subscribe((track) => this.onTrack(track));
     }
     await pc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
+    // DTLS role (RFC 5763 5): an offer's actpass lets us choose: rtc.dtls_role, passive by default as SRS (we are
+    // the DTLS server, the client drives the handshake and its retransmissions); an offer's active/passive binds.
+    const dtls = pc.dtlsTransports[0];
+    if (dtls) {
+      const setup = /^a=setup:(\w+)/m.exec(offer.sdp)?.[1];
+      dtls.role = setup === "active" ? "server" : setup === "passive" ? "client" : rtc.dtlsRole === "active" ? "client" : "server";
+    }
     // Our own ICE credentials unless pinned by ?ice-ufrag=: werift's 4-character ufrags collide on a busy port
     // (~16% at 150 sessions); 8 characters like SRS's, drawn until unused on the shared port.
     const creds = this.req.creds ?? this.uniqueIceCreds();
@@ -293,6 +334,7 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
         if (t.kind === "video") this.videoReceiver = t;
       }
     }
+    watchPeerClose(pc, (why) => void this.close(why));
     for (const t of [this.videoTx, this.audioTx]) {
       // werift's sender bandwidth estimator (unused here: we send what the publisher sends) records every sent
       // packet's transport-wide sequence number in an object that its pruning never shrinks (it iterates the
@@ -305,8 +347,9 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
       }
     }
     if (this.videoTx) {
+      // Keep sending: holding the viewer until the next keyframe froze it for up to a GOP on every PLI (browsers
+      // send them on loss). The request goes upstream, rate-limited there (requestKeyframe).
       this.videoTx.sender.onPictureLossIndication.subscribe(() => {
-        this.waitKeyframe = true;
         if (this.hub) this.svc.publisherOf(this.hub)?.requestKeyframe("viewer PLI");
       });
     }
@@ -333,7 +376,7 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
   receive(d: Buffer, ip: string, port: number, stun: boolean): void {
     if (this.closed) return;
     this.inBytes += d.byteLength;
-    if (stun) this.lastStunAt = Date.now();
+    this.lastSeenAt = Date.now();
     this.ice?.deliver(d, ip, port);
   }
 
@@ -442,6 +485,7 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     const now = Date.now();
     if (now - this.lastPliAt < 500) return;
     this.lastPliAt = now;
+    this.plisSent++;
     this.log.info(`rtc publish: PLI (${why})`);
     this.videoReceiver.receiver.sendRtcpPLI(this.videoTrack.ssrc).catch(() => {});
   }
@@ -477,8 +521,8 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
   // ---------------------------------------------------------------------------------------------------------
 
   checkTimeout(now: number): void {
-    if (!this.closed && now - this.lastStunAt > this.rtc.stunTimeout * 1000) {
-      this.log.warn(`rtc session ${this.sessionId}: no STUN for ${((now - this.lastStunAt) / 1000).toFixed(1)}s ` +
+    if (!this.closed && now - this.lastSeenAt > this.rtc.stunTimeout * 1000) {
+      this.log.warn(`rtc session ${this.sessionId}: nothing from the peer for ${((now - this.lastSeenAt) / 1000).toFixed(1)}s ` +
         `(stun_timeout ${this.rtc.stunTimeout}s), closing`);
       void this.close("stun timeout");
     }
@@ -519,4 +563,24 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     }
     this.ice?.close();
   }
+}
+
+/** werift's RTCRtpSender counters (private in its typings; read for the API only). */
+interface WeriftSenderCounters {
+  packetCount?: number;
+  rtt?: number;
+  nackCount?: number;
+  pliCount?: number;
+  retransmittedPacketsSent?: number;
+}
+
+function senderCounters(t: RTCRtpTransceiver | undefined): { packets: number; rtt?: number; nacks: number; plis: number; retransmitted: number } {
+  const c = (t?.sender ?? {}) as WeriftSenderCounters;
+  return {
+    packets: c.packetCount ?? 0,
+    rtt: c.rtt === undefined ? undefined : Math.round(c.rtt * 1000),
+    nacks: c.nackCount ?? 0,
+    plis: c.pliCount ?? 0,
+    retransmitted: c.retransmittedPacketsSent ?? 0,
+  };
 }
