@@ -105,10 +105,10 @@ export function createNetns(opts: NetnsOptions = {}): Netns {
     close: async () => {
       if (closed) return;
       closed = true;
-      open.delete(self);
       for (const p of procs) p.kill();
       await Promise.all(procs.map((p) => p.done));
       removeNetns(ns, hostIf);
+      open.delete(self); // only now: if the process exits meanwhile, the exit hook still removes it
     },
   };
   open.add(self);

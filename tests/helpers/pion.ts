@@ -72,6 +72,8 @@ export interface PionOptions {
   seconds?: number;
   /** Concurrent offers; 0 = all at once. */
   join?: number;
+  /** At most this many viewers begin joining per second (0: no pacing). */
+  rate?: number;
   pliEvery?: number;
   closeAfter?: number;
   bye?: boolean;
@@ -79,7 +81,7 @@ export interface PionOptions {
   interval?: number;
   warmup?: number;
   fps?: number;
-  /** Kill the process after this long (default: seconds + 30 s). */
+  /** Kill the process after this long (default: seconds + 30 s; none when seconds is 0 and this is unset). */
   timeoutMs?: number;
 }
 
@@ -103,6 +105,8 @@ export interface PionViewer {
   fps: number;
   window: number;
   videoPackets: number;
+  /** Video packets the sequence numbers say were sent (highest - first + 1): loss = 1 - videoPackets / this. */
+  videoExpected: number;
   duplicates: number;
   audioPackets: number;
   bytes: number;
@@ -141,9 +145,15 @@ export interface PionStats {
   receiving: number;
   failed: number;
   fps: Spread;
+  /** Sum of viewerBytes. */
   bytes: number;
-  /** Cumulative complete video frames per viewer. */
+  /** Per viewer, cumulative: complete video frames, RTP bytes (both tracks), distinct and expected video packets,
+   * audio packets. */
   frames: number[];
+  viewerBytes: number[];
+  videoPackets: number[];
+  videoExpected: number[];
+  audioPackets: number[];
 }
 
 export interface PionEvent {
@@ -181,6 +191,7 @@ let exitHooked = false;
 /** Runs the client inside `netns` (see PionOptions). Build first with buildPionClient(). */
 export function runPion(binary: string, netns: Netns, o: PionOptions): PionRun {
   const args = ["-url", o.url, "-n", String(o.n ?? 1), "-seconds", String(o.seconds ?? 10), "-join", String(o.join ?? 0)];
+  if (o.rate) args.push("-rate", String(o.rate));
   if (o.pliEvery) args.push("-pli-every", String(o.pliEvery));
   if (o.closeAfter) args.push("-close-after", String(o.closeAfter));
   if (o.bye) args.push("-bye");
@@ -236,7 +247,8 @@ export function runPion(binary: string, netns: Netns, o: PionOptions): PionRun {
       resolve(-1);
     });
   });
-  const timer = setTimeout(() => proc.kill("SIGKILL"), o.timeoutMs ?? ((o.seconds ?? 10) + 30) * 1000);
+  const limit = o.timeoutMs ?? (o.seconds === 0 ? 0 : ((o.seconds ?? 10) + 30) * 1000);
+  const timer = limit > 0 ? setTimeout(() => proc.kill("SIGKILL"), limit) : undefined;
   void done.then(() => clearTimeout(timer));
   const waitFor = (pred: (l: PionLine) => boolean, timeoutMs: number): Promise<PionLine> => {
     const have = lines.find(pred);

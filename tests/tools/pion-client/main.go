@@ -54,6 +54,7 @@ type config struct {
 	mdns        bool
 	loopback    bool
 	joinTimeout float64
+	rate        float64
 }
 
 func parseFlags() *config {
@@ -62,6 +63,7 @@ func parseFlags() *config {
 	flag.StringVar(&c.url, "url", "", "WHEP endpoint, e.g. http://10.1.2.1:1985/rtc/v1/whep/?app=live&stream=livestream")
 	flag.Float64Var(&c.seconds, "seconds", 10, "run time in seconds from start; 0 = until SIGINT/SIGTERM")
 	flag.IntVar(&c.join, "join", 0, "how many viewers join (offer..answer) at once; 0 = all at once (a burst)")
+	flag.Float64Var(&c.rate, "rate", 0, "at most this many viewers begin joining per second (0 = no pacing)")
 	flag.Float64Var(&c.pliEvery, "pli-every", 0, "each viewer sends an RTCP PLI every this many seconds (0 = never)")
 	flag.Float64Var(&c.closeAfter, "close-after", 0, "each viewer closes (pc.Close) this many seconds after it began joining (0 = at the end)")
 	flag.BoolVar(&c.bye, "bye", false, "send an RTCP BYE before pc.Close")
@@ -73,7 +75,7 @@ func parseFlags() *config {
 	flag.BoolVar(&c.loopback, "loopback", false, "also offer loopback candidates (pion does not by default; lets it run without a namespace)")
 	flag.Float64Var(&c.joinTimeout, "join-timeout", 15, "a viewer without a first frame this many seconds after it began joining is reported as a failed join")
 	flag.Parse()
-	if c.url == "" || c.n < 1 || c.seconds < 0 || c.join < 0 || c.pliEvery < 0 || c.closeAfter < 0 || c.interval < 0 || c.warmup < 0 {
+	if c.url == "" || c.n < 1 || c.seconds < 0 || c.join < 0 || c.pliEvery < 0 || c.closeAfter < 0 || c.interval < 0 || c.warmup < 0 || c.rate < 0 {
 		fmt.Fprintln(os.Stderr, "pion-client: -url is required; -n >= 1; other numbers >= 0")
 		flag.Usage()
 		os.Exit(2)
@@ -201,6 +203,13 @@ func main() {
 		wg.Add(1)
 		go func(v *viewer) {
 			defer wg.Done()
+			if c.rate > 0 {
+				select {
+				case <-time.After(time.Duration(float64(v.id) / c.rate * float64(time.Second))):
+				case <-ctx.Done():
+					return
+				}
+			}
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
@@ -259,8 +268,9 @@ func main() {
 	out.line(s)
 }
 
-// statsLoop prints a line every -interval: cumulative frames per viewer (so a caller can compute any window),
-// how many viewers are connected and receiving, and the fps spread over the last interval.
+// statsLoop prints a line every -interval: per viewer, cumulative complete frames, bytes, distinct and expected
+// video packets and audio packets (so a caller can compute any window); how many viewers are connected and
+// receiving; the fps spread over the last interval.
 func statsLoop(ctx context.Context, c *config, out *output, viewers []*viewer) {
 	tick := time.NewTicker(time.Duration(c.interval * float64(time.Second)))
 	defer tick.Stop()
@@ -276,13 +286,21 @@ func statsLoop(ctx context.Context, c *config, out *output, viewers []*viewer) {
 		dt := float64(now-prevT) / 1e9
 		prevT = now
 		frames := make([]int64, len(viewers))
+		vbytes := make([]int64, len(viewers))
+		vpkts := make([]int64, len(viewers))
+		vexp := make([]int64, len(viewers))
+		apkts := make([]int64, len(viewers))
 		var fps []float64
 		started, answered, connected, receiving, failed := 0, 0, 0, 0, 0
 		var bytes int64
 		for i, v := range viewers {
 			f := v.frames.Load()
 			frames[i] = f
-			bytes += v.bytes.Load()
+			vbytes[i] = v.bytes.Load()
+			vpkts[i] = v.videoPkts.Load()
+			vexp[i] = v.expected.Load()
+			apkts[i] = v.audioPkts.Load()
+			bytes += vbytes[i]
 			state, err, _ := v.snapshot()
 			if v.startNs.Load() != 0 {
 				started++
@@ -306,7 +324,8 @@ func statsLoop(ctx context.Context, c *config, out *output, viewers []*viewer) {
 		}
 		out.line(map[string]interface{}{
 			"type": "stats", "t": secs(now), "viewers": len(viewers), "started": started, "answered": answered,
-			"connected": connected, "receiving": receiving, "failed": failed, "fps": spread(fps), "bytes": bytes, "frames": frames,
+			"connected": connected, "receiving": receiving, "failed": failed, "fps": spread(fps), "bytes": bytes,
+			"frames": frames, "viewerBytes": vbytes, "videoPackets": vpkts, "videoExpected": vexp, "audioPackets": apkts,
 		})
 	}
 }
@@ -395,7 +414,7 @@ func summarize(c *config, viewers []*viewer, end int64) map[string]interface{} {
 		per = append(per, map[string]interface{}{
 			"id": v.id, "state": state, "error": err, "joinMs": join, "connectMs": msBetween(start, v.connectedNs.Load()),
 			"frames": v.frames.Load(), "keyframes": k, "fps": math.Round(fps*100) / 100, "window": window,
-			"videoPackets": v.videoPkts.Load(), "duplicates": v.dupPkts.Load(), "audioPackets": v.audioPkts.Load(),
+			"videoPackets": v.videoPkts.Load(), "videoExpected": v.expected.Load(), "duplicates": v.dupPkts.Load(), "audioPackets": v.audioPkts.Load(),
 			"bytes": v.bytes.Load(), "rtcpIn": v.rtcpIn.Load(), "plis": v.plis.Load(), "disconnects": v.disconnects.Load(),
 			"closedAt": secs(v.closedNs.Load()), "delete": code,
 		})

@@ -40,6 +40,7 @@ type viewer struct {
 	keyframes   atomic.Int64
 	videoPkts   atomic.Int64 // distinct video packets
 	dupPkts     atomic.Int64 // video packets seen again (retransmissions of packets we had, duplicates)
+	expected    atomic.Int64 // video packets the sequence numbers say were sent (highest - first + 1)
 	audioPkts   atomic.Int64
 	bytes       atomic.Int64 // RTP header + payload of both tracks, after SRTP
 	rtcpIn      atomic.Int64 // RTCP packets read (sender reports...)
@@ -190,6 +191,7 @@ func (v *viewer) readVideo(t *webrtc.TrackRemote) {
 	var pkt rtp.Packet
 	seen := make([]uint8, 65536) // per 16-bit sequence number: (lap & 0x7f) + 1 when last received
 	maxSeq := int64(-1)
+	firstSeq := int64(0)
 	var frameTS uint32
 	frameIDR := false
 	haveTS := false
@@ -212,6 +214,8 @@ func (v *viewer) readVideo(t *webrtc.TrackRemote) {
 			} else if ext > maxSeq+0x8000 {
 				ext -= 0x10000
 			}
+		} else {
+			firstSeq = ext
 		}
 		tag := uint8((ext>>16)&0x7f) + 1
 		if seen[seq] == tag {
@@ -222,6 +226,7 @@ func (v *viewer) readVideo(t *webrtc.TrackRemote) {
 		v.videoPkts.Add(1)
 		if ext > maxSeq {
 			maxSeq = ext
+			v.expected.Store(maxSeq - firstSeq + 1)
 		}
 		if !haveTS || pkt.Timestamp != frameTS {
 			frameTS, haveTS, frameIDR = pkt.Timestamp, true, false
