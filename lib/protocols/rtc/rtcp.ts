@@ -6,6 +6,7 @@
 
 /** RTCP packet types (RFC 3550 12.1). */
 export const RTCP_SR = 200;
+export const RTCP_RR = 201;
 export const RTCP_SDES = 202;
 /** SDES item CNAME (RFC 3550 6.5.1). */
 const SDES_CNAME = 1;

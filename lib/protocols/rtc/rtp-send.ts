@@ -21,7 +21,7 @@
  * viewer (wallclock - presentation time, both tracks alike), so audio and video stay in sync in the player.
  */
 import type { RtpPayload } from "./h264-rtp.ts";
-import { senderReport } from "./rtcp.ts";
+import { ntpTime, senderReport } from "./rtcp.ts";
 import type { SrtpContext } from "./srtp.ts";
 
 /** Where built datagrams go (the session's nominated address on the shared port). */
@@ -198,6 +198,10 @@ export class ViewerRtpSender {
   /** Wallclock minus presentation time (ms) of this viewer's media: the SR's NTP <-> RTP mapping. */
   private anchor: number | undefined;
   private srtcpIndex = 0;
+  /** The middle 32 bits of the NTP timestamp of the last SR per SSRC (RFC 3550 6.4.1 LSR). */
+  private lastSr = new Map<number, number>();
+  /** Round-trip time from the last receiver report that echoed one of our SRs (RFC 3550 6.4.1). */
+  rttMs: number | undefined;
 
   constructor(
     private readonly srtp: SrtpContext,
@@ -220,6 +224,18 @@ export class ViewerRtpSender {
     return s ? s.retransmit(this.srtp, this.out, seqs) : 0;
   }
 
+  /**
+   * A report block of a receiver report about one of our SSRCs: RTT = arrival - LSR - DLSR, all in the middle
+   * 32 bits of NTP timestamps (RFC 3550 6.4.1).
+   */
+  receiverReport(ssrc: number, lsr: number, dlsr: number, nowMs: number): void {
+    if (!lsr || this.lastSr.get(ssrc) !== lsr) return;
+    const [msw, lsw] = ntpTime(nowMs);
+    const arrival = (((msw & 0xffff) << 16) | (lsw >>> 16)) >>> 0;
+    const rtt = ((arrival - lsr - dlsr) >>> 0) / 65536;
+    if (rtt < 60) this.rttMs = Math.round(rtt * 1000);
+  }
+
   /** Sends one SR + CNAME (RFC 3550 6.4.1, 6.5) per stream that has sent media. */
   reports(nowMs: number): void {
     if (this.anchor === undefined) return;
@@ -227,6 +243,7 @@ export class ViewerRtpSender {
       if (!s || !s.packets) continue;
       const rtpTimestamp = Math.round(((nowMs - this.anchor) * s.clockRate) / 1000) >>> 0;
       const rtcp = senderReport({ ssrc: s.ssrc, unixMs: nowMs, rtpTimestamp, packets: s.packets, octets: s.octets }, this.cname);
+      this.lastSr.set(s.ssrc, ((rtcp[10]! << 24) | (rtcp[11]! << 16) | (rtcp[12]! << 8) | rtcp[13]!) >>> 0);
       const enc = this.srtp.protectRtcp(rtcp, this.srtcpIndex);
       this.srtcpIndex = (this.srtcpIndex + 1) & 0x7fffffff;
       const buf = this.out.buffer(enc.byteLength);

@@ -20,6 +20,8 @@
 import { randomBytes } from "node:crypto";
 import {
   type MediaStreamTrack,
+  type RtcpPacket,
+  type RtcpRrPacket,
   type RTCCertificate,
   RTCPeerConnection,
   RTCRtpCodecParameters,
@@ -40,11 +42,13 @@ import type { StreamHubs } from "../../hub/registry.ts";
 import type { AccessControl } from "../../access.ts";
 import { H264Depacketizer } from "./h264-rtp.ts";
 import { type SharedPortIce, useSharedPort } from "./ice.ts";
+import { TWCC_URI, TwccRecorder } from "./twcc.ts";
 import { watchPeerClose } from "./peer-close.ts";
 import { type RtcOutput, rtcOutput, type RtcUnit, type RtcViewerSink } from "./output.ts";
 import { ReorderBuffer, RtpTimestampUnwrapper } from "./reorder.ts";
 import { type DatagramOut, RtpStream, ViewerRtpSender } from "./rtp-send.ts";
 import type { CandidateAddress, OfferInfo } from "./sdp.ts";
+import { RTCP_RR } from "./rtcp.ts";
 import { SrtpContext, srtpProfileName } from "./srtp.ts";
 import type { MuxEndpoint, MuxTarget, UdpMux } from "./udp-mux.ts";
 import { localSrtpKeying, type SendParams, sendParams } from "./werift-media.ts";
@@ -153,6 +157,10 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
   private anchor: { video?: { ts: number; ms: number }; audio?: { ts: number; ms: number } } = {};
   private needKeyframe = true;
   private lastPliAt = 0;
+  private plisSent = 0;
+  /** Transport-wide congestion control feedback to the publisher (twcc.ts), when negotiated. */
+  private twcc: TwccRecorder | undefined;
+  private twccTicks = 0;
   private paramSets = "";
   private audioConfigSent = false;
   private framesIn = 0;
@@ -195,6 +203,35 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
   }
   bytesOut(): number {
     return this.outBytes;
+  }
+
+  /** `/api/v1/clients/<id>`: the session's WebRTC state (ICE pair, DTLS role, RTT, feedback counters). */
+  details(): Record<string, unknown> {
+    const pair = this.ice?.nominated();
+    const dtls = this.pc?.dtlsTransports[0];
+    const out: Record<string, unknown> = {
+      role: this.req.role,
+      session: this.sessionId,
+      state: this.closed ? "closed" : this.pc?.connectionState ?? "new",
+      ice: {
+        local: this.req.candidates.map((c) => `${c.ip}:${c.port}`),
+        remote: pair ? `${pair.ip}:${pair.port}` : "",
+        protocol: "udp",
+      },
+      dtls_role: dtls ? (dtls.role === "server" ? "passive" : dtls.role === "client" ? "active" : "auto") : "",
+      last_seen_ms: Date.now() - this.lastSeenAt,
+    };
+    if (this.req.role === "play") {
+      // Our sender's counters (rtp-send.ts); werift counts the NACKs and PLIs it parsed.
+      const v = senderCounters(this.videoTx);
+      out.rtt_ms = this.rtp?.rttMs;
+      out.video = { frames: this.framesOut, packets: this.rtp?.video?.packets ?? 0, nacks: v.nacks, retransmitted: this.rtp?.video?.retransmitted ?? 0, plis: v.plis };
+      out.audio = { packets: this.rtp?.audio?.packets ?? 0 };
+    } else {
+      out.video = { frames: this.framesIn, dropped: this.droppedFrames, lost: this.reorder.lost, plis_sent: this.plisSent };
+      out.twcc = this.twcc ? { reports: this.twcc.reports, packets: this.twcc.recorded } : undefined;
+    }
+    return { rtc: out };
   }
 
   kick(reason: string): void {
@@ -297,6 +334,13 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
       pc.onTrack.subscribe((track) => this.onTrack(track));
     }
     await pc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
+    // DTLS role (RFC 5763 5): an offer's actpass lets us choose: rtc.dtls_role, passive by default as SRS (we are
+    // the DTLS server, the client drives the handshake and its retransmissions); an offer's active/passive binds.
+    const dtls = pc.dtlsTransports[0];
+    if (dtls) {
+      const setup = /^a=setup:(\w+)/m.exec(offer.sdp)?.[1];
+      dtls.role = setup === "active" ? "server" : setup === "passive" ? "client" : rtc.dtlsRole === "active" ? "client" : "server";
+    }
     // Our own ICE credentials unless pinned by ?ice-ufrag=: werift's 4-character ufrags collide on a busy port
     // (~16% at 150 sessions); 8 characters like SRS's, drawn until unused on the shared port.
     const creds = this.req.creds ?? this.uniqueIceCreds();
@@ -317,6 +361,13 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
       }
     }
     watchPeerClose(pc, (why) => void this.close(why));
+    for (const t of [this.videoTx, this.audioTx]) {
+      // Receiver reports about our SSRCs (werift routes them by SSRC): the RTT against our SRs.
+      t?.sender.onRtcp.subscribe((p) => {
+        if (p.type !== RTCP_RR || !this.rtp) return;
+        for (const r of (p as RtcpRrPacket).reports) this.rtp.receiverReport(r.ssrc, r.lsr, r.dlsr, Date.now());
+      });
+    }
     if (this.videoTx) {
       // Keep sending: holding the viewer until the next keyframe froze it for up to a GOP on every PLI (browsers
       // send them on loss). The request goes upstream, rate-limited there (requestKeyframe).
@@ -334,7 +385,40 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     await pc.setLocalDescription(answer);
     const sdp = pc.localDescription?.sdp;
     if (!sdp) throw new Error("no local description");
+    if (this.req.role === "publish") this.setupTwcc(pc, sdp);
     return sdp;
+  }
+
+  /**
+   * Publisher: our own TWCC feedback (twcc.ts) from every decrypted RTP packet's transport-wide sequence number
+   * (werift's receiver-side TWCC is turned off: Chromium's estimate stayed at its 300 kbps start with it).
+   */
+  private setupTwcc(pc: RTCPeerConnection, answer: string): void {
+    const id = Number(new RegExp(`^a=extmap:(\\d+)(?:/\\w+)? ${TWCC_URI.replace(/[.]/g, "\\.")}`, "m").exec(answer)?.[1] ?? 0);
+    const dtls = pc.dtlsTransports[0];
+    if (!this.rtc.twcc || !id || !dtls) return;
+    for (const t of pc.getTransceivers()) t.receiver.setupTWCC = () => {};
+    const twcc = new TwccRecorder(this.videoReceiver?.receiver.rtcpSsrc ?? 1, 0);
+    this.twcc = twcc;
+    dtls.onRtp.subscribe((rtp) => {
+      for (const e of rtp.header.extensions) {
+        if (e.id !== id || e.payload.byteLength < 2) continue;
+        twcc.record((e.payload[0]! << 8) | e.payload[1]!, Math.round(performance.now() * 1000));
+        break;
+      }
+    });
+  }
+
+  /** Every 100 ms (from tick): the TWCC report of what arrived since the last one. */
+  private sendTwcc(): void {
+    const twcc = this.twcc;
+    const dtls = this.pc?.dtlsTransports[0];
+    if (!twcc || !dtls || dtls.state !== "connected") return;
+    if (this.videoTrack?.ssrc) twcc.setMediaSsrc(this.videoTrack.ssrc);
+    const fb = twcc.feedback();
+    if (!fb) return;
+    const packet = { serialize: () => Buffer.from(fb.buffer, fb.byteOffset, fb.byteLength) } as unknown as RtcpPacket;
+    dtls.sendRtcp([packet]).catch(() => {});
   }
 
   /**
@@ -426,6 +510,10 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
 
   private tick(): void {
     for (const p of this.reorder.tick(Date.now())) this.onVideoPayload(p);
+    if (this.twcc && ++this.twccTicks >= 5) {
+      this.twccTicks = 0;
+      this.sendTwcc();
+    }
   }
 
   private msOf(kind: "video" | "audio", ext: number, clock: number): number {
@@ -497,6 +585,7 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     const now = Date.now();
     if (now - this.lastPliAt < 500) return;
     this.lastPliAt = now;
+    this.plisSent++;
     this.log.info(`rtc publish: PLI (${why})`);
     this.videoReceiver.receiver.sendRtcpPLI(this.videoTrack.ssrc).catch(() => {});
   }
@@ -580,4 +669,15 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     }
     this.ice?.close();
   }
+}
+
+/** werift's RTCRtpSender counters of the feedback it parsed (private in its typings; read for the API only). */
+interface WeriftSenderCounters {
+  nackCount?: number;
+  pliCount?: number;
+}
+
+function senderCounters(t: RTCRtpTransceiver | undefined): { nacks: number; plis: number } {
+  const c = (t?.sender ?? {}) as WeriftSenderCounters;
+  return { nacks: c.nackCount ?? 0, plis: c.pliCount ?? 0 };
 }
