@@ -116,6 +116,9 @@ export class RtcOutput implements HubSubscriber, SharedOutput<RtcViewerSink> {
 
   constructor(private hub: StreamHub, private opts: RtcOutputOptions) {
     this.packetizer = new RtcPacketizer(opts);
+    // The hub attaches us without replay: take the current sequence header now, or the live keyframes would go
+    // without SPS/PPS, and a viewer that missed the startup keyframe (or had no GOP cache) would never decode.
+    if (hub.active) for (const p of hub.startupPackets()) if (p.config) this.packetizer.unit(p);
   }
 
   get size(): number {

@@ -18,7 +18,7 @@ interface Section {
 
 export interface OfferInfo {
   sdp: string;
-  video?: { pt: number; fmtp: string };
+  video?: { pt: number; fmtp: string; /** The payload type of its RTX (RFC 4588), when offered. */ rtx?: number };
   audio?: { pt: number };
   /** The offerer's ICE ufrag (session id = "<ours>:<theirs>", as SRS). */
   iceUfrag: string;
@@ -58,7 +58,7 @@ export function prepareOffer(raw: string): OfferInfo {
     if (s.kind === "video") {
       const pick = pickH264(s.lines);
       if (!pick) throw new SdpError("SDP video has no H.264 (packetization-mode=1); only H.264 video is supported");
-      info.video = { pt: pick.pt, fmtp: pick.fmtp };
+      info.video = { pt: pick.pt, fmtp: pick.fmtp, rtx: pick.keep[1] };
       out.push(...keepPayloads(s.lines, pick.keep));
     } else if (s.kind === "audio") {
       const pt = rtpmaps(s.lines).find((r) => r.name === "opus")?.pt;
@@ -104,9 +104,9 @@ function pickH264(lines: string[]): { pt: number; fmtp: string; keep: number[] }
   }
   if (!best) return undefined;
   const keep = [best.pt];
-  for (const r of maps) {
-    if (r.name === "rtx" && parseFmtp(fmtpOf(lines, r.pt)).get("apt") === String(best.pt)) keep.push(r.pt);
-  }
+  // its RTX (one: a second one for the same codec would only confuse the answer)
+  const rtx = maps.find((r) => r.name === "rtx" && parseFmtp(fmtpOf(lines, r.pt)).get("apt") === String(best.pt));
+  if (rtx) keep.push(rtx.pt);
   return { pt: best.pt, fmtp: best.fmtp, keep };
 }
 

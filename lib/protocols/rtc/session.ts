@@ -308,7 +308,11 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
           clockRate: 90000,
           rtcpFeedback: fb,
           parameters: offer.video?.fmtp || "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
-        })],
+        }),
+        // A viewer that offers RTX (RFC 4588) gets its retransmissions that way (rtp-send.ts).
+        ...(play && rtc.nack && offer.video?.rtx !== undefined
+          ? [new RTCRtpCodecParameters({ mimeType: "video/rtx", clockRate: 90000, parameters: `apt=${offer.video.pt}` })]
+          : [])],
         audio: [new RTCRtpCodecParameters({ mimeType: "audio/opus", clockRate: 48000, channels: 2 })],
       },
       headerExtensions: play ? { video: [useSdesMid()], audio: [useSdesMid()] } : {
