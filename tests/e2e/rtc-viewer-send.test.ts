@@ -2,7 +2,9 @@
  * The viewers' own send path (lib/protocols/rtc/rtp-send.ts + srtp.ts): an RTMP stream (H.264 + AAC, bridged to
  * Opus) played by real WebRTC stacks.
  *  - Chromium decodes video frames and receives audio samples, and reads our sender reports for both tracks
- *    (remote-outbound-rtp stats exist only when SRTCP sender reports decrypt and parse);
+ *    (remote-outbound-rtp stats exist only when SRTCP sender reports decrypt and parse); once werift is let go
+ *    (the viewer's first SRTCP), our answers to its consent checks keep it connected and its receiver reports
+ *    give the session an RTT (/api/v1/clients/<id>);
  *  - a werift viewer that throws away some video packets on arrival gets each of them again after its NACK;
  *  - a werift viewer that only accepts AES_CM_128_HMAC_SHA1_80 (the GCM profile is what Chromium and the
  *    other viewers negotiate) plays too.
@@ -35,6 +37,12 @@ afterAll(async () => {
   await srv?.stop();
 });
 
+interface Pair {
+  requests: number;
+  responses: number;
+  state: string;
+}
+
 interface Track {
   packets: number;
   frames: number;
@@ -44,7 +52,8 @@ interface Track {
   remotePackets: number;
 }
 
-async function chromiumPlay(p: Page, stream: string, seconds: number): Promise<{ status: number; first: Record<string, Track>; last: Record<string, Track> }> {
+async function chromiumPlay(p: Page, stream: string, seconds: number, during?: () => Promise<void>): Promise<{ status: number; first: Record<string, Track>; last: Record<string, Track>; pairs: Pair[] }> {
+  await p.exposeFunction("during", async () => await during?.());
   return await p.evaluate(async ({ api, stream, seconds }) => {
     const pc = new RTCPeerConnection();
     pc.addTransceiver("video", { direction: "recvonly" });
@@ -63,8 +72,9 @@ async function chromiumPlay(p: Page, stream: string, seconds: number): Promise<{
     await pc.setLocalDescription(await pc.createOffer());
     const res = await fetch(`${api}/rtc/v1/whep/?app=live&stream=${stream}`, { method: "POST", body: pc.localDescription!.sdp });
     const answer = await res.text();
-    if (res.status !== 201) return { status: res.status, first: {}, last: {} };
+    if (res.status !== 201) return { status: res.status, first: {}, last: {}, pairs: [] };
     await pc.setRemoteDescription({ type: "answer", sdp: answer });
+    const pairs: Pair[] = [];
     const stat = async () => {
       const out: Record<string, Track> = {};
       const t = (k: string) => (out[k] ??= { packets: 0, frames: 0, samples: 0, reports: 0, remotePackets: 0 });
@@ -77,6 +87,8 @@ async function chromiumPlay(p: Page, stream: string, seconds: number): Promise<{
         } else if (x.type === "remote-outbound-rtp") {
           t(k).reports = Number(x.reportsSent ?? 0);
           t(k).remotePackets = Number(x.packetsSent ?? 0);
+        } else if (x.type === "candidate-pair" && x.nominated) {
+          pairs.push({ requests: Number(x.requestsSent ?? 0), responses: Number(x.responsesReceived ?? 0), state: String(x.state) });
         }
       });
       return out;
@@ -84,9 +96,10 @@ async function chromiumPlay(p: Page, stream: string, seconds: number): Promise<{
     await new Promise((r) => setTimeout(r, 1500));
     const first = await stat();
     await new Promise((r) => setTimeout(r, seconds * 1000));
+    await (globalThis as unknown as { during: () => Promise<void> }).during();
     const last = await stat();
     pc.close();
-    return { status: res.status, first, last };
+    return { status: res.status, first, last, pairs };
   }, { api, stream, seconds });
 }
 
@@ -114,16 +127,34 @@ async function weriftViewer(stream: string, setup?: (pc: WeriftPeerConnection) =
 }
 
 describe("webrtc viewer send path", () => {
-  test("Chromium plays an RTMP stream with audio and video through our sender, and reads its sender reports", async () => {
+  test("Chromium plays an RTMP stream with audio and video through our sender, reads its sender reports, stays connected on our STUN answers", async () => {
     const p = await browser.context.newPage();
     await p.goto(`http://127.0.0.1:${srv.http}/`);
-    const r = await chromiumPlay(p, "send", 4);
+    // while it plays: the session's state in the API (RTT from its receiver reports against our SRs)
+    let rtt: unknown;
+    let state: unknown;
+    const r = await chromiumPlay(p, "send", 12, async () => {
+      const list = await (await fetch(`${api}/api/v1/clients/`)).json() as { clients: { id: string; type: string }[] };
+      const id = list.clients.find((c) => c.type === "rtc-play")?.id;
+      const one = await (await fetch(`${api}/api/v1/clients/${id}`)).json() as { client: { rtc?: { rtt_ms?: number; state: string } } };
+      rtt = one.client.rtc?.rtt_ms;
+      state = one.client.rtc?.state;
+    });
     await p.close();
     expect(r.status).toBe(201);
     const v0 = r.first.video!, v1 = r.last.video!, a0 = r.first.audio!, a1 = r.last.audio!;
-    expect(v1.frames - v0.frames).toBeGreaterThan(60); // 25 fps clip, 4 s
-    expect(a1.packets - a0.packets).toBeGreaterThan(150); // 50 Opus packets/s
-    expect(a1.samples - a0.samples).toBeGreaterThan(48000 * 3); // 48 kHz
+    expect(v1.frames - v0.frames).toBeGreaterThan(12 * 25 * 0.9); // 25 fps clip, 12 s
+    expect(a1.packets - a0.packets).toBeGreaterThan(12 * 50 * 0.9); // 50 Opus packets/s
+    expect(a1.samples - a0.samples).toBeGreaterThan(48000 * 11); // 48 kHz
+    // werift let go after the viewer's first SRTCP; Chromium's consent checks (every few seconds) were answered
+    // by the session itself over the 12 s
+    expect(srv.output()).toContain("werift released");
+    console.log("nominated pair (first, last):", JSON.stringify(r.pairs), "rtt", rtt);
+    expect(r.pairs).toHaveLength(2);
+    expect(r.pairs[1]!.state).toBe("succeeded");
+    expect(r.pairs[1]!.responses - r.pairs[0]!.responses).toBeGreaterThanOrEqual(1);
+    expect(state).toBe("connected");
+    expect(typeof rtt).toBe("number");
     // Our SRs (SRTCP, every second) reached Chromium for both SSRCs, with packet counts that make sense.
     expect(v1.reports).toBeGreaterThanOrEqual(3);
     expect(a1.reports).toBeGreaterThanOrEqual(3);

@@ -13,6 +13,11 @@
  * history, a PLI asks the publisher (when it is a WebRTC one, at most every 500 ms) for a keyframe while the
  * viewer keeps getting every frame (its decoder recovers on the next keyframe). Sender reports go out every
  * second from the service's timer (everySecond).
+ * Once the first SRTCP packet from the viewer authenticates with our own SRTP context (proof that its DTLS
+ * handshake is complete: no flight of ours can still need a retransmission), werift is let go (detach): its
+ * peer connection (~2,000 objects, ~180 KB per viewer) is freed and the session answers the rest itself: STUN
+ * consent checks (stun.ts bindingSuccess, RFC 7675), the viewer's RTCP (rtcp.ts readRtcp: reports, NACK, PLI/FIR,
+ * BYE) and a DTLS alert record, taken as the end (RFC 6347 4.1: after the handshake only alerts can come).
  * The session ends on DELETE, kick, a DTLS alert (close_notify), an RTCP BYE (RFC 3550 6.6), or when nothing
  * (STUN, DTLS, SRTP, SRTCP) arrived from the peer for rtc.stun_timeout: stacks like pion send consent STUN
  * only while no media flows, so a viewer's receiver reports and NACKs are its liveness, as in SRS.
@@ -48,10 +53,11 @@ import { type RtcOutput, rtcOutput, type RtcUnit, type RtcViewerSink } from "./o
 import { ReorderBuffer, RtpTimestampUnwrapper } from "./reorder.ts";
 import { type DatagramOut, RtpStream, ViewerRtpSender } from "./rtp-send.ts";
 import type { CandidateAddress, OfferInfo } from "./sdp.ts";
-import { RTCP_RR } from "./rtcp.ts";
+import { RTCP_RR, readRtcp, ReplayWindow } from "./rtcp.ts";
 import { SrtpContext, srtpProfileName } from "./srtp.ts";
+import { bindingSuccess, datagramKind, parseStun } from "./stun.ts";
 import type { MuxEndpoint, MuxTarget, UdpMux } from "./udp-mux.ts";
-import { localSrtpKeying, type SendParams, sendParams } from "./werift-media.ts";
+import { type SendParams, sendParams, srtpKeying } from "./werift-media.ts";
 
 /** Video packets a viewer keeps for NACKs (~10 s at 1 Mbps, ~2 s at 5 Mbps); references to shared payloads. */
 const NACK_HISTORY = 1024;
@@ -140,6 +146,9 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
   closed = false;
   private pc: RTCPeerConnection | undefined;
   private ice: SharedPortIce | undefined;
+  /** Our ICE credentials (the mux routes and checks STUN with them, also after werift is let go). */
+  private iceCreds = { ufrag: "", password: "" };
+  private dtlsRole = "";
   private inBytes = 0;
   private outBytes = 0;
   private hub: StreamHub | undefined;
@@ -174,7 +183,13 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
   private rtp: ViewerRtpSender | undefined;
   /** Where the viewer's media goes: the nominated pair's address on the shared port. */
   private target: MuxTarget | undefined;
+  /** The viewer's SRTCP, decrypted by us; its first packet lets werift go (detach). */
+  private srtcpIn: SrtpContext | undefined;
+  private replay = new ReplayWindow();
+  /** werift let go: STUN, DTLS alerts and RTCP are ours. */
+  private detached = false;
   private nacks = 0;
+  private plis = 0;
   private waitKeyframe = true;
   private playLease: PlayLease<RtcOutput> | undefined;
   framesOut = 0;
@@ -193,10 +208,10 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
   }
 
   get ufrag(): string {
-    return this.ice?.ufrag ?? "";
+    return this.iceCreds.ufrag;
   }
   get password(): string {
-    return this.ice?.password ?? "";
+    return this.iceCreds.password;
   }
   bytesIn(): number {
     return this.inBytes;
@@ -207,25 +222,23 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
 
   /** `/api/v1/clients/<id>`: the session's WebRTC state (ICE pair, DTLS role, RTT, feedback counters). */
   details(): Record<string, unknown> {
-    const pair = this.ice?.nominated();
-    const dtls = this.pc?.dtlsTransports[0];
+    const pair = this.target ?? this.ice?.nominated();
     const out: Record<string, unknown> = {
       role: this.req.role,
       session: this.sessionId,
-      state: this.closed ? "closed" : this.pc?.connectionState ?? "new",
+      state: this.closed ? "closed" : this.detached ? "connected" : this.pc?.connectionState ?? "new",
       ice: {
         local: this.req.candidates.map((c) => `${c.ip}:${c.port}`),
         remote: pair ? `${pair.ip}:${pair.port}` : "",
         protocol: "udp",
       },
-      dtls_role: dtls ? (dtls.role === "server" ? "passive" : dtls.role === "client" ? "active" : "auto") : "",
+      dtls_role: this.dtlsRole,
       last_seen_ms: Date.now() - this.lastSeenAt,
     };
     if (this.req.role === "play") {
-      // Our sender's counters (rtp-send.ts); werift counts the NACKs and PLIs it parsed.
-      const v = senderCounters(this.videoTx);
+      // Our sender's counters (rtp-send.ts); NACKs and PLIs as werift, then we, read them.
       out.rtt_ms = this.rtp?.rttMs;
-      out.video = { frames: this.framesOut, packets: this.rtp?.video?.packets ?? 0, nacks: v.nacks, retransmitted: this.rtp?.video?.retransmitted ?? 0, plis: v.plis };
+      out.video = { frames: this.framesOut, packets: this.rtp?.video?.packets ?? 0, nacks: this.nacks, retransmitted: this.rtp?.video?.retransmitted ?? 0, plis: this.plis };
       out.audio = { packets: this.rtp?.audio?.packets ?? 0 };
     } else {
       out.video = { frames: this.framesIn, dropped: this.droppedFrames, lost: this.reorder.lost, plis_sent: this.plisSent };
@@ -322,6 +335,7 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     });
     this.pc = pc;
     pc.connectionStateChange.subscribe((s) => {
+      if (this.detached) return; // werift let go on purpose (its close comes here)
       this.log.info(`rtc connection state ${s}`);
       if (s === "connected" || s === "failed" || s === "closed") this.releaseSlot();
       if (s === "connected") {
@@ -344,6 +358,7 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     if (dtls) {
       const setup = /^a=setup:(\w+)/m.exec(offer.sdp)?.[1];
       dtls.role = setup === "active" ? "server" : setup === "passive" ? "client" : rtc.dtlsRole === "active" ? "client" : "server";
+      this.dtlsRole = dtls.role === "server" ? "passive" : "active";
     }
     // Our own ICE credentials unless pinned by ?ice-ufrag=: werift's 4-character ufrags collide on a busy port
     // (~16% at 150 sessions); 8 characters like SRS's, drawn until unused on the shared port.
@@ -353,6 +368,7 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
         this.log.info(`rtc ICE selected pair -> ${ip}:${port}${upgraded ? " (higher-priority nomination, RFC 8445 8.1.1)" : ""}`);
         if (this.target) this.target = this.svc.mux.target(ip, port);
       });
+    this.iceCreds = { ufrag: this.ice.ufrag, password: this.ice.password };
     if (this.svc.mux.hasUfrag(this.ice.ufrag)) throw new RtcRefused(`ice-ufrag ${this.ice.ufrag} in use`, 400, 5023);
     for (const t of pc.getTransceivers()) {
       if (this.req.role === "play") {
@@ -364,7 +380,9 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
         if (t.kind === "video") this.videoReceiver = t;
       }
     }
-    watchPeerClose(pc, (why) => void this.close(why));
+    watchPeerClose(pc, (why) => {
+      if (!this.detached) void this.close(why);
+    });
     for (const t of [this.videoTx, this.audioTx]) {
       // Receiver reports about our SSRCs (werift routes them by SSRC): the RTT against our SRs.
       t?.sender.onRtcp.subscribe((p) => {
@@ -375,9 +393,7 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     if (this.videoTx) {
       // Keep sending: holding the viewer until the next keyframe froze it for up to a GOP on every PLI (browsers
       // send them on loss). The request goes upstream, rate-limited there (requestKeyframe).
-      this.videoTx.sender.onPictureLossIndication.subscribe(() => {
-        if (this.hub) this.svc.publisherOf(this.hub)?.requestKeyframe("viewer PLI");
-      });
+      this.videoTx.sender.onPictureLossIndication.subscribe(() => this.viewerPli());
       // werift parses the NACK (RFC 4585 6.2.1) and finds nothing in its own cache (we do not send through
       // it): our sender answers from its history.
       this.videoTx.sender.onGenericNack.subscribe((nack) => {
@@ -431,7 +447,7 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
    */
   private onConnected(): void {
     if (this.req.role !== "play" || this.playLease || this.closed || !this.hub || !this.pc) return;
-    const keying = localSrtpKeying(this.pc);
+    const keying = srtpKeying(this.pc);
     const at = this.ice?.nominated();
     if (!keying || !at) {
       void this.close(`connected without ${keying ? "a nominated pair" : "SRTP keys"}`);
@@ -439,7 +455,8 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     }
     let srtp: SrtpContext;
     try {
-      srtp = SrtpContext.fromMaster(keying.profile, keying.masterKey, keying.masterSalt);
+      srtp = SrtpContext.fromMaster(keying.profile, keying.local.key, keying.local.salt);
+      this.srtcpIn = SrtpContext.fromMaster(keying.profile, keying.remote.key, keying.remote.salt);
     } catch (e) {
       void this.close(`SRTP: ${(e as Error).message}`);
       return;
@@ -472,12 +489,81 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     this.svc.mux.send(d, ip, port);
   }
 
-  /** From the mux: a datagram for us. */
+  /** From the mux: a datagram for us (`stun`: a binding request whose MESSAGE-INTEGRITY the mux checked). */
   receive(d: Buffer, ip: string, port: number, stun: boolean): void {
     if (this.closed) return;
     this.inBytes += d.byteLength;
     this.lastSeenAt = Date.now();
+    if (this.detached) {
+      this.receiveOwn(d, ip, port, stun);
+      return;
+    }
+    if (this.srtcpIn && isRtcp(d)) {
+      const r = this.srtcpIn.unprotectRtcp(d);
+      if (r && this.replay.accept(r.index)) {
+        this.detach();
+        this.onRtcp(r.rtcp);
+        return;
+      }
+    }
     this.ice?.deliver(d, ip, port);
+  }
+
+  /**
+   * A viewer's first SRTCP authenticated: its DTLS handshake is over on both sides. werift's peer connection
+   * goes (its close sends nothing: no alert, no BYE); from now on receiveOwn() handles what the viewer sends.
+   */
+  private detach(): void {
+    this.detached = true;
+    const pc = this.pc;
+    const ice = this.ice;
+    this.pc = undefined;
+    this.ice = undefined;
+    this.videoTx = undefined;
+    this.audioTx = undefined;
+    ice?.close();
+    void pc?.close().catch(() => {});
+    this.log.trace("rtc play: first SRTCP from the viewer, werift released (STUN, RTCP, DTLS alerts handled here)");
+  }
+
+  /** After detach: consent checks answered, DTLS alerts end the session, SRTCP read; the rest is dropped. */
+  private receiveOwn(d: Buffer, ip: string, port: number, stun: boolean): void {
+    const kind = datagramKind(d);
+    if (kind === "stun") {
+      const m = stun ? parseStun(d) : undefined;
+      if (!m) return;
+      const res = bindingSuccess(m.transactionId, ip, port, this.iceCreds.password);
+      this.sendDatagram(res, ip, port);
+    } else if (kind === "dtls") {
+      // RFC 6347 4.1 / RFC 5246 6.2.1: content type 21 is an alert (close_notify when the peer closes).
+      if (d[0] === 21) void this.close("DTLS closed by peer (alert)");
+    } else if (kind === "rtp" && isRtcp(d) && this.srtcpIn) {
+      const r = this.srtcpIn.unprotectRtcp(d);
+      if (r && this.replay.accept(r.index)) this.onRtcp(r.rtcp);
+    }
+  }
+
+  /** What a viewer's (decrypted) compound RTCP asks of us. */
+  private onRtcp(rtcp: Uint8Array): void {
+    const now = Date.now();
+    for (const it of readRtcp(rtcp)) {
+      if (it.type === "report") this.rtp?.receiverReport(it.ssrc, it.lsr, it.dlsr, now);
+      else if (it.type === "nack") {
+        this.nacks++;
+        this.rtp?.nack(it.ssrc, it.seqs);
+      } else if (it.type === "keyframe") {
+        if (it.ssrc === this.rtp?.video?.ssrc) this.viewerPli();
+      } else if (it.type === "bye") {
+        void this.close("RTCP BYE from peer");
+        return;
+      }
+    }
+  }
+
+  /** A viewer's PLI/FIR: counted, and asked of a WebRTC publisher (rate-limited there); the viewer keeps going. */
+  private viewerPli(): void {
+    this.plis++;
+    if (this.hub) this.svc.publisherOf(this.hub)?.requestKeyframe("viewer PLI");
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -675,13 +761,7 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
   }
 }
 
-/** werift's RTCRtpSender counters of the feedback it parsed (private in its typings; read for the API only). */
-interface WeriftSenderCounters {
-  nackCount?: number;
-  pliCount?: number;
-}
-
-function senderCounters(t: RTCRtpTransceiver | undefined): { nacks: number; plis: number } {
-  const c = (t?.sender ?? {}) as WeriftSenderCounters;
-  return { nacks: c.nackCount ?? 0, plis: c.pliCount ?? 0 };
+/** RTCP rather than RTP on a shared port (RFC 5761 4): the second byte (payload type field) is 192-223. */
+function isRtcp(d: Uint8Array): boolean {
+  return d.byteLength >= 8 && (d[0]! & 0xc0) === 0x80 && d[1]! >= 192 && d[1]! <= 223;
 }

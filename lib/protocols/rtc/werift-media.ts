@@ -1,6 +1,6 @@
 /**
- * What a viewer's own send path (rtp-send.ts) takes from werift once DTLS is connected: the SRTP master key and
- * salt of our side and the negotiated protection profile (RFC 5764 4.2, exported by werift's DTLS transport),
+ * What a viewer's own send path (rtp-send.ts) takes from werift once DTLS is connected: the SRTP master keys and
+ * salts of both sides and the negotiated protection profile (RFC 5764 4.2, exported by werift's DTLS transport),
  * and per media section the SSRC werift announced in the answer (and its RTX SSRC), the negotiated payload
  * types, the MID and the id of the MID header extension (RFC 8843 15.2, RFC 8285). Like ice.ts and
  * peer-close.ts, this reaches into werift's internals (the SRTP session's config); kept to this file.
@@ -12,8 +12,9 @@ export const URI_SDES_MID = "urn:ietf:params:rtp-hdrext:sdes:mid";
 
 export interface SrtpKeying {
   profile: number;
-  masterKey: Uint8Array;
-  masterSalt: Uint8Array;
+  /** Our side's master key and salt (what we send), and the peer's (what it sends). */
+  local: { key: Uint8Array; salt: Uint8Array };
+  remote: { key: Uint8Array; salt: Uint8Array };
 }
 
 export interface SendParams {
@@ -26,17 +27,25 @@ export interface SendParams {
 }
 
 interface SrtpConfigHolder {
-  srtp?: { config?: { keys?: { localMasterKey?: Uint8Array; localMasterSalt?: Uint8Array }; profile?: number } };
+  srtp?: {
+    config?: {
+      keys?: { localMasterKey?: Uint8Array; localMasterSalt?: Uint8Array; remoteMasterKey?: Uint8Array; remoteMasterSalt?: Uint8Array };
+      profile?: number;
+    };
+  };
 }
 
-/** Our side's SRTP keying (after DTLS connected), or undefined when werift has none (yet). */
-export function localSrtpKeying(pc: RTCPeerConnection): SrtpKeying | undefined {
+/** The SRTP keying of both directions (after DTLS connected), or undefined when werift has none (yet). */
+export function srtpKeying(pc: RTCPeerConnection): SrtpKeying | undefined {
   const t = pc.dtlsTransports[0] as unknown as SrtpConfigHolder | undefined;
   const c = t?.srtp?.config;
-  const key = c?.keys?.localMasterKey;
-  const salt = c?.keys?.localMasterSalt;
-  if (!key || !salt || c?.profile === undefined) return undefined;
-  return { profile: c.profile, masterKey: Uint8Array.from(key), masterSalt: Uint8Array.from(salt) };
+  const k = c?.keys;
+  if (!k?.localMasterKey || !k.localMasterSalt || !k.remoteMasterKey || !k.remoteMasterSalt || c?.profile === undefined) return undefined;
+  return {
+    profile: c.profile,
+    local: { key: Uint8Array.from(k.localMasterKey), salt: Uint8Array.from(k.localMasterSalt) },
+    remote: { key: Uint8Array.from(k.remoteMasterKey), salt: Uint8Array.from(k.remoteMasterSalt) },
+  };
 }
 
 /** The negotiated send parameters of a transceiver (after setRemoteDescription), or undefined without a codec. */
