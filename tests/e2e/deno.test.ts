@@ -157,6 +157,27 @@ describe("the whole server under Deno", () => {
   }, SLOW);
 });
 
+describe("WebRTC under Deno", () => {
+  test("a werift WHEP viewer plays an RTMP stream: our RTP sender over node:dgram (no sendmmsg path), our SRTP in Deno's node:crypto", async () => {
+    const { startServer, publish, freePort, rtcEnv } = await import("../helpers/server.ts");
+    const { clip } = await import("../helpers/media.ts");
+    const { whepViewer } = await import("../helpers/whep.ts");
+    const s = await startServer({ command: [DENO, "run", "-A", join(REPO, "main.ts")], env: rtcEnv(await freePort()) });
+    const pub = publish(clip("clip.flv"), s.rtmpUrl("/live/denortc"));
+    try {
+      await Bun.sleep(2500);
+      const v = await whepViewer(s.api, "denortc");
+      await Bun.sleep(4000);
+      await v.pc.close();
+      expect(v.packets()).toBeGreaterThan(200); // ~100 video packets/s
+      expect(s.output()).toContain("werift released");
+    } finally {
+      pub.kill();
+      expect(await s.stop()).toBe(0);
+    }
+  }, SLOW);
+});
+
 describe("reload under Deno", () => {
   test("SIGHUP moves the RTMP port: the new port serves, the old one is closed, the player on it goes on", async () => {
     const { freePort, publish, run, startServer } = await import("../helpers/server.ts");

@@ -198,7 +198,11 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
   private releaseSlot: () => void;
 
   constructor(private svc: RtcServiceView, private req: RtcRequest, private rtc: RtcConfig, releaseSlot?: () => void) {
-    this.releaseSlot = releaseSlot ?? (() => {});
+    // Once: then forget it (its closure holds the admission's timer for as long as the session lives).
+    this.releaseSlot = () => {
+      this.releaseSlot = () => {};
+      releaseSlot?.();
+    };
     this.type = req.role === "publish" ? "rtc-publish" : "rtc-play";
     this.ip = req.clientIp;
     this.stream = req.key;
