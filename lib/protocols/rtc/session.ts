@@ -9,7 +9,8 @@
  * rtc.pli_for_rtmp seconds and whenever a new WebRTC viewer joins.
  * Viewer: gets RtcUnits from the hub's shared RtcOutput and sends a copy per packet with its own sequence
  * numbers; a PLI from the browser asks the publisher (when it is a WebRTC one) for a keyframe.
- * The session ends on DELETE, kick, DTLS close, or when no STUN binding request arrived for rtc.stun_timeout.
+ * The session ends on DELETE, kick, DTLS close, when no STUN binding request arrived for rtc.stun_timeout, or
+ * when the ICE-TCP connection (tcp-mux.ts) carrying its selected pair closes (as SRS expires the session).
  */
 import { randomBytes } from "node:crypto";
 import {
@@ -35,11 +36,11 @@ import type { MediaPacket, StreamKey } from "../../media/packet.ts";
 import type { StreamHubs } from "../../hub/registry.ts";
 import type { AccessControl } from "../../access.ts";
 import { H264Depacketizer } from "./h264-rtp.ts";
-import { type SharedPortIce, useSharedPort } from "./ice.ts";
+import { type IceTransportKind, type SharedPortIce, useSharedPort } from "./ice.ts";
 import { type RtcOutput, rtcOutput, type RtcUnit, type RtcViewerSink } from "./output.ts";
 import { ReorderBuffer, RtpTimestampUnwrapper } from "./reorder.ts";
 import type { CandidateAddress, OfferInfo } from "./sdp.ts";
-import type { MuxEndpoint, UdpMux } from "./udp-mux.ts";
+import type { MuxEndpoint, RtcTransport, UdpMux } from "./udp-mux.ts";
 
 export type RtcRole = "publish" | "play";
 
@@ -126,6 +127,8 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
   private ice: SharedPortIce | undefined;
   private inBytes = 0;
   private outBytes = 0;
+  /** Packets in/out per transport (the close log line; tests check which path carried a session). */
+  private packets = { udp: { in: 0, out: 0 }, tcp: { in: 0, out: 0 } };
   private hub: StreamHub | undefined;
   /** A publisher's claim on the stream; a viewer holds the hub until it joins the output (playLease). */
   private publishing: PublishLease | undefined;
@@ -223,7 +226,7 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
         else if (why) this.log.warn(`rtc play ${hub.name}: ${why}`);
       }
       this.log.trace(`rtc ${this.req.role} ${hub.name}${this.param} session=${this.sessionId} ip=${this.ip} ` +
-        `candidates=${this.req.candidates.map((c) => `${c.ip}:${c.port}`).join(",")}` +
+        `candidates=${this.req.candidates.map((c) => `${c.transport ?? "udp"}/${c.ip.includes(":") ? `[${c.ip}]` : c.ip}:${c.port}`).join(",")}` +
         `${this.req.offer.video ? ` h264 pt=${this.req.offer.video.pt}` : ""}${this.req.offer.audio ? ` opus pt=${this.req.offer.audio.pt}` : ""}`);
       return answer;
     } catch (e) {
@@ -267,7 +270,7 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
         const n = this.ice?.nominated();
         if (n && !this.nominatedLogged) {
           this.nominatedLogged = true;
-          this.log.trace(`rtc ${this.req.role} connected: ICE nominated ${n.ip}:${n.port}, DTLS done`);
+          this.log.trace(`rtc ${this.req.role} connected: ICE nominated ${n.transport} ${n.ip}:${n.port}, DTLS done`);
         }
         this.onConnected();
       }
@@ -280,8 +283,8 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     // Our own ICE credentials unless pinned by ?ice-ufrag=: werift's 4-character ufrags collide on a busy port
     // (~16% at 150 sessions); 8 characters like SRS's, drawn until unused on the shared port.
     const creds = this.req.creds ?? this.uniqueIceCreds();
-    this.ice = useSharedPort(pc, { send: (d, ip, port) => this.sendDatagram(d, ip, port) }, this.req.candidates, creds,
-      (ip, port, upgraded) => this.log.info(`rtc ICE selected pair -> ${ip}:${port}${upgraded ? " (higher-priority nomination, RFC 8445 8.1.1)" : ""}`));
+    this.ice = useSharedPort(pc, { send: (d, ip, port, t) => this.sendDatagram(d, ip, port, t) }, this.req.candidates, creds,
+      (ip, port, t, upgraded) => this.log.info(`rtc ICE selected pair -> ${t} ${ip}:${port}${upgraded ? " (higher-priority nomination, RFC 8445 8.1.1)" : ""}`));
     if (this.svc.mux.hasUfrag(this.ice.ufrag)) throw new RtcRefused(`ice-ufrag ${this.ice.ufrag} in use`, 400, 5023);
     for (const t of pc.getTransceivers()) {
       if (this.req.role === "play") {
@@ -324,17 +327,26 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     this.svc.publisherOf(this.hub)?.requestKeyframe("new viewer");
   }
 
-  private sendDatagram(d: Uint8Array, ip: string, port: number): void {
+  private sendDatagram(d: Uint8Array, ip: string, port: number, transport: IceTransportKind): void {
     this.outBytes += d.byteLength;
-    this.svc.mux.send(d, ip, port);
+    this.packets[transport].out++;
+    this.svc.mux.send(d, ip, port, transport);
   }
 
-  /** From the mux: a datagram for us. */
-  receive(d: Buffer, ip: string, port: number, stun: boolean): void {
+  /** From the mux: a packet for us (a UDP datagram or an ICE-TCP frame). */
+  receive(d: Buffer, ip: string, port: number, stun: boolean, transport: RtcTransport): void {
     if (this.closed) return;
     this.inBytes += d.byteLength;
+    this.packets[transport].in++;
     if (stun) this.lastStunAt = Date.now();
-    this.ice?.deliver(d, ip, port);
+    this.ice?.deliver(d, ip, port, transport);
+  }
+
+  /** From the mux: the ICE-TCP connection from ip:port closed. The session ends when it carried the selected pair. */
+  detached(ip: string, port: number, transport: RtcTransport): void {
+    const n = this.ice?.nominated();
+    if (this.closed || !n || n.transport !== transport || n.ip !== ip || n.port !== port) return;
+    void this.close(`${transport} connection ${ip}:${port} of the selected pair closed`);
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -507,7 +519,9 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     this.hold = undefined;
     ctx.clients.remove(this.id);
     this.svc.removed(this);
+    const k = this.packets;
     this.log.trace(`rtc ${this.req.role} session closed (${reason}), in=${this.inBytes}B out=${this.outBytes}B, ` +
+      `packets udp in=${k.udp.in} out=${k.udp.out} tcp in=${k.tcp.in} out=${k.tcp.out}, ` +
       `frames in=${this.framesIn} out=${this.framesOut} dropped=${this.droppedFrames} lost=${this.reorder.lost}, ` +
       `alive=${((Date.now() - this.connectedAt) / 1000).toFixed(1)}s`);
     const pc = this.pc;

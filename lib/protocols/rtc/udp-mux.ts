@@ -1,5 +1,6 @@
 /**
- * The one UDP port every WebRTC session shares (rtc_server.listen), as SRS does.
+ * The one UDP port every WebRTC session shares (rtc_server.listen), as SRS does, and the routing of every packet
+ * of every session, whether it came in a UDP datagram or in an ICE-TCP connection (tcp-mux.ts).
  *
  * A datagram finds its session in two steps:
  *  1. STUN binding requests carry USERNAME "<our ufrag>:<peer ufrag>": the ufrag names the session. The
@@ -13,10 +14,20 @@
  * "One port" may be one socket per address family: `rtc_server { listen 8000 [::]:8000; }` binds an IPv4 and an
  * IPv6 socket; replies leave by the socket of the peer's family (an IPv4 peer of a dual-stack `[::]` socket is
  * answered by its IPv4-mapped address).
+ *
+ * ICE over TCP (RFC 6544, rtc_server.tcp): each accepted connection is a "link" carrying RFC 4571 frames. Its
+ * frames are routed by the same rules: its first frame must be a binding request that names a session and passes
+ * MESSAGE-INTEGRITY (else the link is closed, as SRS does), which binds the link's address ("tcp" + ip:port) to
+ * that session; later frames go to that session. Replies to a TCP address leave on its link. A link is bound to
+ * one session for its life; its closing unbinds its address and tells the session (which ends when that link was
+ * its selected path), and a session's end closes its links.
  */
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import type { Log } from "../../log/logger.ts";
 import { ATTR_USERNAME, datagramKind, parseStun, STUN_BINDING_REQUEST, stunAttr, stunUsername, verifyIntegrity } from "./stun.ts";
+
+/** How a packet reached us: a UDP datagram or a frame on an ICE-TCP connection. */
+export type RtcTransport = "udp" | "tcp";
 
 /** A session's side of the mux. */
 export interface MuxEndpoint {
@@ -24,13 +35,33 @@ export interface MuxEndpoint {
   readonly ufrag: string;
   /** Our ICE password (checks MESSAGE-INTEGRITY). */
   readonly password: string;
-  /** A datagram for this session; `stun` says it is a verified binding request. */
-  receive(d: Buffer, ip: string, port: number, stun: boolean): void;
+  /** A packet for this session; `stun` says it is a verified binding request. */
+  receive(d: Buffer, ip: string, port: number, stun: boolean, transport: RtcTransport): void;
+  /** The TCP connection from `ip:port` closed: that address no longer reaches the peer. */
+  detached?(ip: string, port: number, transport: RtcTransport): void;
 }
 
+/** An accepted ICE-TCP connection (tcp-mux.ts) as the mux sees it. */
+export interface MuxLink {
+  readonly ip: string;
+  readonly port: number;
+  /** Sends one packet (the link frames it); false when it was dropped (backlog full, closed). */
+  send(d: Uint8Array): boolean;
+  close(reason: string): void;
+}
+
+/** What the mux made of a frame from a link: "close" for a link that must be closed (not ICE-TCP, or unknown). */
+export type LinkVerdict = "bound" | "routed" | "dropped" | "close";
+
 export interface MuxStats {
+  /** UDP datagrams. */
   received: number;
   sent: number;
+  /** ICE-TCP frames. */
+  tcpReceived: number;
+  tcpSent: number;
+  /** ICE-TCP frames not sent: the link's write backlog was full or it was gone. */
+  tcpDropped: number;
   /** Non-STUN datagrams from addresses bound to no session. */
   unknownAddress: number;
   /** STUN requests naming no session. */
@@ -42,8 +73,8 @@ export interface MuxStats {
 /** At most this many source addresses per session (interfaces × families is small; this bounds abuse). */
 const MAX_ADDRESSES_PER_SESSION = 16;
 
-export function addrKey(ip: string, port: number): string {
-  return `${ip}:${port}`;
+export function addrKey(ip: string, port: number, transport: RtcTransport = "udp"): string {
+  return transport === "udp" ? `${ip}:${port}` : `tcp/${ip}:${port}`;
 }
 
 interface MuxSocket {
@@ -59,7 +90,9 @@ export class UdpMux {
   private byUfrag = new Map<string, MuxEndpoint>();
   private byAddr = new Map<string, MuxEndpoint>();
   private addrsOf = new Map<MuxEndpoint, Set<string>>();
-  readonly stats: MuxStats = { received: 0, sent: 0, unknownAddress: 0, unknownUfrag: 0, badStun: 0 };
+  /** Bound ICE-TCP links by their address key. */
+  private links = new Map<string, MuxLink>();
+  readonly stats: MuxStats = { received: 0, sent: 0, tcpReceived: 0, tcpSent: 0, tcpDropped: 0, unknownAddress: 0, unknownUfrag: 0, badStun: 0 };
   port = 0;
 
   constructor(private log: Log) {}
@@ -96,6 +129,11 @@ export class UdpMux {
     return bound;
   }
 
+  /** Every bound UDP port. */
+  ports(): number[] {
+    return this.sockets.map((s) => s.port);
+  }
+
   /** The port peers of `family` reach us on, undefined when no socket takes that family. */
   portFor(family: "ipv4" | "ipv6"): number | undefined {
     if (family === "ipv6") return this.sockets.find((s) => s.v6)?.port;
@@ -120,10 +158,15 @@ export class UdpMux {
     this.addrsOf.set(ep, new Set());
   }
 
+  /** A session ends: its addresses are unbound and its ICE-TCP links closed. */
   unregister(ep: MuxEndpoint): void {
     if (this.byUfrag.get(ep.ufrag) === ep) this.byUfrag.delete(ep.ufrag);
-    for (const k of this.addrsOf.get(ep) ?? []) if (this.byAddr.get(k) === ep) this.byAddr.delete(k);
+    const keys = this.addrsOf.get(ep) ?? [];
     this.addrsOf.delete(ep);
+    for (const k of keys) {
+      if (this.byAddr.get(k) === ep) this.byAddr.delete(k);
+      this.dropLink(k, "session closed");
+    }
   }
 
   hasUfrag(ufrag: string): boolean {
@@ -135,11 +178,23 @@ export class UdpMux {
   }
 
   /** The session bound to a source address (tests, diagnostics). */
-  endpointAt(ip: string, port: number): MuxEndpoint | undefined {
-    return this.byAddr.get(addrKey(ip, port));
+  endpointAt(ip: string, port: number, transport: RtcTransport = "udp"): MuxEndpoint | undefined {
+    return this.byAddr.get(addrKey(ip, port, transport));
   }
 
-  send(d: Uint8Array, ip: string, port: number): void {
+  /** Bound ICE-TCP links (tests, diagnostics). */
+  get linkCount(): number {
+    return this.links.size;
+  }
+
+  /** Sends a packet to a peer address: by the UDP socket of its family, or on the TCP link bound to it. */
+  send(d: Uint8Array, ip: string, port: number, transport: RtcTransport = "udp"): void {
+    if (transport === "tcp") {
+      const link = this.links.get(addrKey(ip, port, "tcp"));
+      if (link?.send(d)) this.stats.tcpSent++;
+      else this.stats.tcpDropped++;
+      return;
+    }
     const to = this.route(ip);
     if (!to) return;
     this.stats.sent++;
@@ -164,7 +219,7 @@ export class UdpMux {
       if (m.type !== STUN_BINDING_REQUEST) {
         // Responses/indications: an ICE-lite agent sends no requests, so only a bound peer's can matter.
         const ep = this.byAddr.get(key);
-        if (ep) ep.receive(d, ip, r.port, false);
+        if (ep) ep.receive(d, ip, r.port, false, "udp");
         return;
       }
       const user = stunAttr(m, ATTR_USERNAME) ? stunUsername(m) : undefined;
@@ -180,7 +235,7 @@ export class UdpMux {
         return;
       }
       this.bind(ep, key);
-      ep.receive(d, ip, r.port, true);
+      ep.receive(d, ip, r.port, true, "udp");
       return;
     }
     const ep = this.byAddr.get(key);
@@ -188,7 +243,71 @@ export class UdpMux {
       this.stats.unknownAddress++;
       return;
     }
-    ep.receive(d, ip, r.port, false);
+    ep.receive(d, ip, r.port, false, "udp");
+  }
+
+  /**
+   * Routes one frame from an ICE-TCP link (tcp-mux.ts calls it for every frame). An unbound link's frame must be
+   * a binding request for a registered session with a valid MESSAGE-INTEGRITY ("bound"), anything else closes it
+   * ("close"). A bound link's frames go to its session; a binding request on it naming another session or failing
+   * MESSAGE-INTEGRITY is dropped.
+   */
+  onLinkFrame(d: Buffer, link: MuxLink): LinkVerdict {
+    this.stats.tcpReceived++;
+    const ip = link.ip.replace(/^::ffff:/, "");
+    const key = addrKey(ip, link.port, "tcp");
+    const bound = this.links.get(key) === link ? this.byAddr.get(key) : undefined;
+    const stun = datagramKind(d) === "stun" ? parseStun(d) : undefined;
+    if (!stun || stun.type !== STUN_BINDING_REQUEST) {
+      if (!bound) {
+        if (stun || datagramKind(d) === "stun") this.stats.badStun++;
+        else this.stats.unknownAddress++;
+        return "close";
+      }
+      bound.receive(d, ip, link.port, false, "tcp");
+      return "routed";
+    }
+    const user = stunAttr(stun, ATTR_USERNAME) ? stunUsername(stun) : undefined;
+    const ep = user ? this.byUfrag.get(user.local) : undefined;
+    if (!ep || (bound && ep !== bound)) {
+      this.stats.unknownUfrag++;
+      this.log.verbose(`rtc tcp: stun from ${key}: ${ep ? "names another session than its link's" : "unknown username"}`);
+      return bound ? "dropped" : "close";
+    }
+    if (!verifyIntegrity(d, stun, ep.password)) {
+      this.stats.badStun++;
+      this.log.info(`rtc tcp: stun from ${key} for ${ep.ufrag}: bad MESSAGE-INTEGRITY`);
+      return bound ? "dropped" : "close";
+    }
+    if (!bound) {
+      const other = this.links.get(key);
+      if (other && other !== link) this.dropLink(key, "replaced by a new connection from the same address");
+      this.links.set(key, link);
+      this.bind(ep, key);
+    }
+    ep.receive(d, ip, link.port, true, "tcp");
+    return bound ? "routed" : "bound";
+  }
+
+  /** An ICE-TCP link closed (by the peer, an error or us): its address is unbound and its session told. */
+  onLinkClosed(link: MuxLink): void {
+    const ip = link.ip.replace(/^::ffff:/, "");
+    const key = addrKey(ip, link.port, "tcp");
+    if (this.links.get(key) !== link) return;
+    this.links.delete(key);
+    const ep = this.byAddr.get(key);
+    if (!ep) return;
+    this.byAddr.delete(key);
+    this.addrsOf.get(ep)?.delete(key);
+    ep.detached?.(ip, link.port, "tcp");
+  }
+
+  /** Forgets and closes the link bound at `key`, if any (the caller has unbound the address). */
+  private dropLink(key: string, reason: string): void {
+    const link = this.links.get(key);
+    if (!link) return;
+    this.links.delete(key);
+    link.close(reason);
   }
 
   private bind(ep: MuxEndpoint, key: string): void {
@@ -201,14 +320,19 @@ export class UdpMux {
       const oldest = set.values().next().value as string;
       set.delete(oldest);
       if (this.byAddr.get(oldest) === ep) this.byAddr.delete(oldest);
+      this.dropLink(oldest, `more than ${MAX_ADDRESSES_PER_SESSION} addresses for one session`);
     }
     set.add(key);
     this.byAddr.set(key, ep);
   }
 
+  /** Closes the UDP sockets and every bound ICE-TCP link (the TCP listener closes its own, tcp-mux.ts). */
   async close(): Promise<void> {
     const sockets = this.sockets;
     this.sockets = [];
+    const links = [...this.links.values()];
+    this.links.clear();
+    for (const l of links) l.close("server quit");
     this.byUfrag.clear();
     this.byAddr.clear();
     this.addrsOf.clear();
