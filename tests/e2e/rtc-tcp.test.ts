@@ -4,14 +4,15 @@
  *  1. `protocol tcp` on loopback: the answer offers TCP candidates only; Chromium publishes by WHIP and another
  *     Chromium page plays by WHEP; the selected candidate pair of both (getStats) is TCP, and the server's session
  *     log says no packet of theirs came or went by UDP.
- *  2. `protocol all` with UDP really blocked: Chromium runs inside a network namespace this test creates (a veth
- *     pair with 10.x addresses; the server listens on the host end) whose nftables output chain drops every UDP
- *     packet to the server. Both pages (publisher and player) connect over TCP with the UDP candidate offered
- *     too. Needs root (ip netns, nft); the test FAILS with the reason when the namespace cannot be made.
+ *  2. `protocol all`, Chromium inside a network namespace this test creates (a veth pair with 10.x addresses; the
+ *     server listens on the host end): while UDP passes, a WHIP publisher selects the UDP pair (higher priority);
+ *     then an nftables rule in the namespace's output chain drops every UDP packet to the server, and a publisher
+ *     and a player both connect over TCP with the UDP candidate still offered. Needs root (ip netns, nft); the
+ *     test FAILS with the reason when the namespace cannot be made.
  *     (Chromium's own flags cannot express "no UDP to this host": --webrtc-ip-handling-policy
  *     =disable_non_proxied_udp would also turn off the TCP host candidates we want to see used.)
  *  3. reload: rtc_server.tcp.listen moved by SIGHUP; a new WHEP session connects on the new TCP port, the old one
- *     is closed.
+ *     is closed; then `protocol all` by reload offers both.
  *  4. the ICE-TCP port under garbage (bad length, non-STUN first frame, unknown ufrag, silence): each connection is
  *     closed, the server keeps serving.
  *  5. SIGTERM with a TCP-connected Chromium viewer: the server exits within 3 s.
@@ -21,12 +22,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
-import { connect, type Socket } from "node:net";
+import { connect } from "node:net";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { CHROMIUM, launchBrowser, type TestBrowser } from "../helpers/browser.ts";
 import { clip } from "../helpers/media.ts";
-import { freePort, NO_ENV_LISTEN, publish, reloadConfig, type RunningServer, rtcEnv, startServer } from "../helpers/server.ts";
+import { freePort, NO_ENV_LISTEN, publish, reloadConfig, type RunningServer, rtcEnv, startServer, tcpAnswers } from "../helpers/server.ts";
 import { tempDir } from "../helpers/temp.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -189,4 +190,246 @@ describe("ICE-TCP on loopback: protocol tcp", () => {
       expect(s.tcpIn + s.tcpOut).toBeGreaterThan(300);
     }
   }, 90000);
+
+  test("garbage on the ICE-TCP port closes each connection; the server keeps serving", async () => {
+    const open = async () => {
+      const c = connect(tcpPort, "127.0.0.1");
+      c.on("error", () => {});
+      await new Promise<void>((r, j) => {
+        c.once("connect", () => r());
+        c.once("error", j);
+      });
+      const t0 = Date.now();
+      return { c, closed: new Promise<number>((r) => c.once("close", () => r(Date.now() - t0))) };
+    };
+    const frameOf = (b: Uint8Array) => Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b]);
+    // a STUN binding request naming no session (no integrity: closed before that matters)
+    const stun = Buffer.alloc(28);
+    stun.writeUInt16BE(1, 0);
+    stun.writeUInt16BE(8, 2);
+    stun.writeUInt32BE(0x2112a442, 4);
+    stun.writeUInt16BE(6, 20);
+    stun.writeUInt16BE(3, 22);
+    stun.write("no:", 24);
+    const cases: [string, Buffer][] = [
+      ["an HTTP request", Buffer.from("GET / HTTP/1.1\r\nHost: x\r\n\r\n")],
+      ["a DTLS record first", frameOf(Buffer.from([22, 254, 253, 0, 0]))],
+      ["an unknown ICE username", frameOf(stun)],
+      ["random bytes", Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 97 + 13) & 0xff))],
+    ];
+    for (const [what, bytes] of cases) {
+      const { c, closed } = await open();
+      c.write(bytes);
+      // closed at once (not by the unbound timeout below)
+      const ms = await Promise.race([closed, Bun.sleep(12000).then(() => -1)]);
+      expect({ what, closedWithin2s: ms >= 0 && ms < 2000 }).toEqual({ what, closedWithin2s: true });
+    }
+    // a connection that sends nothing is closed after the unbound timeout (8 s)
+    const silent = await open();
+    const ms = await Promise.race([silent.closed, Bun.sleep(15000).then(() => -1)]);
+    expect(ms).toBeGreaterThan(5000);
+    expect(ms).toBeLessThan(12000);
+    expect(srv.proc.exitCode).toBeNull();
+    expect((await fetch(`${api}/api/v1/versions`)).status).toBe(200);
+  }, 60000);
+});
+
+function sh(cmd: string, args: string[]): string {
+  return execFileSync(cmd, args, { stdio: ["ignore", "pipe", "pipe"] }).toString();
+}
+
+describe("protocol all, Chromium in a network namespace: UDP when it passes, TCP when UDP is dropped", () => {
+  const tag = Math.random().toString(36).slice(2, 8);
+  const NS = `icetcp-${tag}`;
+  const HOST_IF = `vta${tag}`;
+  const NS_IF = `vtb${tag}`;
+  const net = `10.${200 + Math.floor(Math.random() * 50)}.${Math.floor(Math.random() * 250)}`;
+  const HOST_IP = `${net}.1`;
+  const NS_IP = `${net}.2`;
+  let setupError: string | null = null;
+  let srv: RunningServer | undefined;
+  let browser: TestBrowser | undefined;
+  let udp = 0;
+  let tcpPort = 0;
+
+  beforeAll(async () => {
+    try {
+      sh("ip", ["netns", "add", NS]);
+    } catch (e) {
+      setupError = `cannot create a network namespace (ip netns add ${NS}): ${(e as { stderr?: Buffer }).stderr?.toString().trim() ?? e}. ` +
+        "This test needs root with CAP_NET_ADMIN (ip netns, veth, nft).";
+      return;
+    }
+    try {
+      sh("ip", ["link", "add", HOST_IF, "type", "veth", "peer", "name", NS_IF]);
+      sh("ip", ["link", "set", NS_IF, "netns", NS]);
+      sh("ip", ["addr", "add", `${HOST_IP}/30`, "dev", HOST_IF]);
+      sh("ip", ["link", "set", HOST_IF, "up"]);
+      sh("ip", ["netns", "exec", NS, "ip", "addr", "add", `${NS_IP}/30`, "dev", NS_IF]);
+      sh("ip", ["netns", "exec", NS, "ip", "link", "set", NS_IF, "up"]);
+      sh("ip", ["netns", "exec", NS, "ip", "link", "set", "lo", "up"]);
+      // Inside the namespace: an output chain, where the test adds its UDP drop rule.
+      sh("ip", ["netns", "exec", NS, "nft", "add", "table", "inet", "icetcp"]);
+      sh("ip", ["netns", "exec", NS, "nft", "add", "chain", "inet", "icetcp", "out", "{ type filter hook output priority 0; policy accept; }"]);
+    } catch (e) {
+      setupError = `network setup failed: ${(e as { stderr?: Buffer }).stderr?.toString().trim() ?? e}`;
+      return;
+    }
+    udp = await freePort();
+    tcpPort = await freePort();
+    srv = await startServer({
+      env: {
+        ...rtcEnv(udp),
+        CANDIDATE: HOST_IP,
+        SRS_RTC_SERVER_PROTOCOL: "all",
+        SRS_RTC_SERVER_TCP_ENABLED: "on",
+        SRS_RTC_SERVER_TCP_LISTEN: String(tcpPort),
+      },
+      // the API and the pages also on the veth's host end, for Chromium in the namespace
+      portEnv: (p) => ({
+        SRS_HTTP_API_LISTEN: `127.0.0.1:${p.api} ${HOST_IP}:${p.api}`,
+        SRS_HTTP_SERVER_LISTEN: `127.0.0.1:${p.http} ${HOST_IP}:${p.http}`,
+      }),
+    });
+    // Chromium in the namespace: a wrapper command for playwright (its pipes pass through `ip netns exec`).
+    const wrapper = join(tempDir("srs-ts-netns-chromium-"), "chromium-in-netns.sh");
+    writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${NS} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
+    // getUserMedia needs a secure origin: http://10.x is made one for this profile.
+    browser = await launchBrowser({ executablePath: wrapper, args: [`--unsafely-treat-insecure-origin-as-secure=http://${HOST_IP}:${srv.http}`] });
+  }, 60000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await srv?.stop();
+    try {
+      sh("ip", ["link", "del", HOST_IF]);
+    } catch {
+      // gone with the namespace
+    }
+    try {
+      sh("ip", ["netns", "del", NS]);
+    } catch {
+      // not made
+    }
+  });
+
+  test("UDP open: Chromium selects UDP; UDP dropped: it publishes and plays over TCP", async () => {
+    if (setupError) throw new Error(setupError);
+    const api = `http://${HOST_IP}:${srv!.api}`;
+    const page = async () => {
+      const p = await browser!.context.newPage();
+      await p.goto(`http://${HOST_IP}:${srv!.http}/`);
+      return p;
+    };
+    // While UDP passes, the UDP candidate wins (higher priority on the same network).
+    const o = await page();
+    const open = await whipPublish(o, api, "open");
+    expect(open.state).toBe("connected");
+    expect(open.pair).toEqual({ local: "udp", remote: "udp", remotePort: udp });
+    await o.close();
+
+    // Every UDP packet to the server's address dropped (and counted) inside the namespace.
+    sh("ip", ["netns", "exec", NS, "nft", "add", "rule", "inet", "icetcp", "out", "ip", "daddr", HOST_IP, "meta", "l4proto", "udp", "counter", "drop"]);
+    const a = await page();
+    const pub = await whipPublish(a, api, "blocked");
+    expect(pub.status).toBe(201);
+    // both candidates offered, UDP first and preferred (RFC 6544 4.2: TCP below UDP)
+    // (the same candidates in each bundled media section)
+    const cands = [...new Set(candidates(pub.answer))].map((l) => l.split(" "));
+    const tcptype = (c: string[]) => (c.includes("tcptype") ? ` tcptype ${c[c.indexOf("tcptype") + 1]}` : "");
+    expect(cands.map((c) => `${c[2]} ${c[4]}:${c[5]}${tcptype(c)}`)).toEqual([
+      `udp ${HOST_IP}:${udp}`, `tcp ${HOST_IP}:${tcpPort} tcptype passive`,
+    ]);
+    expect(Number(cands[0]![3])).toBeGreaterThan(Number(cands[1]![3]));
+    expect(pub.state).toBe("connected");
+    expect(pub.pair).toEqual({ local: "tcp/active", remote: "tcp", remotePort: tcpPort });
+
+    const b = await page();
+    const play = await whepPlay(b, api, "blocked", 4);
+    expect(play.status).toBe(201);
+    expect(play.state).toBe("connected");
+    expect(play.pair).toEqual({ local: "tcp/active", remote: "tcp", remotePort: tcpPort });
+    expect(play.frames!.last - play.frames!.first).toBeGreaterThan(30);
+    expect(play.frames!.width).toBe(640);
+    await b.close();
+    await a.close();
+
+    // Chromium did try UDP: the namespace's rule dropped its checks; the server saw none of them.
+    const ruleset = sh("ip", ["netns", "exec", NS, "nft", "list", "table", "inet", "icetcp"]);
+    const dropped = Number(/counter packets (\d+)/.exec(ruleset)?.[1] ?? 0);
+    expect(dropped).toBeGreaterThan(0);
+    await waitFor("both sessions closed", () => sessionPackets(srv!.output(), "blocked").length === 2, 10000, srv);
+    for (const s of sessionPackets(srv!.output(), "blocked")) {
+      expect(s.udpIn).toBe(0);
+      expect(s.udpOut).toBe(0);
+      expect(s.tcpIn + s.tcpOut).toBeGreaterThan(300);
+    }
+  }, 90000);
+});
+
+describe("reload moves rtc_server.tcp.listen; SIGTERM with a TCP viewer", () => {
+  let srv: RunningServer | undefined;
+  let browser: TestBrowser | undefined;
+  const ff: { kill(): void }[] = [];
+
+  afterAll(async () => {
+    for (const f of ff) f.kill();
+    await browser?.close();
+    await srv?.stop("SIGKILL");
+  });
+
+  test("a new session uses the new TCP port, the old one stops listening; protocol all offers both; SIGTERM exits in time", async () => {
+    const [rtmp, http, api, udp, tcp1, tcp2] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+    const conf = (rtc: string) => `listen 127.0.0.1:${rtmp}; daemon off; srs_log_tank console;
+http_api { enabled on; listen 127.0.0.1:${api}; }
+http_server { enabled on; listen 127.0.0.1:${http}; dir ./html; }
+rtc_server { enabled on; listen ${udp}; candidate 127.0.0.1; ${rtc} }
+vhost __defaultVhost__ { rtc { enabled on; rtmp_to_rtc off; } }
+`;
+    srv = await startServer({ config: conf(`protocol tcp; tcp { enabled on; listen ${tcp1}; }`), env: NO_ENV_LISTEN, ports: { rtmp, http, api } });
+    const s = srv;
+    browser = await launchBrowser();
+    ff.push(publish(clip("clip.flv"), s.rtmpUrl("/live/moved")));
+    await Bun.sleep(1500);
+    const play = async (keep = false) => {
+      const p = await browser!.context.newPage();
+      await p.goto(`http://127.0.0.1:${http}/`);
+      const r = await whepPlay(p, `http://127.0.0.1:${api}`, "moved", 2, keep);
+      if (!keep) await p.close();
+      return r;
+    };
+    const before = await play();
+    expect(before.pair).toEqual({ local: "tcp/active", remote: "tcp", remotePort: tcp1 });
+    expect(before.frames!.last).toBeGreaterThan(20);
+
+    await reloadConfig(s, conf(`protocol tcp; tcp { enabled on; listen ${tcp2}; }`));
+    expect(s.output()).toContain(`reload: rtc_server applied (listening on udp ${udp}, tcp ${tcp2}`);
+    expect(await tcpAnswers(tcp1)).toBe(false);
+    const after = await play();
+    expect(after.status).toBe(201);
+    expect(candidates(after.answer).every((c) => c.includes(` tcp `) && c.includes(` ${tcp2} typ host tcptype passive`))).toBe(true);
+    expect(after.pair).toEqual({ local: "tcp/active", remote: "tcp", remotePort: tcp2 });
+    expect(after.frames!.last - after.frames!.first).toBeGreaterThan(20);
+
+    // protocol all: both offered, and it plays. (Which pair Chromium selects on loopback depends on the host's
+    // interfaces: it ranks its loopback "network" below the others, and a wildcard UDP socket answers a check sent
+    // from another local address to 127.0.0.1 from that address, so UDP may lose; the namespace test checks that
+    // UDP wins where it works.)
+    await reloadConfig(s, conf(`protocol all; tcp { enabled on; listen ${tcp2}; }`));
+    const all = await play();
+    expect(new Set(candidates(all.answer).map((c) => c.split(" ")[2]))).toEqual(new Set(["udp", "tcp"]));
+    expect(all.frames!.last - all.frames!.first).toBeGreaterThan(20);
+
+    // SIGTERM while a Chromium viewer plays over TCP: the server ends the session and exits in time.
+    await reloadConfig(s, conf(`protocol tcp; tcp { enabled on; listen ${tcp2}; }`));
+    const viewer = await play(true);
+    expect(viewer.pair).toEqual({ local: "tcp/active", remote: "tcp", remotePort: tcp2 });
+    const t0 = Date.now();
+    const code = await s.stop("SIGTERM");
+    const ms = Date.now() - t0;
+    console.log(`SIGTERM with a TCP-connected WebRTC viewer: exit after ${ms} ms`);
+    expect(code).toBe(0);
+    expect(ms).toBeLessThan(3000);
+    expect(s.output()).toMatch(/rtc play session closed \(server quit\)[^\n]*tcp in=\d+ out=\d+/);
+  }, 120000);
 });

@@ -14,16 +14,21 @@ export interface TestBrowser {
   close(): Promise<void>;
 }
 
-export async function launchBrowser(): Promise<TestBrowser> {
+/**
+ * `executablePath`: another command to run (e.g. a script running Chromium in a network namespace); `args`:
+ * flags added to the ones below.
+ */
+export async function launchBrowser(opts: { executablePath?: string; args?: string[] } = {}): Promise<TestBrowser> {
   const dir = tempDir("srs-ts-chromium-");
   const context = await chromium.launchPersistentContext(dir, {
-    executablePath: CHROMIUM,
+    executablePath: opts.executablePath ?? CHROMIUM,
     headless: true,
     args: [
       "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
       "--disable-background-networking", "--disable-component-update", "--disable-sync",
       "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--autoplay-policy=no-user-gesture-required",
       "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
+      ...(opts.args ?? []),
     ],
   });
   return {

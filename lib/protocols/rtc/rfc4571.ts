@@ -36,8 +36,11 @@ export class Rfc4571Deframer {
   /** Zero-length frames seen (legal, carry nothing, skipped). */
   empty = 0;
 
-  /** `maxFrame`: a longer declared LENGTH is a FramingError (default and at most 65,535). */
-  constructor(readonly maxFrame = RFC4571_MAX_FRAME) {
+  /**
+   * `maxFrame`: a longer declared LENGTH is a FramingError (default and at most 65,535). It may be changed
+   * between pushes (e.g. raised once the peer is known).
+   */
+  constructor(public maxFrame = RFC4571_MAX_FRAME) {
     if (maxFrame < 1 || maxFrame > RFC4571_MAX_FRAME) throw new RangeError(`maxFrame ${maxFrame} out of 1..${RFC4571_MAX_FRAME}`);
   }
 

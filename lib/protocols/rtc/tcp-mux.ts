@@ -10,7 +10,8 @@
  *  - at most MAX_UNBOUND connections that have not yet bound (more are refused at accept), each closed when it
  *    sends no valid binding request within UNBOUND_TIMEOUT_MS;
  *  - at most one partial frame buffered per connection (2 + 65,535 bytes), a frame of more than maxFrame bytes
- *    closes the connection;
+ *    closes the connection; before it is bound, more than MAX_UNBOUND_FRAME (a binding request is ~100-200
+ *    bytes): what is not ICE-TCP (an HTTP request, TLS, random bytes) is closed at once, not after the timeout;
  *  - the write backlog of a connection (a peer that reads slowly or not at all) is capped at MAX_BACKLOG bytes:
  *    packets beyond it are dropped (as a congested UDP path would lose them, and whole frames only, so the stream
  *    stays framed), and a connection whose backlog has not drained for STALL_CLOSE_MS is closed.
@@ -33,6 +34,8 @@ export interface TcpMuxLimits {
   unboundTimeoutMs: number;
   /** Largest frame accepted (RFC 4571 allows 65,535). */
   maxFrame: number;
+  /** Largest frame accepted before the connection is bound (its first must be a STUN binding request). */
+  maxUnboundFrame: number;
   /** Bytes queued for writing on one connection before packets are dropped. */
   maxBacklog: number;
   /** A connection dropping packets for this long without its backlog draining is closed. */
@@ -43,6 +46,7 @@ export const TCP_MUX_LIMITS: TcpMuxLimits = {
   maxUnbound: 256,
   unboundTimeoutMs: 8_000,
   maxFrame: RFC4571_MAX_FRAME,
+  maxUnboundFrame: 1500,
   maxBacklog: 1 << 20,
   stallCloseMs: 10_000,
 };
@@ -57,6 +61,8 @@ export interface TcpMuxStats {
   timedOut: number;
   /** Closed for a write backlog that would not drain. */
   stalled: number;
+  /** The largest write backlog seen on a connection, in bytes (at most maxBacklog + one frame). */
+  peakBacklog: number;
 }
 
 /** One accepted connection. */
@@ -74,7 +80,7 @@ class TcpLink implements MuxLink {
   constructor(private owner: RtcTcpMux, private socket: Socket, private limits: TcpMuxLimits) {
     this.ip = (socket.remoteAddress ?? "").replace(/^::ffff:/, "");
     this.port = socket.remotePort ?? 0;
-    this.deframer = new Rfc4571Deframer(limits.maxFrame);
+    this.deframer = new Rfc4571Deframer(Math.min(limits.maxUnboundFrame, limits.maxFrame));
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("error", () => {}); // "close" follows
@@ -117,6 +123,7 @@ class TcpLink implements MuxLink {
       }
       if (v === "bound" && !this.bound) {
         this.bound = true;
+        this.deframer.maxFrame = this.limits.maxFrame;
         clearTimeout(this.timer);
         this.owner.onBound(this);
       }
@@ -144,6 +151,8 @@ class TcpLink implements MuxLink {
       return false;
     }
     this.socket.write(f);
+    const backlog = this.socket.writableLength;
+    if (backlog > this.owner.stats.peakBacklog) this.owner.stats.peakBacklog = backlog;
     return true;
   }
 
@@ -167,7 +176,7 @@ export class RtcTcpMux {
   private servers: { server: Server; port: number; v6: boolean; dualStack: boolean }[] = [];
   private links = new Set<TcpLink>();
   private unbound = 0;
-  readonly stats: TcpMuxStats = { accepted: 0, refused: 0, garbage: 0, timedOut: 0, stalled: 0 };
+  readonly stats: TcpMuxStats = { accepted: 0, refused: 0, garbage: 0, timedOut: 0, stalled: 0, peakBacklog: 0 };
 
   constructor(readonly log: Log, readonly router: LinkRouter, private limits: TcpMuxLimits = TCP_MUX_LIMITS) {}
 
