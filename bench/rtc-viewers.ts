@@ -5,7 +5,7 @@
  *
  *   bun bench/rtc-viewers.ts [--steps 10,25,50,100,150,200,250,300,350,400] [--seconds 15] [--warmup 3] [--fps 25]
  *       [--snapshot [REV]] [--join 4] [--join-rate 25] [--rcvbuf 1048576] [--no-stop] [--no-audio] [--log FILE]
- *       [--clip FILE]
+ *       [--clip FILE] [--tcp]
  *
  * - Starts our server (bun main.ts) on free 127.0.0.1 ports, from the working tree or, with --snapshot, from
  *   `git archive REV` (default HEAD) in a temp dir, with SRS_RTC_SERVER_ENABLED=on, SRS_RTC_SERVER_LISTEN=<free
@@ -21,6 +21,10 @@
  * - Per step, after the new viewers are connected and a warm-up: over --seconds, each viewer's fps and kbps,
  *   how many are at full frame rate (>= 90% of --fps), the server's CPU (utime+stime from /proc/PID/stat, % of
  *   one core), its RSS (VmRSS, peak sampled every 250 ms over the step and end) and this process's own CPU.
+ * - --tcp: WebRTC over TCP (ICE-TCP): the server offers TCP candidates only (rtc_server protocol tcp, tcp enabled
+ *   on a free port) and the werift viewers connect by TCP (their active TCP candidates); --rcvbuf does not apply.
+ *   werift's client waits 50 ms for the answer to its one TCP check (no retransmission): under load some
+ *   viewers fail ICE on their side (bench/README.md).
  * - Stops after the step where a connected viewer fell below full rate, more than 2% of the viewers failed to
  *   connect, or the load tool used >= 90% of a core (unless --no-stop), prints a table and `RESULT {json}`.
  */
@@ -55,6 +59,7 @@ const { values: a } = parseArgs({
     rcvbuf: { type: "string", default: "1048576" },
     log: { type: "string", default: "/dev/null" },
     clip: { type: "string", default: DEFAULT_CLIP },
+    tcp: { type: "boolean", default: false },
   },
 });
 const STEPS = a.steps!.split(",").map((s) => Math.min(2000, Math.max(1, Math.floor(Number(s)) || 1)));
@@ -99,7 +104,8 @@ if (a.snapshot) {
   symlinkSync(join(ROOT, "node_modules"), join(src, "node_modules"));
   srcNote = `snapshot of ${rev}`;
 }
-const [rtmpPort, httpPort, apiPort, udpPort] = [await freePort(), await freePort(), await freePort(), await freeUdpPort()];
+const [rtmpPort, httpPort, apiPort, udpPort, tcpPort] = [await freePort(), await freePort(), await freePort(), await freeUdpPort(), await freePort()];
+const TCP = a.tcp === true;
 const cwd = mkdtempSync("/tmp/srs-ts-rtc-bench-cwd.");
 mkdirSync(cwd, { recursive: true });
 const out = openSync(a.log!, "a");
@@ -113,6 +119,7 @@ const server = spawn(process.execPath, [join(src, "main.ts")], {
     SRS_HTTP_API_LISTEN: `127.0.0.1:${apiPort}`,
     SRS_RTC_SERVER_ENABLED: "on",
     SRS_RTC_SERVER_LISTEN: String(udpPort),
+    ...(TCP ? { SRS_RTC_SERVER_PROTOCOL: "tcp", SRS_RTC_SERVER_TCP_ENABLED: "on", SRS_RTC_SERVER_TCP_LISTEN: String(tcpPort) } : {}),
     CANDIDATE: "127.0.0.1",
     SRS_VHOST_RTC_ENABLED: "on",
     SRS_VHOST_RTC_RTMP_TO_RTC: "on",
@@ -141,7 +148,7 @@ if (pub.exitCode !== null) {
   cleanup();
   throw new Error(`publisher exited with ${pub.exitCode}`);
 }
-console.log(`rtc-viewers: server ${srcNote}, pid ${PID}, rtc udp ${udpPort}, api ${apiPort}; ${require("node:os").cpus().length} cores; ` +
+console.log(`rtc-viewers: server ${srcNote}, pid ${PID}, rtc ${TCP ? `tcp ${tcpPort}` : `udp ${udpPort}`}, api ${apiPort}; ${require("node:os").cpus().length} cores; ` +
   `steps ${STEPS.join(",")}, ${SECONDS} s each (+${WARMUP} s warm-up), full rate >= ${(0.9 * FPS).toFixed(1)} fps`);
 
 // ---------------------------------------------------------------------------------------------------------
@@ -165,7 +172,7 @@ let ufragRetries = 0;
 const whep = `http://127.0.0.1:${apiPort}/rtc/v1/whep/?app=live&stream=bench`;
 
 async function addViewer(): Promise<Viewer> {
-  const pc = loopbackPeerConnection();
+  const pc = loopbackPeerConnection({ tcp: TCP });
   const v: Viewer = { pc, frames: 0, bytes: 0, videoPkts: 0, audioPkts: 0, maxSeq: -1, firstSeq: 0, unique: 0,
     seen: new Uint8Array(65536), state: "new" };
   pc.connectionStateChange.subscribe((s) => (v.state = s));

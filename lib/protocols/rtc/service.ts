@@ -166,9 +166,9 @@ export class RtcService implements RtcServiceView {
     this.gate.close();
     this.running = false;
     // Stop accepting ICE-TCP first; each session's end closes its TCP connections; then the rest (unbound) go.
-    const listener = this.tcp.close();
+    this.tcp.stopAccepting();
     await Promise.all([...this.sessions.values()].map((s) => s.close("server quit")));
-    await listener;
+    await this.tcp.close();
     await this.mux.close();
   }
 

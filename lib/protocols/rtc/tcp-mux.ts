@@ -245,12 +245,21 @@ export class RtcTcpMux {
     this.router.onLinkClosed(link);
   }
 
+  /** Listeners closing (their close completes once their connections are gone). */
+  private closing: Promise<void>[] = [];
+
+  /** Stops accepting; the connections stay. */
+  stopAccepting(): void {
+    for (const s of this.servers) this.closing.push(new Promise<void>((resolve) => s.server.close(() => resolve())));
+    this.servers = [];
+  }
+
   /** Stops accepting and destroys every connection. */
   async close(): Promise<void> {
-    const servers = this.servers;
-    this.servers = [];
-    const closing = servers.map((s) => new Promise<void>((resolve) => s.server.close(() => resolve())));
+    this.stopAccepting();
     for (const l of [...this.links]) l.close("server quit");
+    const closing = this.closing;
+    this.closing = [];
     await Promise.all(closing);
   }
 }

@@ -260,6 +260,44 @@ describe("the ICE-TCP listener's bounds", () => {
   }, 15000);
 });
 
+describe("the ICE-TCP listener's life", () => {
+  test("IPv6: a peer on [::1] binds by its check and is answered on its connection; close() ends connections at once", async () => {
+    const mux = new UdpMux(log);
+    const tcp = new RtcTcpMux(log, mux);
+    const port = await tcp.listen(0, "::1");
+    expect(tcp.portFor("ipv6")).toBe(port);
+    expect(tcp.portFor("ipv4")).toBeUndefined();
+    let from = "";
+    mux.register({
+      ufrag: "aaaa", password: "pw-aaaa",
+      receive: (_d, ip, p, stun, t) => {
+        from = `${t} ${ip} ${stun}`;
+        mux.send(Buffer.from([0x01, 0x01, 0, 0]), ip, p, t);
+      },
+    });
+    const c = connect(port, "::1");
+    c.on("error", () => {});
+    const reply = new Promise<Buffer>((r) => c.once("data", (d: Buffer) => r(d)));
+    const closed = new Promise<void>((r) => c.once("close", () => r()));
+    c.write(frame(stunRequest("aaaa:x", "pw-aaaa")));
+    expect([...(await reply)]).toEqual([0, 4, 0x01, 0x01, 0, 0]);
+    expect(from).toBe("tcp ::1 true");
+    // one more connection that never speaks: close() must not wait for its unbound timeout
+    const idle = connect(port, "::1");
+    idle.on("error", () => {});
+    await new Promise<void>((r) => idle.once("connect", () => r()));
+    await Bun.sleep(20);
+    const t0 = Date.now();
+    tcp.stopAccepting();
+    await tcp.close();
+    expect(Date.now() - t0).toBeLessThan(1000);
+    await closed;
+    expect(tcp.connections).toBe(0);
+    idle.destroy();
+    await mux.close();
+  });
+});
+
 async function waitUntil(cond: () => boolean, ms = 2000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
