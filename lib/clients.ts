@@ -26,6 +26,8 @@ export interface ClientInfo {
   bytesOut(): number;
   /** Ends the session (API kick, forced quit). */
   kick(reason: string): void;
+  /** Protocol state for `/api/v1/clients/<id>` (e.g. a WebRTC session's ICE pair, RTT, NACKs), keyed by protocol. */
+  details?(): Record<string, unknown>;
 }
 
 export class ClientRegistry implements Closer {

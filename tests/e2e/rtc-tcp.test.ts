@@ -4,8 +4,8 @@
  *  1. `protocol tcp` on loopback: the answer offers TCP candidates only; Chromium publishes by WHIP and another
  *     Chromium page plays by WHEP; the selected candidate pair of both (getStats) is TCP, and the server's session
  *     log says no packet of theirs came or went by UDP.
- *  2. `protocol all`, Chromium inside a network namespace this test creates (a veth pair with 10.x addresses; the
- *     server listens on the host end): while UDP passes, a WHIP publisher selects the UDP pair (higher priority);
+ *  2. `protocol all`, Chromium inside a network namespace this test creates (tests/helpers/netns.ts: a veth pair
+ *     with 10.x addresses; the server listens on the host end): while UDP passes, a WHIP publisher selects the UDP pair (higher priority);
  *     then an nftables rule in the namespace's output chain drops every UDP packet to the server, and a publisher
  *     and a player both connect over TCP with the UDP candidate still offered. Needs root (ip netns, nft); the
  *     test FAILS with the reason when the namespace cannot be made.
@@ -20,15 +20,12 @@
  * like a UDP one.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { execFileSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
 import { connect } from "node:net";
-import { join } from "node:path";
 import type { Page } from "playwright-core";
-import { CHROMIUM, launchBrowser, type TestBrowser } from "../helpers/browser.ts";
+import { launchBrowser, type TestBrowser } from "../helpers/browser.ts";
 import { clip } from "../helpers/media.ts";
+import { createNetns, type Netns } from "../helpers/netns.ts";
 import { freePort, NO_ENV_LISTEN, publish, reloadConfig, type RunningServer, rtcEnv, startServer, tcpAnswers } from "../helpers/server.ts";
-import { tempDir } from "../helpers/temp.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 interface PairInfo {
@@ -234,19 +231,10 @@ describe("ICE-TCP on loopback: protocol tcp", () => {
   }, 60000);
 });
 
-function sh(cmd: string, args: string[]): string {
-  return execFileSync(cmd, args, { stdio: ["ignore", "pipe", "pipe"] }).toString();
-}
-
 describe("protocol all, Chromium in a network namespace: UDP when it passes, TCP when UDP is dropped", () => {
-  const tag = Math.random().toString(36).slice(2, 8);
-  const NS = `icetcp-${tag}`;
-  const HOST_IF = `vta${tag}`;
-  const NS_IF = `vtb${tag}`;
-  const net = `10.${200 + Math.floor(Math.random() * 50)}.${Math.floor(Math.random() * 250)}`;
-  const HOST_IP = `${net}.1`;
-  const NS_IP = `${net}.2`;
   let setupError: string | null = null;
+  let n: Netns | undefined;
+  let HOST_IP = "";
   let srv: RunningServer | undefined;
   let browser: TestBrowser | undefined;
   let udp = 0;
@@ -254,27 +242,15 @@ describe("protocol all, Chromium in a network namespace: UDP when it passes, TCP
 
   beforeAll(async () => {
     try {
-      sh("ip", ["netns", "add", NS]);
-    } catch (e) {
-      setupError = `cannot create a network namespace (ip netns add ${NS}): ${(e as { stderr?: Buffer }).stderr?.toString().trim() ?? e}. ` +
-        "This test needs root with CAP_NET_ADMIN (ip netns, veth, nft).";
-      return;
-    }
-    try {
-      sh("ip", ["link", "add", HOST_IF, "type", "veth", "peer", "name", NS_IF]);
-      sh("ip", ["link", "set", NS_IF, "netns", NS]);
-      sh("ip", ["addr", "add", `${HOST_IP}/30`, "dev", HOST_IF]);
-      sh("ip", ["link", "set", HOST_IF, "up"]);
-      sh("ip", ["netns", "exec", NS, "ip", "addr", "add", `${NS_IP}/30`, "dev", NS_IF]);
-      sh("ip", ["netns", "exec", NS, "ip", "link", "set", NS_IF, "up"]);
-      sh("ip", ["netns", "exec", NS, "ip", "link", "set", "lo", "up"]);
+      n = createNetns({ prefix: "icetcp" });
       // Inside the namespace: an output chain, where the test adds its UDP drop rule.
-      sh("ip", ["netns", "exec", NS, "nft", "add", "table", "inet", "icetcp"]);
-      sh("ip", ["netns", "exec", NS, "nft", "add", "chain", "inet", "icetcp", "out", "{ type filter hook output priority 0; policy accept; }"]);
+      n.exec("nft", ["add", "table", "inet", "icetcp"]);
+      n.exec("nft", ["add", "chain", "inet", "icetcp", "out", "{ type filter hook output priority 0; policy accept; }"]);
     } catch (e) {
-      setupError = `network setup failed: ${(e as { stderr?: Buffer }).stderr?.toString().trim() ?? e}`;
+      setupError = `${(e as Error).message} (this test needs root: ip netns, veth, nft)`;
       return;
     }
+    HOST_IP = n.hostIp;
     udp = await freePort();
     tcpPort = await freePort();
     srv = await startServer({
@@ -291,26 +267,14 @@ describe("protocol all, Chromium in a network namespace: UDP when it passes, TCP
         SRS_HTTP_SERVER_LISTEN: `127.0.0.1:${p.http} ${HOST_IP}:${p.http}`,
       }),
     });
-    // Chromium in the namespace: a wrapper command for playwright (its pipes pass through `ip netns exec`).
-    const wrapper = join(tempDir("srs-ts-netns-chromium-"), "chromium-in-netns.sh");
-    writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${NS} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
     // getUserMedia needs a secure origin: http://10.x is made one for this profile.
-    browser = await launchBrowser({ executablePath: wrapper, args: [`--unsafely-treat-insecure-origin-as-secure=http://${HOST_IP}:${srv.http}`] });
+    browser = await launchBrowser({ netns: n.ns, args: [`--unsafely-treat-insecure-origin-as-secure=http://${HOST_IP}:${srv.http}`] });
   }, 60000);
 
   afterAll(async () => {
     await browser?.close();
     await srv?.stop();
-    try {
-      sh("ip", ["link", "del", HOST_IF]);
-    } catch {
-      // gone with the namespace
-    }
-    try {
-      sh("ip", ["netns", "del", NS]);
-    } catch {
-      // not made
-    }
+    await n?.close();
   });
 
   test("UDP open: Chromium selects UDP; UDP dropped: it publishes and plays over TCP", async () => {
@@ -329,7 +293,7 @@ describe("protocol all, Chromium in a network namespace: UDP when it passes, TCP
     await o.close();
 
     // Every UDP packet to the server's address dropped (and counted) inside the namespace.
-    sh("ip", ["netns", "exec", NS, "nft", "add", "rule", "inet", "icetcp", "out", "ip", "daddr", HOST_IP, "meta", "l4proto", "udp", "counter", "drop"]);
+    n!.exec("nft", ["add", "rule", "inet", "icetcp", "out", "ip", "daddr", HOST_IP, "meta", "l4proto", "udp", "counter", "drop"]);
     const a = await page();
     const pub = await whipPublish(a, api, "blocked");
     expect(pub.status).toBe(201);
@@ -355,7 +319,7 @@ describe("protocol all, Chromium in a network namespace: UDP when it passes, TCP
     await a.close();
 
     // Chromium did try UDP: the namespace's rule dropped its checks; the server saw none of them.
-    const ruleset = sh("ip", ["netns", "exec", NS, "nft", "list", "table", "inet", "icetcp"]);
+    const ruleset = n!.exec("nft", ["list", "table", "inet", "icetcp"]);
     const dropped = Number(/counter packets (\d+)/.exec(ruleset)?.[1] ?? 0);
     expect(dropped).toBeGreaterThan(0);
     await waitFor("both sessions closed", () => sessionPackets(srv!.output(), "blocked").length === 2, 10000, srv);
@@ -424,12 +388,18 @@ vhost __defaultVhost__ { rtc { enabled on; rtmp_to_rtc off; } }
     await reloadConfig(s, conf(`protocol tcp; tcp { enabled on; listen ${tcp2}; }`));
     const viewer = await play(true);
     expect(viewer.pair).toEqual({ local: "tcp/active", remote: "tcp", remotePort: tcp2 });
+    // the API says so too
+    const list = await (await fetch(`http://127.0.0.1:${api}/api/v1/clients/`)).json() as { clients: { id: string; type: string }[] };
+    const id = list.clients.find((c) => c.type === "rtc-play")?.id;
+    const one = await (await fetch(`http://127.0.0.1:${api}/api/v1/clients/${id}`)).json() as { client: { rtc?: { ice: { protocol: string; local: string[] } } } };
+    expect(one.client.rtc?.ice.protocol).toBe("tcp");
+    expect(one.client.rtc?.ice.local).toEqual([`tcp/127.0.0.1:${tcp2}`]);
     const t0 = Date.now();
     const code = await s.stop("SIGTERM");
     const ms = Date.now() - t0;
     console.log(`SIGTERM with a TCP-connected WebRTC viewer: exit after ${ms} ms`);
     expect(code).toBe(0);
     expect(ms).toBeLessThan(3000);
-    expect(s.output()).toMatch(/rtc play session closed \(server quit\)[^\n]*tcp in=\d+ out=\d+/);
+    expect(s.output()).toMatch(/rtc play session closed \(server quit[^\n]*udp in=0 out=0 tcp in=[1-9]\d* out=[1-9]\d*/);
   }, 120000);
 });

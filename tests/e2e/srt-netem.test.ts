@@ -1,8 +1,8 @@
 /**
- * SRT over an impaired link: a network namespace made by this test, a veth pair with 10.x addresses on it
- * only, and `tc netem loss 5% delay 20ms` on both ends. An ffmpeg publisher and an ffmpeg player run inside the
- * namespace; our SrtRelay (latency 200 ms) listens on the host end of the veth. With retransmission every one
- * of the clip's 250 video frames must reach the player.
+ * SRT over an impaired link: a network namespace made by this test (tests/helpers/netns.ts), a veth pair with
+ * 10.x addresses on it only, and `tc netem loss 5% delay 20ms` on both ends. An ffmpeg publisher and an ffmpeg
+ * player run inside the namespace; our SrtRelay (latency 200 ms) listens on the host end of the veth. With
+ * retransmission every one of the clip's 250 video frames must reach the player.
  *
  * Needs root (ip netns, tc). If the sandbox forbids network namespaces the test FAILS with the reason — it never
  * skips. If the kernel has no sch_netem ("Specified qdisc kind is unknown", e.g. minimal VM kernels), the same
@@ -11,7 +11,6 @@
  * The namespace and the veth are removed in afterAll, even on failure.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { execFileSync } from "node:child_process";
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
@@ -19,19 +18,13 @@ import type { SrtConnection } from "../../lib/protocols/srt/connection.ts";
 import { SrtRelay } from "../../lib/protocols/srt/relay.ts";
 import { Log, LogSink } from "../../lib/log/logger.ts";
 import { clip } from "../helpers/media.ts";
-import { type Proc, run } from "../helpers/server.ts";
+import { createNetns, type Netns } from "../helpers/netns.ts";
+import type { Proc } from "../helpers/server.ts";
 import { tempDir } from "../helpers/temp.ts";
 
 const CLIP_TS = clip("clip.ts");
-const tag = Math.random().toString(36).slice(2, 8);
-const NS = `srtts-${tag}`;
-const HOST_IF = `vsa${tag}`;
-const NS_IF = `vsb${tag}`;
-const net = `10.${200 + Math.floor(Math.random() * 50)}.${Math.floor(Math.random() * 250)}`;
-const HOST_IP = `${net}.1`;
-const NS_IP = `${net}.2`;
+let netns: Netns | null = null;
 const work = tempDir("srs-ts-srt-netem-");
-const children: Proc[] = [];
 let setupError: string | null = null;
 let netemMissing = false;
 let relay: SrtRelay | null = null;
@@ -83,71 +76,41 @@ class Impairer {
   }
 }
 
-function sh(cmd: string, args: string[]): string {
-  return execFileSync(cmd, args, { stdio: ["ignore", "pipe", "pipe"] }).toString();
-}
-
 beforeAll(() => {
   try {
-    sh("ip", ["netns", "add", NS]);
+    netns = createNetns({ prefix: "srtts", netem: { lossPct: 5, delayMs: 20 } });
   } catch (e) {
-    setupError = `cannot create a network namespace (ip netns add ${NS}): ${(e as { stderr?: Buffer }).stderr?.toString().trim() ?? e}. ` +
-      "This test needs root with CAP_NET_ADMIN (ip netns, veth, tc netem).";
+    setupError = `${(e as Error).message} (ip netns, veth, tc netem)`;
     return;
   }
-  try {
-    sh("ip", ["link", "add", HOST_IF, "type", "veth", "peer", "name", NS_IF]);
-    sh("ip", ["link", "set", NS_IF, "netns", NS]);
-    sh("ip", ["addr", "add", `${HOST_IP}/30`, "dev", HOST_IF]);
-    sh("ip", ["link", "set", HOST_IF, "up"]);
-    sh("ip", ["netns", "exec", NS, "ip", "addr", "add", `${NS_IP}/30`, "dev", NS_IF]);
-    sh("ip", ["netns", "exec", NS, "ip", "link", "set", NS_IF, "up"]);
-    sh("ip", ["netns", "exec", NS, "ip", "link", "set", "lo", "up"]);
-  } catch (e) {
-    setupError = `network setup failed: ${(e as { stderr?: Buffer }).stderr?.toString().trim() ?? e}`;
-    return;
-  }
-  try {
-    sh("tc", ["qdisc", "add", "dev", HOST_IF, "root", "netem", "loss", "5%", "delay", "20ms"]);
-    sh("ip", ["netns", "exec", NS, "tc", "qdisc", "add", "dev", NS_IF, "root", "netem", "loss", "5%", "delay", "20ms"]);
-  } catch (e) {
-    const why = (e as { stderr?: Buffer }).stderr?.toString().trim() ?? String(e);
-    if (/qdisc kind is unknown/i.test(why) && process.env.SRT_NETEM_REQUIRED !== "1") {
-      netemMissing = true;
-      console.warn(`srt-netem: this kernel has no sch_netem (${why}); impairing in userspace on the veth instead`);
+  if (netns.netem === "missing") {
+    if (process.env.SRT_NETEM_REQUIRED === "1") {
+      setupError = `tc netem is missing: ${netns.netemError}`;
       return;
     }
-    setupError = `network setup failed: ${(e as { stderr?: Buffer }).stderr?.toString().trim() ?? e}`;
+    netemMissing = true;
+    console.warn(`srt-netem: this kernel has no sch_netem (${netns.netemError}); impairing in userspace on the veth instead`);
   }
 });
 
 afterAll(async () => {
-  for (const c of children) c.kill();
-  await Promise.all(children.map((c) => c.done));
   impairer?.close();
   if (relay) await relay.close();
-  for (const args of [["netns", "del", NS], ["link", "del", HOST_IF]]) {
-    try {
-      sh("ip", args);
-    } catch {
-      // already gone (deleting the namespace removes the veth pair)
-    }
-  }
+  await netns?.close(); // kills the ffmpegs started in it, removes the namespace and the veth
   rmSync(work, { recursive: true, force: true });
 });
 
 function inNs(cmd: string, args: string[], timeoutMs: number): Proc {
-  const p = run("ip", ["netns", "exec", NS, cmd, ...args], { timeoutMs });
-  children.push(p);
-  return p;
+  return netns!.spawn(cmd, args, { timeoutMs });
 }
 
 describe("SRT through netem (5% loss, 20 ms delay each way)", () => {
   test("ffmpeg publisher → relay (latency 200 ms) → ffmpeg player: all 250 frames decoded", async () => {
     if (setupError) throw new Error(setupError);
+    const HOST_IP = netns!.hostIp;
     // The link is really impaired (sanity check of the setup itself).
     if (!netemMissing) {
-      const ping = sh("ip", ["netns", "exec", NS, "ping", "-c", "3", "-i", "0.2", HOST_IP]);
+      const ping = netns!.exec("ping", ["-c", "3", "-i", "0.2", HOST_IP]);
       const rtt = Number(/= [\d.]+\/([\d.]+)\//.exec(ping)?.[1] ?? 0);
       expect(rtt).toBeGreaterThan(35);
     }

@@ -2,7 +2,7 @@
  * Headless Chromium (Debian's /usr/bin/chromium) driven by playwright-core, with the flags WebRTC needs on
  * loopback (below), a fake camera/microphone and a fresh profile.
  */
-import { rmSync } from "node:fs";
+import { chmodSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type BrowserContext, chromium } from "playwright-core";
 import { tempDir } from "./temp.ts";
@@ -15,13 +15,20 @@ export interface TestBrowser {
 }
 
 /**
- * `executablePath`: another command to run (e.g. a script running Chromium in a network namespace); `args`:
- * flags added to the ones below.
+ * `netns`: run Chromium inside that network namespace (tests/helpers/netns.ts) through a wrapper script doing
+ * `ip netns exec`; playwright talks to it over pipes, so it need not reach the test's own network. `args`: flags
+ * added to the ones below.
  */
-export async function launchBrowser(opts: { executablePath?: string; args?: string[] } = {}): Promise<TestBrowser> {
+export async function launchBrowser(opts: { netns?: string; args?: string[] } = {}): Promise<TestBrowser> {
   const dir = tempDir("srs-ts-chromium-");
-  const context = await chromium.launchPersistentContext(dir, {
-    executablePath: opts.executablePath ?? CHROMIUM,
+  let executablePath = CHROMIUM;
+  if (opts.netns) {
+    executablePath = join(dir, "chromium-in-netns.sh");
+    writeFileSync(executablePath, `#!/bin/sh\nexec ip netns exec '${opts.netns}' '${CHROMIUM}' "$@"\n`);
+    chmodSync(executablePath, 0o755);
+  }
+  const context = await chromium.launchPersistentContext(join(dir, "profile"), {
+    executablePath,
     headless: true,
     args: [
       "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -8,13 +8,17 @@
  * (rtc.nack); a broken frame is dropped and a PLI asks for a keyframe; a PLI also goes out every
  * rtc.pli_for_rtmp seconds and whenever a new WebRTC viewer joins.
  * Viewer: gets RtcUnits from the hub's shared RtcOutput and sends a copy per packet with its own sequence
- * numbers; a PLI from the browser asks the publisher (when it is a WebRTC one) for a keyframe.
- * The session ends on DELETE, kick, DTLS close, when no STUN binding request arrived for rtc.stun_timeout, or
- * when the ICE-TCP connection (tcp-mux.ts) carrying its selected pair closes (as SRS expires the session).
+ * numbers; a PLI from the viewer asks the publisher (when it is a WebRTC one, at most every 500 ms) for a
+ * keyframe while the viewer keeps getting every frame (its decoder recovers on the next keyframe).
+ * The session ends on DELETE, kick, a DTLS alert (close_notify), an RTCP BYE (RFC 3550 6.6), when nothing
+ * (STUN, DTLS, SRTP, SRTCP) arrived from the peer for rtc.stun_timeout: stacks like pion send consent STUN
+ * only while no media flows, so a viewer's receiver reports and NACKs are its liveness, as in SRS; or when the
+ * ICE-TCP connection (tcp-mux.ts) carrying its selected pair closes (as SRS expires the session).
  */
 import { randomBytes } from "node:crypto";
 import {
   type MediaStreamTrack,
+  type RtcpPacket,
   type RTCCertificate,
   RTCPeerConnection,
   RTCRtpCodecParameters,
@@ -37,6 +41,8 @@ import type { StreamHubs } from "../../hub/registry.ts";
 import type { AccessControl } from "../../access.ts";
 import { H264Depacketizer } from "./h264-rtp.ts";
 import { type IceTransportKind, type SharedPortIce, useSharedPort } from "./ice.ts";
+import { TWCC_URI, TwccRecorder } from "./twcc.ts";
+import { watchPeerClose } from "./peer-close.ts";
 import { type RtcOutput, rtcOutput, type RtcUnit, type RtcViewerSink } from "./output.ts";
 import { ReorderBuffer, RtpTimestampUnwrapper } from "./reorder.ts";
 import type { CandidateAddress, OfferInfo } from "./sdp.ts";
@@ -121,7 +127,8 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
   readonly token = newContextId() + newContextId();
   readonly log: Log;
   sessionId = "";
-  lastStunAt = Date.now();
+  /** When the peer last sent anything (STUN, DTLS, SRTP, SRTCP): its liveness. */
+  lastSeenAt = Date.now();
   closed = false;
   private pc: RTCPeerConnection | undefined;
   private ice: SharedPortIce | undefined;
@@ -144,6 +151,10 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
   private anchor: { video?: { ts: number; ms: number }; audio?: { ts: number; ms: number } } = {};
   private needKeyframe = true;
   private lastPliAt = 0;
+  private plisSent = 0;
+  /** Transport-wide congestion control feedback to the publisher (twcc.ts), when negotiated. */
+  private twcc: TwccRecorder | undefined;
+  private twccTicks = 0;
   private paramSets = "";
   private audioConfigSent = false;
   private framesIn = 0;
@@ -182,6 +193,36 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
   }
   bytesOut(): number {
     return this.outBytes;
+  }
+
+  /** `/api/v1/clients/<id>`: the session's WebRTC state (ICE pair, DTLS role, RTT, feedback counters). */
+  details(): Record<string, unknown> {
+    const pair = this.ice?.nominated();
+    const dtls = this.pc?.dtlsTransports[0];
+    const out: Record<string, unknown> = {
+      role: this.req.role,
+      session: this.sessionId,
+      state: this.closed ? "closed" : this.pc?.connectionState ?? "new",
+      ice: {
+        // the candidates offered (a TCP one as "tcp/ip:port"), the selected pair's remote address and transport
+        local: this.req.candidates.map((c) => `${c.transport === "tcp" ? "tcp/" : ""}${c.ip}:${c.port}`),
+        remote: pair ? `${pair.ip}:${pair.port}` : "",
+        protocol: pair?.transport ?? "",
+      },
+      dtls_role: dtls ? (dtls.role === "server" ? "passive" : dtls.role === "client" ? "active" : "auto") : "",
+      last_seen_ms: Date.now() - this.lastSeenAt,
+    };
+    if (this.req.role === "play") {
+      const v = senderCounters(this.videoTx);
+      const a = senderCounters(this.audioTx);
+      out.rtt_ms = v.rtt ?? a.rtt;
+      out.video = { frames: this.framesOut, packets: v.packets, nacks: v.nacks, retransmitted: v.retransmitted, plis: v.plis };
+      out.audio = { packets: a.packets };
+    } else {
+      out.video = { frames: this.framesIn, dropped: this.droppedFrames, lost: this.reorder.lost, plis_sent: this.plisSent };
+      out.twcc = this.twcc ? { reports: this.twcc.reports, packets: this.twcc.recorded } : undefined;
+    }
+    return { rtc: out };
   }
 
   kick(reason: string): void {
@@ -280,6 +321,13 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
       pc.onTrack.subscribe((track) => this.onTrack(track));
     }
     await pc.setRemoteDescription({ type: "offer", sdp: offer.sdp });
+    // DTLS role (RFC 5763 5): an offer's actpass lets us choose: rtc.dtls_role, passive by default as SRS (we are
+    // the DTLS server, the client drives the handshake and its retransmissions); an offer's active/passive binds.
+    const dtls = pc.dtlsTransports[0];
+    if (dtls) {
+      const setup = /^a=setup:(\w+)/m.exec(offer.sdp)?.[1];
+      dtls.role = setup === "active" ? "server" : setup === "passive" ? "client" : rtc.dtlsRole === "active" ? "client" : "server";
+    }
     // Our own ICE credentials unless pinned by ?ice-ufrag=: werift's 4-character ufrags collide on a busy port
     // (~16% at 150 sessions); 8 characters like SRS's, drawn until unused on the shared port.
     const creds = this.req.creds ?? this.uniqueIceCreds();
@@ -296,6 +344,7 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
         if (t.kind === "video") this.videoReceiver = t;
       }
     }
+    watchPeerClose(pc, (why) => void this.close(why));
     for (const t of [this.videoTx, this.audioTx]) {
       // werift's sender bandwidth estimator (unused here: we send what the publisher sends) records every sent
       // packet's transport-wide sequence number in an object that its pruning never shrinks (it iterates the
@@ -308,8 +357,9 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
       }
     }
     if (this.videoTx) {
+      // Keep sending: holding the viewer until the next keyframe froze it for up to a GOP on every PLI (browsers
+      // send them on loss). The request goes upstream, rate-limited there (requestKeyframe).
       this.videoTx.sender.onPictureLossIndication.subscribe(() => {
-        this.waitKeyframe = true;
         if (this.hub) this.svc.publisherOf(this.hub)?.requestKeyframe("viewer PLI");
       });
     }
@@ -317,7 +367,40 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     await pc.setLocalDescription(answer);
     const sdp = pc.localDescription?.sdp;
     if (!sdp) throw new Error("no local description");
+    if (this.req.role === "publish") this.setupTwcc(pc, sdp);
     return sdp;
+  }
+
+  /**
+   * Publisher: our own TWCC feedback (twcc.ts) from every decrypted RTP packet's transport-wide sequence number
+   * (werift's receiver-side TWCC is turned off: Chromium's estimate stayed at its 300 kbps start with it).
+   */
+  private setupTwcc(pc: RTCPeerConnection, answer: string): void {
+    const id = Number(new RegExp(`^a=extmap:(\\d+)(?:/\\w+)? ${TWCC_URI.replace(/[.]/g, "\\.")}`, "m").exec(answer)?.[1] ?? 0);
+    const dtls = pc.dtlsTransports[0];
+    if (!this.rtc.twcc || !id || !dtls) return;
+    for (const t of pc.getTransceivers()) t.receiver.setupTWCC = () => {};
+    const twcc = new TwccRecorder(this.videoReceiver?.receiver.rtcpSsrc ?? 1, 0);
+    this.twcc = twcc;
+    dtls.onRtp.subscribe((rtp) => {
+      for (const e of rtp.header.extensions) {
+        if (e.id !== id || e.payload.byteLength < 2) continue;
+        twcc.record((e.payload[0]! << 8) | e.payload[1]!, Math.round(performance.now() * 1000));
+        break;
+      }
+    });
+  }
+
+  /** Every 100 ms (from tick): the TWCC report of what arrived since the last one. */
+  private sendTwcc(): void {
+    const twcc = this.twcc;
+    const dtls = this.pc?.dtlsTransports[0];
+    if (!twcc || !dtls || dtls.state !== "connected") return;
+    if (this.videoTrack?.ssrc) twcc.setMediaSsrc(this.videoTrack.ssrc);
+    const fb = twcc.feedback();
+    if (!fb) return;
+    const packet = { serialize: () => Buffer.from(fb.buffer, fb.byteOffset, fb.byteLength) } as unknown as RtcpPacket;
+    dtls.sendRtcp([packet]).catch(() => {});
   }
 
   /** DTLS is up: a viewer joins the hub's RTC output (GOP cache first) and asks a WebRTC publisher for a keyframe. */
@@ -338,7 +421,7 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     if (this.closed) return;
     this.inBytes += d.byteLength;
     this.packets[transport].in++;
-    if (stun) this.lastStunAt = Date.now();
+    this.lastSeenAt = Date.now();
     this.ice?.deliver(d, ip, port, transport);
   }
 
@@ -383,6 +466,10 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
 
   private tick(): void {
     for (const p of this.reorder.tick(Date.now())) this.onVideoPayload(p);
+    if (this.twcc && ++this.twccTicks >= 5) {
+      this.twccTicks = 0;
+      this.sendTwcc();
+    }
   }
 
   private msOf(kind: "video" | "audio", ext: number, clock: number): number {
@@ -454,6 +541,7 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     const now = Date.now();
     if (now - this.lastPliAt < 500) return;
     this.lastPliAt = now;
+    this.plisSent++;
     this.log.info(`rtc publish: PLI (${why})`);
     this.videoReceiver.receiver.sendRtcpPLI(this.videoTrack.ssrc).catch(() => {});
   }
@@ -489,8 +577,8 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
   // ---------------------------------------------------------------------------------------------------------
 
   checkTimeout(now: number): void {
-    if (!this.closed && now - this.lastStunAt > this.rtc.stunTimeout * 1000) {
-      this.log.warn(`rtc session ${this.sessionId}: no STUN for ${((now - this.lastStunAt) / 1000).toFixed(1)}s ` +
+    if (!this.closed && now - this.lastSeenAt > this.rtc.stunTimeout * 1000) {
+      this.log.warn(`rtc session ${this.sessionId}: nothing from the peer for ${((now - this.lastSeenAt) / 1000).toFixed(1)}s ` +
         `(stun_timeout ${this.rtc.stunTimeout}s), closing`);
       void this.close("stun timeout");
     }
@@ -533,4 +621,24 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     }
     this.ice?.close();
   }
+}
+
+/** werift's RTCRtpSender counters (private in its typings; read for the API only). */
+interface WeriftSenderCounters {
+  packetCount?: number;
+  rtt?: number;
+  nackCount?: number;
+  pliCount?: number;
+  retransmittedPacketsSent?: number;
+}
+
+function senderCounters(t: RTCRtpTransceiver | undefined): { packets: number; rtt?: number; nacks: number; plis: number; retransmitted: number } {
+  const c = (t?.sender ?? {}) as WeriftSenderCounters;
+  return {
+    packets: c.packetCount ?? 0,
+    rtt: c.rtt === undefined ? undefined : Math.round(c.rtt * 1000),
+    nacks: c.nackCount ?? 0,
+    plis: c.pliCount ?? 0,
+    retransmitted: c.retransmittedPacketsSent ?? 0,
+  };
 }

@@ -388,7 +388,7 @@ export class Api {
         return this.json(req, this.base());
       }
       if (method !== "GET") return this.text(req, 405, "Method Not Allowed");
-      return this.json(req, { ...this.base(), client: clientJson(this.ctx, stats, c) });
+      return this.json(req, { ...this.base(), client: clientJson(this.ctx, stats, c, true) });
     }
     if (method !== "GET") return this.text(req, 405, "Method Not Allowed");
     const [start, count] = this.page(url);

@@ -187,7 +187,8 @@ export function isPublishType(type: string): boolean {
   return type.endsWith("-publish");
 }
 
-export function clientJson(ctx: ShapesPorts, stats: Stats, c: ClientInfo): Record<string, unknown> {
+/** A client's JSON; `detail` (the one-client answer) adds the protocol's own state (`c.details()`). */
+export function clientJson(ctx: ShapesPorts, stats: Stats, c: ClientInfo, detail = false): Record<string, unknown> {
   const key = c.stream;
   const hub = key && key.stream ? ctx.hubs.find(key) : undefined;
   const t = stats.client(c.id);
@@ -207,6 +208,7 @@ export function clientJson(ctx: ShapesPorts, stats: Stats, c: ClientInfo): Recor
     send_bytes: t.send || c.bytesOut(),
     recv_bytes: t.recv || c.bytesIn(),
     kbps: kbpsJson(t.kbps),
+    ...(detail && c.details ? c.details() : {}),
   };
 }
 

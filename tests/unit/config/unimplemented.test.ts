@@ -55,7 +55,7 @@ describe("unimplemented directives", () => {
     expect(lines("listen 1935;\nvhost v { hls { enabled off; hls_keys on; } }\n")).toEqual([]);
     expect(lines("listen 1935;\nvhost v { hls { enabled on; hls_keys off; } }\n")).toEqual([]);
     expect(lines("listen 1935;\nvhost v { rtc { enabled on; dtls_role passive; } }\n")).toEqual([]);
-    expect(lines("listen 1935;\nvhost v { rtc { enabled on; dtls_role active; } }\n")[0]).toContain("vhost.rtc.dtls_role active");
+    expect(lines("listen 1935;\nvhost v { rtc { enabled on; dtls_version dtls1.0; } }\n")[0]).toContain("vhost.rtc.dtls_version dtls1.0");
     expect(lines("listen 1935;\nvhost v { play { atc on; } }\n")[0]).toContain("vhost.play.atc on");
     expect(lines("listen 1935;\nheartbeat { enabled on; url http://x/; }\n")[0]).toStartWith("t.conf:2: heartbeat:");
   });
@@ -142,7 +142,7 @@ const READ = `
     vhost.http_remux.drop_if_not_match vhost.http_remux.has_audio vhost.http_remux.has_video
     vhost.http_remux.guess_has_av vhost.rtc.enabled vhost.rtc.nack vhost.rtc.twcc vhost.rtc.rtc_to_rtmp
     vhost.rtc.rtmp_to_rtc vhost.rtc.keep_bframe vhost.rtc.keep_avc_nalu_sei vhost.rtc.stun_timeout
-    vhost.rtc.pli_for_rtmp vhost.rtc.opus_bitrate vhost.rtc.aac_bitrate vhost.srt.enabled vhost.srt.srt_to_rtmp
+    vhost.rtc.pli_for_rtmp vhost.rtc.opus_bitrate vhost.rtc.aac_bitrate vhost.rtc.dtls_role vhost.srt.enabled vhost.srt.srt_to_rtmp
 `.split(/\s+/).filter(Boolean);
 const COVERED = `
     ff_log_level first_wait_for_qlv vhost.hls.hls_mount vhost.hls.hls_key_file vhost.hls.hls_key_file_path
