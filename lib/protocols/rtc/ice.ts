@@ -22,6 +22,12 @@
  * controlled agent uses the one of highest priority. So after each check we move werift's selected pair to the
  * highest-priority nominated pair, upward only: priorities are fixed, so this settles within the first checks
  * (before DTLS completes) and never flaps between addresses afterwards, unlike a "latest STUN wins" rule.
+ * But the controlling agent's own choice may not be the highest-priority pair (Chromium ranks its pairs by
+ * network cost first: with UDP and TCP candidates it may send over a TCP pair while a UDP check of another
+ * interface also got nominated here, e.g. one whose responses never reach it). Its DTLS and SRTP travel only on
+ * the pair it selected: so once non-STUN data (RFC 7983: first byte above 3) arrives on a nominated pair, that
+ * pair is the one we send on, and priorities no longer move it; later data on another nominated pair (the peer
+ * switched) moves it there. Only STUN is sent on every pair, so data never flaps.
  */
 import { Candidate, candidateFoundation, candidatePriority, type RTCPeerConnection, StunProtocol } from "werift";
 
@@ -112,7 +118,7 @@ export function useSharedPort(
   out: SharedPortSend,
   candidates: SharedPortCandidate[],
   creds?: { ufrag: string; password: string },
-  onSelect?: (ip: string, port: number, transport: IceTransportKind, upgraded: boolean) => void,
+  onSelect?: (ip: string, port: number, transport: IceTransportKind, changed: boolean, byData: boolean) => void,
 ): SharedPortIce {
   const transports = pc.iceTransports;
   if (transports.length !== 1) throw new Error(`expected one bundled ICE transport, got ${transports.length}`);
@@ -169,6 +175,8 @@ export function useSharedPort(
   };
 
   let closed = false;
+  /** Non-STUN data arrived on a nominated pair: the peer's choice rules from then on. */
+  let peerChose = false;
   return {
     ufrag: conn.localUsername,
     password: conn.localPassword,
@@ -176,16 +184,28 @@ export function useSharedPort(
       const side = sides.get(kind);
       if (closed || !side) return;
       const before = conn.nominated;
-      side.transport.onData(d, [ip, port]);
-      // RFC 8445 8.1.1: the highest-priority nominated pair.
-      let best = conn.nominated;
-      for (const p of conn.checkList) {
-        if (p.nominated && (!best || p.remoteCandidate.priority > best.remoteCandidate.priority)) best = p;
+      const data = d.byteLength > 0 && d[0]! > 3;
+      if (data) {
+        // DTLS/SRTP/SRTCP: the pair the peer uses (see the file comment); chosen before werift answers it.
+        const at = (p: WeriftPair | undefined) => p && p.nominated && p.protocol === side.protocol && p.remoteAddr[0] === ip && p.remoteAddr[1] === port;
+        const used = at(conn.nominated) ? conn.nominated : conn.checkList.find(at);
+        if (used) {
+          peerChose = true;
+          if (conn.nominated !== used) conn.nominated = used;
+        }
       }
-      if (best && best !== conn.nominated && conn.nominated) conn.nominated = best;
+      side.transport.onData(d, [ip, port]);
+      if (!data && !peerChose) {
+        // RFC 8445 8.1.1: the highest-priority nominated pair.
+        let best = conn.nominated;
+        for (const p of conn.checkList) {
+          if (p.nominated && (!best || p.remoteCandidate.priority > best.remoteCandidate.priority)) best = p;
+        }
+        if (best && best !== conn.nominated && conn.nominated) conn.nominated = best;
+      }
       if (conn.nominated && conn.nominated !== before) {
         const n = conn.nominated;
-        onSelect?.(n.remoteAddr[0], n.remoteAddr[1], kindOf(n.protocol), before !== undefined);
+        onSelect?.(n.remoteAddr[0], n.remoteAddr[1], kindOf(n.protocol), before !== undefined, peerChose);
       }
     },
     nominated: () => {

@@ -332,7 +332,8 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     // (~16% at 150 sessions); 8 characters like SRS's, drawn until unused on the shared port.
     const creds = this.req.creds ?? this.uniqueIceCreds();
     this.ice = useSharedPort(pc, { send: (d, ip, port, t) => this.sendDatagram(d, ip, port, t) }, this.req.candidates, creds,
-      (ip, port, t, upgraded) => this.log.info(`rtc ICE selected pair -> ${t} ${ip}:${port}${upgraded ? " (higher-priority nomination, RFC 8445 8.1.1)" : ""}`));
+      (ip, port, t, changed, byData) => this.log.info(`rtc ICE selected pair -> ${t} ${ip}:${port}` +
+        `${!changed ? "" : byData ? " (the peer sends its DTLS/SRTP there)" : " (higher-priority nomination, RFC 8445 8.1.1)"}`));
     if (this.svc.mux.hasUfrag(this.ice.ufrag)) throw new RtcRefused(`ice-ufrag ${this.ice.ufrag} in use`, 400, 5023);
     for (const t of pc.getTransceivers()) {
       if (this.req.role === "play") {
