@@ -5,19 +5,20 @@
  *     Chromium page plays by WHEP; the selected candidate pair of both (getStats) is TCP, and the server's session
  *     log says no packet of theirs came or went by UDP.
  *  2. `protocol all`, Chromium inside a network namespace this test creates (tests/helpers/netns.ts: a veth pair
- *     with 10.x addresses; the server listens on the host end): while UDP passes, a WHIP publisher selects the UDP pair (higher priority);
- *     then an nftables rule in the namespace's output chain drops every UDP packet to the server, and a publisher
- *     and a player both connect over TCP with the UDP candidate still offered. Needs root (ip netns, nft); the
- *     test FAILS with the reason when the namespace cannot be made.
- *     (Chromium's own flags cannot express "no UDP to this host": --webrtc-ip-handling-policy
- *     =disable_non_proxied_udp would also turn off the TCP host candidates we want to see used.)
+ *     with 10.x addresses; the server listens on the host end): while UDP passes, a WHIP publisher selects the
+ *     UDP pair (higher priority); then an nftables rule in the namespace's output chain drops every UDP packet to
+ *     the server, and a publisher and a player both connect over TCP with the UDP candidate still offered. A
+ *     real block, as a firewall does it (rather than a Chromium flag): Chromium still tries UDP, the rule's
+ *     counter shows its dropped checks. Needs root (ip netns, nft); the test FAILS with the reason when the
+ *     namespace cannot be made.
  *  3. reload: rtc_server.tcp.listen moved by SIGHUP; a new WHEP session connects on the new TCP port, the old one
  *     is closed; then `protocol all` by reload offers both.
  *  4. the ICE-TCP port under garbage (bad length, non-STUN first frame, unknown ufrag, silence): each connection is
  *     closed, the server keeps serving.
  *  5. SIGTERM with a TCP-connected Chromium viewer: the server exits within 3 s.
- * Chromium reaches a loopback TCP candidate with --allow-loopback-in-peer-connection (tests/helpers/browser.ts),
- * like a UDP one.
+ * Loopback: Chromium connects to a 127.0.0.1 TCP candidate with or without --allow-loopback-in-peer-connection
+ * (tried by hand: without it, its TCP connection comes from its "any address" network, a peer-reflexive
+ * 127.0.0.1 tcptype active candidate); these tests keep the flags of tests/helpers/browser.ts.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect } from "node:net";
