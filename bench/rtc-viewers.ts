@@ -76,6 +76,7 @@ const { values: a } = parseArgs({
     burst: { type: "string" },
     base: { type: "string", default: "100" },
     tcp: { type: "boolean", default: false },
+    prof: { type: "string" },
   },
 });
 const CLIENT = a.client === "pion" ? "pion" : "werift";
@@ -145,7 +146,9 @@ const HOST = netns ? netns.hostIp : "127.0.0.1";
 const cwd = mkdtempSync("/tmp/srs-ts-rtc-bench-cwd.");
 mkdirSync(cwd, { recursive: true });
 const out = openSync(a.log!, "a");
-const server = spawn(process.execPath, [join(src, "main.ts")], {
+// --prof DIR: the server runs with Bun's CPU and heap profilers (markdown), written to DIR when it exits (SIGTERM at the end).
+const profArgs = a.prof ? ["--cpu-prof-md", `--cpu-prof-dir=${resolve(a.prof)}`, "--heap-prof-md", `--heap-prof-dir=${resolve(a.prof)}`] : [];
+const server = spawn(process.execPath, [...profArgs, join(src, "main.ts")], {
   cwd,
   stdio: ["ignore", out, out],
   env: {
@@ -712,5 +715,12 @@ async function burst(): Promise<void> {
 }
 
 await load.close();
+if (a.prof && server.exitCode === null) {
+  // a graceful stop writes the profiles
+  const exited = new Promise<void>((r) => server.once("exit", () => r()));
+  server.kill("SIGTERM");
+  await Promise.race([exited, Bun.sleep(15000)]);
+  console.log(`profiles in ${resolve(a.prof)}`);
+}
 cleanup();
 process.exit(0);
