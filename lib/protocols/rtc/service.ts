@@ -8,8 +8,8 @@
  *                frames (rfc4571.ts), routed by the same router as the datagrams; `protocol` picks the
  *                candidates advertised (udp, tcp or all).
  *  - ice.ts      werift's ICE agent is kept, but its gathering is replaced per session so its single
- *                StunProtocol sends/receives through the mux instead of its own sockets (ICE-lite; the first
- *                nominated pair stays the media path).
+ *                StunProtocol sends/receives through the mux instead of its own sockets (ICE-lite; media go
+ *                on the nominated pair the browser sends its DTLS/SRTP on).
  *  - session.ts  a publisher (RTP -> hub) or a viewer (hub -> RTP), with werift doing DTLS-SRTP, RTCP, NACK.
  *  - h264-rtp.ts our RFC 6184 packetizer/depacketizer; output.ts the per-hub shared packetizer.
  *  - api.ts      SRS's signalling: /rtc/v1/publish/, /rtc/v1/play/, WHIP/WHEP and DELETE.
