@@ -187,7 +187,8 @@ export function useSharedPort(
       const data = d.byteLength > 0 && d[0]! > 3;
       if (data) {
         // DTLS/SRTP/SRTCP: the pair the peer uses (see the file comment); chosen before werift answers it.
-        const at = (p: WeriftPair | undefined) => p && p.nominated && p.protocol === side.protocol && p.remoteAddr[0] === ip && p.remoteAddr[1] === port;
+        const at = (p: WeriftPair | undefined) =>
+          p !== undefined && p.nominated && p.protocol === side.protocol && p.remoteAddr[0] === ip && p.remoteAddr[1] === port;
         const used = at(conn.nominated) ? conn.nominated : conn.checkList.find(at);
         if (used) {
           peerChose = true;

@@ -2,9 +2,9 @@
  * WebRTC's part of reload: `rtc_server` enabled/listen/protocol/tcp move the service (its UDP port and its ICE-TCP
  * listener). New ports are bound first (ones that cannot be bound keep the old service as it was), then the old
  * service closes with its sessions (their ICE/DTLS lives on the old socket or connection: players and publishers
- * join again). A port the old service holds (e.g. only `tcp.listen` changed: the UDP port stays) is freed first. candidate and
- * api_as_candidates are read per offer; the vhost's `rtc` section per session. (SRS: on_reload_rtc_server does
- * nothing, a restart is needed.)
+ * join again). A port the old service holds (e.g. only `tcp.listen` changed: the UDP port stays) is freed first.
+ * candidate and api_as_candidates are read per offer; the vhost's `rtc` section per session.
+ * (SRS: on_reload_rtc_server does nothing, a restart is needed.)
  */
 import { globalChange, vhostChanges } from "../../config/diff.ts";
 import { applied, failed, type ReloadHandler, type ReloadOutcome, type Slot, splitKeys } from "../../reload/handler.ts";

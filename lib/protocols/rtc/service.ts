@@ -109,11 +109,6 @@ export class RtcService implements RtcServiceView {
     return ports(c.listens).some((p) => udp.includes(p)) || (c.tcp.enabled && ports(c.tcp.listens).some((p) => tcp.includes(p)));
   }
 
-  /** The ICE-TCP port (IPv4, else IPv6), undefined when rtc_server.tcp is off. */
-  get tcpPort(): number | undefined {
-    return this.tcp.portFor("ipv4") ?? this.tcp.portFor("ipv6");
-  }
-
   async start(): Promise<void> {
     const c = this.ctx.config.rtcServer();
     // The UDP port is always bound, as SRS (protocol only chooses the candidates advertised).
