@@ -5,7 +5,7 @@
  *
  *   bun bench/rtc-viewers.ts [--client werift|pion] [--steps 10,25,50,100,150,200,250,300,350,400] [--seconds 15]
  *       [--warmup 3] [--fps 25] [--snapshot [REV]] [--join 4] [--join-rate 25] [--rcvbuf 1048576] [--no-stop]
- *       [--no-audio] [--log FILE] [--clip FILE]
+ *       [--no-audio] [--log FILE] [--clip FILE] [--tcp]
  *   bun bench/rtc-viewers.ts --client pion --burst 200 --base 100 [--seconds 15] [--warmup 3] [--snapshot [REV]]
  *
  * - Starts our server (bun main.ts) on free ports, from the working tree or, with --snapshot, from
@@ -26,6 +26,10 @@
  *   how many are at full frame rate (>= 90% of --fps), the server's CPU (utime+stime from /proc/PID/stat, % of
  *   one core), its RSS (VmRSS, peak sampled every 250 ms over the step and end) and the load's own CPU (this
  *   process for werift, the pion-client processes for pion).
+ * - --tcp (werift only): WebRTC over TCP (ICE-TCP): the server offers TCP candidates only (rtc_server protocol
+ *   tcp, tcp enabled on a free port) and the werift viewers connect by TCP (their active TCP candidates);
+ *   --rcvbuf does not apply. werift's client waits 50 ms for the answer to its one TCP check (no
+ *   retransmission): under load some viewers fail ICE on their side (bench/README.md).
  * - Stops after the step where a connected viewer fell below full rate, more than 2% of the viewers failed to
  *   connect, or the load tool used >= 90% of a core (unless --no-stop), prints a table and `RESULT {json}`.
  * - --burst N --base M (pion only): M viewers join (paced as above) and play; after the warm-up their rate is
@@ -71,12 +75,16 @@ const { values: a } = parseArgs({
     client: { type: "string", default: "werift" },
     burst: { type: "string" },
     base: { type: "string", default: "100" },
+    tcp: { type: "boolean", default: false },
+    prof: { type: "string" },
   },
 });
 const CLIENT = a.client === "pion" ? "pion" : "werift";
 if (a.client !== CLIENT) throw new Error(`--client werift|pion, not ${a.client}`);
 const BURST = a.burst === undefined ? 0 : Math.min(2000, Math.max(1, Math.floor(Number(a.burst)) || 1));
 const BASE = Math.min(2000, Math.max(0, Math.floor(Number(a.base)) || 0));
+const TCP = a.tcp === true;
+if (TCP && CLIENT !== "werift") throw new Error("--tcp needs --client werift (pion-client has no ICE-TCP option)");
 if (BURST && CLIENT !== "pion") throw new Error("--burst needs --client pion (a burst of in-process werift viewers measures this process)");
 const STEPS = a.steps!.split(",").map((s) => Math.min(2000, Math.max(1, Math.floor(Number(s)) || 1)));
 const SECONDS = Math.min(120, Math.max(2, Number(a.seconds) || 15));
@@ -123,7 +131,7 @@ if (a.snapshot) {
   symlinkSync(join(ROOT, "node_modules"), join(src, "node_modules"));
   srcNote = `snapshot of ${rev}`;
 }
-const [rtmpPort, httpPort, apiPort, udpPort] = [await freePort(), await freePort(), await freePort(), await freeUdpPort()];
+const [rtmpPort, httpPort, apiPort, udpPort, tcpPort] = [await freePort(), await freePort(), await freePort(), await freeUdpPort(), await freePort()];
 // pion gathers no loopback candidate: its viewers run in a namespace, the server's API and candidate are the
 // host end of the veth.
 let netns: Netns | null = null;
@@ -138,7 +146,9 @@ const HOST = netns ? netns.hostIp : "127.0.0.1";
 const cwd = mkdtempSync("/tmp/srs-ts-rtc-bench-cwd.");
 mkdirSync(cwd, { recursive: true });
 const out = openSync(a.log!, "a");
-const server = spawn(process.execPath, [join(src, "main.ts")], {
+// --prof DIR: the server runs with Bun's CPU and heap profilers (markdown), written to DIR when it exits (SIGTERM at the end).
+const profArgs = a.prof ? ["--cpu-prof-md", `--cpu-prof-dir=${resolve(a.prof)}`, "--heap-prof-md", `--heap-prof-dir=${resolve(a.prof)}`] : [];
+const server = spawn(process.execPath, [...profArgs, join(src, "main.ts")], {
   cwd,
   stdio: ["ignore", out, out],
   env: {
@@ -148,6 +158,7 @@ const server = spawn(process.execPath, [join(src, "main.ts")], {
     SRS_HTTP_API_LISTEN: `${HOST}:${apiPort}`,
     SRS_RTC_SERVER_ENABLED: "on",
     SRS_RTC_SERVER_LISTEN: String(udpPort),
+    ...(TCP ? { SRS_RTC_SERVER_PROTOCOL: "tcp", SRS_RTC_SERVER_TCP_ENABLED: "on", SRS_RTC_SERVER_TCP_LISTEN: String(tcpPort) } : {}),
     CANDIDATE: HOST,
     SRS_VHOST_RTC_ENABLED: "on",
     SRS_VHOST_RTC_RTMP_TO_RTC: "on",
@@ -184,7 +195,7 @@ if (pub.exitCode !== null) {
   cleanup();
   throw new Error(`publisher exited with ${pub.exitCode}`);
 }
-console.log(`rtc-viewers: ${CLIENT} viewers; server ${srcNote}, pid ${PID}, rtc udp ${udpPort}, api ${HOST}:${apiPort}; ` +
+console.log(`rtc-viewers: ${CLIENT} viewers; server ${srcNote}, pid ${PID}, rtc ${TCP ? `tcp ${tcpPort}` : `udp ${udpPort}`}, api ${HOST}:${apiPort}; ` +
   `${require("node:os").cpus().length} cores; ` + (BURST ? `burst ${BURST} onto ${BASE} playing` : `steps ${STEPS.join(",")}`) +
   `, ${SECONDS} s windows (+${WARMUP} s warm-up), full rate >= ${(0.9 * FPS).toFixed(1)} fps`);
 
@@ -232,7 +243,7 @@ const viewers: Viewer[] = [];
 let ufragRetries = 0;
 
 async function addViewer(): Promise<Viewer> {
-  const pc = loopbackPeerConnection();
+  const pc = loopbackPeerConnection({ tcp: TCP });
   const v: Viewer = { pc, frames: 0, bytes: 0, videoPkts: 0, audioPkts: 0, maxSeq: -1, firstSeq: 0, unique: 0,
     seen: new Uint8Array(65536), state: "new" };
   pc.connectionStateChange.subscribe((s) => (v.state = s));
@@ -704,5 +715,12 @@ async function burst(): Promise<void> {
 }
 
 await load.close();
+if (a.prof && server.exitCode === null) {
+  // a graceful stop writes the profiles
+  const exited = new Promise<void>((r) => server.once("exit", () => r()));
+  server.kill("SIGTERM");
+  await Promise.race([exited, Bun.sleep(15000)]);
+  console.log(`profiles in ${resolve(a.prof)}`);
+}
 cleanup();
 process.exit(0);

@@ -94,6 +94,9 @@ export function checkSemantics(cfg: SrsConfig): void {
   const rtc = cfg.rtcServer();
   if (rtc.enabled && !(rtc.listen >= 0 && rtc.listen <= 65535)) fail(`rtc_server.listen=${rtc.listen} is invalid`, find("rtc_server.listen"));
   for (const l of rtc.enabled ? rtc.listens : []) if (!isValidEndpoint(l)) fail(`rtc_server.listen=${l} is invalid`, find("rtc_server.listen"));
+  for (const l of rtc.enabled && rtc.tcp.enabled ? rtc.tcp.listens : []) {
+    if (!isValidEndpoint(l)) fail(`rtc_server.tcp.listen=${l} is invalid`, find("rtc_server.tcp.listen"));
+  }
   const srt = cfg.srtServer();
   for (const l of srt.enabled ? srt.listens : []) if (!isValidEndpoint(l)) fail(`srt_server.listen=${l} is invalid`, find("srt_server.listen"));
 

@@ -10,8 +10,16 @@ export interface RtcServerConfig {
   listens: string[];
   /** Candidate IP/host, `$VAR` expanded (unset var → `*`), default `*`. */
   candidate: string;
+  /**
+   * The candidates advertised: `udp` (default), `tcp` (passive TCP candidates only, RFC 6544), `all` (both, TCP at
+   * a lower priority). `tcp`/`all` need `tcp { enabled on; }`; without it UDP candidates are advertised.
+   */
   protocol: "udp" | "tcp" | "all";
-  tcp: { enabled: boolean; listen: number };
+  /**
+   * ICE over TCP (SRS's "WebRTC over TCP"): `enabled` (default off) and the TCP port of its first `listen`
+   * (default 8000, the UDP port's number; -1 when not a valid endpoint); `listens`: every value, as `listen`.
+   */
+  tcp: { enabled: boolean; listen: number; listens: string[] };
   ipFamily: "ipv4" | "ipv6" | "all";
   apiAsCandidates: boolean;
   resolveApiDomain: boolean;
@@ -53,13 +61,14 @@ export function rtcServerOf(g: Scope): RtcServerConfig {
   const protocol = s.str("protocol", "udp");
   const family = s.str("ip_family", "ipv4");
   const listens = s.list("listen", ["8000"]);
+  const tcpListens = tcp.list("listen", ["8000"]);
   return {
     enabled: s.boolOn("enabled"),
     listen: portOf(listens[0] ?? "8000"),
     listens,
     candidate: expandDollar(s.str("candidate", "*"), g.env),
     protocol: protocol === "tcp" || protocol === "all" ? protocol : "udp",
-    tcp: { enabled: tcp.boolOn("enabled"), listen: tcp.int("listen", 8000) },
+    tcp: { enabled: tcp.boolOn("enabled"), listen: portOf(tcpListens[0] ?? "8000"), listens: tcpListens },
     ipFamily: family === "ipv6" || family === "all" ? family : "ipv4",
     apiAsCandidates: s.boolNotOff("api_as_candidates"),
     resolveApiDomain: s.boolNotOff("resolve_api_domain"),

@@ -112,8 +112,6 @@ export const UNIMPLEMENTED: readonly Rule[] = [
   { path: "tcmalloc_release_rate", kind: "leaf", ok: [], what: "tcmalloc tuning (not applicable)" },
   { path: "ff_log_dir", kind: "leaf", ok: ["./objs", "/dev/null"], what: "FFmpeg log dir (no FFmpeg processes are run)" },
   { path: "http_server.https", kind: "block-on", what: "HTTPS for HTTP-FLV/TS/HLS and static files" },
-  { path: "rtc_server.protocol", kind: "leaf", ok: ["udp"], what: "WebRTC over TCP (udp is used)" },
-  { path: "rtc_server.tcp", kind: "block-on", what: "WebRTC over TCP" },
   { path: "rtc_server.ecdsa", kind: "leaf", ok: ["on"], what: "RSA DTLS certificates (ECDSA is used)" },
   { path: "rtc_server.encrypt", kind: "leaf", ok: ["on"], what: "unencrypted RTP (SRTP is always used: browsers refuse media without DTLS-SRTP)" },
   { path: "rtc_server.reuseport", kind: "leaf", ok: ["1"], what: "several UDP sockets per port" },

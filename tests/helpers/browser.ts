@@ -16,9 +16,10 @@ export interface TestBrowser {
 
 /**
  * `netns`: run Chromium inside that network namespace (tests/helpers/netns.ts) through a wrapper script doing
- * `ip netns exec`; playwright talks to it over pipes, so it need not reach the test's own network.
+ * `ip netns exec`; playwright talks to it over pipes, so it need not reach the test's own network. `args`: flags
+ * added to the ones below.
  */
-export async function launchBrowser(opts: { netns?: string } = {}): Promise<TestBrowser> {
+export async function launchBrowser(opts: { netns?: string; args?: string[] } = {}): Promise<TestBrowser> {
   const dir = tempDir("srs-ts-chromium-");
   let executablePath = CHROMIUM;
   if (opts.netns) {
@@ -34,6 +35,7 @@ export async function launchBrowser(opts: { netns?: string } = {}): Promise<Test
       "--disable-background-networking", "--disable-component-update", "--disable-sync",
       "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--autoplay-policy=no-user-gesture-required",
       "--allow-loopback-in-peer-connection", "--disable-features=WebRtcHideLocalIpsWithMdns",
+      ...(opts.args ?? []),
     ],
   });
   return {

@@ -7,11 +7,13 @@ import { RTCPeerConnection, RTCRtpCodecParameters } from "werift";
  * A werift peer connection for a WHEP viewer on loopback: no ICE servers, the loopback host candidate, H.264
  * (constrained baseline, NACK/PLI) and Opus. Also used by bench/rtc-viewers.ts.
  */
-export function loopbackPeerConnection(): RTCPeerConnection {
+export function loopbackPeerConnection(opts: { tcp?: boolean } = {}): RTCPeerConnection {
   return new RTCPeerConnection({
     iceServers: [],
     iceAdditionalHostAddresses: ["127.0.0.1"],
     iceUseIpv6: false,
+    // `tcp`: also active TCP candidates (ICE-TCP, RFC 6544): with a server offering TCP only, the pair is TCP.
+    ...(opts.tcp ? { iceUseTcp: true } : {}),
     // werift also gathers the machine's other interfaces (eth0, test-made veths): check and nominate only the
     // loopback pair, so the pair the server (ICE-lite, first nomination wins) locks on is the one we use.
     iceFilterCandidatePair: (pair) => (pair.protocol as { localCandidate?: { host: string } }).localCandidate?.host === "127.0.0.1",

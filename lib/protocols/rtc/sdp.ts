@@ -130,6 +130,8 @@ function keepPayloads(lines: string[], keep: number[]): string[] {
 export interface CandidateAddress {
   ip: string;
   port: number;
+  /** "udp" when absent; "tcp": a passive ICE-TCP candidate (RFC 6544). */
+  transport?: "udp" | "tcp";
 }
 
 /**

@@ -4,11 +4,15 @@
  * How it fits together (see each file's header):
  *  - udp-mux.ts  ONE node:dgram socket on rtc_server.listen for all sessions; datagrams are routed by STUN
  *                USERNAME (our ICE ufrag, after MESSAGE-INTEGRITY) and then by the bound source address.
+ *  - tcp-mux.ts  ICE over TCP (rtc_server.tcp, RFC 6544): one TCP listener whose connections carry RFC 4571
+ *                frames (rfc4571.ts), routed by the same router as the datagrams; `protocol` picks the
+ *                candidates advertised (udp, tcp or all).
  *  - ice.ts      werift's ICE agent is kept, but its gathering is replaced per session so its single
- *                StunProtocol sends/receives through the mux instead of its own sockets (ICE-lite; the first
- *                nominated pair stays the media path).
+ *                StunProtocol sends/receives through the mux instead of its own sockets (ICE-lite; media go
+ *                on the nominated pair the browser sends its DTLS/SRTP on).
  *  - session.ts  a publisher (RTP -> hub) or a viewer (hub -> RTP), with werift doing ICE, DTLS and the publishers'
- *                SRTP/RTCP/NACK; a viewer's media goes out through rtp-send.ts + srtp.ts (our sender, batched sends).
+ *                SRTP/RTCP/NACK; a viewer's media goes out through rtp-send.ts + srtp.ts (our sender, batched sends)
+ *                and, after its first SRTCP, the session answers it without werift.
  *  - h264-rtp.ts our RFC 6184 packetizer/depacketizer; output.ts the per-hub shared packetizer.
  *  - api.ts      SRS's signalling: /rtc/v1/publish/, /rtc/v1/play/, WHIP/WHEP and DELETE.
  * The bridges are the stream hub: a WebRTC publisher feeds RTMP/FLV/HLS players and WebRTC viewers; an
@@ -23,8 +27,10 @@ import { formatEndpoint, ipv6OnlyFor, parseEndpoints } from "../../net/endpoint.
 import type { SrsConfig } from "../../config/index.ts";
 import type { Lifecycle } from "../../lifecycle.ts";
 import { HandshakeGate } from "./admission.ts";
+import { useNativeX25519 } from "./dtls-x25519.ts";
 import { candidateAddresses, type OfferInfo, prepareOffer, SdpError } from "./sdp.ts";
 import { type RtcRole, RtcRefused, type RtcServiceView, RtcSession, type RtcSessionPorts } from "./session.ts";
+import { RtcTcpMux } from "./tcp-mux.ts";
 import { UdpMux } from "./udp-mux.ts";
 
 /** What the WebRTC service needs of the server (lib/server.ts, the composition root, satisfies it). */
@@ -62,6 +68,8 @@ const HANDSHAKE_SLOT_MS = 10_000;
 
 export class RtcService implements RtcServiceView {
   readonly mux: UdpMux;
+  /** The ICE-TCP listener (rtc_server.tcp); listening only with `tcp { enabled on; }`. */
+  readonly tcp: RtcTcpMux;
   readonly gate = new HandshakeGate(MAX_HANDSHAKES, JOIN_WAIT_MS, HANDSHAKE_SLOT_MS);
   /** The server's one DTLS certificate (ECDSA P-256, self-signed), made at start, shared by every session. */
   certificate: RTCCertificate | undefined;
@@ -75,27 +83,67 @@ export class RtcService implements RtcServiceView {
 
   constructor(readonly ctx: RtcServicePorts) {
     this.mux = new UdpMux(ctx.log);
+    this.tcp = new RtcTcpMux(ctx.log, this.mux);
   }
 
+  /** The UDP port. */
   get port(): number {
     return this.mux.port;
   }
 
+  /** Where it listens, for reload's messages: "udp 8000" or "udp 8000, tcp 8000". */
+  get listening(): string {
+    const t = this.tcp.ports();
+    return `udp ${this.mux.ports().join(",")}${t.length ? `, tcp ${t.join(",")}` : ""}`;
+  }
+
+  /** Whether the service holds one of the ports `c` would bind (those must be freed before the new one starts). */
+  holdsPortsOf(c: { listens: string[]; tcp: { enabled: boolean; listens: string[] } }): boolean {
+    const ports = (values: string[]) => {
+      try {
+        return parseEndpoints(values).map((e) => e.port);
+      } catch {
+        return [];
+      }
+    };
+    const udp = this.mux.ports();
+    const tcp = this.tcp.ports();
+    return ports(c.listens).some((p) => udp.includes(p)) || (c.tcp.enabled && ports(c.tcp.listens).some((p) => tcp.includes(p)));
+  }
+
   async start(): Promise<void> {
     const c = this.ctx.config.rtcServer();
-    if (c.protocol === "tcp") this.ctx.log.warn(`rtc_server: protocol tcp is not supported, using udp`);
-    const eps = parseEndpoints(c.listens);
+    // The UDP port is always bound, as SRS (protocol only chooses the candidates advertised).
     const at: string[] = [];
-    for (const ep of eps) {
-      try {
-        const port = await this.mux.listen(ep.port, ep.host, ipv6OnlyFor(ep, eps));
-        at.push(`udp://${formatEndpoint({ host: ep.host, port })}`);
-      } catch (e) {
-        throw new Error(`listen rtc_server udp://${formatEndpoint(ep)}: ${(e as Error).message}`);
+    const bind = async (kind: "udp" | "tcp", listens: string[]) => {
+      const eps = parseEndpoints(listens);
+      for (const ep of eps) {
+        try {
+          const port = kind === "udp"
+            ? await this.mux.listen(ep.port, ep.host, ipv6OnlyFor(ep, eps))
+            : await this.tcp.listen(ep.port, ep.host, ipv6OnlyFor(ep, eps));
+          at.push(`${kind}://${formatEndpoint({ host: ep.host, port })}`);
+        } catch (e) {
+          throw new Error(`listen rtc_server${kind === "tcp" ? ".tcp" : ""} ${kind}://${formatEndpoint(ep)}: ${(e as Error).message}`);
+        }
       }
+    };
+    try {
+      await bind("udp", c.listens);
+      if (c.tcp.enabled) await bind("tcp", c.tcp.listens);
+    } catch (e) {
+      // Nothing half-bound stays behind (a reload that fails keeps the old service as it was).
+      await this.tcp.close();
+      await this.mux.close();
+      throw e;
+    }
+    if (c.protocol !== "udp" && !c.tcp.enabled) {
+      this.ctx.log.warn(`rtc_server: protocol ${c.protocol} needs tcp { enabled on; }: advertising udp candidates only`);
     }
     // One certificate for the whole server, as SRS: werift would otherwise make (and cache process-wide) its
     // own on the first session, delaying that join by its key generation + self-signing (~60 ms).
+    // werift's DTLS does its x25519 ECDHE in JS (~3.4 ms a handshake); node:crypto's is ~0.1 ms (dtls-x25519.ts).
+    if (!useNativeX25519()) this.ctx.log.warn("rtc: native X25519 unavailable in this runtime, DTLS key exchange stays in JS");
     const cert = await RTCDtlsTransport.SetupCertificate();
     const fingerprints = cert.getFingerprints();
     cert.getFingerprints = () => fingerprints; // parsed once, not per answer
@@ -105,9 +153,10 @@ export class RtcService implements RtcServiceView {
       const now = Date.now();
       for (const s of this.sessions.values()) s.everySecond(now);
     }, 1000);
-    // Quit: the sessions end with the other clients; then the shared UDP sockets close.
+    // Quit: the sessions end with the other clients; then the shared UDP sockets and the ICE-TCP listener close.
     this.unregister = this.ctx.lifecycle.register({ name: "rtc server", phase: "finish", close: () => this.close() });
-    this.ctx.log.trace(`rtc server listen at ${at.join(" ")}, candidate=${c.candidate}, ip_family=${c.ipFamily}`);
+    this.ctx.log.trace(`rtc server listen at ${at.join(" ")}, candidate=${c.candidate}, ip_family=${c.ipFamily}, ` +
+      `protocol=${this.candidateProtocol(c.protocol)}`);
   }
 
   async close(): Promise<void> {
@@ -116,8 +165,16 @@ export class RtcService implements RtcServiceView {
     if (this.timer) clearInterval(this.timer);
     this.gate.close();
     this.running = false;
+    // Stop accepting ICE-TCP first; each session's end closes its TCP connections; then the rest (unbound) go.
+    this.tcp.stopAccepting();
     await Promise.all([...this.sessions.values()].map((s) => s.close("server quit")));
+    await this.tcp.close();
     await this.mux.close();
+  }
+
+  /** What `protocol` gives with the listeners we have: tcp/all fall back to udp without an ICE-TCP listener. */
+  private candidateProtocol(p: "udp" | "tcp" | "all"): "udp" | "tcp" | "all" {
+    return this.tcp.listening ? p : "udp";
   }
 
   /** Validates an offer, creates the session and returns its answer; throws RtcRefused/SdpError. */
@@ -138,15 +195,18 @@ export class RtcService implements RtcServiceView {
     const full = this.ctx.clients.whyFull();
     if (full) throw new RtcRefused(full, 503, 1074);
     const c = this.ctx.config.rtcServer();
-    const candidates = candidateAddresses({
-      candidate: c.candidate,
-      port: this.mux.portFor("ipv4"),
-      port6: this.mux.portFor("ipv6"),
-      ipFamily: c.ipFamily,
-      eip: r.eip,
-      apiHost: r.apiHost,
-      apiAsCandidates: c.apiAsCandidates,
+    // SRS: udp -> UDP host candidates, tcp -> passive TCP ones only, all -> both (TCP's priority is lower,
+    // RFC 6544 4.2, so a browser that can use UDP does). `?eip=ip:port` sets the port of both, as SRS.
+    const protocol = this.candidateProtocol(c.protocol);
+    const addresses = (port: number | undefined, port6: number | undefined) => candidateAddresses({
+      candidate: c.candidate, port, port6, ipFamily: c.ipFamily, eip: r.eip, apiHost: r.apiHost, apiAsCandidates: c.apiAsCandidates,
     });
+    const candidates = [
+      ...(protocol !== "tcp" ? addresses(this.mux.portFor("ipv4"), this.mux.portFor("ipv6")) : []),
+      ...(protocol !== "udp"
+        ? addresses(this.tcp.portFor("ipv4"), this.tcp.portFor("ipv6")).map((a) => ({ ...a, transport: "tcp" as const }))
+        : []),
+    ];
     // Admission: hold this join (its HTTP answer) until fewer than MAX_HANDSHAKES sessions are handshaking.
     const release = await this.gate.acquire();
     if (!release) throw new RtcRefused(`too many WebRTC joins in progress (${this.gate.stats.queued} waiting), retry later`, 503, 5000);

@@ -14,13 +14,14 @@
  * viewer keeps getting every frame (its decoder recovers on the next keyframe). Sender reports go out every
  * second from the service's timer (everySecond).
  * Once the first SRTCP packet from the viewer authenticates with our own SRTP context (proof that its DTLS
- * handshake is complete: no flight of ours can still need a retransmission), werift is let go (detach): its
+ * handshake is complete: no flight of ours can still need a retransmission), werift is let go (releaseWerift): its
  * peer connection (~2,000 objects, ~180 KB per viewer) is freed and the session answers the rest itself: STUN
  * consent checks (stun.ts bindingSuccess, RFC 7675), the viewer's RTCP (rtcp.ts readRtcp: reports, NACK, PLI/FIR,
  * BYE) and a DTLS alert record, taken as the end (RFC 6347 4.1: after the handshake only alerts can come).
- * The session ends on DELETE, kick, a DTLS alert (close_notify), an RTCP BYE (RFC 3550 6.6), or when nothing
+ * The session ends on DELETE, kick, a DTLS alert (close_notify), an RTCP BYE (RFC 3550 6.6), when nothing
  * (STUN, DTLS, SRTP, SRTCP) arrived from the peer for rtc.stun_timeout: stacks like pion send consent STUN
- * only while no media flows, so a viewer's receiver reports and NACKs are its liveness, as in SRS.
+ * only while no media flows, so a viewer's receiver reports and NACKs are its liveness, as in SRS; or when the
+ * ICE-TCP connection (tcp-mux.ts) carrying its selected pair closes (as SRS expires the session).
  */
 import { randomBytes } from "node:crypto";
 import {
@@ -46,7 +47,7 @@ import type { MediaPacket, StreamKey } from "../../media/packet.ts";
 import type { StreamHubs } from "../../hub/registry.ts";
 import type { AccessControl } from "../../access.ts";
 import { H264Depacketizer } from "./h264-rtp.ts";
-import { type SharedPortIce, useSharedPort } from "./ice.ts";
+import { type IceTransportKind, type SharedPortIce, useSharedPort } from "./ice.ts";
 import { TWCC_URI, TwccRecorder } from "./twcc.ts";
 import { watchPeerClose } from "./peer-close.ts";
 import { type RtcOutput, rtcOutput, type RtcUnit, type RtcViewerSink } from "./output.ts";
@@ -56,7 +57,7 @@ import type { CandidateAddress, OfferInfo } from "./sdp.ts";
 import { RTCP_RR, readRtcp, ReplayWindow } from "./rtcp.ts";
 import { SrtpContext, srtpProfileName } from "./srtp.ts";
 import { bindingSuccess, datagramKind, parseStun } from "./stun.ts";
-import type { MuxEndpoint, MuxTarget, UdpMux } from "./udp-mux.ts";
+import type { MuxEndpoint, MuxTarget, RtcTransport, UdpMux } from "./udp-mux.ts";
 import { type SendParams, sendParams, srtpKeying } from "./werift-media.ts";
 
 /** Video packets a viewer keeps for NACKs (~10 s at 1 Mbps, ~2 s at 5 Mbps); references to shared payloads. */
@@ -151,6 +152,8 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
   private dtlsRole = "";
   private inBytes = 0;
   private outBytes = 0;
+  /** Packets in/out per transport (the close log line; tests check which path carried a session). */
+  private packets = { udp: { in: 0, out: 0 }, tcp: { in: 0, out: 0 } };
   private hub: StreamHub | undefined;
   /** A publisher's claim on the stream; a viewer holds the hub until it joins the output (playLease). */
   private publishing: PublishLease | undefined;
@@ -183,11 +186,11 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
   private rtp: ViewerRtpSender | undefined;
   /** Where the viewer's media goes: the nominated pair's address on the shared port. */
   private target: MuxTarget | undefined;
-  /** The viewer's SRTCP, decrypted by us; its first packet lets werift go (detach). */
+  /** The viewer's SRTCP, decrypted by us; its first packet lets werift go (releaseWerift). */
   private srtcpIn: SrtpContext | undefined;
   private replay = new ReplayWindow();
   /** werift let go: STUN, DTLS alerts and RTCP are ours. */
-  private detached = false;
+  private released = false;
   private nacks = 0;
   private plis = 0;
   private waitKeyframe = true;
@@ -230,11 +233,12 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     const out: Record<string, unknown> = {
       role: this.req.role,
       session: this.sessionId,
-      state: this.closed ? "closed" : this.detached ? "connected" : this.pc?.connectionState ?? "new",
+      state: this.closed ? "closed" : this.released ? "connected" : this.pc?.connectionState ?? "new",
       ice: {
-        local: this.req.candidates.map((c) => `${c.ip}:${c.port}`),
+        // the candidates offered (a TCP one as "tcp/ip:port"), the selected pair's remote address and transport
+        local: this.req.candidates.map((c) => `${c.transport === "tcp" ? "tcp/" : ""}${c.ip}:${c.port}`),
         remote: pair ? `${pair.ip}:${pair.port}` : "",
-        protocol: "udp",
+        protocol: pair?.transport ?? "",
       },
       dtls_role: this.dtlsRole,
       last_seen_ms: Date.now() - this.lastSeenAt,
@@ -294,7 +298,7 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
         else if (why) this.log.warn(`rtc play ${hub.name}: ${why}`);
       }
       this.log.trace(`rtc ${this.req.role} ${hub.name}${this.param} session=${this.sessionId} ip=${this.ip} ` +
-        `candidates=${this.req.candidates.map((c) => `${c.ip}:${c.port}`).join(",")}` +
+        `candidates=${this.req.candidates.map((c) => `${c.transport ?? "udp"}/${c.ip.includes(":") ? `[${c.ip}]` : c.ip}:${c.port}`).join(",")}` +
         `${this.req.offer.video ? ` h264 pt=${this.req.offer.video.pt}` : ""}${this.req.offer.audio ? ` opus pt=${this.req.offer.audio.pt}` : ""}`);
       return answer;
     } catch (e) {
@@ -339,14 +343,14 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     });
     this.pc = pc;
     pc.connectionStateChange.subscribe((s) => {
-      if (this.detached) return; // werift let go on purpose (its close comes here)
+      if (this.released) return; // werift let go on purpose (its close comes here)
       this.log.info(`rtc connection state ${s}`);
       if (s === "connected" || s === "failed" || s === "closed") this.releaseSlot();
       if (s === "connected") {
         const n = this.ice?.nominated();
         if (n && !this.nominatedLogged) {
           this.nominatedLogged = true;
-          this.log.trace(`rtc ${this.req.role} connected: ICE nominated ${n.ip}:${n.port}, DTLS done`);
+          this.log.trace(`rtc ${this.req.role} connected: ICE nominated ${n.transport} ${n.ip}:${n.port}, DTLS done`);
         }
         this.onConnected();
       }
@@ -367,10 +371,11 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     // Our own ICE credentials unless pinned by ?ice-ufrag=: werift's 4-character ufrags collide on a busy port
     // (~16% at 150 sessions); 8 characters like SRS's, drawn until unused on the shared port.
     const creds = this.req.creds ?? this.uniqueIceCreds();
-    this.ice = useSharedPort(pc, { send: (d, ip, port) => this.sendDatagram(d, ip, port) }, this.req.candidates, creds,
-      (ip, port, upgraded) => {
-        this.log.info(`rtc ICE selected pair -> ${ip}:${port}${upgraded ? " (higher-priority nomination, RFC 8445 8.1.1)" : ""}`);
-        if (this.target) this.target = this.svc.mux.target(ip, port);
+    this.ice = useSharedPort(pc, { send: (d, ip, port, t) => this.sendDatagram(d, ip, port, t) }, this.req.candidates, creds,
+      (ip, port, t, changed, byData) => {
+        this.log.info(`rtc ICE selected pair -> ${t} ${ip}:${port}` +
+          `${!changed ? "" : byData ? " (the peer sends its DTLS/SRTP there)" : " (higher-priority nomination, RFC 8445 8.1.1)"}`);
+        if (this.target) this.target = this.svc.mux.target(ip, port, t);
       });
     this.iceCreds = { ufrag: this.ice.ufrag, password: this.ice.password };
     if (this.svc.mux.hasUfrag(this.ice.ufrag)) throw new RtcRefused(`ice-ufrag ${this.ice.ufrag} in use`, 400, 5023);
@@ -385,7 +390,7 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
       }
     }
     watchPeerClose(pc, (why) => {
-      if (!this.detached) void this.close(why);
+      if (!this.released) void this.close(why);
     });
     for (const t of [this.videoTx, this.audioTx]) {
       // Receiver reports about our SSRCs (werift routes them by SSRC): the RTT against our SRs.
@@ -465,13 +470,15 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
       void this.close(`SRTP: ${(e as Error).message}`);
       return;
     }
-    this.target = this.svc.mux.target(at.ip, at.port);
+    this.target = this.svc.mux.target(at.ip, at.port, at.transport);
     const mux = this.svc.mux;
     const out: DatagramOut = {
       buffer: (n) => (this.target ? mux.buffer(this.target, n) : undefined),
       send: (d) => {
+        const t = this.target!;
         this.outBytes += d.byteLength;
-        mux.sendBuilt(this.target!, d);
+        this.packets[t.transport].out++;
+        mux.sendBuilt(t, d);
       },
     };
     const stream = (t: RTCRtpTransceiver | undefined, history: number): RtpStream | undefined => {
@@ -488,37 +495,49 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     this.svc.publisherOf(this.hub)?.requestKeyframe("new viewer");
   }
 
-  private sendDatagram(d: Uint8Array, ip: string, port: number): void {
+  private sendDatagram(d: Uint8Array, ip: string, port: number, transport: IceTransportKind): void {
     this.outBytes += d.byteLength;
-    this.svc.mux.send(d, ip, port);
+    this.packets[transport].out++;
+    this.svc.mux.send(d, ip, port, transport);
   }
 
-  /** From the mux: a datagram for us (`stun`: a binding request whose MESSAGE-INTEGRITY the mux checked). */
-  receive(d: Buffer, ip: string, port: number, stun: boolean): void {
+  /**
+   * From the mux: a packet for us (a UDP datagram or an ICE-TCP frame; `stun`: a binding request whose
+   * MESSAGE-INTEGRITY the mux checked).
+   */
+  receive(d: Buffer, ip: string, port: number, stun: boolean, transport: RtcTransport): void {
     if (this.closed) return;
     this.inBytes += d.byteLength;
+    this.packets[transport].in++;
     this.lastSeenAt = Date.now();
-    if (this.detached) {
-      this.receiveOwn(d, ip, port, stun);
+    if (this.released) {
+      this.receiveOwn(d, ip, port, stun, transport);
       return;
     }
     if (this.srtcpIn && isRtcp(d)) {
       const r = this.srtcpIn.unprotectRtcp(d);
       if (r && this.replay.accept(r.index)) {
-        this.detach();
-        this.onRtcp(r.rtcp);
+        this.releaseWerift();
+        this.onRtcp(r.rtcp, ip, port, transport);
         return;
       }
     }
-    this.ice?.deliver(d, ip, port);
+    this.ice?.deliver(d, ip, port, transport);
+  }
+
+  /** From the mux: the ICE-TCP connection from ip:port closed. The session ends when it carried the selected pair. */
+  detached(ip: string, port: number, transport: RtcTransport): void {
+    const n = this.target ?? this.ice?.nominated();
+    if (this.closed || !n || n.transport !== transport || n.ip !== ip || n.port !== port) return;
+    void this.close(`${transport} connection ${ip}:${port} of the selected pair closed`);
   }
 
   /**
    * A viewer's first SRTCP authenticated: its DTLS handshake is over on both sides. werift's peer connection
    * goes (its close sends nothing: no alert, no BYE); from now on receiveOwn() handles what the viewer sends.
    */
-  private detach(): void {
-    this.detached = true;
+  private releaseWerift(): void {
+    this.released = true;
     const pc = this.pc;
     const ice = this.ice;
     this.pc = undefined;
@@ -530,25 +549,36 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     this.log.trace("rtc play: first SRTCP from the viewer, werift released (STUN, RTCP, DTLS alerts handled here)");
   }
 
-  /** After detach: consent checks answered, DTLS alerts end the session, SRTCP read; the rest is dropped. */
-  private receiveOwn(d: Buffer, ip: string, port: number, stun: boolean): void {
+  /** werift released: consent checks answered, DTLS alerts end the session, SRTCP read; the rest is dropped. */
+  private receiveOwn(d: Buffer, ip: string, port: number, stun: boolean, transport: RtcTransport): void {
     const kind = datagramKind(d);
     if (kind === "stun") {
       const m = stun ? parseStun(d) : undefined;
       if (!m) return;
       const res = bindingSuccess(m.transactionId, ip, port, this.iceCreds.password);
-      this.sendDatagram(res, ip, port);
+      this.sendDatagram(res, ip, port, transport);
     } else if (kind === "dtls") {
       // RFC 6347 4.1 / RFC 5246 6.2.1: content type 21 is an alert (close_notify when the peer closes).
       if (d[0] === 21) void this.close("DTLS closed by peer (alert)");
     } else if (kind === "rtp" && isRtcp(d) && this.srtcpIn) {
       const r = this.srtcpIn.unprotectRtcp(d);
-      if (r && this.replay.accept(r.index)) this.onRtcp(r.rtcp);
+      if (r && this.replay.accept(r.index)) this.onRtcp(r.rtcp, ip, port, transport);
     }
   }
 
-  /** What a viewer's (decrypted) compound RTCP asks of us. */
-  private onRtcp(rtcp: Uint8Array): void {
+  /**
+   * What a viewer's (decrypted, authenticated) compound RTCP asks of us. It also names the path: the peer sends on
+   * the pair it selected (ice.ts), so media follow it when it moves (another interface, UDP <-> TCP).
+   */
+  private onRtcp(rtcp: Uint8Array, ip: string, port: number, transport: RtcTransport): void {
+    const t = this.target;
+    if (t && (t.ip !== ip || t.port !== port || t.transport !== transport)) {
+      const moved = this.svc.mux.target(ip, port, transport);
+      if (moved) {
+        this.target = moved;
+        this.log.info(`rtc play: the viewer's RTCP comes from ${transport} ${ip}:${port}: media follow`);
+      }
+    }
     const now = Date.now();
     for (const it of readRtcp(rtcp)) {
       if (it.type === "report") this.rtp?.receiverReport(it.ssrc, it.lsr, it.dlsr, now);
@@ -750,7 +780,9 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     this.hold = undefined;
     ctx.clients.remove(this.id);
     this.svc.removed(this);
+    const k = this.packets;
     this.log.trace(`rtc ${this.req.role} session closed (${reason}), in=${this.inBytes}B out=${this.outBytes}B, ` +
+      `packets udp in=${k.udp.in} out=${k.udp.out} tcp in=${k.tcp.in} out=${k.tcp.out}, ` +
       `frames in=${this.framesIn} out=${this.framesOut} dropped=${this.droppedFrames} lost=${this.reorder.lost}` +
       `${v ? `, nacks=${this.nacks} retransmitted=${v.retransmitted}` : ""}, ` +
       `alive=${((Date.now() - this.connectedAt) / 1000).toFixed(1)}s`);

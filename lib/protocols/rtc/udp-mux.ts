@@ -1,5 +1,6 @@
 /**
- * The one UDP port every WebRTC session shares (rtc_server.listen), as SRS does.
+ * The one UDP port every WebRTC session shares (rtc_server.listen), as SRS does, and the routing of every packet
+ * of every session, whether it came in a UDP datagram or in an ICE-TCP connection (tcp-mux.ts).
  *
  * A datagram finds its session in two steps:
  *  1. STUN binding requests carry USERNAME "<our ufrag>:<peer ufrag>": the ufrag names the session. The
@@ -14,16 +15,26 @@
  * IPv6 socket; replies leave by the socket of the peer's family (an IPv4 peer of a dual-stack `[::]` socket is
  * answered by its IPv4-mapped address).
  *
- * Sending: werift's handshake traffic goes out one datagram at a time (`send`); the viewers' media is built in
- * place (`buffer` then `sendBuilt`) and leaves in batches: under Bun one sendmmsg(2) per flush, a flush at the end
- * of the current job (a microtask) or when the 256 KB arena is full, so one media packet fanned out to N viewers
- * costs a few system calls instead of N (lib/runtime/udp-send.ts). Elsewhere each built datagram is its own
- * buffer, sent at once with node:dgram.
+ * ICE over TCP (RFC 6544, rtc_server.tcp): each accepted connection is a "link" carrying RFC 4571 frames. Its
+ * frames are routed by the same rules: its first frame must be a binding request that names a session and passes
+ * MESSAGE-INTEGRITY (else the link is closed, as SRS does), which binds the link's address ("tcp" + ip:port) to
+ * that session; later frames go to that session. Replies to a TCP address leave on its link. A link is bound to
+ * one session for its life; its closing unbinds its address and tells the session (which ends when that link was
+ * its selected path), and a session's end closes its links.
+ *
+ * Sending: werift's handshake traffic goes out one packet at a time (`send`); the viewers' media is built in
+ * place (`target`, then `buffer` and `sendBuilt`) and leaves UDP in batches: under Bun one sendmmsg(2) per flush,
+ * a flush at the end of the current job (a microtask) or when the 256 KB arena is full, so one media packet fanned
+ * out to N viewers costs a few system calls instead of N (lib/runtime/udp-send.ts). Elsewhere, and on ICE-TCP
+ * links, each built packet is its own buffer, sent at once.
  */
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import type { Log } from "../../log/logger.ts";
 import { type DatagramSender, nativeDatagramSender } from "../../runtime/udp-send.ts";
 import { ATTR_USERNAME, datagramKind, parseStun, STUN_BINDING_REQUEST, stunAttr, stunUsername, verifyIntegrity } from "./stun.ts";
+
+/** How a packet reached us: a UDP datagram or a frame on an ICE-TCP connection. */
+export type RtcTransport = "udp" | "tcp";
 
 /** A session's side of the mux. */
 export interface MuxEndpoint {
@@ -31,30 +42,50 @@ export interface MuxEndpoint {
   readonly ufrag: string;
   /** Our ICE password (checks MESSAGE-INTEGRITY). */
   readonly password: string;
-  /** A datagram for this session; `stun` says it is a verified binding request. */
-  receive(d: Buffer, ip: string, port: number, stun: boolean): void;
+  /** A packet for this session; `stun` says it is a verified binding request. */
+  receive(d: Buffer, ip: string, port: number, stun: boolean, transport: RtcTransport): void;
+  /** The TCP connection from `ip:port` closed: that address no longer reaches the peer. */
+  detached?(ip: string, port: number, transport: RtcTransport): void;
 }
 
+/** An accepted ICE-TCP connection (tcp-mux.ts) as the mux sees it. */
+export interface MuxLink {
+  readonly ip: string;
+  readonly port: number;
+  /** Sends one packet (the link frames it); false when it was dropped (backlog full, closed). */
+  send(d: Uint8Array): boolean;
+  close(reason: string): void;
+}
+
+/** What the mux made of a frame from a link: "close" for a link that must be closed (not ICE-TCP, or unknown). */
+export type LinkVerdict = "bound" | "routed" | "dropped" | "close";
+
 export interface MuxStats {
+  /** UDP datagrams. */
   received: number;
   sent: number;
+  /** ICE-TCP frames. */
+  tcpReceived: number;
+  tcpSent: number;
+  /** ICE-TCP frames not sent: the link's write backlog was full or it was gone. */
+  tcpDropped: number;
   /** Non-STUN datagrams from addresses bound to no session. */
   unknownAddress: number;
   /** STUN requests naming no session. */
   unknownUfrag: number;
   /** STUN requests whose MESSAGE-INTEGRITY failed, or malformed STUN. */
   badStun: number;
-  /** Built datagrams the kernel did not take (send buffer full) or that failed to send. */
+  /** Built UDP datagrams the kernel did not take (send buffer full) or that failed to send. */
   sendDropped: number;
-  /** Batches flushed (system calls, under Bun). */
+  /** UDP batches sent (system calls, under Bun). */
   flushes: number;
 }
 
 /** At most this many source addresses per session (interfaces × families is small; this bounds abuse). */
 const MAX_ADDRESSES_PER_SESSION = 16;
 
-export function addrKey(ip: string, port: number): string {
-  return `${ip}:${port}`;
+export function addrKey(ip: string, port: number, transport: RtcTransport = "udp"): string {
+  return transport === "udp" ? `${ip}:${port}` : `tcp/${ip}:${port}`;
 }
 
 interface MuxSocket {
@@ -69,13 +100,14 @@ interface MuxSocket {
   pending: (Uint8Array | number | string)[];
 }
 
-/** Where one peer's datagrams go: the socket of its family and the address to write (resolved once). */
+/** Where one peer's packets go: resolved once (the socket of its family, or its ICE-TCP link by address). */
 export interface MuxTarget {
   readonly ip: string;
   readonly port: number;
-  /** The address as the socket takes it (IPv4-mapped on a dual-stack socket). */
+  readonly transport: RtcTransport;
+  /** UDP: the address as the socket takes it (IPv4-mapped on a dual-stack socket) and the socket. */
   readonly address: string;
-  readonly sock: MuxSocket;
+  readonly sock: MuxSocket | undefined;
 }
 
 /** Arena for built datagrams between flushes (Bun): ~200 full-size RTP packets. */
@@ -86,7 +118,11 @@ export class UdpMux {
   private byUfrag = new Map<string, MuxEndpoint>();
   private byAddr = new Map<string, MuxEndpoint>();
   private addrsOf = new Map<MuxEndpoint, Set<string>>();
-  readonly stats: MuxStats = { received: 0, sent: 0, unknownAddress: 0, unknownUfrag: 0, badStun: 0, sendDropped: 0, flushes: 0 };
+  /** Bound ICE-TCP links by their address key. */
+  private links = new Map<string, MuxLink>();
+  readonly stats: MuxStats = {
+    received: 0, sent: 0, tcpReceived: 0, tcpSent: 0, tcpDropped: 0, unknownAddress: 0, unknownUfrag: 0, badStun: 0, sendDropped: 0, flushes: 0,
+  };
   port = 0;
   private arena = Buffer.allocUnsafe(ARENA_BYTES);
   private arenaUsed = 0;
@@ -130,6 +166,11 @@ export class UdpMux {
     return bound;
   }
 
+  /** Every bound UDP port. */
+  ports(): number[] {
+    return this.sockets.map((s) => s.port);
+  }
+
   /** The port peers of `family` reach us on, undefined when no socket takes that family. */
   portFor(family: "ipv4" | "ipv6"): number | undefined {
     if (family === "ipv6") return this.sockets.find((s) => s.v6)?.port;
@@ -148,28 +189,33 @@ export class UdpMux {
     return dual && { sock: dual, ip: `::ffff:${ip}` };
   }
 
-  /** The target for a peer's address (undefined: no socket of its family); valid until close(). */
-  target(ip: string, port: number): MuxTarget | undefined {
+  /** The target for a peer's address (undefined: no UDP socket of its family); valid until close(). */
+  target(ip: string, port: number, transport: RtcTransport = "udp"): MuxTarget | undefined {
+    if (transport === "tcp") return { ip, port, transport, address: ip, sock: undefined };
     const r = this.route(ip);
-    return r && { ip, port, address: r.ip, sock: r.sock };
+    return r && { ip, port, transport, address: r.ip, sock: r.sock };
   }
 
   /**
-   * A buffer of `n` bytes to build one datagram for `t` in, then passed to sendBuilt(): a slice of the batch
-   * arena under Bun (valid until the next flush), else a buffer of its own.
+   * A buffer of `n` bytes to build one packet for `t` in, then passed to sendBuilt(): a slice of the batch arena
+   * for UDP under Bun (valid until the next flush), else a buffer of its own.
    */
   buffer(t: MuxTarget, n: number): Uint8Array {
-    if (!t.sock.native || n > ARENA_BYTES) return Buffer.allocUnsafe(n);
+    if (!t.sock?.native || n > ARENA_BYTES) return Buffer.allocUnsafe(n);
     if (this.arenaUsed + n > ARENA_BYTES) this.flush();
     const b = this.arena.subarray(this.arenaUsed, this.arenaUsed + n);
     this.arenaUsed += n;
     return b;
   }
 
-  /** Sends a datagram built in a buffer() for `t` (batched under Bun: out by the end of the current job). */
+  /** Sends a packet built in a buffer() for `t` (UDP under Bun: batched, out by the end of the current job). */
   sendBuilt(t: MuxTarget, d: Uint8Array): void {
-    this.stats.sent++;
     const sock = t.sock;
+    if (!sock) {
+      this.send(d, t.ip, t.port, t.transport);
+      return;
+    }
+    this.stats.sent++;
     if (!sock.native) {
       sock.socket.send(d, t.port, t.address, (e) => {
         if (e) this.stats.sendDropped++;
@@ -232,10 +278,15 @@ export class UdpMux {
     this.addrsOf.set(ep, new Set());
   }
 
+  /** A session ends: its addresses are unbound and its ICE-TCP links closed. */
   unregister(ep: MuxEndpoint): void {
     if (this.byUfrag.get(ep.ufrag) === ep) this.byUfrag.delete(ep.ufrag);
-    for (const k of this.addrsOf.get(ep) ?? []) if (this.byAddr.get(k) === ep) this.byAddr.delete(k);
+    const keys = this.addrsOf.get(ep) ?? [];
     this.addrsOf.delete(ep);
+    for (const k of keys) {
+      if (this.byAddr.get(k) === ep) this.byAddr.delete(k);
+      this.dropLink(k, "session closed");
+    }
   }
 
   hasUfrag(ufrag: string): boolean {
@@ -247,11 +298,23 @@ export class UdpMux {
   }
 
   /** The session bound to a source address (tests, diagnostics). */
-  endpointAt(ip: string, port: number): MuxEndpoint | undefined {
-    return this.byAddr.get(addrKey(ip, port));
+  endpointAt(ip: string, port: number, transport: RtcTransport = "udp"): MuxEndpoint | undefined {
+    return this.byAddr.get(addrKey(ip, port, transport));
   }
 
-  send(d: Uint8Array, ip: string, port: number): void {
+  /** Bound ICE-TCP links (tests, diagnostics). */
+  get linkCount(): number {
+    return this.links.size;
+  }
+
+  /** Sends a packet to a peer address: by the UDP socket of its family, or on the TCP link bound to it. */
+  send(d: Uint8Array, ip: string, port: number, transport: RtcTransport = "udp"): void {
+    if (transport === "tcp") {
+      const link = this.links.get(addrKey(ip, port, "tcp"));
+      if (link?.send(d)) this.stats.tcpSent++;
+      else this.stats.tcpDropped++;
+      return;
+    }
     const to = this.route(ip);
     if (!to) return;
     this.stats.sent++;
@@ -277,7 +340,7 @@ export class UdpMux {
       if (m.type !== STUN_BINDING_REQUEST) {
         // Responses/indications: an ICE-lite agent sends no requests, so only a bound peer's can matter.
         const ep = this.byAddr.get(key);
-        if (ep) ep.receive(d, ip, r.port, false);
+        if (ep) ep.receive(d, ip, r.port, false, "udp");
         return;
       }
       const user = stunAttr(m, ATTR_USERNAME) ? stunUsername(m) : undefined;
@@ -293,7 +356,7 @@ export class UdpMux {
         return;
       }
       this.bind(ep, key);
-      ep.receive(d, ip, r.port, true);
+      ep.receive(d, ip, r.port, true, "udp");
       return;
     }
     const ep = this.byAddr.get(key);
@@ -301,7 +364,71 @@ export class UdpMux {
       this.stats.unknownAddress++;
       return;
     }
-    ep.receive(d, ip, r.port, false);
+    ep.receive(d, ip, r.port, false, "udp");
+  }
+
+  /**
+   * Routes one frame from an ICE-TCP link (tcp-mux.ts calls it for every frame). An unbound link's frame must be
+   * a binding request for a registered session with a valid MESSAGE-INTEGRITY ("bound"), anything else closes it
+   * ("close"). A bound link's frames go to its session; a binding request on it naming another session or failing
+   * MESSAGE-INTEGRITY is dropped.
+   */
+  onLinkFrame(d: Buffer, link: MuxLink): LinkVerdict {
+    this.stats.tcpReceived++;
+    const ip = link.ip.replace(/^::ffff:/, "");
+    const key = addrKey(ip, link.port, "tcp");
+    const bound = this.links.get(key) === link ? this.byAddr.get(key) : undefined;
+    const stun = datagramKind(d) === "stun" ? parseStun(d) : undefined;
+    if (!stun || stun.type !== STUN_BINDING_REQUEST) {
+      if (!bound) {
+        if (stun || datagramKind(d) === "stun") this.stats.badStun++;
+        else this.stats.unknownAddress++;
+        return "close";
+      }
+      bound.receive(d, ip, link.port, false, "tcp");
+      return "routed";
+    }
+    const user = stunAttr(stun, ATTR_USERNAME) ? stunUsername(stun) : undefined;
+    const ep = user ? this.byUfrag.get(user.local) : undefined;
+    if (!ep || (bound && ep !== bound)) {
+      this.stats.unknownUfrag++;
+      this.log.verbose(`rtc tcp: stun from ${key}: ${ep ? "names another session than its link's" : "unknown username"}`);
+      return bound ? "dropped" : "close";
+    }
+    if (!verifyIntegrity(d, stun, ep.password)) {
+      this.stats.badStun++;
+      this.log.info(`rtc tcp: stun from ${key} for ${ep.ufrag}: bad MESSAGE-INTEGRITY`);
+      return bound ? "dropped" : "close";
+    }
+    if (!bound) {
+      const other = this.links.get(key);
+      if (other && other !== link) this.dropLink(key, "replaced by a new connection from the same address");
+      this.links.set(key, link);
+      this.bind(ep, key);
+    }
+    ep.receive(d, ip, link.port, true, "tcp");
+    return bound ? "routed" : "bound";
+  }
+
+  /** An ICE-TCP link closed (by the peer, an error or us): its address is unbound and its session told. */
+  onLinkClosed(link: MuxLink): void {
+    const ip = link.ip.replace(/^::ffff:/, "");
+    const key = addrKey(ip, link.port, "tcp");
+    if (this.links.get(key) !== link) return;
+    this.links.delete(key);
+    const ep = this.byAddr.get(key);
+    if (!ep) return;
+    this.byAddr.delete(key);
+    this.addrsOf.get(ep)?.delete(key);
+    ep.detached?.(ip, link.port, "tcp");
+  }
+
+  /** Forgets and closes the link bound at `key`, if any (the caller has unbound the address). */
+  private dropLink(key: string, reason: string): void {
+    const link = this.links.get(key);
+    if (!link) return;
+    this.links.delete(key);
+    link.close(reason);
   }
 
   private bind(ep: MuxEndpoint, key: string): void {
@@ -314,15 +441,20 @@ export class UdpMux {
       const oldest = set.values().next().value as string;
       set.delete(oldest);
       if (this.byAddr.get(oldest) === ep) this.byAddr.delete(oldest);
+      this.dropLink(oldest, `more than ${MAX_ADDRESSES_PER_SESSION} addresses for one session`);
     }
     set.add(key);
     this.byAddr.set(key, ep);
   }
 
+  /** Closes the UDP sockets and every bound ICE-TCP link (the TCP listener closes its own, tcp-mux.ts). */
   async close(): Promise<void> {
     this.flush();
     const sockets = this.sockets;
     this.sockets = [];
+    const links = [...this.links.values()];
+    this.links.clear();
+    for (const l of links) l.close("server quit");
     this.byUfrag.clear();
     this.byAddr.clear();
     this.addrsOf.clear();
