@@ -1,6 +1,6 @@
 /**
- * How werift is made to use the shared UDP port (with peer-close.ts and werift-media.ts, the only places that reach into
- * werift's internals).
+ * How werift is made to use the shared UDP port (with peer-close.ts, werift-media.ts and dtls-x25519.ts, the only places that
+ * reach into werift's internals).
  *
  * werift's ICE agent (`Connection`, one per RTCIceTransport) normally opens one UDP socket per local address in
  * `gatherCandidates()`, wrapping each in a `StunProtocol` whose `transport` is a `UdpTransport`. We replace
