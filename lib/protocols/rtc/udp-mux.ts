@@ -163,6 +163,10 @@ export class UdpMux {
       native: nativeDatagramSender(socket), pending: [],
     });
     if (this.sockets.length === 1) this.port = bound;
+    const batched = this.sockets[this.sockets.length - 1]!.native !== undefined;
+    if (!batched && (globalThis as { Bun?: unknown }).Bun) {
+      this.log.warn(`rtc udp ${host}:${bound}: Bun's native socket not found (Bun changed?), viewers' packets go one by one through node:dgram`);
+    }
     return bound;
   }
 
