@@ -10,6 +10,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { launchBrowser, type TestBrowser } from "../helpers/browser.ts";
+import type { WithSrs } from "../helpers/page-webrtc.ts";
 import { clip } from "../helpers/media.ts";
 import { createNetns, type Netns, nftLoss } from "../helpers/netns.ts";
 import { freeUdpPort, publish, type Proc, type RunningServer, startServer } from "../helpers/server.ts";
@@ -68,31 +69,20 @@ describe("webrtc on a lossy link (netns, netem)", () => {
     const p = await browser.context.newPage();
     await p.goto(`http://${netns.hostIp}:${srv.http}/`);
     const r = await p.evaluate(async ({ api, seconds }) => {
-      const pc = new RTCPeerConnection();
-      pc.addTransceiver("video", { direction: "recvonly" });
-      pc.addTransceiver("audio", { direction: "recvonly" });
-      await pc.setLocalDescription(await pc.createOffer());
-      const res = await fetch(`${api}/rtc/v1/whep/?app=live&stream=lossy`, { method: "POST", body: pc.localDescription!.sdp });
-      const answer = await res.text();
-      if (res.status !== 201) return { status: res.status, error: answer };
-      await pc.setRemoteDescription({ type: "answer", sdp: answer });
-      const stat = async () => {
-        const out = { framesDecoded: 0, framesDropped: 0, nackCount: 0, packetsLost: 0, packetsReceived: 0, freezeCount: 0, pliCount: 0, retransmittedPacketsReceived: 0 };
-        (await pc.getStats()).forEach((x: Record<string, unknown>) => {
-          if (x.type === "inbound-rtp" && x.kind === "video") for (const k of Object.keys(out)) (out as Record<string, number>)[k] = Number(x[k] ?? 0);
-        });
-        return out;
-      };
+      const { srs } = globalThis as unknown as WithSrs;
+      const { pc, status, answer } = await srs.whep(api, "lossy");
+      if (status !== 201) return { status, error: answer };
+      const stat = async () => (await srs.inbound(pc)).video ?? {};
       await new Promise((r) => setTimeout(r, 2500));
       const first = await stat();
       await new Promise((r) => setTimeout(r, seconds * 1000));
       const last = await stat();
       pc.close();
-      return { status: res.status, first, last };
+      return { status, first, last };
     }, { api: `http://${netns.hostIp}:${srv.api}`, seconds: SECONDS });
     await p.close();
     if (!("first" in r)) throw new Error(`WHEP refused: ${r.status} ${r.error}`);
-    const d = (k: keyof Inbound) => (r.last![k] ?? 0) - (r.first![k] ?? 0);
+    const d = (k: keyof Inbound) => (r.last?.[k] ?? 0) - (r.first?.[k] ?? 0);
     // (Chromium counts a packet recovered by RTX as lost on the media SSRC: packetsLost ~ the packets NACKed.)
     const note = `decoded ${d("framesDecoded")} of ${SECONDS * FPS}; NACKs ${d("nackCount")}, lost on the media SSRC ` +
       `${d("packetsLost")} of ${d("packetsReceived")}, retransmissions received (RTX) ${d("retransmittedPacketsReceived")}, PLIs ${d("pliCount")}, ` +

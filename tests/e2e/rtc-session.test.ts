@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Page } from "playwright-core";
 import { PictureLossIndication, RtcpPayloadSpecificFeedback } from "werift";
 import { launchBrowser, type TestBrowser } from "../helpers/browser.ts";
+import type { WithSrs } from "../helpers/page-webrtc.ts";
 import { clip } from "../helpers/media.ts";
 import { freePort, type Proc, publish, type RunningServer, rtcEnv, startServer } from "../helpers/server.ts";
 import { waitFor } from "../helpers/wait.ts";
@@ -50,19 +51,11 @@ async function page(s: RunningServer): Promise<Page> {
 /** Plays by WHEP in the page, keeps the connection in `globalThis.viewer`; answers the answer's a=setup and frames. */
 async function chromiumPlay(p: Page, api: number, seconds: number): Promise<{ setup: string; frames: number; state: string }> {
   return await p.evaluate(async ({ api, seconds }) => {
-    const pc = new RTCPeerConnection();
-    pc.addTransceiver("video", { direction: "recvonly" });
-    pc.addTransceiver("audio", { direction: "recvonly" });
-    await pc.setLocalDescription(await pc.createOffer());
-    const res = await fetch(`http://127.0.0.1:${api}/rtc/v1/whep/?app=live&stream=s`, { method: "POST", body: pc.localDescription!.sdp });
-    const answer = await res.text();
-    await pc.setRemoteDescription({ type: "answer", sdp: answer });
+    const { srs } = globalThis as unknown as WithSrs;
+    const { pc, answer } = await srs.whep(`http://127.0.0.1:${api}`, "s");
     (globalThis as unknown as { viewer: RTCPeerConnection }).viewer = pc;
     await new Promise((r) => setTimeout(r, seconds * 1000));
-    let frames = 0;
-    (await pc.getStats()).forEach((x: { type: string; kind?: string; framesDecoded?: number }) => {
-      if (x.type === "inbound-rtp" && x.kind === "video") frames = x.framesDecoded ?? 0;
-    });
+    const frames = (await srs.inbound(pc)).video?.framesDecoded ?? 0;
     return { setup: /a=setup:(\w+)/.exec(answer)?.[1] ?? "", frames, state: pc.connectionState };
   }, { api, seconds });
 }

@@ -23,7 +23,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { connect } from "node:net";
 import type { Page } from "playwright-core";
-import { launchBrowser, type TestBrowser } from "../helpers/browser.ts";
+import { launchBrowser, openPage, type TestBrowser } from "../helpers/browser.ts";
+import type { WithSrs } from "../helpers/page-webrtc.ts";
 import { clip } from "../helpers/media.ts";
 import { createNetns, type Netns } from "../helpers/netns.ts";
 import { freePort, NO_ENV_LISTEN, publish, reloadConfig, type RunningServer, rtcEnv, startServer, tcpAnswers } from "../helpers/server.ts";
@@ -81,24 +82,12 @@ async function whipPublish(p: Page, api: string, stream: string): Promise<PageRe
 /** Plays by WHEP in a page for `seconds`: frames decoded at 1.5 s and at the end, and the selected pair. */
 async function whepPlay(p: Page, api: string, stream: string, seconds: number, keep = false): Promise<PageResult> {
   return await p.evaluate(async ({ api, stream, seconds, keep, selected }) => {
-    const pc = new RTCPeerConnection();
-    pc.addTransceiver("video", { direction: "recvonly" });
-    pc.addTransceiver("audio", { direction: "recvonly" });
-    await pc.setLocalDescription(await pc.createOffer());
-    const res = await fetch(`${api}/rtc/v1/whep/?app=live&stream=${stream}`, { method: "POST", body: pc.localDescription!.sdp });
-    const answer = await res.text();
-    if (res.status !== 201) return { status: res.status, state: "", answer };
-    await pc.setRemoteDescription({ type: "answer", sdp: answer });
+    const { srs } = globalThis as unknown as WithSrs;
+    const { pc, status, answer } = await srs.whep(api, stream);
+    if (status !== 201) return { status, state: "", answer };
     const video = async () => {
-      let frames = 0;
-      let width = 0;
-      (await pc.getStats()).forEach((x: { type: string; kind?: string; framesDecoded?: number; frameWidth?: number }) => {
-        if (x.type === "inbound-rtp" && x.kind === "video") {
-          frames = x.framesDecoded ?? 0;
-          width = x.frameWidth ?? 0;
-        }
-      });
-      return { frames, width };
+      const v = (await srs.inbound(pc)).video ?? {};
+      return { frames: v.framesDecoded ?? 0, width: v.frameWidth ?? 0 };
     };
     await new Promise((r) => setTimeout(r, 1500));
     const first = await video();
@@ -109,8 +98,19 @@ async function whepPlay(p: Page, api: string, stream: string, seconds: number, k
     const state = pc.connectionState;
     if (keep) (globalThis as unknown as { play: RTCPeerConnection }).play = pc;
     else pc.close();
-    return { status: res.status, state, answer, pair, frames: { first: first.frames, last: last.frames, width: last.width } };
+    return { status, state, answer, pair, frames: { first: first.frames, last: last.frames, width: last.width } };
   }, { api, stream, seconds, keep, selected: SELECTED_PAIR });
+}
+
+/** Plays `stream` by WHEP in page `b` for 4 s: the selected pair is TCP (to `tcpPort`), the 640-wide video decodes. */
+async function expectPlaysOverTcp(b: Page, api: string, stream: string, tcpPort: number): Promise<void> {
+  const play = await whepPlay(b, api, stream, 4);
+  expect(play.status).toBe(201);
+  expect(play.state).toBe("connected");
+  expect(play.pair).toEqual({ local: "tcp/active", remote: "tcp", remotePort: tcpPort });
+  expect(play.frames!.last - play.frames!.first).toBeGreaterThan(30);
+  expect(play.frames!.width).toBe(640);
+  await b.close();
 }
 
 const candidates = (sdp: string) => sdp.split(/\r?\n/).filter((l) => l.startsWith("a=candidate:"));
@@ -154,11 +154,7 @@ describe("ICE-TCP on loopback: protocol tcp", () => {
     await srv?.stop();
   });
 
-  async function page(): Promise<Page> {
-    const p = await browser.context.newPage();
-    await p.goto(`http://127.0.0.1:${srv.http}/`);
-    return p;
-  }
+  const page = () => openPage(browser, `http://127.0.0.1:${srv.http}/`);
 
   test("Chromium publishes by WHIP and plays by WHEP over TCP only (selected pair tcp, no UDP packet)", async () => {
     const a = await page();
@@ -170,14 +166,7 @@ describe("ICE-TCP on loopback: protocol tcp", () => {
     expect(pub.state).toBe("connected");
     expect(pub.pair).toEqual({ local: "tcp/active", remote: "tcp", remotePort: tcpPort });
 
-    const b = await page();
-    const play = await whepPlay(b, api, "tcp1", 4);
-    expect(play.status).toBe(201);
-    expect(play.state).toBe("connected");
-    expect(play.pair).toEqual({ local: "tcp/active", remote: "tcp", remotePort: tcpPort });
-    expect(play.frames!.last - play.frames!.first).toBeGreaterThan(30);
-    expect(play.frames!.width).toBe(640);
-    await b.close();
+    await expectPlaysOverTcp(await page(), api, "tcp1", tcpPort);
     await a.close();
     // Both sessions end (the pages' TCP connections closed) and their logs count no UDP packet.
     await waitFor("both sessions closed", () => sessionPackets(srv.output(), "tcp1").length === 2, 10000, srv);
@@ -311,14 +300,7 @@ describe("protocol all, Chromium in a network namespace: UDP when it passes, TCP
     expect(pub.state).toBe("connected");
     expect(pub.pair).toEqual({ local: "tcp/active", remote: "tcp", remotePort: tcpPort });
 
-    const b = await page();
-    const play = await whepPlay(b, api, "blocked", 4);
-    expect(play.status).toBe(201);
-    expect(play.state).toBe("connected");
-    expect(play.pair).toEqual({ local: "tcp/active", remote: "tcp", remotePort: tcpPort });
-    expect(play.frames!.last - play.frames!.first).toBeGreaterThan(30);
-    expect(play.frames!.width).toBe(640);
-    await b.close();
+    await expectPlaysOverTcp(await page(), api, "blocked", tcpPort);
     await a.close();
 
     // Chromium did try UDP: the namespace's rule dropped its checks; the server saw none of them.

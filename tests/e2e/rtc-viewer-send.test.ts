@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Page } from "playwright-core";
 import { type RTCPeerConnection as WeriftPeerConnection, SrtpAuthenticationError } from "werift";
 import { launchBrowser, type TestBrowser } from "../helpers/browser.ts";
+import type { WithSrs } from "../helpers/page-webrtc.ts";
 import { clip } from "../helpers/media.ts";
 import { freePort, type Proc, publish, type RunningServer, rtcEnv, startServer } from "../helpers/server.ts";
 import { loopbackPeerConnection } from "../helpers/whep.ts";
@@ -55,25 +56,8 @@ interface Track {
 async function chromiumPlay(p: Page, stream: string, seconds: number, during?: () => Promise<void>): Promise<{ status: number; first: Record<string, Track>; last: Record<string, Track>; pairs: Pair[] }> {
   await p.exposeFunction("during", async () => await during?.());
   return await p.evaluate(async ({ api, stream, seconds }) => {
-    const pc = new RTCPeerConnection();
-    pc.addTransceiver("video", { direction: "recvonly" });
-    pc.addTransceiver("audio", { direction: "recvonly" });
-    const ms = new MediaStream();
-    pc.ontrack = (e) => {
-      ms.addTrack(e.track);
-      if (e.track.kind === "audio") {
-        const el = document.createElement("audio");
-        el.autoplay = true;
-        el.srcObject = ms;
-        document.body.appendChild(el);
-        void el.play().catch(() => {});
-      }
-    };
-    await pc.setLocalDescription(await pc.createOffer());
-    const res = await fetch(`${api}/rtc/v1/whep/?app=live&stream=${stream}`, { method: "POST", body: pc.localDescription!.sdp });
-    const answer = await res.text();
-    if (res.status !== 201) return { status: res.status, first: {}, last: {}, pairs: [] };
-    await pc.setRemoteDescription({ type: "answer", sdp: answer });
+    const { pc, status } = await (globalThis as unknown as WithSrs).srs.whep(api, stream, { audio: true });
+    if (status !== 201) return { status, first: {}, last: {}, pairs: [] };
     const pairs: Pair[] = [];
     const stat = async () => {
       const out: Record<string, Track> = {};
@@ -99,7 +83,7 @@ async function chromiumPlay(p: Page, stream: string, seconds: number, during?: (
     await (globalThis as unknown as { during: () => Promise<void> }).during();
     const last = await stat();
     pc.close();
-    return { status: res.status, first, last, pairs };
+    return { status, first, last, pairs };
   }, { api, stream, seconds });
 }
 

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createSocket } from "node:dgram";
 import type { Page } from "playwright-core";
 import { launchBrowser, type TestBrowser } from "../helpers/browser.ts";
+import type { WithSrs } from "../helpers/page-webrtc.ts";
 import { clip } from "../helpers/media.ts";
 import { freePort, playFrames, publish, type RunningServer, startServer, rtcEnv } from "../helpers/server.ts";
 
@@ -68,40 +69,34 @@ interface PlayResult {
 /** Plays by WHEP (or the JSON API) in a page for `seconds`, reading framesDecoded twice. */
 async function whepPlay(p: Page, stream: string, seconds: number, json = false): Promise<PlayResult & { sessionid?: string }> {
   return await p.evaluate(async ({ api, stream, seconds, json }) => {
-    const pc = new RTCPeerConnection();
-    pc.addTransceiver("video", { direction: "recvonly" });
-    pc.addTransceiver("audio", { direction: "recvonly" });
-    await pc.setLocalDescription(await pc.createOffer());
-    let answer: string;
+    const { srs } = globalThis as unknown as WithSrs;
+    let pc: RTCPeerConnection;
     let status: number;
     let sessionid: string | undefined;
     if (json) {
+      // SRS's JSON API, by hand; WHEP below through the page helper
+      pc = new RTCPeerConnection();
+      pc.addTransceiver("video", { direction: "recvonly" });
+      pc.addTransceiver("audio", { direction: "recvonly" });
+      await pc.setLocalDescription(await pc.createOffer());
       const res = await fetch(`${api}/rtc/v1/play/`, {
         method: "POST",
         body: JSON.stringify({ api: `${api}/rtc/v1/play/`, tid: "1a2b3c4", streamurl: `webrtc://127.0.0.1/live/${stream}`, clientip: null, sdp: pc.localDescription!.sdp }),
       });
       const j = await res.json() as { code: number; sdp: string; sessionid: string };
       status = j.code;
-      answer = j.sdp;
       sessionid = j.sessionid;
       if (j.code !== 0) return { status, state: "", first: { frames: 0, width: 0 }, last: { frames: 0, width: 0 }, body: JSON.stringify(j) };
+      await pc.setRemoteDescription({ type: "answer", sdp: j.sdp });
     } else {
-      const res = await fetch(`${api}/rtc/v1/whep/?app=live&stream=${stream}`, { method: "POST", body: pc.localDescription!.sdp });
-      answer = await res.text();
-      status = res.status;
-      if (status !== 201) return { status, state: "", first: { frames: 0, width: 0 }, last: { frames: 0, width: 0 }, body: answer };
+      const w = await srs.whep(api, stream);
+      pc = w.pc;
+      status = w.status;
+      if (status !== 201) return { status, state: "", first: { frames: 0, width: 0 }, last: { frames: 0, width: 0 }, body: w.answer };
     }
-    await pc.setRemoteDescription({ type: "answer", sdp: answer });
     const stat = async () => {
-      let frames = 0;
-      let width = 0;
-      (await pc.getStats()).forEach((x: { type: string; kind?: string; framesDecoded?: number; frameWidth?: number }) => {
-        if (x.type === "inbound-rtp" && x.kind === "video") {
-          frames = x.framesDecoded ?? 0;
-          width = x.frameWidth ?? 0;
-        }
-      });
-      return { frames, width };
+      const v = (await srs.inbound(pc)).video ?? {};
+      return { frames: v.framesDecoded ?? 0, width: v.frameWidth ?? 0 };
     };
     await new Promise((r) => setTimeout(r, 1500));
     const first = await stat();

@@ -4,7 +4,8 @@
  */
 import { chmodSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type BrowserContext, chromium } from "playwright-core";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { installPageWebrtc } from "./page-webrtc.ts";
 import { tempDir } from "./temp.ts";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -38,6 +39,8 @@ export async function launchBrowser(opts: { netns?: string; args?: string[] } = 
       ...(opts.args ?? []),
     ],
   });
+  // the tests' page-side WebRTC code (page-webrtc.ts), in every page before its scripts
+  await context.addInitScript(installPageWebrtc);
   return {
     context,
     close: async () => {
@@ -45,4 +48,11 @@ export async function launchBrowser(opts: { netns?: string; args?: string[] } = 
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A new page of `b` at `url` (WebRTC and getUserMedia need a real http:// page, not about:blank). */
+export async function openPage(b: TestBrowser, url: string): Promise<Page> {
+  const p = await b.context.newPage();
+  await p.goto(url);
+  return p;
 }

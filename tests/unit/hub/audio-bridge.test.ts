@@ -4,15 +4,12 @@
  * are never transcoded again; API stats and the FLV header see the right audio.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
 import { BytePlayer, type ByteSink, FanOut } from "../../../lib/hub/fanout.ts";
 import { type HubSubscriber, type PublisherInfo, StreamHub } from "../../../lib/hub/stream-hub.ts";
-import { demuxFlv } from "../../../lib/formats/flv.ts";
 import { silentLog } from "../../../lib/log/logger.ts";
 import { AacDecoder } from "../../../lib/media/audio/aac-decoder.ts";
 import { OpusEncoder } from "../../../lib/media/audio/opus.ts";
 import { buildOpusHead } from "../../../lib/media/audio/transcoder.ts";
-import { flvTagToPacket } from "../../../lib/media/flv-codec.ts";
 import type { MediaPacket } from "../../../lib/media/packet.ts";
 import { flvHeaderFlags } from "../../../lib/protocols/http/flv-stream.ts";
 import { encodeRtmpPacket } from "../../../lib/protocols/rtmp/output.ts";
@@ -20,7 +17,7 @@ import { RtcPacketizer } from "../../../lib/protocols/rtc/output.ts";
 import { audioJson } from "../../../lib/services/api/shapes.ts";
 import { AudioBridge } from "../../../lib/services/audio-bridge/bridge.ts";
 import { TranscoderPool } from "../../../lib/services/audio-bridge/pool.ts";
-import { clip } from "../../helpers/media.ts";
+import { clipPackets } from "../../helpers/clip-packets.ts";
 
 function newHub(): StreamHub {
   return new StreamHub({ vhost: "__defaultVhost__", app: "live", stream: "s" }, {
@@ -43,16 +40,6 @@ class Recorder implements HubSubscriber {
   onUnpublish(): void {}
 }
 
-/** The clip's packets (metadata, configs, frames) in file order. */
-function clipPackets(): MediaPacket[] {
-  const { tags } = demuxFlv(new Uint8Array(readFileSync(clip("clip.flv"))));
-  const out: MediaPacket[] = [];
-  for (const t of tags) {
-    const p = flvTagToPacket(t.type, t.timestamp, t.data);
-    if (p) out.push(p);
-  }
-  return out;
-}
 
 /** A 440 Hz stereo sine as 20 ms Opus packets. */
 function opusSine(packets: number): Uint8Array[] {

@@ -25,21 +25,13 @@ import { joinAvcc, splitAnnexB } from "../../../lib/media/avc.ts";
 import { flvTagToPacket } from "../../../lib/media/flv-codec.ts";
 import { buildHevcConfig, hevcNaluType } from "../../../lib/media/hevc.ts";
 import type { MediaPacket } from "../../../lib/media/packet.ts";
-import { clip, type ClipName } from "../../helpers/media.ts";
+import { clip } from "../../helpers/media.ts";
 import { tempDir } from "../../helpers/temp.ts";
+import { clipPackets } from "../../helpers/clip-packets.ts";
 
 const work = tempDir("srs-ts-mp4-");
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-function packetsOf(name: ClipName): MediaPacket[] {
-  const { tags } = demuxFlv(new Uint8Array(readFileSync(clip(name))));
-  const out: MediaPacket[] = [];
-  for (const t of tags) {
-    const p = flvTagToPacket(t.type, t.timestamp, t.data);
-    if (p) out.push(p);
-  }
-  return out;
-}
 
 interface Muxed {
   init: Uint8Array;
@@ -129,7 +121,7 @@ function checkFile(file: string, source: MediaPacket[]): void {
 
 for (const name of ["clip.flv", "clip-main.flv"] as const) {
   describe(`mp4 from ${name}`, () => {
-    const source = packetsOf(name);
+    const source = clipPackets(name);
     const m = mux(source);
 
     test("init segment + fragments of 1-2 s, each starting on a keyframe", () => {
@@ -191,7 +183,7 @@ for (const name of ["clip.flv", "clip-main.flv"] as const) {
 }
 
 test("B-frames: trun carries composition offsets; negative offsets switch to version 1", () => {
-  const source = packetsOf("clip-main.flv");
+  const source = clipPackets("clip-main.flv");
   const cfg = source.find((p) => p.kind === "video" && p.config)!;
   const t = videoTrack(1, cfg);
   const frag = encodeFragment(1, [{
@@ -208,7 +200,7 @@ test("B-frames: trun carries composition offsets; negative offsets switch to ver
 });
 
 test("audio-only and video-only streams", () => {
-  const source = packetsOf("clip.flv");
+  const source = clipPackets("clip.flv");
   const audio = mux(source.filter((p) => p.kind !== "video"));
   expect(audio.tracks.map((t) => t.codec)).toEqual(["aac"]);
   const fa = join(work, "audio.mp4");
@@ -223,7 +215,7 @@ test("audio-only and video-only streams", () => {
 });
 
 test("video before its first keyframe is skipped; unsupported codecs are reported once", () => {
-  const source = packetsOf("clip.flv");
+  const source = clipPackets("clip.flv");
   const firstKey = source.findIndex((p) => p.kind === "video" && p.keyframe && !p.config);
   const secondKey = source.findIndex((p, i) => i > firstKey && p.kind === "video" && p.keyframe && !p.config);
   const cut = [...source.filter((p) => p.config), ...source.slice(firstKey + 1)];

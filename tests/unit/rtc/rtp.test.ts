@@ -1,6 +1,5 @@
 /** H.264 RTP packetizer/depacketizer (RFC 6184), the reorder buffer, STUN parsing and the UDP port mux. */
 import { describe, expect, test } from "bun:test";
-import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { demuxFlv, FLV_TAG_VIDEO } from "../../../lib/formats/flv.ts";
 import { Log, LogSink } from "../../../lib/log/logger.ts";
@@ -12,6 +11,7 @@ import { candidateAddresses, prepareOffer, SdpError } from "../../../lib/protoco
 import { parseStun, stunUsername, verifyIntegrity } from "../../../lib/protocols/rtc/stun.ts";
 import { type MuxEndpoint, UdpMux } from "../../../lib/protocols/rtc/udp-mux.ts";
 import { clip } from "../../helpers/media.ts";
+import { stunRequest } from "../../helpers/stun.ts";
 
 const log = new Log(new LogSink({ tank: "console", level: "error" }), "test");
 
@@ -100,25 +100,6 @@ describe("reorder buffer", () => {
   });
 });
 
-function stunRequest(user: string, password: string): Buffer {
-  const u = Buffer.from(user);
-  const upad = (u.length + 3) & ~3;
-  const body = Buffer.alloc(4 + upad + 24);
-  body.writeUInt16BE(0x0006, 0);
-  body.writeUInt16BE(u.length, 2);
-  u.copy(body, 4);
-  const head = Buffer.alloc(20);
-  head.writeUInt16BE(1, 0);
-  head.writeUInt16BE(body.length, 2);
-  head.writeUInt32BE(0x2112a442, 4);
-  Buffer.from("0123456789ab").copy(head, 8);
-  const mi = 4 + upad;
-  body.writeUInt16BE(0x0008, mi);
-  body.writeUInt16BE(20, mi + 2);
-  const covered = Buffer.concat([head, body.subarray(0, mi)]);
-  createHmac("sha1", password).update(covered).digest().copy(body, mi + 4);
-  return Buffer.concat([head, body]);
-}
 
 describe("stun + mux", () => {
   test("USERNAME and MESSAGE-INTEGRITY", () => {

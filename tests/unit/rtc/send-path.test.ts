@@ -7,32 +7,19 @@
 import { describe, expect, test } from "bun:test";
 import { createSocket, type Socket } from "node:dgram";
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { RtcpPacketConverter, RtcpSourceDescriptionPacket, RtcpSrPacket, RtpPacket, SrtcpSession, SrtpSession } from "werift";
-import { demuxFlv } from "../../../lib/formats/flv.ts";
 import { type PublisherInfo, StreamHub } from "../../../lib/hub/stream-hub.ts";
 import { Log, LogSink, silentLog } from "../../../lib/log/logger.ts";
-import { flvTagToPacket } from "../../../lib/media/flv-codec.ts";
-import type { MediaPacket } from "../../../lib/media/packet.ts";
 import { STAP_A } from "../../../lib/protocols/rtc/h264-rtp.ts";
 import { rtcOutput, type RtcUnit, type RtcViewerSink } from "../../../lib/protocols/rtc/output.ts";
 import { ntpTime, senderReport } from "../../../lib/protocols/rtc/rtcp.ts";
 import { type DatagramOut, headerTemplate, RtpStream, ViewerRtpSender } from "../../../lib/protocols/rtc/rtp-send.ts";
 import { SRTP_AEAD_AES_128_GCM, SRTP_AES128_CM_HMAC_SHA1_80, SrtpContext, srtpKeyLengths } from "../../../lib/protocols/rtc/srtp.ts";
 import { UdpMux } from "../../../lib/protocols/rtc/udp-mux.ts";
-import { clip } from "../../helpers/media.ts";
+import { clipPackets } from "../../helpers/clip-packets.ts";
 
 const PUB: PublisherInfo = { clientId: "c1", type: "fmle-publish", ip: "127.0.0.1", kick: () => {} };
 
-function clipPackets(): MediaPacket[] {
-  const { tags } = demuxFlv(new Uint8Array(readFileSync(clip("clip.flv"))));
-  const out: MediaPacket[] = [];
-  for (const t of tags) {
-    const p = flvTagToPacket(t.type, t.timestamp, t.data);
-    if (p) out.push(p);
-  }
-  return out;
-}
 
 function newHub(gopCache: boolean): StreamHub {
   return new StreamHub({ vhost: "__defaultVhost__", app: "live", stream: "s" }, { gopCache, gopCacheMaxFrames: 2500, timeJitter: "full" }, silentLog(), "vid-test");

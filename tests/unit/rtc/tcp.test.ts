@@ -4,34 +4,16 @@
  * unbound timeout, unbound cap, oversized frames, a peer that never reads.
  */
 import { describe, expect, test } from "bun:test";
-import { createHmac } from "node:crypto";
 import { connect, type Socket } from "node:net";
 import { Log, LogSink } from "../../../lib/log/logger.ts";
 import { frame, FramingError, Rfc4571Deframer } from "../../../lib/protocols/rtc/rfc4571.ts";
 import { RtcTcpMux, TCP_MUX_LIMITS } from "../../../lib/protocols/rtc/tcp-mux.ts";
 import { type MuxEndpoint, type MuxLink, type RtcTransport, UdpMux } from "../../../lib/protocols/rtc/udp-mux.ts";
 import { prng } from "../../helpers/prng.ts";
+import { stunRequest } from "../../helpers/stun.ts";
 
 const log = new Log(new LogSink({ tank: "console", level: "error" }), "test");
 
-function stunRequest(user: string, password: string): Buffer {
-  const u = Buffer.from(user);
-  const upad = (u.length + 3) & ~3;
-  const body = Buffer.alloc(4 + upad + 24);
-  body.writeUInt16BE(0x0006, 0);
-  body.writeUInt16BE(u.length, 2);
-  u.copy(body, 4);
-  const head = Buffer.alloc(20);
-  head.writeUInt16BE(1, 0);
-  head.writeUInt16BE(body.length, 2);
-  head.writeUInt32BE(0x2112a442, 4);
-  Buffer.from("0123456789ab").copy(head, 8);
-  const mi = 4 + upad;
-  body.writeUInt16BE(0x0008, mi);
-  body.writeUInt16BE(20, mi + 2);
-  createHmac("sha1", password).update(Buffer.concat([head, body.subarray(0, mi)])).digest().copy(body, mi + 4);
-  return Buffer.concat([head, body]);
-}
 
 describe("RFC 4571 deframer", () => {
   const packets = [Buffer.from([1, 2, 3]), Buffer.alloc(1200, 7), Buffer.from([0x80, 96]), Buffer.alloc(65535, 9), Buffer.from([22])];
