@@ -13,6 +13,10 @@ import { VERSION } from "../../lib/version.ts";
 import { freePort, freeUdpPort } from "../helpers/ports.ts";
 import { aloneInEmptyDir, builtBinary as binary } from "../helpers/binary.ts";
 import { tempDir } from "../helpers/temp.ts";
+import { clip } from "../helpers/media.ts";
+import { publish } from "../helpers/server.ts";
+import { waitFor } from "../helpers/wait.ts";
+import { whepViewer } from "../helpers/whep.ts";
 
 const REPO = resolve(import.meta.dir, "../..");
 const QEMU_LIBS = "/usr/aarch64-linux-gnu";
@@ -133,6 +137,50 @@ describe("linux-x64 binary, alone in an empty folder", () => {
       expect(end.code === 0 || end.signal === "SIGTERM").toBe(true);
     } finally {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, SLOW);
+});
+
+describe("WebRTC in the binary", () => {
+  test("an RTMP-published clip plays by WHEP from the binary (our SRTP, batched UDP sends, native X25519 inside it)", async () => {
+    const { dir } = aloneInEmptyDir(binary("linux-x64"));
+    const [rtmp, api, http, rtc, srt] = [await freePort(), await freePort(), await freePort(), await freeUdpPort(), await freeUdpPort()];
+    let output = "";
+    const child = spawn("./srs", [], {
+      cwd: dir,
+      stdio: ["ignore", "pipe", "pipe"],
+      env: {
+        ...process.env, NO_COLOR: "1", SRS_DAEMON: "off", CANDIDATE: "127.0.0.1",
+        SRS_LISTEN: String(rtmp), SRS_HTTP_API_LISTEN: String(api), SRS_HTTP_SERVER_LISTEN: String(http),
+        SRS_RTC_SERVER_LISTEN: String(rtc), SRS_SRT_SERVER_LISTEN: String(srt),
+      },
+    });
+    child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
+    const ff = publish(clip("clip.flv"), `rtmp://127.0.0.1:${rtmp}/live/bin`);
+    let viewer: Awaited<ReturnType<typeof whepViewer>> | undefined;
+    try {
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        try {
+          viewer = await whepViewer(api, "bin");
+          break;
+        } catch (e) {
+          if (Date.now() > deadline) throw new Error(`no WHEP answer: ${(e as Error).message}; output:\n${output}`);
+          await Bun.sleep(250);
+        }
+      }
+      const v = viewer;
+      await waitFor("WHEP viewer of the binary receives video", () => v.packets() > 150, 15_000).catch((e) => {
+        throw new Error(`${(e as Error).message}; packets ${v.packets()}; output:\n${output.slice(-3000)}`);
+      });
+      expect(output).not.toContain("native socket not found");
+      expect(output).not.toContain("native X25519 unavailable");
+    } finally {
+      await viewer?.pc.close();
+      ff.kill();
+      child.kill("SIGKILL");
       rmSync(dir, { recursive: true, force: true });
     }
   }, SLOW);
