@@ -161,8 +161,62 @@ describe("webrtc viewer sessions", () => {
       clearInterval(pli);
       // 25 fps for 5 s = 125 frames; a freeze until the next keyframe (GOP 2 s) after each PLI would leave ~0–60.
       expect(frames).toBeGreaterThanOrEqual(112);
+      // the server read them: the PLIs come under SSRC 1, the receiver reports under werift's own SSRC (SRTCP
+      // indexes count per SSRC, RFC 3711 3.2.3: one replay window for both would drop one of the two)
+      expect(await viewerPlis(passive)).toBeGreaterThanOrEqual(4);
     } finally {
       await v.pc.close();
     }
   }, 30000);
+
+  test("viewers' PLIs reach a WHIP publisher, at most every 500 ms", async () => {
+    const p = await page(active);
+    await p.evaluate(async (api) => {
+      const s = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 }, audio: true });
+      const pc = new RTCPeerConnection();
+      for (const t of s.getTracks()) pc.addTransceiver(t, { direction: "sendonly" });
+      await pc.setLocalDescription(await pc.createOffer());
+      const res = await fetch(`http://127.0.0.1:${api}/rtc/v1/whip/?app=live&stream=plifwd`, { method: "POST", body: pc.localDescription!.sdp });
+      await pc.setRemoteDescription({ type: "answer", sdp: await res.text() });
+      (globalThis as unknown as { pub: RTCPeerConnection }).pub = pc;
+    }, active.api);
+    const pliCount = () => p.evaluate(async () => {
+      let n = 0;
+      (await (globalThis as unknown as { pub: RTCPeerConnection }).pub.getStats()).forEach((x: Record<string, unknown>) => {
+        if (x.type === "outbound-rtp" && x.kind === "video") n = Number(x.pliCount ?? 0);
+      });
+      return n;
+    });
+    const viewers = [await whepViewer(active.api, "plifwd"), await whepViewer(active.api, "plifwd")];
+    try {
+      for (const v of viewers) await waitFor("viewer receives the WHIP stream", () => v.packets() > 30, 10000);
+      const before = await pliCount();
+      // two viewers, each a PLI every 250 ms for 4 s: 32 requests, 8/s
+      const sends = viewers.map((v) => {
+        const video = v.pc.getTransceivers().find((t) => t.kind === "video")!;
+        const pkt = new RtcpPayloadSpecificFeedback({ feedback: new PictureLossIndication({ senderSsrc: 1, mediaSsrc: video.receiver.tracks[0]!.ssrc ?? 0 }) });
+        return setInterval(() => void video.receiver.dtlsTransport.sendRtcp([pkt]).catch(() => {}), 250);
+      });
+      await Bun.sleep(4000);
+      for (const t of sends) clearInterval(t);
+      await Bun.sleep(300);
+      const reached = (await pliCount()) - before;
+      console.log(`viewer PLIs: 32 sent, ${reached} reached the publisher in 4 s`);
+      expect(reached).toBeGreaterThanOrEqual(4); // forwarded...
+      expect(reached).toBeLessThanOrEqual(10); // ...at most 2/s (+ a pli_for_rtmp or new-viewer one)
+    } finally {
+      for (const v of viewers) await v.pc.close();
+      await p.close();
+    }
+  }, 30000);
 });
+
+async function viewerPlis(s: RunningServer): Promise<number> {
+  let n = 0;
+  const j = await (await fetch(`http://127.0.0.1:${s.api}/api/v1/clients/?count=100`)).json() as ClientsAnswer;
+  for (const c of j.clients.filter((x) => x.type === "rtc-play")) {
+    const one = await (await fetch(`http://127.0.0.1:${s.api}/api/v1/clients/${c.id}`)).json() as { client: { rtc?: { video?: { plis?: number } } } };
+    n += one.client.rtc?.video?.plis ?? 0;
+  }
+  return n;
+}

@@ -155,3 +155,26 @@ export class ReplayWindow {
     return true;
   }
 }
+
+/** At most this many RTCP sender SSRCs tracked per session (a viewer has one or a few; this bounds a forger). */
+const MAX_REPLAY_SSRCS = 16;
+
+/**
+ * SRTCP replay protection per sending SSRC: the SRTCP index counts per SSRC (RFC 3711 3.2.3, each SSRC has its
+ * own cryptographic context), and a peer may send RTCP under several SSRCs (pion: one per interceptor; werift: its
+ * receivers' SSRC for reports, 1 for a hand-made PLI). One window for all of them dropped the packets of every SSRC
+ * but the fastest as replays. The SSRC is read from the SRTCP header, which is not encrypted (RFC 3711 3.4).
+ */
+export class SrtcpReplay {
+  private windows = new Map<number, ReplayWindow>();
+
+  accept(ssrc: number, index: number): boolean {
+    let w = this.windows.get(ssrc);
+    if (!w) {
+      if (this.windows.size >= MAX_REPLAY_SSRCS) this.windows.delete(this.windows.keys().next().value as number);
+      w = new ReplayWindow();
+      this.windows.set(ssrc, w);
+    }
+    return w.accept(index);
+  }
+}

@@ -54,7 +54,7 @@ import { type RtcOutput, rtcOutput, type RtcUnit, type RtcViewerSink } from "./o
 import { ReorderBuffer, RtpTimestampUnwrapper } from "./reorder.ts";
 import { type DatagramOut, RtpStream, ViewerRtpSender } from "./rtp-send.ts";
 import type { CandidateAddress, OfferInfo } from "./sdp.ts";
-import { RTCP_RR, readRtcp, ReplayWindow } from "./rtcp.ts";
+import { RTCP_RR, readRtcp, SrtcpReplay } from "./rtcp.ts";
 import { SrtpContext, srtpProfileName } from "./srtp.ts";
 import { bindingSuccess, datagramKind, parseStun } from "./stun.ts";
 import type { MuxEndpoint, MuxTarget, RtcTransport, UdpMux } from "./udp-mux.ts";
@@ -188,7 +188,7 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
   private target: MuxTarget | undefined;
   /** The viewer's SRTCP, decrypted by us; its first packet lets werift go (releaseWerift). */
   private srtcpIn: SrtpContext | undefined;
-  private replay = new ReplayWindow();
+  private replay = new SrtcpReplay();
   /** werift let go: STUN, DTLS alerts and RTCP are ours. */
   private released = false;
   private nacks = 0;
@@ -516,7 +516,7 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     }
     if (this.srtcpIn && isRtcp(d)) {
       const r = this.srtcpIn.unprotectRtcp(d);
-      if (r && this.replay.accept(r.index)) {
+      if (r && this.replay.accept(d.readUInt32BE(4), r.index)) {
         this.releaseWerift();
         this.onRtcp(r.rtcp, ip, port, transport);
         return;
@@ -562,7 +562,7 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
       if (d[0] === 21) void this.close("DTLS closed by peer (alert)");
     } else if (kind === "rtp" && isRtcp(d) && this.srtcpIn) {
       const r = this.srtcpIn.unprotectRtcp(d);
-      if (r && this.replay.accept(r.index)) this.onRtcp(r.rtcp, ip, port, transport);
+      if (r && this.replay.accept(d.readUInt32BE(4), r.index)) this.onRtcp(r.rtcp, ip, port, transport);
     }
   }
 

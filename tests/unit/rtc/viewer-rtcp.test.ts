@@ -17,7 +17,7 @@ import {
   RtcpSrPacket,
   RtcpTransportLayerFeedback,
 } from "werift";
-import { readRtcp, ReplayWindow } from "../../../lib/protocols/rtc/rtcp.ts";
+import { readRtcp, ReplayWindow, SrtcpReplay } from "../../../lib/protocols/rtc/rtcp.ts";
 import { bindingSuccess, crc32, ipBytes, parseStun, STUN_BINDING_SUCCESS } from "../../../lib/protocols/rtc/stun.ts";
 import { prng } from "../../helpers/prng.ts";
 
@@ -148,4 +148,16 @@ test("SRTCP replay window (RFC 3711 3.3.2): new indexes once, old ones inside 64
   expect(w.accept(936)).toBe(false); // 1000 - 936 = 64: outside
   expect(w.accept(1001)).toBe(true);
   expect(w.accept(999)).toBe(true);
+});
+
+describe("SRTCP replay windows per sending SSRC (RFC 3711 3.2.3)", () => {
+  test("indexes of different SSRCs do not collide; a replay within one SSRC is refused; the table is bounded", () => {
+    const r = new SrtcpReplay();
+    expect(r.accept(0x1111, 5)).toBe(true);
+    expect(r.accept(0x2222, 1)).toBe(true); // another SSRC's own count, far behind the first one's
+    expect(r.accept(0x2222, 2)).toBe(true);
+    expect(r.accept(0x1111, 5)).toBe(false);
+    expect(r.accept(0x2222, 1)).toBe(false);
+    for (let s = 0; s < 1000; s++) expect(r.accept(0x10000 + s, 1)).toBe(true);
+  });
 });
