@@ -158,9 +158,12 @@ describe("WebRTC in the binary", () => {
     });
     child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
     child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
-    const ff = publish(clip("clip.flv"), `rtmp://127.0.0.1:${rtmp}/live/bin`);
+    let ff: ReturnType<typeof publish> | undefined;
     let viewer: Awaited<ReturnType<typeof whepViewer>> | undefined;
     try {
+      // ffmpeg gives up at once on a refused connection: publish only once the binary listens
+      await waitFor("the binary's API answers", async () => (await fetch(`http://127.0.0.1:${api}/api/v1/versions`).catch(() => undefined))?.ok === true, 15_000);
+      ff = publish(clip("clip.flv"), `rtmp://127.0.0.1:${rtmp}/live/bin`);
       const deadline = Date.now() + 15_000;
       for (;;) {
         try {
@@ -179,7 +182,7 @@ describe("WebRTC in the binary", () => {
       expect(output).not.toContain("native X25519 unavailable");
     } finally {
       await viewer?.pc.close();
-      ff.kill();
+      ff?.kill();
       child.kill("SIGKILL");
       rmSync(dir, { recursive: true, force: true });
     }
