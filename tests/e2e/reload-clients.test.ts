@@ -246,8 +246,13 @@ ${added ? "vhost added.test { }" : ""}
     const dts = videoPackets(player.output()).map((p) => p.dts);
     let worst = 0;
     for (let i = 1; i < dts.length; i++) worst = Math.max(worst, dts[i]! - dts[i - 1]!);
-    console.log(`reload with GStreamer: ${dts.length} video frames, largest dts step ${worst} ms`);
-    expect(worst).toBeLessThan(80); // 25 fps: 40 ms per frame; a lost frame makes a step of 80 ms
+    // A live GStreamer source stamps frames with its capture clock: on a loaded machine one frame may come 50 ms
+    // late and the next early (steps of 93 then 27 ms), which loses nothing. A lost frame leaves the count short
+    // of the span: 25 fps, 40 ms per frame.
+    const missing = Math.round((dts[dts.length - 1]! - dts[0]!) / 40) + 1 - dts.length;
+    console.log(`reload with GStreamer: ${dts.length} video frames, largest dts step ${worst} ms, missing ${missing}`);
+    expect(missing).toBeLessThanOrEqual(0);
+    expect(worst).toBeLessThan(200); // and no stall
     expect(gst.proc.exitCode).toBeNull();
     expect(player.proc.exitCode).toBeNull();
   }, 60000);
