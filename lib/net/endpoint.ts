@@ -64,3 +64,24 @@ export function isIpv6(host: string): boolean {
 export function ipv6OnlyFor(e: Endpoint, all: readonly Endpoint[]): boolean {
   return (e.host === "::" || e.host === "::0") && all.some((o) => o !== e && o.port === e.port && !isIpv6(o.host));
 }
+
+/** A bound socket or listener, as far as choosing one by address family goes. */
+export interface FamilyBind {
+  port: number;
+  /** Bound to an IPv6 address. */
+  v6: boolean;
+  /** An IPv6 `[::]` bind that also takes IPv4 (mapped addresses): not IPv6-only. */
+  dualStack: boolean;
+}
+
+/** The family and dual-stack flags of a bind of `host` (`ipv6Only` as given to the socket). */
+export function familyOf(host: string, ipv6Only: boolean): { v6: boolean; dualStack: boolean } {
+  const v6 = isIpv6(host);
+  return { v6, dualStack: v6 && !ipv6Only && (host === "::" || host === "::0") };
+}
+
+/** The port peers of `family` reach us on: an IPv4 bind, else a dual-stack `[::]` one for IPv4; undefined when none. */
+export function portForFamily(binds: readonly FamilyBind[], family: "ipv4" | "ipv6"): number | undefined {
+  if (family === "ipv6") return binds.find((s) => s.v6)?.port;
+  return (binds.find((s) => !s.v6) ?? binds.find((s) => s.dualStack))?.port;
+}

@@ -22,6 +22,28 @@ const REPO = resolve(import.meta.dir, "../..");
 const QEMU_LIBS = "/usr/aarch64-linux-gnu";
 const SLOW = 300_000; // a test may have to compile a binary first (~1–20 s; the first cross-build also downloads)
 
+/**
+ * Starts the binary alone in an empty folder with no arguments (its built-in default config) on free ports, in the
+ * foreground (SRS's default config says daemon on), with `env` added; collects what it prints.
+ */
+async function startAlone(env: Record<string, string> = {}) {
+  const { dir } = aloneInEmptyDir(binary("linux-x64"));
+  const [rtmp, api, http, rtc, srt] = [await freePort(), await freePort(), await freePort(), await freeUdpPort(), await freeUdpPort()];
+  let out = "";
+  const child = spawn("./srs", [], {
+    cwd: dir,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: {
+      ...process.env, NO_COLOR: "1", SRS_DAEMON: "off",
+      SRS_LISTEN: String(rtmp), SRS_HTTP_API_LISTEN: String(api), SRS_HTTP_SERVER_LISTEN: String(http),
+      SRS_RTC_SERVER_LISTEN: String(rtc), SRS_SRT_SERVER_LISTEN: String(srt), ...env,
+    },
+  });
+  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+  return { dir, child, ports: { rtmp, api, http }, output: () => out };
+}
+
 const CONFIG = `# written by tests/e2e/binary.test.ts
 listen              1935;
 max_connections     1000;
@@ -95,25 +117,7 @@ describe("linux-x64 binary, alone in an empty folder", () => {
   }, SLOW);
 
   test("with no arguments serves the embedded home page on GET /, and quits on SIGTERM", async () => {
-    const { dir } = aloneInEmptyDir(binary("linux-x64"));
-    const [rtmp, api, http, rtc, srt] = [await freePort(), await freePort(), await freePort(), await freeUdpPort(), await freeUdpPort()];
-    let output = "";
-    const child = spawn("./srs", [], {
-      cwd: dir,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: {
-        ...process.env,
-        NO_COLOR: "1",
-        SRS_DAEMON: "off", // SRS's default config says daemon on; stay in the foreground for the test
-        SRS_LISTEN: String(rtmp),
-        SRS_HTTP_API_LISTEN: String(api),
-        SRS_HTTP_SERVER_LISTEN: String(http),
-        SRS_RTC_SERVER_LISTEN: String(rtc),
-        SRS_SRT_SERVER_LISTEN: String(srt),
-      },
-    });
-    child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
-    child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
+    const { dir, child, ports: { http }, output } = await startAlone();
     try {
       let res: Response | undefined;
       const deadline = Date.now() + 15_000;
@@ -125,14 +129,14 @@ describe("linux-x64 binary, alone in an empty folder", () => {
           await Bun.sleep(100);
         }
       }
-      if (!res) throw new Error(`no HTTP answer on port ${http} (exit ${child.exitCode ?? child.signalCode ?? "none"}); output:\n${output}`);
+      if (!res) throw new Error(`no HTTP answer on port ${http} (exit ${child.exitCode ?? child.signalCode ?? "none"}); output:\n${output()}`);
       expect(res.status).toBe(200);
       expect(res.headers.get("content-type") ?? "").toStartWith("text/html");
       expect(await res.text()).toBe(readFileSync(join(REPO, "www/index.html"), "utf8"));
 
       child.kill("SIGTERM");
       const end = await exited(child, 10_000);
-      if (end === "timeout") throw new Error(`still running 10 s after SIGTERM; output:\n${output}`);
+      if (end === "timeout") throw new Error(`still running 10 s after SIGTERM; output:\n${output()}`);
       // Either a handler that exits (0) or the default action (killed by SIGTERM) is a quit.
       expect(end.code === 0 || end.signal === "SIGTERM").toBe(true);
     } finally {
@@ -144,20 +148,7 @@ describe("linux-x64 binary, alone in an empty folder", () => {
 
 describe("WebRTC in the binary", () => {
   test("an RTMP-published clip plays by WHEP from the binary (our SRTP, batched UDP sends, native X25519 inside it)", async () => {
-    const { dir } = aloneInEmptyDir(binary("linux-x64"));
-    const [rtmp, api, http, rtc, srt] = [await freePort(), await freePort(), await freePort(), await freeUdpPort(), await freeUdpPort()];
-    let output = "";
-    const child = spawn("./srs", [], {
-      cwd: dir,
-      stdio: ["ignore", "pipe", "pipe"],
-      env: {
-        ...process.env, NO_COLOR: "1", SRS_DAEMON: "off", CANDIDATE: "127.0.0.1",
-        SRS_LISTEN: String(rtmp), SRS_HTTP_API_LISTEN: String(api), SRS_HTTP_SERVER_LISTEN: String(http),
-        SRS_RTC_SERVER_LISTEN: String(rtc), SRS_SRT_SERVER_LISTEN: String(srt),
-      },
-    });
-    child.stdout!.on("data", (d: Buffer) => (output += d.toString()));
-    child.stderr!.on("data", (d: Buffer) => (output += d.toString()));
+    const { dir, child, ports: { rtmp, api }, output } = await startAlone({ CANDIDATE: "127.0.0.1" });
     let ff: ReturnType<typeof publish> | undefined;
     let viewer: Awaited<ReturnType<typeof whepViewer>> | undefined;
     try {
@@ -170,16 +161,16 @@ describe("WebRTC in the binary", () => {
           viewer = await whepViewer(api, "bin");
           break;
         } catch (e) {
-          if (Date.now() > deadline) throw new Error(`no WHEP answer: ${(e as Error).message}; output:\n${output}`);
+          if (Date.now() > deadline) throw new Error(`no WHEP answer: ${(e as Error).message}; output:\n${output()}`);
           await Bun.sleep(250);
         }
       }
       const v = viewer;
       await waitFor("WHEP viewer of the binary receives video", () => v.packets() > 150, 15_000).catch((e) => {
-        throw new Error(`${(e as Error).message}; packets ${v.packets()}; output:\n${output.slice(-3000)}`);
+        throw new Error(`${(e as Error).message}; packets ${v.packets()}; output:\n${output().slice(-3000)}`);
       });
-      expect(output).not.toContain("native socket not found");
-      expect(output).not.toContain("native X25519 unavailable");
+      expect(output()).not.toContain("native socket not found");
+      expect(output()).not.toContain("native X25519 unavailable");
     } finally {
       await viewer?.pc.close();
       ff?.kill();

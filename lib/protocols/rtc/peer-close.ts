@@ -3,23 +3,15 @@
  *  - a DTLS alert (close_notify on pc.close(), RFC 6347 4.1 / RFC 5246 7.2.1): werift's DTLS transport goes to
  *    "closed" (or "failed"), but its RTCPeerConnection does not follow, so we watch the transport;
  *  - an RTCP BYE (RFC 3550 6.6, packet type 203) in a compound SRTCP packet: werift's RTCP parser skips BYE,
- *    so the decrypted compound is scanned here (headers only: RFC 3550 6.4.1, length in 32-bit words minus one).
+ *    so the decrypted compound is read here with rtcp.ts's reader (the one a released viewer's RTCP goes through).
  * Like ice.ts, this reaches into werift's internals (the DTLS transport's SRTCP session); kept to this file.
  */
 import type { RTCPeerConnection } from "werift";
+import { readRtcp } from "./rtcp.ts";
 
-/** RTCP packet type of BYE (RFC 3550 12.1). */
-export const RTCP_BYE = 203;
-
-/** True when the (decrypted) compound RTCP packet `d` holds a BYE. Stops at the first malformed header. */
+/** True when the (decrypted) compound RTCP packet `d` holds a BYE (rtcp.ts reads it; a malformed header ends it). */
 export function hasRtcpBye(d: Uint8Array): boolean {
-  let pos = 0;
-  while (pos + 4 <= d.byteLength) {
-    if (d[pos]! >> 6 !== 2) return false; // version 2
-    if (d[pos + 1] === RTCP_BYE) return true;
-    pos += ((d[pos + 2]! << 8 | d[pos + 3]!) + 1) * 4;
-  }
-  return false;
+  return readRtcp(d).some((it) => it.type === "bye");
 }
 
 interface SrtcpDecryptor {

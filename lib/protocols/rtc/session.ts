@@ -414,7 +414,7 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
     await pc.setLocalDescription(answer);
     const sdp = pc.localDescription?.sdp;
     if (!sdp) throw new Error("no local description");
-    if (this.req.role === "publish") this.setupTwcc(pc, sdp);
+    if (this.req.role === "publish") this.setupTwcc(pc);
     return sdp;
   }
 
@@ -422,8 +422,9 @@ export class RtcSession implements ClientInfo, MuxEndpoint, RtcViewerSink {
    * Publisher: our own TWCC feedback (twcc.ts) from every decrypted RTP packet's transport-wide sequence number
    * (werift's receiver-side TWCC is turned off: Chromium's estimate stayed at its 300 kbps start with it).
    */
-  private setupTwcc(pc: RTCPeerConnection, answer: string): void {
-    const id = Number(new RegExp(`^a=extmap:(\\d+)(?:/\\w+)? ${TWCC_URI.replace(/[.]/g, "\\.")}`, "m").exec(answer)?.[1] ?? 0);
+  private setupTwcc(pc: RTCPeerConnection): void {
+    // the negotiated id of the transport-wide sequence number extension (as werift-media.ts reads the MID's)
+    const id = pc.getTransceivers().map((t) => t.headerExtensions.find((e) => e.uri === TWCC_URI)?.id).find((x) => x !== undefined);
     const dtls = pc.dtlsTransports[0];
     if (!this.rtc.twcc || !id || !dtls) return;
     for (const t of pc.getTransceivers()) t.receiver.setupTWCC = () => {};

@@ -18,6 +18,7 @@
  */
 import { createServer, type Server, type Socket } from "node:net";
 import type { Log } from "../../log/logger.ts";
+import { type FamilyBind, familyOf, portForFamily } from "../../net/endpoint.ts";
 import { frame, FramingError, RFC4571_MAX_FRAME, Rfc4571Deframer } from "./rfc4571.ts";
 import type { LinkVerdict, MuxLink } from "./udp-mux.ts";
 
@@ -173,7 +174,7 @@ class TcpLink implements MuxLink {
 
 /** The ICE-TCP listeners (one per rtc_server.tcp.listen address) and their connections. */
 export class RtcTcpMux {
-  private servers: { server: Server; port: number; v6: boolean; dualStack: boolean }[] = [];
+  private servers: (FamilyBind & { server: Server })[] = [];
   private links = new Set<TcpLink>();
   private unbound = 0;
   readonly stats: TcpMuxStats = { accepted: 0, refused: 0, garbage: 0, timedOut: 0, stalled: 0, peakBacklog: 0 };
@@ -193,8 +194,7 @@ export class RtcTcpMux {
     server.on("error", (e) => this.log.warn(`rtc tcp listener error: ${e.message}`));
     const addr = server.address();
     const bound = typeof addr === "object" && addr ? addr.port : port;
-    const v6 = host.includes(":");
-    this.servers.push({ server, port: bound, v6, dualStack: v6 && !ipv6Only && (host === "::" || host === "::0") });
+    this.servers.push({ server, port: bound, ...familyOf(host, ipv6Only) });
     return bound;
   }
 
@@ -205,8 +205,7 @@ export class RtcTcpMux {
 
   /** The port peers of `family` reach us on, undefined when no listener takes that family. */
   portFor(family: "ipv4" | "ipv6"): number | undefined {
-    if (family === "ipv6") return this.servers.find((s) => s.v6)?.port;
-    return (this.servers.find((s) => !s.v6) ?? this.servers.find((s) => s.dualStack))?.port;
+    return portForFamily(this.servers, family);
   }
 
   get listening(): boolean {

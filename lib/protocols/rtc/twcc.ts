@@ -16,9 +16,9 @@
  * (0..63.75 ms, one byte), 2 received with a large or negative delta (two bytes, signed).
  * Bounded: at most MAX_PENDING arrivals are kept between reports (a flood of packets only shortens reports).
  */
+import { RTCP_RTPFB } from "./rtcp.ts";
 
-/** RTCP transport layer feedback (RFC 4585 6.1) packet type and the TWCC format. */
-export const RTCP_RTPFB = 205;
+/** The TWCC format of RTCP transport layer feedback (RTCP_RTPFB, RFC 4585 6.1). */
 export const TWCC_FMT = 15;
 export const TWCC_URI = "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01";
 

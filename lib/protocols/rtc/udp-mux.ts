@@ -30,6 +30,7 @@
  */
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import type { Log } from "../../log/logger.ts";
+import { type FamilyBind, familyOf, portForFamily } from "../../net/endpoint.ts";
 import { type DatagramSender, nativeDatagramSender } from "../../runtime/udp-send.ts";
 import { ATTR_USERNAME, datagramKind, parseStun, STUN_BINDING_REQUEST, stunAttr, stunUsername, verifyIntegrity } from "./stun.ts";
 
@@ -88,12 +89,8 @@ export function addrKey(ip: string, port: number, transport: RtcTransport = "udp
   return transport === "udp" ? `${ip}:${port}` : `tcp/${ip}:${port}`;
 }
 
-interface MuxSocket {
+interface MuxSocket extends FamilyBind {
   socket: Socket;
-  port: number;
-  v6: boolean;
-  /** A `[::]` socket that also takes IPv4 (mapped addresses). */
-  dualStack: boolean;
   /** Bun's synchronous bulk send (undefined: node:dgram's send, one datagram at a time). */
   native: DatagramSender | undefined;
   /** Built datagrams waiting for the flush: [bytes, port, address, ...]. */
@@ -158,13 +155,10 @@ export class UdpMux {
     }
     socket.on("message", (d: Buffer, r: RemoteInfo) => this.onMessage(d, r));
     const bound = socket.address().port;
-    this.sockets.push({
-      socket, port: bound, v6, dualStack: v6 && !ipv6Only && (host === "::" || host === "::0"),
-      native: nativeDatagramSender(socket), pending: [],
-    });
+    const native = nativeDatagramSender(socket);
+    this.sockets.push({ socket, port: bound, ...familyOf(host, ipv6Only), native, pending: [] });
     if (this.sockets.length === 1) this.port = bound;
-    const batched = this.sockets[this.sockets.length - 1]!.native !== undefined;
-    if (!batched && (globalThis as { Bun?: unknown }).Bun) {
+    if (!native && (globalThis as { Bun?: unknown }).Bun) {
       this.log.warn(`rtc udp ${host}:${bound}: Bun's native socket not found (Bun changed?), viewers' packets go one by one through node:dgram`);
     }
     return bound;
@@ -177,8 +171,7 @@ export class UdpMux {
 
   /** The port peers of `family` reach us on, undefined when no socket takes that family. */
   portFor(family: "ipv4" | "ipv6"): number | undefined {
-    if (family === "ipv6") return this.sockets.find((s) => s.v6)?.port;
-    return (this.sockets.find((s) => !s.v6) ?? this.sockets.find((s) => s.dualStack))?.port;
+    return portForFamily(this.sockets, family);
   }
 
   /** The socket (and the address to use) for a peer at `ip`. */
