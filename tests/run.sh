@@ -104,7 +104,12 @@ for i in "${!planned[@]}"; do
   if [ ! -s "$work/$i.result" ]; then failed=$((failed + 1)); failures+=("job $i did not report"); continue; fi
   read -r p f rc secs label <"$work/$i.result"
   passed=$((passed + p)) failed=$((failed + f))
-  [ "$rc" -ne 0 ] && failures+=("$label ($f failed, exit $rc)")
+  if [ "$rc" -ne 0 ]; then
+    failures+=("$label ($f failed, exit $rc)")
+    # Again at the end, where a CI log's tail shows it: each failed test with the error bun printed above it.
+    echo "::: failure in $label"
+    grep -B30 -E '^\(fail\)|^::: killed' "$work/$i.log" | grep -vE '^\(pass\)' | tail -80
+  fi
   echo "$secs $label" >>"$work/timings"
 done
 # Keep durations only from a full run (a selection would forget the others).
