@@ -27,7 +27,7 @@ const LIVE_GLOBAL = ["max_connections", "grace_start_wait", "grace_final_wait", 
 /** Fixed for the life of the process. */
 const RESTART_GLOBAL = ["srs_log_tank", "srs_log_file", "utc_time", "pid", "daemon", "work_dir", "server_id", "asprocess", "stream_caster"];
 /** Accepted as SRS does but without effect in srs-ts (see the not-implemented warnings at start). */
-const UNUSED_GLOBAL = ["pithy_print_ms", "ff_log_dir", "ff_log_level", "heartbeat", "stats", "circuit_breaker", "threads"];
+const UNUSED_GLOBAL = ["pithy_print_ms", "ff_log_dir", "ff_log_level", "stats", "circuit_breaker", "threads"];
 /** Vhost sections read when a session or stream starts. */
 const LIVE_VHOST: Record<string, string> = {
   publish: "new publishers",
