@@ -41,8 +41,8 @@ function str(o: Record<string, unknown>, k: string, required: boolean): string {
     if (required) throw new RegisterError(`empty ${k}`);
     return "";
   }
-  // SRS sends pid as a string; a number is accepted too.
-  if (typeof v === "number" && Number.isFinite(v)) return String(v);
+  // SRS sends pid as a string; a number is accepted there too.
+  if (k === "pid" && typeof v === "number" && Number.isInteger(v) && v > 0) return String(v);
   if (typeof v !== "string") throw new RegisterError(`${k} must be a string, got ${Array.isArray(v) ? "array" : typeof v}`);
   if (v.length > MAX_FIELD) throw new RegisterError(`${k} is longer than ${MAX_FIELD} characters`);
   return v;
