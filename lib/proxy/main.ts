@@ -1,7 +1,7 @@
 /**
  * `srs-ts proxy`: SRS 7's proxy (its proxy/ directory) as a mode of srs-ts. Configured by PROXY_* variables (and a
- * .env file, lib/proxy/env.ts); origins register with their heartbeat on the system API; RTMP, HTTP-FLV/TS, HLS and
- * WebRTC (WHIP/WHEP) clients are routed to the origin that holds their stream, or a random one for a new stream.
+ * .env file, lib/proxy/env.ts); origins register with their heartbeat on the system API; RTMP, HTTP-FLV/TS, HLS,
+ * WebRTC (WHIP/WHEP) and SRT clients are routed to the origin that holds their stream, or a random one for a new stream.
  * With PROXY_LOAD_BALANCER_TYPE=redis several proxies share that state.
  */
 import { FAST_QUIT_BUDGET_MS } from "../lifecycle.ts";
@@ -16,19 +16,20 @@ import { MemoryLoadBalancer } from "./lb-memory.ts";
 import { RedisLoadBalancer } from "./lb-redis.ts";
 import { RtcProxy } from "./rtc.ts";
 import { RtmpProxy } from "./rtmp.ts";
+import { SrtProxy } from "./srt.ts";
 import { SystemApi } from "./system-api.ts";
 
-export const PROXY_HELP = `srs-ts proxy — SRS 7's proxy: routes RTMP, HTTP-FLV/TS, HLS and WHIP/WHEP to origins that register with
+export const PROXY_HELP = `srs-ts proxy — SRS 7's proxy: routes RTMP, HTTP-FLV/TS, HLS, WHIP/WHEP and SRT to origins that register with
 their heartbeat (heartbeat { enabled on; url http://PROXY:12025/api/v1/srs/register; ports on; }).
 Usage: srs-ts proxy        (configured by the environment, or a .env file in the working directory)
-  PROXY_RTMP_SERVER=11935  PROXY_HTTP_SERVER=18080  PROXY_HTTP_API=11985  PROXY_WEBRTC_SERVER=18000 (UDP)
+  PROXY_RTMP_SERVER=11935  PROXY_HTTP_SERVER=18080  PROXY_HTTP_API=11985  PROXY_WEBRTC_SERVER=18000 (UDP)  PROXY_SRT_SERVER=20080 (UDP)
   PROXY_SYSTEM_API=12025 (register)  PROXY_LOAD_BALANCER_TYPE=memory|redis
   PROXY_REDIS_HOST=127.0.0.1  PROXY_REDIS_PORT=6379  PROXY_REDIS_PASSWORD=  PROXY_REDIS_DB=0
   PROXY_DEFAULT_BACKEND_ENABLED=off (on: PROXY_DEFAULT_BACKEND_IP/RTMP/HTTP/API/RTC/SRT, an origin without heartbeat)
   Values are a port or ip:port. SIGTERM/SIGINT quit.`;
 
 export interface RunningProxy {
-  ports: { rtmp: number; http: number; api: number; system: number; rtc: number };
+  ports: { rtmp: number; http: number; api: number; system: number; rtc: number; srt: number };
   lb: LoadBalancer;
   stop(): Promise<void>;
 }
@@ -84,14 +85,17 @@ export async function startProxy(env: ProxyEnv, log: Log): Promise<RunningProxy>
       },
     });
     stops.push(() => api.close());
+    const srt = new SrtProxy(lb, log);
+    await srt.listen(env.srtServer);
+    stops.push(() => srt.close());
     const streams = new HttpStreamProxy(lb, log);
     const http: HttpListener = await serveHttp({ ...host(env.httpServer), fetch: (r) => streams.handle(r) });
     stops.push(() => http.close());
     const rtmp = new RtmpProxy({ lb, log });
     await rtmp.listen(env.rtmpServer);
     stops.push(() => rtmp.close());
-    log.trace(`proxy started: rtmp=${rtmp.port} http=${http.port} api=${api.port} system=${sys.port} rtc=${rtc.port}/udp`);
-    return { ports: { rtmp: rtmp.port, http: http.port, api: api.port, system: sys.port, rtc: rtc.port }, lb, stop };
+    log.trace(`proxy started: rtmp=${rtmp.port} http=${http.port} api=${api.port} system=${sys.port} rtc=${rtc.port}/udp srt=${srt.port}/udp`);
+    return { ports: { rtmp: rtmp.port, http: http.port, api: api.port, system: sys.port, rtc: rtc.port, srt: srt.port }, lb, stop };
   } catch (e) {
     await stop();
     throw e;

@@ -45,3 +45,8 @@ export function httpStreamUrl(url: URL, hostHeader: string | null): { streamUrl:
   }
   return { streamUrl: `${host ? vhostOf(host) : DEFAULT_VHOST}${appStream}`, ext };
 }
+
+/** From an SRT streamid's parts (`#!::h=vhost,r=app/stream`): no or an IP host is the default vhost. */
+export function srtStreamUrl(vhost: string, app: string, stream: string): string {
+  return `${vhost ? vhostOf(vhost) : DEFAULT_VHOST}/${app}/${stream}`;
+}

@@ -1,14 +1,14 @@
 /**
  * SRS 7's proxy, as `srs-ts proxy`: three srs-ts origins send their heartbeat to proxy 1's system API; two proxies
  * share their state in Redis (Debian's redis-server on a free port). FFmpeg publishes through proxy 1; players
- * come through proxy 2 over RTMP, HTTP-FLV, HLS and WHEP (werift). Then: junk heartbeats, Redis killed and
+ * come through proxy 2 over RTMP, HTTP-FLV, HLS, WHEP (werift) and SRT; an SRT publisher too. Then: junk heartbeats, Redis killed and
  * restarted under running streams, and one proxy alone with its memory load balancer.
  */
 import { describe, expect, test } from "bun:test";
 import { cleanupAfterAll } from "../helpers/cleanup.ts";
 import { clip } from "../helpers/media.ts";
 import { originConf, type RunningProxy, type RunningRedis, startProxy, startRedis } from "../helpers/proxy.ts";
-import { freePort, playFrames, probeStreams, publish, rtcEnv, type RunningServer, startServer } from "../helpers/server.ts";
+import { freePort, playFrames, probeStreams, publish, rtcEnv, run, type RunningServer, startServer } from "../helpers/server.ts";
 import { count, waitFor } from "../helpers/wait.ts";
 import { whepViewer } from "../helpers/whep.ts";
 import { RedisClient } from "../../lib/proxy/resp.ts";
@@ -19,7 +19,10 @@ async function startOrigin(registerUrl: string, device: string): Promise<Running
   const udp = await freePort();
   const s = await startServer({
     config: originConf(registerUrl, device),
-    env: { ...rtcEnv(udp), SRS_VHOST_RTC_RTMP_TO_RTC: "on", SRS_DEVICE_IP: "127.0.0.1" },
+    env: {
+      ...rtcEnv(udp), SRS_VHOST_RTC_RTMP_TO_RTC: "on", SRS_DEVICE_IP: "127.0.0.1",
+      SRS_SRT_SERVER_ENABLED: "on", SRS_VHOST_SRT_ENABLED: "on",
+    },
   });
   servers.push(s);
   return s;
@@ -113,6 +116,24 @@ describe("two proxies sharing Redis, three origins", () => {
     expect(p2.output()).toContain("WebRTC relay __defaultVhost__/live/s1");
     await v.pc.close();
   }, 60000);
+
+  test("SRT: publish through proxy 1, play through proxy 2 over SRT and RTMP", async () => {
+    const pub = track(run("ffmpeg", [
+      "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", clip("clip.ts"), "-c", "copy", "-f", "mpegts",
+      `srt://127.0.0.1:${p1.srt}?streamid=#!::r=live/t1,m=publish`,
+    ]));
+    await waitFor("t1 on an origin", async () => (await holders(origins, "t1")) === 1, 20000, p1);
+    expect(pub.proc.exitCode).toBeNull();
+    const srt = await probeStreams(`srt://127.0.0.1:${p2.srt}?streamid=#!::r=live/t1,m=request`);
+    expect(srt.map((s) => s.codec_name).sort()).toEqual(["aac", "h264"]);
+    const rtmp = await playFrames(`rtmp://127.0.0.1:${p2.rtmp}/live/t1`, 2);
+    expect(rtmp.video).toBeGreaterThan(20);
+    // RTMP published stream s1, played over SRT through proxy 2.
+    const s1 = await playFrames(`srt://127.0.0.1:${p2.srt}?streamid=#!::r=live/s1,m=request`, 2);
+    expect(s1.video).toBeGreaterThan(20);
+    expect(p1.output()).toContain("SRT publish __defaultVhost__/live/t1");
+    pub.kill();
+  }, 90000);
 
   test("junk heartbeats get a 400 naming the problem; the proxy goes on", async () => {
     const reg = `http://127.0.0.1:${p1.system}/api/v1/srs/register`;

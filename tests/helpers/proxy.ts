@@ -16,6 +16,7 @@ export interface RunningProxy {
   api: number;
   system: number;
   rtc: number;
+  srt: number;
   proc: ChildProcess;
   output(): string;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
@@ -32,7 +33,9 @@ async function exitOf(proc: ChildProcess, signal: NodeJS.Signals, exited: Promis
 
 /** `srs-ts proxy` with every listener on a free loopback port, more `env` (PROXY_LOAD_BALANCER_TYPE, redis). */
 export async function startProxy(env: Record<string, string> = {}): Promise<RunningProxy> {
-  const [rtmp, http, api, system, rtc] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  const [rtmp, http, api, system, rtc, srt] = [
+    await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort(),
+  ];
   const dir = tempDir("srs-ts-proxy-");
   const proc = spawn(process.execPath, [join(REPO_ROOT, "main.ts"), "proxy"], {
     cwd: dir,
@@ -43,6 +46,7 @@ export async function startProxy(env: Record<string, string> = {}): Promise<Runn
       PROXY_HTTP_API: `127.0.0.1:${api}`,
       PROXY_SYSTEM_API: `127.0.0.1:${system}`,
       PROXY_WEBRTC_SERVER: `127.0.0.1:${rtc}`,
+      PROXY_SRT_SERVER: `127.0.0.1:${srt}`,
       ...env,
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -52,7 +56,7 @@ export async function startProxy(env: Record<string, string> = {}): Promise<Runn
   proc.stderr!.on("data", (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((resolve) => proc.once("exit", (code) => resolve(code)));
   const p: RunningProxy = {
-    rtmp, http, api, system, rtc, proc,
+    rtmp, http, api, system, rtc, srt, proc,
     output: () => out,
     stop: (signal = "SIGTERM") => exitOf(proc, signal, exited),
   };
