@@ -31,6 +31,28 @@ function randomId(): string {
   return crypto.randomUUID().replace(/-/g, "").slice(0, 12);
 }
 
+/** How long an origin may take to answer with its headers (the body, a live stream, may then last hours). */
+export const ORIGIN_HEADERS_TIMEOUT_MS = 10_000;
+
+/**
+ * fetch() to an origin, given up when its headers do not come within ORIGIN_HEADERS_TIMEOUT_MS, and cancelled when
+ * the player goes (`player`). Errors name the origin.
+ */
+export async function fetchOrigin(target: string, init: RequestInit, player?: AbortSignal): Promise<Response> {
+  const ac = new AbortController();
+  const t = setTimeout(() => ac.abort(new Error(`no answer within ${ORIGIN_HEADERS_TIMEOUT_MS}ms`)), ORIGIN_HEADERS_TIMEOUT_MS);
+  const onPlayerGone = () => ac.abort(new Error("the player left"));
+  player?.addEventListener("abort", onPlayerGone, { once: true });
+  try {
+    return await fetch(target, { ...init, signal: ac.signal });
+  } catch (e) {
+    const why = ac.signal.aborted && ac.signal.reason instanceof Error ? ac.signal.reason.message : (e as Error).message;
+    throw new Error(`origin ${target}: ${why}`);
+  } finally {
+    clearTimeout(t);
+  }
+}
+
 export class HttpStreamProxy {
   constructor(private lb: LoadBalancer, private log: Log) {}
 
@@ -75,12 +97,7 @@ export class HttpStreamProxy {
     q.delete("spbhid");
     const qs = q.toString();
     const target = `http://${b.ip.includes(":") ? `[${b.ip}]` : b.ip}:${port}${url.pathname}${qs ? "?" + qs : ""}`;
-    let res: Response;
-    try {
-      res = await fetch(target, { method: req.method === "HEAD" ? "HEAD" : "GET", signal: req.signal, redirect: "manual" });
-    } catch (e) {
-      throw new Error(`origin ${target}: ${(e as Error).message}`);
-    }
+    const res = await fetchOrigin(target, { method: req.method === "HEAD" ? "HEAD" : "GET", redirect: "manual" }, req.signal);
     const headers = corsHeaders();
     res.headers.forEach((v, k) => {
       if (!DROP.has(k.toLowerCase())) headers.set(k, v);

@@ -13,7 +13,7 @@ import { parseEndpoint } from "../net/endpoint.ts";
 import { ATTR_USERNAME, parseStun, stunAttr } from "../protocols/rtc/stun.ts";
 import { describeBackend, firstPort } from "./backend.ts";
 import { type LoadBalancer, NoBackendError } from "./lb.ts";
-import { corsHeaders, text } from "./http.ts";
+import { corsHeaders, fetchOrigin, text } from "./http.ts";
 import { httpStreamUrl } from "./stream-url.ts";
 
 /** Largest SDP offer read. */
@@ -104,13 +104,13 @@ export class RtcProxy {
     const target = `http://${b.ip}:${api}${url.pathname}${url.search}`;
     let res: Response;
     try {
-      res = await fetch(target, {
+      res = await fetchOrigin(target, {
         method: req.method,
         body: req.method === "POST" ? offer : undefined,
         headers: { "Content-Type": req.headers.get("content-type") ?? "application/sdp" },
       });
     } catch (e) {
-      return text(502, `proxy: origin ${target}: ${(e as Error).message}`);
+      return text(502, `proxy: ${(e as Error).message}`);
     }
     const body = await res.text();
     const headers = corsHeaders();

@@ -44,11 +44,23 @@ export class RtmpHop {
     if (role === "client") this.writeRaw((this.hs as ClientHandshake).start());
   }
 
-  /** Resolves when the handshake is done. */
-  handshake(): Promise<void> {
+  /** Resolves when the handshake is done; a peer silent for `timeoutMs` is dropped (the socket closed). */
+  handshake(timeoutMs: number): Promise<void> {
     if (this.shaken) return Promise.resolve();
     if (this.error) return Promise.reject(this.error);
-    return new Promise((resolve, reject) => (this.handshakeWaiter = { resolve, reject }));
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => this.fail(new HopError(`${this.name}: no handshake within ${timeoutMs}ms`)), timeoutMs);
+      this.handshakeWaiter = {
+        resolve: () => {
+          clearTimeout(t);
+          resolve();
+        },
+        reject: (e) => {
+          clearTimeout(t);
+          reject(e);
+        },
+      };
+    });
   }
 
   get failed(): Error | undefined {

@@ -84,7 +84,7 @@ class RtmpProxySession {
 
   async run(): Promise<void> {
     const c = this.client;
-    await c.handshake();
+    await c.handshake(SETUP_TIMEOUT_MS);
     // 1. Answer the client until it says publish or play.
     let connectObj: Amf0Object = {};
     let tcUrl = "";
@@ -145,7 +145,7 @@ class RtmpProxySession {
     osock.once("close", closeBoth);
     let originSid: number;
     try {
-      await origin.handshake();
+      await origin.handshake(SETUP_TIMEOUT_MS);
       origin.send(commandMessage(["connect", 1, connectObj]));
       const res = await origin.expect((m) => isCommand(m) && decodeCommand(m.payload, m.type).transactionId === 1,
         SETUP_TIMEOUT_MS, "connect result");

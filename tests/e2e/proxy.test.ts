@@ -5,6 +5,7 @@
  * restarted under running streams, and one proxy alone with its memory load balancer.
  */
 import { describe, expect, test } from "bun:test";
+import { createServer } from "node:net";
 import { cleanupAfterAll } from "../helpers/cleanup.ts";
 import { clip } from "../helpers/media.ts";
 import { originConf, type RunningProxy, type RunningRedis, startProxy, startRedis } from "../helpers/proxy.ts";
@@ -212,6 +213,45 @@ describe("one proxy alone, memory load balancer (no Redis)", () => {
     // origin's answer (404), relayed.
     expect((await fetch(`http://127.0.0.1:${p.http}/live/nobody.flv`)).status).toBe(404);
   }, 90000);
+
+  test("an origin that sends garbage or hangs: players get a clean refusal, the proxy lives", async () => {
+    // Fake origins: one answers every connection with junk, one accepts and never says a word.
+    const junk = createServer((s) => {
+      s.on("error", () => {});
+      s.end(Buffer.alloc(4096, 0x42));
+    });
+    const mute = createServer((s) => void s.on("error", () => {}));
+    for (const srv of [junk, mute]) {
+      await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
+      cleanup.push(() => srv.close());
+    }
+    const portOf = (srv: typeof junk) => String((srv.address() as { port: number }).port);
+    const viaDefault = (port: string) => ({
+      PROXY_DEFAULT_BACKEND_ENABLED: "on", PROXY_DEFAULT_BACKEND_IP: "127.0.0.1",
+      PROXY_DEFAULT_BACKEND_RTMP: port, PROXY_DEFAULT_BACKEND_HTTP: port,
+    });
+    const pj = await startProxy(viaDefault(portOf(junk)));
+    const pm = await startProxy(viaDefault(portOf(mute)));
+    cleanup.push(() => pj.stop("SIGKILL"), () => pm.stop("SIGKILL"));
+    const [jPlay, mPlay, jFlv, mFlv] = await Promise.all([
+      playFrames(`rtmp://127.0.0.1:${pj.rtmp}/live/g`, 1, 30000),
+      playFrames(`rtmp://127.0.0.1:${pm.rtmp}/live/h`, 1, 30000),
+      fetch(`http://127.0.0.1:${pj.http}/live/g.flv`),
+      fetch(`http://127.0.0.1:${pm.http}/live/h.flv`),
+    ]);
+    expect(jPlay.video).toBe(0);
+    expect(mPlay.video).toBe(0);
+    expect(jFlv.status).toBe(502);
+    expect(mFlv.status).toBe(502);
+    expect(await mFlv.text()).toContain("no answer within");
+    // The player gave up first (ffmpeg's 8 s rw_timeout) or the proxy did (10 s without a handshake): either way, named.
+    expect(pm.output()).toMatch(/RTMP client [\d.:]+: origin 127\.0\.0\.1:\d+: (connection closed|.*no handshake within)/);
+    expect(pj.output()).toMatch(/RTMP client [\d.:]+: origin 127\.0\.0\.1:\d+/);
+    for (const p of [pj, pm]) {
+      expect(p.proc.exitCode).toBeNull();
+      expect((await fetch(`http://127.0.0.1:${p.system}/api/v1/versions`)).status).toBe(200);
+    }
+  }, 60000);
 
   test("no origin registered: players get a clean refusal", async () => {
     const p = await startProxy({});
