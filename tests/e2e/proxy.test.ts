@@ -5,9 +5,12 @@
  * restarted under running streams, and one proxy alone with its memory load balancer.
  */
 import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { join } from "node:path";
 import { cleanupAfterAll } from "../helpers/cleanup.ts";
 import { clip } from "../helpers/media.ts";
+import { describeWithCorpus } from "../helpers/srs-conf-corpus.ts";
 import { originConf, type RunningProxy, type RunningRedis, startProxy, startRedis } from "../helpers/proxy.ts";
 import { freePort, playFrames, probeStreams, publish, rtcEnv, run, type RunningServer, startServer } from "../helpers/server.ts";
 import { count, waitFor } from "../helpers/wait.ts";
@@ -264,4 +267,36 @@ describe("one proxy alone, memory load balancer (no Redis)", () => {
     expect(p.output()).toContain("no origin available for __defaultVhost__/live/x");
     expect(p.proc.exitCode).toBeNull();
   }, 40000);
+});
+
+describeWithCorpus("SRS's own origin configs for the proxy (origin1/2/3-for-proxy.conf)", (corpus) => {
+  test("the three origins run as SRS runs them, register, and serve a stream through the proxy", async () => {
+    const names = ["origin1-for-proxy.conf", "origin2-for-proxy.conf", "origin3-for-proxy.conf"];
+    if (!names.every((n) => corpus.files.includes(n))) throw new Error(`missing ${names.join(", ")} in ${corpus.dir}`);
+    const p = await startProxy({});
+    cleanup.push(() => p.stop("SIGKILL"));
+    const started: RunningServer[] = [];
+    for (const n of names) {
+      // The files as they are; only their fixed ports move to free ones, the heartbeat to this proxy (SRS_* env).
+      const s = await startServer({
+        config: readFileSync(join(corpus.dir, n), "utf8"),
+        env: {
+          CANDIDATE: "127.0.0.1", SRS_DEVICE_IP: "127.0.0.1",
+          SRS_RTC_SERVER_ENABLED: "on", SRS_RTC_SERVER_LISTEN: String(await freePort()), SRS_SRT_SERVER_ENABLED: "on",
+          SRS_HEARTBEAT_URL: `http://127.0.0.1:${p.system}/api/v1/srs/register`,
+        },
+      });
+      servers.push(s);
+      started.push(s);
+      expect(s.output()).not.toContain("heartbeat: not implemented");
+    }
+    // interval 9: the first heartbeat is posted at start.
+    for (const d of ["origin1", "origin2", "origin3"]) {
+      await waitFor(`${d} registered`, () => p.output().includes(`origin registered: ${d} `), 15000, p);
+    }
+    track(publish(clip("clip.flv"), `rtmp://127.0.0.1:${p.rtmp}/live/c1`));
+    await waitFor("c1 on an origin", async () => (await holders(started, "c1")) === 1, 20000, p);
+    const flv = await playFrames(`http://127.0.0.1:${p.http}/live/c1.flv`, 2);
+    expect(flv.video).toBeGreaterThan(20);
+  }, 90000);
 });
