@@ -12,7 +12,7 @@ import { cleanupAfterAll } from "../helpers/cleanup.ts";
 import { clip } from "../helpers/media.ts";
 import { describeWithCorpus } from "../helpers/srs-conf-corpus.ts";
 import { originConf, type RunningProxy, type RunningRedis, startProxy, startRedis } from "../helpers/proxy.ts";
-import { freePort, playFrames, probeStreams, publish, rtcEnv, run, type RunningServer, startServer } from "../helpers/server.ts";
+import { freePort, playFrames, probeStreams, publish, reloadConfig, rtcEnv, run, type RunningServer, startServer } from "../helpers/server.ts";
 import { count, waitFor } from "../helpers/wait.ts";
 import { whepViewer } from "../helpers/whep.ts";
 import { RedisClient } from "../../lib/proxy/resp.ts";
@@ -215,6 +215,9 @@ describe("one proxy alone, memory load balancer (no Redis)", () => {
     // No origin for an unknown vhost's app? Every stream goes to the only origin; a stream nobody publishes is the
     // origin's answer (404), relayed.
     expect((await fetch(`http://127.0.0.1:${p.http}/live/nobody.flv`)).status).toBe(404);
+    // The heartbeat block reloads: turned off, it is applied, not "needs a restart".
+    await reloadConfig(o, originConf(`http://127.0.0.1:${p.system}/api/v1/srs/register`, "solo").replace("heartbeat { enabled on;", "heartbeat { enabled off;"));
+    expect(o.output()).toContain("reload: heartbeat applied (off)");
   }, 90000);
 
   test("an origin that sends garbage or hangs: players get a clean refusal, the proxy lives", async () => {
