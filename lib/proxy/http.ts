@@ -31,6 +31,29 @@ function randomId(): string {
   return crypto.randomUUID().replace(/-/g, "").slice(0, 12);
 }
 
+export class BodyTooLargeError extends Error {}
+
+/** The body as text, refusing more than `max` bytes (whatever Content-Length says). */
+export async function readBounded(req: Request, max: number): Promise<string> {
+  const declared = Number(req.headers.get("content-length") ?? "0");
+  if (declared > max) throw new BodyTooLargeError(`body of ${declared} bytes is larger than ${max}`);
+  if (!req.body) return "";
+  const reader = req.body.getReader();
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    n += value.byteLength;
+    if (n > max) {
+      await reader.cancel().catch(() => undefined);
+      throw new BodyTooLargeError(`body larger than ${max} bytes`);
+    }
+    parts.push(value);
+  }
+  return Buffer.concat(parts).toString("utf8");
+}
+
 /** How long an origin may take to answer with its headers (the body, a live stream, may then last hours). */
 export const ORIGIN_HEADERS_TIMEOUT_MS = 10_000;
 

@@ -13,7 +13,7 @@ import { parseEndpoint } from "../net/endpoint.ts";
 import { ATTR_USERNAME, parseStun, stunAttr } from "../protocols/rtc/stun.ts";
 import { describeBackend, firstPort } from "./backend.ts";
 import { type LoadBalancer, NoBackendError } from "./lb.ts";
-import { corsHeaders, fetchOrigin, text } from "./http.ts";
+import { corsHeaders, fetchOrigin, readBounded, text } from "./http.ts";
 import { httpStreamUrl } from "./stream-url.ts";
 
 /** Largest SDP offer read. */
@@ -91,8 +91,12 @@ export class RtcProxy {
     if (req.method === "OPTIONS") return new Response(null, { status: 200, headers: corsHeaders() });
     const url = new URL(req.url);
     const { streamUrl } = httpStreamUrl(url, req.headers.get("host"));
-    const offer = req.method === "POST" ? await req.text() : "";
-    if (offer.length > MAX_OFFER) return text(400, `proxy: offer larger than ${MAX_OFFER} bytes`);
+    let offer = "";
+    try {
+      if (req.method === "POST") offer = await readBounded(req, MAX_OFFER);
+    } catch (e) {
+      return text(400, `proxy: offer refused: ${(e as Error).message}`);
+    }
     let b;
     try {
       b = await this.lb.pick(streamUrl);

@@ -6,7 +6,7 @@
 import type { Log } from "../log/logger.ts";
 import { SRS_COMPAT_VERSION, VERSION } from "../version.ts";
 import { describeBackend, MAX_REGISTER_BODY, parseRegister, RegisterError } from "./backend.ts";
-import { corsHeaders, text } from "./http.ts";
+import { BodyTooLargeError, corsHeaders, readBounded, text } from "./http.ts";
 import type { LoadBalancer } from "./lb.ts";
 
 function json(body: unknown, status = 200): Response {
@@ -14,27 +14,6 @@ function json(body: unknown, status = 200): Response {
   headers.set("Content-Type", "application/json");
   headers.set("Server", `srs-ts-proxy/${VERSION}`);
   return new Response(JSON.stringify(body), { status, headers });
-}
-
-/** The body as text, refusing more than `max` bytes (whatever Content-Length says). */
-export async function readBounded(req: Request, max: number): Promise<string> {
-  const declared = Number(req.headers.get("content-length") ?? "0");
-  if (declared > max) throw new RegisterError(`body of ${declared} bytes is larger than ${max}`);
-  if (!req.body) return "";
-  const reader = req.body.getReader();
-  const parts: Uint8Array[] = [];
-  let n = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    n += value.byteLength;
-    if (n > max) {
-      await reader.cancel().catch(() => undefined);
-      throw new RegisterError(`body larger than ${max} bytes`);
-    }
-    parts.push(value);
-  }
-  return Buffer.concat(parts).toString("utf8");
 }
 
 export class SystemApi {
@@ -53,7 +32,13 @@ export class SystemApi {
     if (path === "/api/v1/srs/register") {
       if (req.method !== "POST") return text(405, "proxy: register with POST");
       try {
-        const b = parseRegister(await readBounded(req, MAX_REGISTER_BODY));
+        let body: string;
+        try {
+          body = await readBounded(req, MAX_REGISTER_BODY);
+        } catch (e) {
+          throw e instanceof BodyTooLargeError ? new RegisterError(e.message) : e;
+        }
+        const b = parseRegister(body);
         await this.lb.update(b);
         const id = `${b.server_id}-${b.service_id}-${b.pid}`;
         if (!this.seen.has(id)) {

@@ -6,7 +6,8 @@
  */
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { createServer } from "node:net";
+import { createSocket } from "node:dgram";
+import { connect, createServer } from "node:net";
 import { join } from "node:path";
 import { cleanupAfterAll } from "../helpers/cleanup.ts";
 import { clip } from "../helpers/media.ts";
@@ -157,7 +158,19 @@ describe("two proxies sharing Redis, three origins", () => {
       expect(res.status).toBe(400);
       expect(await res.text()).toContain(why);
     }
+    // Junk on the media ports too: TCP garbage to RTMP, random datagrams (and a STUN-looking one) to SRT and WebRTC.
+    const garbage = connect({ host: "127.0.0.1", port: p1.rtmp }, () => garbage.write(Buffer.alloc(5000, 7)));
+    garbage.on("error", () => {});
+    await Bun.sleep(300);
+    garbage.destroy();
+    const u = createSocket("udp4");
+    const junkDatagrams = [Buffer.alloc(100, 0x80), Buffer.from([0x80, 0, 0, 0]), Buffer.alloc(1500, 0xff),
+      Buffer.concat([Buffer.from([0, 1, 0, 8, 0x21, 0x12, 0xa4, 0x42]), Buffer.alloc(12), Buffer.from([0, 6, 0, 3, 0x61, 0x3a, 0x62, 0])])];
+    for (const d of junkDatagrams) for (const port of [p1.srt, p1.rtc]) u.send(d, port, "127.0.0.1");
+    await Bun.sleep(300);
+    u.close();
     expect((await fetch(`http://127.0.0.1:${p1.system}/api/v1/versions`)).status).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${p1.http}/live/s1.flv`, { signal: AbortSignal.timeout(2000) }).then((r) => r.status).catch(() => 0))).toBe(200);
     const keys = JSON.parse((await rc.get("srs-proxy-all-servers")) ?? "[]") as string[];
     expect(keys.length).toBe(3);
     expect(p1.proc.exitCode).toBeNull();
