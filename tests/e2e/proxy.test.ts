@@ -1,7 +1,7 @@
 /**
  * SRS 7's proxy, as `srs-ts proxy`: three srs-ts origins send their heartbeat to proxy 1's system API; two proxies
  * share their state in Redis (Debian's redis-server on a free port). FFmpeg publishes through proxy 1; players
- * come through proxy 2 over RTMP, HTTP-FLV, HLS, WHEP (werift) and SRT; an SRT publisher too. Then: junk heartbeats, Redis killed and
+ * come through proxy 2 over RTMP, HTTP-FLV, HLS, WHEP (werift) and SRT; WHIP (Chromium) and SRT publishers too. Then: junk heartbeats, Redis killed and
  * restarted under running streams, and one proxy alone with its memory load balancer.
  */
 import { describe, expect, test } from "bun:test";
@@ -10,6 +10,7 @@ import { createSocket } from "node:dgram";
 import { connect, createServer } from "node:net";
 import { join } from "node:path";
 import { cleanupAfterAll } from "../helpers/cleanup.ts";
+import { launchBrowser, openPage } from "../helpers/browser.ts";
 import { clip } from "../helpers/media.ts";
 import { describeWithCorpus } from "../helpers/srs-conf-corpus.ts";
 import { originConf, type RunningProxy, type RunningRedis, startProxy, startRedis } from "../helpers/proxy.ts";
@@ -25,7 +26,7 @@ async function startOrigin(registerUrl: string, device: string): Promise<Running
   const s = await startServer({
     config: originConf(registerUrl, device),
     env: {
-      ...rtcEnv(udp), SRS_VHOST_RTC_RTMP_TO_RTC: "on", SRS_DEVICE_IP: "127.0.0.1",
+      ...rtcEnv(udp), SRS_VHOST_RTC_RTMP_TO_RTC: "on", SRS_VHOST_RTC_RTC_TO_RTMP: "on", SRS_DEVICE_IP: "127.0.0.1",
       SRS_SRT_SERVER_ENABLED: "on", SRS_VHOST_SRT_ENABLED: "on",
     },
   });
@@ -121,6 +122,36 @@ describe("two proxies sharing Redis, three origins", () => {
     expect(p2.output()).toContain("WebRTC relay __defaultVhost__/live/s1");
     await v.pc.close();
   }, 60000);
+
+  test("WHIP through proxy 1 (Chromium), played through proxy 2 over RTMP", async () => {
+    const browser = await launchBrowser();
+    cleanup.push(() => browser.close());
+    const page = await openPage(browser, `http://127.0.0.1:${origins[0]!.http}/`);
+    const r = await page.evaluate(async (api) => {
+      const s = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 360 }, audio: true });
+      const pc = new RTCPeerConnection();
+      for (const t of s.getTracks()) pc.addTransceiver(t, { direction: "sendonly" });
+      await pc.setLocalDescription(await pc.createOffer());
+      const res = await fetch(`http://127.0.0.1:${api}/rtc/v1/whip/?app=live&stream=w1`, { method: "POST", body: pc.localDescription!.sdp });
+      const answer = await res.text();
+      if (res.status !== 201) return { status: res.status, answer, state: "" };
+      await pc.setRemoteDescription({ type: "answer", sdp: answer });
+      for (let i = 0; i < 100 && pc.connectionState !== "connected"; i++) await new Promise((ok) => setTimeout(ok, 100));
+      (globalThis as unknown as { publisher: RTCPeerConnection }).publisher = pc;
+      return { status: res.status, answer, state: pc.connectionState };
+    }, p1.api);
+    expect(r.status).toBe(201);
+    expect(r.answer).toContain(` ${p1.rtc} typ host`);
+    expect(r.state).toBe("connected");
+    await waitFor("w1 on an origin", async () => (await holders(origins, "w1")) === 1, 20000, p1);
+    const streams = await probeStreams(`rtmp://127.0.0.1:${p2.rtmp}/live/w1`);
+    expect(streams.map((s) => s.codec_name)).toContain("h264");
+    const play = await playFrames(`rtmp://127.0.0.1:${p2.rtmp}/live/w1`, 2);
+    expect(play.video).toBeGreaterThan(20);
+    expect(p1.output()).toContain("WebRTC relay __defaultVhost__/live/w1");
+    await page.close();
+    await browser.close();
+  }, 90000);
 
   test("SRT: publish through proxy 1, play through proxy 2 over SRT and RTMP", async () => {
     const pub = track(run("ffmpeg", [
