@@ -89,7 +89,10 @@ export async function startProxy(env: ProxyEnv, log: Log): Promise<RunningProxy>
     await srt.listen(env.srtServer);
     stops.push(() => srt.close());
     const streams = new HttpStreamProxy(lb, log);
-    const http: HttpListener = await serveHttp({ ...host(env.httpServer), fetch: (r) => streams.handle(r) });
+    const http: HttpListener = await serveHttp({
+      ...host(env.httpServer),
+      fetch: (r) => new URL(r.url).pathname.startsWith("/api/v1/versions") ? system.handle(r) : streams.handle(r),
+    });
     stops.push(() => http.close());
     const rtmp = new RtmpProxy({ lb, log });
     await rtmp.listen(env.rtmpServer);

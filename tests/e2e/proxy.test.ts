@@ -243,7 +243,7 @@ describe("two proxies sharing Redis, three origins", () => {
   }, 20000);
 });
 
-describe("one proxy alone, memory load balancer (no Redis)", () => {
+describe("one proxy alone: memory load balancer, or Redis unreachable", () => {
   test("an origin registers, a stream is published and played through the proxy", async () => {
     const p = await startProxy({ PROXY_LOAD_BALANCER_TYPE: "memory", PROXY_REDIS_PORT: "1" });
     cleanup.push(() => p.stop("SIGKILL"));
@@ -301,6 +301,22 @@ describe("one proxy alone, memory load balancer (no Redis)", () => {
       expect(p.proc.exitCode).toBeNull();
       expect((await fetch(`http://127.0.0.1:${p.system}/api/v1/versions`)).status).toBe(200);
     }
+  }, 60000);
+
+  test("Redis configured but unreachable from the start: the proxy says so and routes from memory", async () => {
+    const closed = await freePort();
+    const p = await startProxy({ PROXY_LOAD_BALANCER_TYPE: "redis", PROXY_REDIS_PORT: String(closed) });
+    cleanup.push(() => p.stop("SIGKILL"));
+    expect(p.output()).toMatch(new RegExp(`redis 127\\.0\\.0\\.1:${closed}/0 is down`));
+    const o = await startOrigin(`http://127.0.0.1:${p.system}/api/v1/srs/register`, "noredis");
+    await waitFor("registered", () => p.output().includes("origin registered: noredis"), 15000, p);
+    track(publish(clip("clip.flv"), `rtmp://127.0.0.1:${p.rtmp}/live/n1`));
+    await waitFor("n1 on the origin", async () => (await holders([o], "n1")) === 1, 20000, p);
+    const flv = await playFrames(`http://127.0.0.1:${p.http}/live/n1.flv`, 1);
+    expect(flv.video).toBeGreaterThan(10);
+    expect((await fetch(`http://127.0.0.1:${p.http}/api/v1/versions`)).status).toBe(200);
+    // One line when it went down, not one per request.
+    expect(count(p.output(), "is down")).toBe(1);
   }, 60000);
 
   test("no origin registered: players get a clean refusal", async () => {
