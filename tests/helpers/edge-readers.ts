@@ -16,6 +16,9 @@ export interface LightReader {
   /** Largest step between consecutive video timestamps, ms. */
   maxStep: number;
   lastTs: number;
+  /** Longest wall-clock wait between two video frames, ms (a failover's stall). */
+  maxGapMs: number;
+  lastAt: number;
   /** Set when the connection ended (a player that had to reconnect). */
   ended: boolean;
   error: string;
@@ -28,13 +31,16 @@ function track(r: LightReader, ts: number): void {
     r.maxStep = Math.max(r.maxStep, ts - r.lastTs);
   }
   r.lastTs = ts;
+  const now = Date.now();
+  if (r.lastAt > 0) r.maxGapMs = Math.max(r.maxGapMs, now - r.lastAt);
+  r.lastAt = now;
   r.frames++;
 }
 
 /** An RTMP player counting video messages. Rejects when the play is refused. */
 export async function rtmpReader(url: string, timeoutMs = 10000): Promise<LightReader> {
   const r: LightReader = {
-    kind: "rtmp", frames: 0, backwards: 0, maxStep: 0, lastTs: -1, ended: false, error: "",
+    kind: "rtmp", frames: 0, backwards: 0, maxStep: 0, lastTs: -1, maxGapMs: 0, lastAt: 0, ended: false, error: "",
     close: () => {},
   };
   const c = await RtmpClient.connectPlay(url, {
@@ -59,7 +65,7 @@ export async function flvReader(url: string, timeoutMs = 15000): Promise<LightRe
     throw new Error(`HTTP ${res.status}`);
   }
   const r: LightReader = {
-    kind: "flv", frames: 0, backwards: 0, maxStep: 0, lastTs: -1, ended: false, error: "",
+    kind: "flv", frames: 0, backwards: 0, maxStep: 0, lastTs: -1, maxGapMs: 0, lastAt: 0, ended: false, error: "",
     close: () => abort.abort(),
   };
   const reader = res.body.getReader();
