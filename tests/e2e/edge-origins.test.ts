@@ -136,6 +136,7 @@ function badOrigin(mode: "garbage" | "hang"): Promise<{ port: number; server: Se
     c.on("error", () => {});
     c.on("close", () => sockets.delete(c));
     if (mode === "hang") return;
+    c.write(new Uint8Array([3])); // a plausible S0, then garbage where S1/S2 and chunks belong
     const junk = new Uint8Array(64 * 1024);
     let sent = 0;
     const pump = () => {
