@@ -103,3 +103,39 @@ for (const jitter of ["full", "zero", "off"]) {
     }, 90000);
   });
 }
+
+describe("publish edge failover", () => {
+  let a: RunningServer;
+  let b: RunningServer;
+  let e: RunningServer;
+  let pub: Proc;
+
+  beforeAll(async () => {
+    a = await startServer({ config: origin });
+    b = await startServer({ config: origin });
+    e = await startServer({ config: edge(`127.0.0.1:${a.rtmp} 127.0.0.1:${b.rtmp}`, "full") });
+  }, 40000);
+
+  afterAll(async () => {
+    pub?.kill();
+    await e?.stop();
+    await a?.stop("SIGKILL");
+    await b?.stop();
+  });
+
+  test("the relay of an edge publisher moves to the next origin when its origin dies", async () => {
+    pub = publish(clip("clip.flv"), e.rtmpUrl("/live/p"));
+    await waitFor("the relay on A", () => live(a, "/live/p"), 15000, e);
+    const edgePlayer = await rtmpReader(e.rtmpUrl("/live/p"));
+    a.proc.kill("SIGKILL");
+    await waitFor("the relay on B", () => live(b, "/live/p"), 15000, e);
+    const f = await playFrames(b.rtmpUrl("/live/p"), 2);
+    expect(f.video).toBeGreaterThanOrEqual(25);
+    // The publisher and the edge's own players never noticed.
+    const n = edgePlayer.frames;
+    await waitFor("edge player goes on", () => edgePlayer.frames > n + 25, 10000, e);
+    expect(edgePlayer.ended).toBe(false);
+    expect(pub.proc.exitCode).toBeNull();
+    edgePlayer.close();
+  }, 60000);
+});

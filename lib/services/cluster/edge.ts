@@ -156,6 +156,12 @@ export class EdgeService {
   private onPublish(hub: StreamHub): void {
     const cfg = this.cluster(hub.key.vhost);
     if (!cfg || this.stopping || !hub.publisher || hub.publisher.type === EDGE_INGEST_TYPE) return;
+    // A publisher on the edge wins over a pull that has not brought anything yet (its players play it now).
+    const pulling = this.ingesters.get(hub.name);
+    if (pulling) {
+      this.ingesters.delete(hub.name);
+      void pulling.stop("the stream is published on this edge");
+    }
     const client = this.ctx.clients.get(hub.publisher.clientId);
     const key = hub.key;
     let rr = 0;
