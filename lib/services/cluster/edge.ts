@@ -35,6 +35,8 @@ export interface EdgeOptions extends IngesterOptions {
   lingerMs?: number;
   /** How long an HTTP player waits for the pull to bring the stream, ms (10000). */
   waitMs?: number;
+  /** How long an HLS playlist request keeps the stream wanted, ms (30000). */
+  hlsWantMs?: number;
 }
 
 const isPublish = (type: string) => type.endsWith("-publish");
@@ -43,6 +45,8 @@ export class EdgeService {
   private ingesters = new Map<string, EdgeIngester>();
   private lingers = new Map<string, ReturnType<typeof setTimeout>>();
   private relays = new Map<StreamHub, Forwarder>();
+  /** HLS viewers' demand, by stream: a lease released 30 s after the last playlist request. */
+  private hlsWants = new Map<string, { lease: Lease; timer: ReturnType<typeof setTimeout> }>();
   private stopping = false;
 
   constructor(private ctx: EdgePorts, private connectors: EdgeConnectors, private opts: EdgeOptions = {}) {}
@@ -71,6 +75,11 @@ export class EdgeService {
     this.stopping = true;
     for (const t of this.lingers.values()) clearTimeout(t);
     this.lingers.clear();
+    for (const w of this.hlsWants.values()) {
+      clearTimeout(w.timer);
+      w.lease.dispose();
+    }
+    this.hlsWants.clear();
     const all: Promise<void>[] = [];
     for (const i of this.ingesters.values()) all.push(i.stop("server stop"));
     for (const f of this.relays.values()) all.push(f.stop());
@@ -148,6 +157,23 @@ export class EdgeService {
     }
     want.dispose();
     return undefined;
+  }
+
+  /**
+   * An HLS playlist request on an edge vhost: the stream is wanted for `hlsWantMs` (30 s) after the last one,
+   * so the edge pulls it and HLS is written while viewers keep asking.
+   */
+  want(key: StreamKey): void {
+    if (!this.cluster(key.vhost) || this.stopping) return;
+    const name = streamKeyString(key);
+    const w = this.hlsWants.get(name);
+    if (w) clearTimeout(w.timer);
+    const lease = w?.lease ?? this.ctx.hubs.demand(key);
+    const timer = setTimeout(() => {
+      this.hlsWants.delete(name);
+      lease.dispose();
+    }, this.opts.hlsWantMs ?? 30000);
+    this.hlsWants.set(name, { lease, timer });
   }
 
   // ---------------------------------------------------------------------------------------------------------
