@@ -92,6 +92,21 @@ describe("edge token_traverse: the origin authorizes every edge client", () => {
     await waitFor("good players go on", () => readers.every((r, i) => r.frames > n[i]! + 25), 10000, e);
     for (const r of readers) expect(r.ended).toBe(false);
   }, 40000);
+  test("publish edge with token_traverse: a bad token is refused, a good one reaches the origin", async () => {
+    const bad = publish(clip("clip.flv"), e.rtmpUrl("/live/pt?token=bad"));
+    const code = await Promise.race([bad.done, Bun.sleep(15000).then(() => "still running")]);
+    bad.kill();
+    expect(code).not.toBe("still running");
+    expect(await live(o, "/live/pt")).toBe(false);
+    const good = publish(clip("clip.flv"), e.rtmpUrl("/live/pt?token=good"));
+    try {
+      await waitFor("the relay on the origin", () => live(o, "/live/pt"), 15000, e);
+      const f = await playFrames(o.rtmpUrl("/live/pt?token=good"), 2);
+      expect(f.video).toBeGreaterThanOrEqual(25);
+    } finally {
+      good.kill();
+    }
+  }, 60000);
 });
 
 describe("edge protocol flv: the upstream is HTTP-FLV", () => {
