@@ -143,6 +143,8 @@ describe("edge protocol flv: the upstream is HTTP-FLV", () => {
   }, 30000);
 });
 
+const JUNK = new Uint8Array(64 * 1024).map(() => (Math.random() * 256) | 0);
+
 /** A TCP server that answers every connection with endless garbage, or never answers at all. */
 function badOrigin(mode: "garbage" | "hang"): Promise<{ port: number; server: Server; sockets: Set<Socket> }> {
   const sockets = new Set<Socket>();
@@ -151,17 +153,10 @@ function badOrigin(mode: "garbage" | "hang"): Promise<{ port: number; server: Se
     c.on("error", () => {});
     c.on("close", () => sockets.delete(c));
     if (mode === "hang") return;
-    c.write(new Uint8Array([3])); // a plausible S0, then garbage where S1/S2 and chunks belong
-    const junk = new Uint8Array(64 * 1024);
-    let sent = 0;
-    const pump = () => {
-      while (!c.destroyed && sent < 64 * 1024 * 1024) {
-        for (let i = 0; i < junk.length; i++) junk[i] = (Math.random() * 256) | 0;
-        sent += junk.length;
-        if (!c.write(junk)) return void c.once("drain", pump);
-      }
-    };
-    pump();
+    // A plausible S0, then garbage where S1/S2 and chunks belong: 64 KiB every 10 ms while the socket lives.
+    c.write(new Uint8Array([3]));
+    const t = setInterval(() => (c.destroyed ? clearInterval(t) : c.write(JUNK)), 10);
+    c.on("close", () => clearInterval(t));
   });
   return new Promise((r) => server.listen(0, "127.0.0.1", () => r({ port: (server.address() as { port: number }).port, server, sockets })));
 }
@@ -216,4 +211,13 @@ describe("edge faults: empty, garbage, hanging and unresolvable origins", () => 
     await waitFor("the pull stops", () => e.output().includes("edge pull __defaultVhost__/live/x: stop (no players"), 10000, e);
     expect(e.proc.exitCode).toBeNull();
   }, 60000);
+
+  test("SIGTERM while the edge waits on a hanging origin exits at once", async () => {
+    const waiting = await rtmpReader(e.rtmpUrl("/live/y"));
+    await waitFor("connecting to the hanging origin", () => e.output().includes(`edge pull __defaultVhost__/live/y: connecting to origin 127.0.0.1:${hang.port}`), 10000, e);
+    const t0 = Date.now();
+    expect(await e.stop("SIGTERM")).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(1500);
+    waiting.close();
+  }, 30000);
 });

@@ -54,6 +54,9 @@ export class EdgeIngester {
   private lease: PublishLease | undefined;
   private upstream: PullUpstream | undefined;
   private stopped = false;
+  /** Resolves at stop(): a connect in progress is abandoned at once (its upstream destroyed if it comes). */
+  private readonly stopping: Promise<undefined>;
+  private stopNow!: () => void;
   private wake: (() => void) | undefined;
   private running: Promise<void> | undefined;
   private rr = 0;
@@ -78,6 +81,7 @@ export class EdgeIngester {
   constructor(readonly key: StreamKey, private ports: IngesterPorts, private opts: IngesterOptions = {}) {
     this.name = streamKeyString(key);
     this.log = ports.log.child(this.id);
+    this.stopping = new Promise((r) => (this.stopNow = () => r(undefined)));
   }
 
   get status(): State {
@@ -103,6 +107,7 @@ export class EdgeIngester {
     this.state = "stopped";
     this.log.trace(`edge pull ${this.name}: stop (${reason}), ${this.tags} tags from ${this.connects} upstreams`);
     this.upstream?.destroy();
+    this.stopNow();
     this.signal();
     await this.running;
   }
@@ -200,7 +205,7 @@ export class EdgeIngester {
     const upnode = this.ports.upnode;
     let gotMedia = false;
     this.rebase = this.lastDts >= 0;
-    const up = await connect({
+    const connecting = connect({
       url,
       timeoutMs,
       log: this.log,
@@ -221,6 +226,11 @@ export class EdgeIngester {
         if (this.onTag(kind, ts, body) && kind !== "data") gotMedia = true;
       },
     });
+    const up = await Promise.race([connecting, this.stopping]);
+    if (!up) {
+      void connecting.then((u) => u.destroy(), () => {});
+      return false;
+    }
     this.upstream = up;
     if (this.stopped) return false;
     this.connects++;
