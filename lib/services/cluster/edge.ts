@@ -133,11 +133,17 @@ export class EdgeService {
     return i;
   }
 
-  /** A player of `key` (its query and tcUrl go upstream, as SRS's edge uses its first player's request). */
-  private firstPlayer(key: StreamKey): ClientInfo | undefined {
-    return this.ctx.clients.all().find((c) =>
+  /**
+   * A player of `key` (its query and tcUrl go upstream, as SRS's edge uses its first player's request); HLS
+   * viewers last (their query is the HLS session's, not the stream's).
+   */
+  private firstPlayer(key: StreamKey): { tcUrl?: string; param?: string; protocol?: string } | undefined {
+    const players = this.ctx.clients.all().filter((c) =>
       c.stream?.vhost === key.vhost && c.stream.app === key.app && c.stream.stream === key.stream && !isPublish(c.type)
     );
+    const p = players.find((c) => c.type !== "hls-play");
+    if (p) return { tcUrl: p.tcUrl, param: p.param, protocol: p.protocol };
+    return players[0] ? { tcUrl: players[0].tcUrl, protocol: players[0].protocol } : undefined;
   }
 
   /**
