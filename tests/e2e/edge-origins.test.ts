@@ -143,6 +143,33 @@ describe("edge protocol flv: the upstream is HTTP-FLV", () => {
   }, 30000);
 });
 
+describe("edge cluster vhost: the upstream asks the origin for another vhost", () => {
+  let o: RunningServer;
+  let e: RunningServer;
+  let pub: Proc;
+
+  beforeAll(async () => {
+    o = await startServer({ config: originConf() + "vhost up.example { }\n" });
+    e = await startServer({ config: edgeConf(`origin 127.0.0.1:${o.rtmp}; vhost up.example; debug_srs_upnode off;`) });
+    pub = publish(clip("clip.flv"), o.rtmpUrl("/live/v?vhost=up.example"));
+    await waitFor("the stream on the origin's vhost", () => o.output().includes("fmle-publish"), 15000, o);
+  }, 40000);
+
+  afterAll(async () => {
+    pub?.kill();
+    await e?.stop();
+    await o?.stop();
+  });
+
+  test("players of the edge's default vhost get the origin's up.example stream", async () => {
+    const f = await playFrames(e.rtmpUrl("/live/v"), 2);
+    expect(f.video).toBeGreaterThanOrEqual(25);
+    expect(e.output()).toContain(`playing from origin 127.0.0.1:${o.rtmp} (rtmp://127.0.0.1:${o.rtmp}/live/v?vhost=up.example)`);
+    // debug_srs_upnode off: the edge does not introduce itself.
+    expect(o.output()).not.toContain("rtmp connect from an edge");
+  }, 30000);
+});
+
 const JUNK = new Uint8Array(64 * 1024).map(() => (Math.random() * 256) | 0);
 
 /** A TCP server that answers every connection with endless garbage, or never answers at all. */
