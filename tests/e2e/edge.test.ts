@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { clip } from "../helpers/media.ts";
 import { flvReader, type LightReader, rtmpReader } from "../helpers/edge-readers.ts";
-import { playFrames, probeStreams, publish, type Proc, reloadConfig, type RunningServer, startServer } from "../helpers/server.ts";
+import { freePort, playFrames, probeStreams, publish, type Proc, reloadConfig, type RunningServer, startServer } from "../helpers/server.ts";
 import { count, waitFor } from "../helpers/wait.ts";
 
 const origin = () => `listen 1935; daemon off; srs_log_tank console;
@@ -17,7 +17,8 @@ http_server { enabled on; listen 8080; dir ./html; }
 vhost __defaultVhost__ { http_remux { enabled on; mount [vhost]/[app]/[stream].flv; } }
 `;
 
-const edge = (cluster: string) => `listen 1935; daemon off; srs_log_tank console;
+const edge = (cluster: string, globals = "") => `listen 1935; daemon off; srs_log_tank console;
+${globals}
 http_api { enabled on; listen 1985; }
 http_server { enabled on; listen 8080; dir ./html; }
 vhost __defaultVhost__ {
@@ -67,10 +68,12 @@ describe("edge: one origin, 50 players", () => {
   let e: RunningServer;
   let pub: Proc;
   const readers: LightReader[] = [];
+  let exporter = "";
 
   beforeAll(async () => {
     o = await startServer({ config: origin() });
-    e = await startServer({ config: edge(`origin 127.0.0.1:${o.rtmp};`) });
+    exporter = `exporter { enabled on; listen ${await freePort()}; }`;
+    e = await startServer({ config: edge(`origin 127.0.0.1:${o.rtmp};`, exporter) });
     pub = publish(clip("clip.flv"), o.rtmpUrl("/live/s"));
     await waitFor("the stream on the origin", () => live(o, "/live/s"), 15000, o);
   }, 40000);
@@ -114,6 +117,9 @@ describe("edge: one origin, 50 players", () => {
       expect(r.ended).toBe(false);
       expect(r.backwards).toBe(0);
     }
+    // The edge's metrics name its upstream.
+    const metrics = await (await fetch(`http://127.0.0.1:${e.api}/metrics`)).text();
+    expect(metrics).toMatch(/srsts_edge_upstream_connected\{[^}]*stream="s"[^}]*mode="play"[^}]*\} 1/);
     // debug_srs_upnode (on by default): the origin logged who the edge is.
     expect(o.output()).toContain("rtmp connect from an edge: srs_server=srs-ts/");
     expect(e.output()).toMatch(/edge pull __defaultVhost__\/live\/s: playing from origin 127\.0\.0\.1:\d+/);
@@ -154,7 +160,7 @@ describe("edge: one origin, 50 players", () => {
   }, 60000);
 
   test("reload of the cluster block applies to the next upstream", async () => {
-    await reloadConfig(e, edge(`origin 127.0.0.1:${o.rtmp} 127.0.0.1:1;`));
+    await reloadConfig(e, edge(`origin 127.0.0.1:${o.rtmp} 127.0.0.1:1;`, exporter));
     expect(e.output()).toContain("reload: vhost __defaultVhost__ cluster applied (origin: next upstream connect / next client)");
   }, 20000);
 

@@ -41,6 +41,17 @@ export interface EdgeOptions extends IngesterOptions {
 
 const isPublish = (type: string) => type.endsWith("-publish");
 
+/** One upstream of the edge, for metrics. */
+export interface EdgeUpstreamStat {
+  key: StreamKey;
+  mode: "play" | "publish";
+  /** The origin now (a publish relay: the list it rotates over). */
+  origin: string;
+  connected: boolean;
+  connects: number;
+  failures: number;
+}
+
 export class EdgeService {
   private ingesters = new Map<string, EdgeIngester>();
   private lingers = new Map<string, ReturnType<typeof setTimeout>>();
@@ -295,6 +306,18 @@ export class EdgeService {
       };
     }
     return undefined;
+  }
+
+  /** Every upstream, pulls and publish relays (metrics). */
+  upstreams(): EdgeUpstreamStat[] {
+    const out: EdgeUpstreamStat[] = [];
+    for (const i of this.ingesters.values()) {
+      out.push({ key: i.key, mode: "play", origin: i.origin, connected: i.status === "playing", connects: i.connects, failures: i.failures });
+    }
+    for (const [hub, f] of this.relays) {
+      out.push({ key: hub.key, mode: "publish", origin: f.url, connected: f.isConnected, connects: f.connects, failures: f.failures });
+    }
+    return out;
   }
 
   /** Running pulls (tests, API). */
