@@ -21,6 +21,7 @@ import { streamKeyString } from "../../media/packet.ts";
 import type { ClusterConfig } from "../../config/index.ts";
 import type { PullConnector, PullUpstream, TagKind } from "./upstream.ts";
 import { type EdgeProtocol, upstreamUrl, upstreamVhost } from "./url.ts";
+import { Waker } from "../waker.ts";
 
 /** The SRS client type of the edge's upstream publisher on its own hub. */
 export const EDGE_INGEST_TYPE = "edge-ingest";
@@ -57,7 +58,7 @@ export class EdgeIngester {
   /** Resolves at stop(): a connect in progress is abandoned at once (its upstream destroyed if it comes). */
   private readonly stopping: Promise<undefined>;
   private stopNow!: () => void;
-  private wake: (() => void) | undefined;
+  private readonly waker = new Waker();
   private running: Promise<void> | undefined;
   private rr = 0;
   private readonly log: Log;
@@ -108,27 +109,8 @@ export class EdgeIngester {
     this.log.trace(`edge pull ${this.name}: stop (${reason}), ${this.tags} tags from ${this.connects} upstreams`);
     this.upstream?.destroy();
     this.stopNow();
-    this.signal();
+    this.waker.wake();
     await this.running;
-  }
-
-  private signal(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.wake = undefined;
-        resolve();
-      }, ms);
-      this.wake = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
   }
 
   private async run(): Promise<void> {
@@ -148,7 +130,7 @@ export class EdgeIngester {
           this.lastError = "no origin configured";
           this.log.error(`edge pull ${this.name}: vhost ${this.key.vhost} has no cluster.origin; retry in ${delay / 1000}s`);
           this.state = "waiting";
-          await this.sleep(delay);
+          await this.waker.sleep(delay);
           delay = Math.min(delay * 2, maxBackoff);
           continue;
         }
@@ -178,7 +160,7 @@ export class EdgeIngester {
         failedInRow = 0;
         this.state = "waiting";
         this.log.warn(`edge pull ${this.name}: every origin failed (${origins.join(" ")}); retry in ${delay / 1000}s`);
-        await this.sleep(delay);
+        await this.waker.sleep(delay);
         delay = Math.min(delay * 2, maxBackoff);
       }
     } finally {
