@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { clip } from "../helpers/media.ts";
-import { flvReader, type LightReader, rtmpReader } from "../helpers/edge-readers.ts";
+import { flvReader, type LightReader, rtmpReader, streamLive } from "../helpers/edge-readers.ts";
 import { playFrames, publish, type Proc, type RunningServer, startServer } from "../helpers/server.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -25,17 +25,6 @@ vhost __defaultVhost__ {
 }
 `;
 
-async function live(s: RunningServer, url: string): Promise<boolean> {
-  try {
-    const j = (await (await fetch(`http://127.0.0.1:${s.api}/api/v1/streams/`)).json()) as {
-      streams: { url: string; publish: { active: boolean } }[];
-    };
-    return j.streams.some((x) => x.url === url && x.publish.active);
-  } catch {
-    return false;
-  }
-}
-
 for (const jitter of ["full", "zero", "off"]) {
   describe(`edge failover (time_jitter ${jitter})`, () => {
     let a: RunningServer;
@@ -50,7 +39,7 @@ for (const jitter of ["full", "zero", "off"]) {
       b = await startServer({ config: origin });
       e = await startServer({ config: edge(`127.0.0.1:${a.rtmp} 127.0.0.1:${b.rtmp}`, jitter) });
       pubA = publish(clip("clip.flv"), a.rtmpUrl("/live/f"));
-      await waitFor("the stream on A", () => live(a, "/live/f"), 15000, a);
+      await waitFor("the stream on A", () => streamLive(a, "/live/f"), 15000, a);
     }, 40000);
 
     afterAll(async () => {
@@ -125,10 +114,10 @@ describe("publish edge failover", () => {
 
   test("the relay of an edge publisher moves to the next origin when its origin dies", async () => {
     pub = publish(clip("clip.flv"), e.rtmpUrl("/live/p"));
-    await waitFor("the relay on A", () => live(a, "/live/p"), 15000, e);
+    await waitFor("the relay on A", () => streamLive(a, "/live/p"), 15000, e);
     const edgePlayer = await rtmpReader(e.rtmpUrl("/live/p"));
     a.proc.kill("SIGKILL");
-    await waitFor("the relay on B", () => live(b, "/live/p"), 15000, e);
+    await waitFor("the relay on B", () => streamLive(b, "/live/p"), 15000, e);
     const f = await playFrames(b.rtmpUrl("/live/p"), 2);
     expect(f.video).toBeGreaterThanOrEqual(25);
     // The publisher and the edge's own players never noticed.

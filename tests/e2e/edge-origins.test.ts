@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createServer, type Server, type Socket } from "node:net";
 import { clip } from "../helpers/media.ts";
-import { flvReader, type LightReader, rtmpReader } from "../helpers/edge-readers.ts";
+import { flvReader, type LightReader, rtmpReader, streamLive } from "../helpers/edge-readers.ts";
 import { hookRecorder, type HookRecorder, hooksConf } from "../helpers/hooks.ts";
 import { freePort, playFrames, publish, type Proc, type RunningServer, startServer } from "../helpers/server.ts";
 import { waitFor } from "../helpers/wait.ts";
@@ -27,17 +27,6 @@ vhost __defaultVhost__ {
 }
 `;
 
-async function live(s: RunningServer, url: string): Promise<boolean> {
-  try {
-    const j = (await (await fetch(`http://127.0.0.1:${s.api}/api/v1/streams/`)).json()) as {
-      streams: { url: string; publish: { active: boolean } }[];
-    };
-    return j.streams.some((x) => x.url === url && x.publish.active);
-  } catch {
-    return false;
-  }
-}
-
 async function clientTypes(s: RunningServer): Promise<string[]> {
   const j = (await (await fetch(`http://127.0.0.1:${s.api}/api/v1/clients/`)).json()) as { clients: { type: string }[] };
   return j.clients.map((c) => c.type);
@@ -56,7 +45,7 @@ describe("edge token_traverse: the origin authorizes every edge client", () => {
     o = await startServer({ config: originConf(hooksConf(`${hooks.base}/hook`, ["on_connect", "on_play"])) });
     e = await startServer({ config: edgeConf(`origin 127.0.0.1:${o.rtmp}; token_traverse on;`) });
     pub = publish(clip("clip.flv"), o.rtmpUrl("/live/t?token=good"));
-    await waitFor("the stream on the origin", () => live(o, "/live/t"), 15000, o);
+    await waitFor("the stream on the origin", () => streamLive(o, "/live/t"), 15000, o);
   }, 40000);
 
   afterAll(async () => {
@@ -97,10 +86,10 @@ describe("edge token_traverse: the origin authorizes every edge client", () => {
     const code = await Promise.race([bad.done, Bun.sleep(15000).then(() => "still running")]);
     bad.kill();
     expect(code).not.toBe("still running");
-    expect(await live(o, "/live/pt")).toBe(false);
+    expect(await streamLive(o, "/live/pt")).toBe(false);
     const good = publish(clip("clip.flv"), e.rtmpUrl("/live/pt?token=good"));
     try {
-      await waitFor("the relay on the origin", () => live(o, "/live/pt"), 15000, e);
+      await waitFor("the relay on the origin", () => streamLive(o, "/live/pt"), 15000, e);
       const f = await playFrames(o.rtmpUrl("/live/pt?token=good"), 2);
       expect(f.video).toBeGreaterThanOrEqual(25);
     } finally {
@@ -118,7 +107,7 @@ describe("edge protocol flv: the upstream is HTTP-FLV", () => {
     o = await startServer({ config: originConf() });
     e = await startServer({ config: edgeConf(`origin 127.0.0.1:${o.http}; protocol flv;`) });
     pub = publish(clip("clip.flv"), o.rtmpUrl("/live/h"));
-    await waitFor("the stream on the origin", () => live(o, "/live/h"), 15000, o);
+    await waitFor("the stream on the origin", () => streamLive(o, "/live/h"), 15000, o);
   }, 40000);
 
   afterAll(async () => {

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { clip } from "../helpers/media.ts";
-import { flvReader, type LightReader, rtmpReader } from "../helpers/edge-readers.ts";
+import { flvReader, type LightReader, rtmpReader, streamLive } from "../helpers/edge-readers.ts";
 import { freePort, playFrames, probeStreams, publish, type Proc, reloadConfig, type RunningServer, startServer } from "../helpers/server.ts";
 import { count, waitFor } from "../helpers/wait.ts";
 
@@ -55,14 +55,6 @@ async function streams(s: RunningServer): Promise<StreamJson[]> {
   return (await api<{ streams: StreamJson[] }>(s, "/api/v1/streams/?count=1000")).streams;
 }
 
-async function live(s: RunningServer, url: string): Promise<boolean> {
-  try {
-    return (await streams(s)).some((x) => x.url === url && x.publish.active);
-  } catch {
-    return false;
-  }
-}
-
 describe("edge: one origin, 50 players", () => {
   let o: RunningServer;
   let e: RunningServer;
@@ -75,7 +67,7 @@ describe("edge: one origin, 50 players", () => {
     exporter = `exporter { enabled on; listen ${await freePort()}; }`;
     e = await startServer({ config: edge(`origin 127.0.0.1:${o.rtmp};`, exporter) });
     pub = publish(clip("clip.flv"), o.rtmpUrl("/live/s"));
-    await waitFor("the stream on the origin", () => live(o, "/live/s"), 15000, o);
+    await waitFor("the stream on the origin", () => streamLive(o, "/live/s"), 15000, o);
   }, 40000);
 
   afterAll(async () => {
@@ -142,7 +134,7 @@ describe("edge: one origin, 50 players", () => {
   test("publish edge: a publisher on the edge reaches the origin; edge players play it directly", async () => {
     const p = publish(clip("clip.flv"), e.rtmpUrl("/live/up?k=v"));
     try {
-      await waitFor("the edge's stream relayed to the origin", () => live(o, "/live/up"), 15000, e);
+      await waitFor("the edge's stream relayed to the origin", () => streamLive(o, "/live/up"), 15000, e);
       const got = await probeStreams(o.rtmpUrl("/live/up"));
       expect(got.map((s) => s.codec_name).sort()).toEqual(["aac", "h264"]);
       const local = await playFrames(e.rtmpUrl("/live/up"), 2);
@@ -156,7 +148,7 @@ describe("edge: one origin, 50 players", () => {
     } finally {
       p.kill();
     }
-    await waitFor("the relay ends with the publisher", async () => !(await live(o, "/live/up")), 15000, o);
+    await waitFor("the relay ends with the publisher", async () => !(await streamLive(o, "/live/up")), 15000, o);
   }, 60000);
 
   test("reload of the cluster block applies to the next upstream", async () => {

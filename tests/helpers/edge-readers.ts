@@ -84,3 +84,15 @@ export async function flvReader(url: string, timeoutMs = 15000): Promise<LightRe
   })();
   return r;
 }
+
+/** True when server `s` (its API) lists the stream `url` (e.g. "/live/s") with an active publisher. */
+export async function streamLive(s: { api: number }, url: string): Promise<boolean> {
+  try {
+    const j = (await (await fetch(`http://127.0.0.1:${s.api}/api/v1/streams/?count=1000`)).json()) as {
+      streams: { url: string; publish: { active: boolean } }[];
+    };
+    return j.streams.some((x) => x.url === url && x.publish.active);
+  } catch {
+    return false;
+  }
+}
