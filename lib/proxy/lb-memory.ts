@@ -64,7 +64,6 @@ export class MemoryLoadBalancer implements LoadBalancer {
 
   update(b: Backend): Promise<void> {
     this.servers.set(backendId(b), b);
-    // A stream stuck on an older record of the same origin follows its fresh one.
     return Promise.resolve();
   }
 
@@ -75,8 +74,11 @@ export class MemoryLoadBalancer implements LoadBalancer {
 
   /** The stream's origin if this balancer knows it (no pick). */
   pickedOf(streamUrl: string): Backend | undefined {
-    const b = this.picked.get(streamUrl);
-    if (b) this.picked.set(streamUrl, b);
+    const picked = this.picked.get(streamUrl);
+    if (!picked) return undefined;
+    // The origin's latest heartbeat (same id), so its ports and liveness are current.
+    const b = this.servers.get(backendId(picked)) ?? picked;
+    this.picked.set(streamUrl, b);
     return b;
   }
 
