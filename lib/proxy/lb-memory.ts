@@ -5,7 +5,7 @@
  */
 import { type Backend, backendId } from "./backend.ts";
 import {
-  HLS_ALIVE_MS, type HlsSession, type LoadBalancer, NoBackendError, randomOf, RTC_ALIVE_MS, type RtcSession,
+  HLS_ALIVE_MS, type HlsSession, isAlive, type LoadBalancer, NoBackendError, randomOf, RTC_ALIVE_MS, type RtcSession,
   SERVER_ALIVE_MS,
 } from "./lb.ts";
 
@@ -87,11 +87,13 @@ export class MemoryLoadBalancer implements LoadBalancer {
   }
 
   pick(streamUrl: string): Promise<Backend> {
-    const known = this.pickedOf(streamUrl);
-    if (known) return Promise.resolve(known);
     const all = this.servers.values();
     const now = Date.now();
-    const alive = all.filter((b) => now - Date.parse(b.update_at) < SERVER_ALIVE_MS);
+    const alive = all.filter((b) => isAlive(b, now));
+    const known = this.pickedOf(streamUrl);
+    // Sticky, unless its origin went silent (no heartbeat for 300 s) while another is alive: as in Redis, where
+    // the origin's key expires and the stream is picked again.
+    if (known && (isAlive(known, now) || alive.length === 0)) return Promise.resolve(known);
     const from = alive.length ? alive : all;
     if (!from.length) return Promise.reject(new NoBackendError(`no origin available for ${streamUrl} (none registered)`));
     const b = randomOf(from);

@@ -15,7 +15,10 @@
  * find it again.
  */
 import { type Backend, backendId } from "./backend.ts";
-import { HLS_ALIVE_MS, type HlsSession, type LoadBalancer, NoBackendError, randomOf, RTC_ALIVE_MS, type RtcSession, SERVER_ALIVE_MS } from "./lb.ts";
+import {
+  HLS_ALIVE_MS, type HlsSession, isAlive, type LoadBalancer, NoBackendError, randomOf, RTC_ALIVE_MS, type RtcSession,
+  SERVER_ALIVE_MS,
+} from "./lb.ts";
 import { MemoryLoadBalancer } from "./lb-memory.ts";
 import { RedisClient, type RedisOptions } from "./resp.ts";
 
@@ -115,13 +118,15 @@ export class RedisLoadBalancer implements LoadBalancer {
         const b = parseJson<Backend>(await this.redis.get(serverKey), isBackend);
         if (b) {
           this.redisOk();
+          await this.local.update(b);
           this.local.remember(streamUrl, b);
           return b;
         }
       }
       // Redis does not know it (first time, or Redis lost its data): a stream this proxy routes keeps its origin.
       const cached = this.local.pickedOf(streamUrl);
-      if (cached) {
+      // Only an origin still alive to our knowledge: an expired one is not brought back to life.
+      if (cached && isAlive(cached)) {
         const ck = keyServer(backendId(cached));
         await this.redis.command(["SET", ck, JSON.stringify(cached), "PX", String(SERVER_ALIVE_MS), "NX"]);
         await this.redis.set(uk, ck);
@@ -135,6 +140,7 @@ export class RedisLoadBalancer implements LoadBalancer {
         const b = parseJson<Backend>(await this.redis.get(k), isBackend);
         if (!b) continue;
         await this.redis.set(uk, k);
+        await this.local.update(b);
         this.local.remember(streamUrl, b);
         return b;
       }

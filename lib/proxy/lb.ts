@@ -40,6 +40,11 @@ export interface LoadBalancer {
   close(): Promise<void>;
 }
 
+/** Whether an origin sent a heartbeat within SERVER_ALIVE_MS. */
+export function isAlive(b: { update_at: string }, now = Date.now()): boolean {
+  return now - Date.parse(b.update_at) < SERVER_ALIVE_MS;
+}
+
 /** A random element. */
 export function randomOf<T>(a: readonly T[]): T {
   return a[Math.floor(Math.random() * a.length)]!;

@@ -215,6 +215,11 @@ describe("two proxies sharing Redis, three origins", () => {
     const flv = await playFrames(`http://127.0.0.1:${p2.http}/live/s1.flv`, 1);
     expect(flv.video).toBeGreaterThan(10);
     expect(p2.output()).toMatch(/redis 127\.0\.0\.1:\d+\/0 is down/);
+    // A new stream during the outage: proxy 2 picks among the origins it has seen, and keeps it there.
+    const during3 = track(publish(clip("clip.flv"), `rtmp://127.0.0.1:${p2.rtmp}/live/s3`));
+    await waitFor("s3 on an origin", async () => (await holders(origins, "s3")) === 1, 20000, p2);
+    expect((await playFrames(`rtmp://127.0.0.1:${p2.rtmp}/live/s3`, 1)).video).toBeGreaterThan(10);
+    during3.kill();
     await waitFor("proxy 1 notices (heartbeats)", () => /redis 127\.0\.0\.1:\d+\/0 is down/.test(p1.output()), 10000, p1);
     // Redis comes back empty (no persistence): heartbeats fill the servers in again.
     redis = await startRedis(redis.port);

@@ -41,6 +41,17 @@ describe("MemoryLoadBalancer", () => {
     expect((await old.pick("v/live/x")).ip).toBe("10.0.0.1");
   });
 
+  test("a stream leaves an origin silent for 300 s when another is alive (as its Redis key would expire)", async () => {
+    const lb = new MemoryLoadBalancer();
+    await lb.update(origin(1));
+    expect((await lb.pick("v/live/a")).ip).toBe("10.0.0.1");
+    await lb.update(origin(1, 400_000));
+    expect((await lb.pick("v/live/a")).ip).toBe("10.0.0.1"); // the only one: kept
+    await lb.update(origin(2));
+    expect((await lb.pick("v/live/a")).ip).toBe("10.0.0.2");
+    expect((await lb.pick("v/live/a")).ip).toBe("10.0.0.2");
+  });
+
   test("HLS: the first session of a stream wins, found again by its spbhid", async () => {
     const lb = new MemoryLoadBalancer();
     const a = await lb.loadOrStoreHls("v/live/a", { spbhid: "one", stream_url: "v/live/a", full_url: "v/live/a.m3u8" });
