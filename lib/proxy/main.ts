@@ -111,6 +111,10 @@ export async function proxyMain(args: string[]): Promise<void> {
     process.stdout.write(PROXY_HELP + "\n");
     return;
   }
+  if (args.length > 0) {
+    process.stderr.write(`srs-ts proxy: unknown option "${args[0]}" (the proxy is configured by PROXY_* variables; see srs proxy -h)\n`);
+    process.exit(2);
+  }
   const log = new Log(new LogSink({ tank: "console", level: "trace" }), "proxy000");
   let running: RunningProxy;
   try {

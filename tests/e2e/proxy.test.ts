@@ -6,12 +6,13 @@
  */
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { connect, createServer } from "node:net";
 import { join } from "node:path";
 import { cleanupAfterAll } from "../helpers/cleanup.ts";
 import { launchBrowser, openPage } from "../helpers/browser.ts";
-import { clip } from "../helpers/media.ts";
+import { clip, REPO_ROOT } from "../helpers/media.ts";
 import { describeWithCorpus } from "../helpers/srs-conf-corpus.ts";
 import { originConf, type RunningProxy, type RunningRedis, startProxy, startRedis } from "../helpers/proxy.ts";
 import { freePort, playFrames, probeStreams, publish, reloadConfig, rtcEnv, run, type RunningServer, startServer } from "../helpers/server.ts";
@@ -322,6 +323,21 @@ describe("one proxy alone: memory load balancer, or Redis unreachable", () => {
     expect((await fetch(`http://127.0.0.1:${p.http}/api/v1/versions`)).status).toBe(200);
     // One line when it went down, not one per request.
     expect(count(p.output(), "is down")).toBe(1);
+  }, 60000);
+
+  test("bad settings: a clear message and a non-zero exit, before listening", async () => {
+    const cases: [Record<string, string>, string[], string][] = [
+      [{ PROXY_LOAD_BALANCER_TYPE: "etcd" }, [], "PROXY_LOAD_BALANCER_TYPE=etcd: must be memory or redis"],
+      [{ PROXY_REDIS_PORT: "99999" }, [], "PROXY_REDIS_PORT=99999"],
+      [{}, ["-c", "srs.conf"], `unknown option "-c"`],
+    ];
+    for (const [env, args, msg] of cases) {
+      const p = spawnSync(process.execPath, [join(REPO_ROOT, "main.ts"), "proxy", ...args], {
+        env: { ...process.env, ...env }, encoding: "utf8", timeout: 20000,
+      });
+      expect(p.status).not.toBe(0);
+      expect(p.stderr).toContain(msg);
+    }
   }, 60000);
 
   test("no origin registered: players get a clean refusal", async () => {
