@@ -249,7 +249,7 @@ describe("two proxies sharing Redis, three origins", () => {
   }, 20000);
 });
 
-describe("one proxy alone: memory load balancer, or Redis unreachable", () => {
+describe("one proxy alone: memory load balancer, Redis unreachable, under Deno, bad settings", () => {
   test("an origin registers, a stream is published and played through the proxy", async () => {
     const p = await startProxy({ PROXY_LOAD_BALANCER_TYPE: "memory", PROXY_REDIS_PORT: "1" });
     cleanup.push(() => p.stop("SIGKILL"));
@@ -324,6 +324,23 @@ describe("one proxy alone: memory load balancer, or Redis unreachable", () => {
     // One line when it went down, not one per request.
     expect(count(p.output(), "is down")).toBe(1);
   }, 60000);
+
+  test("under Deno: the proxy with Redis registers an origin and relays RTMP and HTTP-FLV", async () => {
+    const redis = await startRedis();
+    cleanup.push(() => redis.stop("SIGKILL"));
+    const deno = join(REPO_ROOT, "node_modules/.bin/deno");
+    const p = await startProxy({
+      PROXY_LOAD_BALANCER_TYPE: "redis", PROXY_REDIS_PORT: String(redis.port),
+      NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", DENO_NO_PROMPT: "1",
+    }, [deno, "run", "-A", join(REPO_ROOT, "main.ts")]);
+    cleanup.push(() => p.stop("SIGKILL"));
+    const o = await startOrigin(`http://127.0.0.1:${p.system}/api/v1/srs/register`, "fordeno");
+    await waitFor("registered", () => p.output().includes("origin registered: fordeno"), 15000, p);
+    track(publish(clip("clip.flv"), `rtmp://127.0.0.1:${p.rtmp}/live/d1`));
+    await waitFor("d1 on the origin", async () => (await holders([o], "d1")) === 1, 20000, p);
+    expect((await playFrames(`rtmp://127.0.0.1:${p.rtmp}/live/d1`, 1)).video).toBeGreaterThan(10);
+    expect((await playFrames(`http://127.0.0.1:${p.http}/live/d1.flv`, 1)).video).toBeGreaterThan(10);
+  }, 120000);
 
   test("bad settings: a clear message and a non-zero exit, before listening", async () => {
     const cases: [Record<string, string>, string[], string][] = [

@@ -31,13 +31,17 @@ async function exitOf(proc: ChildProcess, signal: NodeJS.Signals, exited: Promis
   return code;
 }
 
-/** `srs-ts proxy` with every listener on a free loopback port, more `env` (PROXY_LOAD_BALANCER_TYPE, redis). */
-export async function startProxy(env: Record<string, string> = {}): Promise<RunningProxy> {
+/**
+ * `srs-ts proxy` with every listener on a free loopback port, more `env` (PROXY_LOAD_BALANCER_TYPE, redis).
+ * `command`: how to run srs-ts (default `bun main.ts`; e.g. `deno run -A main.ts`), "proxy" is appended.
+ */
+export async function startProxy(env: Record<string, string> = {}, command?: string[]): Promise<RunningProxy> {
   const [rtmp, http, api, system, rtc, srt] = [
     await freePort(), await freePort(), await freePort(), await freePort(), await freePort(), await freePort(),
   ];
   const dir = tempDir("srs-ts-proxy-");
-  const proc = spawn(process.execPath, [join(REPO_ROOT, "main.ts"), "proxy"], {
+  const cmd = command ?? [process.execPath, join(REPO_ROOT, "main.ts")];
+  const proc = spawn(cmd[0]!, [...cmd.slice(1), "proxy"], {
     cwd: dir,
     env: {
       ...process.env,
@@ -64,7 +68,7 @@ export async function startProxy(env: Record<string, string> = {}): Promise<Runn
     await waitFor("proxy started", () => {
       if (proc.exitCode !== null) throw new Error(`proxy exited ${proc.exitCode}: ${out}`);
       return out.includes("proxy started");
-    }, 20000, p);
+    }, 60000, p);
   } catch (e) {
     proc.kill("SIGKILL");
     throw e;
