@@ -143,13 +143,6 @@ export const UNIMPLEMENTED: readonly Rule[] = [
     what: "edge (cluster mode remote): THIS VHOST RUNS AS AN ORIGIN — it does not pull from or forward " +
       "publishers to its origin, players only see streams published to this server",
   },
-  {
-    path: "vhost.cluster.origin_cluster",
-    kind: "leaf",
-    ok: ["off"],
-    loud: true,
-    what: "origin cluster: coworkers are not asked for streams, this server answers only for its own streams",
-  },
   { path: "vhost.in_ack_size", kind: "leaf", ok: ["0"], what: "the RTMP acknowledgement window of publishers" },
   { path: "vhost.play.mix_correct", kind: "leaf", ok: ["off"], what: "interleaving audio/video by timestamp" },
   { path: "vhost.play.atc", kind: "leaf", ok: ["off"], what: "absolute timestamps (ATC)" },

@@ -78,8 +78,8 @@ describe("unimplemented directives", () => {
     expect(out[0]).toContain("origin 10.0.0.1:1935 10.0.0.2 is not used");
     expect(out[1]).toContain("vhost.dash");
     expect(lines("listen 1935;\nvhost v { cluster { mode local; } }\n")).toEqual([]);
-    expect(lines("listen 1935;\nvhost v { cluster { mode local; origin_cluster on; coworkers 127.0.0.1:9091; } }\n")[0])
-      .toContain("vhost.cluster.origin_cluster on (vhost v): NOT IMPLEMENTED in srs-ts");
+    // The origin cluster is implemented (lib/services/cluster/origin-cluster.ts): no line.
+    expect(lines("listen 1935;\nvhost v { cluster { mode local; origin_cluster on; coworkers 127.0.0.1:9091; } }\n")).toEqual([]);
   });
 
   test("an included file is named by its own path and line", () => {
@@ -143,11 +143,12 @@ const READ = `
     vhost.http_remux.guess_has_av vhost.rtc.enabled vhost.rtc.nack vhost.rtc.twcc vhost.rtc.rtc_to_rtmp
     vhost.rtc.rtmp_to_rtc vhost.rtc.keep_bframe vhost.rtc.keep_avc_nalu_sei vhost.rtc.stun_timeout
     vhost.rtc.pli_for_rtmp vhost.rtc.opus_bitrate vhost.rtc.aac_bitrate vhost.rtc.dtls_role vhost.srt.enabled vhost.srt.srt_to_rtmp
+    vhost.cluster.origin_cluster vhost.cluster.coworkers
 `.split(/\s+/).filter(Boolean);
 const COVERED = `
     ff_log_level first_wait_for_qlv vhost.hls.hls_mount vhost.hls.hls_key_file vhost.hls.hls_key_file_path
     vhost.hls.hls_key_url vhost.hls.hls_fragments_per_key vhost.publish.mr_latency vhost.cluster.origin
-    vhost.cluster.token_traverse vhost.cluster.vhost vhost.cluster.debug_srs_upnode vhost.cluster.coworkers
+    vhost.cluster.token_traverse vhost.cluster.vhost vhost.cluster.debug_srs_upnode
     vhost.cluster.protocol vhost.cluster.follow_client
 `.split(/\s+/).filter(Boolean);
 const LEGACY = `
