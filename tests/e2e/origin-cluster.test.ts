@@ -249,4 +249,20 @@ describe("faulty coworkers", () => {
     expect((redirectOf(r.statuses)?.ex as Obj | undefined)?.redirect).toBe(`rtmp://127.0.0.1:${A.rtmp}/live`);
     expect(count(D.output(), "redirect in cluster")).toBe(before + 1);
   }, 40000);
+
+  test("SIGTERM while players wait on a hung coworker: D exits at once", async () => {
+    await reloadConfig(D, conf(`127.0.0.1:${(hang.address() as { port: number }).port}`));
+    const asked = hung.size;
+    const waiting = await RtmpClient.connect(D.rtmpUrl("/live/s"), { timeoutMs: 8000 });
+    void waiting.play().catch(() => undefined);
+    const http = fetch(D.httpUrl("/live/s.flv"), { redirect: "manual" }).catch(() => undefined);
+    await waitFor("the query is under way", () => hung.size >= asked + 2, 5000, D);
+    const t0 = Date.now();
+    expect(await D.stop()).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(2500);
+    await Promise.race([waiting.closed, Bun.sleep(3000)]);
+    waiting.destroy();
+    await http;
+    expect(D.output()).not.toContain("Unhandled");
+  }, 30000);
 });
