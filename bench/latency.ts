@@ -3,6 +3,8 @@
  *
  *   bun bench/latency.ts [--modes default,min] [--seconds 20] [--players 3] [--clip FILE]
  *   bun bench/latency.ts --url rtmp://127.0.0.1:1935/live/lat      # against a server already running
+ *   bun bench/latency.ts --edge                 # also through an edge: publish to an origin, play on an edge
+ *   bun bench/latency.ts --url rtmp://origin/live/lat --play-url rtmp://edge/live/lat
  *
  * Without --url it starts our server itself (bun main.ts on free ports) once per mode:
  *   default  built-in config (mw_latency 350 ms merged writes)
@@ -12,6 +14,9 @@
  * appended (4-byte length 9, NAL type 12 filler, u32 sequence, u32 magic "SRSB"), which servers forward
  * untouched. Players (our RtmpClient, parsing messages) look for the trailer and record the arrival time.
  * Frames sent before a player started (GOP cache replay) and the first second are not counted.
+ * With --edge, each mode runs twice: players on the origin itself, then players on an edge (a second server with
+ * `cluster { mode remote; origin <the origin>; }`, same mode env) pulling from that origin; the difference is
+ * what one edge adds.
  */
 import { parseArgs } from "node:util";
 import { RtmpClient } from "../lib/protocols/rtmp/client.ts";
@@ -22,6 +27,8 @@ import { startServer } from "./server.ts";
 const { values } = parseArgs({
   options: {
     url: { type: "string" },
+    "play-url": { type: "string" },
+    edge: { type: "boolean", default: false },
     modes: { type: "string", default: "default,min" },
     seconds: { type: "string", default: "20" },
     players: { type: "string", default: "3" },
@@ -68,7 +75,7 @@ interface Stats {
   lost: number;
 }
 
-async function measure(url: string): Promise<Stats> {
+async function measure(url: string, playUrl = url): Promise<Stats> {
   const pub = await RtmpClient.connect(url);
   await pub.publish();
   const sentAt = new Map<number, number>();
@@ -101,7 +108,7 @@ async function measure(url: string): Promise<Stats> {
 
   await new Promise((r) => setTimeout(r, 1000));
   for (let i = 0; i < nPlayers; i++) {
-    const c = await RtmpClient.connect(url);
+    const c = await RtmpClient.connect(playUrl);
     c.onMessage = (m) => {
       if (m.type !== MSG_VIDEO) return;
       const now = performance.now();
@@ -144,8 +151,10 @@ function line(name: string, s: Stats): string {
 }
 
 const results: Array<[string, Stats]> = [];
+const edgeConfig = (originRtmp: number) =>
+  `vhost __defaultVhost__ {\n  cluster {\n    mode remote;\n    origin 127.0.0.1:${originRtmp};\n  }\n}\n`;
 if (values.url) {
-  results.push(["external", await measure(values.url)]);
+  results.push(["external", await measure(values.url, values["play-url"] ?? values.url)]);
 } else {
   for (const mode of values.modes!.split(",")) {
     const env = MODES[mode];
@@ -156,6 +165,17 @@ if (values.url) {
       const s = await measure(`rtmp://127.0.0.1:${srv.rtmpPort}/live/lat`);
       console.log("  " + line(mode, s));
       results.push([mode, s]);
+      if (values.edge) {
+        const edge = await startServer(env, "/dev/null", edgeConfig(srv.rtmpPort));
+        try {
+          console.log(`mode ${mode} through an edge: edge pid ${edge.pid} on rtmp ${edge.rtmpPort}, origin rtmp ${srv.rtmpPort}`);
+          const e = await measure(`rtmp://127.0.0.1:${srv.rtmpPort}/live/lat2`, `rtmp://127.0.0.1:${edge.rtmpPort}/live/lat2`);
+          console.log("  " + line(`${mode}+edge`, e));
+          results.push([`${mode}+edge`, e]);
+        } finally {
+          await edge.stop();
+        }
+      }
     } finally {
       await srv.stop();
     }

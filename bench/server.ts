@@ -4,7 +4,7 @@
  */
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, openSync } from "node:fs";
+import { mkdtempSync, openSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { createSocket } from "node:dgram";
 
@@ -46,13 +46,15 @@ export async function waitPort(port: number, timeoutMs = 10000): Promise<void> {
   throw new Error(`port ${port} not listening after ${timeoutMs} ms`);
 }
 
-export async function startServer(env: Record<string, string> = {}, logFile = "/dev/null"): Promise<BenchServer> {
+export async function startServer(env: Record<string, string> = {}, logFile = "/dev/null", config?: string): Promise<BenchServer> {
   const [rtmpPort, httpPort, apiPort] = [await freePort(), await freePort(), await freePort()];
   const main = new URL("../main.ts", import.meta.url).pathname;
   const out = openSync(logFile, "a");
   // A temp cwd: the server writes objs/ (server id, HLS) relative to it.
   const cwd = mkdtempSync("/tmp/srs-ts-bench-cwd.");
-  const child = spawn(process.execPath, [main], {
+  // A config file (e.g. an edge's cluster block) in the temp cwd; the env below still sets the ports.
+  if (config !== undefined) writeFileSync(`${cwd}/srs.conf`, config);
+  const child = spawn(process.execPath, config === undefined ? [main] : [main, "-c", `${cwd}/srs.conf`], {
     cwd,
     stdio: ["ignore", out, out],
     env: {
