@@ -458,6 +458,15 @@ export class RtmpSession implements ClientInfo {
     }
     const vhost = this.vhost!;
     this.state = "playing";
+    // SRS (SrsRtmpConn::playing): an origin of an origin cluster without the stream sends the player to the
+    // coworker that holds it, or refuses it; a player never waits there for a publisher. SRS sends Play.Start
+    // first and the redirect after it; srs-ts sends the redirect instead of Play.Start, so a client that takes
+    // Play.Start as success (FFmpeg, our own RTMP client) sees the redirect as the answer to its play. Clients
+    // that follow SRS's redirect read it in their message loop, where either order works.
+    const cluster = vhost.cluster;
+    if (cluster.originCluster && !cluster.isEdge && !this.ctx.hubs.find(key)?.active && this.ctx.originCluster) {
+      return this.redirectInCluster(this.ctx.originCluster, key);
+    }
     // Spec 7.2.2.1: StreamBegin, Play.Reset, Play.Start, |RtmpSampleAccess, Data.Start.
     const extra = { clientid: this.id, details: name };
     this.send(userControlMessage(UC_STREAM_BEGIN, PLAY_STREAM_ID));
@@ -465,12 +474,6 @@ export class RtmpSession implements ClientInfo {
     this.send(playStart(PLAY_STREAM_ID, extra));
     this.send(sampleAccess(PLAY_STREAM_ID, false, false));
     this.send(dataStart(PLAY_STREAM_ID, extra));
-    // SRS (SrsRtmpConn::playing): an origin of an origin cluster without the stream sends the player to the
-    // coworker that holds it, or refuses it; a player never waits there for a publisher.
-    const cluster = vhost.cluster;
-    if (cluster.originCluster && !cluster.isEdge && !this.ctx.hubs.find(key)?.active && this.ctx.originCluster) {
-      return this.redirectInCluster(this.ctx.originCluster, key);
-    }
     const hub = this.joinFanOut(vhost, key);
     // Timeouts only matter while connecting and publishing: 500 players need no 500 timers.
     if (this.timer) clearInterval(this.timer);
@@ -480,8 +483,8 @@ export class RtmpSession implements ClientInfo {
 
   /**
    * Asks the coworkers where `key` is published; sends SRS's RTMP 302 naming it, then closes at the player's next
-   * command or after REDIRECT_WAIT_MS. No coworker holds it: NetStream.Play.StreamNotFound and close (SRS closes
-   * without a status).
+   * command or after REDIRECT_WAIT_MS. No coworker holds it: NetStream.Play.StreamNotFound and close (SRS sends
+   * Play.Start, then closes without a status).
    */
   private async redirectInCluster(cluster: RtmpClusterLocator, key: StreamKey): Promise<void> {
     let host = "";
