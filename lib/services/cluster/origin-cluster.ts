@@ -112,8 +112,16 @@ export function clustersAnswer(
 
   const api = serviceAddress(config.httpApi().listen, ip);
   const origin: ClusterOrigin = { ip, port: rtmpPort, vhost: vhost.name, api, routers: [api] };
+  // Unlike SRS's api, a listen on an any/loopback address is given as `ip` too: players are sent there.
   const http = config.httpServer();
-  if (http.enabled && http.listen) origin.http = serviceAddress(http.listen, ip);
+  if (http.enabled && http.listen) {
+    try {
+      const ep = parseEndpoint(http.listen, "");
+      origin.http = joinHostPort(NO_HOST.has(ep.host) ? ip : ep.host, ep.port);
+    } catch {
+      // a malformed listen is refused by the config check
+    }
+  }
   return { query, origin };
 }
 

@@ -52,6 +52,9 @@ describe("clustersAnswer (this server's /api/v1/clusters)", () => {
   test("srs-ts adds `http` when http_server is enabled", () => {
     const r = answer("listen 19350; http_api { enabled on; listen 9090; } http_server { enabled on; listen 8081; }", q);
     expect(r.origin?.http).toBe("192.168.1.10:8081");
+    expect(answer("listen 19350; http_server { enabled on; listen 0.0.0.0:8081; }", q).origin?.http).toBe("192.168.1.10:8081");
+    expect(answer("listen 19350; http_server { enabled on; listen 10.0.0.7:8081; }", q).origin?.http).toBe("10.0.0.7:8081");
+    expect(answer("listen 19350; http_server { enabled off; listen 8081; }", q).origin).not.toHaveProperty("http");
   });
 
   test("no coworker in the query: the Host the asker used; nothing at all: 127.0.0.1", () => {
