@@ -13,7 +13,11 @@ import { FAST_QUIT_BUDGET_MS, Lifecycle } from "./lifecycle.ts";
 import { Log, LogSink, parseLogLevel } from "./log/logger.ts";
 import type { StreamKey } from "./media/packet.ts";
 import { RtmpServer } from "./protocols/rtmp/server.ts";
-import { RtmpClient } from "./protocols/rtmp/client.ts";
+import { RtmpClient, RtmpStatusError } from "./protocols/rtmp/client.ts";
+import { rtmpPull } from "./protocols/rtmp/pull.ts";
+import { flvPull } from "./protocols/http/flv-pull.ts";
+import { type EdgeService, startEdge } from "./services/cluster/edge.ts";
+import { type EdgeConnectors, ProbeRefused } from "./services/cluster/upstream.ts";
 import { HttpServers } from "./protocols/http/servers.ts";
 import { mountLive } from "./protocols/http/live.ts";
 import { RtcService } from "./protocols/rtc/service.ts";
@@ -66,6 +70,8 @@ export interface ServerContext {
   readonly stats: Stats;
   /** The running forwards (the API, the exporter). */
   readonly forward?: ForwardService;
+  /** The edge's pulls and relays (the gate, HTTP live streams, the API). */
+  readonly edge?: EdgeService;
   /** Stop (and start failure) as one event: listeners, sessions and services register their part. */
   readonly lifecycle: Lifecycle;
 }
@@ -100,6 +106,7 @@ export class Server implements ServerContext {
   forward: ForwardService | undefined;
   /** The origin cluster's coworker query (RTMP redirects, HTTP 302s); reads the coworkers from the config in force. */
   readonly originCluster: OriginCluster;
+  edge: EdgeService | undefined;
   private hls: HlsService | undefined;
   private dvr: DvrService | undefined;
   private rtmp: RtmpServer | undefined;
@@ -171,6 +178,8 @@ export class Server implements ServerContext {
       this.dvr = startDvr(this);
       // Forwards push over RTMP: the composition root hands the forward service our RTMP client.
       this.forward = startForward(this, (url, o) => RtmpClient.connect(url, o));
+      // The edge pulls over RTMP or HTTP-FLV, relays publishers and probes origins with our clients.
+      this.edge = startEdge(this, edgeConnectors());
       const bridges = new AudioBridgeService({
         log: this.log,
         listen: (l) => this.hubs.listen(l),
@@ -319,6 +328,30 @@ export class Server implements ServerContext {
     }
     this.pidFile = undefined;
   }
+}
+
+/** The edge's network: RTMP/HTTP-FLV pulls, the publish relay and the token_traverse probe (our clients). */
+function edgeConnectors(): EdgeConnectors {
+  return {
+    rtmp: (req) => rtmpPull(req),
+    flv: (req) => flvPull(req),
+    push: (url, o) => RtmpClient.connect(url, o),
+    probe: async (url, method, timeoutMs) => {
+      let c: RtmpClient | undefined;
+      try {
+        if (method === "play") c = await RtmpClient.connectPlay(url, { timeoutMs });
+        else {
+          c = await RtmpClient.connect(url, { timeoutMs });
+          await c.publish();
+        }
+      } catch (e) {
+        if (e instanceof RtmpStatusError) throw new ProbeRefused(e.message);
+        throw e;
+      } finally {
+        c?.destroy();
+      }
+    },
+  };
 }
 
 /** SRS keeps a generated server id in ./objs/srs.id so it survives restarts; a bad or unwritable file gets a fresh id. */

@@ -7,7 +7,7 @@
  * accessor field it feeds. A directive is reported only when it changes something: a feature block when it is
  * enabled, a setting when its value differs from what srs-ts does anyway (usually SRS's default), and a setting
  * inside an optional block (`hls`, `http_server.https`…) only when that block is enabled. Settings that only tune an
- * unimplemented feature (`hls_key_url` for `hls_keys`, `cluster.origin` for `mode remote`, `ff_log_level` for
+ * unimplemented feature (`hls_key_url` for `hls_keys`, `ff_log_level` for
  * ingest/transcode) are covered by the feature's line. The same directive in several vhosts is one line.
  *
  * Env overrides (`SRS_VHOST_DASH_ENABLED=on`, `SRS_VHOST_HLS_HLS_KEYS=on`) are named by their variable instead of
@@ -135,14 +135,6 @@ export const UNIMPLEMENTED: readonly Rule[] = [
   { path: "rtsp_server", kind: "block-on", what: "the RTSP server" },
 
   // Vhost settings.
-  {
-    path: "vhost.cluster.mode",
-    kind: "leaf",
-    ok: ["local"],
-    loud: true,
-    what: "edge (cluster mode remote): THIS VHOST RUNS AS AN ORIGIN — it does not pull from or forward " +
-      "publishers to its origin, players only see streams published to this server",
-  },
   { path: "vhost.in_ack_size", kind: "leaf", ok: ["0"], what: "the RTMP acknowledgement window of publishers" },
   { path: "vhost.play.mix_correct", kind: "leaf", ok: ["off"], what: "interleaving audio/video by timestamp" },
   { path: "vhost.play.atc", kind: "leaf", ok: ["off"], what: "absolute timestamps (ATC)" },
@@ -212,13 +204,6 @@ function describe(d: Directive, rule: Rule): string {
   return d.args.length > 0 ? `${rule.path} ${d.args.join(" ")}` : rule.path;
 }
 
-/** The edge's configured origins, named in its line (`cluster { origin a b; }` is a sibling of `mode`). */
-function originsOf(vhost: Directive | undefined): string {
-  const cluster = vhost?.children.find((c) => c.name === "cluster");
-  const origin = cluster?.children.find((c) => c.name === "origin")?.args ?? [];
-  return origin.length > 0 ? ` (origin ${origin.join(" ")} is not used)` : "";
-}
-
 /** The unimplemented directives `cfg`'s file uses, one entry per rule (vhosts grouped), in table order. */
 export function unimplementedDirectives(cfg: SrsConfig): UnimplementedDirective[] {
   const all: Hit[] = [];
@@ -254,14 +239,13 @@ export function unimplementedDirectives(cfg: SrsConfig): UnimplementedDirective[
     const names = [...new Set(mine.flatMap((h) => (h.vhost === undefined ? [] : [h.vhost])))];
     const scope = names.length === 0 ? "" : names.length === 1 ? ` (vhost ${names[0]})` : ` (vhosts ${names.join(", ")})`;
     const also = mine.length > 1 ? `; also at ${mine.slice(1).map((h) => where(h.d)).join(", ")}` : "";
-    const extra = rule.path === "vhost.cluster.mode" ? originsOf(first.dir) : "";
     out.push({
       path: rule.path,
       file: first.d.file,
       line: first.d.line,
       vhosts: names,
       loud: rule.loud === true,
-      text: `${where(first.d)}: ${describe(first.d, rule)}${scope}: ${lead(rule)}: ${rule.what}${extra}${also}`,
+      text: `${where(first.d)}: ${describe(first.d, rule)}${scope}: ${lead(rule)}: ${rule.what}${also}`,
     });
   }
   // The loud ones (a config asking for a role this server does not play) first.

@@ -23,6 +23,9 @@ export class HubRegistry {
     onUnpublish: (hub) => {
       for (const l of this.listeners) this.safe(() => l.onUnpublish(hub), hub, "unpublish");
     },
+    onDemand: (hub, wanted) => {
+      for (const l of this.listeners) if (l.onDemand) this.safe(() => l.onDemand!(hub, wanted), hub, "demand");
+    },
   };
 
   constructor(private log: Log, private optionsFor: (key: StreamKey) => HubOptions) {}
@@ -78,6 +81,13 @@ export class HubRegistry {
     return { hub, dispose: () => l.dispose() };
   }
 
+  /** Wants `key` (created when missing) without playing it yet: see StreamHub.demand. */
+  demand(key: StreamKey): HubHold {
+    const hub = this.get(key);
+    const l = hub.demand();
+    return { hub, dispose: () => l.dispose() };
+  }
+
   find(key: StreamKey): StreamHub | undefined {
     return this.hubs.get(streamKeyString(key));
   }
@@ -109,4 +119,4 @@ export class HubRegistry {
 }
 
 /** What adapters use of the hubs (their narrow port): leases and lookups. */
-export type StreamHubs = Pick<HubRegistry, "publish" | "play" | "hold" | "find">;
+export type StreamHubs = Pick<HubRegistry, "publish" | "play" | "hold" | "demand" | "find">;

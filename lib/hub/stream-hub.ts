@@ -42,6 +42,12 @@ export class PublishError extends Error {}
 export interface HubLifecycle {
   onPublish(hub: StreamHub): void;
   onUnpublish(hub: StreamHub): void;
+  /**
+   * Demand for the stream: `wanted` true when it gains its first player (a play lease of any output: RTMP,
+   * HTTP-FLV/TS/AAC/MP3, WebRTC, SRT; or a demand() lease of a player about to play), false when the last one
+   * leaves. Subscribers (HLS, DVR, forward, bridges) and holds are not demand. An edge pulls on demand.
+   */
+  onDemand?(hub: StreamHub, wanted: boolean): void;
 }
 
 export class StreamHub {
@@ -66,6 +72,8 @@ export class StreamHub {
   private wants = new Map<AudioCodec, number>();
   /** Holds (hold()) that keep the hub alive without a publisher or subscriber. */
   private holds = 0;
+  /** Players (play leases) and demand leases: how many want the stream now (see HubLifecycle.onDemand). */
+  private demands = 0;
   /** Publish statistics. */
   publishedAt = 0;
   bytesIn = 0;
@@ -110,6 +118,11 @@ export class StreamHub {
 
   get subscriberCount(): number {
     return this.subscribers.size;
+  }
+
+  /** Players and demand leases now (an edge pulls while this is above 0). */
+  get demandCount(): number {
+    return this.demands;
   }
 
   /** Claims the stream for a publisher. A busy stream refuses the second publisher; the first keeps going. */
@@ -300,7 +313,7 @@ export class StreamHub {
 
   /** True when nothing uses the hub any more (the registry may forget it). */
   get idle(): boolean {
-    return !this.publisher && this.subscribers.size === 0 && this.holds === 0;
+    return !this.publisher && this.subscribers.size === 0 && this.holds === 0 && this.demands === 0;
   }
 
   // -------------------------------------------------------------------------------------------------------
@@ -342,13 +355,34 @@ export class StreamHub {
   play<P, O extends SharedOutput<P>>(spec: OutputSpec<O>, player: P): PlayLease<O> {
     const output = this.format(spec.key, () => spec.create(this));
     output.add(player);
+    const want = this.demand();
     const l = lease(() => {
       output.remove(player);
       // By identity: a reload may have filed the output under another key since.
       if (output.size === 0) this.dropOutput(output);
-      this.released();
+      want.dispose();
     });
     return { hub: this, output, dispose: () => l.dispose() };
+  }
+
+  /**
+   * Wants the stream without playing it yet (an HTTP player waiting for an edge to pull the stream before it
+   * answers): counts as a player for HubLifecycle.onDemand and keeps the hub. Every play lease takes one too.
+   */
+  demand(): Lease {
+    if (this.demands++ === 0) this.notifyDemand(true);
+    return lease(() => {
+      if (--this.demands === 0) this.notifyDemand(false);
+      this.released();
+    });
+  }
+
+  private notifyDemand(wanted: boolean): void {
+    try {
+      this.lifecycle?.onDemand?.(this, wanted);
+    } catch (e) {
+      this.log.error(`hub ${this.name}: demand listener failed`, e);
+    }
   }
 
   /** Keeps the hub (and its id) while nothing else uses it, e.g. between an on_play hook and the play. */

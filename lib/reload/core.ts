@@ -26,6 +26,8 @@ export interface CoreReloadDeps {
 const LIVE_GLOBAL = ["max_connections", "grace_start_wait", "grace_final_wait", "force_grace_quit"];
 /** Fixed for the life of the process. */
 const RESTART_GLOBAL = ["srs_log_tank", "srs_log_file", "utc_time", "pid", "daemon", "work_dir", "server_id", "asprocess", "stream_caster"];
+/** The cluster fields the edge reads at each upstream connect or client (a reload applies to the next one). */
+const EDGE_KEYS = ["mode", "isEdge", "origin", "tokenTraverse", "vhost", "debugSrsUpnode", "protocol", "followClient"];
 /** Accepted as SRS does but without effect in srs-ts (see the not-implemented warnings at start). */
 const UNUSED_GLOBAL = ["pithy_print_ms", "ff_log_dir", "ff_log_level", "heartbeat", "stats", "circuit_breaker", "threads"];
 /** Vhost sections read when a session or stream starts. */
@@ -79,7 +81,16 @@ export function coreReload(d: CoreReloadDeps): ReloadHandler {
       for (const [section, when] of Object.entries(LIVE_VHOST)) {
         for (const { vhost } of vhostChanges(e.diff, section)) out.push(applied(`vhost ${vhost} ${section}`, when));
       }
-      for (const { vhost } of vhostChanges(e.diff, "cluster")) out.push(needsRestart(`vhost ${vhost} cluster`));
+      for (const { vhost, change } of vhostChanges(e.diff, "cluster")) {
+        // The edge reads its cluster block at every upstream connect (origins, vhost, protocol, token_traverse);
+        // a vhost that becomes or stops being an edge changes how its running streams were started.
+        const was = e.old.vhost(vhost)?.cluster.isEdge ?? false;
+        const is = e.next.vhost(vhost)?.cluster.isEdge ?? false;
+        const other = change.keys.filter((k) => !EDGE_KEYS.includes(k));
+        if (was !== is) out.push(needsRestart(`vhost ${vhost} cluster mode`, "running streams keep their role; new streams take the new one"));
+        else if (other.length) out.push(needsRestart(`vhost ${vhost} cluster`, other.join(",")));
+        else out.push(applied(`vhost ${vhost} cluster`, `${change.keys.join(",")}: next upstream connect / next client`));
+      }
       for (const section of UNUSED_VHOST) {
         for (const { vhost } of vhostChanges(e.diff, section)) {
           out.push(applied(`vhost ${vhost} ${section}`, "no effect: not implemented in srs-ts"));

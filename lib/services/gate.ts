@@ -2,8 +2,11 @@
  * The server's AccessControl: security rules, refer checks and HTTP callbacks, in SRS's order.
  *
  *   connect : refer `all` (pageUrl)                    -> refuse closes the connection
- *   publish : security -> refer `publish` -> on_connect (once per client) -> on_publish
- *   play    : security -> refer `play`    -> on_connect (once per client) -> on_play
+ *   publish : security -> refer `publish` -> edge -> on_connect (once per client) -> on_publish
+ *   play    : security -> refer `play`    -> edge -> on_connect (once per client) -> on_play
+ *
+ * `edge` is for clients of an edge vhost (lib/services/cluster/edge.ts authorize): refused when the vhost has no
+ * origin; with token_traverse, an origin is asked with the client's query and its refusal refuses the client.
  *   unpublish/stop/close: on_unpublish / on_stop / on_close, logged and ignored on failure
  *
  * on_connect is sent when the client names its stream (publish/play), so its payload carries `stream` and
@@ -33,7 +36,12 @@ import {
 import { checkRefer, checkSecurity } from "./security/index.ts";
 
 /** What the gate needs of the server: the vhost's security/refer/hooks, stream ids and holds, stats, the log. */
-export type GatePorts = HookPorts & Pick<ServerView, "lifecycle"> & { readonly stats: Stats };
+export type GatePorts = HookPorts & Pick<ServerView, "lifecycle"> & { readonly stats: Stats; readonly edge?: EdgeGatePort };
+
+/** What the gate asks of the edge: its verdict on a client of an edge vhost (undefined for other vhosts). */
+export interface EdgeGatePort {
+  authorize(c: ClientInfo, key: StreamKey, method: "publish" | "play"): Promise<AccessResult | undefined>;
+}
 
 /** The protocols whose clients get on_connect/on_close (SRS: srs_app_rtmp_conn.cpp, srs_app_srt_conn.cpp). */
 const CONNECTION_PROTOCOLS: ReadonlySet<string> = new Set(["rtmp", "srt"]);
@@ -79,6 +87,10 @@ export class Gate implements AccessControl {
     if (!sec.ok) return this.refuse(c, sec.reason);
     const ref = checkRefer(vhost?.refer, method, c.pageUrl ?? "");
     if (!ref.ok) return this.refuse(c, ref.reason);
+    if (vhost?.cluster.isEdge && this.ctx.edge) {
+      const e = await this.ctx.edge.authorize(c, key, method);
+      if (e && !e.ok) return this.refuse(c, e.reason);
+    }
     const h = this.hooks(key.vhost);
     if (!h) return ALLOWED;
     const log = this.ctx.log.child(c.id);

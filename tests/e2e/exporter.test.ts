@@ -66,7 +66,7 @@ vhost __defaultVhost__ { }
       const got = types(await r.text());
       const srs = new Map([...got].filter(([k]) => k.startsWith("srs_")));
       expect(Object.fromEntries(srs)).toEqual(Object.fromEntries(sampleTypes));
-      for (const [k] of got) expect(k.startsWith("srs_") || k.startsWith("srsts_stream_") || k.startsWith("srsts_forward_")).toBe(true);
+      for (const [k] of got) expect(k.startsWith("srs_") || k.startsWith("srsts_stream_") || k.startsWith("srsts_forward_") || k.startsWith("srsts_edge_")).toBe(true);
     }
   });
 

@@ -9,6 +9,10 @@
  * `ctx.access.onPlay` (refused -> 403), ended (onStop) when no request came for hls_fragment * 2 + 5 seconds.
  * With `hls_ctx off`, plain files.
  *
+ * On an edge vhost (cluster mode remote, HLS enabled) every playlist request wants the stream for a while
+ * (`edge.want`): the edge pulls it and HLS is written while it does; the first requests 404 until the first
+ * segment exists (players retry).
+ *
  * fMP4 (`hls_use_fmp4`/`hls_ll`): `.m4s` segments from disk, the init segment from the stream's memory.
  * LL-HLS (`hls_ll on`): the playlist comes from the stream's LlHls (memory), with blocking reloads
  * (`_HLS_msn`/`_HLS_part`, held up to 3 target durations, then 503; 400 for a request too far ahead); parts
@@ -35,6 +39,8 @@ export interface HlsHttpPorts {
   readonly clients: Pick<ClientRegistry, "add" | "remove" | "whyFull">;
   readonly access: AccessControl;
   readonly log: Log;
+  /** The edge (lib/services/cluster/edge.ts): a playlist request on an edge vhost makes it pull the stream. */
+  readonly edge?: { isEdge(vhost: string): boolean; want(key: StreamKey): void };
 }
 
 const M3U8_TYPE = "application/vnd.apple.mpegurl";
@@ -156,6 +162,7 @@ export class HlsHttp {
       return new Response("Forbidden", { status: 403, headers: { Server: SERVER_SIGNATURE } });
     }
     const ctxId = url.searchParams.get("hls_ctx") ?? "";
+    if (isM3u8 && this.ctx.edge) this.wantOnEdge(c, url);
     if (isM3u8 || isM4s || isMp4) {
       let rel: string;
       try {
@@ -284,6 +291,17 @@ export class HlsHttp {
     this.log.trace(`hls: play ${id} ${key.app}/${key.stream} started, type=hls-play ip=${ip || "?"}, timeout ${timeoutMs / 1000}s`);
     this.startTimer();
     return s;
+  }
+
+  /** A playlist of an HLS-enabled edge vhost (named by ?vhost=, the Host header, else the default) is wanted. */
+  private wantOnEdge(c: Context, url: URL): void {
+    const host = (c.req.header("host") ?? "").replace(/:\d+$/, "");
+    const named = url.searchParams.get("vhost") ?? host;
+    const vhost = this.ctx.config.vhostExact(named) ? named : "__defaultVhost__";
+    const v = this.ctx.config.vhostExact(vhost);
+    if (!v?.enabled || !v.hls.enabled || !this.ctx.edge!.isEdge(vhost)) return;
+    const key = this.streamKeyOf(url, vhost);
+    if (key.stream && key.app) this.ctx.edge!.want({ vhost, app: key.app, stream: key.stream });
   }
 
   /** vhost/app/stream of a playlist URL: the HLS stream that writes it, else /app/.../stream.m3u8. */

@@ -10,7 +10,11 @@
  *    (`/v.example/live/s.flv`);
  *  - anything else falls through to the next handler (static files).
  *
- * A stream that is not being published answers 404 at once, before any on_play hook: SRS 7 does the same
+ * On an edge vhost (cluster mode remote) a stream that is not live is pulled first: the player (after its gates,
+ * so a refused one pulls nothing) wants the stream (`edge.awaitLive`) and waits for it, then plays; 404 when the
+ * pull brought nothing in time.
+ *
+ * Elsewhere a stream that is not being published answers 404 at once, before any on_play hook: SRS 7 does the same
  * (its HTTP stream handler only exists while a publisher is active, so the request falls through to the file
  * server, "HTTP miss file"; SRS 6 and older kept the player waiting, ossrs/srs#4611). When the publisher
  * leaves, the response ends (players reconnect), as SRS unmounts the stream on unpublish.
@@ -28,7 +32,7 @@ import type { Context, Hono } from "hono";
 import type { ClientInfo, ClientRegistry } from "../../clients.ts";
 import type { SrsConfig, VhostConfig } from "../../config/index.ts";
 import { BytePlayer, type ByteSink, type FanOut, mergedWrites } from "../../hub/fanout.ts";
-import type { OutputSpec, PlayLease } from "../../hub/lease.ts";
+import type { Lease, OutputSpec, PlayLease } from "../../hub/lease.ts";
 import type { StreamHub } from "../../hub/stream-hub.ts";
 import { type Log, newContextId } from "../../log/logger.ts";
 import type { StreamKey } from "../../media/packet.ts";
@@ -54,11 +58,20 @@ export interface HttpLivePorts {
   readonly log: Log;
   /** Asked when a player of an `origin_cluster` vhost wants a stream nobody publishes here. */
   readonly originCluster?: HttpClusterLocator;
+  /** The edge (lib/services/cluster/edge.ts): pulls a stream of an edge vhost for its first player. */
+  readonly edge?: LiveEdgePort;
 }
 
 /** The origin cluster: which coworker holds a stream, and its http_server ("host:port") when it said. */
 export interface HttpClusterLocator {
   locate(key: StreamKey, host: string, log: Log): Promise<{ http?: string } | undefined>;
+}
+
+/** What HTTP live streaming asks of an edge. */
+export interface LiveEdgePort {
+  isEdge(vhost: string): boolean;
+  /** Wants the stream and waits until it is live; the lease keeps it wanted until the player plays. */
+  awaitLive(key: StreamKey, signal?: AbortSignal): Promise<Lease | undefined>;
 }
 
 export const LIVE_CONTENT_TYPES: Record<LiveFormat, string> = {
@@ -370,9 +383,11 @@ async function serveLive(
   const vhost = config.vhostExact(m.vhost);
   if (!vhost) return text(404, "Not Found");
   const what = `${m.key.app}/${m.key.stream}.${m.format}`;
-  const hub = ctx.hubs.find(m.key);
-  // SRS 7: no publisher, no stream handler: 404 before any hook (see the header comment).
-  if (!hub || !hub.active) {
+  let hub = ctx.hubs.find(m.key);
+  const pull = (!hub || !hub.active) && req.method !== "HEAD" && ctx.edge?.isEdge(m.vhost) === true;
+  // SRS 7: no publisher, no stream handler: 404 before any hook (see the header comment). An edge pulls it; an
+  // origin of an origin cluster sends the player to the coworker that holds it.
+  if (!pull && (!hub || !hub.active)) {
     const moved = await clusterRedirect(ctx, vhost, m, url, host);
     if (moved) return moved;
     ctx.log.info(`http stream ${what} vhost=${m.vhost}: not found (not published)`);
@@ -410,7 +425,18 @@ async function serveLive(
     client.finish("client closed");
     return text(499, "Client Closed Request");
   }
-  if (!hub.active) {
+  let want: Lease | undefined;
+  if (pull && !ctx.hubs.find(m.key)?.active) {
+    want = await ctx.edge!.awaitLive(m.key, req.signal);
+    if (!want) {
+      client.log.warn(`http stream ${what}: the edge could not pull it in time`);
+      client.finish("edge pull failed");
+      return text(404, "Not Found");
+    }
+  }
+  hub = ctx.hubs.find(m.key);
+  if (!hub?.active || client.destroyed) {
+    want?.dispose();
     client.finish("stream unpublished");
     return text(404, "Not Found");
   }
@@ -440,5 +466,6 @@ async function serveLive(
   }
   req.signal.addEventListener("abort", () => client.finish("client closed"), { once: true });
   client.start(hub, output, header);
+  want?.dispose();
   return new Response(client.body, { status: 200, headers });
 }

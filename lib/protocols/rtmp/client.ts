@@ -8,7 +8,11 @@
  *
  * It does the handshake (complex by default, falling back to simple), connect (waits for _result), sets the
  * outgoing chunk size (60000 unless told), acknowledges per the server's window, answers pings, and turns
- * onStatus errors of publish/play into rejected promises.
+ * onStatus errors of publish/play into rejected promises (RtmpStatusError, with the server's info object).
+ *
+ * Pulling (an edge): `RtmpClient.connectPlay(url, opts)` connects and plays, following an RTMP 302 redirect (an
+ * origin cluster's answer, SRS's SrsRtmpServer::redirect: onStatus NetConnection.Connect.Rejected with
+ * ex.code 302 and ex.redirect/ex.redirect2) to the URL it names, at most `maxRedirects` (3) times.
  */
 import { connect as netConnect } from "node:net";
 import type { Socket } from "node:net";
@@ -65,10 +69,43 @@ export interface RtmpClientOptions {
   flashVer?: string;
   /** Extra connect command object properties. */
   connectProperties?: Amf0Object;
+  /**
+   * Optional user arguments sent after connect's command object (RTMP 1.0 section 7.2.1.1, "Optional User
+   * Arguments"), e.g. SRS's debug_srs_upnode info. A function gets the socket's local address.
+   */
+  connectArgs?: Amf0Object | ((localAddress: string) => Amf0Object);
 }
 
 export class RtmpClientError extends Error {
   override name = "RtmpClientError";
+}
+
+/** The server refused with an onStatus/_error: `info` is its info object (code, description, ex...). */
+export class RtmpStatusError extends RtmpClientError {
+  override name = "RtmpStatusError";
+  constructor(message: string, readonly info: Amf0Object) {
+    super(message);
+  }
+}
+
+/** The most RTMP 302 redirects connectPlay follows by default (SRS's edge: 3). */
+export const MAX_RTMP_REDIRECTS = 3;
+
+/**
+ * Where an RTMP 302 sends the client (ex.redirect2, else ex.redirect + "/" + stream), or undefined when `info`
+ * is no redirect. The wire format: SRS srs_protocol_rtmp_stack.cpp SrsRtmpServer::redirect.
+ */
+export function redirectTarget(info: Amf0Object, streamWithQuery: string): string | undefined {
+  const ex = info.ex;
+  if (typeof ex !== "object" || ex === null || Array.isArray(ex) || ex instanceof Date) return undefined;
+  if (ex.code !== 302) return undefined;
+  if (typeof ex.redirect2 === "string" && /^rtmp:\/\//i.test(ex.redirect2)) return ex.redirect2;
+  if (typeof ex.redirect === "string" && /^rtmp:\/\//i.test(ex.redirect)) return `${ex.redirect.replace(/\/+$/, "")}/${streamWithQuery}`;
+  return undefined;
+}
+
+function asInfo(v: Amf0Value | undefined): Amf0Object | undefined {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date) ? v : undefined;
 }
 
 type Waiter = { resolve: (c: RtmpCommand) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> };
@@ -174,6 +211,55 @@ export class RtmpClient {
     return c;
   }
 
+  /**
+   * Connects and plays the stream named by `url`, following RTMP 302 redirects (at most `maxRedirects`);
+   * resolves with the client once NetStream.Play.Start came. `onRedirect` hears each hop.
+   */
+  static async connectPlay(
+    url: string,
+    opts: RtmpClientOptions & {
+      maxRedirects?: number;
+      onRedirect?: (to: string) => void;
+      /** Set as the client's onMessage before play, so no media is queued (e.g. an edge's pull). */
+      onMessage?: (msg: RtmpMessage) => void;
+    } = {},
+  ): Promise<RtmpClient> {
+    const max = opts.maxRedirects ?? MAX_RTMP_REDIRECTS;
+    let target = url;
+    for (let hop = 0;; hop++) {
+      let c: RtmpClient | undefined;
+      try {
+        c = await RtmpClient.connect(target, opts);
+        c.onMessage = opts.onMessage;
+        await c.play();
+        return c;
+      } catch (e) {
+        c?.destroy();
+        const next = e instanceof RtmpStatusError ? redirectTarget(e.info, parseRtmpUrl(target).streamWithQuery) : undefined;
+        if (next === undefined) throw e;
+        if (hop >= max) throw new RtmpClientError(`${target}: too many RTMP redirects (more than ${max}), last to ${next}`);
+        opts.log?.trace(`rtmp client: ${target} redirects (302) to ${next}`);
+        opts.onRedirect?.(next);
+        target = next;
+      }
+    }
+  }
+
+  /** Why the connection failed (socket error, protocol error), "" when none. */
+  get lastError(): string {
+    return this.error?.message ?? "";
+  }
+
+  /** The local address of the connection (e.g. the edge's address towards its origin). */
+  get localAddress(): string {
+    return this.socket.localAddress?.replace(/^::ffff:/, "") ?? "";
+  }
+
+  /** The peer's address as ip:port. */
+  get remote(): string {
+    return `${this.socket.remoteAddress?.replace(/^::ffff:/, "") ?? ""}:${this.socket.remotePort ?? 0}`;
+  }
+
   private async start(): Promise<void> {
     this.socket.write(this.hs.start());
     await withTimeout(this.handshakeDone, this.timeoutMs, "handshake");
@@ -194,8 +280,14 @@ export class RtmpClient {
       objectEncoding: 0,
       ...(this.opts.connectProperties ?? {}),
     };
-    const res = await this.call("connect", props);
-    if (res.name !== "_result") throw new RtmpClientError(`connect rejected: ${describe(res.args[0])}`);
+    const a = this.opts.connectArgs;
+    const args = typeof a === "function" ? a(this.localAddress) : a;
+    const res = await (args ? this.call("connect", props, args) : this.call("connect", props));
+    if (res.name !== "_result") {
+      const info = asInfo(res.args[0]);
+      const msg = `connect rejected: ${describe(res.args[0] ?? null)}`;
+      throw info ? new RtmpStatusError(msg, info) : new RtmpClientError(msg);
+    }
     this.connectInfo = res.args[0] ?? null;
     this.send(windowAckSizeMessage(this.opts.windowAckSize ?? 2500000));
   }
@@ -417,7 +509,7 @@ export class RtmpClient {
         if (sw.codes.includes(code) || level === "error") {
           this.statusWaiters = this.statusWaiters.filter((x) => x !== sw);
           clearTimeout(sw.w.timer);
-          if (level === "error") sw.w.reject(new RtmpClientError(`${code}: ${describe(info.description)}`));
+          if (level === "error") sw.w.reject(new RtmpStatusError(`${code}: ${describe(info.description ?? null)}`, info));
           else sw.w.resolve(cmd);
         }
       }

@@ -384,6 +384,12 @@ export class RtmpSession implements ClientInfo {
     this.socket.setNoDelay(vhost.tcpNodelay);
     this.log.trace(`rtmp connect app=${this.app}, tcUrl=${this.tcUrl}, pageUrl=${this.pageUrl}, vhost=${vhost.name}, ` +
       `encoding=${this.objectEncoding}`);
+    // An SRS/srs-ts edge with debug_srs_upnode says who it is in connect's optional arguments.
+    const up = c.args[0];
+    if (up && typeof up === "object" && !Array.isArray(up) && !(up instanceof Date) && typeof up.srs_sig === "string") {
+      this.log.trace(`rtmp connect from an edge: srs_server=${String(up.srs_server)}, srs_id=${String(up.srs_id)}, ` +
+        `srs_pid=${String(up.srs_pid)}, srs_server_ip=${String(up.srs_server_ip)}`);
+    }
     this.send(windowAckSizeMessage(vhost.outAckSize));
     this.send(setPeerBandwidthMessage(vhost.outAckSize, 2));
     this.send(setChunkSizeMessage(this.outChunkSize));

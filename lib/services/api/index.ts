@@ -23,7 +23,7 @@ import { acceptPart } from "../../lifecycle.ts";
 import type { ExporterPorts } from "../exporter/index.ts";
 import { SERVER_SIGNATURE, SRS_COMPAT_VERSION, VERSION } from "../../version.ts";
 import { renderMetrics } from "../exporter/index.ts";
-import { clientJson, streamJson, vhostJson, vhostNames } from "./shapes.ts";
+import { clientJson, type ShapesPorts, streamJson, vhostJson, vhostNames } from "./shapes.ts";
 import { clustersAnswer } from "../cluster/origin-cluster.ts";
 import {
   connCounts, cpuCount, diskRates, loadAverages, memInfos, netBytes, round2, rssKbytes, rusages, selfProcStats,
@@ -75,7 +75,7 @@ function canReload(x: unknown): x is Reloadable {
 }
 
 /** What the HTTP API reads of the server: everything the exporter reads (stats, forwards, the view). */
-export type ApiPorts = ExporterPorts;
+export type ApiPorts = ExporterPorts & Pick<ShapesPorts, "edge">;
 
 /** True when the API shares the HTTP server's listener (then "/" and other paths belong to the HTTP server). */
 function sharesHttpServer(ctx: ApiPorts): boolean {

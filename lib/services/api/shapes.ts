@@ -116,7 +116,10 @@ export function videoJson(cfg: MediaPacket | undefined): VideoJson | null {
 const FLV_RATES = [5512, 11025, 22050, 44100];
 
 /** What the API's JSON shapes read of the server. */
-export type ShapesPorts = Pick<ServerView, "config" | "hubs" | "clients">;
+export type ShapesPorts = Pick<ServerView, "config" | "hubs" | "clients"> & {
+  /** The edge: a stream's upstream (`edge` in the stream's JSON), when it has one. */
+  readonly edge?: { describe(hub: StreamHub): Record<string, unknown> | undefined };
+};
 
 /** From the AAC AudioSpecificConfig, or (MP3, Opus, …: no config) from the first audio frame the hub holds. */
 export function audioJson(hub: StreamHub): AudioJson | null {
@@ -180,7 +183,14 @@ export function streamJson(ctx: ShapesPorts, stats: Stats, hub: StreamHub): Reco
     publish,
     video: hub.active ? videoJson(hub.videoConfig) : null,
     audio: hub.active ? audioJson(hub) : null,
+    ...edgeJson(ctx, hub),
   };
+}
+
+/** srs-ts extension: `edge` names the upstream of a stream an edge pulls or relays. */
+function edgeJson(ctx: ShapesPorts, hub: StreamHub): { edge?: Record<string, unknown> } {
+  const e = ctx.edge?.describe(hub);
+  return e ? { edge: e } : {};
 }
 
 export function isPublishType(type: string): boolean {

@@ -17,6 +17,7 @@ import { type HttpListener, serveHttp } from "../../runtime/http-serve.ts";
 import { acceptPart } from "../../lifecycle.ts";
 import type { ServerView } from "../server-view.ts";
 import type { ForwardService } from "../forward/service.ts";
+import type { EdgeUpstreamStat } from "../cluster/edge.ts";
 import type { Stats } from "../stats.ts";
 import { SERVER_SIGNATURE, SRS_COMPAT_VERSION } from "../../version.ts";
 import { rssKbytes } from "../api/system.ts";
@@ -54,7 +55,12 @@ function safe(f: () => string, dflt: string): string {
 }
 
 /** What the exporter reads of the server: the view, the stats and the forwards (when forward runs). */
-export type ExporterPorts = ServerView & { readonly stats: Stats; readonly forward?: ForwardService };
+export type ExporterPorts = ServerView & {
+  readonly stats: Stats;
+  readonly forward?: ForwardService;
+  /** The edge's upstreams (lib/services/cluster/edge.ts), when the server has edge vhosts. */
+  readonly edge?: { upstreams(): EdgeUpstreamStat[] };
+};
 
 /** The /metrics text. */
 export function renderMetrics(ctx: ExporterPorts): string {
@@ -107,6 +113,13 @@ export function renderMetrics(ctx: ExporterPorts): string {
   family(out, "srsts_forward_connected", "gauge", "srs-ts: 1 while a forward destination is connected.", fl((f) => (f.isConnected ? 1 : 0), "srsts_forward_connected"));
   family(out, "srsts_forward_send_bytes_total", "counter", "srs-ts: bytes forwarded to a destination.", fl((f) => f.sentBytes, "srsts_forward_send_bytes_total"));
   family(out, "srsts_forward_failures_total", "counter", "srs-ts: failed connections to a forward destination.", fl((f) => f.failures, "srsts_forward_failures_total"));
+  // Edge upstreams (srs-ts only): one per pulled or relayed stream.
+  const ups = (ctx.edge?.upstreams() ?? []).slice(0, MAX_STREAM_SERIES);
+  const el = (fn: (u: EdgeUpstreamStat) => number, name: string) =>
+    ups.map((u) => `${name}${labels({ vhost: u.key.vhost, app: u.key.app, stream: u.key.stream, mode: u.mode, origin: u.origin })} ${num(fn(u))}`);
+  family(out, "srsts_edge_upstream_connected", "gauge", "srs-ts: 1 while an edge upstream (pull or publish relay) is connected.", el((u) => (u.connected ? 1 : 0), "srsts_edge_upstream_connected"));
+  family(out, "srsts_edge_upstream_connects_total", "counter", "srs-ts: upstream connections an edge made for a stream.", el((u) => u.connects, "srsts_edge_upstream_connects_total"));
+  family(out, "srsts_edge_upstream_failures_total", "counter", "srs-ts: failed upstream connections of an edge stream.", el((u) => u.failures, "srsts_edge_upstream_failures_total"));
   return out.join("\n") + "\n";
 }
 

@@ -16,6 +16,7 @@ import type { HubSubscriber, StreamHub } from "../../hub/stream-hub.ts";
 import type { Log } from "../../log/logger.ts";
 import { flvPlayersDecode, packetToFlvBody } from "../../media/flv-codec.ts";
 import type { MediaPacket } from "../../media/packet.ts";
+import { Waker } from "../waker.ts";
 
 /**
  * A connection publishing one stream to its destination: today our RTMP client (lib/protocols/rtmp/client.ts),
@@ -57,7 +58,7 @@ export class Forwarder implements HubSubscriber {
   private waitKeyframe = true;
   private connected = false;
   private stopped = false;
-  private wake: (() => void) | undefined;
+  private readonly waker = new Waker();
   private client: Upstream | undefined;
   private readonly minBackoff: number;
   private readonly maxBackoff: number;
@@ -130,7 +131,7 @@ export class Forwarder implements HubSubscriber {
     }
     this.queue.push(p);
     this.queued += n;
-    this.signal();
+    this.waker.wake();
   }
 
   onUnpublish(): void {
@@ -147,27 +148,8 @@ export class Forwarder implements HubSubscriber {
     this.queue = [];
     this.queued = 0;
     this.client?.destroy();
-    this.signal();
+    this.waker.wake();
     await this.running;
-  }
-
-  private signal(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    w?.();
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(() => {
-        this.wake = undefined;
-        resolve();
-      }, ms);
-      this.wake = () => {
-        clearTimeout(t);
-        resolve();
-      };
-    });
   }
 
   private async run(): Promise<void> {
@@ -196,7 +178,7 @@ export class Forwarder implements HubSubscriber {
         delay = this.minBackoff;
         this.connectedOnce = false;
       }
-      await this.sleep(delay);
+      await this.waker.sleep(delay);
       delay = Math.min(delay * 2, this.maxBackoff);
     }
     this.log.trace(`forward: ${this.hub.name} -> ${this.url} stopped, ${this.sentPackets} packets sent, ${this.droppedPackets} dropped`);
@@ -216,7 +198,7 @@ export class Forwarder implements HubSubscriber {
     let closed = false;
     void client.closed.then(() => {
       closed = true;
-      this.signal();
+      this.waker.wake();
     });
     // Start like a new player: metadata and sequence headers, then frames from the next keyframe.
     const hub = this.hub;
@@ -227,7 +209,7 @@ export class Forwarder implements HubSubscriber {
       if (closed) throw new Error("connection closed by the destination");
       const p = this.queue.shift();
       if (!p) {
-        await new Promise<void>((r) => (this.wake = r));
+        await this.waker.wait();
         continue;
       }
       this.queued -= p.data.byteLength;

@@ -70,13 +70,10 @@ describe("unimplemented directives", () => {
     ]);
   });
 
-  test("an edge says loudly, first, that it runs as an origin and names the unused origin", () => {
-    const out = lines("listen 1935;\nvhost v {\n  dash { enabled on; }\n  cluster {\n    mode remote;\n    origin 10.0.0.1:1935 10.0.0.2;\n  }\n}\n");
-    expect(out).toHaveLength(2);
-    expect(out[0]).toStartWith("t.conf:5: vhost.cluster.mode remote (vhost v): NOT IMPLEMENTED in srs-ts");
-    expect(out[0]).toContain("RUNS AS AN ORIGIN");
-    expect(out[0]).toContain("origin 10.0.0.1:1935 10.0.0.2 is not used");
-    expect(out[1]).toContain("vhost.dash");
+  test("an edge (cluster mode remote) is implemented: no line for it, nor for the origin cluster", () => {
+    const out = lines("listen 1935;\nvhost v {\n  dash { enabled on; }\n  cluster {\n    mode remote;\n    origin 10.0.0.1:1935 10.0.0.2;\n    token_traverse on;\n    protocol flv;\n  }\n}\n");
+    expect(out).toHaveLength(1);
+    expect(out[0]).toContain("vhost.dash");
     expect(lines("listen 1935;\nvhost v { cluster { mode local; } }\n")).toEqual([]);
     // The origin cluster is implemented (lib/services/cluster/origin-cluster.ts): no line.
     expect(lines("listen 1935;\nvhost v { cluster { mode local; origin_cluster on; coworkers 127.0.0.1:9091; } }\n")).toEqual([]);
@@ -143,13 +140,12 @@ const READ = `
     vhost.http_remux.guess_has_av vhost.rtc.enabled vhost.rtc.nack vhost.rtc.twcc vhost.rtc.rtc_to_rtmp
     vhost.rtc.rtmp_to_rtc vhost.rtc.keep_bframe vhost.rtc.keep_avc_nalu_sei vhost.rtc.stun_timeout
     vhost.rtc.pli_for_rtmp vhost.rtc.opus_bitrate vhost.rtc.aac_bitrate vhost.rtc.dtls_role vhost.srt.enabled vhost.srt.srt_to_rtmp
-    vhost.cluster.origin_cluster vhost.cluster.coworkers
+    vhost.cluster.mode vhost.cluster.origin vhost.cluster.token_traverse vhost.cluster.vhost vhost.cluster.debug_srs_upnode
+    vhost.cluster.protocol vhost.cluster.follow_client vhost.cluster.origin_cluster vhost.cluster.coworkers
 `.split(/\s+/).filter(Boolean);
 const COVERED = `
     ff_log_level first_wait_for_qlv vhost.hls.hls_mount vhost.hls.hls_key_file vhost.hls.hls_key_file_path
-    vhost.hls.hls_key_url vhost.hls.hls_fragments_per_key vhost.publish.mr_latency vhost.cluster.origin
-    vhost.cluster.token_traverse vhost.cluster.vhost vhost.cluster.debug_srs_upnode
-    vhost.cluster.protocol vhost.cluster.follow_client
+    vhost.hls.hls_key_url vhost.hls.hls_fragments_per_key vhost.publish.mr_latency
 `.split(/\s+/).filter(Boolean);
 const LEGACY = `
     is_full http_api.raw_api.allow_query http_api.raw_api.allow_update rtc_server.dir vhost.bandcheck
