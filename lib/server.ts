@@ -34,6 +34,7 @@ import { Api, mountApi, startHttpsApi } from "./services/api/index.ts";
 import { Heartbeat, heartbeatReload } from "./services/cluster/heartbeat.ts";
 import { startExporter } from "./services/exporter/index.ts";
 import { Gate } from "./services/gate.ts";
+import { OriginCluster } from "./services/cluster/origin-cluster.ts";
 import type { HttpListener } from "./runtime/http-serve.ts";
 import { type ReloadHandler, type ReloadOutcome, runReload } from "./reload/handler.ts";
 import { coreReload } from "./reload/core.ts";
@@ -104,6 +105,8 @@ export class Server implements ServerContext {
   readonly startedAt = Date.now();
   readonly stats: Stats;
   forward: ForwardService | undefined;
+  /** The origin cluster's coworker query (RTMP redirects, HTTP 302s); reads the coworkers from the config in force. */
+  readonly originCluster: OriginCluster;
   edge: EdgeService | undefined;
   private hls: HlsService | undefined;
   private dvr: DvrService | undefined;
@@ -133,6 +136,7 @@ export class Server implements ServerContext {
     this.lifecycle = new Lifecycle(this.log);
     this.lifecycle.register(this.clients);
     this.access = new Gate(this);
+    this.originCluster = new OriginCluster(this);
     this.serverId = config.serverId() || persistedServerId(this.log);
     this.hubs = new HubRegistry(this.log, (key) => this.hubOptions(key));
     // Sampled every few seconds by an unref'd timer from now on (the API's kbps, the exporter, the gate's counts).

@@ -134,13 +134,6 @@ export const UNIMPLEMENTED: readonly Rule[] = [
   { path: "rtsp_server", kind: "block-on", what: "the RTSP server" },
 
   // Vhost settings.
-  {
-    path: "vhost.cluster.origin_cluster",
-    kind: "leaf",
-    ok: ["off"],
-    loud: true,
-    what: "origin cluster: coworkers are not asked for streams, this server answers only for its own streams",
-  },
   { path: "vhost.in_ack_size", kind: "leaf", ok: ["0"], what: "the RTMP acknowledgement window of publishers" },
   { path: "vhost.play.mix_correct", kind: "leaf", ok: ["off"], what: "interleaving audio/video by timestamp" },
   { path: "vhost.play.atc", kind: "leaf", ok: ["off"], what: "absolute timestamps (ATC)" },

@@ -16,8 +16,11 @@ import { clip } from "../helpers/media.ts";
 import { playFrames, publish, type Proc, type RunningServer, startServer } from "../helpers/server.ts";
 import { waitFor } from "../helpers/wait.ts";
 
-/** A stub origin answering every play with an RTMP 302 to `target()` (a tcUrl). */
-function redirector(target: () => string): Promise<{ port: number; plays: string[]; close(): void }> {
+/**
+ * A stub origin answering every play with an RTMP 302 to `target()` (a tcUrl). With `srsOrder`, as SRS's origin
+ * cluster does (SrsRtmpConn::playing): NetStream.Play.Start first, the 302 after it.
+ */
+function redirector(target: () => string, srsOrder = false): Promise<{ port: number; plays: string[]; close(): void }> {
   const sockets = new Set<Socket>();
   const plays: string[] = [];
   const server: Server = createServer((sock) => {
@@ -47,6 +50,7 @@ function redirector(target: () => string): Promise<{ port: number; plays: string
           const stream = String(c.args[0]);
           plays.push(stream);
           const tc = target();
+          if (srsOrder) sock.write(writer.write(onStatus(1, { level: "status", code: "NetStream.Play.Start", description: "Started playing stream." })));
           sock.write(writer.write(onStatus(1, {
             level: "error",
             code: "NetConnection.Connect.Rejected",
@@ -78,11 +82,13 @@ describe("RTMP 302: the client and the edge follow a redirect", () => {
   let pub: Proc;
   let stub: Awaited<ReturnType<typeof redirector>>;
   let loop: Awaited<ReturnType<typeof redirector>>;
+  let srs: Awaited<ReturnType<typeof redirector>>;
 
   beforeAll(async () => {
     o = await startServer();
     stub = await redirector(() => `rtmp://127.0.0.1:${o.rtmp}/live`);
     loop = await redirector(() => `rtmp://127.0.0.1:${loop.port}/live`);
+    srs = await redirector(() => `rtmp://127.0.0.1:${o.rtmp}/live`, true);
     e = await startServer({
       config: `listen 1935; daemon off; srs_log_tank console; http_api { enabled on; listen 1985; }
 vhost __defaultVhost__ { cluster { mode remote; origin 127.0.0.1:${stub.port}; } }
@@ -98,6 +104,7 @@ vhost __defaultVhost__ { cluster { mode remote; origin 127.0.0.1:${stub.port}; }
     await o?.stop();
     stub?.close();
     loop?.close();
+    srs?.close();
   });
 
   test("RtmpClient.connectPlay follows the 302 (redirect2, with the query) and plays", async () => {
@@ -110,6 +117,22 @@ vhost __defaultVhost__ { cluster { mode remote; origin 127.0.0.1:${stub.port}; }
     });
     try {
       expect(hops).toEqual([`rtmp://127.0.0.1:${o.rtmp}/live/r?token=t`]);
+      await waitFor("video", () => video >= 25, 10000);
+    } finally {
+      c.destroy();
+    }
+  }, 20000);
+
+  test("a 302 after NetStream.Play.Start (SRS's order) is followed too", async () => {
+    const hops: string[] = [];
+    let video = 0;
+    const c = await RtmpClient.connectPlay(`rtmp://127.0.0.1:${srs.port}/live/r`, {
+      timeoutMs: 5000,
+      onRedirect: (to) => hops.push(to),
+      onMessage: (m) => void (m.type === MSG_VIDEO && video++),
+    });
+    try {
+      expect(hops).toEqual([`rtmp://127.0.0.1:${o.rtmp}/live/r`]);
       await waitFor("video", () => video >= 25, 10000);
     } finally {
       c.destroy();

@@ -19,6 +19,11 @@
  * server, "HTTP miss file"; SRS 6 and older kept the player waiting, ossrs/srs#4611). When the publisher
  * leaves, the response ends (players reconnect), as SRS unmounts the stream on unpublish.
  *
+ * Origin cluster (beyond SRS, whose HTTP streams know nothing of the cluster): on a vhost with `origin_cluster on`,
+ * a stream not published here is looked up among the coworkers (lib/services/cluster/origin-cluster.ts); when one
+ * holds it and said where its http_server is (srs-ts's `http` field; a real SRS coworker does not say), the player
+ * gets an HTTP 302 to the same path there, with its query (and `vhost=` when needed). Otherwise 404 as above.
+ *
  * Streaming uses a web ReadableStream per player; its queue is the player's backlog (writableLength), so
  * FanOut/BytePlayer's batching and skip-ahead work unchanged. A client going away cancels the stream, which
  * frees the player at once.
@@ -39,6 +44,7 @@ import { SERVER_SIGNATURE } from "../../version.ts";
 import { aacOutput, mp3Output } from "./audio-stream.ts";
 import { flvFileHeader, flvHeaderFlags, flvOutput } from "./flv-stream.ts";
 import { tsOutput } from "../../outputs/ts-fanout.ts";
+import { redirectQuery } from "../../net/cluster-url.ts";
 
 export type LiveFormat = "flv" | "ts" | "aac" | "mp3";
 
@@ -50,8 +56,15 @@ export interface HttpLivePorts {
   readonly clients: Pick<ClientRegistry, "add" | "remove" | "size" | "whyFull">;
   readonly access: AccessControl;
   readonly log: Log;
+  /** Asked when a player of an `origin_cluster` vhost wants a stream nobody publishes here. */
+  readonly originCluster?: HttpClusterLocator;
   /** The edge (lib/services/cluster/edge.ts): pulls a stream of an edge vhost for its first player. */
   readonly edge?: LiveEdgePort;
+}
+
+/** The origin cluster: which coworker holds a stream, and its http_server ("host:port") when it said. */
+export interface HttpClusterLocator {
+  locate(key: StreamKey, host: string, log: Log): Promise<{ http?: string } | undefined>;
 }
 
 /** What HTTP live streaming asks of an edge. */
@@ -309,6 +322,30 @@ function text(status: number, body: string): Response {
   return new Response(body, { status, headers: { "Content-Type": "text/plain; charset=utf-8", Server: SERVER_SIGNATURE } });
 }
 
+/** An HTTP 302 to the coworker that holds the stream (see the header comment), or undefined. */
+async function clusterRedirect(
+  ctx: HttpLivePorts,
+  vhost: VhostConfig,
+  m: LiveMatch,
+  url: URL,
+  host: string,
+): Promise<Response | undefined> {
+  const cluster = vhost.cluster;
+  if (!cluster.originCluster || cluster.isEdge || !ctx.originCluster) return undefined;
+  const hostName = host.replace(/:\d+$/, "").replace(/^\[(.*)\]$/, "$1");
+  const origin = await ctx.originCluster.locate(m.key, hostName, ctx.log);
+  if (!origin) return undefined;
+  const what = `${m.key.app}/${m.key.stream}.${m.format}`;
+  if (!origin.http) {
+    ctx.log.warn(`http stream ${what}: the coworker holding it did not say where its http_server is (an SRS ` +
+      `coworker does not): not redirected`);
+    return undefined;
+  }
+  const location = `http://${origin.http}${url.pathname}${redirectQuery({ host: hostName, vhost: m.vhost, param: url.search })}`;
+  ctx.log.trace(`http stream ${what}: redirect in cluster to ${location}`);
+  return new Response(null, { status: 302, headers: { Location: location, Server: SERVER_SIGNATURE } });
+}
+
 function firstRtmpPort(config: SrsConfig): number {
   try {
     return parseEndpoint(config.listen()[0] ?? "1935").port;
@@ -348,8 +385,11 @@ async function serveLive(
   const what = `${m.key.app}/${m.key.stream}.${m.format}`;
   let hub = ctx.hubs.find(m.key);
   const pull = (!hub || !hub.active) && req.method !== "HEAD" && ctx.edge?.isEdge(m.vhost) === true;
-  // SRS 7: no publisher, no stream handler: 404 before any hook (see the header comment). An edge pulls it.
+  // SRS 7: no publisher, no stream handler: 404 before any hook (see the header comment). An edge pulls it; an
+  // origin of an origin cluster sends the player to the coworker that holds it.
   if (!pull && (!hub || !hub.active)) {
+    const moved = await clusterRedirect(ctx, vhost, m, url, host);
+    if (moved) return moved;
     ctx.log.info(`http stream ${what} vhost=${m.vhost}: not found (not published)`);
     return text(404, "Not Found");
   }

@@ -121,6 +121,8 @@ export class RtmpClient {
   connectInfo: Amf0Value = null;
   /** Called for every media/data message (after play), and every message when no iterator consumes them. */
   onMessage: ((msg: RtmpMessage) => void) | undefined;
+  /** The last RTMP 302 onStatus the server sent (SRS's origin cluster sends it after Play.Start). */
+  private redirectInfo: Amf0Object | undefined;
   /** Called for every onStatus the server sends. */
   onStatus: ((info: Amf0Object) => void) | undefined;
 
@@ -232,6 +234,10 @@ export class RtmpClient {
         c = await RtmpClient.connect(target, opts);
         c.onMessage = opts.onMessage;
         await c.play();
+        // SRS's origin cluster sends Play.Start first and its 302 after (SrsRtmpConn::playing asks the coworkers
+        // once the play started): the play counts once media flows; a 302 before that is followed.
+        const redirect = await c.mediaOrRedirect(Math.min(opts.timeoutMs ?? 5000, 3000), opts.onMessage);
+        if (redirect) throw new RtmpStatusError(`302 after NetStream.Play.Start`, redirect);
         return c;
       } catch (e) {
         c?.destroy();
@@ -243,6 +249,32 @@ export class RtmpClient {
         target = next;
       }
     }
+  }
+
+  /**
+   * After NetStream.Play.Start: resolves undefined at the first media message (handed on to `onMessage`), at close
+   * or after `ms`; resolves the status info when a redirect (302 onStatus) comes first.
+   */
+  private mediaOrRedirect(ms: number, onMessage?: (msg: RtmpMessage) => void): Promise<Amf0Object | undefined> {
+    // The 302 may have come in the same read as Play.Start, before this runs.
+    if (this.redirectInfo) return Promise.resolve(this.redirectInfo);
+    return new Promise((resolve) => {
+      const done = (v: Amf0Object | undefined) => {
+        clearTimeout(timer);
+        this.onMessage = onMessage;
+        this.onStatus = undefined;
+        resolve(v);
+      };
+      const timer = setTimeout(() => done(undefined), ms);
+      this.onMessage = (m) => {
+        done(undefined);
+        onMessage?.(m);
+      };
+      this.onStatus = (info) => {
+        if (redirectTarget(info, "") !== undefined) done(info);
+      };
+      void this.closed.then(() => done(undefined));
+    });
   }
 
   /** Why the connection failed (socket error, protocol error), "" when none. */
@@ -502,6 +534,7 @@ export class RtmpClient {
       const info = cmd.args[0];
       if (typeof info !== "object" || info === null || Array.isArray(info) || info instanceof Date) return;
       this.onStatus?.(info);
+      if (redirectTarget(info, "") !== undefined) this.redirectInfo = info;
       const code = typeof info.code === "string" ? info.code : "";
       const level = info.level;
       this.log?.trace(`rtmp client: onStatus ${code}`);

@@ -142,6 +142,21 @@ export const playStreamNotFound = status("NetStream.Play.StreamNotFound", "Strea
 export const pauseNotify = status("NetStream.Pause.Notify", "Paused stream.");
 export const unpauseNotify = status("NetStream.Unpause.Notify", "Unpaused stream.");
 
+/**
+ * SRS's RTMP 302 (srs_protocol_rtmp_stack.cpp SrsRtmpServer::redirect), sent to a player by an origin-cluster origin
+ * that does not hold the stream: an error onStatus on stream 0, NetConnection.Connect.Rejected, whose `ex` names the
+ * holder: `redirect` its tcUrl, `redirect2` the full URL (stream and query). A client that understands it (srs-ts's
+ * edge, SRS's) reconnects there; others report the error.
+ */
+export function redirectStatus(tcUrl: string, url: string): RtmpMessage {
+  return onStatus(0, {
+    level: "error",
+    code: "NetConnection.Connect.Rejected",
+    description: "RTMP 302 Redirect",
+    extra: { ex: { code: 302, redirect: tcUrl, redirect2: url } },
+  });
+}
+
 /** onFCPublish (answer to FCPublish, Flash Media Live Encoder style). */
 export function onFCPublish(streamName = ""): RtmpMessage {
   return commandMessage([

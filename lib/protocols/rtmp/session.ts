@@ -43,6 +43,7 @@ import {
   playStreamNotFound,
   playUnpublishNotify,
   publishBadName,
+  redirectStatus,
   publishStart,
   type RtmpCommand,
   rewriteSetDataFrame,
@@ -81,6 +82,7 @@ import {
 } from "./messages.ts";
 import { PLAY_STREAM_ID, rtmpOutput } from "./output.ts";
 import { DEFAULT_VHOST, resolveRtmpRequest, StreamUrlError } from "../../net/stream-url.ts";
+import { rtmpRedirectUrl } from "../../net/cluster-url.ts";
 
 type State = "handshake" | "wait-connect" | "connected" | "publishing" | "playing" | "closed";
 
@@ -90,14 +92,27 @@ const MAX_PENDING_MESSAGES = 10000;
 /** How long a connection may take to finish handshake + connect before it is dropped. */
 const CONNECT_TIMEOUT_MS = 20000;
 
+/** After an origin-cluster redirect, how long the player may take to answer before it is closed (SRS: 3 s). */
+const REDIRECT_WAIT_MS = 3000;
+
+/**
+ * The origin cluster (lib/services/cluster/origin-cluster.ts): which coworker holds a stream this server has no
+ * publisher for, as the RTMP address SRS's redirect names; undefined when none does.
+ */
+export interface RtmpClusterLocator {
+  locate(key: StreamKey, host: string, log: Log): Promise<{ ip: string; port: number } | undefined>;
+}
+
 /** What an RTMP session needs of the server (lib/server.ts, the composition root, satisfies it). */
 export interface RtmpSessionPorts {
   /** The config in force (read on every use: a reload replaces it). */
   readonly config: Pick<SrsConfig, "vhost">;
-  readonly hubs: Pick<StreamHubs, "publish" | "play">;
+  readonly hubs: Pick<StreamHubs, "publish" | "play" | "find">;
   readonly clients: Pick<ClientRegistry, "add" | "remove">;
   readonly access: AccessControl;
   readonly log: Log;
+  /** Asked when a player of an `origin_cluster` vhost wants a stream nobody publishes here. */
+  readonly originCluster?: RtmpClusterLocator;
 }
 
 export class RtmpSession implements ClientInfo {
@@ -144,6 +159,8 @@ export class RtmpSession implements ClientInfo {
   private pending: RtmpMessage[] = [];
   private blocked = false;
   private connectAllowed = false;
+  /** Sent an origin-cluster redirect: the next command from the player (or a timer) closes the connection. */
+  private redirected = false;
 
   constructor(private ctx: RtmpSessionPorts, private socket: Socket) {
     this.ip = socket.remoteAddress?.replace(/^::ffff:/, "") ?? "";
@@ -288,6 +305,7 @@ export class RtmpSession implements ClientInfo {
 
   private onCommand(c: RtmpCommand): Promise<void> | void {
     this.log.info(`rtmp command ${c.name} tid=${c.transactionId} in state ${this.state}`);
+    if (this.redirected) return this.close(`redirected, the player answered ${c.name}`);
     switch (c.name) {
       case "connect":
         return this.onConnect(c);
@@ -446,6 +464,15 @@ export class RtmpSession implements ClientInfo {
     }
     const vhost = this.vhost!;
     this.state = "playing";
+    // SRS (SrsRtmpConn::playing): an origin of an origin cluster without the stream sends the player to the
+    // coworker that holds it, or refuses it; a player never waits there for a publisher. SRS sends Play.Start
+    // first and the redirect after it; srs-ts sends the redirect instead of Play.Start, so a client that takes
+    // Play.Start as success (FFmpeg, our own RTMP client) sees the redirect as the answer to its play. Clients
+    // that follow SRS's redirect read it in their message loop, where either order works.
+    const cluster = vhost.cluster;
+    if (cluster.originCluster && !cluster.isEdge && !this.ctx.hubs.find(key)?.active && this.ctx.originCluster) {
+      return this.redirectInCluster(this.ctx.originCluster, key);
+    }
     // Spec 7.2.2.1: StreamBegin, Play.Reset, Play.Start, |RtmpSampleAccess, Data.Start.
     const extra = { clientid: this.id, details: name };
     this.send(userControlMessage(UC_STREAM_BEGIN, PLAY_STREAM_ID));
@@ -458,6 +485,41 @@ export class RtmpSession implements ClientInfo {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     this.log.trace(`rtmp play ${hub.name}${this.param ?? ""} started, ${hub.active ? "stream is live" : "waiting for publisher"}`);
+  }
+
+  /**
+   * Asks the coworkers where `key` is published; sends SRS's RTMP 302 naming it, then closes at the player's next
+   * command or after REDIRECT_WAIT_MS. No coworker holds it: NetStream.Play.StreamNotFound and close (SRS sends
+   * Play.Start, then closes without a status).
+   */
+  private async redirectInCluster(cluster: RtmpClusterLocator, key: StreamKey): Promise<void> {
+    let host = "";
+    try {
+      host = resolveRtmpRequest(this.tcUrl ?? "").host;
+    } catch {
+      // the tcUrl was checked at connect; keep "" (no vhost guess from the host)
+    }
+    const origin = await cluster.locate(key, host, this.log);
+    if (this.isClosed()) return;
+    this.ctx.access.onStop(this, key);
+    if (!origin) {
+      this.send(playStreamNotFound(PLAY_STREAM_ID, {
+        clientid: this.id,
+        description: `no origin of the cluster publishes ${key.app}/${key.stream}`,
+      }));
+      return this.close("origin cluster: no coworker holds the stream");
+    }
+    const { tcUrl, url } = rtmpRedirectUrl(origin, {
+      host,
+      vhost: key.vhost,
+      app: key.app,
+      stream: key.stream,
+      param: this.param ?? "",
+    });
+    this.log.trace(`rtmp: redirect in cluster ${key.app}/${key.stream} to ${url}`);
+    this.send(redirectStatus(tcUrl, url));
+    this.redirected = true;
+    setTimeout(() => this.close("redirected"), REDIRECT_WAIT_MS).unref?.();
   }
 
   /** Leases the stream's shared RTMP output for this player; returns the stream's hub. */

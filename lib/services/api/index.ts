@@ -24,6 +24,7 @@ import type { ExporterPorts } from "../exporter/index.ts";
 import { SERVER_SIGNATURE, SRS_COMPAT_VERSION, VERSION } from "../../version.ts";
 import { renderMetrics } from "../exporter/index.ts";
 import { clientJson, type ShapesPorts, streamJson, vhostJson, vhostNames } from "./shapes.ts";
+import { clustersAnswer } from "../cluster/origin-cluster.ts";
 import {
   connCounts, cpuCount, diskRates, loadAverages, memInfos, netBytes, round2, rssKbytes, rusages, selfProcStats,
   systemCpuRatio, systemProcStats, systemUptime,
@@ -436,25 +437,10 @@ export class Api {
     return this.code(req, ERROR_SYSTEM_CONFIG_RAW);
   }
 
+  /** Origin cluster: whether this server holds the stream (lib/services/cluster/origin-cluster.ts). */
   private clusters(req: Request, url: URL): Response {
-    const q = (k: string) => url.searchParams.get(k) ?? "";
-    const query = { ip: q("ip"), vhost: q("vhost"), app: q("app"), stream: q("stream") };
-    let origin: Json | null = null;
-    const vhost = query.vhost || "__defaultVhost__";
-    const hub = query.app && query.stream ? this.ctx.hubs.find({ vhost, app: query.app, stream: query.stream }) : undefined;
-    if (hub?.active) {
-      const api = this.ctx.config.httpApi();
-      const ip = query.ip || "127.0.0.1";
-      const rtmpPort = this.ctx.config.listen()[0]?.split(":").pop() ?? "1935";
-      origin = {
-        ip,
-        port: Number(rtmpPort),
-        vhost,
-        api: `${ip}:${api.listen.split(":").pop()}`,
-        routers: [`${ip}:${api.listen.split(":").pop()}`],
-      };
-    }
-    return this.json(req, { code: 0, data: { query, origin } });
+    const host = req.headers.get("host") ?? url.host;
+    return this.json(req, { code: 0, data: clustersAnswer(this.ctx, url.searchParams, host) });
   }
 
   private requests(req: Request, url: URL): Response {

@@ -72,13 +72,13 @@ describe("unimplemented directives", () => {
     ]);
   });
 
-  test("an edge (cluster mode remote) is implemented: no line for it; the origin cluster still says so loudly", () => {
+  test("an edge (cluster mode remote) is implemented: no line for it, nor for the origin cluster", () => {
     const out = lines("listen 1935;\nvhost v {\n  dash { enabled on; }\n  cluster {\n    mode remote;\n    origin 10.0.0.1:1935 10.0.0.2;\n    token_traverse on;\n    protocol flv;\n  }\n}\n");
     expect(out).toHaveLength(1);
     expect(out[0]).toContain("vhost.dash");
     expect(lines("listen 1935;\nvhost v { cluster { mode local; } }\n")).toEqual([]);
-    expect(lines("listen 1935;\nvhost v { cluster { mode local; origin_cluster on; coworkers 127.0.0.1:9091; } }\n")[0])
-      .toContain("vhost.cluster.origin_cluster on (vhost v): NOT IMPLEMENTED in srs-ts");
+    // The origin cluster is implemented (lib/services/cluster/origin-cluster.ts): no line.
+    expect(lines("listen 1935;\nvhost v { cluster { mode local; origin_cluster on; coworkers 127.0.0.1:9091; } }\n")).toEqual([]);
   });
 
   test("an included file is named by its own path and line", () => {
@@ -144,11 +144,11 @@ const READ = `
     vhost.rtc.rtmp_to_rtc vhost.rtc.keep_bframe vhost.rtc.keep_avc_nalu_sei vhost.rtc.stun_timeout
     vhost.rtc.pli_for_rtmp vhost.rtc.opus_bitrate vhost.rtc.aac_bitrate vhost.rtc.dtls_role vhost.srt.enabled vhost.srt.srt_to_rtmp
     vhost.cluster.mode vhost.cluster.origin vhost.cluster.token_traverse vhost.cluster.vhost vhost.cluster.debug_srs_upnode
-    vhost.cluster.protocol vhost.cluster.follow_client
+    vhost.cluster.protocol vhost.cluster.follow_client vhost.cluster.origin_cluster vhost.cluster.coworkers
 `.split(/\s+/).filter(Boolean);
 const COVERED = `
     ff_log_level first_wait_for_qlv vhost.hls.hls_mount vhost.hls.hls_key_file vhost.hls.hls_key_file_path
-    vhost.hls.hls_key_url vhost.hls.hls_fragments_per_key vhost.publish.mr_latency vhost.cluster.coworkers
+    vhost.hls.hls_key_url vhost.hls.hls_fragments_per_key vhost.publish.mr_latency
 `.split(/\s+/).filter(Boolean);
 const LEGACY = `
     is_full http_api.raw_api.allow_query http_api.raw_api.allow_update rtc_server.dir vhost.bandcheck
