@@ -5,6 +5,7 @@
  *   srs -e                   no config file: everything from SRS_* environment variables
  *   srs -v | -V              print the version
  *   srs -h                   help
+ *   srs proxy                SRS 7's proxy (lib/proxy/main.ts), configured by PROXY_* environment variables
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -15,9 +16,11 @@ import { FAST_QUIT_BUDGET_MS } from "./lib/lifecycle.ts";
 import { ConfigError, DEFAULT_CONFIG_TEXT, loadConfig, type SrsConfig, unimplementedDirectives } from "./lib/config/index.ts";
 import { Server, StartError } from "./lib/server.ts";
 import { SRS_COMPAT_VERSION, VERSION } from "./lib/version.ts";
+import { proxyMain } from "./lib/proxy/main.ts";
 
 const HELP = `srs-ts ${VERSION} — a live-video server compatible with SRS ${SRS_COMPAT_VERSION}
 Usage: srs [-h] [-v] [-t] [-e] [-c <file>]
+       srs proxy             run as SRS 7's proxy in front of origins (see srs proxy -h)
   -h, --help            show this help and exit
   -v, -V, --version     print the version and exit
   -t                    test the config file and exit (0 when valid)
@@ -163,6 +166,10 @@ function tellParent(what: string): void {
 }
 
 async function main(): Promise<void> {
+  if (process.argv[2] === "proxy") {
+    await proxyMain(process.argv.slice(3));
+    return;
+  }
   let cli: Cli;
   try {
     cli = parseArgs(process.argv.slice(2));

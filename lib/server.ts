@@ -30,7 +30,8 @@ import { type DvrService, startDvr } from "./services/dvr/service.ts";
 import { type ForwardService, startForward } from "./services/forward/service.ts";
 import { AudioBridgeService } from "./services/audio-bridge/service.ts";
 import { type AccessControl, OpenAccess } from "./access.ts";
-import { mountApi, startHttpsApi } from "./services/api/index.ts";
+import { Api, mountApi, startHttpsApi } from "./services/api/index.ts";
+import { Heartbeat, heartbeatReload } from "./services/cluster/heartbeat.ts";
 import { startExporter } from "./services/exporter/index.ts";
 import { Gate } from "./services/gate.ts";
 import { OriginCluster } from "./services/cluster/origin-cluster.ts";
@@ -117,6 +118,7 @@ export class Server implements ServerContext {
   private httpsApi: HttpListener | undefined;
   private exporter: HttpListener | undefined;
   private pidFile: string | undefined;
+  private heartbeat: Heartbeat | undefined;
   /** One reload handler per component (SRS: ISrsReloadHandler), in the order they apply. */
   private readonly reloadHandlers: ReloadHandler[];
   /** Reloads run one after another (SIGHUPs and API calls may arrive while one is applying). */
@@ -150,6 +152,7 @@ export class Server implements ServerContext {
       hlsReload(this, () => this.hls),
       dvrReload(this, () => this.dvr),
       forwardReload(this, () => this.forward),
+      heartbeatReload(() => this.heartbeat),
     ];
   }
 
@@ -203,12 +206,31 @@ export class Server implements ServerContext {
         await this.rtc.start();
       }
       this.srt = await startSrt(this);
+      this.startHeartbeat();
     } catch (e) {
       await this.lifecycle.stop({ reason: "start failed", budgetMs: FAST_QUIT_BUDGET_MS });
       this.removePidFile();
       throw e instanceof StartError ? e : new StartError((e as Error).message);
     }
     this.log.trace(`server started: rtmp=${this.ports.rtmp.join(",")} http=${this.ports.http.join(",")} api=${this.ports.api.join(",")}`);
+  }
+
+  /** SRS's heartbeat (a proxy registers us from it): ticks until the stop. */
+  private startHeartbeat(): void {
+    const api = new Api(this);
+    const server = this;
+    const hb = new Heartbeat({
+      get config() {
+        return server.config;
+      },
+      log: this.log,
+      serverId: this.serverId,
+      serviceId: this.serviceId,
+      summaries: () => api.summaries(),
+    });
+    this.heartbeat = hb;
+    hb.start();
+    this.lifecycle.register({ name: "heartbeat", phase: "accept", close: () => hb.stop() });
   }
 
   /** on_hls (POST) and on_hls_notify (GET) after every HLS segment, with the publisher as the client. */

@@ -123,7 +123,6 @@ export const UNIMPLEMENTED: readonly Rule[] = [
   { path: "srt_server.sei_filter", kind: "leaf", ok: ["off"], what: "dropping SEI NALUs from SRT streams (they are kept)" },
   { path: "srt_server.mix_correct", kind: "leaf", ok: ["off"], what: "interleaving SRT audio/video by timestamp" },
   { path: "stream_caster", kind: "block-on", what: "stream casters (MPEG-TS over UDP, FLV POST, GB28181)" },
-  { path: "heartbeat", kind: "block-on", what: "heartbeat to an HTTP endpoint" },
   { path: "stats.enabled", kind: "leaf", ok: ["on"], what: "turning off the periodic system stats" },
   { path: "stats.network", kind: "leaf", ok: ["0"], what: "choosing the network device of the summaries API" },
   { path: "stats.disk", kind: "leaf", ok: [], what: "disk stats in the summaries API" },

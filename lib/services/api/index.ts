@@ -257,7 +257,8 @@ export class Api {
     return this.json(req, { ...this.base(), data: { major, minor, revision, version: SRS_COMPAT_VERSION } });
   }
 
-  private summaries(): Json {
+  /** The /api/v1/summaries data (also the heartbeat's `summaries`). */
+  summaries(): Json {
     const stats = this.ctx.stats;
     stats.collect();
     const mem = memInfos();

@@ -57,7 +57,9 @@ describe("unimplemented directives", () => {
     expect(lines("listen 1935;\nvhost v { rtc { enabled on; dtls_role passive; } }\n")).toEqual([]);
     expect(lines("listen 1935;\nvhost v { rtc { enabled on; dtls_version dtls1.0; } }\n")[0]).toContain("vhost.rtc.dtls_version dtls1.0");
     expect(lines("listen 1935;\nvhost v { play { atc on; } }\n")[0]).toContain("vhost.play.atc on");
-    expect(lines("listen 1935;\nheartbeat { enabled on; url http://x/; }\n")[0]).toStartWith("t.conf:2: heartbeat:");
+    expect(lines("listen 1935;\nstream_caster { enabled on; caster flv; }\n")[0]).toStartWith("t.conf:2: stream_caster:");
+    // heartbeat is implemented (lib/services/cluster/heartbeat.ts): not named.
+    expect(lines("listen 1935;\nheartbeat { enabled on; url http://x/; }\n")).toEqual([]);
   });
 
   test("the same directive in several vhosts is one line naming every vhost and place", () => {
@@ -94,8 +96,8 @@ describe("unimplemented directives", () => {
       "env SRS_VHOST_HLS_HLS_KEYS=on: vhost.hls.hls_keys (every vhost): not implemented in srs-ts, ignored: HLS encryption (AES-128 keys)",
     ]);
     expect(lines("listen 1935;\nvhost v {}\n", { SRS_VHOST_HLS_HLS_KEYS: "on" })).toEqual([]); // hls is off
-    expect(lines(base, { SRS_VHOST_DASH_ENABLED: "on", SRS_HEARTBEAT_ENABLED: "on" }).map((l) => l.split(":")[0])).toEqual([
-      "env SRS_HEARTBEAT_ENABLED=on",
+    expect(lines(base, { SRS_VHOST_DASH_ENABLED: "on", SRS_STATS_NETWORK: "1" }).map((l) => l.split(":")[0])).toEqual([
+      "env SRS_STATS_NETWORK=1",
       "env SRS_VHOST_DASH_ENABLED=on",
     ]);
     expect(lines("listen 1935;\nvhost v { dash { enabled on; } }\n", { SRS_VHOST_DASH_ENABLED: "off" })).toEqual([]);
@@ -111,6 +113,7 @@ describe("unimplemented directives", () => {
  * it too), or in UNIMPLEMENTED (itself or a block above it).
  */
 const READ = `
+    heartbeat.enabled heartbeat.interval heartbeat.url heartbeat.device_id heartbeat.summaries heartbeat.ports
     listen chunk_size pid srs_log_tank srs_log_level srs_log_level_v2 srs_log_file daemon utc_time work_dir
     server_id force_grace_quit max_connections grace_start_wait grace_final_wait http_api.enabled
     http_api.crossdomain http_api.listen http_api.raw_api.enabled http_api.raw_api.allow_reload

@@ -1,0 +1,196 @@
+/**
+ * WHIP/WHEP through the proxy (SRS 7 proxy/rtc.go). Signalling: the offer (POST /rtc/v1/whip/ or /rtc/v1/whep/ on
+ * PROXY_HTTP_API, ?app=&stream=) goes to the stream's origin's HTTP API; in its answer the origin's UDP port in the
+ * host candidates (`<port> typ host`) becomes the proxy's PROXY_WEBRTC_SERVER port, and the session is stored by its
+ * ICE username `answerUfrag:offerUfrag` (RFC 8445 7.2.2: what the player puts in its STUN checks' USERNAME,
+ * RFC 8489 14.3). Media: the proxy's UDP port reads the USERNAME of the first STUN packet from a player address,
+ * finds the session (here or, through Redis, one another proxy signalled) and relays every datagram between that
+ * address and the origin's UDP port, each session on its own socket to the origin. DTLS and SRTP stay end to end.
+ */
+import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
+import type { Log } from "../log/logger.ts";
+import { parseEndpoint } from "../net/endpoint.ts";
+import { ATTR_USERNAME, parseStun, stunAttr } from "../protocols/rtc/stun.ts";
+import { describeBackend, firstPort } from "./backend.ts";
+import { type LoadBalancer, NoBackendError } from "./lb.ts";
+import { corsHeaders, fetchOrigin, readBounded, text } from "./http.ts";
+import { httpStreamUrl } from "./stream-url.ts";
+
+/** Largest SDP offer read. */
+const MAX_OFFER = 64 * 1024;
+/** A relay with no datagram either way for this long is closed. */
+const IDLE_MS = 30_000;
+/** Most relays at once (each holds a UDP socket). */
+const MAX_RELAYS = 4096;
+
+/** The ice-ufrag of an SDP (session or first media level, RFC 8839 5.4). */
+export function iceUfrag(sdp: string): string | undefined {
+  for (const line of sdp.split(/\r?\n/)) {
+    if (line.startsWith("a=ice-ufrag:")) return line.slice("a=ice-ufrag:".length).trim();
+  }
+  return undefined;
+}
+
+/** The answer with the origin's UDP port replaced by ours in its host candidates (as SRS's proxy does). */
+export function rewriteCandidates(sdp: string, originPorts: number[], proxyPort: number): string {
+  return sdp.split("\n").map((line) => {
+    if (!line.startsWith("a=candidate:")) return line;
+    const f = line.split(" ");
+    // a=candidate:<foundation> <component> <transport> <priority> <address> <port> typ <type> ...
+    if (f.length >= 8 && f[6] === "typ" && f[7]?.startsWith("host") && originPorts.includes(Number(f[5]))) {
+      f[5] = String(proxyPort);
+    }
+    return f.join(" ");
+  }).join("\n");
+}
+
+interface Relay {
+  streamUrl: string;
+  ufrag: string;
+  toOrigin: Socket;
+  client: RemoteInfo;
+  last: number;
+  addrs: Set<string>;
+}
+
+export class RtcProxy {
+  private sock: Socket | undefined;
+  port = 0;
+  private byUfrag = new Map<string, Relay>();
+  private byAddr = new Map<string, Relay>();
+  private sweep: ReturnType<typeof setInterval> | undefined;
+
+  constructor(private lb: LoadBalancer, private log: Log) {}
+
+  async listen(value: string): Promise<void> {
+    const ep = parseEndpoint(value);
+    const sock = createSocket(ep.host.includes(":") ? "udp6" : "udp4");
+    this.sock = sock;
+    sock.on("message", (d, r) => void this.onDatagram(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), r));
+    sock.on("error", (e) => this.log.warn(`proxy: WebRTC UDP: ${e.message}`));
+    await new Promise<void>((resolve, reject) => {
+      sock.once("error", reject);
+      sock.bind(ep.port, ep.host, () => resolve());
+    });
+    this.port = sock.address().port;
+    this.sweep = setInterval(() => this.expire(), 5000);
+    (this.sweep as { unref?: () => void }).unref?.();
+    this.log.trace(`proxy: WebRTC UDP listening on ${ep.host}:${this.port}`);
+  }
+
+  close(): void {
+    if (this.sweep) clearInterval(this.sweep);
+    for (const r of this.byUfrag.values()) r.toOrigin.close();
+    this.byUfrag.clear();
+    this.byAddr.clear();
+    this.sock?.close();
+  }
+
+  /** POST (or DELETE) /rtc/v1/whip/ or /rtc/v1/whep/: to the origin's API, the answer rewritten. */
+  async signal(req: Request): Promise<Response> {
+    if (req.method === "OPTIONS") return new Response(null, { status: 200, headers: corsHeaders() });
+    const url = new URL(req.url);
+    const { streamUrl } = httpStreamUrl(url, req.headers.get("host"));
+    let offer = "";
+    try {
+      if (req.method === "POST") offer = await readBounded(req, MAX_OFFER);
+    } catch (e) {
+      return text(400, `proxy: offer refused: ${(e as Error).message}`);
+    }
+    let b;
+    try {
+      b = await this.lb.pick(streamUrl);
+    } catch (e) {
+      return text(e instanceof NoBackendError ? 503 : 502, `proxy: ${(e as Error).message}`);
+    }
+    const api = firstPort(b.api);
+    if (api < 0) return text(502, `proxy: origin ${describeBackend(b)} has no HTTP API`);
+    const target = `http://${b.ip}:${api}${url.pathname}${url.search}`;
+    let res: Response;
+    try {
+      res = await fetchOrigin(target, {
+        method: req.method,
+        body: req.method === "POST" ? offer : undefined,
+        headers: { "Content-Type": req.headers.get("content-type") ?? "application/sdp" },
+      });
+    } catch (e) {
+      return text(502, `proxy: ${(e as Error).message}`);
+    }
+    const body = await res.text();
+    const headers = corsHeaders();
+    res.headers.forEach((v, k) => {
+      if (!["content-length", "connection", "transfer-encoding", "content-encoding"].includes(k)) headers.set(k, v);
+    });
+    if (req.method !== "POST" || (res.status !== 200 && res.status !== 201)) {
+      return new Response(body, { status: res.status, headers });
+    }
+    const originPorts = (b.rtc ?? []).filter((e) => !e.startsWith("tcp://")).map((e) => firstPort([e]));
+    const answer = rewriteCandidates(body, originPorts, this.port);
+    const local = iceUfrag(answer);
+    const remote = iceUfrag(offer);
+    if (!local || !remote) return text(502, `proxy: no ice-ufrag in the ${local ? "offer" : "origin's answer"}`);
+    await this.lb.storeRtc(streamUrl, { stream_url: streamUrl, ufrag: `${local}:${remote}` });
+    this.log.trace(`proxy: WebRTC ${url.pathname} ${streamUrl} -> origin ${b.ip}:${api}, ufrag ${local}:${remote}`);
+    return new Response(answer, { status: res.status, headers });
+  }
+
+  private async onDatagram(d: Uint8Array, from: RemoteInfo): Promise<void> {
+    const key = `${from.address}:${from.port}`;
+    let relay = this.byAddr.get(key);
+    if (!relay) {
+      const m = parseStun(d);
+      const u = m ? stunAttr(m, ATTR_USERNAME) : undefined;
+      if (!u) return;
+      const ufrag = new TextDecoder().decode(u.value);
+      relay = this.byUfrag.get(ufrag) ?? await this.open(ufrag, from);
+      if (!relay) return;
+      relay.addrs.add(key);
+      this.byAddr.set(key, relay);
+    }
+    relay.client = from;
+    relay.last = Date.now();
+    relay.toOrigin.send(d);
+  }
+
+  private async open(ufrag: string, from: RemoteInfo): Promise<Relay | undefined> {
+    if (this.byUfrag.size >= MAX_RELAYS) return undefined;
+    const s = await this.lb.loadRtcByUfrag(ufrag);
+    if (!s) return undefined;
+    const again = this.byUfrag.get(ufrag);
+    if (again) return again;
+    let b;
+    try {
+      b = await this.lb.pick(s.stream_url);
+    } catch (e) {
+      this.log.warn(`proxy: WebRTC ${s.stream_url}: ${(e as Error).message}`);
+      return undefined;
+    }
+    const port = firstPort(b.rtc, true);
+    if (port < 0) {
+      this.log.warn(`proxy: WebRTC ${s.stream_url}: origin ${describeBackend(b)} has no UDP port`);
+      return undefined;
+    }
+    const toOrigin = createSocket(b.ip.includes(":") ? "udp6" : "udp4");
+    const relay: Relay = { streamUrl: s.stream_url, ufrag, toOrigin, client: from, last: Date.now(), addrs: new Set() };
+    toOrigin.on("message", (m) => {
+      relay.last = Date.now();
+      this.sock?.send(m, relay.client.port, relay.client.address);
+    });
+    toOrigin.on("error", (e) => this.log.warn(`proxy: WebRTC relay ${ufrag}: ${e.message}`));
+    await new Promise<void>((resolve) => toOrigin.connect(port, b.ip, () => resolve()));
+    this.byUfrag.set(ufrag, relay);
+    this.log.trace(`proxy: WebRTC relay ${s.stream_url} ${from.address}:${from.port} <-> origin ${b.ip}:${port}`);
+    return relay;
+  }
+
+  private expire(): void {
+    const now = Date.now();
+    for (const [u, r] of this.byUfrag) {
+      if (now - r.last < IDLE_MS) continue;
+      r.toOrigin.close();
+      this.byUfrag.delete(u);
+      for (const a of r.addrs) this.byAddr.delete(a);
+      this.log.trace(`proxy: WebRTC relay ${r.streamUrl} ${u} idle, closed`);
+    }
+  }
+}
