@@ -20,7 +20,7 @@ import {
   SERVER_ALIVE_MS,
 } from "./lb.ts";
 import { MemoryLoadBalancer } from "./lb-memory.ts";
-import { RedisClient, type RedisOptions } from "./resp.ts";
+import { RedisClient, type RedisOptions } from "./redis.ts";
 
 export const KEY_ALL_SERVERS = "srs-proxy-all-servers";
 export const keyServer = (id: string): string => `srs-proxy-server:${id}`;

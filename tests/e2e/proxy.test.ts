@@ -18,7 +18,7 @@ import { originConf, type RunningProxy, type RunningRedis, startProxy, startRedi
 import { freePort, playFrames, probeStreams, publish, reloadConfig, rtcEnv, run, type RunningServer, startServer } from "../helpers/server.ts";
 import { count, waitFor } from "../helpers/wait.ts";
 import { whepViewer } from "../helpers/whep.ts";
-import { RedisClient } from "../../lib/proxy/resp.ts";
+import { RedisClient } from "../../lib/proxy/redis.ts";
 
 const { servers, cleanup, track } = cleanupAfterAll();
 

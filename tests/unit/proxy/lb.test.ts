@@ -4,7 +4,6 @@ import type { Backend } from "../../../lib/proxy/backend.ts";
 import { rewritePlaylist } from "../../../lib/proxy/http.ts";
 import { MemoryLoadBalancer, TtlMap } from "../../../lib/proxy/lb-memory.ts";
 import { NoBackendError } from "../../../lib/proxy/lb.ts";
-import { encodeCommand, parseReply, RedisError } from "../../../lib/proxy/resp.ts";
 import { iceUfrag, rewriteCandidates } from "../../../lib/proxy/rtc.ts";
 import { httpStreamUrl, rtmpStreamUrl, srtStreamUrl } from "../../../lib/proxy/stream-url.ts";
 import { readProxyEnv, parseDotEnv } from "../../../lib/proxy/env.ts";
@@ -114,24 +113,6 @@ describe("rewriting", () => {
     expect(out).toContain("127.0.0.1 18000 typ host generation 0\r");
     expect(out).toContain("127.0.0.1 9000 typ host tcptype");
     expect(iceUfrag(out)).toBe("abc");
-  });
-});
-
-describe("RESP2", () => {
-  test("commands are arrays of bulk strings", () => {
-    expect(Buffer.from(encodeCommand(["SET", "k", "é"])).toString()).toBe("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$2\r\né\r\n");
-  });
-  test("replies: simple, error, integer, bulk, nil, array, partial", () => {
-    const b = (s: string) => Buffer.from(s);
-    expect(parseReply(b("+OK\r\n"))).toEqual(["OK", 5]);
-    expect(parseReply(b("-ERR x\r\n"))![0]).toBeInstanceOf(RedisError);
-    expect(parseReply(b(":42\r\n"))).toEqual([42, 5]);
-    expect(parseReply(b("$3\r\nabc\r\n"))).toEqual(["abc", 9]);
-    expect(parseReply(b("$-1\r\n"))).toEqual([null, 5]);
-    expect(parseReply(b("*2\r\n$1\r\na\r\n:1\r\n"))).toEqual([["a", 1], 15]);
-    expect(parseReply(b("$3\r\nab"))).toBeUndefined();
-    expect(parseReply(b("*2\r\n$1\r\na\r\n"))).toBeUndefined();
-    expect(() => parseReply(b("?x\r\n"))).toThrow(RedisError);
   });
 });
 
