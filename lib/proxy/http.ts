@@ -10,6 +10,7 @@ import { CORS_HEADERS } from "../net/cors.ts";
 import { type Backend, describeBackend, firstPort } from "./backend.ts";
 import { type HlsSession, type LoadBalancer, NoBackendError } from "./lb.ts";
 import { httpStreamUrl } from "./stream-url.ts";
+import { readCapped } from "../net/body.ts";
 
 /** Headers of the origin's answer not copied (hop-by-hop, or recomputed by our server). */
 const DROP = new Set(["connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding"]);
@@ -37,21 +38,9 @@ export class BodyTooLargeError extends Error {}
 export async function readBounded(req: Request, max: number): Promise<string> {
   const declared = Number(req.headers.get("content-length") ?? "0");
   if (declared > max) throw new BodyTooLargeError(`body of ${declared} bytes is larger than ${max}`);
-  if (!req.body) return "";
-  const reader = req.body.getReader();
-  const parts: Uint8Array[] = [];
-  let n = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    n += value.byteLength;
-    if (n > max) {
-      await reader.cancel().catch(() => undefined);
-      throw new BodyTooLargeError(`body larger than ${max} bytes`);
-    }
-    parts.push(value);
-  }
-  return Buffer.concat(parts).toString("utf8");
+  const body = await readCapped(req.body, max);
+  if (body === undefined) throw new BodyTooLargeError(`body larger than ${max} bytes`);
+  return body;
 }
 
 /** How long an origin may take to answer with its headers (the body, a live stream, may then last hours). */

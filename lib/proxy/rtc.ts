@@ -9,12 +9,12 @@
  */
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import type { Log } from "../log/logger.ts";
-import { parseEndpoint } from "../net/endpoint.ts";
 import { ATTR_USERNAME, parseStun, stunAttr } from "../protocols/rtc/stun.ts";
 import { describeBackend, firstPort } from "./backend.ts";
 import { type LoadBalancer, NoBackendError } from "./lb.ts";
 import { corsHeaders, fetchOrigin, readBounded, text } from "./http.ts";
 import { httpStreamUrl } from "./stream-url.ts";
+import { listenUdp, type UdpListener } from "./udp.ts";
 
 /** Largest SDP offer read. */
 const MAX_OFFER = 64 * 1024;
@@ -58,32 +58,21 @@ export class RtcProxy {
   port = 0;
   private byUfrag = new Map<string, Relay>();
   private byAddr = new Map<string, Relay>();
-  private sweep: ReturnType<typeof setInterval> | undefined;
+  private udp: UdpListener | undefined;
 
   constructor(private lb: LoadBalancer, private log: Log) {}
 
   async listen(value: string): Promise<void> {
-    const ep = parseEndpoint(value);
-    const sock = createSocket(ep.host.includes(":") ? "udp6" : "udp4");
-    this.sock = sock;
-    sock.on("message", (d, r) => void this.onDatagram(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), r));
-    sock.on("error", (e) => this.log.warn(`proxy: WebRTC UDP: ${e.message}`));
-    await new Promise<void>((resolve, reject) => {
-      sock.once("error", reject);
-      sock.bind(ep.port, ep.host, () => resolve());
-    });
-    this.port = sock.address().port;
-    this.sweep = setInterval(() => this.expire(), 5000);
-    (this.sweep as { unref?: () => void }).unref?.();
-    this.log.trace(`proxy: WebRTC UDP listening on ${ep.host}:${this.port}`);
+    this.udp = await listenUdp(value, "WebRTC", this.log, (d, r) => void this.onDatagram(d, r), () => this.expire());
+    this.sock = this.udp.sock;
+    this.port = this.udp.port;
   }
 
   close(): void {
-    if (this.sweep) clearInterval(this.sweep);
     for (const r of this.byUfrag.values()) r.toOrigin.close();
     this.byUfrag.clear();
     this.byAddr.clear();
-    this.sock?.close();
+    this.udp?.close();
   }
 
   /** POST (or DELETE) /rtc/v1/whip/ or /rtc/v1/whep/: to the origin's API, the answer rewritten. */

@@ -8,7 +8,6 @@
  */
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import type { Log } from "../log/logger.ts";
-import { parseEndpoint } from "../net/endpoint.ts";
 import {
   CookieJar, decodeHandshake, decodeSid, EXT_SID, HS_CONCLUSION, HS_INDUCTION, type Handshake, encodeHandshake,
   peerIpBytes, SRT_MAGIC,
@@ -17,6 +16,7 @@ import { parseSrtStreamId } from "../protocols/srt/streamid.ts";
 import { describeBackend, firstPort } from "./backend.ts";
 import type { LoadBalancer } from "./lb.ts";
 import { srtStreamUrl } from "./stream-url.ts";
+import { listenUdp, type UdpListener } from "./udp.ts";
 
 /** A relay with no datagram for this long is closed (SRT sends a keepalive every second). */
 const IDLE_MS = 15_000;
@@ -65,32 +65,21 @@ export class SrtProxy {
   port = 0;
   private relays = new Map<string, Relay>();
   private jar = new CookieJar();
-  private sweep: ReturnType<typeof setInterval> | undefined;
+  private udp: UdpListener | undefined;
   private readonly start = Date.now();
 
   constructor(private lb: LoadBalancer, private log: Log) {}
 
   async listen(value: string): Promise<void> {
-    const ep = parseEndpoint(value);
-    const sock = createSocket(ep.host.includes(":") ? "udp6" : "udp4");
-    this.sock = sock;
-    sock.on("message", (d, r) => this.onDatagram(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), r));
-    sock.on("error", (e) => this.log.warn(`proxy: SRT UDP: ${e.message}`));
-    await new Promise<void>((resolve, reject) => {
-      sock.once("error", reject);
-      sock.bind(ep.port, ep.host, () => resolve());
-    });
-    this.port = sock.address().port;
-    this.sweep = setInterval(() => this.expire(), 5000);
-    (this.sweep as { unref?: () => void }).unref?.();
-    this.log.trace(`proxy: SRT UDP listening on ${ep.host}:${this.port}`);
+    this.udp = await listenUdp(value, "SRT", this.log, (d, r) => this.onDatagram(d, r), () => this.expire());
+    this.sock = this.udp.sock;
+    this.port = this.udp.port;
   }
 
   close(): void {
-    if (this.sweep) clearInterval(this.sweep);
     for (const r of this.relays.values()) r.toOrigin?.close();
     this.relays.clear();
-    this.sock?.close();
+    this.udp?.close();
   }
 
   private onDatagram(d: Uint8Array, from: RemoteInfo): void {

@@ -21,6 +21,7 @@ import type { StreamHubs } from "../../hub/registry.ts";
 import type { Log } from "../../log/logger.ts";
 import type { StreamKey } from "../../media/packet.ts";
 import { parseEndpoint } from "../../net/endpoint.ts";
+import { readCapped } from "../../net/body.ts";
 
 /** How long one coworker may take to answer (the player waits for the slowest one before it in config order). */
 export const COWORKER_TIMEOUT_MS = 3000;
@@ -237,7 +238,7 @@ export class OriginCluster {
         await res.body?.cancel();
         return { error: `HTTP ${res.status}` };
       }
-      const text = await readCapped(res, MAX_ANSWER_BYTES);
+      const text = await readCapped(res.body, MAX_ANSWER_BYTES);
       if (text === undefined) return { error: `answer larger than ${MAX_ANSWER_BYTES} bytes` };
       return parseClustersAnswer(text);
     } catch (e) {
@@ -250,21 +251,3 @@ export class OriginCluster {
   }
 }
 
-/** The body as text, or undefined when it exceeds `max` bytes (then the rest is not read). */
-async function readCapped(res: Response, max: number): Promise<string | undefined> {
-  if (!res.body) return "";
-  const reader = res.body.getReader();
-  const parts: Uint8Array[] = [];
-  let n = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    n += value.byteLength;
-    if (n > max) {
-      await reader.cancel();
-      return undefined;
-    }
-    parts.push(value);
-  }
-  return new TextDecoder().decode(Buffer.concat(parts));
-}
