@@ -9,12 +9,10 @@
  * (`cluster { mode remote; origin <origin>; }`), each with --edge-players players, so the origin serves N
  * upstreams. The origin's CPU is read from /proc over the window; the edges' and players' CPU is not counted.
  */
-import { spawn } from "node:child_process";
 import { parseArgs } from "node:util";
-import { RtmpClient } from "../lib/protocols/rtmp/client.ts";
 import { DEFAULT_CLIP } from "./clip.ts";
 import { cpuTicks, rssMb, TICK } from "./proc.ts";
-import { type BenchServer, startServer } from "./server.ts";
+import { type BenchServer, startServer, countingPlayer, startPublisher } from "./server.ts";
 
 const { values } = parseArgs({
   options: {
@@ -37,14 +35,6 @@ interface Row {
   maxKbps: number;
 }
 
-async function player(url: string): Promise<{ bytes: () => number; close: () => Promise<void> }> {
-  const c = await RtmpClient.connect(url, { timeoutMs: 10000 });
-  let bytes = 0;
-  c.onMessage = (m) => (bytes += m.payload.byteLength);
-  await c.play();
-  return { bytes: () => bytes, close: () => c.close() };
-}
-
 async function window(origin: BenchServer, players: { bytes: () => number }[]): Promise<Omit<Row, "name">> {
   const b0 = players.map((p) => p.bytes());
   const c0 = cpuTicks(origin.pid);
@@ -64,13 +54,8 @@ async function window(origin: BenchServer, players: { bytes: () => number }[]): 
 const rows: Row[] = [];
 const origin = await startServer();
 const stream = `rtmp://127.0.0.1:${origin.rtmpPort}/live/cost`;
-const pub = spawn(process.execPath, [new URL("./publish-loop.ts", import.meta.url).pathname, "--url", stream,
-  "--clip", values.clip!, "--seconds", String(seconds * 3 + 60)], { stdio: ["ignore", "pipe", "inherit"] });
+const pub = await startPublisher(stream, values.clip!, seconds * 3 + 60);
 try {
-  await new Promise<void>((ok, fail) => {
-    pub.stdout!.on("data", (d: Buffer) => d.toString().includes("PUBLISHING") && ok());
-    pub.once("exit", (code) => fail(new Error(`publisher exited with ${code}`)));
-  });
   await Bun.sleep(2000);
   console.log(`origin pid ${origin.pid}, ${n} players / ${n} edges (${edgePlayers} players each), ${seconds} s windows`);
 
@@ -78,7 +63,7 @@ try {
   rows.push({ name: "publisher only", ...(await window(origin, [])) });
 
   // N players on the origin.
-  const direct = await Promise.all(Array.from({ length: n }, () => player(stream)));
+  const direct = await Promise.all(Array.from({ length: n }, () => countingPlayer(stream)));
   await Bun.sleep(2000);
   rows.push({ name: `${n} players`, ...(await window(origin, direct)) });
   await Promise.all(direct.map((p) => p.close()));
@@ -91,7 +76,7 @@ try {
   try {
     for (let i = 0; i < n; i++) edges.push(await startServer({}, "/dev/null", edgeConf));
     for (const e of edges) {
-      for (let j = 0; j < edgePlayers; j++) onEdges.push(await player(`rtmp://127.0.0.1:${e.rtmpPort}/live/cost`));
+      for (let j = 0; j < edgePlayers; j++) onEdges.push(await countingPlayer(`rtmp://127.0.0.1:${e.rtmpPort}/live/cost`));
     }
     await Bun.sleep(3000);
     const api = await (await fetch(`http://127.0.0.1:${origin.apiPort}/api/v1/clients/?count=1000`)).json() as { clients: { type: string }[] };

@@ -10,10 +10,9 @@
  */
 import { spawn } from "node:child_process";
 import { parseArgs } from "node:util";
-import { RtmpClient } from "../lib/protocols/rtmp/client.ts";
 import { DEFAULT_CLIP } from "./clip.ts";
 import { cpuTicks, rssMb, TICK } from "./proc.ts";
-import { freePort, startServer, waitPort } from "./server.ts";
+import { freePort, startServer, waitPort, countingPlayer, startPublisher } from "./server.ts";
 
 const { values } = parseArgs({
   options: {
@@ -24,14 +23,6 @@ const { values } = parseArgs({
 });
 const n = Math.min(200, Math.max(1, Number(values.n) || 20));
 const seconds = Math.min(300, Math.max(5, Number(values.seconds) || 20));
-
-async function player(url: string): Promise<{ bytes: () => number; close: () => Promise<void> }> {
-  const c = await RtmpClient.connect(url, { timeoutMs: 10000 });
-  let bytes = 0;
-  c.onMessage = (m) => (bytes += m.payload.byteLength);
-  await c.play();
-  return { bytes: () => bytes, close: () => c.close() };
-}
 
 interface Row {
   name: string;
@@ -76,21 +67,16 @@ const viaProxy = `rtmp://127.0.0.1:${prtmp}/live/cost`;
 const direct = `rtmp://127.0.0.1:${origin.rtmpPort}/live/cost`;
 const rows: Row[] = [];
 await Bun.sleep(2000);
-const pub = spawn(process.execPath, [new URL("./publish-loop.ts", import.meta.url).pathname, "--url", viaProxy,
-  "--clip", values.clip!, "--seconds", String(seconds * 3 + 60)], { stdio: ["ignore", "pipe", "inherit"] });
+const pub = await startPublisher(viaProxy, values.clip!, seconds * 3 + 60);
 try {
-  await new Promise<void>((ok, fail) => {
-    pub.stdout!.on("data", (d: Buffer) => d.toString().includes("PUBLISHING") && ok());
-    pub.once("exit", (code) => fail(new Error(`publisher exited with ${code}`)));
-  });
   await Bun.sleep(2000);
   console.log(`proxy pid ${proxy.pid}, origin pid ${origin.pid}, ${n} players, ${seconds} s windows`);
   rows.push(await window("publisher via proxy only", proxy.pid!, origin.pid, []));
-  const ps = await Promise.all(Array.from({ length: n }, () => player(direct)));
+  const ps = await Promise.all(Array.from({ length: n }, () => countingPlayer(direct)));
   await Bun.sleep(2000);
   rows.push(await window(`${n} players on the origin`, proxy.pid!, origin.pid, ps));
   await Promise.all(ps.map((p) => p.close()));
-  const pp = await Promise.all(Array.from({ length: n }, () => player(viaProxy)));
+  const pp = await Promise.all(Array.from({ length: n }, () => countingPlayer(viaProxy)));
   await Bun.sleep(2000);
   rows.push(await window(`${n} players via the proxy`, proxy.pid!, origin.pid, pp));
   await Promise.all(pp.map((p) => p.close()));

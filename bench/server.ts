@@ -7,6 +7,7 @@ import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, openSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { createSocket } from "node:dgram";
+import { RtmpClient } from "../lib/protocols/rtmp/client.ts";
 
 export interface BenchServer {
   pid: number;
@@ -101,4 +102,27 @@ export async function freeUdpPort(): Promise<number> {
   const port = s.address().port;
   await new Promise<void>((r) => s.close(() => r()));
   return port;
+}
+
+/**
+ * bench/publish-loop.ts publishing `clip` to `url` in real time as its own process (so the load tools' CPU does not
+ * disturb it); resolves once the server accepted the publish. Kill it with SIGTERM.
+ */
+export async function startPublisher(url: string, clip: string, seconds: number): Promise<ChildProcess> {
+  const pub = spawn(process.execPath, [new URL("./publish-loop.ts", import.meta.url).pathname, "--url", url,
+    "--clip", clip, "--seconds", String(seconds)], { stdio: ["ignore", "pipe", "inherit"] });
+  await new Promise<void>((ok, fail) => {
+    pub.stdout!.on("data", (d: Buffer) => d.toString().includes("PUBLISHING") && ok());
+    pub.once("exit", (code) => fail(new Error(`publisher exited with ${code}`)));
+  });
+  return pub;
+}
+
+/** An RTMP player (our RtmpClient) that only counts the bytes of the messages it gets. */
+export async function countingPlayer(url: string): Promise<{ bytes: () => number; close: () => Promise<void> }> {
+  const c = await RtmpClient.connect(url, { timeoutMs: 10000 });
+  let bytes = 0;
+  c.onMessage = (m) => (bytes += m.payload.byteLength);
+  await c.play();
+  return { bytes: () => bytes, close: () => c.close() };
 }
