@@ -34,12 +34,19 @@ const { values: a } = parseArgs({
     protocols: { type: "string", default: "" },
     players: { type: "string", default: "100" },
     settle: { type: "string", default: "8" },
+    /** Milliseconds between two players' connects. */
+    ramp: { type: "string", default: "0" },
     clip: { type: "string", default: DEFAULT_CLIP },
+    /** Another entry than main.ts for `bun` (e.g. a probe that imports main.ts and dumps heap statistics). */
+    entry: { type: "string" },
+    /** Flags for `bun` before the entry (e.g. --smol), from source only. */
+    "bun-flags": { type: "string", default: "" },
   },
 });
 const RUNS = Math.max(1, Math.min(20, Number(a.runs)));
 const IDLE_S = Math.max(0, Math.min(120, Number(a.idle)));
 const PLAYERS = Math.max(1, Math.min(2000, Number(a.players)));
+const RAMP_MS = Math.max(0, Math.min(1000, Number(a.ramp)));
 const SETTLE_S = Math.max(1, Math.min(120, Number(a.settle)));
 const PROTOCOLS = a.protocols ? a.protocols.split(",").filter(Boolean) : [];
 const BIN = a.bin ? resolve(a.bin) : undefined;
@@ -77,11 +84,11 @@ async function start(): Promise<Srv> {
   const [rtc, srt] = [await freeUdpPort(), await freeUdpPort()];
   const cwd = mkdtempSync("/tmp/srs-ts-bench-mem.");
   const cmd = BIN ?? process.execPath;
-  const args = BIN ? [] : [`${ROOT}/main.ts`];
+  const args = BIN ? [] : [...a["bun-flags"]!.split(" ").filter(Boolean), a.entry ? resolve(a.entry) : `${ROOT}/main.ts`];
   const t0 = performance.now();
   const child = spawn(cmd, args, {
     cwd,
-    stdio: ["ignore", "ignore", "ignore"],
+    stdio: ["ignore", "ignore", process.env.MEM_EXP ? "inherit" : "ignore"],
     env: {
       ...process.env,
       SRS_LISTEN: `127.0.0.1:${rtmp}`,
@@ -227,9 +234,14 @@ async function perPlayer(protocol: string): Promise<Record<string, number>> {
     for (let i = 0; i < 3; i++, await sleep(1000)) samples0.push(mem(s.pid).rss);
     const rss0 = median(samples0);
     const players: Player[] = [];
-    for (let i = 0; i < PLAYERS; i++) players.push(await make(s));
+    for (let i = 0; i < PLAYERS; i++) {
+      players.push(await make(s));
+      if (RAMP_MS > 0) await sleep(RAMP_MS);
+    }
     const at = players.map((p) => p.bytes());
-    await sleep(SETTLE_S * 1000);
+    const trace: number[] = [];
+    for (let i = 0; i < SETTLE_S; i++, await sleep(1000)) trace.push(Math.round(mem(s.pid).rss));
+    if (process.env.MEM_TRACE) console.log(`  RSS each second after the players joined: ${trace.join(" ")} MB`);
     const samples1: number[] = [];
     let peak = 0;
     for (let i = 0; i < 3; i++, await sleep(1000)) {
@@ -238,6 +250,8 @@ async function perPlayer(protocol: string): Promise<Record<string, number>> {
       peak = Math.max(peak, m);
     }
     const rss1 = median(samples1);
+    if (a.entry) s.child.kill("SIGUSR2"); // a probe's cue to dump what it dumps
+    await sleep(a.entry ? 3000 : 0);
     const fed = players.filter((p, i) => p.bytes() > at[i]!).length;
     for (const p of [first, ...players]) await p.close();
     return { players: PLAYERS, fed, rss0, rss1, kbPerPlayer: ((rss1 - rss0) * 1024) / PLAYERS };
