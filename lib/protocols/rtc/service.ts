@@ -174,7 +174,12 @@ export class RtcService implements RtcServiceView {
   private loadEngine(): Promise<typeof import("./session.ts")> {
     if (this.engine) return this.engine;
     const engine = (async () => {
-      const [session, { RTCDtlsTransport }] = await Promise.all([import("./session.ts"), import("werift")]);
+      // reflect-metadata (werift's certificate code, @peculiar/x509, needs it through tsyringe) is loaded first, on
+      // its own: in a `bun build --compile` bundle, Bun 1.4.5 runs a lazily imported module's ES imports before
+      // its CommonJS ones, so tsyringe threw "requires a reflect polyfill" on the first offer.
+      await import("reflect-metadata");
+      const session = await import("./session.ts");
+      const { RTCDtlsTransport } = await import("werift");
       // werift's DTLS does its x25519 ECDHE in JS (~3.4 ms a handshake); node:crypto's is ~0.1 ms (dtls-x25519.ts).
       if (!useNativeX25519()) this.ctx.log.warn("rtc: native X25519 unavailable in this runtime, DTLS key exchange stays in JS");
       // One certificate for the whole server, as SRS: werift would otherwise make (and cache process-wide) its
