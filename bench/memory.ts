@@ -14,7 +14,10 @@
  *   this process: flv = a raw socket GET that counts bytes; rtmp = our RtmpClient; srt = our SRT caller; hls = a
  *   loop fetching the playlist and each new segment; whep = werift (loopback). Each player's bytes are counted
  *   and the number of players that received media is printed, so a figure never comes from dead players.
- * Prints a table and a `RESULT {json}` line.
+ * Options: --env K=V,K2=V2 extra server env (e.g. SRS_RTC_SERVER_ENABLED=off, to price one service); --ramp MS between two players' connects (0); --entry FILE instead of main.ts (a probe that imports main.ts;
+ * it gets SIGUSR2 once RSS1 is taken, e.g. to dump heap statistics); --bun-flags "--smol" (from source only).
+ * Env: MEM_TRACE=1 prints RSS every second after the join; MEM_SERVER_LOG=1 shows the server's output.
+ * Prints the figures and a `RESULT {json}` line.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync } from "node:fs";
@@ -41,6 +44,8 @@ const { values: a } = parseArgs({
     entry: { type: "string" },
     /** Flags for `bun` before the entry (e.g. --smol), from source only. */
     "bun-flags": { type: "string", default: "" },
+    /** Extra server env, comma-separated K=V (applied last: e.g. SRS_RTC_SERVER_ENABLED=off to price a service). */
+    env: { type: "string", default: "" },
   },
 });
 const RUNS = Math.max(1, Math.min(20, Number(a.runs)));
@@ -88,7 +93,7 @@ async function start(): Promise<Srv> {
   const t0 = performance.now();
   const child = spawn(cmd, args, {
     cwd,
-    stdio: ["ignore", "ignore", process.env.MEM_EXP ? "inherit" : "ignore"],
+    stdio: ["ignore", "ignore", process.env.MEM_SERVER_LOG ? "inherit" : "ignore"],
     env: {
       ...process.env,
       SRS_LISTEN: `127.0.0.1:${rtmp}`,
@@ -104,6 +109,7 @@ async function start(): Promise<Srv> {
       SRS_PID: `${cwd}/srs.pid`,
       SRS_LOG_TANK: "console",
       SRS_DAEMON: "off",
+      ...Object.fromEntries(a.env!.split(",").filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)])),
     },
   });
   const url = `http://127.0.0.1:${api}/api/v1/versions`;
