@@ -152,6 +152,9 @@ async function buildOne(target: string, opts: Options): Promise<string> {
     minify: opts.minify ? { whitespace: true, syntax: true, identifiers: false } : false,
     sourcemap: "linked",
     bytecode: opts.bytecode,
+    // Code splitting: what main.ts imports dynamically (werift and the WebRTC sessions, the proxy) is its own chunk,
+    // read only when first imported: idle RSS of linux-x64 with every service on 59.7 -> 55.9 MB (bench/memory.ts).
+    splitting: true,
     format: "esm", // bytecode would default to CommonJS, which has no top-level await
     plugins: [mpg123WithoutWorker],
   });

@@ -16,7 +16,6 @@ import { FAST_QUIT_BUDGET_MS } from "./lib/lifecycle.ts";
 import { ConfigError, DEFAULT_CONFIG_TEXT, loadConfig, type SrsConfig, unimplementedDirectives } from "./lib/config/index.ts";
 import { Server, StartError } from "./lib/server.ts";
 import { SRS_COMPAT_VERSION, VERSION } from "./lib/version.ts";
-import { proxyMain } from "./lib/proxy/main.ts";
 
 const HELP = `srs-ts ${VERSION} — a live-video server compatible with SRS ${SRS_COMPAT_VERSION}
 Usage: srs [-h] [-v] [-t] [-e] [-c <file>]
@@ -167,6 +166,8 @@ function tellParent(what: string): void {
 
 async function main(): Promise<void> {
   if (process.argv[2] === "proxy") {
+    // Imported here: the server never loads the proxy (nor its Redis client).
+    const { proxyMain } = await import("./lib/proxy/main.ts");
     await proxyMain(process.argv.slice(3));
     return;
   }

@@ -20,7 +20,7 @@
  * shared; vhost rtc.enabled is needed); those two switch the audio bridge (lib/services/audio-bridge/bridge.ts): Opus -> AAC
  * for RTMP-side players, AAC -> Opus for WebRTC viewers (only while one watches).
  */
-import { type RTCCertificate, RTCDtlsTransport } from "werift";
+import type { RTCCertificate } from "werift";
 import type { StreamHub } from "../../hub/stream-hub.ts";
 import type { StreamKey } from "../../media/packet.ts";
 import { formatEndpoint, ipv6OnlyFor, parseEndpoints } from "../../net/endpoint.ts";
@@ -29,7 +29,8 @@ import type { Lifecycle } from "../../lifecycle.ts";
 import { HandshakeGate } from "./admission.ts";
 import { useNativeX25519 } from "./dtls-x25519.ts";
 import { candidateAddresses, type OfferInfo, prepareOffer, SdpError } from "./sdp.ts";
-import { type RtcRole, RtcRefused, type RtcServiceView, RtcSession, type RtcSessionPorts } from "./session.ts";
+import { RtcRefused } from "./refused.ts";
+import type { RtcRole, RtcServiceView, RtcSession, RtcSessionPorts } from "./session.ts";
 import { RtcTcpMux } from "./tcp-mux.ts";
 import { UdpMux } from "./udp-mux.ts";
 
@@ -71,8 +72,13 @@ export class RtcService implements RtcServiceView {
   /** The ICE-TCP listener (rtc_server.tcp); listening only with `tcp { enabled on; }`. */
   readonly tcp: RtcTcpMux;
   readonly gate = new HandshakeGate(MAX_HANDSHAKES, JOIN_WAIT_MS, HANDSHAKE_SLOT_MS);
-  /** The server's one DTLS certificate (ECDSA P-256, self-signed), made at start, shared by every session. */
+  /** The server's one DTLS certificate (ECDSA P-256, self-signed), made with the engine, shared by every session. */
   certificate: RTCCertificate | undefined;
+  /**
+   * werift and the session code (session.ts, ice.ts, ...), imported on the first offer, with the certificate: a
+   * server that never sees a WebRTC session does not pay for them (~20 MB of heap and ~200 ms of start-up).
+   */
+  private engine: Promise<typeof import("./session.ts")> | undefined;
   private sessions = new Map<string, RtcSession>();
   private publishers = new Map<StreamHub, RtcSession>();
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -140,14 +146,6 @@ export class RtcService implements RtcServiceView {
     if (c.protocol !== "udp" && !c.tcp.enabled) {
       this.ctx.log.warn(`rtc_server: protocol ${c.protocol} needs tcp { enabled on; }: advertising udp candidates only`);
     }
-    // One certificate for the whole server, as SRS: werift would otherwise make (and cache process-wide) its
-    // own on the first session, delaying that join by its key generation + self-signing (~60 ms).
-    // werift's DTLS does its x25519 ECDHE in JS (~3.4 ms a handshake); node:crypto's is ~0.1 ms (dtls-x25519.ts).
-    if (!useNativeX25519()) this.ctx.log.warn("rtc: native X25519 unavailable in this runtime, DTLS key exchange stays in JS");
-    const cert = await RTCDtlsTransport.SetupCertificate();
-    const fingerprints = cert.getFingerprints();
-    cert.getFingerprints = () => fingerprints; // parsed once, not per answer
-    this.certificate = cert;
     this.running = true;
     this.timer = setInterval(() => {
       const now = Date.now();
@@ -172,6 +170,33 @@ export class RtcService implements RtcServiceView {
     await this.mux.close();
   }
 
+  /** Loads werift and the session code once (the first offer waits for it; a failed load is retried by the next). */
+  private loadEngine(): Promise<typeof import("./session.ts")> {
+    if (this.engine) return this.engine;
+    const engine = (async () => {
+      // reflect-metadata (werift's certificate code, @peculiar/x509, needs it through tsyringe) is loaded first, on
+      // its own: in a `bun build --compile` bundle, Bun 1.4.5 runs a lazily imported module's ES imports before
+      // its CommonJS ones, so tsyringe threw "requires a reflect polyfill" on the first offer.
+      await import("reflect-metadata");
+      const session = await import("./session.ts");
+      const { RTCDtlsTransport } = await import("werift");
+      // werift's DTLS does its x25519 ECDHE in JS (~3.4 ms a handshake); node:crypto's is ~0.1 ms (dtls-x25519.ts).
+      if (!useNativeX25519()) this.ctx.log.warn("rtc: native X25519 unavailable in this runtime, DTLS key exchange stays in JS");
+      // One certificate for the whole server, as SRS: werift would otherwise make (and cache process-wide) its
+      // own on every first session, delaying that join by its key generation + self-signing (~60 ms).
+      const cert = await RTCDtlsTransport.SetupCertificate();
+      const fingerprints = cert.getFingerprints();
+      cert.getFingerprints = () => fingerprints; // parsed once, not per answer
+      this.certificate = cert;
+      return session;
+    })();
+    engine.catch(() => {
+      if (this.engine === engine) this.engine = undefined;
+    });
+    this.engine = engine;
+    return engine;
+  }
+
   /** What `protocol` gives with the listeners we have: tcp/all fall back to udp without an ICE-TCP listener. */
   private candidateProtocol(p: "udp" | "tcp" | "all"): "udp" | "tcp" | "all" {
     return this.tcp.listening ? p : "udp";
@@ -191,6 +216,7 @@ export class RtcService implements RtcServiceView {
     if (!vhost || !vhost.enabled) throw new RtcRefused(`vhost ${r.key.vhost} not found`, 404, 2014);
     if (!vhost.rtc.enabled) throw new RtcRefused(`rtc disabled for vhost ${vhost.name}`, 403, 5021);
     const key = { ...r.key, vhost: vhost.name };
+    const { RtcSession } = await this.loadEngine();
     // SRS's ERROR_EXCEED_CONNECTIONS (1074); WHIP/WHEP answer 503.
     const full = this.ctx.clients.whyFull();
     if (full) throw new RtcRefused(full, 503, 1074);

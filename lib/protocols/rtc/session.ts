@@ -52,6 +52,7 @@ import { TWCC_URI, TwccRecorder } from "./twcc.ts";
 import { watchPeerClose } from "./peer-close.ts";
 import { type RtcOutput, rtcOutput, type RtcUnit, type RtcViewerSink } from "./output.ts";
 import { ReorderBuffer, RtpTimestampUnwrapper } from "./reorder.ts";
+import { RtcRefused } from "./refused.ts";
 import { type DatagramOut, RtpStream, ViewerRtpSender } from "./rtp-send.ts";
 import type { CandidateAddress, OfferInfo } from "./sdp.ts";
 import { RTCP_RR, readRtcp, SrtcpReplay } from "./rtcp.ts";
@@ -96,12 +97,7 @@ export interface RtcRequest {
   creds?: { ufrag: string; password: string };
 }
 
-/** A refused offer: the HTTP status and SRS-style code the API answers with. */
-export class RtcRefused extends Error {
-  constructor(message: string, readonly status: number, readonly code: number) {
-    super(message);
-  }
-}
+export { RtcRefused };
 
 /** OpusHead (RFC 7845 5.1) for the 48 kHz stereo Opus browsers send: the hub's audio config packet. */
 export function opusHead(channels = 2, preSkip = 312): Uint8Array {

@@ -172,6 +172,8 @@ const MIN_NAK_INTERVAL_US = 20_000;
 const ACK_HISTORY = 64;
 const MAX_LOSS_PAIRS = 512;
 const MAX_REXMIT_PER_NAK = 2048;
+/** Slots of a ring when the connection starts (it doubles, up to rcvBufPackets / sndBufPackets, as needed). */
+const RING_START = 64;
 /** Spare packet buffers kept per connection per direction (memory follows what is in flight, not ring size). */
 const POOL_MAX = 256;
 /**
@@ -218,7 +220,10 @@ export class SrtConnection {
   private lastSendUs: number;
 
   // ---- receiver ----
+  /** The most packets the receive ring may hold (rcvBufPackets); the ring starts small and doubles up to it. */
   private rcvCap: number;
+  /** Slots allocated now (a power of two <= rcvCap); rcvMask = rcvSize - 1. */
+  private rcvSize: number;
   private rcvMask: number;
   private rcvData: Array<Uint8Array | undefined>;
   private rcvPool: Uint8Array[] = [];
@@ -259,7 +264,9 @@ export class SrtConnection {
   private sndByteRate = 0;
 
   // ---- sender ----
+  /** As rcvCap/rcvSize: the most packets the send ring may hold, and the slots allocated now. */
   private sndCap: number;
+  private sndSize: number;
   private sndMask: number;
   private sndPkt: Array<Uint8Array | undefined>;
   private sndPool: Uint8Array[] = [];
@@ -311,21 +318,25 @@ export class SrtConnection {
     this.remotePort = params.remotePort;
     this.streamId = params.streamId;
     this.encrypted = params.sndCipher !== null || params.rcvEven !== null || params.rcvOdd !== null;
+    // The rings follow what is in flight: a player's receive ring and a publisher's send ring stay at their first
+    // size (8192-slot rings cost ~450 KB per connection; a 1 Mbps stream keeps ~100 packets in flight).
     this.rcvCap = pow2(params.rcvBufPackets);
-    this.rcvMask = this.rcvCap - 1;
-    this.rcvData = new Array<Uint8Array | undefined>(this.rcvCap);
-    this.rcvLen = new Int32Array(this.rcvCap).fill(-1);
-    this.rcvTs = new Float64Array(this.rcvCap);
+    this.rcvSize = Math.min(this.rcvCap, RING_START);
+    this.rcvMask = this.rcvSize - 1;
+    this.rcvData = new Array<Uint8Array | undefined>(this.rcvSize);
+    this.rcvLen = new Int32Array(this.rcvSize).fill(-1);
+    this.rcvTs = new Float64Array(this.rcvSize);
     this.rcvBase = this.rcvNext = this.ackSeq = params.rcvIsn;
     this.tsbpdBaseUs = params.tsbpdBaseUs;
     this.rcvLatencyUs = params.rcvLatencyMs * 1000;
     this.sndCap = pow2(params.sndBufPackets);
-    this.sndMask = this.sndCap - 1;
-    this.sndPkt = new Array<Uint8Array | undefined>(this.sndCap);
-    this.sndLen = new Int32Array(this.sndCap);
-    this.sndOrigin = new Float64Array(this.sndCap);
-    this.sndLastTx = new Float64Array(this.sndCap);
-    this.sndRexmitTx = new Float64Array(this.sndCap);
+    this.sndSize = Math.min(this.sndCap, RING_START);
+    this.sndMask = this.sndSize - 1;
+    this.sndPkt = new Array<Uint8Array | undefined>(this.sndSize);
+    this.sndLen = new Int32Array(this.sndSize);
+    this.sndOrigin = new Float64Array(this.sndSize);
+    this.sndLastTx = new Float64Array(this.sndSize);
+    this.sndRexmitTx = new Float64Array(this.sndSize);
     this.sndBase = this.sndNext = this.sndTxNext = params.sndIsn;
     this.sndLatencyUs = params.sndLatencyMs * 1000;
     this.sndDropUs = Math.max(1_000_000, 1.25 * this.sndLatencyUs + 20_000);
@@ -389,6 +400,7 @@ export class SrtConnection {
       this.st.pktRcvDrop++;
       return;
     }
+    while (off >= this.rcvSize) this.growRcv();
     const tsU = this.unwrapTs(h.timestamp);
     const offNext = seqOff(this.rcvNext, seq);
     const idx = (this.rcvHead + off) & this.rcvMask;
@@ -724,6 +736,52 @@ export class SrtConnection {
     this.out(this.ctl, n, now);
   }
 
+  /** Doubles the receive ring, its slots in sequence order from index 0. */
+  private growRcv(): void {
+    const n = this.rcvSize * 2;
+    const data = new Array<Uint8Array | undefined>(n);
+    const len = new Int32Array(n).fill(-1);
+    const ts = new Float64Array(n);
+    for (let i = 0; i < this.rcvSize; i++) {
+      const j = (this.rcvHead + i) & this.rcvMask;
+      data[i] = this.rcvData[j];
+      len[i] = this.rcvLen[j]!;
+      ts[i] = this.rcvTs[j]!;
+    }
+    this.rcvData = data;
+    this.rcvLen = len;
+    this.rcvTs = ts;
+    this.rcvHead = 0;
+    this.rcvSize = n;
+    this.rcvMask = n - 1;
+  }
+
+  /** Doubles the send ring, its slots in sequence order from index 0. */
+  private growSnd(): void {
+    const n = this.sndSize * 2;
+    const pkt = new Array<Uint8Array | undefined>(n);
+    const len = new Int32Array(n);
+    const origin = new Float64Array(n);
+    const lastTx = new Float64Array(n);
+    const rexmitTx = new Float64Array(n);
+    for (let i = 0; i < this.sndSize; i++) {
+      const j = (this.sndHead + i) & this.sndMask;
+      pkt[i] = this.sndPkt[j];
+      len[i] = this.sndLen[j]!;
+      origin[i] = this.sndOrigin[j]!;
+      lastTx[i] = this.sndLastTx[j]!;
+      rexmitTx[i] = this.sndRexmitTx[j]!;
+    }
+    this.sndPkt = pkt;
+    this.sndLen = len;
+    this.sndOrigin = origin;
+    this.sndLastTx = lastTx;
+    this.sndRexmitTx = rexmitTx;
+    this.sndHead = 0;
+    this.sndSize = n;
+    this.sndMask = n - 1;
+  }
+
   /**
    * Queues one message for sending. Payloads larger than `payloadSize` are split into several packets.
    * Returns false when the connection is closed.
@@ -734,7 +792,9 @@ export class SrtConnection {
     const max = this.p.payloadSize;
     for (let o = 0; o < payload.length || (o === 0 && payload.length === 0); o += max) {
       const n = Math.min(max, payload.length - o);
-      if (seqOff(this.sndBase, this.sndNext) >= this.sndCap) this.dropOldest();
+      const inFlight = seqOff(this.sndBase, this.sndNext);
+      if (inFlight >= this.sndSize && this.sndSize < this.sndCap) this.growSnd();
+      if (inFlight >= this.sndCap) this.dropOldest();
       const idx = (this.sndHead + seqOff(this.sndBase, this.sndNext)) & this.sndMask;
       let pkt = this.sndPkt[idx];
       if (pkt === undefined || pkt.length < HEADER_SIZE + max) {

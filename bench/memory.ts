@@ -1,0 +1,287 @@
+/**
+ * Memory and start-up of the server with EVERY service on (the built-in default config: RTMP, HTTP API, HTTP server
+ * with HTTP-FLV and HLS, WebRTC, SRT; plus the Prometheus exporter), from source (`bun main.ts`) or a compiled
+ * binary (`bun build.ts --targets linux-x64`, dist/), all on free 127.0.0.1 ports:
+ *
+ *   bun bench/memory.ts [--bin dist/srs-ts-<version>-linux-x64] [--runs 3] [--idle 5]
+ *   bun bench/memory.ts --protocols flv,rtmp,srt,hls,whep --players 100 [--settle 8] [--bin FILE]
+ *
+ * - start: milliseconds from spawn() to the first HTTP answer of the API (GET /api/v1/versions, polled every 2 ms).
+ * - idle RSS: VmRSS (and its RssAnon / RssFile parts) from /proc/PID/status, --idle seconds after that answer.
+ * - per player (--players N): a publisher (bench/publish-loop.ts, the 1 Mbps clip in real time, its own process)
+ *   on rtmp://…/live/bench; after 4 s, RSS0; then N players of one protocol, --settle seconds, RSS1 (median of the
+ *   last 3 one-second samples); bytes per player = (RSS1 − RSS0) / N. A fresh server per protocol. Players live in
+ *   this process: flv = a raw socket GET that counts bytes; rtmp = our RtmpClient; srt = our SRT caller; hls = a
+ *   loop fetching the playlist and each new segment; whep = werift (loopback). Each player's bytes are counted
+ *   and the number of players that received media is printed, so a figure never comes from dead players.
+ * Options: --env K=V,K2=V2 extra server env (e.g. SRS_RTC_SERVER_ENABLED=off, to price one service); --ramp MS between two players' connects (0); --entry FILE instead of main.ts (a probe that imports main.ts;
+ * it gets SIGUSR2 once RSS1 is taken, e.g. to dump heap statistics); --bun-flags "--smol" (from source only).
+ * Env: MEM_TRACE=1 prints RSS every second after the join; MEM_SERVER_LOG=1 shows the server's output.
+ * Prints the figures and a `RESULT {json}` line.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { connect as netConnect, type Socket } from "node:net";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { DEFAULT_CLIP } from "./clip.ts";
+import { freePort, freeUdpPort, startPublisher } from "./server.ts";
+import { RtmpClient } from "../lib/protocols/rtmp/client.ts";
+import { srtConnect } from "../lib/protocols/srt/caller.ts";
+
+const { values: a } = parseArgs({
+  options: {
+    bin: { type: "string" },
+    runs: { type: "string", default: "3" },
+    idle: { type: "string", default: "5" },
+    protocols: { type: "string", default: "" },
+    players: { type: "string", default: "100" },
+    settle: { type: "string", default: "8" },
+    /** Milliseconds between two players' connects. */
+    ramp: { type: "string", default: "0" },
+    clip: { type: "string", default: DEFAULT_CLIP },
+    /** Another entry than main.ts for `bun` (e.g. a probe that imports main.ts and dumps heap statistics). */
+    entry: { type: "string" },
+    /** Flags for `bun` before the entry (e.g. --smol), from source only. */
+    "bun-flags": { type: "string", default: "" },
+    /** Extra server env, comma-separated K=V (applied last: e.g. SRS_RTC_SERVER_ENABLED=off to price a service). */
+    env: { type: "string", default: "" },
+  },
+});
+const RUNS = Math.max(1, Math.min(20, Number(a.runs)));
+const IDLE_S = Math.max(0, Math.min(120, Number(a.idle)));
+const PLAYERS = Math.max(1, Math.min(2000, Number(a.players)));
+const RAMP_MS = Math.max(0, Math.min(1000, Number(a.ramp)));
+const SETTLE_S = Math.max(1, Math.min(120, Number(a.settle)));
+const PROTOCOLS = a.protocols ? a.protocols.split(",").filter(Boolean) : [];
+const BIN = a.bin ? resolve(a.bin) : undefined;
+const ROOT = resolve(import.meta.dir, "..");
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+interface Mem {
+  rss: number;
+  anon: number;
+  file: number;
+}
+/** VmRSS, RssAnon and RssFile of `pid` in MB. */
+function mem(pid: number): Mem {
+  const s = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(s)?.[1] ?? 0) / 1024;
+  return { rss: kb("VmRSS"), anon: kb("RssAnon"), file: kb("RssFile") };
+}
+
+interface Srv {
+  child: ChildProcess;
+  pid: number;
+  rtmp: number;
+  http: number;
+  api: number;
+  rtc: number;
+  srt: number;
+  startMs: number;
+  stop(): Promise<void>;
+}
+
+/** Starts the server with every service on; resolves at its first HTTP answer (startMs = spawn → answer). */
+async function start(): Promise<Srv> {
+  const [rtmp, http, api, exporter] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const [rtc, srt] = [await freeUdpPort(), await freeUdpPort()];
+  const cwd = mkdtempSync("/tmp/srs-ts-bench-mem.");
+  const cmd = BIN ?? process.execPath;
+  const args = BIN ? [] : [...a["bun-flags"]!.split(" ").filter(Boolean), a.entry ? resolve(a.entry) : `${ROOT}/main.ts`];
+  const t0 = performance.now();
+  const child = spawn(cmd, args, {
+    cwd,
+    stdio: ["ignore", "ignore", process.env.MEM_SERVER_LOG ? "inherit" : "ignore"],
+    env: {
+      ...process.env,
+      SRS_LISTEN: `127.0.0.1:${rtmp}`,
+      SRS_HTTP_SERVER_LISTEN: `127.0.0.1:${http}`,
+      SRS_HTTP_API_LISTEN: `127.0.0.1:${api}`,
+      SRS_RTC_SERVER_ENABLED: "on",
+      SRS_RTC_SERVER_LISTEN: String(rtc),
+      CANDIDATE: "127.0.0.1",
+      SRS_SRT_SERVER_ENABLED: "on",
+      SRS_SRT_SERVER_LISTEN: String(srt),
+      SRS_EXPORTER_ENABLED: "on",
+      SRS_EXPORTER_LISTEN: `127.0.0.1:${exporter}`,
+      SRS_PID: `${cwd}/srs.pid`,
+      SRS_LOG_TANK: "console",
+      SRS_DAEMON: "off",
+      ...Object.fromEntries(a.env!.split(",").filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)])),
+    },
+  });
+  const url = `http://127.0.0.1:${api}/api/v1/versions`;
+  let startMs = 0;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
+    if (performance.now() - t0 > 20000) throw new Error("no HTTP answer after 20 s");
+    try {
+      const r = await fetch(url);
+      await r.arrayBuffer();
+      startMs = performance.now() - t0;
+      break;
+    } catch {
+      await sleep(2);
+    }
+  }
+  return {
+    child, pid: child.pid!, rtmp, http, api, rtc, srt, startMs,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise<void>((r) => child.once("exit", () => r()));
+      child.kill("SIGTERM");
+      const t = setTimeout(() => child.kill("SIGKILL"), 4000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Players: each returns its byte counter and a close.
+
+interface Player {
+  bytes(): number;
+  close(): void | Promise<void>;
+}
+
+function flvPlayer(s: Srv): Promise<Player> {
+  return new Promise((ok, fail) => {
+    let bytes = 0;
+    const sock: Socket = netConnect({ host: "127.0.0.1", port: s.http }, () => {
+      sock.write(`GET /live/bench.flv HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+      ok({ bytes: () => bytes, close: () => void sock.destroy() });
+    });
+    sock.on("data", (d) => (bytes += d.length));
+    sock.once("error", fail);
+  });
+}
+
+async function rtmpPlayer(s: Srv): Promise<Player> {
+  const c = await RtmpClient.connect(`rtmp://127.0.0.1:${s.rtmp}/live/bench`, { timeoutMs: 10000 });
+  let bytes = 0;
+  c.onMessage = (m) => (bytes += m.payload.byteLength);
+  await c.play();
+  return { bytes: () => bytes, close: () => c.close() };
+}
+
+async function srtPlayer(s: Srv): Promise<Player> {
+  const c = await srtConnect({ host: "127.0.0.1", port: s.srt, streamId: "#!::r=live/bench,m=request", latency: 120, peerIdleTimeout: 30000 });
+  let bytes = 0;
+  c.onData((p) => (bytes += p.length));
+  return { bytes: () => bytes, close: () => c.close() };
+}
+
+/** An HLS player: the playlist every second, each segment it has not fetched yet. */
+async function hlsPlayer(s: Srv): Promise<Player> {
+  let bytes = 0;
+  let open = true;
+  const seen = new Set<string>();
+  const base = `http://127.0.0.1:${s.http}/live/`;
+  void (async () => {
+    while (open) {
+      try {
+        const r = await fetch(`${base}bench.m3u8`);
+        const text = await r.text();
+        bytes += text.length;
+        for (const line of text.split("\n")) {
+          if (!line || line.startsWith("#") || seen.has(line)) continue;
+          seen.add(line);
+          const seg = await fetch(new URL(line, `${base}bench.m3u8`));
+          bytes += (await seg.arrayBuffer()).byteLength;
+        }
+      } catch {
+        // not yet there
+      }
+      await sleep(1000);
+    }
+  })();
+  return { bytes: () => bytes, close: () => void (open = false) };
+}
+
+async function whepPlayer(s: Srv): Promise<Player> {
+  const { whepViewer } = await import("../tests/helpers/whep.ts");
+  const v = await whepViewer(s.api, "bench");
+  return { bytes: () => v.packets(), close: () => v.pc.close() };
+}
+
+const PLAYER: Record<string, (s: Srv) => Promise<Player>> = { flv: flvPlayer, rtmp: rtmpPlayer, srt: srtPlayer, hls: hlsPlayer, whep: whepPlayer };
+
+// ---------------------------------------------------------------------------------------------------------
+
+const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+const f1 = (x: number) => x.toFixed(1);
+
+async function idle(): Promise<{ startMs: number[]; rss: Mem[] }> {
+  const startMs: number[] = [];
+  const rss: Mem[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const s = await start();
+    await sleep(IDLE_S * 1000);
+    startMs.push(s.startMs);
+    rss.push(mem(s.pid));
+    await s.stop();
+  }
+  return { startMs, rss };
+}
+
+async function perPlayer(protocol: string): Promise<Record<string, number>> {
+  const make = PLAYER[protocol];
+  if (!make) throw new Error(`unknown protocol ${protocol} (flv, rtmp, srt, hls, whep)`);
+  const s = await start();
+  const pub = await startPublisher(`rtmp://127.0.0.1:${s.rtmp}/live/bench`, a.clip!, 600);
+  try {
+    // One player first (so the per-format state — muxers, HLS, RTC packetizer — is not counted per player).
+    const first = await make(s);
+    await sleep(4000);
+    const samples0: number[] = [];
+    for (let i = 0; i < 3; i++, await sleep(1000)) samples0.push(mem(s.pid).rss);
+    const rss0 = median(samples0);
+    const players: Player[] = [];
+    for (let i = 0; i < PLAYERS; i++) {
+      players.push(await make(s));
+      if (RAMP_MS > 0) await sleep(RAMP_MS);
+    }
+    const at = players.map((p) => p.bytes());
+    const trace: number[] = [];
+    for (let i = 0; i < SETTLE_S; i++, await sleep(1000)) trace.push(Math.round(mem(s.pid).rss));
+    if (process.env.MEM_TRACE) console.log(`  RSS each second after the players joined: ${trace.join(" ")} MB`);
+    const samples1: number[] = [];
+    let peak = 0;
+    for (let i = 0; i < 3; i++, await sleep(1000)) {
+      const m = mem(s.pid).rss;
+      samples1.push(m);
+      peak = Math.max(peak, m);
+    }
+    const rss1 = median(samples1);
+    if (a.entry) s.child.kill("SIGUSR2"); // a probe's cue to dump what it dumps
+    await sleep(a.entry ? 3000 : 0);
+    const fed = players.filter((p, i) => p.bytes() > at[i]!).length;
+    for (const p of [first, ...players]) await p.close();
+    return { players: PLAYERS, fed, rss0, rss1, kbPerPlayer: ((rss1 - rss0) * 1024) / PLAYERS };
+  } finally {
+    pub.kill("SIGTERM");
+    await s.stop();
+  }
+}
+
+const label = BIN ? BIN.split("/").pop()! : "bun main.ts";
+const result: Record<string, unknown> = { target: label };
+if (PROTOCOLS.length === 0) {
+  const r = await idle();
+  result.startMs = r.startMs.map((x) => Math.round(x));
+  result.rss = r.rss;
+  console.log(`${label}, every service on, ${RUNS} runs:`);
+  console.log(`  start (spawn → first HTTP answer): ${r.startMs.map((x) => Math.round(x)).join(", ")} ms (median ${Math.round(median(r.startMs))})`);
+  console.log(`  idle RSS after ${IDLE_S} s: ${r.rss.map((m) => f1(m.rss)).join(", ")} MB (median ${f1(median(r.rss.map((m) => m.rss)))}; anon ${f1(median(r.rss.map((m) => m.anon)))}, file ${f1(median(r.rss.map((m) => m.file)))})`);
+} else {
+  for (const p of PROTOCOLS) {
+    const r = await perPlayer(p);
+    result[p] = r;
+    console.log(`${label} ${p}: ${r.fed}/${r.players} players fed; RSS ${f1(r.rss0!)} → ${f1(r.rss1!)} MB; ${f1(r.kbPerPlayer!)} KB per player`);
+  }
+}
+console.log(`RESULT ${JSON.stringify(result)}`);
+process.exit(0);
