@@ -1,0 +1,121 @@
+/**
+ * srs-ts's `workers 2;` end to end: a primary and two worker processes share the RTMP and HTTP ports
+ * (SO_REUSEPORT: the kernel spreads the connections). FFmpeg publishes to one worker; 20 players (light RTMP and
+ * HTTP-FLV readers, the kernel spreads them over both workers) and ffmpeg decoders all get the stream: the
+ * worker without the publisher pulls it from the owner over its private loopback RTMP port. A second publisher of
+ * the same stream is refused as busy, whichever worker it lands on. HLS is written once, by the owner. The owner
+ * killed with SIGKILL: the primary restarts it, and the stream plays again once the publisher reconnects.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { clip } from "../helpers/media.ts";
+import { flvReader, type LightReader, rtmpReader } from "../helpers/edge-readers.ts";
+import { playFrames, publish, type Proc, run, type RunningServer, startServer } from "../helpers/server.ts";
+import { count, waitFor } from "../helpers/wait.ts";
+
+const config = `listen 1935; daemon off; srs_log_tank console; workers 2;
+http_api { enabled on; listen 1985; }
+http_server { enabled on; listen 8080; dir ./html; }
+vhost __defaultVhost__ {
+  http_remux { enabled on; mount [vhost]/[app]/[stream].flv; }
+  hls { enabled on; hls_path ./html; hls_fragment 1; hls_window 4; }
+}
+`;
+
+/** Worker id -> pid, from the workers' start lines. */
+function workerPids(out: string): Map<number, number> {
+  const m = new Map<number, number>();
+  for (const x of out.matchAll(/worker (\d+)\/\d+: pid=(\d+)/g)) m.set(Number(x[1]), Number(x[2]));
+  return m;
+}
+
+async function waitFrames(readers: LightReader[], min: number, ms: number, s: RunningServer): Promise<void> {
+  const base = readers.map((r) => r.frames);
+  await waitFor(`every player gets ${min} more frames`, () => readers.every((r, i) => r.frames - base[i]! >= min), ms, s);
+}
+
+describe("workers 2: one publisher, players spread over both workers", () => {
+  let s: RunningServer;
+  let pub: Proc;
+  const readers: LightReader[] = [];
+
+  beforeAll(async () => {
+    s = await startServer({ config });
+    await waitFor("both workers started", () => count(s.output(), "server started") >= 2, 20000, s);
+    pub = publish(clip("clip.flv"), s.rtmpUrl("/live/s"));
+    await waitFor("the publisher claimed the stream", () => s.output().includes("rtmp publish") || s.output().includes("publish"), 15000, s);
+  }, 40000);
+
+  afterAll(async () => {
+    for (const r of readers) r.close();
+    pub?.kill();
+    await s?.stop();
+    if (process.env.WORKERS_TEST_LOG) console.log(s.output());
+  });
+
+  test("20 players (10 RTMP, 10 HTTP-FLV) over both workers all get video; the other worker pulls from the owner", async () => {
+    for (let i = 0; i < 10; i++) {
+      readers.push(await rtmpReader(s.rtmpUrl("/live/s")));
+      readers.push(await flvReader(s.httpUrl("/live/s.flv")));
+    }
+    await waitFrames(readers, 50, 30000, s);
+    expect(readers.every((r) => r.backwards === 0)).toBe(true);
+    // The kernel spread them: at least one pull from the owner's private port happened.
+    await waitFor("a worker pulls from the owner", () => /edge pull .*playing from origin 127\.0\.0\.1:/.test(s.output()), 10000, s);
+    expect(workerPids(s.output()).size).toBe(2);
+  }, 90000);
+
+  test("ffmpeg decodes RTMP and HTTP-FLV from both workers", async () => {
+    const plays = await Promise.all([
+      playFrames(s.rtmpUrl("/live/s"), 3),
+      playFrames(s.httpUrl("/live/s.flv"), 3),
+      playFrames(s.rtmpUrl("/live/s"), 3),
+      playFrames(s.httpUrl("/live/s.flv"), 3),
+    ]);
+    for (const p of plays) expect(p.video).toBeGreaterThan(30);
+  }, 60000);
+
+  test("a second publisher of the same stream is refused as busy, on either worker", async () => {
+    // Until one lands on the worker that does not own the stream (the primary refuses its claim).
+    for (let i = 0; i < 16 && (i < 4 || !s.output().includes("busy: published on worker")); i++) {
+      const p = run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-re", "-i", clip("clip.flv"), "-t", "3", "-c", "copy", "-f", "flv", s.rtmpUrl("/live/s")], { timeoutMs: 20000 });
+      const code = await p.done;
+      expect(code).not.toBe(0);
+    }
+    expect(s.output()).toContain("stream __defaultVhost__/live/s is busy: published on worker");
+  }, 90000);
+
+  test("HLS is written once, by the owner", async () => {
+    const dir = join(s.dir, "html", "live");
+    await waitFor("HLS playlist", () => existsSync(join(dir, "s.m3u8")), 20000, s);
+    const m3u8 = await (await fetch(s.httpUrl("/live/s.m3u8"))).text();
+    expect(m3u8).toContain("#EXTM3U");
+    expect(readdirSync(dir).filter((f) => f.endsWith(".ts")).length).toBeGreaterThan(0);
+    // One HLS muxer, in the owner: the worker that pulls the stream writes none.
+    expect(s.output().match(/hls: \S*live\/s start/g)?.length).toBe(1);
+  }, 40000);
+
+  test("kill -9 the owner: the primary restarts it, the stream is back when the publisher reconnects", async () => {
+    const pids = workerPids(s.output());
+    // The owner is the worker whose log says it published; find it by the one the pulls went to: its private port.
+    const owners = [...s.output().matchAll(/worker (\d+)\/\d+: pid=(\d+), private rtmp port (\d+)/g)];
+    const pulledPort = /playing from origin 127\.0\.0\.1:(\d+)/.exec(s.output())![1];
+    const owner = owners.find((o) => o[3] === pulledPort)!;
+    expect(owner).toBeDefined();
+    const before = count(s.output(), "server started");
+    process.kill(Number(owner[2]), "SIGKILL");
+    await waitFor("the primary restarts the worker", () => count(s.output(), "server started") > before, 20000, s);
+    expect(workerPids(s.output()).get(Number(owner[1]))).not.toBe(pids.get(Number(owner[1])));
+    pub.kill();
+    await pub.done;
+    pub = publish(clip("clip.flv"), s.rtmpUrl("/live/s"));
+    // RTMP players wait for the publisher; HTTP-FLV ones come once it is live again (before that: 404, as SRS).
+    const fresh: LightReader[] = [];
+    for (let i = 0; i < 3; i++) fresh.push(await rtmpReader(s.rtmpUrl("/live/s")));
+    await waitFrames(fresh, 10, 30000, s);
+    for (let i = 0; i < 3; i++) fresh.push(await flvReader(s.httpUrl("/live/s.flv"), 20000));
+    readers.push(...fresh);
+    await waitFrames(fresh, 30, 30000, s);
+  }, 90000);
+});
