@@ -50,6 +50,9 @@ import type { HubOptions } from "./hub/stream-hub.ts";
 import { Stats } from "./services/stats.ts";
 import { VERSION } from "./version.ts";
 import type { WorkerEnv } from "./runtime/worker-env.ts";
+import { serveHttp } from "./runtime/http-serve.ts";
+import { Hono } from "hono";
+import { mountWorkersApi } from "./services/workers/api.ts";
 import { type WorkerChannel, WorkerLink } from "./services/workers/link.ts";
 import type { WorkersGatePort } from "./services/gate.ts";
 
@@ -221,16 +224,23 @@ export class Server implements ServerContext {
         // The other workers pull this worker's streams here (loopback, its own port: no SO_REUSEPORT).
         this.privateRtmp = new RtmpServer(this);
         await this.privateRtmp.listen(["127.0.0.1:0"]);
+        // And answer the API for this worker alone here (the shared API port merges every worker's answers).
+        const privateApp = new Hono();
+        mountApi(privateApp, this);
+        const privateApi = await serveHttp({ hostname: "127.0.0.1", port: 0, fetch: (req, info) => privateApp.fetch(req, info) });
+        this.lifecycle.register({ name: "worker private api", phase: "accept", close: () => privateApi.close() });
         const link = this.workerLink;
         const edge = this.edge;
-        link.start(this.privateRtmp.ports[0] ?? 0, () => edge.ownersChanged());
+        link.start({ rtmp: this.privateRtmp.ports[0] ?? 0, api: privateApi.port }, () => edge.ownersChanged());
         this.lifecycle.register({ name: "worker link", phase: "finish", close: () => link.stop() });
         this.log.trace(`worker ${link.id}/${link.env.count}: pid=${process.pid}, private rtmp port ${this.privateRtmp.ports[0]}`);
       }
       // The composition root mounts every service's HTTP routes: the API and WebRTC signalling on http_api,
       // HLS and the live streams on http_server (protocols never import each other).
       this.http = new HttpServers(this, {
-        api: [(app) => mountApi(app, this), (app) => mountRtc(app, this, () => (this.rtc?.running ? this.rtc : undefined))],
+        api: [(app) => {
+          if (this.workerLink) mountWorkersApi(app, this.workerLink);
+        }, (app) => mountApi(app, this), (app) => mountRtc(app, this, () => (this.rtc?.running ? this.rtc : undefined))],
         http: [(app) => mountHls(app, this, () => this.hls), (app) => mountLive(app, this)],
       });
       await this.http.start();

@@ -7,7 +7,7 @@
 /** Worker -> primary. */
 export type WorkerMessage =
   /** Started: its private loopback RTMP port (other workers pull its streams from there). */
-  | { t: "hello"; rtmp: number }
+  | { t: "hello"; rtmp: number; api: number }
   /** Wants to publish `key` (a vhost/app/stream string); answered by "claimed" with the same id. */
   | { t: "claim"; id: number; key: string }
   /** Stopped publishing `key`. */
@@ -19,4 +19,4 @@ export type WorkerMessage =
 export type PrimaryMessage =
   | { t: "claimed"; id: number; ok: boolean; owner: number }
   /** Every stream's owner and the owner's private RTMP port, sent at each change. */
-  | { t: "owners"; owners: [key: string, worker: number, rtmp: number][] };
+  | { t: "owners"; owners: [key: string, worker: number, rtmp: number][]; workers: [id: number, rtmp: number, api: number][] };

@@ -23,6 +23,8 @@ interface Slot {
   id: number;
   child?: ChildProcess;
   rtmp: number;
+  /** Its private loopback API port (0 until it said hello). */
+  api: number;
   startedAt: number;
   delay: number;
 }
@@ -43,7 +45,7 @@ export class Primary {
 
   start(): void {
     for (let i = 1; i <= this.o.count; i++) {
-      const s: Slot = { id: i, rtmp: 0, startedAt: 0, delay: this.o.restartDelayMs ?? 200 };
+      const s: Slot = { id: i, rtmp: 0, api: 0, startedAt: 0, delay: this.o.restartDelayMs ?? 200 };
       this.slots.push(s);
       this.spawn(s);
     }
@@ -74,8 +76,10 @@ export class Primary {
   private onExit(s: Slot, child: ChildProcess, code: number | null, signal: string | null): void {
     if (s.child !== child) return;
     s.child = undefined;
-    s.rtmp = 0;
     let changed = false;
+    s.rtmp = 0;
+    s.api = 0;
+    changed = true;
     for (const [k, o] of this.owners) {
       if (o.worker === s.id) {
         this.owners.delete(k);
@@ -106,7 +110,8 @@ export class Primary {
   private broadcast(): void {
     const owners: [string, number, number][] = [];
     for (const [k, o] of this.owners) owners.push([k, o.worker, this.slots[o.worker - 1]?.rtmp ?? 0]);
-    for (const s of this.slots) this.send(s, { t: "owners", owners });
+    const workers: [number, number, number][] = this.slots.filter((s) => s.api > 0).map((s) => [s.id, s.rtmp, s.api]);
+    for (const s of this.slots) this.send(s, { t: "owners", owners, workers });
   }
 
   private onMessage(s: Slot, m: WorkerMessage): void {
@@ -114,6 +119,7 @@ export class Primary {
     switch (m.t) {
       case "hello":
         s.rtmp = m.rtmp;
+        s.api = m.api;
         this.broadcast();
         return;
       case "claim": {

@@ -66,6 +66,38 @@ describe("workers 2: one publisher, players spread over both workers", () => {
     expect(workerPids(s.output()).size).toBe(2);
   }, 90000);
 
+  test("the API shows the whole server: clients, streams and summaries over both workers; kick on any worker", async () => {
+    const get = async <T>(path: string): Promise<T> => (await (await fetch(`http://127.0.0.1:${s.api}${path}`)).json()) as T;
+    type Client = { id: string; type: string; url: string; worker: number };
+    // Ask several times: each request lands on either worker, the answer is the same.
+    for (let i = 0; i < 4; i++) {
+      const { clients } = await get<{ clients: Client[] }>("/api/v1/clients/?count=1000");
+      const live = clients.filter((c) => c.url === "/live/s");
+      expect(live.filter((c) => !c.type.endsWith("publish")).length).toBe(readers.length);
+      expect(live.filter((c) => c.type.endsWith("publish")).length).toBe(1);
+      expect(new Set(live.map((c) => c.worker)).size).toBe(2);
+      const { streams } = await get<{ streams: { url: string; clients: number; publish: { active: boolean } }[] }>("/api/v1/streams/?count=100");
+      const st = streams.filter((x) => x.url === "/live/s");
+      expect(st.length).toBe(1);
+      expect(st[0]!.publish.active).toBe(true);
+      expect(st[0]!.clients).toBe(live.length);
+      const sum = await get<{ data: { system: { conn_srs: number }; workers: { id: number; conn_srs: number }[] } }>("/api/v1/summaries");
+      expect(sum.data.workers.length).toBe(2);
+      expect(sum.data.system.conn_srs).toBe(sum.data.workers.reduce((a, w) => a + w.conn_srs, 0));
+      expect(sum.data.system.conn_srs).toBeGreaterThanOrEqual(live.length);
+    }
+    // Kick one player of each worker through the shared port (the request may land on the other worker).
+    const { clients } = await get<{ clients: Client[] }>("/api/v1/clients/?count=1000");
+    for (const w of [1, 2]) {
+      const victim = clients.find((c) => c.worker === w && c.type !== "fmle-publish" && c.url === "/live/s")!;
+      const r = await (await fetch(`http://127.0.0.1:${s.api}/api/v1/clients/${victim.id}`, { method: "DELETE" })).json() as { code: number };
+      expect(r.code).toBe(0);
+      await waitFor(`client ${victim.id} kicked`, async () => !(await get<{ clients: Client[] }>("/api/v1/clients/?count=1000")).clients.some((c) => c.id === victim.id), 10000, s);
+    }
+    await waitFor("two players ended", () => readers.filter((r) => r.ended).length === 2, 10000, s);
+    readers.splice(0, readers.length, ...readers.filter((r) => !r.ended));
+  }, 60000);
+
   test("ffmpeg decodes RTMP and HTTP-FLV from both workers", async () => {
     const plays = await Promise.all([
       playFrames(s.rtmpUrl("/live/s"), 3),

@@ -34,6 +34,7 @@ const PUBLISHED_EVERY_MS = 2000;
 
 export class WorkerLink {
   private owners = new Map<string, { worker: number; rtmp: number }>();
+  private workers: { id: number; api: string }[] = [];
   private claims = new Map<number, (r: { ok: boolean; owner: number }) => void>();
   private nextClaim = 1;
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -50,10 +51,10 @@ export class WorkerLink {
   }
 
   /** Says hello with the private RTMP port, follows the owners, releases streams whose publisher left. */
-  start(privateRtmpPort: number, onOwnersChanged: () => void): void {
+  start(privatePorts: { rtmp: number; api: number }, onOwnersChanged: () => void): void {
     this.changed = onOwnersChanged;
     this.channel.onMessage((m) => this.onMessage(m));
-    this.channel.send({ t: "hello", rtmp: privateRtmpPort });
+    this.channel.send({ t: "hello", ...privatePorts });
     this.ctx.hubs.listen({
       onPublish: () => {},
       onUnpublish: (hub) => {
@@ -80,8 +81,22 @@ export class WorkerLink {
       f?.({ ok: m.ok, owner: m.owner });
     } else if (m.t === "owners") {
       this.owners = new Map(m.owners.map(([k, worker, rtmp]) => [k, { worker, rtmp }]));
+      this.workers = m.workers.map(([id, , api]) => ({ id, api: `127.0.0.1:${api}` }));
       this.changed?.();
     }
+  }
+
+  /** Every running worker's private API (this one's included), for the merged API views. */
+  peers(): { id: number; api: string }[] {
+    return this.workers;
+  }
+
+  get secret(): string {
+    return this.env.secret;
+  }
+
+  get log(): Log {
+    return this.ctx.log;
   }
 
   /** "127.0.0.1:port" of the worker that owns `key`, when that is another worker whose port is known. */
