@@ -17,6 +17,15 @@ export function workerEnv(env: Record<string, string | undefined> = process.env)
   return { id, count: Number(env.SRS_WORKER_COUNT) || 1, secret: env.SRS_WORKER_SECRET ?? "" };
 }
 
+/**
+ * What a worker adds to a port that must be its own (WebRTC: the port advertised in the ICE candidates, so a
+ * session's packets reach the worker that answered its offer): worker i binds port + i - 1; 0 outside workers.
+ */
+export function workerPortOffset(): number {
+  const w = workerEnv();
+  return w ? w.id - 1 : 0;
+}
+
 /** Listeners bind with SO_REUSEPORT (the kernel spreads connections over the workers) in a worker only. */
 export function reusePort(): boolean {
   return workerEnv() !== undefined;

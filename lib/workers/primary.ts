@@ -142,6 +142,13 @@ export class Primary {
       case "published": {
         const now = new Set(m.keys);
         let changed = false;
+        // What the worker publishes and nobody owns is its (a lost claim or release comes right again).
+        for (const k of now) {
+          if (!this.owners.has(k)) {
+            this.owners.set(k, { worker: s.id, at: Date.now() });
+            changed = true;
+          }
+        }
         for (const [k, o] of this.owners) {
           if (o.worker === s.id && !now.has(k) && Date.now() - o.at > CLAIM_GRACE_MS) {
             this.owners.delete(k);

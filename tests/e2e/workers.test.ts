@@ -11,7 +11,8 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { clip } from "../helpers/media.ts";
 import { flvReader, type LightReader, rtmpReader } from "../helpers/edge-readers.ts";
-import { playFrames, publish, type Proc, run, type RunningServer, startServer } from "../helpers/server.ts";
+import { freeUdpPort, playFrames, publish, type Proc, rtcEnv, run, type RunningServer, startServer, udpTaken } from "../helpers/server.ts";
+import { whepViewer } from "../helpers/whep.ts";
 import { count, waitFor } from "../helpers/wait.ts";
 
 const config = `listen 1935; daemon off; srs_log_tank console; workers 2;
@@ -20,8 +21,14 @@ http_server { enabled on; listen 8080; dir ./html; }
 vhost __defaultVhost__ {
   http_remux { enabled on; mount [vhost]/[app]/[stream].flv; }
   hls { enabled on; hls_path ./html; hls_fragment 1; hls_window 4; }
+  srt { enabled on; srt_to_rtmp on; }
+  rtc { enabled on; rtmp_to_rtc on; }
 }
 `;
+
+async function udpFree(port: number): Promise<boolean> {
+  return !(await udpTaken(port));
+}
 
 /** Worker id -> pid, from the workers' start lines. */
 function workerPids(out: string): Map<number, number> {
@@ -41,7 +48,10 @@ describe("workers 2: one publisher, players spread over both workers", () => {
   const readers: LightReader[] = [];
 
   beforeAll(async () => {
-    s = await startServer({ config });
+    // WebRTC: worker i binds rtc_server.listen + i - 1 (its own port in its candidates): two free UDP ports in a row.
+    let udp = await freeUdpPort();
+    while (!(await udpFree(udp + 1))) udp = await freeUdpPort();
+    s = await startServer({ config, env: { ...rtcEnv(udp), SRS_SRT_SERVER_ENABLED: "on" } });
     await waitFor("both workers started", () => count(s.output(), "server started") >= 2, 20000, s);
     pub = publish(clip("clip.flv"), s.rtmpUrl("/live/s"));
     await waitFor("the publisher claimed the stream", () => s.output().includes("rtmp publish") || s.output().includes("publish"), 15000, s);
@@ -106,6 +116,21 @@ describe("workers 2: one publisher, players spread over both workers", () => {
       playFrames(s.httpUrl("/live/s.flv"), 3),
     ]);
     for (const p of plays) expect(p.video).toBeGreaterThan(30);
+  }, 60000);
+
+  test("SRT and WHEP players on both workers get the stream", async () => {
+    const srt = `srt://127.0.0.1:${s.srt}?streamid=#!::r=live/s,m=request`;
+    const srtPlays = [playFrames(srt, 3), playFrames(srt, 3), playFrames(srt, 3), playFrames(srt, 3)];
+    const viewers = await Promise.all([0, 1, 2, 3].map(() => whepViewer(s.api, "s")));
+    try {
+      for (const p of await Promise.all(srtPlays)) expect(p.video).toBeGreaterThan(30);
+      await waitFor("every WHEP viewer gets video", () => viewers.every((v) => v.packets() > 100), 20000, s);
+      // Which workers answered (the kernel spreads the WHEP requests; each worker advertises its own UDP port).
+      const pids = new Set([...s.output().matchAll(/\]\[(\d+)\]\[\w+\] rtc play connected/g)].map((m) => m[1]));
+      console.log(`WHEP viewers connected on ${pids.size} worker(s)`);
+    } finally {
+      for (const v of viewers) await v.pc.close();
+    }
   }, 60000);
 
   test("a second publisher of the same stream is refused as busy, on either worker", async () => {

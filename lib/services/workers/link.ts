@@ -55,10 +55,14 @@ export class WorkerLink {
     this.changed = onOwnersChanged;
     this.channel.onMessage((m) => this.onMessage(m));
     this.channel.send({ t: "hello", ...privatePorts });
+    // Released when a publisher of this worker leaves (not when a copy pulled from another worker ends).
+    const local = new Set<string>();
     this.ctx.hubs.listen({
-      onPublish: () => {},
+      onPublish: (hub) => {
+        if (!isWorkerCopy(hub)) local.add(hub.name);
+      },
       onUnpublish: (hub) => {
-        if (!isWorkerCopy(hub)) this.channel.send({ t: "release", key: hub.name });
+        if (local.delete(hub.name)) this.channel.send({ t: "release", key: hub.name });
       },
     });
     this.timer = setInterval(() => {
