@@ -147,7 +147,7 @@ export function checkSemantics(cfg: SrsConfig): void {
 
   if (cfg.asprocess() && cfg.daemon()) fail("daemon conflicts with asprocess", find("asprocess"));
   const w = cfg.workers();
-  if (w < 1 || w > MAX_WORKERS) fail(`workers=${find("workers")?.args[0] ?? ""} should be auto or in [1, ${MAX_WORKERS}]`, find("workers"));
+  if (w < 1 || w > MAX_WORKERS) fail(`workers=${cfg.workersValue()} should be auto or in [1, ${MAX_WORKERS}]`, find("workers"));
   if (cfg.maxConnections() <= 0) fail(`max_connections=${cfg.maxConnections()} is invalid`, find("max_connections"));
 
   const full = find("is_full");

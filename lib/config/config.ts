@@ -126,9 +126,14 @@ export class SrsConfig {
    * plain single process; `auto` = the number of cores). Env SRS_WORKERS. 0 when the value is no count.
    */
   workers(): number {
-    const v = this.g.str("workers", "1").trim().toLowerCase();
+    const v = this.workersValue().trim().toLowerCase();
     if (v === "auto") return Math.max(1, availableCores());
     return /^\d+$/.test(v) ? Number(v) : 0;
+  }
+
+  /** `workers` as written (file or SRS_WORKERS), for messages. */
+  workersValue(): string {
+    return this.g.str("workers", "1");
   }
 
   workDir(): string {
