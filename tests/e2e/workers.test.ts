@@ -13,9 +13,10 @@ import { clip } from "../helpers/media.ts";
 import { flvReader, type LightReader, rtmpReader } from "../helpers/edge-readers.ts";
 import { freeUdpPort, playFrames, publish, type Proc, rtcEnv, run, type RunningServer, startServer, udpTaken } from "../helpers/server.ts";
 import { whepViewer } from "../helpers/whep.ts";
+import { hookRecorder } from "../helpers/hooks.ts";
 import { count, waitFor } from "../helpers/wait.ts";
 
-const config = `listen 1935; daemon off; srs_log_tank console; workers 2;
+const config = (hooks: string) => `listen 1935; daemon off; srs_log_tank console; workers 2;
 http_api { enabled on; listen 1985; }
 http_server { enabled on; listen 8080; dir ./html; }
 vhost __defaultVhost__ {
@@ -23,6 +24,11 @@ vhost __defaultVhost__ {
   hls { enabled on; hls_path ./html; hls_fragment 1; hls_window 4; }
   srt { enabled on; srt_to_rtmp on; }
   rtc { enabled on; rtmp_to_rtc on; }
+  http_hooks {
+    enabled on;
+    on_connect ${hooks}/hooks; on_close ${hooks}/hooks; on_publish ${hooks}/hooks; on_unpublish ${hooks}/hooks;
+    on_play ${hooks}/hooks; on_stop ${hooks}/hooks;
+  }
 }
 `;
 
@@ -46,12 +52,13 @@ describe("workers 2: one publisher, players spread over both workers", () => {
   let s: RunningServer;
   let pub: Proc;
   const readers: LightReader[] = [];
+  const hooks = hookRecorder();
 
   beforeAll(async () => {
     // WebRTC: worker i binds rtc_server.listen + i - 1 (its own port in its candidates): two free UDP ports in a row.
     let udp = await freeUdpPort();
     while (!(await udpFree(udp + 1))) udp = await freeUdpPort();
-    s = await startServer({ config, env: { ...rtcEnv(udp), SRS_SRT_SERVER_ENABLED: "on" } });
+    s = await startServer({ config: config(hooks.base), env: { ...rtcEnv(udp), SRS_SRT_SERVER_ENABLED: "on" } });
     await waitFor("both workers started", () => count(s.output(), "server started") >= 2, 20000, s);
     pub = publish(clip("clip.flv"), s.rtmpUrl("/live/s"));
     await waitFor("the publisher claimed the stream", () => s.output().includes("rtmp publish") || s.output().includes("publish"), 15000, s);
@@ -61,6 +68,7 @@ describe("workers 2: one publisher, players spread over both workers", () => {
     for (const r of readers) r.close();
     pub?.kill();
     await s?.stop();
+    hooks.close();
     if (process.env.WORKERS_TEST_LOG) console.log(s.output());
   });
 
@@ -74,6 +82,10 @@ describe("workers 2: one publisher, players spread over both workers", () => {
     // The kernel spread them: at least one pull from the owner's private port happened.
     await waitFor("a worker pulls from the owner", () => /edge pull .*playing from origin 127\.0\.0\.1:/.test(s.output()), 10000, s);
     expect(workerPids(s.output()).size).toBe(2);
+    // Hooks fire once per client, on the worker that holds it; the pulls between workers fire none.
+    expect(hooks.of("on_publish").length).toBe(1);
+    expect(hooks.of("on_play").length).toBe(20);
+    expect(hooks.of("on_connect").length).toBe(11); // the publisher and the 10 RTMP players
   }, 90000);
 
   test("the API shows the whole server: clients, streams and summaries over both workers; kick on any worker", async () => {
@@ -146,8 +158,9 @@ describe("workers 2: one publisher, players spread over both workers", () => {
   test("HLS is written once, by the owner", async () => {
     const dir = join(s.dir, "html", "live");
     await waitFor("HLS playlist", () => existsSync(join(dir, "s.m3u8")), 20000, s);
-    const m3u8 = await (await fetch(s.httpUrl("/live/s.m3u8"))).text();
-    expect(m3u8).toContain("#EXTM3U");
+    // Several requests: the kernel spreads them; every worker serves the owner's files.
+    for (let i = 0; i < 6; i++) expect(await (await fetch(s.httpUrl("/live/s.m3u8"))).text()).toContain("#EXTM3U");
+    for (const p of await Promise.all([0, 1, 2].map(() => playFrames(s.httpUrl("/live/s.m3u8"), 2)))) expect(p.video).toBeGreaterThan(20);
     expect(readdirSync(dir).filter((f) => f.endsWith(".ts")).length).toBeGreaterThan(0);
     // One HLS muxer, in the owner: the worker that pulls the stream writes none.
     expect(s.output().match(/hls: \S*live\/s start/g)?.length).toBe(1);
