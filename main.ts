@@ -287,6 +287,10 @@ async function runPrimary(config: SrsConfig): Promise<void> {
     count: config.workers(),
     command: selfCommand(),
     log: (line) => process.stderr.write(`[${new Date().toISOString()}][primary] ${line}\n`),
+    onStartFailed: (why) => {
+      if (pid) rmSync(pid, { force: true });
+      fail(`workers: ${why}; see its error above`);
+    },
   });
   for (const sig of ["SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1"] as const) process.on(sig, () => primary.signal(sig));
   primary.start();

@@ -15,6 +15,11 @@ export interface PrimaryOptions {
   /** How to run this program again (the runtime, its entry and the command line). */
   command: { cmd: string; args: string[] };
   log(line: string): void;
+  /**
+   * A worker's first start failed (it exited before it was ready: a port in use, a bad setting): the others are
+   * stopped and the primary fails with this, rather than restarting it forever.
+   */
+  onStartFailed(why: string): void;
   /** First wait before restarting a worker that died, ms (doubles while it keeps dying at once, up to 5 s). */
   restartDelayMs?: number;
 }
@@ -27,6 +32,8 @@ interface Slot {
   api: number;
   startedAt: number;
   delay: number;
+  /** Said hello (its listeners are up) at least once. */
+  everReady: boolean;
 }
 
 /** Claims younger than this survive a worker's "published" list that does not name them yet. */
@@ -45,7 +52,7 @@ export class Primary {
 
   start(): void {
     for (let i = 1; i <= this.o.count; i++) {
-      const s: Slot = { id: i, rtmp: 0, api: 0, startedAt: 0, delay: this.o.restartDelayMs ?? 200 };
+      const s: Slot = { id: i, rtmp: 0, api: 0, startedAt: 0, delay: this.o.restartDelayMs ?? 200, everReady: false };
       this.slots.push(s);
       this.spawn(s);
     }
@@ -91,6 +98,12 @@ export class Primary {
       if (this.slots.every((x) => !x.child)) this.exited();
       return;
     }
+    if (!s.everReady) {
+      this.quitting = true;
+      for (const x of this.slots) x.child?.kill("SIGTERM");
+      this.o.onStartFailed(`worker ${s.id} could not start (${signal ?? `exit ${code}`})`);
+      return;
+    }
     // A worker that dies right after its start waits longer each time (a bad port, a crash at start).
     s.delay = Date.now() - s.startedAt < 5000 ? Math.min(s.delay * 2, 5000) : (this.o.restartDelayMs ?? 200);
     this.o.log(`workers: worker ${s.id} exited (${signal ?? `code ${code}`}), restarting in ${s.delay} ms`);
@@ -118,6 +131,7 @@ export class Primary {
     if (!m || typeof m !== "object") return;
     switch (m.t) {
       case "hello":
+        s.everReady = true;
         s.rtmp = m.rtmp;
         s.api = m.api;
         this.broadcast();
