@@ -1,10 +1,13 @@
 /**
- * srs-ts's `workers 2;` end to end: a primary and two worker processes share the RTMP and HTTP ports
- * (SO_REUSEPORT: the kernel spreads the connections). FFmpeg publishes to one worker; 20 players (light RTMP and
- * HTTP-FLV readers, the kernel spreads them over both workers) and ffmpeg decoders all get the stream: the
- * worker without the publisher pulls it from the owner over its private loopback RTMP port. A second publisher of
- * the same stream is refused as busy, whichever worker it lands on. HLS is written once, by the owner. The owner
- * killed with SIGKILL: the primary restarts it, and the stream plays again once the publisher reconnects.
+ * srs-ts's `workers 2;` end to end: a primary and two worker processes share the RTMP, HTTP, API and SRT ports
+ * (SO_REUSEPORT: the kernel spreads the connections); WebRTC has one UDP port per worker. FFmpeg publishes to one
+ * worker; 20 light RTMP/HTTP-FLV players, ffmpeg decoders (RTMP, HTTP-FLV, HLS, SRT) and werift WHEP viewers,
+ * spread over both workers by the kernel, all get the stream: the worker without the publisher pulls it from the
+ * owner over its private loopback RTMP port. Hooks fire once per client (none for the pulls between workers). The
+ * API shows the whole server whichever worker answers, and a kick reaches either worker. A second publisher of
+ * the stream is refused as busy, whichever worker it lands on. HLS is written once, by the owner. The owner killed
+ * with SIGKILL: the primary restarts it, and the stream plays again once the publisher reconnects. SIGHUP reloads
+ * every worker; SIGTERM ends them all.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync } from "node:fs";
@@ -31,6 +34,15 @@ vhost __defaultVhost__ {
   }
 }
 `;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 async function udpFree(port: number): Promise<boolean> {
   return !(await udpTaken(port));
@@ -188,4 +200,17 @@ describe("workers 2: one publisher, players spread over both workers", () => {
     readers.push(...fresh);
     await waitFrames(fresh, 30, 30000, s);
   }, 90000);
+
+  test("SIGHUP to the primary reloads every worker; SIGTERM ends the primary and every worker", async () => {
+    const before = count(s.output(), "reload ok");
+    s.proc.kill("SIGHUP");
+    await waitFor("both workers reloaded", () => count(s.output(), "reload ok") >= before + 2, 10000, s);
+    const pids = [...workerPids(s.output()).values()];
+    const live = pids.filter((p) => alive(p));
+    expect(live.length).toBe(2);
+    const t0 = Date.now();
+    expect(await s.stop("SIGTERM")).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(live.filter((p) => alive(p))).toEqual([]);
+  }, 30000);
 });
