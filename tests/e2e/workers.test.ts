@@ -119,6 +119,10 @@ describe("workers 2: one publisher, players spread over both workers", () => {
       expect(sum.data.workers.length).toBe(2);
       expect(sum.data.system.conn_srs).toBe(sum.data.workers.reduce((a, w) => a + w.conn_srs, 0));
       expect(sum.data.system.conn_srs).toBeGreaterThanOrEqual(live.length);
+      const { vhosts } = await get<{ vhosts: { name: string; clients: number; streams: number }[] }>("/api/v1/vhosts");
+      const dv = vhosts.find((v) => v.name === "__defaultVhost__")!;
+      expect(dv.clients).toBe(clients.length);
+      expect(dv.streams).toBe(1);
     }
     // Kick one player of each worker through the shared port (the request may land on the other worker).
     const { clients } = await get<{ clients: Client[] }>("/api/v1/clients/?count=1000");

@@ -2,7 +2,8 @@
  * One view of the whole server over srs-ts's workers (`workers N;`): the HTTP API port is shared by every worker
  * (SO_REUSEPORT), so whichever worker takes a request of /api/v1/streams, /api/v1/clients or /api/v1/summaries
  * asks every worker's private loopback API (the same API, answering for that worker alone) and merges the answers;
- * a client or stream by id, and a kick (DELETE /api/v1/clients/:id), go to the worker that holds it.
+ * /api/v1/vhosts too; a client or stream by id, and a kick (DELETE /api/v1/clients/:id), go to the worker that
+ * holds it.
  *
  * Merged: streams by URL (the owner's entry; players summed over the workers, less the owner's clients that are
  * other workers' pulls), clients listed once each with the `worker` that holds them (other workers' pulls left
@@ -58,6 +59,26 @@ function mergeStreams(answers: { id: number; j: Json }[]): Json[] {
   return [...byUrl.values()].map((g) => ({ ...(g.base ?? g.first), clients: Math.max(0, g.clients - g.copies) }));
 }
 
+/** Vhosts by name: clients, streams, bytes and rates summed over the workers. */
+function mergeVhosts(answers: { id: number; j: Json }[]): Json[] {
+  const byName = new Map<string, Json>();
+  for (const { j } of answers) {
+    for (const v of (j.vhosts as Json[] | undefined) ?? []) {
+      const name = String(v.name);
+      const m = byName.get(name);
+      if (!m) {
+        byName.set(name, { ...v, kbps: { ...(v.kbps as Json) } });
+        continue;
+      }
+      for (const k of ["clients", "streams", "send_bytes", "recv_bytes"]) m[k] = sum([m[k], v[k]]);
+      const mk = m.kbps as Json;
+      const vk = (v.kbps as Json | undefined) ?? {};
+      for (const k of ["recv_30s", "send_30s"]) mk[k] = sum([mk[k], vk[k]]);
+    }
+  }
+  return [...byName.values()];
+}
+
 function sum(values: unknown[]): number {
   return values.reduce<number>((a, v) => a + (Number(v) || 0), 0);
 }
@@ -100,7 +121,7 @@ export function mountWorkersApi(app: Hono, peers: WorkerApiPeers): void {
     const req = c.req.raw;
     if (req.headers.get(LOCAL_HEADER) === peers.secret || req.method === "OPTIONS") return await next();
     const url = new URL(req.url);
-    const m = /^\/api\/v1\/(streams|clients|summaries)\/?([^/]*)\/?$/.exec(url.pathname);
+    const m = /^\/api\/v1\/(streams|clients|summaries|vhosts)\/?([^/]*)\/?$/.exec(url.pathname);
     if (!m) return await next();
     const [, what, id] = m;
     const all = peers.peers();
@@ -113,11 +134,12 @@ export function mountWorkersApi(app: Hono, peers: WorkerApiPeers): void {
       return await next();
     }
     if (req.method !== "GET") return await next();
-    const path = what === "summaries" ? url.pathname : `${url.pathname}?count=100000`;
+    const path = what === "summaries" || what === "vhosts" ? url.pathname : `${url.pathname}?count=100000`;
     const answers = (await Promise.all(all.map(async (p) => ({ id: p.id, j: await ask(p, path, req, peers.secret) }))))
       .filter((a): a is { id: number; j: Json } => a.j !== undefined && a.j.code === 0);
     if (answers.length === 0) return await next();
     if (what === "summaries") return json(mergeSummaries(answers));
+    if (what === "vhosts") return json({ ...answers[0]!.j, vhosts: mergeVhosts(answers) });
     const start = Math.max(0, Number(url.searchParams.get("start") ?? 0) || 0);
     const count = Math.max(10, Number(url.searchParams.get("count") ?? 0) || 0);
     const base = { ...answers[0]!.j };
