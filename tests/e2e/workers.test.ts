@@ -14,12 +14,13 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { clip } from "../helpers/media.ts";
 import { flvReader, type LightReader, rtmpReader } from "../helpers/edge-readers.ts";
-import { freeUdpPort, playFrames, publish, type Proc, rtcEnv, run, type RunningServer, startServer, udpTaken } from "../helpers/server.ts";
+import { freePort, freeUdpPort, playFrames, publish, type Proc, rtcEnv, run, type RunningServer, startServer, udpTaken } from "../helpers/server.ts";
 import { whepViewer } from "../helpers/whep.ts";
 import { hookRecorder } from "../helpers/hooks.ts";
 import { count, waitFor } from "../helpers/wait.ts";
 
-const config = (hooks: string) => `listen 1935; daemon off; srs_log_tank console; workers 2;
+const config = (hooks: string, exporter: number) => `listen 1935; daemon off; srs_log_tank console; workers 2;
+exporter { enabled on; listen 127.0.0.1:${exporter}; }
 http_api { enabled on; listen 1985; }
 http_server { enabled on; listen 8080; dir ./html; }
 vhost __defaultVhost__ {
@@ -65,12 +66,14 @@ describe("workers 2: one publisher, players spread over both workers", () => {
   let pub: Proc;
   const readers: LightReader[] = [];
   const hooks = hookRecorder();
+  let exporter = 0;
 
   beforeAll(async () => {
     // WebRTC: worker i binds rtc_server.listen + i - 1 (its own port in its candidates): two free UDP ports in a row.
     let udp = await freeUdpPort();
     while (!(await udpFree(udp + 1))) udp = await freeUdpPort();
-    s = await startServer({ config: config(hooks.base), env: { ...rtcEnv(udp), SRS_SRT_SERVER_ENABLED: "on" } });
+    exporter = await freePort();
+    s = await startServer({ config: config(hooks.base, exporter), env: { ...rtcEnv(udp), SRS_SRT_SERVER_ENABLED: "on" } });
     await waitFor("both workers started", () => count(s.output(), "server started") >= 2, 20000, s);
     pub = publish(clip("clip.flv"), s.rtmpUrl("/live/s"));
     await waitFor("the publisher claimed the stream", () => s.output().includes("rtmp publish") || s.output().includes("publish"), 15000, s);
@@ -123,6 +126,10 @@ describe("workers 2: one publisher, players spread over both workers", () => {
       const dv = vhosts.find((v) => v.name === "__defaultVhost__")!;
       expect(dv.clients).toBe(clients.length);
       expect(dv.streams).toBe(1);
+      const metrics = await (await fetch(`http://127.0.0.1:${exporter}/metrics`)).text();
+      expect(metrics).toContain(`\nsrs_clients ${clients.length}\n`);
+      expect(metrics).toContain("\nsrs_streams 1\n");
+      expect(metrics.match(/^srs_build_info/gm)?.length).toBe(1);
     }
     // Kick one player of each worker through the shared port (the request may land on the other worker).
     const { clients } = await get<{ clients: Client[] }>("/api/v1/clients/?count=1000");

@@ -150,3 +150,60 @@ export function mountWorkersApi(app: Hono, peers: WorkerApiPeers): void {
     return json({ ...base, clients: clients.slice(start, start + count) });
   });
 }
+
+/**
+ * Prometheus text of every worker (each worker's private API answers /metrics for itself) as one: samples with the
+ * same name and labels are summed, except `*_info` ones (one worker's, the first that answered); HELP and
+ * TYPE lines once each. Undefined when no worker answered.
+ */
+export async function mergedMetrics(peers: WorkerApiPeers): Promise<string | undefined> {
+  const texts = await Promise.all(peers.peers().map(async (p) => {
+    try {
+      const r = await fetch(`http://${p.api}/metrics`, { headers: { [LOCAL_HEADER]: peers.secret }, signal: AbortSignal.timeout(PEER_TIMEOUT_MS) });
+      return r.ok ? await r.text() : undefined;
+    } catch {
+      return undefined;
+    }
+  }));
+  const got = texts.filter((t): t is string => t !== undefined);
+  if (got.length === 0) return undefined;
+  return mergePrometheus(got);
+}
+
+/** Sums Prometheus text expositions line by line (see mergedMetrics). Exported for its unit test. */
+export function mergePrometheus(texts: string[]): string {
+  const order: string[] = [];
+  const values = new Map<string, number>();
+  const seen = new Set<string>();
+  /** `*_info` metrics (labels differ by worker, e.g. its start time): the first worker's samples only. */
+  const infoFrom = new Map<string, number>();
+  for (const [n, t] of texts.entries()) {
+    for (const line of t.split("\n")) {
+      if (!line.trim()) continue;
+      if (line.startsWith("#")) {
+        if (!seen.has(line)) {
+          seen.add(line);
+          order.push(line);
+        }
+        continue;
+      }
+      const cut = line.lastIndexOf(" ");
+      const key = line.slice(0, cut);
+      const v = Number(line.slice(cut + 1));
+      const name = key.replace(/\{.*$/, "");
+      if (name.endsWith("_info")) {
+        if ((infoFrom.get(name) ?? n) !== n) continue;
+        infoFrom.set(name, n);
+      }
+      if (!values.has(key)) {
+        order.push(key);
+        values.set(key, v);
+      } else if (!name.endsWith("_info")) values.set(key, values.get(key)! + v);
+    }
+  }
+  return order.map((k) => (k.startsWith("#") ? k : `${k} ${formatSample(values.get(k)!)}`)).join("\n") + "\n";
+}
+
+function formatSample(n: number): string {
+  return Number.isInteger(n) ? String(n) : String(Math.round(n * 1e6) / 1e6);
+}

@@ -15,6 +15,7 @@ import type { StreamKey } from "../../media/packet.ts";
 import { streamKeyString } from "../../media/packet.ts";
 import type { WorkerEnv } from "../../runtime/worker-env.ts";
 import type { PrimaryMessage, WorkerMessage } from "../../workers/messages.ts";
+import { mergedMetrics } from "./api.ts";
 
 /** The IPC channel to the primary (process.send / process.on("message") in a worker). */
 export interface WorkerChannel {
@@ -101,6 +102,11 @@ export class WorkerLink {
 
   get log(): Log {
     return this.ctx.log;
+  }
+
+  /** Every worker's /metrics as one (the exporter's shared port). */
+  mergedMetrics(): Promise<string | undefined> {
+    return mergedMetrics(this);
   }
 
   /** "127.0.0.1:port" of the worker that owns `key`, when that is another worker whose port is known. */
