@@ -8,14 +8,17 @@
  *   srs proxy                SRS 7's proxy (lib/proxy/main.ts), configured by PROXY_* environment variables
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { FAST_QUIT_BUDGET_MS } from "./lib/lifecycle.ts";
 import { ConfigError, DEFAULT_CONFIG_TEXT, loadConfig, type SrsConfig, unimplementedDirectives } from "./lib/config/index.ts";
 import { Server, StartError } from "./lib/server.ts";
 import { SRS_COMPAT_VERSION, VERSION } from "./lib/version.ts";
+import { workerEnv } from "./lib/runtime/worker-env.ts";
+import { Primary } from "./lib/workers/primary.ts";
+import type { PrimaryMessage, WorkerMessage } from "./lib/workers/messages.ts";
 
 const HELP = `srs-ts ${VERSION} — a live-video server compatible with SRS ${SRS_COMPAT_VERSION}
 Usage: srs [-h] [-v] [-t] [-e] [-c <file>]
@@ -217,7 +220,21 @@ async function main(): Promise<void> {
     }
   }
 
-  const server = new Server(config, { configName: what, loadConfig: () => load(cli) });
+  const wenv = workerEnv();
+  if (!wenv && config.workers() > 1) {
+    await runPrimary(config);
+    return;
+  }
+  const worker = wenv && process.send
+    ? {
+      env: wenv,
+      channel: {
+        send: (m: WorkerMessage) => void process.send?.(m),
+        onMessage: (f: (m: PrimaryMessage) => void) => void process.on("message", (m) => f(m as PrimaryMessage)),
+      },
+    }
+    : undefined;
+  const server = new Server(config, { configName: what, loadConfig: () => load(cli), worker });
   // SRS's signals: SIGTERM/SIGINT quit fast (SIGTERM graceful with force_grace_quit), SIGQUIT quits gracefully;
   // a second quit signal during a quit makes it fast. A guard timer makes sure the process goes whatever hangs.
   let quitting = false;
@@ -242,6 +259,8 @@ async function main(): Promise<void> {
   process.on("SIGQUIT", () => quit("SIGQUIT", true));
   process.on("SIGHUP", () => void server.reload());
   process.on("SIGUSR1", () => server.reopenLog());
+  // A worker whose primary is gone quits (the primary's restart starts new workers).
+  if (worker) process.on("disconnect", () => quit("primary gone", false));
   try {
     await server.start();
   } catch (e) {
@@ -249,6 +268,37 @@ async function main(): Promise<void> {
     fail(`start: ${(e as Error).message}`);
   }
   tellParent("ok");
+}
+
+/**
+ * srs-ts's `workers N;` (N > 1): this process is the primary (lib/workers/primary.ts). It keeps the pid file,
+ * starts the workers and passes signals on; it exits when they have all exited after a quit signal.
+ */
+async function runPrimary(config: SrsConfig): Promise<void> {
+  const pid = config.pidFile();
+  if (pid) {
+    try {
+      mkdirSync(dirname(pid), { recursive: true });
+      writeFileSync(pid, `${process.pid}\n`);
+    } catch (e) {
+      fail(`write pid file ${pid}: ${(e as Error).message}`);
+    }
+  }
+  const primary = new Primary({
+    count: config.workers(),
+    command: selfCommand(),
+    log: (line) => process.stderr.write(`[${new Date().toISOString()}][primary] ${line}\n`),
+    onStartFailed: (why) => {
+      if (pid) rmSync(pid, { force: true });
+      fail(`workers: ${why}; see its error above`);
+    },
+  });
+  for (const sig of ["SIGTERM", "SIGINT", "SIGQUIT", "SIGHUP", "SIGUSR1"] as const) process.on(sig, () => primary.signal(sig));
+  primary.start();
+  tellParent("ok");
+  await primary.done;
+  if (pid) rmSync(pid, { force: true });
+  process.exit(0);
 }
 
 await main();

@@ -24,7 +24,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DEFAULT_CLIP, loadClip } from "./clip.ts";
 import { freePort, startServer, waitPort } from "./server.ts";
-import { cpuTicks, rssMb, TICK } from "./proc.ts";
+import { TICK, treeCpuTicks as cpuTicks, treeRss, treeRssMb as rssMb } from "./proc.ts";
 
 const { values } = parseArgs({
   options: {
@@ -247,6 +247,8 @@ if (pid) {
   console.log(`  server CPU            ${cpuPct.toFixed(1)}% of one core`);
   console.log(`  CPU per 100 Mbps      ${cpuPer100.toFixed(2)}%`);
   console.log(`  server RSS            peak ${rssPeak.toFixed(1)} MB, end ${rssEnd.toFixed(1)} MB`);
+  const each = treeRss(pid);
+  if (each.length > 1) console.log(`  RSS per process       ${each.map(([p, mb]) => `${p}: ${mb.toFixed(1)} MB`).join(", ")} (primary first)`);
 }
 console.log(`  load tool CPU         ${loadCpu.toFixed(1)}% of one core`);
 for (const [s, n] of statuses) if (!s.startsWith("HTTP/1.1 200")) console.log(`  status x${n}: ${s}`);

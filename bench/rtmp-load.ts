@@ -33,7 +33,7 @@ import {
 } from "../lib/protocols/rtmp/messages.ts";
 import { parseRtmpUrl } from "../lib/net/stream-url.ts";
 import { DEFAULT_CLIP, loadClip } from "./clip.ts";
-import { cpuTicks, rssMb, TICK } from "./proc.ts";
+import { TICK, treeCpuTicks as cpuTicks, treeRss, treeRssMb as rssMb } from "./proc.ts";
 
 const { values } = parseArgs({
   options: {
@@ -230,6 +230,8 @@ if (pid) {
   console.log(`  server CPU            ${cpuPct.toFixed(1)}% of one core`);
   console.log(`  CPU per 100 Mbps      ${cpuPer100.toFixed(2)}%`);
   console.log(`  server RSS            before ${rssStart.toFixed(1)} MB, peak ${rssPeak.toFixed(1)} MB (whole run), end ${rssEnd.toFixed(1)} MB`);
+  const each = treeRss(pid);
+  if (each.length > 1) console.log(`  RSS per process       ${each.map(([p, mb]) => `${p}: ${mb.toFixed(1)} MB`).join(", ")} (primary first)`);
 }
 console.log(`  load tool CPU         ${loadCpu.toFixed(1)}% of one core`);
 for (const [e, n] of errors) console.log(`  socket error x${n}: ${e}`);

@@ -84,6 +84,9 @@ SRS_LISTEN=127.0.0.1:$P1 SRS_HTTP_SERVER_LISTEN=127.0.0.1:$P2 SRS_HTTP_API_LISTE
   bash -c 'cd "$1" && exec bun "$2/main.ts"' _ "$WORK/srs-cwd" "$SRC" > "$WORK/srs-ts.log" 2>&1 &
 SERVER_PID=$!
 wait_port "$P1" "$WORK/srs-ts.log"
+# SRS_WORKERS (srs-ts's workers N): the first worker answers first; let the others bind too. CPU and RSS are
+# measured over the primary and its workers (bench/proc.ts).
+case "${SRS_WORKERS:-1}" in 1 | "") ;; *) sleep 2.5 ;; esac
 echo "server pid $SERVER_PID, rtmp port $P1, idle RSS $(awk '/VmRSS/{printf "%.1f MB", $2/1024}' /proc/$SERVER_PID/status)"
 load srs-ts "$P1"
 cleanup

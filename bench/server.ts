@@ -74,6 +74,8 @@ export async function startServer(env: Record<string, string> = {}, logFile = "/
   });
   try {
     await waitPort(rtmpPort);
+    // `workers N` (SRS_WORKERS): the first worker answers first; give the others time to bind too.
+    if (Number(env.SRS_WORKERS) > 1) await new Promise((r) => setTimeout(r, 2500));
   } catch (e) {
     child.kill("SIGKILL");
     throw e;

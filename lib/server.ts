@@ -49,6 +49,12 @@ import { exporterReload, httpsApiReload } from "./services/exporter/reload.ts";
 import type { HubOptions } from "./hub/stream-hub.ts";
 import { Stats } from "./services/stats.ts";
 import { VERSION } from "./version.ts";
+import type { WorkerEnv } from "./runtime/worker-env.ts";
+import { serveHttp } from "./runtime/http-serve.ts";
+import { Hono } from "hono";
+import { mountWorkersApi } from "./services/workers/api.ts";
+import { type WorkerChannel, WorkerLink } from "./services/workers/link.ts";
+import type { WorkersGatePort } from "./services/gate.ts";
 
 /**
  * Everything the adapters' ports ask of the server, together (each adapter declares its own few needs next to
@@ -82,6 +88,8 @@ export interface ServerOptions {
   configName: string;
   /** Re-reads the config (file + env) for SIGHUP; throws ConfigError on a bad config. */
   loadConfig: () => SrsConfig;
+  /** One worker of several (srs-ts's `workers N;`): its channel to the primary (lib/workers/primary.ts). */
+  worker?: { env: WorkerEnv; channel: WorkerChannel };
 }
 
 export class StartError extends Error {}
@@ -108,6 +116,12 @@ export class Server implements ServerContext {
   /** The origin cluster's coworker query (RTMP redirects, HTTP 302s); reads the coworkers from the config in force. */
   readonly originCluster: OriginCluster;
   edge: EdgeService | undefined;
+  /** srs-ts's workers: this worker's link to the primary (undefined in a single process). */
+  readonly workerLink: WorkerLink | undefined;
+  /** The gate's view of the workers: internal pulls, publish claims (a claim ends this worker's pull first). */
+  readonly workers: WorkersGatePort | undefined;
+  /** A worker's private loopback RTMP listener, where the other workers pull its streams. */
+  private privateRtmp: RtmpServer | undefined;
   private hls: HlsService | undefined;
   private dvr: DvrService | undefined;
   private rtmp: RtmpServer | undefined;
@@ -135,6 +149,19 @@ export class Server implements ServerContext {
     this.log = new Log(this.sink, "srs-main");
     this.lifecycle = new Lifecycle(this.log);
     this.lifecycle.register(this.clients);
+    const w = opts.worker;
+    this.workerLink = w ? new WorkerLink(this, w.env, w.channel) : undefined;
+    const link = this.workerLink;
+    this.workers = link
+      ? {
+        isInternal: (c) => link.isInternal(c),
+        claim: async (key) => {
+          const r = await link.claim(key);
+          if (r.ok) await this.edge?.yieldPull(key);
+          return r;
+        },
+      }
+      : undefined;
     this.access = new Gate(this);
     this.originCluster = new OriginCluster(this);
     this.serverId = config.serverId() || persistedServerId(this.log);
@@ -174,7 +201,8 @@ export class Server implements ServerContext {
     const c = this.config;
     this.log.trace(`srs-ts/${VERSION} starting, pid=${process.pid}, config=${this.opts.configName}`);
     for (const u of unimplementedDirectives(c)) this.log.warn(u.text);
-    this.writePidFile(c.pidFile());
+    // With workers the primary keeps the pid file.
+    if (!this.workerLink) this.writePidFile(c.pidFile());
     try {
       this.hls = startHls(this);
       this.wireHlsHooks(this.hls);
@@ -182,7 +210,7 @@ export class Server implements ServerContext {
       // Forwards push over RTMP: the composition root hands the forward service our RTMP client.
       this.forward = startForward(this, (url, o) => RtmpClient.connect(url, o));
       // The edge pulls over RTMP or HTTP-FLV, relays publishers and probes origins with our clients.
-      this.edge = startEdge(this, edgeConnectors());
+      this.edge = startEdge(this, edgeConnectors(), this.workerLink ? { workers: this.workerLink } : undefined);
       const bridges = new AudioBridgeService({
         log: this.log,
         listen: (l) => this.hubs.listen(l),
@@ -192,10 +220,27 @@ export class Server implements ServerContext {
       this.lifecycle.register({ name: "audio bridge workers", phase: "finish", close: () => bridges.stop() });
       this.rtmp = new RtmpServer(this);
       await this.rtmp.listen(c.listen());
+      if (this.workerLink) {
+        // The other workers pull this worker's streams here (loopback, its own port: no SO_REUSEPORT).
+        this.privateRtmp = new RtmpServer(this);
+        await this.privateRtmp.listen(["127.0.0.1:0"]);
+        // And answer the API for this worker alone here (the shared API port merges every worker's answers).
+        const privateApp = new Hono();
+        mountApi(privateApp, this);
+        const privateApi = await serveHttp({ hostname: "127.0.0.1", port: 0, fetch: (req, info) => privateApp.fetch(req, info) });
+        this.lifecycle.register({ name: "worker private api", phase: "accept", close: () => privateApi.close() });
+        const link = this.workerLink;
+        const edge = this.edge;
+        link.start({ rtmp: this.privateRtmp.ports[0] ?? 0, api: privateApi.port }, () => edge.ownersChanged());
+        this.lifecycle.register({ name: "worker link", phase: "finish", close: () => link.stop() });
+        this.log.trace(`worker ${link.id}/${link.env.count}: pid=${process.pid}, private rtmp port ${this.privateRtmp.ports[0]}`);
+      }
       // The composition root mounts every service's HTTP routes: the API and WebRTC signalling on http_api,
       // HLS and the live streams on http_server (protocols never import each other).
       this.http = new HttpServers(this, {
-        api: [(app) => mountApi(app, this), (app) => mountRtc(app, this, () => (this.rtc?.running ? this.rtc : undefined))],
+        api: [(app) => {
+          if (this.workerLink) mountWorkersApi(app, this.workerLink);
+        }, (app) => mountApi(app, this), (app) => mountRtc(app, this, () => (this.rtc?.running ? this.rtc : undefined))],
         http: [(app) => mountHls(app, this, () => this.hls), (app) => mountLive(app, this)],
       });
       await this.http.start();

@@ -15,6 +15,8 @@ import { type BlockSpec, isInt, isNumber, isValidEndpoint, ROOT_SPEC } from "./s
 
 export const MIN_CHUNK_SIZE = 128;
 export const MAX_CHUNK_SIZE = 65536;
+/** The most `workers` a config may ask for (srs-ts directive). */
+export const MAX_WORKERS = 64;
 
 function at(d: Directive, reason: string): ConfigError {
   return new ConfigError(reason, { file: d.file, line: d.line, directive: d.name });
@@ -144,6 +146,8 @@ export function checkSemantics(cfg: SrsConfig): void {
   }
 
   if (cfg.asprocess() && cfg.daemon()) fail("daemon conflicts with asprocess", find("asprocess"));
+  const w = cfg.workers();
+  if (w < 1 || w > MAX_WORKERS) fail(`workers=${cfg.workersValue()} should be auto or in [1, ${MAX_WORKERS}]`, find("workers"));
   if (cfg.maxConnections() <= 0) fail(`max_connections=${cfg.maxConnections()} is invalid`, find("max_connections"));
 
   const full = find("is_full");

@@ -12,6 +12,7 @@
  * (`...Ms` = milliseconds, otherwise seconds as in `hls_fragment`), so values compare directly to the docs.
  */
 import process from "node:process";
+import os from "node:os";
 import { type HeartbeatConfig, heartbeatOf, type StreamCasterConfig, streamCastersOf } from "./cluster.ts";
 import { type Env, Scope } from "./env.ts";
 import { type HttpApiConfig, httpApiOf, type HttpServerConfig, httpServerOf } from "./http-servers.ts";
@@ -45,6 +46,12 @@ export type { RtcConfig, RtcServerConfig } from "./rtc.ts";
 export type { SrtServerConfig, SrtVhostConfig } from "./srt.ts";
 
 export const DEFAULT_VHOST = "__defaultVhost__";
+
+/** The number of cores this process may use. */
+function availableCores(): number {
+  const n = (os as { availableParallelism?: () => number }).availableParallelism?.() ?? os.cpus().length;
+  return n > 0 ? n : 1;
+}
 
 export class SrsConfig {
   readonly root: Directive;
@@ -112,6 +119,21 @@ export class SrsConfig {
   /** Prefer true, default on (env-only: off). */
   daemon(): boolean {
     return this.g.boolNotOff("daemon", true);
+  }
+
+  /**
+   * srs-ts's `workers N;` (SRS has no such directive): how many processes serve the same ports (default 1, the
+   * plain single process; `auto` = the number of cores). Env SRS_WORKERS. 0 when the value is no count.
+   */
+  workers(): number {
+    const v = this.workersValue().trim().toLowerCase();
+    if (v === "auto") return Math.max(1, availableCores());
+    return /^\d+$/.test(v) ? Number(v) : 0;
+  }
+
+  /** `workers` as written (file or SRS_WORKERS), for messages. */
+  workersValue(): string {
+    return this.g.str("workers", "1");
   }
 
   workDir(): string {

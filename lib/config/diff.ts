@@ -44,6 +44,7 @@ const GLOBAL: { name: string; directives: string[]; value: (c: SrsConfig) => unk
   { name: "utc_time", directives: ["utc_time"], value: (c) => c.utcTime() },
   { name: "pid", directives: ["pid"], value: (c) => c.pidFile() },
   { name: "daemon", directives: ["daemon"], value: (c) => c.daemon() },
+  { name: "workers", directives: ["workers"], value: (c) => c.workers() },
   { name: "work_dir", directives: ["work_dir"], value: (c) => c.workDir() },
   { name: "server_id", directives: ["server_id"], value: (c) => c.serverId() ?? "" },
   { name: "asprocess", directives: ["asprocess"], value: (c) => c.asprocess() },

@@ -112,7 +112,7 @@ export const ROOT_SPEC: BlockSpec = block({
     "str",
     "pid ff_log_dir ff_log_level srs_log_tank srs_log_level srs_log_level_v2 srs_log_file daemon utc_time work_dir " +
       "asprocess server_id force_grace_quit empty_ip_ok disable_daemon_for_docker inotify_auto_reload " +
-      "auto_reload_for_docker in_docker query_latest_version is_full",
+      "auto_reload_for_docker in_docker query_latest_version is_full workers",
   ),
   ...leaves("int", "max_connections pithy_print_ms grace_start_wait grace_final_wait first_wait_for_qlv"),
   tcmalloc_release_rate: "num",

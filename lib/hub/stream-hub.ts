@@ -38,6 +38,17 @@ export interface HubOptions {
 
 export class PublishError extends Error {}
 
+/**
+ * The publisher type of a stream one worker pulls from the worker that owns it (srs-ts's `workers N;`): a copy
+ * for this worker's players only. HLS, DVR and forward run once per stream, in the owner: they skip copies.
+ */
+export const WORKER_PULL_TYPE = "worker-pull";
+
+/** Whether the hub is a worker's copy of a stream published on another worker. */
+export function isWorkerCopy(hub: { publisher?: { type: string } }): boolean {
+  return hub.publisher?.type === WORKER_PULL_TYPE;
+}
+
 /** Server-side listeners of stream lifecycles (HLS/DVR/forward start per stream, stats, hooks). */
 export interface HubLifecycle {
   onPublish(hub: StreamHub): void;

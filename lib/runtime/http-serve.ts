@@ -2,6 +2,7 @@
  * The one place that starts an HTTP(S) server, per runtime: Bun.serve under Bun, Deno.serve under Deno,
  * node:http (with @hono/node-server) elsewhere. Everything above it speaks web-standard Request/Response (hono's `fetch`).
  */
+import { reusePort } from "./worker-env.ts";
 import { createServer as createHttpServer } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 
@@ -42,6 +43,7 @@ interface BunLike {
     hostname: string;
     port: number;
     ipv6Only?: boolean;
+    reusePort?: boolean;
     idleTimeout?: number;
     tls?: { key: string; cert: string };
     fetch(req: Request, server: BunServer): Response | Promise<Response>;
@@ -50,7 +52,7 @@ interface BunLike {
 }
 interface DenoLike {
   serve(
-    o: { hostname: string; port: number; key?: string; cert?: string; onListen?: (a: { port: number }) => void },
+    o: { hostname: string; port: number; reusePort?: boolean; key?: string; cert?: string; onListen?: (a: { port: number }) => void },
     h: (req: Request, info: { remoteAddr: { hostname: string; port: number } }) => Response | Promise<Response>,
   ): { finished: Promise<void>; shutdown(): Promise<void>; addr: { port: number } };
 }
@@ -62,6 +64,7 @@ export async function serveHttp(opts: ServeOptions): Promise<HttpListener> {
       hostname: opts.hostname,
       port: opts.port,
       ipv6Only: opts.ipv6Only === true,
+      reusePort: reusePort(),
       idleTimeout: 0, // live streams stay open for hours
       tls: opts.tls,
       fetch(req, srv) {
@@ -84,6 +87,7 @@ export async function serveHttp(opts: ServeOptions): Promise<HttpListener> {
       {
         hostname: opts.hostname,
         port: opts.port,
+        reusePort: reusePort(),
         key: opts.tls?.key,
         cert: opts.tls?.cert,
         onListen: (a) => {
@@ -123,7 +127,7 @@ export async function serveNode(opts: ServeOptions): Promise<HttpListener> {
   const server = opts.tls ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert }, handler) : createHttpServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen({ port: opts.port, host: opts.hostname, ipv6Only: opts.ipv6Only === true }, () => resolve());
+    server.listen({ port: opts.port, host: opts.hostname, ipv6Only: opts.ipv6Only === true, reusePort: reusePort() }, () => resolve());
   });
   const addr = server.address();
   return {

@@ -7,6 +7,8 @@
  *
  * `edge` is for clients of an edge vhost (lib/services/cluster/edge.ts authorize): refused when the vhost has no
  * origin; with token_traverse, an origin is asked with the client's query and its refusal refuses the client.
+ * With workers, a publisher is refused when another worker publishes the stream (after refer, before the edge and the
+ * hooks); another worker's pull passes without a check or a hook.
  *   unpublish/stop/close: on_unpublish / on_stop / on_close, logged and ignored on failure
  *
  * on_connect is sent when the client names its stream (publish/play), so its payload carries `stream` and
@@ -36,7 +38,20 @@ import {
 import { checkRefer, checkSecurity } from "./security/index.ts";
 
 /** What the gate needs of the server: the vhost's security/refer/hooks, stream ids and holds, stats, the log. */
-export type GatePorts = HookPorts & Pick<ServerView, "lifecycle"> & { readonly stats: Stats; readonly edge?: EdgeGatePort };
+export type GatePorts = HookPorts & Pick<ServerView, "lifecycle"> & {
+  readonly stats: Stats;
+  readonly edge?: EdgeGatePort;
+  readonly workers?: WorkersGatePort;
+};
+
+/**
+ * srs-ts's workers (lib/services/workers/link.ts): another worker's pull is an internal client (no security, no
+ * hooks: its players had theirs on their worker), and a publisher needs the stream granted to this worker.
+ */
+export interface WorkersGatePort {
+  isInternal(c: ClientInfo): boolean;
+  claim(key: StreamKey): Promise<AccessResult>;
+}
 
 /** What the gate asks of the edge: its verdict on a client of an edge vhost (undefined for other vhosts). */
 export interface EdgeGatePort {
@@ -81,12 +96,17 @@ export class Gate implements AccessControl {
   }
 
   private async streamGate(c: ClientInfo, key: StreamKey, method: "publish" | "play"): Promise<AccessResult> {
+    if (method === "play" && this.ctx.workers?.isInternal(c)) return ALLOWED;
     this.ctx.stats.noteClient(c);
     const vhost = this.ctx.config.vhost(key.vhost);
     const sec = checkSecurity(vhost?.security, method, c.ip);
     if (!sec.ok) return this.refuse(c, sec.reason);
     const ref = checkRefer(vhost?.refer, method, c.pageUrl ?? "");
     if (!ref.ok) return this.refuse(c, ref.reason);
+    if (method === "publish" && this.ctx.workers) {
+      const w = await this.ctx.workers.claim(key);
+      if (!w.ok) return this.refuse(c, w.reason);
+    }
     if (vhost?.cluster.isEdge && this.ctx.edge) {
       const e = await this.ctx.edge.authorize(c, key, method);
       if (e && !e.ok) return this.refuse(c, e.reason);
@@ -152,6 +172,7 @@ export class Gate implements AccessControl {
   }
 
   onStop(c: ClientInfo, key: StreamKey): void {
+    if (this.ctx.workers?.isInternal(c)) return;
     const h = this.hooks(key.vhost);
     if (!h || !h.onStop.length) return;
     this.notify(c, "on_stop", h.onStop, streamPayload(this.ctx, "on_stop", c, key, this.ctx.hubs.find(key)?.id));

@@ -24,7 +24,7 @@
 import { mkdir, open, rename, rm, writeFile, type FileHandle } from "node:fs/promises";
 import { dirname, join, posix, relative, sep } from "node:path";
 import type { HlsConfig } from "../../config/config.ts";
-import type { HubSubscriber, StreamHub } from "../../hub/stream-hub.ts";
+import { type HubSubscriber, isWorkerCopy, type StreamHub } from "../../hub/stream-hub.ts";
 import type { Log } from "../../log/logger.ts";
 import type { MediaPacket, StreamKey } from "../../media/packet.ts";
 import type { SrsConfig } from "../../config/index.ts";
@@ -519,6 +519,7 @@ export class HlsService {
   }
 
   private onPublish(hub: StreamHub): void {
+    if (isWorkerCopy(hub)) return; // the owner worker runs it
     const cfg = this.ctx.config.vhost(hub.key.vhost)?.hls;
     if (!cfg?.enabled) return;
     let s = this.streams.get(hub.name);

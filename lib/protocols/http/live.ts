@@ -69,7 +69,8 @@ export interface HttpClusterLocator {
 
 /** What HTTP live streaming asks of an edge. */
 export interface LiveEdgePort {
-  isEdge(vhost: string): boolean;
+  /** Whether a player of `key`, not live here, waits for a pull (an edge vhost, a stream another worker owns). */
+  canPull(key: StreamKey): boolean;
   /** Wants the stream and waits until it is live; the lease keeps it wanted until the player plays. */
   awaitLive(key: StreamKey, signal?: AbortSignal): Promise<Lease | undefined>;
 }
@@ -396,7 +397,7 @@ async function serveLive(
   if (!vhost) return text(404, "Not Found");
   const what = `${m.key.app}/${m.key.stream}.${m.format}`;
   let hub = ctx.hubs.find(m.key);
-  const pull = (!hub || !hub.active) && req.method !== "HEAD" && ctx.edge?.isEdge(m.vhost) === true;
+  const pull = (!hub || !hub.active) && req.method !== "HEAD" && ctx.edge?.canPull(m.key) === true;
   // SRS 7: no publisher, no stream handler: 404 before any hook (see the header comment). An edge pulls it; an
   // origin of an origin cluster sends the player to the coworker that holds it.
   if (!pull && (!hub || !hub.active)) {

@@ -24,6 +24,7 @@ import type { RTCCertificate } from "werift";
 import type { StreamHub } from "../../hub/stream-hub.ts";
 import type { StreamKey } from "../../media/packet.ts";
 import { formatEndpoint, ipv6OnlyFor, parseEndpoints } from "../../net/endpoint.ts";
+import { workerPortOffset } from "../../runtime/worker-env.ts";
 import type { SrsConfig } from "../../config/index.ts";
 import type { Lifecycle } from "../../lifecycle.ts";
 import { HandshakeGate } from "./admission.ts";
@@ -122,7 +123,10 @@ export class RtcService implements RtcServiceView {
     // The UDP port is always bound, as SRS (protocol only chooses the candidates advertised).
     const at: string[] = [];
     const bind = async (kind: "udp" | "tcp", listens: string[]) => {
-      const eps = parseEndpoints(listens);
+      // srs-ts's workers: each worker has its own port (rtc_server.listen + worker id - 1), advertised in its
+      // candidates, so the peer's packets come to the worker that answered the offer.
+      const offset = workerPortOffset();
+      const eps = parseEndpoints(listens).map((e) => (offset && e.port > 0 ? { ...e, port: e.port + offset } : e));
       for (const ep of eps) {
         try {
           const port = kind === "udp"

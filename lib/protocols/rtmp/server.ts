@@ -4,6 +4,7 @@
  * accepting on the ones that are gone; the listeners of unchanged addresses, and every connected session, are left
  * alone (SRS: on_reload_listen).
  */
+import { reusePort } from "../../runtime/worker-env.ts";
 import { createServer, type Server as NetServer, type Socket } from "node:net";
 import { type Endpoint, formatEndpoint, ipv6OnlyFor, parseEndpoint, parseEndpoints } from "../../net/endpoint.ts";
 import type { ClientRegistry } from "../../clients.ts";
@@ -51,7 +52,7 @@ export class RtmpServer {
         const why = e.code === "EADDRINUSE" ? "address already in use" : e.message;
         reject(new Error(`listen rtmp tcp://${formatEndpoint(ep)}: ${why}`));
       });
-      server.listen({ port: ep.port, host: ep.host, ipv6Only: ipv6OnlyFor(ep, all) }, () => resolve());
+      server.listen({ port: ep.port, host: ep.host, ipv6Only: ipv6OnlyFor(ep, all), reusePort: reusePort() && ep.port !== 0 }, () => resolve());
     });
     server.on("error", (e) => this.ctx.log.error(`rtmp listener ${formatEndpoint(ep)}`, e));
     const addr = server.address();

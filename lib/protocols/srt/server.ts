@@ -37,7 +37,8 @@
  * (≤ maxPendingAccepts), a small cache of recent rejections, per-IP handshake reply rate, max connections,
  * receive/send buffers in packets.
  */
-import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
+import { createSocket, type RemoteInfo, type Socket, type SocketOptions } from "node:dgram";
+import { reusePort } from "../../runtime/worker-env.ts";
 import { randomInt } from "node:crypto";
 import { Log, LogSink } from "../../log/logger.ts";
 import { validPassphrase } from "./crypto.ts";
@@ -345,7 +346,14 @@ export class SrtServer {
 
   async listen(): Promise<{ host: string; port: number }> {
     if (this.sock) throw new Error("srt: already listening");
-    const sock = createSocket({ type: this.o.host.includes(":") ? "udp6" : "udp4", ipv6Only: this.o.ipv6Only === true });
+    // SO_REUSEPORT in a worker (srs-ts's workers): the kernel hashes each peer's address to one worker's socket,
+    // so a session stays with the worker that took its first packet (the Node typings lack the option).
+    const options: SocketOptions & { reusePort?: boolean } = {
+      type: this.o.host.includes(":") ? "udp6" : "udp4",
+      ipv6Only: this.o.ipv6Only === true,
+      reusePort: reusePort(),
+    };
+    const sock = createSocket(options);
     this.sock = sock;
     await new Promise<void>((resolve, reject) => {
       sock.once("error", reject);

@@ -15,6 +15,7 @@
 import { CORS_HEADERS } from "../../net/cors.ts";
 import type { Context, Hono } from "hono";
 import { Hono as HonoApp } from "hono";
+import type { ClientInfo } from "../../clients.ts";
 import { existsSync, readFileSync } from "node:fs";
 import { formatEndpoint, parseEndpoint, parseEndpoints } from "../../net/endpoint.ts";
 import { getAssetText } from "../../runtime/assets.ts";
@@ -75,7 +76,10 @@ function canReload(x: unknown): x is Reloadable {
 }
 
 /** What the HTTP API reads of the server: everything the exporter reads (stats, forwards, the view). */
-export type ApiPorts = ExporterPorts & Pick<ShapesPorts, "edge">;
+export type ApiPorts = ExporterPorts & Pick<ShapesPorts, "edge"> & {
+  /** srs-ts's workers: another worker's pull is no client of the server (left out of lists and counts). */
+  readonly workers?: { isInternal(c: ClientInfo): boolean };
+};
 
 /** True when the API shares the HTTP server's listener (then "/" and other paths belong to the HTTP server). */
 function sharesHttpServer(ctx: ApiPorts): boolean {
@@ -312,7 +316,7 @@ export class Api {
         conn_sys_et: conn.et,
         conn_sys_tw: conn.tw,
         conn_sys_udp: conn.udp,
-        conn_srs: this.ctx.clients.size,
+        conn_srs: this.ctx.clients.size - (this.ctx.workers ? this.ctx.clients.all().filter((c) => this.ctx.workers!.isInternal(c)).length : 0),
       },
     };
   }
@@ -394,7 +398,7 @@ export class Api {
     }
     if (method !== "GET") return this.text(req, 405, "Method Not Allowed");
     const [start, count] = this.page(url);
-    const all = this.ctx.clients.all().filter((c) => c.stream && c.stream.stream);
+    const all = this.ctx.clients.all().filter((c) => c.stream && c.stream.stream && !this.ctx.workers?.isInternal(c));
     return this.json(req, { ...this.base(), clients: all.slice(start, start + count).map((c) => clientJson(this.ctx, stats, c)) });
   }
 

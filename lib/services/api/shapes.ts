@@ -4,7 +4,7 @@
  * 30 s averages of stats.ts, `video`/`audio` are null until the stream has the codec's sequence header.
  */
 import type { ClientInfo } from "../../clients.ts";
-import type { StreamHub } from "../../hub/stream-hub.ts";
+import { isWorkerCopy, type StreamHub } from "../../hub/stream-hub.ts";
 import { parseAudioSpecificConfig } from "../../media/aac.ts";
 import { parseAvcConfig, parseAvcSps } from "../../media/avc.ts";
 import { parseHevcConfig, parseHevcSps } from "../../media/hevc.ts";
@@ -119,6 +119,8 @@ const FLV_RATES = [5512, 11025, 22050, 44100];
 export type ShapesPorts = Pick<ServerView, "config" | "hubs" | "clients"> & {
   /** The edge: a stream's upstream (`edge` in the stream's JSON), when it has one. */
   readonly edge?: { describe(hub: StreamHub): Record<string, unknown> | undefined };
+  /** srs-ts's workers: another worker's pull is no client of the server. */
+  readonly workers?: { isInternal(c: ClientInfo): boolean };
 };
 
 /** From the AAC AudioSpecificConfig, or (MP3, Opus, …: no config) from the first audio frame the hub holds. */
@@ -234,8 +236,9 @@ export function vhostNames(ctx: ShapesPorts): string[] {
 export function vhostJson(ctx: ShapesPorts, stats: Stats, name: string): Record<string, unknown> {
   const cfg = ctx.config.vhost(name);
   const t = stats.vhostTotals(name);
-  const clients = ctx.clients.all().filter((c) => c.stream?.vhost === name && c.stream.stream).length;
-  const streams = ctx.hubs.all().filter((h) => h.key.vhost === name).length;
+  const clients = ctx.clients.all().filter((c) => c.stream?.vhost === name && c.stream.stream && !ctx.workers?.isInternal(c)).length;
+  // A worker's copy of a stream another worker publishes is counted there (srs-ts's workers).
+  const streams = ctx.hubs.all().filter((h) => h.key.vhost === name && !isWorkerCopy(h)).length;
   const hlsOn = cfg?.hls.enabled ?? false;
   const hls: Record<string, unknown> = { enabled: hlsOn };
   if (hlsOn) hls.fragment = cfg!.hls.fragment;

@@ -36,6 +36,8 @@ export interface IngesterPorts {
   connectors: { rtmp: PullConnector; flv: PullConnector };
   /** The edge's identity for debug_srs_upnode. */
   upnode: { serverId: string; version: string };
+  /** The client type it publishes as on the local hub (EDGE_INGEST_TYPE; a worker's pull: WORKER_PULL_TYPE). */
+  type?: string;
 }
 
 export interface IngesterOptions {
@@ -264,7 +266,7 @@ export class EdgeIngester {
       try {
         this.lease = this.ports.hubs.publish(this.key, {
           clientId: this.id,
-          type: EDGE_INGEST_TYPE,
+          type: this.ports.type ?? EDGE_INGEST_TYPE,
           ip: this.origin,
           kick: (r) => void this.stop(r),
         });

@@ -16,7 +16,7 @@
 import type { ClientInfo } from "../../clients.ts";
 import type { ClusterConfig } from "../../config/index.ts";
 import type { Lease } from "../../hub/lease.ts";
-import type { StreamHub } from "../../hub/stream-hub.ts";
+import { type StreamHub, WORKER_PULL_TYPE } from "../../hub/stream-hub.ts";
 import { type AccessResult, ALLOWED } from "../../access.ts";
 import type { StreamKey } from "../../media/packet.ts";
 import { streamKeyString } from "../../media/packet.ts";
@@ -37,7 +37,22 @@ export interface EdgeOptions extends IngesterOptions {
   waitMs?: number;
   /** How long an HLS playlist request keeps the stream wanted, ms (30000). */
   hlsWantMs?: number;
+  /** srs-ts's workers: streams published on another worker are pulled from it as from an origin. */
+  workers?: WorkerUpstreams;
 }
+
+/**
+ * Where a worker pulls a stream that another worker owns (lib/services/workers/link.ts): the owner's private
+ * loopback RTMP port, and the query that makes it an internal client there (no hooks, not counted twice).
+ */
+export interface WorkerUpstreams {
+  /** "127.0.0.1:port" of the worker that publishes `key`, when that is another worker. */
+  origin(key: StreamKey): string | undefined;
+  readonly param: string;
+}
+
+/** How fast a worker's pull retries while the owner is away (a local socket: no need to back off long). */
+const WORKER_PULL_OPTIONS: IngesterOptions = { connectTimeoutMs: 2000, recvTimeoutMs: 5000, minBackoffMs: 300, maxBackoffMs: 1000 };
 
 const isPublish = (type: string) => type.endsWith("-publish");
 
@@ -56,6 +71,8 @@ export class EdgeService {
   private ingesters = new Map<string, EdgeIngester>();
   private lingers = new Map<string, ReturnType<typeof setTimeout>>();
   private relays = new Map<StreamHub, Forwarder>();
+  /** The pulls from another worker (srs-ts's workers), as opposed to an edge vhost's pulls from its origins. */
+  private workerPulls = new WeakSet<EdgeIngester>();
   /** HLS viewers' demand, by stream: a lease released 30 s after the last playlist request. */
   private hlsWants = new Map<string, { lease: Lease; timer: ReturnType<typeof setTimeout> }>();
   private stopping = false;
@@ -70,6 +87,57 @@ export class EdgeService {
   /** Whether `vhost` is an edge (its players wait for a pull instead of "not found"). */
   isEdge(vhost: string): boolean {
     return this.cluster(vhost) !== undefined;
+  }
+
+  /** Whether a player of `key`, not live here, waits for a pull: an edge vhost, or a stream another worker owns. */
+  canPull(key: StreamKey): boolean {
+    return this.isEdge(key.vhost) || this.opts.workers?.origin(key) !== undefined;
+  }
+
+  /** The upstream settings of a pull of `key`: the edge vhost's cluster, else the owner worker as the origin. */
+  private pullConfig(key: StreamKey): ClusterConfig | undefined {
+    const edge = this.cluster(key.vhost);
+    if (edge || !this.opts.workers) return edge;
+    const owner = this.opts.workers.origin(key);
+    return {
+      mode: "remote",
+      isEdge: true,
+      origin: owner ? [owner] : [],
+      tokenTraverse: false,
+      vhost: "",
+      debugSrsUpnode: false,
+      originCluster: false,
+      coworkers: [],
+      protocol: "rtmp",
+      followClient: false,
+    };
+  }
+
+  /**
+   * The owners changed (a worker's registry update): a pull whose stream nobody else publishes any more ends
+   * (its players see the unpublish, as on one process), and every stream wanted here and owned elsewhere is pulled.
+   */
+  ownersChanged(): void {
+    const workers = this.opts.workers;
+    if (this.stopping || !workers) return;
+    for (const [name, i] of this.ingesters) {
+      if (this.workerPulls.has(i) && workers.origin(i.key) === undefined) {
+        this.ingesters.delete(name);
+        void i.stop("the stream is no longer published on another worker");
+      }
+    }
+    for (const hub of this.ctx.hubs.all()) {
+      if (hub.demandCount > 0) this.onDemand(hub, true);
+    }
+  }
+
+  /** A local publisher takes `key` (this worker now owns it): its worker pull, if any, ends first. */
+  async yieldPull(key: StreamKey): Promise<void> {
+    const name = streamKeyString(key);
+    const i = this.ingesters.get(name);
+    if (!i || this.cluster(key.vhost)) return;
+    this.ingesters.delete(name);
+    await i.stop("the stream is published on this worker");
   }
 
   start(): void {
@@ -103,7 +171,9 @@ export class EdgeService {
   // Play edge
 
   private onDemand(hub: StreamHub, wanted: boolean): void {
-    if (this.stopping || !this.cluster(hub.key.vhost)) return;
+    if (this.stopping) return;
+    const edge = this.cluster(hub.key.vhost) !== undefined;
+    if (!edge && !this.opts.workers) return;
     const name = hub.name;
     if (wanted) {
       const t = this.lingers.get(name);
@@ -112,8 +182,9 @@ export class EdgeService {
         this.lingers.delete(name);
       }
       if (this.ingesters.has(name)) return;
-      if (hub.publisher && hub.publisher.type !== EDGE_INGEST_TYPE) return; // published on this edge
-      this.startPull(hub.key);
+      if (hub.publisher && hub.publisher.type !== EDGE_INGEST_TYPE && hub.publisher.type !== WORKER_PULL_TYPE) return; // published here
+      if (!edge && this.opts.workers?.origin(hub.key) === undefined) return; // nobody else publishes it
+      this.startPull(hub.key, edge);
       return;
     }
     if (!this.ingesters.has(name) || this.lingers.has(name)) return;
@@ -127,16 +198,19 @@ export class EdgeService {
     }, linger));
   }
 
-  private startPull(key: StreamKey): EdgeIngester {
+  private startPull(key: StreamKey, edge: boolean): EdgeIngester {
     const name = streamKeyString(key);
+    const workers = this.opts.workers;
     const i = new EdgeIngester(key, {
       hubs: this.ctx.hubs,
       log: this.ctx.log,
-      cluster: (v) => this.cluster(v),
-      client: () => this.firstPlayer(key),
+      cluster: edge ? (v) => this.cluster(v) : () => this.pullConfig(key),
+      client: edge || !workers ? () => this.firstPlayer(key) : () => ({ param: workers.param }),
       connectors: this.connectors,
       upnode: { serverId: this.ctx.serverId, version: VERSION },
-    }, this.opts);
+      type: edge ? EDGE_INGEST_TYPE : WORKER_PULL_TYPE,
+    }, edge ? this.opts : { ...this.opts, ...WORKER_PULL_OPTIONS });
+    if (!edge) this.workerPulls.add(i);
     this.ingesters.set(name, i);
     void i.start().then(() => {
       if (this.ingesters.get(name) === i) this.ingesters.delete(name);
@@ -163,7 +237,7 @@ export class EdgeService {
    * failed (timeout, client gone, no edge).
    */
   async awaitLive(key: StreamKey, signal?: AbortSignal): Promise<Lease | undefined> {
-    if (!this.cluster(key.vhost) || this.stopping) return undefined;
+    if (!this.canPull(key) || this.stopping) return undefined;
     const want = this.ctx.hubs.demand(key);
     const end = Date.now() + (this.opts.waitMs ?? 10000);
     while (Date.now() < end && !signal?.aborted) {

@@ -20,7 +20,7 @@
 import type { ClientInfo } from "../../clients.ts";
 import type { DvrConfig } from "../../config/config.ts";
 import type { Lease } from "../../hub/lease.ts";
-import type { HubSubscriber, StreamHub } from "../../hub/stream-hub.ts";
+import { type HubSubscriber, isWorkerCopy, type StreamHub } from "../../hub/stream-hub.ts";
 import type { Log } from "../../log/logger.ts";
 import { flvPlayersDecode } from "../../media/flv-codec.ts";
 import type { MediaPacket } from "../../media/packet.ts";
@@ -288,6 +288,7 @@ export class DvrService {
   }
 
   private onPublish(hub: StreamHub): void {
+    if (isWorkerCopy(hub)) return; // the owner worker runs it
     const cfg = this.ctx.config.vhost(hub.key.vhost)?.dvr;
     if (!cfg?.enabled || !dvrApplies(cfg.apply, hub.key)) return;
     this.streams.get(hub.name)?.stop();

@@ -16,6 +16,8 @@ import { formatEndpoint, parseEndpoint } from "../../net/endpoint.ts";
 import { type HttpListener, serveHttp } from "../../runtime/http-serve.ts";
 import { acceptPart } from "../../lifecycle.ts";
 import type { ServerView } from "../server-view.ts";
+import type { ClientInfo } from "../../clients.ts";
+import { isWorkerCopy } from "../../hub/stream-hub.ts";
 import type { ForwardService } from "../forward/service.ts";
 import type { EdgeUpstreamStat } from "../cluster/edge.ts";
 import type { Stats } from "../stats.ts";
@@ -60,6 +62,10 @@ export type ExporterPorts = ServerView & {
   readonly forward?: ForwardService;
   /** The edge's upstreams (lib/services/cluster/edge.ts), when the server has edge vhosts. */
   readonly edge?: { upstreams(): EdgeUpstreamStat[] };
+  /** srs-ts's workers: another worker's pull is no client of the server. */
+  readonly workers?: { isInternal(c: ClientInfo): boolean };
+  /** srs-ts's workers: every worker's /metrics merged (the exporter port is shared; whichever worker answers). */
+  readonly workerLink?: { mergedMetrics(): Promise<string | undefined> };
 };
 
 /** The /metrics text. */
@@ -88,8 +94,11 @@ export function renderMetrics(ctx: ExporterPorts): string {
   family(out, "srs_send_bytes_total", "counter", "SRS total sent bytes.", [`srs_send_bytes_total ${stats.server.send}`]);
   family(out, "srs_receive_bytes_total", "counter", "SRS total received bytes.", [`srs_receive_bytes_total ${stats.server.recv}`]);
   const hubs = ctx.hubs.all();
-  family(out, "srs_streams", "gauge", "The number of SRS concurrent streams.", [`srs_streams ${hubs.filter((h) => h.active).length}`]);
-  family(out, "srs_clients", "gauge", "The number of SRS concurrent clients.", [`srs_clients ${ctx.clients.size}`]);
+  // A worker's copy of another worker's stream, and the pull feeding it, are counted on the owner.
+  const streams = hubs.filter((h) => h.active && !isWorkerCopy(h)).length;
+  const internal = ctx.workers ? ctx.clients.all().filter((c) => ctx.workers!.isInternal(c)).length : 0;
+  family(out, "srs_streams", "gauge", "The number of SRS concurrent streams.", [`srs_streams ${streams}`]);
+  family(out, "srs_clients", "gauge", "The number of SRS concurrent clients.", [`srs_clients ${ctx.clients.size - internal}`]);
   family(out, "srs_clients_total", "counter", "The total counts of SRS clients.", [`srs_clients_total ${stats.clientsTotal}`]);
   family(out, "srs_clients_errs_total", "counter", "The total errors of SRS clients.", [`srs_clients_errs_total ${stats.clientsErrs}`]);
 
@@ -138,7 +147,7 @@ export async function startExporter(ctx: ExporterPorts): Promise<HttpListener | 
     const l = await serveHttp({
       hostname: ep.host,
       port: ep.port,
-      fetch: (req) => {
+      fetch: async (req) => {
         let path = "/";
         try {
           path = new URL(req.url).pathname;
@@ -147,6 +156,8 @@ export async function startExporter(ctx: ExporterPorts): Promise<HttpListener | 
         }
         if (path !== "/metrics") return new Response("Not Found", { status: 404, headers });
         try {
+          const merged = await ctx.workerLink?.mergedMetrics();
+          if (merged !== undefined) return new Response(merged, { headers: { ...headers, "Content-Type": "text/plain; charset=utf-8" } });
           return new Response(renderMetrics(ctx), { headers: { ...headers, "Content-Type": "text/plain; charset=utf-8" } });
         } catch (e) {
           ctx.log.error(`exporter: render failed`, e);

@@ -7,7 +7,7 @@
  * Differences from SRS: a failing backend call is logged and the stream is published without backend
  * forwards (SRS refuses the publish); `destination` takes host[:port] entries only.
  */
-import type { StreamHub } from "../../hub/stream-hub.ts";
+import { isWorkerCopy, type StreamHub } from "../../hub/stream-hub.ts";
 import type { ServerView } from "../server-view.ts";
 import { hookOnForward } from "../hooks/forward.ts";
 import { Forwarder, type UpstreamConnector } from "./forwarder.ts";
@@ -51,6 +51,7 @@ export class ForwardService {
   }
 
   private onPublish(hub: StreamHub): void {
+    if (isWorkerCopy(hub)) return; // the owner worker runs it
     const cfg = this.ctx.config.vhost(hub.key.vhost)?.forward;
     if (!cfg?.enabled) return;
     const publisher = hub.publisher;

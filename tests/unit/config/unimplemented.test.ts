@@ -114,7 +114,7 @@ describe("unimplemented directives", () => {
  */
 const READ = `
     heartbeat.enabled heartbeat.interval heartbeat.url heartbeat.device_id heartbeat.summaries heartbeat.ports
-    listen chunk_size pid srs_log_tank srs_log_level srs_log_level_v2 srs_log_file daemon utc_time work_dir
+    listen chunk_size pid srs_log_tank srs_log_level srs_log_level_v2 srs_log_file daemon workers utc_time work_dir
     server_id force_grace_quit max_connections grace_start_wait grace_final_wait http_api.enabled
     http_api.crossdomain http_api.listen http_api.raw_api.enabled http_api.raw_api.allow_reload
     http_api.auth.enabled http_api.auth.username http_api.auth.password http_api.https.enabled http_api.https.key
