@@ -53,8 +53,6 @@ interface Relay {
 }
 
 export class SrtProxy {
-  private sock: Socket | undefined;
-  port = 0;
   private relays = new Map<string, Relay>();
   private jar = new CookieJar();
   private udp: UdpListener | undefined;
@@ -64,8 +62,11 @@ export class SrtProxy {
 
   async listen(value: string): Promise<void> {
     this.udp = await listenUdp(value, "SRT", this.log, (d, r) => this.onDatagram(d, r), () => this.expire());
-    this.sock = this.udp.sock;
-    this.port = this.udp.port;
+  }
+
+  /** The UDP port listened on (0 before listen()). */
+  get port(): number {
+    return this.udp?.port ?? 0;
   }
 
   close(): void {
@@ -100,7 +101,7 @@ export class SrtProxy {
       if (!relay && this.relays.size >= MAX_RELAYS) return;
       const cookie = this.jar.make(from.address, from.port);
       this.relays.set(key, { key, client: from, induction: new Uint8Array(d), cookie, state: "induced", last: Date.now() });
-      this.sock?.send(this.inductionAnswer(hs, cookie, from), from.port, from.address);
+      this.udp?.sock.send(this.inductionAnswer(hs, cookie, from), from.port, from.address);
       return;
     }
     if (hs.type === HS_CONCLUSION && relay?.state === "induced" && hs.cookie === relay.cookie) {
@@ -163,9 +164,9 @@ export class SrtProxy {
     writeU32(answer, COOKIE_AT, relay.cookie);
     sock.on("message", (m) => {
       relay.last = Date.now();
-      this.sock?.send(m, relay.client.port, relay.client.address);
+      this.udp?.sock.send(m, relay.client.port, relay.client.address);
     });
-    this.sock?.send(answer, relay.client.port, relay.client.address);
+    this.udp?.sock.send(answer, relay.client.port, relay.client.address);
     if (type !== HS_CONCLUSION) throw new Error(`${streamUrl}: origin ${b.ip}:${port} rejected (handshake type ${type})`);
     relay.state = "relaying";
     this.log.trace(`proxy: SRT ${id.mode} ${streamUrl} ${relay.key} <-> origin ${b.ip}:${port} (${describeBackend(b)})`);
