@@ -12,7 +12,8 @@ import type { Log } from "../log/logger.ts";
 import { ATTR_USERNAME, parseStun, stunAttr } from "../protocols/rtc/stun.ts";
 import { describeBackend, firstPort } from "./backend.ts";
 import { type LoadBalancer, NoBackendError } from "./lb.ts";
-import { corsHeaders, fetchOrigin, readBounded, text } from "./http.ts";
+import { formatEndpoint } from "../net/endpoint.ts";
+import { corsHeaders, fetchOrigin, originHeaders, readBounded, text } from "./http.ts";
 import { httpStreamUrl } from "./stream-url.ts";
 import { listenUdp, type UdpListener } from "./udp.ts";
 
@@ -94,7 +95,8 @@ export class RtcProxy {
     }
     const api = firstPort(b.api);
     if (api < 0) return text(502, `proxy: origin ${describeBackend(b)} has no HTTP API`);
-    const target = `http://${b.ip}:${api}${url.pathname}${url.search}`;
+    const origin = formatEndpoint({ host: b.ip, port: api });
+    const target = `http://${origin}${url.pathname}${url.search}`;
     let res: Response;
     try {
       res = await fetchOrigin(target, {
@@ -106,10 +108,7 @@ export class RtcProxy {
       return text(502, `proxy: ${(e as Error).message}`);
     }
     const body = await res.text();
-    const headers = corsHeaders();
-    res.headers.forEach((v, k) => {
-      if (!["content-length", "connection", "transfer-encoding", "content-encoding"].includes(k)) headers.set(k, v);
-    });
+    const headers = originHeaders(res);
     if (req.method !== "POST" || (res.status !== 200 && res.status !== 201)) {
       return new Response(body, { status: res.status, headers });
     }
@@ -119,7 +118,7 @@ export class RtcProxy {
     const remote = iceUfrag(offer);
     if (!local || !remote) return text(502, `proxy: no ice-ufrag in the ${local ? "offer" : "origin's answer"}`);
     await this.lb.storeRtc(streamUrl, { stream_url: streamUrl, ufrag: `${local}:${remote}` });
-    this.log.trace(`proxy: WebRTC ${url.pathname} ${streamUrl} -> origin ${b.ip}:${api}, ufrag ${local}:${remote}`);
+    this.log.trace(`proxy: WebRTC ${url.pathname} ${streamUrl} -> origin ${origin}, ufrag ${local}:${remote}`);
     return new Response(answer, { status: res.status, headers });
   }
 
