@@ -10,7 +10,7 @@
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import type { Log } from "../log/logger.ts";
 import { ATTR_USERNAME, parseStun, stunAttr } from "../protocols/rtc/stun.ts";
-import { describeBackend, firstPort } from "./backend.ts";
+import { describeBackend, endpointPort, firstPort } from "./backend.ts";
 import { type LoadBalancer, NoBackendError } from "./lb.ts";
 import { formatEndpoint } from "../net/endpoint.ts";
 import { corsHeaders, fetchOrigin, originHeaders, readBounded, text } from "./http.ts";
@@ -112,7 +112,7 @@ export class RtcProxy {
     if (req.method !== "POST" || (res.status !== 200 && res.status !== 201)) {
       return new Response(body, { status: res.status, headers });
     }
-    const originPorts = (b.rtc ?? []).filter((e) => !e.startsWith("tcp://")).map((e) => firstPort([e]));
+    const originPorts = (b.rtc ?? []).filter((e) => !e.startsWith("tcp://")).map(endpointPort);
     const answer = rewriteCandidates(body, originPorts, this.port);
     const local = iceUfrag(answer);
     const remote = iceUfrag(offer);
