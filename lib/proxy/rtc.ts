@@ -9,7 +9,7 @@
  */
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import type { Log } from "../log/logger.ts";
-import { ATTR_USERNAME, parseStun, stunAttr } from "../protocols/rtc/stun.ts";
+import { parseStun, stunUsername } from "../protocols/rtc/stun.ts";
 import { describeBackend, endpointPort, firstPort } from "./backend.ts";
 import { type LoadBalancer, NoBackendError } from "./lb.ts";
 import { formatEndpoint } from "../net/endpoint.ts";
@@ -55,18 +55,21 @@ interface Relay {
 }
 
 export class RtcProxy {
-  private sock: Socket | undefined;
-  port = 0;
   private byUfrag = new Map<string, Relay>();
+  /** Relays being opened, by ufrag. */
+  private opening = new Map<string, Promise<Relay | undefined>>();
   private byAddr = new Map<string, Relay>();
   private udp: UdpListener | undefined;
 
   constructor(private lb: LoadBalancer, private log: Log) {}
 
   async listen(value: string): Promise<void> {
-    this.udp = await listenUdp(value, "WebRTC", this.log, (d, r) => void this.onDatagram(d, r), () => this.expire());
-    this.sock = this.udp.sock;
-    this.port = this.udp.port;
+    this.udp = await listenUdp(value, "WebRTC", this.log, (d, r) => this.onDatagram(d, r), () => this.expire());
+  }
+
+  /** The UDP port listened on (0 before listen()). */
+  get port(): number {
+    return this.udp?.port ?? 0;
   }
 
   close(): void {
@@ -122,19 +125,40 @@ export class RtcProxy {
     return new Response(answer, { status: res.status, headers });
   }
 
-  private async onDatagram(d: Uint8Array, from: RemoteInfo): Promise<void> {
-    const key = `${from.address}:${from.port}`;
-    let relay = this.byAddr.get(key);
-    if (!relay) {
-      const m = parseStun(d);
-      const u = m ? stunAttr(m, ATTR_USERNAME) : undefined;
-      if (!u) return;
-      const ufrag = new TextDecoder().decode(u.value);
-      relay = this.byUfrag.get(ufrag) ?? await this.open(ufrag, from);
-      if (!relay) return;
-      relay.addrs.add(key);
-      this.byAddr.set(key, relay);
+  /** A relayed datagram goes out at once; only a STUN check from an unknown address waits for attach(). */
+  private onDatagram(d: Uint8Array, from: RemoteInfo): void {
+    const relay = this.byAddr.get(`${from.address}:${from.port}`);
+    if (relay) {
+      relay.client = from;
+      relay.last = Date.now();
+      relay.toOrigin.send(d);
+      return;
     }
+    const m = parseStun(d);
+    const u = m ? stunUsername(m) : undefined;
+    if (!u) return;
+    const ufrag = `${u.local}:${u.remote}`;
+    void this.attach(ufrag, d, from).catch((e: Error) => this.log.warn(`proxy: WebRTC relay ${ufrag}: ${e.message}`));
+  }
+
+  /**
+   * Binds a new player address to the session `ufrag` (opening its relay unless one exists or is being opened:
+   * checks that come before open() finishes share it), then relays `d`.
+   */
+  private async attach(ufrag: string, d: Uint8Array, from: RemoteInfo): Promise<void> {
+    let relay = this.byUfrag.get(ufrag);
+    if (!relay) {
+      let opening = this.opening.get(ufrag);
+      if (!opening) {
+        opening = this.open(ufrag, from).finally(() => this.opening.delete(ufrag));
+        this.opening.set(ufrag, opening);
+      }
+      relay = await opening;
+    }
+    if (!relay) return;
+    const key = `${from.address}:${from.port}`;
+    relay.addrs.add(key);
+    this.byAddr.set(key, relay);
     relay.client = from;
     relay.last = Date.now();
     relay.toOrigin.send(d);
@@ -162,7 +186,7 @@ export class RtcProxy {
     const relay: Relay = { streamUrl: s.stream_url, ufrag, toOrigin, client: from, last: Date.now(), addrs: new Set() };
     toOrigin.on("message", (m) => {
       relay.last = Date.now();
-      this.sock?.send(m, relay.client.port, relay.client.address);
+      this.udp?.sock.send(m, relay.client.port, relay.client.address);
     });
     toOrigin.on("error", (e) => this.log.warn(`proxy: WebRTC relay ${ufrag}: ${e.message}`));
     await new Promise<void>((resolve) => toOrigin.connect(port, b.ip, () => resolve()));
