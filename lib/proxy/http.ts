@@ -7,6 +7,7 @@
  */
 import type { Log } from "../log/logger.ts";
 import { CORS_HEADERS } from "../net/cors.ts";
+import { formatEndpoint } from "../net/endpoint.ts";
 import { type Backend, describeBackend, firstPort } from "./backend.ts";
 import { type HlsSession, type LoadBalancer, NoBackendError } from "./lb.ts";
 import { httpStreamUrl } from "./stream-url.ts";
@@ -20,6 +21,15 @@ export function corsHeaders(): Headers {
   const h = new Headers();
   for (const [k, v] of CORS_HEADERS) h.set(k, v);
   return h;
+}
+
+/** Our CORS headers plus the origin answer's own, less the hop-by-hop and recomputed ones (DROP). */
+export function originHeaders(res: Response): Headers {
+  const headers = corsHeaders();
+  res.headers.forEach((v, k) => {
+    if (!DROP.has(k.toLowerCase())) headers.set(k, v);
+  });
+  return headers;
 }
 
 export function text(status: number, body: string): Response {
@@ -108,12 +118,9 @@ export class HttpStreamProxy {
     const q = new URLSearchParams(url.search);
     q.delete("spbhid");
     const qs = q.toString();
-    const target = `http://${b.ip.includes(":") ? `[${b.ip}]` : b.ip}:${port}${url.pathname}${qs ? "?" + qs : ""}`;
+    const target = `http://${formatEndpoint({ host: b.ip, port })}${url.pathname}${qs ? "?" + qs : ""}`;
     const res = await fetchOrigin(target, { method: req.method === "HEAD" ? "HEAD" : "GET", redirect: "manual" }, req.signal);
-    const headers = corsHeaders();
-    res.headers.forEach((v, k) => {
-      if (!DROP.has(k.toLowerCase())) headers.set(k, v);
-    });
+    const headers = originHeaders(res);
     if (!url.pathname.endsWith(".m3u8") || !hls || res.status !== 200) {
       if (res.status !== 200) this.log.trace(`proxy: HTTP ${url.pathname} -> ${target}: ${res.status}`);
       return new Response(res.body, { status: res.status, headers });

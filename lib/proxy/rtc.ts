@@ -9,10 +9,11 @@
  */
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import type { Log } from "../log/logger.ts";
-import { ATTR_USERNAME, parseStun, stunAttr } from "../protocols/rtc/stun.ts";
-import { describeBackend, firstPort } from "./backend.ts";
+import { parseStun, stunUsername } from "../protocols/rtc/stun.ts";
+import { describeBackend, endpointPort, firstPort } from "./backend.ts";
 import { type LoadBalancer, NoBackendError } from "./lb.ts";
-import { corsHeaders, fetchOrigin, readBounded, text } from "./http.ts";
+import { formatEndpoint } from "../net/endpoint.ts";
+import { corsHeaders, fetchOrigin, originHeaders, readBounded, text } from "./http.ts";
 import { httpStreamUrl } from "./stream-url.ts";
 import { listenUdp, type UdpListener } from "./udp.ts";
 
@@ -54,18 +55,21 @@ interface Relay {
 }
 
 export class RtcProxy {
-  private sock: Socket | undefined;
-  port = 0;
   private byUfrag = new Map<string, Relay>();
+  /** Relays being opened, by ufrag. */
+  private opening = new Map<string, Promise<Relay | undefined>>();
   private byAddr = new Map<string, Relay>();
   private udp: UdpListener | undefined;
 
   constructor(private lb: LoadBalancer, private log: Log) {}
 
   async listen(value: string): Promise<void> {
-    this.udp = await listenUdp(value, "WebRTC", this.log, (d, r) => void this.onDatagram(d, r), () => this.expire());
-    this.sock = this.udp.sock;
-    this.port = this.udp.port;
+    this.udp = await listenUdp(value, "WebRTC", this.log, (d, r) => this.onDatagram(d, r), () => this.expire());
+  }
+
+  /** The UDP port listened on (0 before listen()). */
+  get port(): number {
+    return this.udp?.port ?? 0;
   }
 
   close(): void {
@@ -94,7 +98,8 @@ export class RtcProxy {
     }
     const api = firstPort(b.api);
     if (api < 0) return text(502, `proxy: origin ${describeBackend(b)} has no HTTP API`);
-    const target = `http://${b.ip}:${api}${url.pathname}${url.search}`;
+    const origin = formatEndpoint({ host: b.ip, port: api });
+    const target = `http://${origin}${url.pathname}${url.search}`;
     let res: Response;
     try {
       res = await fetchOrigin(target, {
@@ -106,36 +111,54 @@ export class RtcProxy {
       return text(502, `proxy: ${(e as Error).message}`);
     }
     const body = await res.text();
-    const headers = corsHeaders();
-    res.headers.forEach((v, k) => {
-      if (!["content-length", "connection", "transfer-encoding", "content-encoding"].includes(k)) headers.set(k, v);
-    });
+    const headers = originHeaders(res);
     if (req.method !== "POST" || (res.status !== 200 && res.status !== 201)) {
       return new Response(body, { status: res.status, headers });
     }
-    const originPorts = (b.rtc ?? []).filter((e) => !e.startsWith("tcp://")).map((e) => firstPort([e]));
+    const originPorts = (b.rtc ?? []).filter((e) => !e.startsWith("tcp://")).map(endpointPort);
     const answer = rewriteCandidates(body, originPorts, this.port);
     const local = iceUfrag(answer);
     const remote = iceUfrag(offer);
     if (!local || !remote) return text(502, `proxy: no ice-ufrag in the ${local ? "offer" : "origin's answer"}`);
     await this.lb.storeRtc(streamUrl, { stream_url: streamUrl, ufrag: `${local}:${remote}` });
-    this.log.trace(`proxy: WebRTC ${url.pathname} ${streamUrl} -> origin ${b.ip}:${api}, ufrag ${local}:${remote}`);
+    this.log.trace(`proxy: WebRTC ${url.pathname} ${streamUrl} -> origin ${origin}, ufrag ${local}:${remote}`);
     return new Response(answer, { status: res.status, headers });
   }
 
-  private async onDatagram(d: Uint8Array, from: RemoteInfo): Promise<void> {
-    const key = `${from.address}:${from.port}`;
-    let relay = this.byAddr.get(key);
-    if (!relay) {
-      const m = parseStun(d);
-      const u = m ? stunAttr(m, ATTR_USERNAME) : undefined;
-      if (!u) return;
-      const ufrag = new TextDecoder().decode(u.value);
-      relay = this.byUfrag.get(ufrag) ?? await this.open(ufrag, from);
-      if (!relay) return;
-      relay.addrs.add(key);
-      this.byAddr.set(key, relay);
+  /** A relayed datagram goes out at once; only a STUN check from an unknown address waits for attach(). */
+  private onDatagram(d: Uint8Array, from: RemoteInfo): void {
+    const relay = this.byAddr.get(`${from.address}:${from.port}`);
+    if (relay) {
+      relay.client = from;
+      relay.last = Date.now();
+      relay.toOrigin.send(d);
+      return;
     }
+    const m = parseStun(d);
+    const u = m ? stunUsername(m) : undefined;
+    if (!u) return;
+    const ufrag = `${u.local}:${u.remote}`;
+    void this.attach(ufrag, d, from).catch((e: Error) => this.log.warn(`proxy: WebRTC relay ${ufrag}: ${e.message}`));
+  }
+
+  /**
+   * Binds a new player address to the session `ufrag` (opening its relay unless one exists or is being opened:
+   * checks that come before open() finishes share it), then relays `d`.
+   */
+  private async attach(ufrag: string, d: Uint8Array, from: RemoteInfo): Promise<void> {
+    let relay = this.byUfrag.get(ufrag);
+    if (!relay) {
+      let opening = this.opening.get(ufrag);
+      if (!opening) {
+        opening = this.open(ufrag, from).finally(() => this.opening.delete(ufrag));
+        this.opening.set(ufrag, opening);
+      }
+      relay = await opening;
+    }
+    if (!relay) return;
+    const key = `${from.address}:${from.port}`;
+    relay.addrs.add(key);
+    this.byAddr.set(key, relay);
     relay.client = from;
     relay.last = Date.now();
     relay.toOrigin.send(d);
@@ -163,7 +186,7 @@ export class RtcProxy {
     const relay: Relay = { streamUrl: s.stream_url, ufrag, toOrigin, client: from, last: Date.now(), addrs: new Set() };
     toOrigin.on("message", (m) => {
       relay.last = Date.now();
-      this.sock?.send(m, relay.client.port, relay.client.address);
+      this.udp?.sock.send(m, relay.client.port, relay.client.address);
     });
     toOrigin.on("error", (e) => this.log.warn(`proxy: WebRTC relay ${ufrag}: ${e.message}`));
     await new Promise<void>((resolve) => toOrigin.connect(port, b.ip, () => resolve()));

@@ -10,7 +10,7 @@ import { ChunkWriter } from "../protocols/rtmp/chunk-writer.ts";
 import { ClientHandshake, ServerHandshake } from "../protocols/rtmp/handshake.ts";
 import {
   AckWindow, MSG_ABORT, MSG_ACK, MSG_SET_CHUNK_SIZE, MSG_SET_PEER_BANDWIDTH, MSG_USER_CONTROL, MSG_WINDOW_ACK_SIZE,
-  parseUserControl, parseWindowAckSize, pingResponsePayload, type RtmpMessage, setChunkSizeMessage, UC_PING_REQUEST, UC_PING_RESPONSE,
+  parseUserControl, parseWindowAckSize, type RtmpMessage, setChunkSizeMessage, UC_PING_REQUEST, UC_PING_RESPONSE,
   userControlMessage,
 } from "../protocols/rtmp/messages.ts";
 
@@ -164,7 +164,7 @@ export class RtmpHop {
       case MSG_USER_CONTROL: {
         const ev = parseUserControl(m.payload);
         if (ev.event === UC_PING_REQUEST) {
-          this.send({ ...userControlMessage(UC_PING_RESPONSE, ev.value), payload: pingResponsePayload(ev.value) });
+          this.send(userControlMessage(UC_PING_RESPONSE, ev.value));
           return;
         }
         if (ev.event === UC_PING_RESPONSE) return;

@@ -12,6 +12,7 @@ import {
   CookieJar, decodeHandshake, decodeSid, EXT_SID, HS_CONCLUSION, HS_INDUCTION, type Handshake, encodeHandshake,
   peerIpBytes, SRT_MAGIC,
 } from "../protocols/srt/handshake.ts";
+import { CTRL_HANDSHAKE, HEADER_SIZE, readU32, writeControlHeader, writeU32 } from "../protocols/srt/packet.ts";
 import { parseSrtStreamId } from "../protocols/srt/streamid.ts";
 import { describeBackend, firstPort } from "./backend.ts";
 import type { LoadBalancer } from "./lb.ts";
@@ -24,23 +25,14 @@ const MAX_RELAYS = 4096;
 /** How long the origin may take to answer one handshake step. */
 const ORIGIN_STEP_MS = 3000;
 
-const HEADER = 16;
 /** Offset of the cookie in a handshake packet: the header, then CIF word 7 (4.3). */
-const COOKIE_AT = HEADER + 28;
+const COOKIE_AT = HEADER_SIZE + 28;
+/** First header word of a handshake: F bit set, control type HANDSHAKE, subtype 0 (3.2). */
+const HANDSHAKE_WORD0 = (0x80000000 | (CTRL_HANDSHAKE << 16)) >>> 0;
 
-/** A control packet of type 0 (handshake)? (3.2: F bit set, control type 0). */
+/** A control packet of type 0 (handshake)? (3.2: F bit set, control type 0, subtype 0). */
 export function isHandshake(d: Uint8Array): boolean {
-  return d.length >= HEADER + 48 && d[0] === 0x80 && d[1] === 0 && d[2] === 0 && d[3] === 0;
-}
-
-function u32(d: Uint8Array, o: number): number {
-  return ((d[o]! << 24) | (d[o + 1]! << 16) | (d[o + 2]! << 8) | d[o + 3]!) >>> 0;
-}
-function setU32(d: Uint8Array, o: number, v: number): void {
-  d[o] = v >>> 24;
-  d[o + 1] = v >>> 16;
-  d[o + 2] = v >>> 8;
-  d[o + 3] = v;
+  return d.length >= HEADER_SIZE + 48 && readU32(d, 0) === HANDSHAKE_WORD0;
 }
 
 /** The stream id in a CONCLUSION request, or undefined. */
@@ -61,8 +53,6 @@ interface Relay {
 }
 
 export class SrtProxy {
-  private sock: Socket | undefined;
-  port = 0;
   private relays = new Map<string, Relay>();
   private jar = new CookieJar();
   private udp: UdpListener | undefined;
@@ -72,8 +62,11 @@ export class SrtProxy {
 
   async listen(value: string): Promise<void> {
     this.udp = await listenUdp(value, "SRT", this.log, (d, r) => this.onDatagram(d, r), () => this.expire());
-    this.sock = this.udp.sock;
-    this.port = this.udp.port;
+  }
+
+  /** The UDP port listened on (0 before listen()). */
+  get port(): number {
+    return this.udp?.port ?? 0;
   }
 
   close(): void {
@@ -91,7 +84,7 @@ export class SrtProxy {
       if (isHandshake(d) && relay.originCookie !== undefined) {
         // A repeated CONCLUSION (our answer was lost): the origin knows it by its own cookie.
         const copy = new Uint8Array(d);
-        setU32(copy, COOKIE_AT, relay.originCookie);
+        writeU32(copy, COOKIE_AT, relay.originCookie);
         relay.toOrigin!.send(copy);
       } else relay.toOrigin!.send(d);
       return;
@@ -99,7 +92,7 @@ export class SrtProxy {
     if (!isHandshake(d)) return;
     let hs: Handshake;
     try {
-      hs = decodeHandshake(d.subarray(HEADER));
+      hs = decodeHandshake(d.subarray(HEADER_SIZE));
     } catch {
       return;
     }
@@ -108,7 +101,7 @@ export class SrtProxy {
       if (!relay && this.relays.size >= MAX_RELAYS) return;
       const cookie = this.jar.make(from.address, from.port);
       this.relays.set(key, { key, client: from, induction: new Uint8Array(d), cookie, state: "induced", last: Date.now() });
-      this.sock?.send(this.inductionAnswer(hs, cookie, from), from.port, from.address);
+      this.udp?.sock.send(this.inductionAnswer(hs, cookie, from), from.port, from.address);
       return;
     }
     if (hs.type === HS_CONCLUSION && relay?.state === "induced" && hs.cookie === relay.cookie) {
@@ -128,11 +121,9 @@ export class SrtProxy {
       ...req, version: 5, encryption: 0, extension: SRT_MAGIC, type: HS_INDUCTION, cookie,
       peerIp: peerIpBytes(from.address), extensions: [],
     });
-    const out = new Uint8Array(HEADER + cif.length);
-    out[0] = 0x80;
-    setU32(out, 8, ((Date.now() - this.start) * 1000) >>> 0);
-    setU32(out, 12, req.socketId);
-    out.set(cif, HEADER);
+    const out = new Uint8Array(HEADER_SIZE + cif.length);
+    writeControlHeader(out, CTRL_HANDSHAKE, 0, 0, (Date.now() - this.start) * 1000, req.socketId);
+    out.set(cif, HEADER_SIZE);
     return out;
   }
 
@@ -164,18 +155,18 @@ export class SrtProxy {
       sock.send(send);
     });
     const induced = await next(relay.induction, "induction");
-    const originCookie = u32(induced, COOKIE_AT);
+    const originCookie = readU32(induced, COOKIE_AT);
     relay.originCookie = originCookie;
     const toOrigin = new Uint8Array(conclusion);
-    setU32(toOrigin, COOKIE_AT, originCookie);
+    writeU32(toOrigin, COOKIE_AT, originCookie);
     const answer = new Uint8Array(await next(toOrigin, "conclusion"));
-    const type = u32(answer, HEADER + 20);
-    setU32(answer, COOKIE_AT, relay.cookie);
+    const type = readU32(answer, HEADER_SIZE + 20);
+    writeU32(answer, COOKIE_AT, relay.cookie);
     sock.on("message", (m) => {
       relay.last = Date.now();
-      this.sock?.send(m, relay.client.port, relay.client.address);
+      this.udp?.sock.send(m, relay.client.port, relay.client.address);
     });
-    this.sock?.send(answer, relay.client.port, relay.client.address);
+    this.udp?.sock.send(answer, relay.client.port, relay.client.address);
     if (type !== HS_CONCLUSION) throw new Error(`${streamUrl}: origin ${b.ip}:${port} rejected (handshake type ${type})`);
     relay.state = "relaying";
     this.log.trace(`proxy: SRT ${id.mode} ${streamUrl} ${relay.key} <-> origin ${b.ip}:${port} (${describeBackend(b)})`);

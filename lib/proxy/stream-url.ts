@@ -3,15 +3,15 @@
  * where a host without a dot, or an IPv4 address, is `__defaultVhost__`. RTMP gives tcUrl + stream; HTTP gives
  * the path (`/live/livestream.flv` → app live, stream livestream) or ?app=&stream= (WHIP/WHEP).
  */
-const DEFAULT_VHOST = "__defaultVhost__";
+import { DEFAULT_VHOST, isIpAddress } from "../net/stream-url.ts";
 
 function vhostOf(host: string): string {
   const h = host.replace(/^\[|\]$/g, "");
-  if (!h.includes(".") || /^\d{1,3}(\.\d{1,3}){3}$/.test(h)) return DEFAULT_VHOST;
+  if (!h.includes(".") || isIpAddress(h)) return DEFAULT_VHOST;
   return h;
 }
 
-/** Strips a query (`?token=..`) and the extension from a stream name. */
+/** Strips a query (`?token=..`) from a stream name (the extension stays). */
 function bareStream(s: string): string {
   const q = s.indexOf("?");
   return q >= 0 ? s.slice(0, q) : s;

@@ -5,7 +5,7 @@
  */
 import type { Log } from "../log/logger.ts";
 import { SRS_COMPAT_VERSION, VERSION } from "../version.ts";
-import { describeBackend, MAX_REGISTER_BODY, parseRegister, RegisterError } from "./backend.ts";
+import { backendId, describeBackend, MAX_REGISTER_BODY, parseRegister, RegisterError } from "./backend.ts";
 import { BodyTooLargeError, corsHeaders, readBounded, text } from "./http.ts";
 import type { LoadBalancer } from "./lb.ts";
 
@@ -40,7 +40,7 @@ export class SystemApi {
         }
         const b = parseRegister(body);
         await this.lb.update(b);
-        const id = `${b.server_id}-${b.service_id}-${b.pid}`;
+        const id = backendId(b);
         if (!this.seen.has(id)) {
           if (this.seen.size > 10_000) this.seen.clear();
           this.seen.add(id);

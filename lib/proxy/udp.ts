@@ -22,7 +22,7 @@ export async function listenUdp(
 ): Promise<UdpListener> {
   const ep = parseEndpoint(value);
   const sock = createSocket(ep.host.includes(":") ? "udp6" : "udp4");
-  sock.on("message", (d, r) => onDatagram(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), r));
+  sock.on("message", (d: Uint8Array, r) => onDatagram(d, r));
   sock.on("error", (e) => log.warn(`proxy: ${what} UDP: ${e.message}`));
   await new Promise<void>((resolve, reject) => {
     sock.once("error", reject);
