@@ -12,7 +12,7 @@
 import type { Socket } from "node:net";
 import type { ClientInfo, ClientRegistry } from "../../clients.ts";
 import type { SrsConfig, VhostConfig } from "../../config/index.ts";
-import type { Amf0Object, Amf0Value } from "../../formats/amf0.ts";
+import { type Amf0Object, type Amf0Value, isAmf0Object } from "../../formats/amf0.ts";
 import { BytePlayer, type FanOut, mergedWrites } from "../../hub/fanout.ts";
 import type { Lease, PlayLease, PublishLease } from "../../hub/lease.ts";
 import { PublishError, type PublisherInfo, type StreamHub } from "../../hub/stream-hub.ts";
@@ -386,7 +386,7 @@ export class RtmpSession implements ClientInfo {
       `encoding=${this.objectEncoding}`);
     // An SRS/srs-ts edge with debug_srs_upnode says who it is in connect's optional arguments.
     const up = c.args[0];
-    if (up && typeof up === "object" && !Array.isArray(up) && !(up instanceof Date) && typeof up.srs_sig === "string") {
+    if (isAmf0Object(up) && typeof up.srs_sig === "string") {
       this.log.trace(`rtmp connect from an edge: srs_server=${String(up.srs_server)}, srs_id=${String(up.srs_id)}, ` +
         `srs_pid=${String(up.srs_pid)}, srs_server_ip=${String(up.srs_server_ip)}`);
     }
