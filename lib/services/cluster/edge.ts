@@ -13,7 +13,7 @@
  * (ProbeConnector); the origin's hooks decide, a refusal refuses the client even when the stream is pulled
  * already. An edge vhost with no origin refuses its clients.
  */
-import type { ClientInfo } from "../../clients.ts";
+import { type ClientInfo, isPublishType } from "../../clients.ts";
 import type { ClusterConfig } from "../../config/index.ts";
 import type { Lease } from "../../hub/lease.ts";
 import { type StreamHub, WORKER_PULL_TYPE } from "../../hub/stream-hub.ts";
@@ -53,8 +53,6 @@ export interface WorkerUpstreams {
 
 /** How fast a worker's pull retries while the owner is away (a local socket: no need to back off long). */
 const WORKER_PULL_OPTIONS: IngesterOptions = { connectTimeoutMs: 2000, recvTimeoutMs: 5000, minBackoffMs: 300, maxBackoffMs: 1000 };
-
-const isPublish = (type: string) => type.endsWith("-publish");
 
 /** One upstream of the edge, for metrics. */
 export interface EdgeUpstreamStat {
@@ -224,7 +222,7 @@ export class EdgeService {
    */
   private firstPlayer(key: StreamKey): { tcUrl?: string; param?: string; protocol?: string } | undefined {
     const players = this.ctx.clients.all().filter((c) =>
-      c.stream?.vhost === key.vhost && c.stream.app === key.app && c.stream.stream === key.stream && !isPublish(c.type)
+      c.stream?.vhost === key.vhost && c.stream.app === key.app && c.stream.stream === key.stream && !isPublishType(c.type)
     );
     const p = players.find((c) => c.type !== "hls-play");
     if (p) return { tcUrl: p.tcUrl, param: p.param, protocol: p.protocol };
