@@ -3,6 +3,7 @@
  * srs_generate_stream_with_query): the holder's address, the app and stream, and the player's query, with a
  * `vhost=` added when the vhost could otherwise be lost (the holder is reached by IP, which names no vhost).
  */
+import { formatEndpoint } from "./endpoint.ts";
 import { DEFAULT_VHOST, isIpAddress } from "./stream-url.ts";
 
 export interface RedirectRequest {
@@ -14,10 +15,6 @@ export interface RedirectRequest {
   stream: string;
   /** The player's query with its leading "?" (or ""). */
   param: string;
-}
-
-function bracketed(host: string): string {
-  return host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
 }
 
 /**
@@ -36,6 +33,8 @@ export function redirectQuery(r: Pick<RedirectRequest, "host" | "vhost" | "param
 
 /** The RTMP URL of the stream on the holder: `{ tcUrl: rtmp://ip:port/app, url: tcUrl/stream?query }`. */
 export function rtmpRedirectUrl(holder: { ip: string; port: number }, r: RedirectRequest): { tcUrl: string; url: string } {
-  const tcUrl = `rtmp://${bracketed(holder.ip)}:${holder.port}/${r.app}`;
+  // An IP already in brackets (a coworker may answer "[::1]") is kept as it is.
+  const hostPort = holder.ip.startsWith("[") ? `${holder.ip}:${holder.port}` : formatEndpoint({ host: holder.ip, port: holder.port });
+  const tcUrl = `rtmp://${hostPort}/${r.app}`;
   return { tcUrl, url: `${tcUrl}/${r.stream}${redirectQuery(r)}` };
 }
