@@ -4,7 +4,7 @@
  * `vhost=` added when the vhost could otherwise be lost (the holder is reached by IP, which names no vhost).
  */
 import { formatEndpoint } from "./endpoint.ts";
-import { DEFAULT_VHOST, isIpAddress } from "./stream-url.ts";
+import { streamWithQuery } from "./stream-url.ts";
 
 export interface RedirectRequest {
   /** The host the player asked for (tcUrl's host, or the HTTP Host header's host). */
@@ -22,13 +22,7 @@ export interface RedirectRequest {
  * not the default one (or the player used a host name, which may be a vhost on the holder), as SRS does.
  */
 export function redirectQuery(r: Pick<RedirectRequest, "host" | "vhost" | "param">): string {
-  let query = r.param;
-  if (!query.includes("vhost=")) {
-    const guess = r.vhost !== DEFAULT_VHOST ? r.vhost : r.host && !isIpAddress(r.host) ? r.host : "";
-    if (guess) query += `&vhost=${guess}`;
-  }
-  query = query.replace(/^[&?]+/, "");
-  return query ? `?${query}` : "";
+  return streamWithQuery(r.host, r.vhost, "", r.param);
 }
 
 /** The RTMP URL of the stream on the holder: `{ tcUrl: rtmp://ip:port/app, url: tcUrl/stream?query }`. */

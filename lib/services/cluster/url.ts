@@ -5,7 +5,7 @@
  * `vhost` directive (`[vhost]` replaced by the client's vhost), else the client's.
  */
 import type { StreamKey } from "../../media/packet.ts";
-import { streamWithQuery, tcUrlHost } from "../forward/url.ts";
+import { streamWithQuery, tcUrlHost } from "../../net/stream-url.ts";
 
 export type EdgeProtocol = "rtmp" | "flv" | "flvs";
 
