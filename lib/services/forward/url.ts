@@ -7,13 +7,14 @@
 import type { StreamKey } from "../../media/packet.ts";
 import { DEFAULT_RTMP_PORT, streamWithQuery, tcUrlHost } from "../../net/stream-url.ts";
 
-export function parseHostPort(dest: string): { host: string; port: number } {
+/** `host[:port]` or `[v6][:port]` -> host (v6 kept in brackets) and port (`defaultPort` when none is given). */
+export function parseHostPort(dest: string, defaultPort = DEFAULT_RTMP_PORT): { host: string; port: number } {
   const d = dest.trim();
   const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(d);
-  if (v6) return { host: `[${v6[1]}]`, port: v6[2] ? Number(v6[2]) : DEFAULT_RTMP_PORT };
+  if (v6) return { host: `[${v6[1]}]`, port: v6[2] ? Number(v6[2]) : defaultPort };
   const colon = d.lastIndexOf(":");
   if (colon > 0 && /^\d+$/.test(d.slice(colon + 1))) return { host: d.slice(0, colon), port: Number(d.slice(colon + 1)) };
-  return { host: d, port: DEFAULT_RTMP_PORT };
+  return { host: d, port: defaultPort };
 }
 
 export function forwardUrl(destination: string, key: StreamKey, publisher: { tcUrl?: string; param?: string }): string {
