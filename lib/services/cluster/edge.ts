@@ -69,8 +69,6 @@ export class EdgeService {
   private ingesters = new Map<string, EdgeIngester>();
   private lingers = new Map<string, ReturnType<typeof setTimeout>>();
   private relays = new Map<StreamHub, Forwarder>();
-  /** The pulls from another worker (srs-ts's workers), as opposed to an edge vhost's pulls from its origins. */
-  private workerPulls = new WeakSet<EdgeIngester>();
   /** HLS viewers' demand, by stream: a lease released 30 s after the last playlist request. */
   private hlsWants = new Map<string, { lease: Lease; timer: ReturnType<typeof setTimeout> }>();
   private stopping = false;
@@ -119,7 +117,7 @@ export class EdgeService {
     const workers = this.opts.workers;
     if (this.stopping || !workers) return;
     for (const [name, i] of this.ingesters) {
-      if (this.workerPulls.has(i) && workers.origin(i.key) === undefined) {
+      if (i.type === WORKER_PULL_TYPE && workers.origin(i.key) === undefined) {
         this.ingesters.delete(name);
         void i.stop("the stream is no longer published on another worker");
       }
@@ -208,7 +206,6 @@ export class EdgeService {
       upnode: { serverId: this.ctx.serverId, version: VERSION },
       type: edge ? EDGE_INGEST_TYPE : WORKER_PULL_TYPE,
     }, edge ? this.opts : { ...this.opts, ...WORKER_PULL_OPTIONS });
-    if (!edge) this.workerPulls.add(i);
     this.ingesters.set(name, i);
     void i.start().then(() => {
       if (this.ingesters.get(name) === i) this.ingesters.delete(name);
