@@ -30,6 +30,11 @@ export interface ClientInfo {
   details?(): Record<string, unknown>;
 }
 
+/** True for a publisher's client type (SRS's "*-publish": "fmle-publish", "srt-publish", ...). */
+export function isPublishType(type: string): boolean {
+  return type.endsWith("-publish");
+}
+
 export class ClientRegistry implements Closer {
   readonly name = "clients";
   readonly phase = "sessions" as const;

@@ -53,6 +53,11 @@ export function ecmaArray<T extends Amf0Object>(obj: T): T {
   return obj;
 }
 
+/** True when `v` is an AMF0 object (or ECMA array): not null, an array (strict array) or a Date. */
+export function isAmf0Object(v: unknown): v is Amf0Object {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date);
+}
+
 /** True when `v` was decoded from, or marked to encode as, an ECMA array. */
 export function isEcmaArray(v: unknown): v is Amf0Object {
   return typeof v === "object" && v !== null && (v as { [ECMA_ARRAY]?: boolean })[ECMA_ARRAY] === true;

@@ -162,3 +162,24 @@ export function parseRtmpUrl(url: string): RtmpRequestUrl & { tcUrl: string; str
   const { tcUrl, stream } = splitRtmpUrl(url);
   return { ...resolveRtmpRequest(tcUrl, stream), tcUrl, streamWithQuery: stream };
 }
+
+/**
+ * The stream name with its query, as srs_generate_stream_with_query (srs_protocol_utility.cpp): `param` (which may
+ * start with "?") plus `vhost=` when it names none and the vhost is not the default one or `host` is a name, not an
+ * IP. Shared by forward, the edge upstream URL and the origin cluster redirect.
+ */
+export function streamWithQuery(host: string, vhost: string, stream: string, param: string): string {
+  let query = param;
+  if (!query.includes("vhost=")) {
+    const guess = vhost !== DEFAULT_VHOST ? vhost : !isIpAddress(host) && host !== "" ? host : "";
+    if (guess) query += `&vhost=${guess}`;
+  }
+  query = query.replace(/^[&?]+/, "");
+  return query ? `${stream}?${query}` : stream;
+}
+
+/** The publisher's host from its tcUrl ("rtmp://host:port/app" -> "host"). */
+export function tcUrlHost(tcUrl: string): string {
+  const m = /^[a-z0-9+.-]+:\/\/(\[[^\]]*\]|[^/:?#]*)/i.exec(tcUrl);
+  return m ? m[1]! : "";
+}

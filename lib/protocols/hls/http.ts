@@ -27,6 +27,7 @@ import type { SrsConfig } from "../../config/index.ts";
 import type { HlsConfig } from "../../config/config.ts";
 import type { Log } from "../../log/logger.ts";
 import type { StreamKey } from "../../media/packet.ts";
+import { DEFAULT_VHOST } from "../../net/stream-url.ts";
 import type { AccessControl } from "../../access.ts";
 import { SERVER_SIGNATURE } from "../../version.ts";
 import { addQueryToUris, renderMasterPlaylist } from "./playlist.ts";
@@ -297,7 +298,7 @@ export class HlsHttp {
   private wantOnEdge(c: Context, url: URL): void {
     const host = (c.req.header("host") ?? "").replace(/:\d+$/, "");
     const named = url.searchParams.get("vhost") ?? host;
-    const vhost = this.ctx.config.vhostExact(named) ? named : "__defaultVhost__";
+    const vhost = this.ctx.config.vhostExact(named) ? named : DEFAULT_VHOST;
     const v = this.ctx.config.vhostExact(vhost);
     if (!v?.enabled || !v.hls.enabled || !this.ctx.edge!.isEdge(vhost)) return;
     const key = this.streamKeyOf(url, vhost);

@@ -16,7 +16,7 @@
  */
 import { connect as netConnect } from "node:net";
 import type { Socket } from "node:net";
-import type { Amf0Object, Amf0Value } from "../../formats/amf0.ts";
+import { type Amf0Object, type Amf0Value, isAmf0Object } from "../../formats/amf0.ts";
 import type { Log } from "../../log/logger.ts";
 import { ChunkReader } from "./chunk-reader.ts";
 import { ChunkWriter } from "./chunk-writer.ts";
@@ -97,7 +97,7 @@ export const MAX_RTMP_REDIRECTS = 3;
  */
 export function redirectTarget(info: Amf0Object, streamWithQuery: string): string | undefined {
   const ex = info.ex;
-  if (typeof ex !== "object" || ex === null || Array.isArray(ex) || ex instanceof Date) return undefined;
+  if (!isAmf0Object(ex)) return undefined;
   if (ex.code !== 302) return undefined;
   if (typeof ex.redirect2 === "string" && /^rtmp:\/\//i.test(ex.redirect2)) return ex.redirect2;
   if (typeof ex.redirect === "string" && /^rtmp:\/\//i.test(ex.redirect)) return `${ex.redirect.replace(/\/+$/, "")}/${streamWithQuery}`;
@@ -105,7 +105,7 @@ export function redirectTarget(info: Amf0Object, streamWithQuery: string): strin
 }
 
 function asInfo(v: Amf0Value | undefined): Amf0Object | undefined {
-  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date) ? v : undefined;
+  return isAmf0Object(v) ? v : undefined;
 }
 
 type Waiter = { resolve: (c: RtmpCommand) => void; reject: (e: Error) => void; timer: ReturnType<typeof setTimeout> };
@@ -532,7 +532,7 @@ export class RtmpClient {
     }
     if (cmd.name === "onStatus") {
       const info = cmd.args[0];
-      if (typeof info !== "object" || info === null || Array.isArray(info) || info instanceof Date) return;
+      if (!isAmf0Object(info)) return;
       this.onStatus?.(info);
       if (redirectTarget(info, "") !== undefined) this.redirectInfo = info;
       const code = typeof info.code === "string" ? info.code : "";
@@ -567,7 +567,7 @@ export class RtmpClient {
 }
 
 function describe(v: Amf0Value): string {
-  if (typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date)) {
+  if (isAmf0Object(v)) {
     return String(v.description ?? v.code ?? JSON.stringify(v));
   }
   return String(v);

@@ -6,8 +6,7 @@
  */
 import type { Log } from "../../log/logger.ts";
 import { RtmpClient } from "./client.ts";
-import { dataName, rewriteSetDataFrame } from "./commands.ts";
-import { MSG_AMF0_DATA, MSG_AMF3_DATA, MSG_AUDIO, MSG_VIDEO, TimestampUnwrapper } from "./messages.ts";
+import { RtmpTagReader } from "./media-tags.ts";
 
 export interface RtmpPullRequest {
   url: string;
@@ -26,7 +25,7 @@ export interface RtmpPull {
 
 export async function rtmpPull(req: RtmpPullRequest): Promise<RtmpPull> {
   let url = req.url;
-  const unwrap = { audio: new TimestampUnwrapper(), video: new TimestampUnwrapper(), data: new TimestampUnwrapper() };
+  const tags = new RtmpTagReader();
   let destroyed = false;
   const client = await RtmpClient.connectPlay(req.url, {
     log: req.log,
@@ -37,13 +36,8 @@ export async function rtmpPull(req: RtmpPullRequest): Promise<RtmpPull> {
       req.onRedirect?.(to);
     },
     onMessage: (m) => {
-      if (m.type === MSG_VIDEO) req.onTag("video", unwrap.video.unwrap(m.timestamp), m.payload);
-      else if (m.type === MSG_AUDIO) req.onTag("audio", unwrap.audio.unwrap(m.timestamp), m.payload);
-      else if (m.type === MSG_AMF0_DATA || m.type === MSG_AMF3_DATA) {
-        // AMF3 data carries one leading 0 byte, then AMF0; only onMetaData is stream metadata.
-        const body = rewriteSetDataFrame(m.type === MSG_AMF3_DATA ? m.payload.subarray(1) : m.payload);
-        if (dataName(body) === "onMetaData") req.onTag("data", unwrap.data.unwrap(m.timestamp), body);
-      }
+      const kind = tags.read(m);
+      if (kind !== undefined) req.onTag(kind, tags.timestamp, tags.body);
     },
   });
   const closed = client.closed.then(() => (destroyed ? "closed by us" : client.lastError || "connection closed by the origin"));

@@ -12,7 +12,7 @@
 import type { Socket } from "node:net";
 import type { ClientInfo, ClientRegistry } from "../../clients.ts";
 import type { SrsConfig, VhostConfig } from "../../config/index.ts";
-import type { Amf0Object, Amf0Value } from "../../formats/amf0.ts";
+import { type Amf0Object, type Amf0Value, isAmf0Object } from "../../formats/amf0.ts";
 import { BytePlayer, type FanOut, mergedWrites } from "../../hub/fanout.ts";
 import type { Lease, PlayLease, PublishLease } from "../../hub/lease.ts";
 import { PublishError, type PublisherInfo, type StreamHub } from "../../hub/stream-hub.ts";
@@ -29,7 +29,6 @@ import {
   connectError,
   connectResult,
   createStreamResult,
-  dataName,
   dataStart,
   decodeCommand,
   getStreamLengthResult,
@@ -46,7 +45,6 @@ import {
   redirectStatus,
   publishStart,
   type RtmpCommand,
-  rewriteSetDataFrame,
   sampleAccess,
   simpleResult,
   unpauseNotify,
@@ -73,13 +71,13 @@ import {
   setChunkSizeMessage,
   setPeerBandwidthMessage,
   splitAggregate,
-  TimestampUnwrapper,
   UC_PING_REQUEST,
   UC_STREAM_BEGIN,
   UC_STREAM_EOF,
   userControlMessage,
   windowAckSizeMessage,
 } from "./messages.ts";
+import { RtmpTagReader } from "./media-tags.ts";
 import { PLAY_STREAM_ID, rtmpOutput } from "./output.ts";
 import { DEFAULT_VHOST, resolveRtmpRequest, StreamUrlError } from "../../net/stream-url.ts";
 import { rtmpRedirectUrl } from "../../net/cluster-url.ts";
@@ -145,7 +143,7 @@ export class RtmpSession implements ClientInfo {
   private hub: StreamHub | undefined;
   // publishing
   private publishing: PublishLease | undefined;
-  private unwrap = { audio: new TimestampUnwrapper(), video: new TimestampUnwrapper(), data: new TimestampUnwrapper() };
+  private tags = new RtmpTagReader();
   private mediaPackets = 0;
   private lastMediaAt = 0;
   private timer: ReturnType<typeof setInterval> | undefined;
@@ -386,7 +384,7 @@ export class RtmpSession implements ClientInfo {
       `encoding=${this.objectEncoding}`);
     // An SRS/srs-ts edge with debug_srs_upnode says who it is in connect's optional arguments.
     const up = c.args[0];
-    if (up && typeof up === "object" && !Array.isArray(up) && !(up instanceof Date) && typeof up.srs_sig === "string") {
+    if (isAmf0Object(up) && typeof up.srs_sig === "string") {
       this.log.trace(`rtmp connect from an edge: srs_server=${String(up.srs_server)}, srs_id=${String(up.srs_id)}, ` +
         `srs_pid=${String(up.srs_pid)}, srs_server_ip=${String(up.srs_server_ip)}`);
     }
@@ -570,15 +568,14 @@ export class RtmpSession implements ClientInfo {
       if (m.type === MSG_AUDIO || m.type === MSG_VIDEO) this.log.verbose(`rtmp: drop media before publish`);
       return;
     }
-    let p;
-    if (m.type === MSG_VIDEO) p = flvVideoToPacket(m.payload, this.unwrap.video.unwrap(m.timestamp));
-    else if (m.type === MSG_AUDIO) p = flvAudioToPacket(m.payload, this.unwrap.audio.unwrap(m.timestamp));
-    else {
-      // AMF3 data (type 15) carries one leading 0 byte, then AMF0.
-      const body = rewriteSetDataFrame(m.type === MSG_AMF3_DATA ? m.payload.subarray(1) : m.payload);
-      if (dataName(body) !== "onMetaData") return;
-      p = flvScriptToPacket(body, this.unwrap.data.unwrap(m.timestamp));
-    }
+    const kind = this.tags.read(m);
+    if (kind === undefined) return;
+    const { timestamp, body } = this.tags;
+    const p = kind === "video"
+      ? flvVideoToPacket(body, timestamp)
+      : kind === "audio"
+      ? flvAudioToPacket(body, timestamp)
+      : flvScriptToPacket(body, timestamp);
     if (!p) return;
     this.mediaPackets++;
     this.lastMediaAt = Date.now();

@@ -3,7 +3,7 @@
  * tests/fixtures/srs-samples): vhost and stream ids are `vid-…`, a stream's `vhost` is the vhost's *id*, kbps are the
  * 30 s averages of stats.ts, `video`/`audio` are null until the stream has the codec's sequence header.
  */
-import type { ClientInfo } from "../../clients.ts";
+import { type ClientInfo, isPublishType } from "../../clients.ts";
 import { isWorkerCopy, type StreamHub } from "../../hub/stream-hub.ts";
 import { parseAudioSpecificConfig } from "../../media/aac.ts";
 import { parseAvcConfig, parseAvcSps } from "../../media/avc.ts";
@@ -193,10 +193,6 @@ export function streamJson(ctx: ShapesPorts, stats: Stats, hub: StreamHub): Reco
 function edgeJson(ctx: ShapesPorts, hub: StreamHub): { edge?: Record<string, unknown> } {
   const e = ctx.edge?.describe(hub);
   return e ? { edge: e } : {};
-}
-
-export function isPublishType(type: string): boolean {
-  return type.endsWith("-publish");
 }
 
 /** A client's JSON; `detail` (the one-client answer) adds the protocol's own state (`c.details()`). */

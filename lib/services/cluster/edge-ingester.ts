@@ -53,6 +53,8 @@ type State = "connecting" | "playing" | "waiting" | "stopped";
 export class EdgeIngester {
   readonly id = newContextId();
   readonly name: string;
+  /** The client type it publishes as on the local hub (EDGE_INGEST_TYPE, or a worker's pull: WORKER_PULL_TYPE). */
+  readonly type: string;
   private state: State = "connecting";
   private lease: PublishLease | undefined;
   private upstream: PullUpstream | undefined;
@@ -83,6 +85,7 @@ export class EdgeIngester {
 
   constructor(readonly key: StreamKey, private ports: IngesterPorts, private opts: IngesterOptions = {}) {
     this.name = streamKeyString(key);
+    this.type = ports.type ?? EDGE_INGEST_TYPE;
     this.log = ports.log.child(this.id);
     this.stopping = new Promise((r) => (this.stopNow = () => r(undefined)));
   }
@@ -266,7 +269,7 @@ export class EdgeIngester {
       try {
         this.lease = this.ports.hubs.publish(this.key, {
           clientId: this.id,
-          type: this.ports.type ?? EDGE_INGEST_TYPE,
+          type: this.type,
           ip: this.origin,
           kick: (r) => void this.stop(r),
         });

@@ -13,7 +13,7 @@
  * (ProbeConnector); the origin's hooks decide, a refusal refuses the client even when the stream is pulled
  * already. An edge vhost with no origin refuses its clients.
  */
-import type { ClientInfo } from "../../clients.ts";
+import { type ClientInfo, isPublishType } from "../../clients.ts";
 import type { ClusterConfig } from "../../config/index.ts";
 import type { Lease } from "../../hub/lease.ts";
 import { type StreamHub, WORKER_PULL_TYPE } from "../../hub/stream-hub.ts";
@@ -54,8 +54,6 @@ export interface WorkerUpstreams {
 /** How fast a worker's pull retries while the owner is away (a local socket: no need to back off long). */
 const WORKER_PULL_OPTIONS: IngesterOptions = { connectTimeoutMs: 2000, recvTimeoutMs: 5000, minBackoffMs: 300, maxBackoffMs: 1000 };
 
-const isPublish = (type: string) => type.endsWith("-publish");
-
 /** One upstream of the edge, for metrics. */
 export interface EdgeUpstreamStat {
   key: StreamKey;
@@ -71,8 +69,6 @@ export class EdgeService {
   private ingesters = new Map<string, EdgeIngester>();
   private lingers = new Map<string, ReturnType<typeof setTimeout>>();
   private relays = new Map<StreamHub, Forwarder>();
-  /** The pulls from another worker (srs-ts's workers), as opposed to an edge vhost's pulls from its origins. */
-  private workerPulls = new WeakSet<EdgeIngester>();
   /** HLS viewers' demand, by stream: a lease released 30 s after the last playlist request. */
   private hlsWants = new Map<string, { lease: Lease; timer: ReturnType<typeof setTimeout> }>();
   private stopping = false;
@@ -121,7 +117,7 @@ export class EdgeService {
     const workers = this.opts.workers;
     if (this.stopping || !workers) return;
     for (const [name, i] of this.ingesters) {
-      if (this.workerPulls.has(i) && workers.origin(i.key) === undefined) {
+      if (i.type === WORKER_PULL_TYPE && workers.origin(i.key) === undefined) {
         this.ingesters.delete(name);
         void i.stop("the stream is no longer published on another worker");
       }
@@ -210,7 +206,6 @@ export class EdgeService {
       upnode: { serverId: this.ctx.serverId, version: VERSION },
       type: edge ? EDGE_INGEST_TYPE : WORKER_PULL_TYPE,
     }, edge ? this.opts : { ...this.opts, ...WORKER_PULL_OPTIONS });
-    if (!edge) this.workerPulls.add(i);
     this.ingesters.set(name, i);
     void i.start().then(() => {
       if (this.ingesters.get(name) === i) this.ingesters.delete(name);
@@ -224,7 +219,7 @@ export class EdgeService {
    */
   private firstPlayer(key: StreamKey): { tcUrl?: string; param?: string; protocol?: string } | undefined {
     const players = this.ctx.clients.all().filter((c) =>
-      c.stream?.vhost === key.vhost && c.stream.app === key.app && c.stream.stream === key.stream && !isPublish(c.type)
+      c.stream?.vhost === key.vhost && c.stream.app === key.app && c.stream.stream === key.stream && !isPublishType(c.type)
     );
     const p = players.find((c) => c.type !== "hls-play");
     if (p) return { tcUrl: p.tcUrl, param: p.param, protocol: p.protocol };

@@ -20,7 +20,7 @@ import type { SrsConfig } from "../../config/index.ts";
 import type { StreamHubs } from "../../hub/registry.ts";
 import type { Log } from "../../log/logger.ts";
 import type { StreamKey } from "../../media/packet.ts";
-import { parseEndpoint } from "../../net/endpoint.ts";
+import { formatEndpoint, parseEndpoint } from "../../net/endpoint.ts";
 import { readCapped } from "../../net/body.ts";
 
 /** How long one coworker may take to answer (the player waits for the slowest one before it in config order). */
@@ -67,14 +67,10 @@ export function hostOf(hostPort: string): string {
   return i >= 0 && i === v.lastIndexOf(":") ? v.slice(0, i) : v;
 }
 
-function joinHostPort(host: string, port: number | string): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-}
-
 /** "ip:port" for a listen value: SRS keeps a value with a host as it is, and prefixes a bare port with `ip`. */
 function serviceAddress(listen: string, ip: string): string {
   const v = listen.trim();
-  return /^\d+$/.test(v) ? joinHostPort(ip, v) : v;
+  return /^\d+$/.test(v) ? formatEndpoint({ host: ip, port: Number(v) }) : v;
 }
 
 /**
@@ -118,7 +114,7 @@ export function clustersAnswer(
   if (http.enabled && http.listen) {
     try {
       const ep = parseEndpoint(http.listen, "");
-      origin.http = joinHostPort(NO_HOST.has(ep.host) ? ip : ep.host, ep.port);
+      origin.http = formatEndpoint({ host: NO_HOST.has(ep.host) ? ip : ep.host, port: ep.port });
     } catch {
       // a malformed listen is refused by the config check
     }
@@ -209,7 +205,7 @@ export class OriginCluster {
           continue;
         }
         if (r.origin) {
-          log.trace(`origin cluster: ${what} is at coworker ${coworkers[i]}: rtmp ${joinHostPort(r.origin.ip, r.origin.port)}` +
+          log.trace(`origin cluster: ${what} is at coworker ${coworkers[i]}: rtmp ${formatEndpoint({ host: r.origin.ip, port: r.origin.port })}` +
             `${r.origin.http ? `, http ${r.origin.http}` : ""}`);
           return r.origin;
         }

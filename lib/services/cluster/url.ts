@@ -5,7 +5,8 @@
  * `vhost` directive (`[vhost]` replaced by the client's vhost), else the client's.
  */
 import type { StreamKey } from "../../media/packet.ts";
-import { streamWithQuery, tcUrlHost } from "../forward/url.ts";
+import { streamWithQuery, tcUrlHost } from "../../net/stream-url.ts";
+import { parseHostPort } from "../forward/url.ts";
 
 export type EdgeProtocol = "rtmp" | "flv" | "flvs";
 
@@ -13,20 +14,7 @@ export const DEFAULT_PORTS: Record<EdgeProtocol, number> = { rtmp: 1935, flv: 80
 
 /** One `origin` entry: host[:port] or [v6]:port; the port defaults per protocol. Throws on an empty host. */
 export function parseOrigin(entry: string, protocol: EdgeProtocol): { host: string; port: number } {
-  const d = entry.trim();
-  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(d);
-  let host = d;
-  let port = DEFAULT_PORTS[protocol];
-  if (v6) {
-    host = `[${v6[1]}]`;
-    if (v6[2]) port = Number(v6[2]);
-  } else {
-    const colon = d.lastIndexOf(":");
-    if (colon > 0 && /^\d+$/.test(d.slice(colon + 1))) {
-      host = d.slice(0, colon);
-      port = Number(d.slice(colon + 1));
-    }
-  }
+  const { host, port } = parseHostPort(entry, DEFAULT_PORTS[protocol]);
   if (!host || /[/\s?#@]/.test(host) || !(port > 0 && port < 65536)) throw new Error(`bad origin "${entry}"`);
   return { host, port };
 }

@@ -10,7 +10,7 @@
  * its last fragment.
  */
 import type { FileHandle } from "node:fs/promises";
-import { type Amf0Object, decodeAll, ecmaArray, encode } from "../../formats/amf0.ts";
+import { type Amf0Object, decodeAll, ecmaArray, encode, isAmf0Object } from "../../formats/amf0.ts";
 import { encodeFlvHeader, encodeFlvTag, encodePacketFlvTag, FLV_TAG_SCRIPT } from "../../formats/flv.ts";
 import { fileHandleAccess, finalizeFragmentedMp4, FragmentedMp4Muxer } from "../../formats/mp4/index.ts";
 import type { MediaPacket } from "../../media/packet.ts";
@@ -37,8 +37,8 @@ function metadataObject(meta: MediaPacket | undefined): Amf0Object {
   if (!meta) return {};
   try {
     const values = decodeAll(meta.data);
-    const obj = values.find((v, i) => i > 0 && typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date));
-    return obj ? { ...(obj as Amf0Object) } : {};
+    const obj = values.find((v, i): v is Amf0Object => i > 0 && isAmf0Object(v));
+    return obj ? { ...obj } : {};
   } catch {
     return {};
   }

@@ -5,32 +5,16 @@
  * publisher's host (from its tcUrl) is a name rather than an IP. Port defaults to 1935.
  */
 import type { StreamKey } from "../../media/packet.ts";
-import { DEFAULT_RTMP_PORT, DEFAULT_VHOST, isIpAddress } from "../../net/stream-url.ts";
+import { DEFAULT_RTMP_PORT, streamWithQuery, tcUrlHost } from "../../net/stream-url.ts";
 
-export function parseHostPort(dest: string): { host: string; port: number } {
+/** `host[:port]` or `[v6][:port]` -> host (v6 kept in brackets) and port (`defaultPort` when none is given). */
+export function parseHostPort(dest: string, defaultPort = DEFAULT_RTMP_PORT): { host: string; port: number } {
   const d = dest.trim();
   const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(d);
-  if (v6) return { host: `[${v6[1]}]`, port: v6[2] ? Number(v6[2]) : DEFAULT_RTMP_PORT };
+  if (v6) return { host: `[${v6[1]}]`, port: v6[2] ? Number(v6[2]) : defaultPort };
   const colon = d.lastIndexOf(":");
   if (colon > 0 && /^\d+$/.test(d.slice(colon + 1))) return { host: d.slice(0, colon), port: Number(d.slice(colon + 1)) };
-  return { host: d, port: DEFAULT_RTMP_PORT };
-}
-
-/** The stream name with its query, as srs_generate_stream_with_query. `param` may start with "?". */
-export function streamWithQuery(host: string, vhost: string, stream: string, param: string): string {
-  let query = param;
-  if (!query.includes("vhost=")) {
-    const guess = vhost !== DEFAULT_VHOST ? vhost : !isIpAddress(host) && host !== "" ? host : "";
-    if (guess) query += `&vhost=${guess}`;
-  }
-  query = query.replace(/^[&?]+/, "");
-  return query ? `${stream}?${query}` : stream;
-}
-
-/** The publisher's host from its tcUrl ("rtmp://host:port/app" -> "host"). */
-export function tcUrlHost(tcUrl: string): string {
-  const m = /^[a-z0-9+.-]+:\/\/(\[[^\]]*\]|[^/:?#]*)/i.exec(tcUrl);
-  return m ? m[1]! : "";
+  return { host: d, port: defaultPort };
 }
 
 export function forwardUrl(destination: string, key: StreamKey, publisher: { tcUrl?: string; param?: string }): string {
