@@ -239,7 +239,7 @@ export class Server implements ServerContext {
       // HLS and the live streams on http_server (protocols never import each other).
       this.http = new HttpServers(this, {
         api: [(app) => {
-          if (this.workerLink) mountWorkersApi(app, this.workerLink);
+          if (this.workerLink) mountWorkersApi(app, this.workerLink, this);
         }, (app) => mountApi(app, this), (app) => mountRtc(app, this, () => (this.rtc?.running ? this.rtc : undefined))],
         http: [(app) => mountHls(app, this, () => this.hls), (app) => mountLive(app, this)],
       });

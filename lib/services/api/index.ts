@@ -107,6 +107,29 @@ export function formatDate(ms: number): string {
 
 type Json = Record<string, unknown>;
 
+/** The API's headers: SRS's Server and Connection, CORS (crossdomain) when the request has an Origin. */
+export function apiHeaders(ctx: Pick<ApiPorts, "config">, req: Request): Headers {
+  const h = new Headers({ Server: SERVER_SIGNATURE, Connection: "Close" });
+  if (ctx.config.httpApi().crossdomain && req.headers.has("Origin")) {
+    for (const [k, v] of CORS_HEADERS) h.set(k, v);
+  }
+  return h;
+}
+
+/** An API answer: JSON (or JSONP with ?callback=) with the API's headers (apiHeaders). */
+export function apiJson(ctx: Pick<ApiPorts, "config">, req: Request, body: unknown, status = 200): Response {
+  const url = new URL(req.url);
+  const cb = url.searchParams.get("callback");
+  const text = JSON.stringify(body);
+  const headers = apiHeaders(ctx, req);
+  if (cb && /^[A-Za-z_$][\w$.]*$/.test(cb)) {
+    headers.set("Content-Type", "text/javascript");
+    return new Response(`${cb}(${text})`, { status, headers });
+  }
+  headers.set("Content-Type", "application/json");
+  return new Response(text, { status, headers });
+}
+
 export class Api {
   private lastReload = { err: 0, msg: "Success", state: 0, rid: "" };
 
@@ -118,16 +141,7 @@ export class Api {
 
   /** JSON (or JSONP with ?callback=) with SRS's headers. */
   private json(req: Request, body: Json, status = 200): Response {
-    const url = new URL(req.url);
-    const cb = url.searchParams.get("callback");
-    const text = JSON.stringify(body);
-    const headers = this.headers(req);
-    if (cb && /^[A-Za-z_$][\w$.]*$/.test(cb)) {
-      headers.set("Content-Type", "text/javascript");
-      return new Response(`${cb}(${text})`, { status, headers });
-    }
-    headers.set("Content-Type", "application/json");
-    return new Response(text, { status, headers });
+    return apiJson(this.ctx, req, body, status);
   }
 
   private code(req: Request, code: number): Response {
@@ -135,11 +149,7 @@ export class Api {
   }
 
   private headers(req: Request): Headers {
-    const h = new Headers({ Server: SERVER_SIGNATURE, Connection: "Close" });
-    if (this.ctx.config.httpApi().crossdomain && req.headers.has("Origin")) {
-      for (const [k, v] of CORS_HEADERS) h.set(k, v);
-    }
-    return h;
+    return apiHeaders(this.ctx, req);
   }
 
   private text(req: Request, status: number, body: string): Response {

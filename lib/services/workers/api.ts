@@ -11,6 +11,7 @@
  */
 import type { Hono } from "hono";
 import type { Log } from "../../log/logger.ts";
+import { type ApiPorts, apiJson } from "../api/index.ts";
 
 /** Where each worker's private API answers (the primary's registry, through the worker link). */
 export interface WorkerApiPeers {
@@ -36,10 +37,6 @@ async function ask(peer: { id: number; api: string }, path: string, req: Request
   } catch {
     return undefined;
   }
-}
-
-function json(body: unknown): Response {
-  return new Response(JSON.stringify(body), { headers: { "Content-Type": "application/json", "Access-Control-Allow-Origin": "*" } });
 }
 
 function mergeStreams(answers: { id: number; j: Json }[]): Json[] {
@@ -116,7 +113,7 @@ function mergeSummaries(answers: { id: number; j: Json }[]): Json | undefined {
  * Mounts the merging routes on the public API app, before the API itself (requests with the secret header, from
  * another worker, fall through to this worker's own answer).
  */
-export function mountWorkersApi(app: Hono, peers: WorkerApiPeers): void {
+export function mountWorkersApi(app: Hono, peers: WorkerApiPeers, ctx: Pick<ApiPorts, "config">): void {
   app.use("/api/v1/*", async (c, next) => {
     const req = c.req.raw;
     if (req.headers.get(LOCAL_HEADER) === peers.secret || req.method === "OPTIONS") return await next();
@@ -126,10 +123,13 @@ export function mountWorkersApi(app: Hono, peers: WorkerApiPeers): void {
     const [, what, id] = m;
     const all = peers.peers();
     if (id) {
-      // By id: the worker that knows it answers (ids are random per worker).
+      // By id: the worker that knows it answers (ids are random per worker); JSONP wrapping is done here.
+      const search = new URLSearchParams(url.search);
+      search.delete("callback");
+      const path = search.size ? `${url.pathname}?${search}` : url.pathname;
       for (const p of all) {
-        const j = await ask(p, url.pathname + url.search, req, peers.secret, req.method);
-        if (j && j.code === 0) return json({ ...j, worker: p.id });
+        const j = await ask(p, path, req, peers.secret, req.method);
+        if (j && j.code === 0) return apiJson(ctx, req, { ...j, worker: p.id });
       }
       return await next();
     }
@@ -138,16 +138,16 @@ export function mountWorkersApi(app: Hono, peers: WorkerApiPeers): void {
     const answers = (await Promise.all(all.map(async (p) => ({ id: p.id, j: await ask(p, path, req, peers.secret) }))))
       .filter((a): a is { id: number; j: Json } => a.j !== undefined && a.j.code === 0);
     if (answers.length === 0) return await next();
-    if (what === "summaries") return json(mergeSummaries(answers));
-    if (what === "vhosts") return json({ ...answers[0]!.j, vhosts: mergeVhosts(answers) });
+    if (what === "summaries") return apiJson(ctx, req, mergeSummaries(answers));
+    if (what === "vhosts") return apiJson(ctx, req, { ...answers[0]!.j, vhosts: mergeVhosts(answers) });
     const start = Math.max(0, Number(url.searchParams.get("start") ?? 0) || 0);
     const count = Math.max(10, Number(url.searchParams.get("count") ?? 0) || 0);
     const base = { ...answers[0]!.j };
     delete base.streams;
     delete base.clients;
-    if (what === "streams") return json({ ...base, streams: mergeStreams(answers).slice(start, start + count) });
+    if (what === "streams") return apiJson(ctx, req, { ...base, streams: mergeStreams(answers).slice(start, start + count) });
     const clients = answers.flatMap(({ id, j }) => ((j.clients as Json[] | undefined) ?? []).map((x) => ({ ...x, worker: id })));
-    return json({ ...base, clients: clients.slice(start, start + count) });
+    return apiJson(ctx, req, { ...base, clients: clients.slice(start, start + count) });
   });
 }
 
