@@ -130,6 +130,13 @@ export function apiJson(ctx: Pick<ApiPorts, "config">, req: Request, body: unkno
   return new Response(text, { status, headers });
 }
 
+/** `?start=&count=` of a list request: start >= 0, count >= 10 (SRS's minimum), whole numbers. */
+export function page(url: URL): [number, number] {
+  const start = Math.max(0, Math.floor(Number(url.searchParams.get("start") ?? 0)) || 0);
+  const count = Math.max(10, Math.floor(Number(url.searchParams.get("count") ?? 0)) || 0);
+  return [start, count];
+}
+
 export class Api {
   private lastReload = { err: 0, msg: "Success", state: 0, rid: "" };
 
@@ -371,12 +378,6 @@ export class Api {
     return this.json(req, { ...this.base(), vhosts: names.map((n) => vhostJson(this.ctx, stats, n)) });
   }
 
-  private page(url: URL): [number, number] {
-    const start = Math.max(0, Math.floor(Number(url.searchParams.get("start") ?? 0)) || 0);
-    const count = Math.max(10, Math.floor(Number(url.searchParams.get("count") ?? 0)) || 0);
-    return [start, count];
-  }
-
   private streams(req: Request, method: string, id: string, url: URL): Response {
     const stats = this.ctx.stats;
     stats.collect();
@@ -387,7 +388,7 @@ export class Api {
       return this.json(req, { ...this.base(), stream: streamJson(this.ctx, stats, hub) });
     }
     if (method !== "GET") return this.text(req, 405, "Method Not Allowed");
-    const [start, count] = this.page(url);
+    const [start, count] = page(url);
     const list = this.ctx.hubs.all().slice(start, start + count).map((h) => streamJson(this.ctx, stats, h));
     return this.json(req, { ...this.base(), streams: list });
   }
@@ -407,7 +408,7 @@ export class Api {
       return this.json(req, { ...this.base(), client: clientJson(this.ctx, stats, c, true) });
     }
     if (method !== "GET") return this.text(req, 405, "Method Not Allowed");
-    const [start, count] = this.page(url);
+    const [start, count] = page(url);
     const all = this.ctx.clients.all().filter((c) => c.stream && c.stream.stream && !this.ctx.workers?.isInternal(c));
     return this.json(req, { ...this.base(), clients: all.slice(start, start + count).map((c) => clientJson(this.ctx, stats, c)) });
   }

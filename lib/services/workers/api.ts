@@ -11,7 +11,7 @@
  */
 import type { Hono } from "hono";
 import type { Log } from "../../log/logger.ts";
-import { type ApiPorts, apiJson } from "../api/index.ts";
+import { type ApiPorts, apiJson, page } from "../api/index.ts";
 
 /** Where each worker's private API answers (the primary's registry, through the worker link). */
 export interface WorkerApiPeers {
@@ -140,8 +140,7 @@ export function mountWorkersApi(app: Hono, peers: WorkerApiPeers, ctx: Pick<ApiP
     if (answers.length === 0) return await next();
     if (what === "summaries") return apiJson(ctx, req, mergeSummaries(answers));
     if (what === "vhosts") return apiJson(ctx, req, { ...answers[0]!.j, vhosts: mergeVhosts(answers) });
-    const start = Math.max(0, Number(url.searchParams.get("start") ?? 0) || 0);
-    const count = Math.max(10, Number(url.searchParams.get("count") ?? 0) || 0);
+    const [start, count] = page(url);
     const base = { ...answers[0]!.j };
     delete base.streams;
     delete base.clients;
