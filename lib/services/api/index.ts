@@ -24,7 +24,7 @@ import { acceptPart } from "../../lifecycle.ts";
 import type { ExporterPorts } from "../exporter/index.ts";
 import { SERVER_SIGNATURE, SRS_COMPAT_VERSION, VERSION } from "../../version.ts";
 import { renderMetrics } from "../exporter/index.ts";
-import { clientJson, type ShapesPorts, streamJson, vhostJson, vhostNames } from "./shapes.ts";
+import { clientJson, serverClients, type ShapesPorts, streamJson, vhostJson, vhostNames } from "./shapes.ts";
 import { clustersAnswer } from "../cluster/origin-cluster.ts";
 import {
   connCounts, cpuCount, diskRates, loadAverages, memInfos, netBytes, round2, rssKbytes, rusages, selfProcStats,
@@ -333,7 +333,7 @@ export class Api {
         conn_sys_et: conn.et,
         conn_sys_tw: conn.tw,
         conn_sys_udp: conn.udp,
-        conn_srs: this.ctx.clients.size - (this.ctx.workers ? this.ctx.clients.all().filter((c) => this.ctx.workers!.isInternal(c)).length : 0),
+        conn_srs: serverClients(this.ctx).length,
       },
     };
   }
@@ -409,7 +409,7 @@ export class Api {
     }
     if (method !== "GET") return this.text(req, 405, "Method Not Allowed");
     const [start, count] = page(url);
-    const all = this.ctx.clients.all().filter((c) => c.stream && c.stream.stream && !this.ctx.workers?.isInternal(c));
+    const all = serverClients(this.ctx).filter((c) => c.stream && c.stream.stream);
     return this.json(req, { ...this.base(), clients: all.slice(start, start + count).map((c) => clientJson(this.ctx, stats, c)) });
   }
 
