@@ -27,13 +27,22 @@ const PEER_TIMEOUT_MS = 3000;
 
 type Json = Record<string, unknown>;
 
-async function ask(peer: { id: number; api: string }, path: string, req: Request, secret: string, method = "GET"): Promise<Json | undefined> {
-  const headers = new Headers({ [LOCAL_HEADER]: secret });
-  const auth = req.headers.get("authorization");
-  if (auth) headers.set("authorization", auth);
+/** A request to a worker's private API, with the secret header and a timeout; undefined when it did not answer. */
+async function peerFetch(peer: { api: string }, path: string, secret: string, init: { method?: string; headers?: HeadersInit } = {}): Promise<Response | undefined> {
+  const headers = new Headers(init.headers);
+  headers.set(LOCAL_HEADER, secret);
   try {
-    const r = await fetch(`http://${peer.api}${path}`, { method, headers, signal: AbortSignal.timeout(PEER_TIMEOUT_MS) });
-    return (await r.json()) as Json;
+    return await fetch(`http://${peer.api}${path}`, { method: init.method ?? "GET", headers, signal: AbortSignal.timeout(PEER_TIMEOUT_MS) });
+  } catch {
+    return undefined;
+  }
+}
+
+async function ask(peer: { id: number; api: string }, path: string, req: Request, secret: string, method = "GET"): Promise<Json | undefined> {
+  const auth = req.headers.get("authorization");
+  const r = await peerFetch(peer, path, secret, { method, headers: auth ? { authorization: auth } : undefined });
+  try {
+    return r ? ((await r.json()) as Json) : undefined;
   } catch {
     return undefined;
   }
@@ -157,9 +166,9 @@ export function mountWorkersApi(app: Hono, peers: WorkerApiPeers, ctx: Pick<ApiP
  */
 export async function mergedMetrics(peers: WorkerApiPeers): Promise<string | undefined> {
   const texts = await Promise.all(peers.peers().map(async (p) => {
+    const r = await peerFetch(p, "/metrics", peers.secret);
     try {
-      const r = await fetch(`http://${p.api}/metrics`, { headers: { [LOCAL_HEADER]: peers.secret }, signal: AbortSignal.timeout(PEER_TIMEOUT_MS) });
-      return r.ok ? await r.text() : undefined;
+      return r?.ok ? await r.text() : undefined;
     } catch {
       return undefined;
     }
