@@ -195,9 +195,13 @@ export function streamJson(ctx: ShapesPorts, stats: Stats, hub: StreamHub): Reco
   };
 }
 
-/** srs-ts extension: `edge` names the upstream of a stream an edge pulls or relays. */
+/**
+ * srs-ts extension: `edge` names the upstream of a stream an edge pulls or relays; `edge.worker` is true on a
+ * worker's copy of another worker's stream (`workers N;`: the workers API counts it on the owner).
+ */
 function edgeJson(ctx: ShapesPorts, hub: StreamHub): { edge?: Record<string, unknown> } {
   const e = ctx.edge?.describe(hub);
+  if (isWorkerCopy(hub)) return { edge: { ...e, worker: true } };
   return e ? { edge: e } : {};
 }
 

@@ -54,8 +54,8 @@ function mergeStreams(answers: { id: number; j: Json }[]): Json[] {
     for (const s of (j.streams as Json[] | undefined) ?? []) {
       const k = `${String(s.app)}|${String(s.url)}`;
       const g = byUrl.get(k) ?? { copies: 0, clients: 0, first: s };
-      const edge = s.edge as { origin?: string } | undefined;
-      const copy = edge !== undefined && /^127\.0\.0\.1:\d+$/.test(edge.origin ?? "");
+      // A worker's copy of another worker's stream (the hub's publisher is the pull between workers).
+      const copy = (s.edge as { worker?: boolean } | undefined)?.worker === true;
       if (copy) g.copies++;
       else if (!g.base || (s.publish as { active?: boolean })?.active) g.base = { ...s, worker: id };
       g.clients += Number(s.clients) || 0;
