@@ -48,7 +48,8 @@ async function ask(peer: { id: number; api: string }, path: string, req: Request
   }
 }
 
-function mergeStreams(answers: { id: number; j: Json }[]): Json[] {
+/** Streams by URL (see the header). Exported for its unit test. */
+export function mergeStreams(answers: { id: number; j: Json }[]): Json[] {
   const byUrl = new Map<string, { base?: Json; copies: number; clients: number; first: Json }>();
   for (const { id, j } of answers) {
     for (const s of (j.streams as Json[] | undefined) ?? []) {
