@@ -8,13 +8,14 @@
  *   srs proxy                SRS 7's proxy (lib/proxy/main.ts), configured by PROXY_* environment variables
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { FAST_QUIT_BUDGET_MS } from "./lib/lifecycle.ts";
 import { ConfigError, DEFAULT_CONFIG_TEXT, loadConfig, type SrsConfig, unimplementedDirectives } from "./lib/config/index.ts";
 import { Server, StartError } from "./lib/server.ts";
+import { removePidFile, writePidFile } from "./lib/pidfile.ts";
 import { SRS_COMPAT_VERSION, VERSION } from "./lib/version.ts";
 import { workerEnv } from "./lib/runtime/worker-env.ts";
 import { Primary } from "./lib/workers/primary.ts";
@@ -278,10 +279,9 @@ async function runPrimary(config: SrsConfig): Promise<void> {
   const pid = config.pidFile();
   if (pid) {
     try {
-      mkdirSync(dirname(pid), { recursive: true });
-      writeFileSync(pid, `${process.pid}\n`);
+      writePidFile(pid);
     } catch (e) {
-      fail(`write pid file ${pid}: ${(e as Error).message}`);
+      fail((e as Error).message);
     }
   }
   const primary = new Primary({
@@ -289,7 +289,7 @@ async function runPrimary(config: SrsConfig): Promise<void> {
     command: selfCommand(),
     log: (line) => process.stderr.write(`[${new Date().toISOString()}][primary] ${line}\n`),
     onStartFailed: (why) => {
-      if (pid) rmSync(pid, { force: true });
+      if (pid) removePidFile(pid);
       fail(`workers: ${why}; see its error above`);
     },
   });
@@ -297,7 +297,7 @@ async function runPrimary(config: SrsConfig): Promise<void> {
   primary.start();
   tellParent("ok");
   await primary.done;
-  if (pid) rmSync(pid, { force: true });
+  if (pid) removePidFile(pid);
   process.exit(0);
 }
 

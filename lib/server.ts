@@ -3,7 +3,8 @@
  * lives outside it. Lifecycle: start() -> [reload()]* -> stop(fast) | gracefulStop(). Listeners, the session
  * registry and the services register with `lifecycle` (lib/lifecycle.ts): a stop is one event they all take part in.
  */
-import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { removePidFile, writePidFile } from "./pidfile.ts";
 import { dirname } from "node:path";
 import { ClientRegistry } from "./clients.ts";
 import { type SrsConfig, unimplementedDirectives } from "./config/index.ts";
@@ -239,7 +240,7 @@ export class Server implements ServerContext {
       // HLS and the live streams on http_server (protocols never import each other).
       this.http = new HttpServers(this, {
         api: [(app) => {
-          if (this.workerLink) mountWorkersApi(app, this.workerLink);
+          if (this.workerLink) mountWorkersApi(app, this.workerLink, this);
         }, (app) => mountApi(app, this), (app) => mountRtc(app, this, () => (this.rtc?.running ? this.rtc : undefined))],
         http: [(app) => mountHls(app, this, () => this.hls), (app) => mountLive(app, this)],
       });
@@ -370,29 +371,17 @@ export class Server implements ServerContext {
 
   private writePidFile(path: string): void {
     if (!path) return;
-    if (existsSync(path)) {
-      const old = Number(readFileSync(path, "utf8").trim());
-      if (old > 0 && old !== process.pid && processAlive(old)) {
-        throw new StartError(`pid file ${path}: srs-ts is already running as pid ${old}`);
-      }
-    }
     try {
-      mkdirSync(dirname(path), { recursive: true });
-      writeFileSync(path, `${process.pid}\n`);
-      this.pidFile = path;
+      writePidFile(path);
     } catch (e) {
-      throw new StartError(`write pid file ${path}: ${(e as Error).message}`);
+      throw new StartError((e as Error).message);
     }
+    this.pidFile = path;
   }
 
   private removePidFile(): void {
     if (!this.pidFile) return;
-    try {
-      const cur = Number(readFileSync(this.pidFile, "utf8").trim());
-      if (cur === process.pid) unlinkSync(this.pidFile);
-    } catch {
-      // already gone
-    }
+    removePidFile(this.pidFile);
     this.pidFile = undefined;
   }
 }
@@ -440,11 +429,3 @@ function persistedServerId(log: Log): string {
   return id;
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}

@@ -64,7 +64,7 @@ export async function serveHttp(opts: ServeOptions): Promise<HttpListener> {
       hostname: opts.hostname,
       port: opts.port,
       ipv6Only: opts.ipv6Only === true,
-      reusePort: reusePort(),
+      reusePort: reusePort(opts.port),
       idleTimeout: 0, // live streams stay open for hours
       tls: opts.tls,
       fetch(req, srv) {
@@ -87,7 +87,7 @@ export async function serveHttp(opts: ServeOptions): Promise<HttpListener> {
       {
         hostname: opts.hostname,
         port: opts.port,
-        reusePort: reusePort(),
+        reusePort: reusePort(opts.port),
         key: opts.tls?.key,
         cert: opts.tls?.cert,
         onListen: (a) => {
@@ -127,7 +127,7 @@ export async function serveNode(opts: ServeOptions): Promise<HttpListener> {
   const server = opts.tls ? createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert }, handler) : createHttpServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen({ port: opts.port, host: opts.hostname, ipv6Only: opts.ipv6Only === true, reusePort: reusePort() }, () => resolve());
+    server.listen({ port: opts.port, host: opts.hostname, ipv6Only: opts.ipv6Only === true, reusePort: reusePort(opts.port) }, () => resolve());
   });
   const addr = server.address();
   return {

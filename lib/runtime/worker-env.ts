@@ -26,7 +26,10 @@ export function workerPortOffset(): number {
   return w ? w.id - 1 : 0;
 }
 
-/** Listeners bind with SO_REUSEPORT (the kernel spreads connections over the workers) in a worker only. */
-export function reusePort(): boolean {
-  return workerEnv() !== undefined;
+/**
+ * Whether a listener on `port` binds with SO_REUSEPORT (the kernel spreads connections over the workers): in a
+ * worker only, and never for port 0 (a worker's private port, its own: the system picks a fresh one).
+ */
+export function reusePort(port: number): boolean {
+  return workerEnv() !== undefined && port !== 0;
 }

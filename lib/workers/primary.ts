@@ -83,17 +83,10 @@ export class Primary {
   private onExit(s: Slot, child: ChildProcess, code: number | null, signal: string | null): void {
     if (s.child !== child) return;
     s.child = undefined;
-    let changed = false;
     s.rtmp = 0;
     s.api = 0;
-    changed = true;
-    for (const [k, o] of this.owners) {
-      if (o.worker === s.id) {
-        this.owners.delete(k);
-        changed = true;
-      }
-    }
-    if (changed) this.broadcast();
+    for (const [k, o] of this.owners) if (o.worker === s.id) this.owners.delete(k);
+    this.broadcast();
     if (this.quitting) {
       if (this.slots.every((x) => !x.child)) this.exited();
       return;

@@ -52,7 +52,7 @@ export class RtmpServer {
         const why = e.code === "EADDRINUSE" ? "address already in use" : e.message;
         reject(new Error(`listen rtmp tcp://${formatEndpoint(ep)}: ${why}`));
       });
-      server.listen({ port: ep.port, host: ep.host, ipv6Only: ipv6OnlyFor(ep, all), reusePort: reusePort() && ep.port !== 0 }, () => resolve());
+      server.listen({ port: ep.port, host: ep.host, ipv6Only: ipv6OnlyFor(ep, all), reusePort: reusePort(ep.port) }, () => resolve());
     });
     server.on("error", (e) => this.ctx.log.error(`rtmp listener ${formatEndpoint(ep)}`, e));
     const addr = server.address();

@@ -351,7 +351,7 @@ export class SrtServer {
     const options: SocketOptions & { reusePort?: boolean } = {
       type: this.o.host.includes(":") ? "udp6" : "udp4",
       ipv6Only: this.o.ipv6Only === true,
-      reusePort: reusePort(),
+      reusePort: reusePort(this.o.port),
     };
     const sock = createSocket(options);
     this.sock = sock;

@@ -24,7 +24,7 @@ import { acceptPart } from "../../lifecycle.ts";
 import type { ExporterPorts } from "../exporter/index.ts";
 import { SERVER_SIGNATURE, SRS_COMPAT_VERSION, VERSION } from "../../version.ts";
 import { renderMetrics } from "../exporter/index.ts";
-import { clientJson, type ShapesPorts, streamJson, vhostJson, vhostNames } from "./shapes.ts";
+import { clientJson, serverClients, type ShapesPorts, streamJson, vhostJson, vhostNames } from "./shapes.ts";
 import { clustersAnswer } from "../cluster/origin-cluster.ts";
 import {
   connCounts, cpuCount, diskRates, loadAverages, memInfos, netBytes, round2, rssKbytes, rusages, selfProcStats,
@@ -107,6 +107,36 @@ export function formatDate(ms: number): string {
 
 type Json = Record<string, unknown>;
 
+/** The API's headers: SRS's Server and Connection, CORS (crossdomain) when the request has an Origin. */
+export function apiHeaders(ctx: Pick<ApiPorts, "config">, req: Request): Headers {
+  const h = new Headers({ Server: SERVER_SIGNATURE, Connection: "Close" });
+  if (ctx.config.httpApi().crossdomain && req.headers.has("Origin")) {
+    for (const [k, v] of CORS_HEADERS) h.set(k, v);
+  }
+  return h;
+}
+
+/** An API answer: JSON (or JSONP with ?callback=) with the API's headers (apiHeaders). */
+export function apiJson(ctx: Pick<ApiPorts, "config">, req: Request, body: unknown, status = 200): Response {
+  const url = new URL(req.url);
+  const cb = url.searchParams.get("callback");
+  const text = JSON.stringify(body);
+  const headers = apiHeaders(ctx, req);
+  if (cb && /^[A-Za-z_$][\w$.]*$/.test(cb)) {
+    headers.set("Content-Type", "text/javascript");
+    return new Response(`${cb}(${text})`, { status, headers });
+  }
+  headers.set("Content-Type", "application/json");
+  return new Response(text, { status, headers });
+}
+
+/** `?start=&count=` of a list request: start >= 0, count >= 10 (SRS's minimum), whole numbers. */
+export function page(url: URL): [number, number] {
+  const start = Math.max(0, Math.floor(Number(url.searchParams.get("start") ?? 0)) || 0);
+  const count = Math.max(10, Math.floor(Number(url.searchParams.get("count") ?? 0)) || 0);
+  return [start, count];
+}
+
 export class Api {
   private lastReload = { err: 0, msg: "Success", state: 0, rid: "" };
 
@@ -118,16 +148,7 @@ export class Api {
 
   /** JSON (or JSONP with ?callback=) with SRS's headers. */
   private json(req: Request, body: Json, status = 200): Response {
-    const url = new URL(req.url);
-    const cb = url.searchParams.get("callback");
-    const text = JSON.stringify(body);
-    const headers = this.headers(req);
-    if (cb && /^[A-Za-z_$][\w$.]*$/.test(cb)) {
-      headers.set("Content-Type", "text/javascript");
-      return new Response(`${cb}(${text})`, { status, headers });
-    }
-    headers.set("Content-Type", "application/json");
-    return new Response(text, { status, headers });
+    return apiJson(this.ctx, req, body, status);
   }
 
   private code(req: Request, code: number): Response {
@@ -135,11 +156,7 @@ export class Api {
   }
 
   private headers(req: Request): Headers {
-    const h = new Headers({ Server: SERVER_SIGNATURE, Connection: "Close" });
-    if (this.ctx.config.httpApi().crossdomain && req.headers.has("Origin")) {
-      for (const [k, v] of CORS_HEADERS) h.set(k, v);
-    }
-    return h;
+    return apiHeaders(this.ctx, req);
   }
 
   private text(req: Request, status: number, body: string): Response {
@@ -316,7 +333,7 @@ export class Api {
         conn_sys_et: conn.et,
         conn_sys_tw: conn.tw,
         conn_sys_udp: conn.udp,
-        conn_srs: this.ctx.clients.size - (this.ctx.workers ? this.ctx.clients.all().filter((c) => this.ctx.workers!.isInternal(c)).length : 0),
+        conn_srs: serverClients(this.ctx).length,
       },
     };
   }
@@ -361,12 +378,6 @@ export class Api {
     return this.json(req, { ...this.base(), vhosts: names.map((n) => vhostJson(this.ctx, stats, n)) });
   }
 
-  private page(url: URL): [number, number] {
-    const start = Math.max(0, Math.floor(Number(url.searchParams.get("start") ?? 0)) || 0);
-    const count = Math.max(10, Math.floor(Number(url.searchParams.get("count") ?? 0)) || 0);
-    return [start, count];
-  }
-
   private streams(req: Request, method: string, id: string, url: URL): Response {
     const stats = this.ctx.stats;
     stats.collect();
@@ -377,7 +388,7 @@ export class Api {
       return this.json(req, { ...this.base(), stream: streamJson(this.ctx, stats, hub) });
     }
     if (method !== "GET") return this.text(req, 405, "Method Not Allowed");
-    const [start, count] = this.page(url);
+    const [start, count] = page(url);
     const list = this.ctx.hubs.all().slice(start, start + count).map((h) => streamJson(this.ctx, stats, h));
     return this.json(req, { ...this.base(), streams: list });
   }
@@ -397,8 +408,8 @@ export class Api {
       return this.json(req, { ...this.base(), client: clientJson(this.ctx, stats, c, true) });
     }
     if (method !== "GET") return this.text(req, 405, "Method Not Allowed");
-    const [start, count] = this.page(url);
-    const all = this.ctx.clients.all().filter((c) => c.stream && c.stream.stream && !this.ctx.workers?.isInternal(c));
+    const [start, count] = page(url);
+    const all = serverClients(this.ctx).filter((c) => c.stream && c.stream.stream);
     return this.json(req, { ...this.base(), clients: all.slice(start, start + count).map((c) => clientJson(this.ctx, stats, c)) });
   }
 

@@ -123,6 +123,12 @@ export type ShapesPorts = Pick<ServerView, "config" | "hubs" | "clients"> & {
   readonly workers?: { isInternal(c: ClientInfo): boolean };
 };
 
+/** The server's clients: every connection but srs-ts's internal pulls between workers (counted on no worker). */
+export function serverClients(ctx: Pick<ShapesPorts, "clients" | "workers">): ClientInfo[] {
+  const all = ctx.clients.all();
+  return ctx.workers ? all.filter((c) => !ctx.workers!.isInternal(c)) : all;
+}
+
 /** From the AAC AudioSpecificConfig, or (MP3, Opus, …: no config) from the first audio frame the hub holds. */
 export function audioJson(hub: StreamHub): AudioJson | null {
   let p = hub.audioConfig;
@@ -189,9 +195,13 @@ export function streamJson(ctx: ShapesPorts, stats: Stats, hub: StreamHub): Reco
   };
 }
 
-/** srs-ts extension: `edge` names the upstream of a stream an edge pulls or relays. */
+/**
+ * srs-ts extension: `edge` names the upstream of a stream an edge pulls or relays; `edge.worker` is true on a
+ * worker's copy of another worker's stream (`workers N;`: the workers API counts it on the owner).
+ */
 function edgeJson(ctx: ShapesPorts, hub: StreamHub): { edge?: Record<string, unknown> } {
   const e = ctx.edge?.describe(hub);
+  if (isWorkerCopy(hub)) return { edge: { ...e, worker: true } };
   return e ? { edge: e } : {};
 }
 
@@ -232,7 +242,7 @@ export function vhostNames(ctx: ShapesPorts): string[] {
 export function vhostJson(ctx: ShapesPorts, stats: Stats, name: string): Record<string, unknown> {
   const cfg = ctx.config.vhost(name);
   const t = stats.vhostTotals(name);
-  const clients = ctx.clients.all().filter((c) => c.stream?.vhost === name && c.stream.stream && !ctx.workers?.isInternal(c)).length;
+  const clients = serverClients(ctx).filter((c) => c.stream?.vhost === name && c.stream.stream).length;
   // A worker's copy of a stream another worker publishes is counted there (srs-ts's workers).
   const streams = ctx.hubs.all().filter((h) => h.key.vhost === name && !isWorkerCopy(h)).length;
   const hlsOn = cfg?.hls.enabled ?? false;

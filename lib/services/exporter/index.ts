@@ -23,6 +23,7 @@ import type { EdgeUpstreamStat } from "../cluster/edge.ts";
 import type { Stats } from "../stats.ts";
 import { SERVER_SIGNATURE, SRS_COMPAT_VERSION } from "../../version.ts";
 import { rssKbytes } from "../api/system.ts";
+import { serverClients } from "../api/shapes.ts";
 
 export const MAX_STREAM_SERIES = 1000;
 
@@ -96,9 +97,8 @@ export function renderMetrics(ctx: ExporterPorts): string {
   const hubs = ctx.hubs.all();
   // A worker's copy of another worker's stream, and the pull feeding it, are counted on the owner.
   const streams = hubs.filter((h) => h.active && !isWorkerCopy(h)).length;
-  const internal = ctx.workers ? ctx.clients.all().filter((c) => ctx.workers!.isInternal(c)).length : 0;
   family(out, "srs_streams", "gauge", "The number of SRS concurrent streams.", [`srs_streams ${streams}`]);
-  family(out, "srs_clients", "gauge", "The number of SRS concurrent clients.", [`srs_clients ${ctx.clients.size - internal}`]);
+  family(out, "srs_clients", "gauge", "The number of SRS concurrent clients.", [`srs_clients ${serverClients(ctx).length}`]);
   family(out, "srs_clients_total", "counter", "The total counts of SRS clients.", [`srs_clients_total ${stats.clientsTotal}`]);
   family(out, "srs_clients_errs_total", "counter", "The total errors of SRS clients.", [`srs_clients_errs_total ${stats.clientsErrs}`]);
 

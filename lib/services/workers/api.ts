@@ -11,6 +11,7 @@
  */
 import type { Hono } from "hono";
 import type { Log } from "../../log/logger.ts";
+import { type ApiPorts, apiJson, page } from "../api/index.ts";
 
 /** Where each worker's private API answers (the primary's registry, through the worker link). */
 export interface WorkerApiPeers {
@@ -26,30 +27,36 @@ const PEER_TIMEOUT_MS = 3000;
 
 type Json = Record<string, unknown>;
 
-async function ask(peer: { id: number; api: string }, path: string, req: Request, secret: string, method = "GET"): Promise<Json | undefined> {
-  const headers = new Headers({ [LOCAL_HEADER]: secret });
-  const auth = req.headers.get("authorization");
-  if (auth) headers.set("authorization", auth);
+/** A request to a worker's private API, with the secret header and a timeout; undefined when it did not answer. */
+async function peerFetch(peer: { api: string }, path: string, secret: string, init: { method?: string; headers?: HeadersInit } = {}): Promise<Response | undefined> {
+  const headers = new Headers(init.headers);
+  headers.set(LOCAL_HEADER, secret);
   try {
-    const r = await fetch(`http://${peer.api}${path}`, { method, headers, signal: AbortSignal.timeout(PEER_TIMEOUT_MS) });
-    return (await r.json()) as Json;
+    return await fetch(`http://${peer.api}${path}`, { method: init.method ?? "GET", headers, signal: AbortSignal.timeout(PEER_TIMEOUT_MS) });
   } catch {
     return undefined;
   }
 }
 
-function json(body: unknown): Response {
-  return new Response(JSON.stringify(body), { headers: { "Content-Type": "application/json", "Access-Control-Allow-Origin": "*" } });
+async function ask(peer: { id: number; api: string }, path: string, req: Request, secret: string, method = "GET"): Promise<Json | undefined> {
+  const auth = req.headers.get("authorization");
+  const r = await peerFetch(peer, path, secret, { method, headers: auth ? { authorization: auth } : undefined });
+  try {
+    return r ? ((await r.json()) as Json) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
-function mergeStreams(answers: { id: number; j: Json }[]): Json[] {
+/** Streams by URL (see the header). Exported for its unit test. */
+export function mergeStreams(answers: { id: number; j: Json }[]): Json[] {
   const byUrl = new Map<string, { base?: Json; copies: number; clients: number; first: Json }>();
   for (const { id, j } of answers) {
     for (const s of (j.streams as Json[] | undefined) ?? []) {
       const k = `${String(s.app)}|${String(s.url)}`;
       const g = byUrl.get(k) ?? { copies: 0, clients: 0, first: s };
-      const edge = s.edge as { origin?: string } | undefined;
-      const copy = edge !== undefined && /^127\.0\.0\.1:\d+$/.test(edge.origin ?? "");
+      // A worker's copy of another worker's stream (the hub's publisher is the pull between workers).
+      const copy = (s.edge as { worker?: boolean } | undefined)?.worker === true;
       if (copy) g.copies++;
       else if (!g.base || (s.publish as { active?: boolean })?.active) g.base = { ...s, worker: id };
       g.clients += Number(s.clients) || 0;
@@ -116,7 +123,7 @@ function mergeSummaries(answers: { id: number; j: Json }[]): Json | undefined {
  * Mounts the merging routes on the public API app, before the API itself (requests with the secret header, from
  * another worker, fall through to this worker's own answer).
  */
-export function mountWorkersApi(app: Hono, peers: WorkerApiPeers): void {
+export function mountWorkersApi(app: Hono, peers: WorkerApiPeers, ctx: Pick<ApiPorts, "config">): void {
   app.use("/api/v1/*", async (c, next) => {
     const req = c.req.raw;
     if (req.headers.get(LOCAL_HEADER) === peers.secret || req.method === "OPTIONS") return await next();
@@ -126,10 +133,13 @@ export function mountWorkersApi(app: Hono, peers: WorkerApiPeers): void {
     const [, what, id] = m;
     const all = peers.peers();
     if (id) {
-      // By id: the worker that knows it answers (ids are random per worker).
+      // By id: the worker that knows it answers (ids are random per worker); JSONP wrapping is done here.
+      const search = new URLSearchParams(url.search);
+      search.delete("callback");
+      const path = search.size ? `${url.pathname}?${search}` : url.pathname;
       for (const p of all) {
-        const j = await ask(p, url.pathname + url.search, req, peers.secret, req.method);
-        if (j && j.code === 0) return json({ ...j, worker: p.id });
+        const j = await ask(p, path, req, peers.secret, req.method);
+        if (j && j.code === 0) return apiJson(ctx, req, { ...j, worker: p.id });
       }
       return await next();
     }
@@ -138,16 +148,15 @@ export function mountWorkersApi(app: Hono, peers: WorkerApiPeers): void {
     const answers = (await Promise.all(all.map(async (p) => ({ id: p.id, j: await ask(p, path, req, peers.secret) }))))
       .filter((a): a is { id: number; j: Json } => a.j !== undefined && a.j.code === 0);
     if (answers.length === 0) return await next();
-    if (what === "summaries") return json(mergeSummaries(answers));
-    if (what === "vhosts") return json({ ...answers[0]!.j, vhosts: mergeVhosts(answers) });
-    const start = Math.max(0, Number(url.searchParams.get("start") ?? 0) || 0);
-    const count = Math.max(10, Number(url.searchParams.get("count") ?? 0) || 0);
+    if (what === "summaries") return apiJson(ctx, req, mergeSummaries(answers));
+    if (what === "vhosts") return apiJson(ctx, req, { ...answers[0]!.j, vhosts: mergeVhosts(answers) });
+    const [start, count] = page(url);
     const base = { ...answers[0]!.j };
     delete base.streams;
     delete base.clients;
-    if (what === "streams") return json({ ...base, streams: mergeStreams(answers).slice(start, start + count) });
+    if (what === "streams") return apiJson(ctx, req, { ...base, streams: mergeStreams(answers).slice(start, start + count) });
     const clients = answers.flatMap(({ id, j }) => ((j.clients as Json[] | undefined) ?? []).map((x) => ({ ...x, worker: id })));
-    return json({ ...base, clients: clients.slice(start, start + count) });
+    return apiJson(ctx, req, { ...base, clients: clients.slice(start, start + count) });
   });
 }
 
@@ -158,9 +167,9 @@ export function mountWorkersApi(app: Hono, peers: WorkerApiPeers): void {
  */
 export async function mergedMetrics(peers: WorkerApiPeers): Promise<string | undefined> {
   const texts = await Promise.all(peers.peers().map(async (p) => {
+    const r = await peerFetch(p, "/metrics", peers.secret);
     try {
-      const r = await fetch(`http://${p.api}/metrics`, { headers: { [LOCAL_HEADER]: peers.secret }, signal: AbortSignal.timeout(PEER_TIMEOUT_MS) });
-      return r.ok ? await r.text() : undefined;
+      return r?.ok ? await r.text() : undefined;
     } catch {
       return undefined;
     }
