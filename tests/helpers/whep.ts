@@ -14,9 +14,13 @@ export function loopbackPeerConnection(opts: { tcp?: boolean } = {}): RTCPeerCon
     iceUseIpv6: false,
     // `tcp`: also active TCP candidates (ICE-TCP, RFC 6544): with a server offering TCP only, the pair is TCP.
     ...(opts.tcp ? { iceUseTcp: true } : {}),
-    // werift also gathers the machine's other interfaces (eth0, test-made veths): check and nominate only the
-    // loopback pair, so the pair the server (ICE-lite, first nomination wins) locks on is the one we use.
-    iceFilterCandidatePair: (pair) => (pair.protocol as { localCandidate?: { host: string } }).localCandidate?.host === "127.0.0.1",
+    // werift also gathers the machine's other interfaces (eth0, test-made veths), and the server advertises its
+    // own: check and nominate only the loopback pair on both ends, so the pair the server (ICE-lite, first
+    // nomination wins) locks on is the one we use, and never a veth another test's netns removes mid-session.
+    iceFilterCandidatePair: (pair) => {
+      const p = pair.protocol as { localCandidate?: { host: string } };
+      return p.localCandidate?.host === "127.0.0.1" && pair.remoteCandidate?.host === "127.0.0.1";
+    },
     bundlePolicy: "max-bundle",
     codecs: {
       video: [new RTCRtpCodecParameters({
