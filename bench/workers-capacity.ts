@@ -45,6 +45,7 @@ const { values } = parseArgs({
     ramp: { type: "string", default: "0.5" },
     pass: { type: "string", default: "0.99" },
     "full-rate": { type: "string", default: "0.95" },
+    log: { type: "string", default: "/dev/null" }, // the server's log (appended)
     clip: { type: "string", default: DEFAULT_CLIP },
   },
 });
@@ -124,7 +125,7 @@ async function step(url: string, pid: number, workers: number[], players: number
 }
 
 async function capacity(count: number, from: number): Promise<{ capacity: number; steps: StepResult[] }> {
-  const server = await startServer({ SRS_WORKERS: String(count), SRS_MAX_CONNECTIONS: "20000" });
+  const server = await startServer({ SRS_WORKERS: String(count), SRS_MAX_CONNECTIONS: "20000" }, values.log);
   const removers: (() => void)[] = [];
   let publisher: ChildProcess | undefined;
   const steps: StepResult[] = [];
