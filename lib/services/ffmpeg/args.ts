@@ -324,7 +324,7 @@ export function execCommand(
     }
     const parts = a.split(">");
     parts.forEach((p, j) => {
-      split.push(fill(p));
+      if (p !== "") split.push(fill(p));
       if (j === 0) split.push(">");
     });
   }
