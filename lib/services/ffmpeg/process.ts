@@ -197,7 +197,7 @@ export class SupervisedProcess {
 
   /** The command line as run (for the log and the API). */
   get cmdline(): string {
-    const q = (a: string) => (/^[\w@%+=:,./[\]-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`);
+    const q = (a: string) => (/^[\w@%+=:,./?[\]-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`);
     return [this.resolved || this.spec.bin, ...this.spec.args].map(q).join(" ");
   }
 
