@@ -3,7 +3,8 @@
  * served by a second srs-ts, and an RTSP camera simulated by GStreamer's RTSP server (tests/fixtures/
  * rtsp-camera.py: gst-rtsp-server through python3-gi, H.264 + AAC). Then what keeps it running: an FFmpeg killed
  * with SIGKILL is restarted and the stream resumes; a reload that removes the ingest ends its FFmpeg within a
- * second; a server killed with SIGKILL leaves no FFmpeg behind.
+ * second; a server killed with SIGKILL leaves no FFmpeg behind. Under `workers 2` the ingest runs once, in worker 1,
+ * and a worker killed with SIGKILL takes its FFmpeg with it.
  */
 import { describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
@@ -153,3 +154,21 @@ async function waitForStreams(url: string): Promise<Awaited<ReturnType<typeof pr
   }
   throw new Error(`no stream at ${url}: ${String(last)}`);
 }
+
+describe("ingest under workers 2", () => {
+  test("one FFmpeg per ingest (worker 1), listed once by the merged API; kill -9 of that worker leaves no FFmpeg and the new worker 1 ingests again", async () => {
+    const s = await startServer({ config: conf(fileIngest(clip("clip.flv"))).replace("daemon off;", "daemon off; workers 2;") });
+    servers.push(s);
+    await waitFor("ingest running", async () => (await processes(s)).some((p) => p.state === "running"), 15000, s);
+    const procs = await processes(s) as (Awaited<ReturnType<typeof processes>>[number] & { worker?: number })[];
+    expect(procs.map((p) => [p.kind, p.worker])).toEqual([["ingest", 1]]);
+    expect(ffmpegPids(`rtmp://127.0.0.1:${s.rtmp}/live/file1`)).toEqual([procs[0]!.pid!]);
+    expect((await playFrames(s.rtmpUrl("/live/file1"), 2)).video).toBeGreaterThan(25);
+    const w1 = Number(/worker 1\/2: pid=(\d+)/.exec(s.output())![1]);
+    process.kill(w1, "SIGKILL");
+    await waitFor("the dead worker's FFmpeg gone", () => !alive(procs[0]!.pid!), 2000, s);
+    await waitFor("a new ingest FFmpeg", () => ffmpegPids(`rtmp://127.0.0.1:${s.rtmp}/live/file1`).length === 1, 15000, s);
+    expect(ffmpegPids(`rtmp://127.0.0.1:${s.rtmp}/live/file1`)).not.toContain(procs[0]!.pid!);
+    expect((await playFrames(s.rtmpUrl("/live/file1"), 2)).video).toBeGreaterThan(25);
+  }, 60000);
+});
