@@ -3,7 +3,7 @@
  * size and bitrate, `[stream]_[engine]` published back) checked with ffprobe (width, height, measured video
  * bitrate), not applied again to its own output, stopped at unpublish; an engine SRS refuses (libx264 without
  * vprofile) is refused with a log line; an audio-only transcode to HLS as transcode2hls.audio.only.conf
- * (video copied, MP3 audio made AAC, HLS of the output).
+ * (video copied, MP3 audio made AAC, HLS of the output; its libfdk_aac, absent from Debian's FFmpeg, becomes aac).
  */
 import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
@@ -106,7 +106,7 @@ describe("transcode", () => {
     engine ff {
       enabled on;
       vcodec copy;
-      acodec aac;
+      acodec libfdk_aac;
       aparams { }
       output rtmp://127.0.0.1:[port]/[app]/[stream]_[engine]?vhost=[vhost];
     }
@@ -120,6 +120,9 @@ describe("transcode", () => {
     const streams = await probeStreams(s.httpUrl("/live/radio_ff.m3u8"));
     expect(streams.find((x) => x.codec_type === "audio")).toMatchObject({ codec_name: "aac" });
     expect(streams.find((x) => x.codec_type === "video")).toMatchObject({ codec_name: "h264", width: 640, height: 360 });
+    // SRS's config asks for SRS's bundled FFmpeg's libfdk_aac; Debian's FFmpeg has none: its aac is used, said once.
+    expect(s.output()).toContain("has no libfdk_aac encoder (SRS's bundled FFmpeg has), using libfdk_aac -> aac");
+    expect((await processes(s))[0]!.cmdline).toContain("-vcodec copy -acodec aac -f flv");
     const source = await probeStreams(s.rtmpUrl("/live/radio"));
     expect(source.find((x) => x.codec_type === "audio")).toMatchObject({ codec_name: "mp3" });
   }, 90000);

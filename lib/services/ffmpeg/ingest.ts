@@ -94,6 +94,7 @@ export class IngestService {
           stdout: run.logFile,
           stderr: run.logFile,
           stopGraceMs: 500,
+          adaptEncoders: true,
         }, this.ctx.log);
         procs.push(p);
         p.start();

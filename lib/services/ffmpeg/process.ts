@@ -20,6 +20,7 @@ import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Log } from "../../log/logger.ts";
 import { resolveProgram, setprivPath } from "./binary.ts";
+import { ffmpegEncoders, withAvailableEncoders } from "./encoders.ts";
 
 export const RESTART_MS = 1000;
 export const HEALTHY_MS = 5000;
@@ -41,6 +42,8 @@ export interface ProcessSpec {
   stderr?: string;
   /** SIGTERM to SIGKILL, ms (1000). */
   stopGraceMs?: number;
+  /** An FFmpeg built by us: an AAC encoder it lacks (SRS's libfdk_aac) is replaced by its native one (encoders.ts). */
+  adaptEncoders?: boolean;
 }
 
 export interface ProcessOptions {
@@ -109,11 +112,16 @@ export class SupervisedProcess {
   private startedAt = 0;
   private resolved = "";
   private fallbackLogged = false;
+  private encodersLogged = false;
+  private launching = false;
+  /** The arguments of the last run (the spec's, with encoders adapted). */
+  private args: string[];
   starts = 0;
   lastExit: string | undefined;
 
   constructor(readonly spec: ProcessSpec, private log: Log, private opts: ProcessOptions = {}) {
     this.backoff = opts.restartMs ?? RESTART_MS;
+    this.args = spec.args;
   }
 
   get pid(): number | undefined {
@@ -125,7 +133,12 @@ export class SupervisedProcess {
   }
 
   start(): void {
-    if (this.stopped || this.child) return;
+    if (this.stopped || this.child || this.launching) return;
+    this.launching = true;
+    void this.launch().finally(() => (this.launching = false));
+  }
+
+  private async launch(): Promise<void> {
     const r = resolveProgram(this.spec.bin);
     if ("missing" in r) {
       this.lastExit = `not started: ${r.missing}`;
@@ -137,10 +150,21 @@ export class SupervisedProcess {
       this.log.warn(`${this.label}: ${r.fallback} (SRS's bundled FFmpeg) is absent, using ${r.path} from PATH`);
     }
     this.resolved = r.path;
+    let args = this.spec.args;
+    if (this.spec.adaptEncoders) {
+      const w = withAvailableEncoders(args, await ffmpegEncoders(r.path));
+      if (this.stopped) return;
+      if (w.replaced.length && !this.encodersLogged) {
+        this.encodersLogged = true;
+        this.log.warn(`${this.label}: ${r.path} has no ${w.replaced.map((x) => x.split(" ")[0]).join(", ")} encoder (SRS's bundled FFmpeg has), using ${w.replaced.join(", ")}`);
+      }
+      args = w.args;
+    }
+    this.args = args;
     const setpriv = this.opts.pdeathsig === false ? undefined : setprivPath();
     const [cmd, argv] = setpriv
-      ? [setpriv, ["--pdeathsig", "KILL", "--", r.path, ...this.spec.args]]
-      : [r.path, this.spec.args];
+      ? [setpriv, ["--pdeathsig", "KILL", "--", r.path, ...args]]
+      : [r.path, args];
     const outFd = openLog(this.spec.stdout, this.log, this.label);
     const errFd = this.spec.stderr === this.spec.stdout ? outFd : openLog(this.spec.stderr, this.log, this.label);
     let child: ChildProcess;
@@ -198,7 +222,7 @@ export class SupervisedProcess {
   /** The command line as run (for the log and the API). */
   get cmdline(): string {
     const q = (a: string) => (/^[\w@%+=:,./?[\]-]+$/.test(a) ? a : `'${a.replaceAll("'", `'\\''`)}'`);
-    return [this.resolved || this.spec.bin, ...this.spec.args].map(q).join(" ");
+    return [this.resolved || this.spec.bin, ...this.args].map(q).join(" ");
   }
 
   private onExit(why: string): void {

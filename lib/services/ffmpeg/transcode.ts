@@ -88,6 +88,7 @@ export class TranscodeService {
           stdout: run.logFile,
           stderr: run.logFile,
           stopGraceMs: 500,
+          adaptEncoders: true,
         }, this.ctx.log);
         list.push(p);
       }

@@ -11,6 +11,7 @@ import {
   EngineError, execCommand, ingestRuns, isOwnOutput, type TranscodeInput, transcodeRun,
 } from "../../../lib/services/ffmpeg/args.ts";
 import { resolveProgram } from "../../../lib/services/ffmpeg/binary.ts";
+import { withAvailableEncoders } from "../../../lib/services/ffmpeg/encoders.ts";
 import { describeWithCorpus } from "../../helpers/srs-conf-corpus.ts";
 
 const IN: TranscodeInput = { vhost: "__defaultVhost__", app: "live", stream: "livestream", param: "", port: 1935 };
@@ -155,6 +156,16 @@ describe("the program to run", () => {
     expect("path" in b && b.fallback).toBe("./no/such/objs/ffmpeg/bin/ffmpeg");
     expect(resolveProgram("/no/such/ffmpeg")).toEqual({ missing: "/no/such/ffmpeg does not exist or is not executable" });
     expect(resolveProgram("no-such-program-xyz")).toEqual({ missing: "no-such-program-xyz is not on PATH" });
+  });
+});
+
+describe("encoders the FFmpeg lacks", () => {
+  test("libfdk_aac / libaacplus become aac when absent; kept when present or when the encoders are unknown", () => {
+    const args = ["-i", "x", "-vcodec", "copy", "-acodec", "libfdk_aac", "-y", "o"];
+    expect(withAvailableEncoders(args, new Set(["aac", "libx264"]))).toEqual({ args: ["-i", "x", "-vcodec", "copy", "-acodec", "aac", "-y", "o"], replaced: ["libfdk_aac -> aac"] });
+    expect(withAvailableEncoders(args, new Set(["aac", "libfdk_aac"])).args).toEqual(args);
+    expect(withAvailableEncoders(args, undefined).args).toEqual(args);
+    expect(withAvailableEncoders(["-acodec", "libopus"], new Set(["aac"])).args).toEqual(["-acodec", "libopus"]);
   });
 });
 
