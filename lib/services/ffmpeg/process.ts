@@ -177,6 +177,7 @@ export class SupervisedProcess {
       return;
     }
     this.child = child;
+    this.tail.lines = []; // the API and the log show this run's output
     this.starts++;
     this.startedAt = Date.now();
     const sink = (fd: number | undefined) => (d: Buffer) => {
