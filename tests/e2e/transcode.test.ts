@@ -1,7 +1,7 @@
 /**
  * Transcode end to end with real FFmpeg: a vhost-wide transcode as ffmpeg.transcode.conf (libx264 to a smaller
  * size and bitrate, `[stream]_[engine]` published back) checked with ffprobe (width, height, measured video
- * bitrate), not applied again to its own output, stopped at unpublish; an engine SRS refuses (libx264 without
+ * bitrate), not applied again to its own output, restarted by a reload of the transcode, stopped at unpublish; an engine SRS refuses (libx264 without
  * vprofile) is refused with a log line; an audio-only transcode to HLS as transcode2hls.audio.only.conf
  * (video copied, MP3 audio made AAC, HLS of the output; its libfdk_aac, absent from Debian's FFmpeg, becomes aac).
  */
@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { cleanupAfterAll } from "../helpers/cleanup.ts";
 import { clip } from "../helpers/media.ts";
 import { alive, processes } from "../helpers/processes.ts";
-import { probeStreams, publish, run, startServer } from "../helpers/server.ts";
+import { probeStreams, publish, reloadConfig, run, startServer } from "../helpers/server.ts";
 import { tempDir } from "../helpers/temp.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -44,16 +44,14 @@ async function videoKbps(url: string, seconds: number): Promise<{ kbps: number; 
   return { kbps: (bytes * 8) / dur / 1000, width: j.streams[0]?.width, height: j.streams[0]?.height };
 }
 
-describe("transcode", () => {
-  test("ffmpeg.transcode.conf's shape: libx264 to 320x180 at 300 kbps, published back as [stream]_[engine], not transcoded again, stopped at unpublish", async () => {
-    const s = await startServer({
-      config: conf(`transcode {
+/** ffmpeg.transcode.conf's shape, at `vbitrate` kbps, with an engine SRS refuses. */
+const ffConf = (vbitrate: number) => conf(`transcode {
     enabled on;
     ffmpeg ./objs/ffmpeg/bin/ffmpeg;
     engine ff {
       enabled on;
       vfilter { }
-      vcodec libx264; vbitrate 300; vfps 25; vwidth 320; vheight 180; vthreads 1; vprofile baseline; vpreset veryfast;
+      vcodec libx264; vbitrate ${vbitrate}; vfps 25; vwidth 320; vheight 180; vthreads 1; vprofile baseline; vpreset veryfast;
       vparams { g 50; }
       acodec aac; abitrate 64; asample_rate 44100; achannels 2;
       aparams { }
@@ -65,8 +63,11 @@ describe("transcode", () => {
       acodec aac;
       output rtmp://127.0.0.1:[port]/[app]/[stream]_[engine]?vhost=[vhost];
     }
-  }`),
-    });
+  }`);
+
+describe("transcode", () => {
+  test("ffmpeg.transcode.conf's shape: libx264 to 320x180 at 300 kbps, published back as [stream]_[engine], not transcoded again, restarted by reload, stopped at unpublish", async () => {
+    const s = await startServer({ config: ffConf(300) });
     servers.push(s);
     const pub = track(publish(clip("clip.flv"), s.rtmpUrl("/live/livestream")));
     await waitFor("the transcoded stream", async () => (await streamNames(s)).includes("livestream_ff"), 20000, s);
@@ -89,8 +90,14 @@ describe("transcode", () => {
     expect(procs[0]!.cmdline).toContain(`-f flv -i rtmp://127.0.0.1:${s.rtmp}/live?vhost=__defaultVhost__/livestream -vcodec libx264 -b:v 300000 -r 25.00 -s 320x180 -aspect 320:180 -threads 1 -profile:v baseline -preset veryfast -g 50 -acodec aac -b:a 64000 -ar 44100 -ac 2 -f flv -y rtmp://127.0.0.1:${s.rtmp}/live/livestream_ff?vhost=__defaultVhost__`);
     expect(existsSync(join(s.dir, "objs/ffmpeg-encoder-__defaultVhost__-live-livestream-ff.log"))).toBe(true);
 
+    // A reload of the vhost's transcode restarts the FFmpeg of the live stream with the new engine.
+    await reloadConfig(s, ffConf(200));
+    expect(s.output()).toContain("reload: vhost __defaultVhost__ transcode applied (1 live streams, 1 FFmpegs restarted)");
+    expect(alive(procs[0]!.pid!)).toBe(false);
+    await waitFor("the new transcode FFmpeg", async () => (await processes(s)).some((p) => p.state === "running" && p.cmdline.includes("-b:v 200000")), 5000, s);
+
     // Unpublish: the transcode FFmpeg ends, its output goes away.
-    const pid = procs[0]!.pid!;
+    const pid = (await processes(s))[0]!.pid!;
     pub.kill();
     await waitFor("transcode FFmpeg gone at unpublish", () => !alive(pid), 5000, s);
     await waitFor("no processes", async () => (await processes(s)).length === 0, 5000, s);
