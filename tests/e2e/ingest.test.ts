@@ -4,7 +4,7 @@
  * rtsp-camera.py: gst-rtsp-server through python3-gi, H.264 + AAC). Then what keeps it running: an FFmpeg killed
  * with SIGKILL is restarted and the stream resumes; a reload that removes the ingest ends its FFmpeg within a
  * second; a server killed with SIGKILL leaves no FFmpeg behind. Under `workers 2` the ingest runs once, in worker 1,
- * and a worker killed with SIGKILL takes its FFmpeg with it.
+ * and a worker killed with SIGKILL takes its FFmpeg with it. The same ingest runs under `deno run -A main.ts`.
  */
 import { describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
@@ -171,4 +171,17 @@ describe("ingest under workers 2", () => {
     expect(ffmpegPids(`rtmp://127.0.0.1:${s.rtmp}/live/file1`)).not.toContain(procs[0]!.pid!);
     expect((await playFrames(s.rtmpUrl("/live/file1"), 2)).video).toBeGreaterThan(25);
   }, 60000);
+});
+
+describe("ingest under Deno", () => {
+  test("deno run -A main.ts runs the ingest FFmpeg; SIGTERM leaves none", async () => {
+    const deno = join(REPO_ROOT, "node_modules/.bin/deno");
+    const s = await startServer({ config: conf(fileIngest(clip("clip.flv"))), command: [deno, "run", "-A", join(REPO_ROOT, "main.ts")], env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1" } });
+    servers.push(s);
+    await waitFor("ingest running", async () => (await processes(s)).some((p) => p.state === "running"), 20000, s);
+    expect((await playFrames(s.rtmpUrl("/live/file1"), 2)).video).toBeGreaterThan(25);
+    const pid = (await processes(s))[0]!.pid!;
+    await s.stop("SIGTERM");
+    await waitFor("no FFmpeg after SIGTERM", () => !alive(pid), 3000, s);
+  }, 120000);
 });
