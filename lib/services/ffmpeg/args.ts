@@ -172,6 +172,8 @@ export function ffLogFile(dir: string, parts: string[]): string | undefined {
 export interface IngestRun {
   /** `<vhost>/<id>` plus the engine name when the ingest has several. */
   name: string;
+  /** The stream it publishes (vhost/app/stream of an RTMP output), else the output itself. */
+  stream: string;
   args: string[];
   output: string;
   /** Where stdout/stderr go (undefined: discarded). */
@@ -203,10 +205,12 @@ export function ingestRuns(
     if (!output) throw new EngineError(`empty output url, ingest=${ing.id}`);
     let app = "";
     let stream = "";
+    let published = output;
     try {
       const u = parseRtmpUrl(output);
       app = u.app;
       stream = u.stream;
+      published = `${u.vhost}/${app}/${stream}`;
     } catch {
       // not an RTMP output: the log file name has empty parts, as SRS's
     }
@@ -214,7 +218,7 @@ export function ingestRuns(
     const transcode = e !== undefined && e.enabled && e.vcodec !== "" && e.acodec !== "";
     const job = transcode ? engineJob(iparams, ing.input.url, output, e) : copyJob(iparams, ing.input.url, output);
     const name = ing.engines.length > 1 ? `${vhost}/${ing.id}/${e?.name ?? ""}` : `${vhost}/${ing.id}`;
-    return { name, args: ffmpegArgs(job), output, logFile: ffLogFile(o.ffLogDir, ["ffmpeg-ingest", vhost, app, stream]) };
+    return { name, stream: published, args: ffmpegArgs(job), output, logFile: ffLogFile(o.ffLogDir, ["ffmpeg-ingest", vhost, app, stream]) };
   });
 }
 

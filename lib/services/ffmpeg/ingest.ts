@@ -88,7 +88,7 @@ export class IngestService {
         const p = new SupervisedProcess({
           kind: "ingest",
           name: run.name,
-          stream: run.output,
+          stream: run.stream,
           bin: ing.ffmpeg,
           args: run.args,
           stdout: run.logFile,

@@ -142,7 +142,7 @@ export class SupervisedProcess {
     const r = resolveProgram(this.spec.bin);
     if ("missing" in r) {
       this.lastExit = `not started: ${r.missing}`;
-      this.scheduleRestart(0, `cannot run ${this.spec.bin}: ${r.missing}`);
+      this.scheduleRestart(`cannot run ${this.spec.bin}: ${r.missing}`);
       return;
     }
     if (r.fallback && !this.fallbackLogged) {
@@ -173,13 +173,24 @@ export class SupervisedProcess {
     } catch (e) {
       for (const fd of new Set([outFd, errFd])) if (fd !== undefined) closeSync(fd);
       this.lastExit = `spawn failed: ${(e as Error).message}`;
-      this.scheduleRestart(0, `cannot run ${r.path}: ${(e as Error).message}`);
+      this.scheduleRestart(`cannot run ${r.path}: ${(e as Error).message}`);
       return;
     }
     this.child = child;
     this.tail.lines = []; // the API and the log show this run's output
     this.starts++;
     this.startedAt = Date.now();
+    // Like SRS's child, a header in the log file before the program's own output: who started it, and how.
+    const header = `\nprocess ppid=${process.pid}, pid=${child.pid}, ${new Date().toISOString()}\nprocess binary=${r.path}, cli: ${this.cmdline}\n`;
+    for (const fd of new Set([outFd, errFd])) {
+      if (fd === undefined) continue;
+      try {
+        writeSync(fd, header);
+      } catch {
+        // as below
+      }
+    }
+    // Small chunks (FFmpeg's progress lines), written as they come; the tail is kept for the log and the API.
     const sink = (fd: number | undefined) => (d: Buffer) => {
       if (fd !== undefined) {
         try {
@@ -237,15 +248,15 @@ export class SupervisedProcess {
     if (healthy) {
       this.backoff = this.opts.restartMs ?? RESTART_MS;
       this.log.trace(`${this.label}: exited (${why}) after ${(ran / 1000).toFixed(1)}s, restart in ${this.backoff / 1000}s`);
-      this.scheduleRestart(ran, undefined);
+      this.scheduleRestart(undefined);
       return;
     }
     const last = this.tail.lines.slice(-5).join(" | ");
-    this.scheduleRestart(ran, `exited at once (${why}) after ${(ran / 1000).toFixed(1)}s${last ? `; last output: ${last}` : ""}`);
+    this.scheduleRestart(`exited at once (${why}) after ${(ran / 1000).toFixed(1)}s${last ? `; last output: ${last}` : ""}`);
   }
 
   /** Restarts after the back-off; `warn` (a failure) is logged with the delay and doubles the next one. */
-  private scheduleRestart(_ran: number, warn: string | undefined): void {
+  private scheduleRestart(warn: string | undefined): void {
     if (this.stopped) return;
     const delay = this.backoff;
     if (warn !== undefined) {
