@@ -350,7 +350,7 @@ export class Api {
     const c = this.ctx.config;
     return {
       options: `srs-ts/${VERSION}`,
-      options2: "--hls=on --dvr=on --https=on --http-callback=on --http-server=on --http-api=on --stat=on",
+      options2: "--hls=on --dvr=on --https=on --transcode=on --ingest=on --http-callback=on --http-server=on --http-api=on --stat=on",
       build: formatDate(this.ctx.startedAt),
       build2: String(Math.floor(this.ctx.startedAt / 1000)),
       features: {
@@ -361,8 +361,8 @@ export class Api {
         api: c.httpApi().enabled,
         httpd: c.httpServer().enabled,
         dvr: true,
-        transcode: false,
-        ingest: false,
+        transcode: true,
+        ingest: true,
         stat: true,
         caster: false,
         complex_send: true,
