@@ -27,7 +27,7 @@ export class IngestService {
 
   /** Starts the configured ingests (nothing in a worker other than the first). */
   start(): void {
-    void this.reconcile();
+    this.reconcile().catch((e) => this.ctx.log.error("ingest: start failed", e));
   }
 
   /** The ingests the config in force asks for, by `vhost/id`. */

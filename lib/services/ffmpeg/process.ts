@@ -135,7 +135,12 @@ export class SupervisedProcess {
   start(): void {
     if (this.stopped || this.child || this.launching) return;
     this.launching = true;
-    void this.launch().finally(() => (this.launching = false));
+    this.launch()
+      .catch((e) => {
+        this.lastExit = `start failed: ${(e as Error).message}`;
+        this.scheduleRestart(`start failed: ${(e as Error).message}`);
+      })
+      .finally(() => (this.launching = false));
   }
 
   private async launch(): Promise<void> {
