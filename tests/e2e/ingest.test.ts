@@ -92,6 +92,21 @@ describe("ingest a file", () => {
   }, 60000);
 });
 
+describe("ingest and a graceful quit", () => {
+  test("SIGQUIT: the ingest stops with the listeners, so its session does not hold the wait for sessions", async () => {
+    const s = await startServer({ config: conf(fileIngest(clip("clip.flv"))).replace("daemon off;", "daemon off; grace_start_wait 100; grace_final_wait 8000;") });
+    servers.push(s);
+    await waitFor("ingest publishing", async () => (await fetch(`http://127.0.0.1:${s.api}/api/v1/streams`).then((r) => r.json()) as { streams: unknown[] }).streams.length > 0, 10000, s);
+    const pid = (await processes(s))[0]!.pid!;
+    const t0 = Date.now();
+    await s.stop("SIGQUIT");
+    const took = Date.now() - t0;
+    console.log(`graceful quit with an ingest: ${took} ms (grace_start_wait 100, grace_final_wait 8000)`);
+    expect(took).toBeLessThan(4000);
+    expect(alive(pid)).toBe(false);
+  }, 30000);
+});
+
 describe("ingest a stream", () => {
   test("an HTTP-FLV URL served by a second srs-ts", async () => {
     const b = await startServer({ config: conf("") });

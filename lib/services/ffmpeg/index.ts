@@ -26,10 +26,15 @@ export class FfmpegServices {
     this.exec = new ExecService(ctx);
   }
 
-  /** Transcode and exec follow publishes from now on; a stop ends every process. */
+  /**
+   * Transcode and exec follow publishes from now on. A stop ends every process: the ingests as the listeners
+   * close (their publishing sessions must not hold a graceful quit: nothing else would end them), the rest at
+   * the end (transcode and exec end with their streams' unpublish).
+   */
   start(): void {
     this.transcode.start();
     this.exec.start();
+    this.ctx.lifecycle.register({ name: "ingest processes", phase: "accept", close: () => void this.ingest.stop() });
     this.ctx.lifecycle.register({ name: "ffmpeg processes", phase: "finish", close: () => this.stop() });
   }
 

@@ -22,6 +22,7 @@ export class IngestService {
   /** By `vhost/id`. */
   private running = new Map<string, Running>();
   private closed = false;
+  private stopping: Promise<void> | undefined;
 
   constructor(private ctx: FfmpegPorts) {}
 
@@ -107,11 +108,14 @@ export class IngestService {
     return [...this.running.values()].flatMap((r) => r.procs.map((p) => p.info()));
   }
 
-  /** Stops every ingest (server stop). */
-  async stop(): Promise<void> {
-    this.closed = true;
-    const all = [...this.running.values()].flatMap((r) => r.procs);
-    this.running.clear();
-    await Promise.all(all.map((p) => p.stop()));
+  /** Stops every ingest (server stop); a second call waits for the same stop. */
+  stop(): Promise<void> {
+    if (!this.stopping) {
+      this.closed = true;
+      const all = [...this.running.values()].flatMap((r) => r.procs);
+      this.running.clear();
+      this.stopping = Promise.all(all.map((p) => p.stop())).then(() => undefined);
+    }
+    return this.stopping;
   }
 }
