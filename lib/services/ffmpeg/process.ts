@@ -223,12 +223,24 @@ export class SupervisedProcess {
           }
         }
         this.tail.flush();
+        // What it left running in its group (a shell's background job) goes with it: no orphans.
+        if (child.pid) {
+          try {
+            process.kill(-child.pid, "SIGTERM");
+          } catch {
+            // the group is empty
+          }
+        }
         this.child = undefined;
         this.onExit(why);
         resolve();
       };
+      const reason = (code: number | null, signal: NodeJS.Signals | null) => (signal ? `killed by ${signal}` : `exit code ${code}`);
       child.once("error", (e) => finish(`spawn error: ${e.message}`));
-      child.once("close", (code, signal) => finish(signal ? `killed by ${signal}` : `exit code ${code}`));
+      // "close" comes once its output is read to the end; a child it left behind may hold the pipes open, so the
+      // exit counts after a short wait for the last lines.
+      child.once("exit", (code, signal) => setTimeout(() => finish(reason(code, signal)), 300));
+      child.once("close", (code, signal) => finish(reason(code, signal)));
     });
   }
 

@@ -1,7 +1,7 @@
 /**
  * The process supervisor of ingest/transcode/exec (lib/services/ffmpeg/process.ts) with real programs (sh, sleep):
  * a program that exits at once is logged with its last output lines and retried with growing delays, never in a
- * tight loop; a missing program likewise; a program that ran long enough is restarted after the short delay;
+ * tight loop; a missing program likewise; one that leaves a child behind is seen to exit and the child ended; a program that ran long enough is restarted after the short delay;
  * stop() ends it with SIGTERM, or SIGKILL when it ignores SIGTERM, and reaches its children (process group).
  */
 import { describe, expect, test } from "bun:test";
@@ -41,6 +41,18 @@ describe("supervisor", () => {
     expect(warns[2]).toContain("retry in 0.4s");
     expect(warns[3]).toContain("retry in 0.4s");
     expect(p.info()).toMatchObject({ state: "stopped", last_exit: "exit code 1", last_stderr: ["Unknown encoder libfdk_aac"] });
+  });
+
+  test("a program that exits leaving a child behind: its exit counts (the child holds its pipes) and the child is ended", async () => {
+    const log = new CaptureLog();
+    const p = new SupervisedProcess({ kind: "exec", name: "t", bin: "sh", args: ["-c", "sleep 30 & echo child $!; exit 3"] }, log, { ...FAST, restartMs: 5000 });
+    p.start();
+    await Bun.sleep(700);
+    const child = Number(/child (\d+)/.exec(p.info().last_stderr.join("\n"))?.[1] ?? 0);
+    expect(child).toBeGreaterThan(0);
+    expect(p.info()).toMatchObject({ state: "waiting", last_exit: "exit code 3" });
+    expect(alive(child)).toBe(false);
+    await p.stop();
   });
 
   test("a missing program: said why, retried with back-off", async () => {
