@@ -226,7 +226,6 @@ export class Server implements ServerContext {
       this.rtmp = new RtmpServer(this);
       await this.rtmp.listen(c.listen());
       // Transcode and exec follow publishes from now on; ingests start once every listener is up.
-      const rtmp = this.rtmp;
       const server = this;
       this.ffmpeg = new FfmpegServices({
         get config() {
@@ -236,7 +235,7 @@ export class Server implements ServerContext {
         clients: this.clients,
         log: this.log,
         lifecycle: this.lifecycle,
-        rtmpPort: () => rtmp.ports[0],
+        rtmpPort: () => server.rtmp?.ports[0],
         runsIngest: !this.workerLink || this.workerLink.id === 1,
       });
       this.ffmpeg.start();
