@@ -101,7 +101,7 @@ export function engineJob(iparams: string[], input: string, output: string, e: E
 
 const nonEmpty = (xs: readonly string[]): string[] => xs.filter((x) => x !== "");
 
-/** `%.2f`-like for vfps without trailing zeros (SRS's srs_float2str prints "%.2f"). */
+/** vfps as SRS prints it (srs_float2str: "%.2f"). */
 function fps(n: number): string {
   return n.toFixed(2);
 }
