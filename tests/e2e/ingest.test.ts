@@ -111,7 +111,7 @@ describe("ingest a stream", () => {
   test("an HTTP-FLV URL served by a second srs-ts", async () => {
     const b = await startServer({ config: conf("") });
     servers.push(b);
-    track(publish(clip("clip.flv"), b.rtmpUrl("/live/src")));
+    const srcPub = track(publish(clip("clip.flv"), b.rtmpUrl("/live/src")));
     await waitFor("source on B", async () => (await fetch(`http://127.0.0.1:${b.api}/api/v1/streams`).then((r) => r.json()) as { streams: unknown[] }).streams.length > 0, 10000, b);
     const a = await startServer({
       config: conf(`ingest relay {
@@ -126,7 +126,18 @@ describe("ingest a stream", () => {
     expect(streams.map((x) => x.codec_name).sort()).toEqual(["aac", "h264"]);
     expect(streams.find((x) => x.codec_type === "video")).toMatchObject({ width: 640, height: 360 });
     expect((await playFrames(a.httpUrl("/live/relay.flv"), 2)).video).toBeGreaterThan(25);
-  }, 60000);
+
+    // The source goes away: the FFmpeg's failures are logged with its last lines and retried with back-off;
+    // when the source is back, the relay is too.
+    const first = (await processes(a))[0]!;
+    srcPub.kill();
+    await waitFor("a failed restart logged with its output", () => /ingest __defaultVhost__\/relay: exited at once \(exit code \d+\) after [\d.]+s; last output: .*(404|Not Found|Server returned)/.test(a.output()), 20000, a);
+    await waitFor("a second failure with a longer delay", () => /exited at once[^\n]*retry in 2s/.test(a.output()), 20000, a);
+    expect((await processes(a))[0]!.state).toBe("waiting");
+    track(publish(clip("clip.flv"), b.rtmpUrl("/live/src")));
+    await waitFor("the relay back", async () => (await processes(a))[0]!.state === "running" && (await processes(a))[0]!.pid !== first.pid, 30000, a);
+    expect((await waitForStreams(a.rtmpUrl("/live/relay"))).length).toBe(2);
+  }, 90000);
 
   test("an RTSP camera (GStreamer's RTSP server), over TCP as ingest.rtsp.conf", async () => {
     const port = await freePort();
