@@ -92,6 +92,17 @@ describe("ingest a file", () => {
   }, 60000);
 });
 
+describe("a missing FFmpeg", () => {
+  test("is said in the log and the API, and retried with back-off", async () => {
+    const s = await startServer({ config: conf(fileIngest(clip("clip.flv")).replace("./objs/ffmpeg/bin/ffmpeg", "/opt/no-such/ffmpeg")) });
+    servers.push(s);
+    await waitFor("two failed starts", () => s.output().includes("retry in 2s"), 10000, s);
+    expect(s.output()).toContain("ingest __defaultVhost__/file1: cannot run /opt/no-such/ffmpeg: /opt/no-such/ffmpeg does not exist or is not executable; retry in 1s");
+    const [p] = await processes(s);
+    expect(p).toMatchObject({ state: "waiting", starts: 0, last_exit: "not started: /opt/no-such/ffmpeg does not exist or is not executable" });
+  }, 30000);
+});
+
 describe("ingest and a graceful quit", () => {
   test("SIGQUIT: the ingest stops with the listeners, so its session does not hold the wait for sessions", async () => {
     const s = await startServer({ config: conf(fileIngest(clip("clip.flv"))).replace("daemon off;", "daemon off; grace_start_wait 100; grace_final_wait 8000;") });
