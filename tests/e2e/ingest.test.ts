@@ -1,9 +1,10 @@
 /**
  * Ingest end to end with real FFmpeg: a file (read once per run with -re, restarted at its end), an HTTP-FLV URL
  * served by a second srs-ts, and an RTSP camera simulated by GStreamer's RTSP server (tests/fixtures/
- * rtsp-camera.py: gst-rtsp-server through python3-gi, H.264 + AAC). Then what keeps it running: an FFmpeg killed
+ * rtsp-camera.py: gst-rtsp-server through python3-gi, H.264 + AAC); a source that goes away and comes back, and
+ * a missing FFmpeg, are retried with back-off and said in the log. Then what keeps it running: an FFmpeg killed
  * with SIGKILL is restarted and the stream resumes; a reload that removes the ingest ends its FFmpeg within a
- * second; a server killed with SIGKILL leaves no FFmpeg behind. Under `workers 2` the ingest runs once, in worker 1,
+ * second; a server killed with SIGKILL leaves no FFmpeg behind, and a graceful quit does not wait for the ingest. Under `workers 2` the ingest runs once, in worker 1,
  * and a worker killed with SIGKILL takes its FFmpeg with it. The same ingest runs under `deno run -A main.ts`.
  */
 import { describe, expect, test } from "bun:test";
