@@ -4,8 +4,9 @@
  * rtsp-camera.py: gst-rtsp-server through python3-gi, H.264 + AAC); a source that goes away and comes back, and
  * a missing FFmpeg, are retried with back-off and said in the log. Then what keeps it running: an FFmpeg killed
  * with SIGKILL is restarted and the stream resumes; a reload that removes the ingest ends its FFmpeg within a
- * second; a server killed with SIGKILL leaves no FFmpeg behind, and a graceful quit does not wait for the ingest. Under `workers 2` the ingest runs once, in worker 1,
- * and a worker killed with SIGKILL takes its FFmpeg with it. The same ingest runs under `deno run -A main.ts`.
+ * second; a server killed with SIGKILL leaves no FFmpeg behind, and a graceful quit does not wait for the ingest.
+ * Under `workers 2` the ingest runs once, in worker 1, and a worker killed with SIGKILL takes its FFmpeg with it.
+ * The same ingest runs under `deno run -A main.ts`.
  */
 import { describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
