@@ -14,7 +14,6 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { FAST_QUIT_BUDGET_MS } from "./lib/lifecycle.ts";
 import { ConfigError, DEFAULT_CONFIG_TEXT, loadConfig, type SrsConfig, unimplementedDirectives } from "./lib/config/index.ts";
-import { Server, StartError } from "./lib/server.ts";
 import { removePidFile, writePidFile } from "./lib/pidfile.ts";
 import { SRS_COMPAT_VERSION, VERSION } from "./lib/version.ts";
 import { workerEnv } from "./lib/runtime/worker-env.ts";
@@ -236,6 +235,8 @@ async function main(): Promise<void> {
       },
     }
     : undefined;
+  // Imported here, not at the top: a `workers N` primary carries no media and never loads the server's modules.
+  const { Server, StartError } = await import("./lib/server.ts");
   const server = new Server(config, { configName: what, loadConfig: () => load(cli), worker });
   // SRS's signals: SIGTERM/SIGINT quit fast (SIGTERM graceful with force_grace_quit), SIGQUIT quits gracefully;
   // a second quit signal during a quit makes it fast. A guard timer makes sure the process goes whatever hangs.

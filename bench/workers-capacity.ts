@@ -30,7 +30,7 @@ import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "n
 import { parseArgs } from "node:util";
 import { DEFAULT_CLIP } from "./clip.ts";
 import { startPublisher, startServer } from "./server.ts";
-import { cpuTicks, TICK, treePids, treeRssMb } from "./proc.ts";
+import { cpuTicks, TICK, treePids, treeRss, treeRssMb } from "./proc.ts";
 
 const { values } = parseArgs({
   options: {
@@ -64,6 +64,8 @@ interface StepResult {
   perWorkerCpuPct: number[];
   loadCpuPct: number;
   rssMb: number;
+  /** RSS of each process, MB (the primary first with workers > 1). */
+  rssEachMb: number[];
 }
 
 function sleep(ms: number): Promise<void> {
@@ -121,6 +123,7 @@ async function step(url: string, pid: number, workers: number[], players: number
     perWorkerCpuPct: perWorker,
     loadCpuPct: results.reduce((a, r) => a + r.loadCpuPct!, 0),
     rssMb: treeRssMb(pid),
+    rssEachMb: treeRss(pid).map(([, mb]) => mb),
   };
 }
 
@@ -143,7 +146,8 @@ async function capacity(count: number, from: number): Promise<{ capacity: number
       const ok = r.full >= Number(values.pass) * n;
       console.log(`  workers ${count}: ${n} players: ${r.full} at full rate, ${r.mbps.toFixed(0)} Mbps, server CPU ` +
         `${r.serverCpuPct.toFixed(1)}% (per worker ${r.perWorkerCpuPct.map((c) => c.toFixed(1)).join(" + ")}), ` +
-        `load ${r.loadCpuPct.toFixed(1)}%, RSS ${r.rssMb.toFixed(0)} MB: ${ok ? "pass" : "FAIL"}`);
+        `load ${r.loadCpuPct.toFixed(1)}%, RSS ${r.rssMb.toFixed(0)} MB` +
+        (r.rssEachMb.length > 1 ? ` (${r.rssEachMb.map((m) => m.toFixed(0)).join(" + ")})` : "") + `: ${ok ? "pass" : "FAIL"}`);
       if (!ok) break;
       cap = n;
       await sleep(1500);
