@@ -35,12 +35,12 @@ function probe(file: string): { packets: ProbePacket[]; codecs: string[] } {
   return { packets: j.packets, codecs: j.streams.map((s) => s.codec_name).sort() };
 }
 
-function ffmpegPs(file: string, video: string[], audio: string[]): void {
+function ffmpegPs(file: string, video: string[], audio: string[], format: string): void {
   execFileSync("ffmpeg", [
     "-hide_banner", "-loglevel", "error", "-y",
     "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=4",
     "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=44100:duration=4",
-    "-threads", "1", "-fflags", "+bitexact", ...video, ...audio, "-f", "mpeg", file,
+    "-threads", "1", "-fflags", "+bitexact", ...video, ...audio, "-f", format, file,
   ], { stdio: "pipe" });
 }
 
@@ -55,13 +55,17 @@ function packetize(frames: PsFrame[]): { packets: MediaPacket[]; errors: string[
 const dir = tempDir("srs-ps-");
 
 describe("FFmpeg-made program streams", () => {
-  for (const [name, video, codec] of [
-    ["h264", ["-c:v", "libx264", "-bf", "2", "-g", "25", "-preset", "veryfast"], "h264"],
-    ["h265", ["-c:v", "libx265", "-preset", "veryfast", "-x265-params", "keyint=25:bframes=2:pools=1:frame-threads=1:log-level=error"], "hevc"],
+  const x264 = ["-c:v", "libx264", "-bf", "2", "-g", "25", "-preset", "veryfast"];
+  const x265 = ["-c:v", "libx265", "-preset", "veryfast", "-x265-params", "keyint=25:bframes=2:pools=1:frame-threads=1:log-level=error"];
+  // -f mpeg writes MPEG-1 packs and PES headers, -f vob MPEG-2 ones (plus private_stream_2 navigation packets)
+  for (const [name, video, codec, format] of [
+    ["h264", x264, "h264", "mpeg"],
+    ["h264", x264, "h264", "vob"],
+    ["h265", x265, "hevc", "mpeg"],
   ] as const) {
-    test(`${name} + MP3 (-f mpeg): access units and timestamps as ffprobe shows them`, () => {
-      const file = join(dir, `${name}.mpg`);
-      ffmpegPs(file, [...video], ["-c:a", "libmp3lame", "-b:a", "64k"]);
+    test(`${name} + MP3 (-f ${format}): access units and timestamps as ffprobe shows them`, () => {
+      const file = join(dir, `${name}.${format}`);
+      ffmpegPs(file, [...video], ["-c:a", "libmp3lame", "-b:a", "64k"], format);
       const { packets: want, codecs } = probe(file);
       expect(codecs).toEqual([codec, "mp3"].sort());
       const errors: string[] = [];
