@@ -4,7 +4,14 @@
  * header and a PSM, and one frame is split over several PES (the first with PTS/DTS). FFmpeg's `-f mpeg` muxer
  * cannot carry AAC or G.711 and writes no PSM, so the GB28181 shapes are made here.
  */
+import { readFileSync } from "node:fs";
 import { crc32Mpeg2 } from "../../lib/formats/mpegts-crc.ts";
+import { demuxTs } from "../../lib/formats/mpegts-demux.ts";
+import { buildAdtsHeader, parseAudioSpecificConfig } from "../../lib/media/aac.ts";
+import { avccToAnnexB, parseAvcConfig } from "../../lib/media/avc.ts";
+import { parseHevcConfig } from "../../lib/media/hevc.ts";
+import type { MediaPacket } from "../../lib/media/packet.ts";
+import { type ClipName, clip } from "./media.ts";
 
 export interface PsEsUnit {
   streamId: number;
@@ -117,4 +124,37 @@ export function muxGb(units: PsEsUnit[], o: GbMuxOptions = {}): Uint8Array {
     at += p.length;
   }
   return out;
+}
+
+/** MediaPackets (TS demuxer output) as elementary-stream units: Annex-B with parameter sets on keyframes, ADTS. */
+export function esUnits(packets: MediaPacket[]): PsEsUnit[] {
+  const units: PsEsUnit[] = [];
+  let params: Uint8Array[] = [];
+  let asc: ReturnType<typeof parseAudioSpecificConfig> | undefined;
+  for (const p of packets) {
+    if (p.kind === "video" && p.config) {
+      const c = p.codec === "h265" ? parseHevcConfig(p.data) : parseAvcConfig(p.data);
+      params = [...("vps" in c ? c.vps : []), ...c.sps, ...c.pps];
+    } else if (p.kind === "video") {
+      units.push({ streamId: 0xe0, pts: p.pts * 90, dts: p.dts * 90, keyframe: p.keyframe, data: avccToAnnexB(p.data, 4, p.keyframe ? params : undefined) });
+    } else if (p.kind === "audio" && p.config) asc = parseAudioSpecificConfig(p.data);
+    else if (p.kind === "audio" && asc) {
+      const h = buildAdtsHeader(asc, p.data.length);
+      const d = new Uint8Array(h.length + p.data.length);
+      d.set(h);
+      d.set(p.data, h.length);
+      units.push({ streamId: 0xc0, pts: p.pts * 90, dts: p.pts * 90, data: d });
+    }
+  }
+  return units;
+}
+
+/** The first `seconds` of a TS clip as a GB28181-shaped program stream (PSM, frames split over 1400-byte PES). */
+export function gbPsFromClip(name: ClipName, seconds: number, opts: GbMuxOptions = {}): { ps: Uint8Array; source: MediaPacket[] } {
+  const source = demuxTs(readFileSync(clip(name))).filter((p) => p.dts <= seconds * 1000);
+  const videoType = source.some((p) => p.codec === "h265") ? 0x24 : 0x1b;
+  const ps = muxGb(esUnits(source), {
+    psm: [{ streamType: videoType, streamId: 0xe0 }, { streamType: 0x0f, streamId: 0xc0 }], maxPesPayload: 1400, ...opts,
+  });
+  return { ps, source };
 }

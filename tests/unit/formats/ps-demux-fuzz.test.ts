@@ -5,33 +5,15 @@
  * never throws, buffers stay within their bound.
  */
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
-import { demuxTs } from "../../../lib/formats/mpegts-demux.ts";
 import { demuxPs, PsDemuxer, type PsFrame } from "../../../lib/formats/ps/demux.ts";
 import { PsPacketizer } from "../../../lib/formats/ps/packets.ts";
-import { avccToAnnexB, parseAvcConfig } from "../../../lib/media/avc.ts";
-import { buildAdtsHeader, parseAudioSpecificConfig } from "../../../lib/media/aac.ts";
 import type { MediaPacket } from "../../../lib/media/packet.ts";
-import { clip } from "../../helpers/media.ts";
-import { muxGb, packHeader, pesPacket, type PsEsUnit } from "../../helpers/ps-mux.ts";
+import { gbPsFromClip, packHeader, pesPacket } from "../../helpers/ps-mux.ts";
 import { prng } from "../../helpers/prng.ts";
 
 /** The first seconds of clip-main.ts as GB28181-shaped PS (H.264 with B-frames + AAC, frames split over PES). */
 function gbStream(seconds = 4): Uint8Array {
-  const units: PsEsUnit[] = [];
-  let params: Uint8Array[] = [];
-  let asc: ReturnType<typeof parseAudioSpecificConfig> | undefined;
-  for (const p of demuxTs(readFileSync(clip("clip-main.ts")))) {
-    if (p.dts > seconds * 1000) break;
-    if (p.kind === "video" && p.config) {
-      const c = parseAvcConfig(p.data);
-      params = [...c.sps, ...c.pps];
-    } else if (p.kind === "video") {
-      units.push({ streamId: 0xe0, pts: p.pts * 90, dts: p.dts * 90, keyframe: p.keyframe, data: avccToAnnexB(p.data, 4, p.keyframe ? params : undefined) });
-    } else if (p.config) asc = parseAudioSpecificConfig(p.data);
-    else if (asc) units.push({ streamId: 0xc0, pts: p.pts * 90, dts: p.pts * 90, data: Buffer.concat([buildAdtsHeader(asc, p.data.length), p.data]) });
-  }
-  return muxGb(units, { psm: [{ streamType: 0x1b, streamId: 0xe0 }, { streamType: 0x0f, streamId: 0xc0 }], maxPesPayload: 1400 });
+  return gbPsFromClip("clip-main.ts", seconds).ps;
 }
 
 function key(f: PsFrame): string {

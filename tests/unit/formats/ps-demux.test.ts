@@ -13,12 +13,9 @@ import { join } from "node:path";
 import { demuxTs } from "../../../lib/formats/mpegts-demux.ts";
 import { demuxPs, type PsFrame } from "../../../lib/formats/ps/demux.ts";
 import { PsPacketizer } from "../../../lib/formats/ps/packets.ts";
-import { buildAdtsHeader, parseAudioSpecificConfig } from "../../../lib/media/aac.ts";
-import { avccToAnnexB, parseAvcConfig } from "../../../lib/media/avc.ts";
-import { parseHevcConfig } from "../../../lib/media/hevc.ts";
 import type { MediaPacket } from "../../../lib/media/packet.ts";
 import { clip } from "../../helpers/media.ts";
-import { muxGb, type PsEsUnit } from "../../helpers/ps-mux.ts";
+import { esUnits, muxGb, type PsEsUnit } from "../../helpers/ps-mux.ts";
 import { tempDir } from "../../helpers/temp.ts";
 
 interface ProbePacket {
@@ -88,29 +85,6 @@ describe("FFmpeg-made program streams", () => {
     });
   }
 });
-
-/** The TS clip's packets as elementary-stream units (Annex-B with parameter sets on keyframes, ADTS). */
-function esUnits(packets: MediaPacket[]): PsEsUnit[] {
-  const units: PsEsUnit[] = [];
-  let params: Uint8Array[] = [];
-  let asc: ReturnType<typeof parseAudioSpecificConfig> | undefined;
-  for (const p of packets) {
-    if (p.kind === "video" && p.config) {
-      const c = p.codec === "h265" ? parseHevcConfig(p.data) : parseAvcConfig(p.data);
-      params = [...("vps" in c ? c.vps : []), ...c.sps, ...c.pps];
-    } else if (p.kind === "video") {
-      units.push({ streamId: 0xe0, pts: p.pts * 90, dts: p.dts * 90, keyframe: p.keyframe, data: avccToAnnexB(p.data, 4, p.keyframe ? params : undefined) });
-    } else if (p.kind === "audio" && p.config) asc = parseAudioSpecificConfig(p.data);
-    else if (p.kind === "audio" && asc) {
-      const h = buildAdtsHeader(asc, p.data.length);
-      const d = new Uint8Array(h.length + p.data.length);
-      d.set(h);
-      d.set(p.data, h.length);
-      units.push({ streamId: 0xc0, pts: p.pts * 90, dts: p.pts * 90, data: d });
-    }
-  }
-  return units;
-}
 
 /** Packets in a comparable form: timestamps, flags and a digest of the bytes. */
 function shape(ps: MediaPacket[]): string[] {
