@@ -16,11 +16,15 @@
  *   and the number of players that received media is printed, so a figure never comes from dead players.
  * Options: --env K=V,K2=V2 extra server env (e.g. SRS_RTC_SERVER_ENABLED=off, to price one service); --ramp MS between two players' connects (0); --entry FILE instead of main.ts (a probe that imports main.ts;
  * it gets SIGUSR2 once RSS1 is taken, e.g. to dump heap statistics); --bun-flags "--smol" (from source only).
+ * The executable (--bin, or bun) is dropped from the page cache (written back first) and read again whole before each
+ * start: the kernel maps the cached neighbours of a faulted page too (fault-around, large folios), so RssFile
+ * depends on the page cache's history of the file (the same binary measured 41.6–45.2 MB file: just built, copied,
+ * or partly evicted); after a drop and a sequential read two copies of a binary measure the same (±0.1 MB).
  * Env: MEM_TRACE=1 prints RSS every second after the join; MEM_SERVER_LOG=1 shows the server's output.
  * Prints the figures and a `RESULT {json}` line.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync } from "node:fs";
 import { connect as netConnect, type Socket } from "node:net";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -57,6 +61,20 @@ const PROTOCOLS = a.protocols ? a.protocols.split(",").filter(Boolean) : [];
 const BIN = a.bin ? resolve(a.bin) : undefined;
 const ROOT = resolve(import.meta.dir, "..");
 
+/** Drops `path` from the page cache and reads it whole (see the header: RssFile depends on the cache's history). */
+function warmPageCache(path: string): void {
+  // GNU dd: flush the file, then "iflag=nocache count=0" drops the whole file from the cache.
+  spawnSync("dd", [`of=${path}`, "oflag=nocache", "conv=notrunc,fdatasync", "count=0"], { stdio: "ignore" });
+  spawnSync("dd", [`if=${path}`, "iflag=nocache", "count=0"], { stdio: "ignore" });
+  const fd = openSync(path, "r");
+  const buf = new Uint8Array(1 << 20);
+  try {
+    while (readSync(fd, buf, 0, buf.length, null) > 0);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 interface Mem {
@@ -89,6 +107,7 @@ async function start(): Promise<Srv> {
   const [rtc, srt] = [await freeUdpPort(), await freeUdpPort()];
   const cwd = mkdtempSync("/tmp/srs-ts-bench-mem.");
   const cmd = BIN ?? process.execPath;
+  warmPageCache(cmd);
   const args = BIN ? [] : [...a["bun-flags"]!.split(" ").filter(Boolean), a.entry ? resolve(a.entry) : `${ROOT}/main.ts`];
   const t0 = performance.now();
   const child = spawn(cmd, args, {
