@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { FAST_QUIT_BUDGET_MS } from "./lib/lifecycle.ts";
-import { ConfigError, DEFAULT_CONFIG_TEXT, loadConfig, type SrsConfig, unimplementedDirectives } from "./lib/config/index.ts";
+import { ConfigError, DEFAULT_CONFIG_TEXT, loadConfigAsync, type SrsConfig, unimplementedDirectives } from "./lib/config/index.ts";
 import { Server, StartError } from "./lib/server.ts";
 import { removePidFile, writePidFile } from "./lib/pidfile.ts";
 import { SRS_COMPAT_VERSION, VERSION } from "./lib/version.ts";
@@ -65,15 +65,16 @@ function parseArgs(argv: string[]): Cli {
   return cli;
 }
 
-function load(cli: Cli): SrsConfig {
+/** Async only to import the YAML parser when the config is YAML (lib/config/load.ts). */
+function load(cli: Cli): Promise<SrsConfig> {
   const env = process.env;
   const envOnly = cli.envOnly || env.SRS_ENV_ONLY === "on" || env.SRS_ENV_ONLY === "1" || env.SRS_ENV_ONLY === "true";
   const given = env.SRS_CONFIG_FILE || cli.file;
   // Absolute, so a reload after work_dir changed the cwd still finds it.
   const file = given ? resolve(given) : undefined;
-  if (envOnly) return loadConfig({ envOnly: true, env });
-  if (file) return loadConfig({ file, env });
-  return loadConfig({ text: DEFAULT_CONFIG_TEXT, env });
+  if (envOnly) return loadConfigAsync({ envOnly: true, env });
+  if (file) return loadConfigAsync({ file, env });
+  return loadConfigAsync({ text: DEFAULT_CONFIG_TEXT, env });
 }
 
 function fail(msg: string): never {
@@ -191,7 +192,7 @@ async function main(): Promise<void> {
   }
   let config: SrsConfig;
   try {
-    config = load(cli);
+    config = await load(cli);
   } catch (e) {
     if (e instanceof ConfigError) {
       if (cli.test) process.stderr.write(`srs-ts: configuration test failed\n`);
