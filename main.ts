@@ -11,13 +11,13 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { FAST_QUIT_BUDGET_MS } from "./lib/lifecycle.ts";
 import { ConfigError, DEFAULT_CONFIG_TEXT, loadConfigAsync, type SrsConfig, unimplementedDirectives } from "./lib/config/index.ts";
 import { Server, StartError } from "./lib/server.ts";
 import { removePidFile, writePidFile } from "./lib/pidfile.ts";
 import { SRS_COMPAT_VERSION, VERSION } from "./lib/version.ts";
 import { workerEnv } from "./lib/runtime/worker-env.ts";
+import { fileUrlPath } from "./lib/runtime/platform.ts";
 import { Primary } from "./lib/workers/primary.ts";
 import type { PrimaryMessage, WorkerMessage } from "./lib/workers/messages.ts";
 
@@ -103,7 +103,7 @@ interface DenoGlobal {
 function selfCommand(): { cmd: string; args: string[] } {
   const deno = (globalThis as { Deno?: DenoGlobal }).Deno;
   if (deno) {
-    const entry = deno.mainModule.startsWith("file:") ? fileURLToPath(deno.mainModule) : deno.mainModule;
+    const entry = deno.mainModule.startsWith("file:") ? fileUrlPath(deno.mainModule) : deno.mainModule;
     return { cmd: deno.execPath(), args: ["run", "-A", entry, ...deno.args] };
   }
   const args = process.argv.slice(1);
