@@ -193,22 +193,32 @@ async function srtPlayer(s: Srv): Promise<Player> {
   return { bytes: () => bytes, close: () => c.close() };
 }
 
-/** An HLS player: the playlist every second, each segment it has not fetched yet. */
+/**
+ * An HLS player: the playlist every second, each segment it has not fetched yet. The first answer is SRS's master
+ * playlist naming the session's media playlist (`bench.m3u8?hls_ctx=…`, hls_ts_ctx): the player follows it, as a
+ * real one, and then polls that one (polling bench.m3u8 itself opened a new session every second).
+ */
 async function hlsPlayer(s: Srv): Promise<Player> {
   let bytes = 0;
   let open = true;
   const seen = new Set<string>();
-  const base = `http://127.0.0.1:${s.http}/live/`;
+  let playlist = `http://127.0.0.1:${s.http}/live/bench.m3u8`;
   void (async () => {
     while (open) {
       try {
-        const r = await fetch(`${base}bench.m3u8`);
+        const r = await fetch(playlist);
         const text = await r.text();
         bytes += text.length;
-        for (const line of text.split("\n")) {
+        const lines = text.split("\n");
+        const variant = lines.findIndex((l) => l.startsWith("#EXT-X-STREAM-INF"));
+        if (variant >= 0 && lines[variant + 1]) {
+          playlist = new URL(lines[variant + 1]!.trim(), playlist).href;
+          continue;
+        }
+        for (const line of lines) {
           if (!line || line.startsWith("#") || seen.has(line)) continue;
           seen.add(line);
-          const seg = await fetch(new URL(line, `${base}bench.m3u8`));
+          const seg = await fetch(new URL(line, playlist));
           bytes += (await seg.arrayBuffer()).byteLength;
         }
       } catch {
