@@ -104,7 +104,8 @@ function selfCommand(): { cmd: string; args: string[] } {
   const deno = (globalThis as { Deno?: DenoGlobal }).Deno;
   if (deno) {
     const entry = deno.mainModule.startsWith("file:") ? fileUrlPath(deno.mainModule) : deno.mainModule;
-    return { cmd: deno.execPath(), args: ["run", "-A", entry, ...deno.args] };
+    // --unstable-net: Deno keeps `reusePort` (what `workers N;` shares the ports with) behind it.
+    return { cmd: deno.execPath(), args: ["run", "-A", "--unstable-net", entry, ...deno.args] };
   }
   const args = process.argv.slice(1);
   // A compiled binary's argv[1] is the virtual entry: only pass the real arguments.

@@ -40,6 +40,8 @@ const { values } = parseArgs({
     ffmpeg: { type: "boolean", default: false },
     "no-publisher": { type: "boolean", default: false },
     label: { type: "string", default: "" },
+    // A player is "at full rate" when it got at least this share of the clip's bitrate over the window.
+    "full-rate": { type: "string", default: "0.9" },
   },
 });
 
@@ -226,7 +228,8 @@ const rssEnd = pid ? rssMb(pid) : 0;
 const rates = all.map((p, i) => ((p.bytes - startBytes[i]!) * 8) / elapsed / 1000).sort((a, b) => a - b);
 const totalMbps = rates.reduce((a, b) => a + b, 0) / 1000;
 const streamKbps = clip.bitrate / 1000;
-const full = rates.filter((r) => r >= 0.9 * streamKbps).length;
+const fullShare = clampNum(values["full-rate"]!, 0, 2);
+const full = rates.filter((r) => r >= fullShare * streamKbps).length;
 const cpuPct = pid ? ((cpu1 - cpu0) / TICK / elapsed) * 100 : NaN;
 const cpuPer100 = totalMbps > 0 ? cpuPct / (totalMbps / 100) : NaN;
 const loadCpu = ((self1.user + self1.system) / 1e6 / elapsed) * 100;
@@ -242,7 +245,7 @@ console.log(`  players connected     ${connected}/${players} (still open ${still
 console.log(`  delivered             ${totalMbps.toFixed(1)} Mbps aggregate`);
 console.log(`  per player kbps       min ${rates[0]?.toFixed(0)}  median ${q(0.5).toFixed(0)}  max ${rates[rates.length - 1]?.toFixed(0)}` +
   `  (stream ${streamKbps.toFixed(0)} kbps)`);
-console.log(`  at full rate (>=90%)  ${full}/${players}`);
+console.log(`  at full rate (>=${(fullShare * 100).toFixed(0)}%)  ${full}/${players}`);
 if (pid) {
   console.log(`  server CPU            ${cpuPct.toFixed(1)}% of one core`);
   console.log(`  CPU per 100 Mbps      ${cpuPer100.toFixed(2)}%`);

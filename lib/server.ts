@@ -29,6 +29,7 @@ import { hookOnHls, hookOnHlsNotify } from "./services/hooks/index.ts";
 import { type SrtService, startSrt } from "./protocols/srt/bridge.ts";
 import { type DvrService, startDvr } from "./services/dvr/service.ts";
 import { type ForwardService, startForward } from "./services/forward/service.ts";
+import { FfmpegServices, ffmpegReload } from "./services/ffmpeg/index.ts";
 import { AudioBridgeService } from "./services/audio-bridge/service.ts";
 import { type AccessControl, OpenAccess } from "./access.ts";
 import { Api, mountApi, startHttpsApi } from "./services/api/index.ts";
@@ -117,6 +118,8 @@ export class Server implements ServerContext {
   /** The origin cluster's coworker query (RTMP redirects, HTTP 302s); reads the coworkers from the config in force. */
   readonly originCluster: OriginCluster;
   edge: EdgeService | undefined;
+  /** Ingest, transcode and exec: the FFmpegs and programs the server runs (the API lists them). */
+  ffmpeg: FfmpegServices | undefined;
   /** srs-ts's workers: this worker's link to the primary (undefined in a single process). */
   readonly workerLink: WorkerLink | undefined;
   /** The gate's view of the workers: internal pulls, publish claims (a claim ends this worker's pull first). */
@@ -180,6 +183,7 @@ export class Server implements ServerContext {
       hlsReload(this, () => this.hls),
       dvrReload(this, () => this.dvr),
       forwardReload(this, () => this.forward),
+      ffmpegReload(this, () => this.ffmpeg),
       heartbeatReload(() => this.heartbeat),
     ];
   }
@@ -221,6 +225,20 @@ export class Server implements ServerContext {
       this.lifecycle.register({ name: "audio bridge workers", phase: "finish", close: () => bridges.stop() });
       this.rtmp = new RtmpServer(this);
       await this.rtmp.listen(c.listen());
+      // Transcode and exec follow publishes from now on; ingests start once every listener is up.
+      const server = this;
+      this.ffmpeg = new FfmpegServices({
+        get config() {
+          return server.config;
+        },
+        hubs: this.hubs,
+        clients: this.clients,
+        log: this.log,
+        lifecycle: this.lifecycle,
+        rtmpPort: () => server.rtmp?.ports[0],
+        runsIngest: !this.workerLink || this.workerLink.id === 1,
+      });
+      this.ffmpeg.start();
       if (this.workerLink) {
         // The other workers pull this worker's streams here (loopback, its own port: no SO_REUSEPORT).
         this.privateRtmp = new RtmpServer(this);
@@ -253,6 +271,7 @@ export class Server implements ServerContext {
       }
       this.srt = await startSrt(this);
       this.startHeartbeat();
+      this.ffmpeg.startIngest();
     } catch (e) {
       await this.lifecycle.stop({ reason: "start failed", budgetMs: FAST_QUIT_BUDGET_MS });
       this.removePidFile();

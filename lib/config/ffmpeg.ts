@@ -8,7 +8,11 @@ export interface ExecConfig {
   publish: string[][];
 }
 
-/** An FFmpeg engine of `transcode`/`ingest`. FFmpeg parameter blocks are flattened to `-name value…`. */
+/**
+ * An FFmpeg engine of `transcode`/`ingest`. FFmpeg parameter blocks (perfile, vfilter, vparams, aparams) are
+ * flattened as SRS does (srs_app_config.cpp get_engine_vparams...): each directive becomes `-name` (no second
+ * dash when the name already starts with one) followed by its first argument, if any.
+ */
 export interface EngineConfig {
   name: string;
   enabled: boolean;
@@ -51,7 +55,10 @@ export interface IngestConfig {
 
 function flattenParams(d: Directive | undefined): string[] {
   const out: string[] = [];
-  for (const c of d?.children ?? []) out.push(`-${c.name}`, ...c.args);
+  for (const c of d?.children ?? []) {
+    out.push(c.name.startsWith("-") ? c.name : `-${c.name}`);
+    if (c.args[0]) out.push(c.args[0]);
+  }
   return out;
 }
 

@@ -7,8 +7,7 @@
  * accessor field it feeds. A directive is reported only when it changes something: a feature block when it is
  * enabled, a setting when its value differs from what srs-ts does anyway (usually SRS's default), and a setting
  * inside an optional block (`hls`, `http_server.https`…) only when that block is enabled. Settings that only tune an
- * unimplemented feature (`hls_key_url` for `hls_keys`, `ff_log_level` for
- * ingest/transcode) are covered by the feature's line. The same directive in several vhosts is one line.
+ * unimplemented feature (`hls_key_url` for `hls_keys`) are covered by the feature's line. The same directive in several vhosts is one line.
  *
  * Env overrides (`SRS_VHOST_DASH_ENABLED=on`, `SRS_VHOST_HLS_HLS_KEYS=on`) are named by their variable instead of
  * file:line; the blocks SRS gives no env overrides (cluster, exec, ingest, transcode, stream_caster) have none.
@@ -110,7 +109,6 @@ export const UNIMPLEMENTED: readonly Rule[] = [
   { path: "query_latest_version", kind: "leaf", ok: ["off"], what: "querying the latest SRS version" },
   { path: "pithy_print_ms", kind: "leaf", ok: ["10000"], what: "the interval of periodic stats log lines" },
   { path: "tcmalloc_release_rate", kind: "leaf", ok: [], what: "tcmalloc tuning (not applicable)" },
-  { path: "ff_log_dir", kind: "leaf", ok: ["./objs", "/dev/null"], what: "FFmpeg log dir (no FFmpeg processes are run)" },
   { path: "http_server.https", kind: "block-on", what: "HTTPS for HTTP-FLV/TS/HLS and static files" },
   { path: "rtc_server.ecdsa", kind: "leaf", ok: ["on"], what: "RSA DTLS certificates (ECDSA is used)" },
   { path: "rtc_server.encrypt", kind: "leaf", ok: ["on"], what: "unencrypted RTP (SRTP is always used: browsers refuse media without DTLS-SRTP)" },
@@ -158,9 +156,6 @@ export const UNIMPLEMENTED: readonly Rule[] = [
   { path: "vhost.rtsp", kind: "block-on", what: "RTSP output" },
   { path: "vhost.dash", kind: "block-on", what: "MPEG-DASH output" },
   { path: "vhost.hds", kind: "block-on", what: "HDS output" },
-  { path: "vhost.exec", kind: "block-on", what: "exec on publish" },
-  { path: "vhost.ingest", kind: "block-on", what: "ingest (FFmpeg pulling into this server)" },
-  { path: "vhost.transcode", kind: "block-on", what: "transcode (FFmpeg engines)" },
 ];
 
 function enabledArg(d: Directive): string | undefined {

@@ -29,7 +29,7 @@ const RESTART_GLOBAL = ["srs_log_tank", "srs_log_file", "utc_time", "pid", "daem
 /** The cluster fields the edge reads at each upstream connect or client (a reload applies to the next one). */
 const EDGE_KEYS = ["mode", "isEdge", "origin", "tokenTraverse", "vhost", "debugSrsUpnode", "protocol", "followClient"];
 /** Accepted as SRS does but without effect in srs-ts (see the not-implemented warnings at start). */
-const UNUSED_GLOBAL = ["pithy_print_ms", "ff_log_dir", "ff_log_level", "stats", "circuit_breaker", "threads"];
+const UNUSED_GLOBAL = ["pithy_print_ms", "stats", "circuit_breaker", "threads"];
 /** Vhost sections read when a session or stream starts. */
 const LIVE_VHOST: Record<string, string> = {
   publish: "new publishers",
@@ -37,7 +37,7 @@ const LIVE_VHOST: Record<string, string> = {
   refer: "next connection",
   http_hooks: "next event",
 };
-const UNUSED_VHOST = ["dash", "hds", "exec", "ingest", "transcode"];
+const UNUSED_VHOST = ["dash", "hds"];
 
 /**
  * The play queue options (mw_latency, min_latency, queue_length) reach the players already playing, as SRS's

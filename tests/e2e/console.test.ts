@@ -3,7 +3,7 @@
  * port, as by default): the home page links the console and players with the server's own addresses; the console
  * lists the published stream (codec, resolution), shows its play URLs and a live preview, and its Kick button
  * disconnects the publisher (ffmpeg exits); a WHIP publish from the fake camera shows up; with http_api.auth on it
- * asks for credentials. SCREENSHOTS=1 also writes docs/console.png.
+ * asks for credentials; an ingest's FFmpeg shows in the processes table. SCREENSHOTS=1 also writes docs/console.png.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
@@ -171,6 +171,31 @@ describe("console", () => {
     expect(pub.errors).toEqual([]);
     await pub.page.close();
     await page.close();
+  }, 40000);
+
+  test("lists the ingest FFmpeg in the processes table", async () => {
+    const s = await startServer({
+      config: `listen 1935; daemon off; srs_log_tank console;
+http_api { enabled on; listen 1985; }
+http_server { enabled on; listen 8080; }
+vhost __defaultVhost__ {
+  ingest cam { enabled on; input { type file; url ${clip("clip.flv")}; } ffmpeg ffmpeg; engine { enabled off; output rtmp://127.0.0.1:[port]/live/cam; } }
+}
+`,
+    });
+    try {
+      const { page, errors } = await open(`http://127.0.0.1:${s.http}/console/`);
+      const row = page.locator('tr[data-process="__defaultVhost__/cam"]');
+      await row.waitFor({ timeout: 10000 });
+      await page.waitForFunction(() => document.querySelector('tr[data-process="__defaultVhost__/cam"]')?.textContent?.includes("running"), undefined, { timeout: 10000 });
+      const text = (await row.textContent())!;
+      expect(text).toContain("ingest");
+      expect(text).toContain("-re -i");
+      expect(errors).toEqual([]);
+      await page.close();
+    } finally {
+      await s.stop();
+    }
   }, 40000);
 
   test("with http_api.auth on it asks for credentials, retries on a wrong password, then shows the server", async () => {

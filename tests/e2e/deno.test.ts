@@ -228,3 +228,26 @@ vhost __defaultVhost__ { }
     }
   }, SLOW);
 });
+
+describe("workers under Deno", () => {
+  test("workers 2: both workers share the ports (--unstable-net for reusePort), players on either worker decode", async () => {
+    const { startServer, publish, playFrames } = await import("../helpers/server.ts");
+    const { clip } = await import("../helpers/media.ts");
+    const { count, waitFor } = await import("../helpers/wait.ts");
+    const s = await startServer({ command: [DENO, "run", "-A", join(REPO, "main.ts")], env: { SRS_WORKERS: "2" } });
+    const pub = publish(clip("clip.flv"), s.rtmpUrl("/live/denow"));
+    try {
+      await waitFor("both workers started", () => count(s.output(), "server started") >= 2, 60000, s);
+      await waitFor("the publisher is live", () => /rtmp fmle-publish|publish .*live\/denow/.test(s.output()), 20000, s);
+      await Bun.sleep(1500);
+      // Ten players over RTMP and HTTP-FLV: the kernel spreads them (all ten on the owner: 1 in 1024).
+      const plays = await Promise.all(Array.from({ length: 10 }, (_, i) =>
+        playFrames(i % 2 ? s.httpUrl("/live/denow.flv") : s.rtmpUrl("/live/denow"), 2)));
+      for (const p of plays) expect(p.video).toBeGreaterThan(20);
+      expect(s.output()).toMatch(/edge pull .*playing from origin 127\.0\.0\.1:/);
+    } finally {
+      pub.kill();
+      expect(await s.stop()).toBe(0);
+    }
+  }, SLOW);
+});

@@ -1,4 +1,4 @@
-// The console: polls /api/v1 summaries, vhosts, streams and clients (every 2 s, or ?refresh=seconds) and renders
+// The console: polls /api/v1 summaries, vhosts, streams, clients and processes (every 2 s, or ?refresh=seconds) and renders
 // them; kicks clients with DELETE /api/v1/clients/:id; previews a stream on demand; asks for credentials on 401.
 import { Api, apiOrigin, el, fmtBytes, fmtDuration, fmtKbps, loadConfig, streamUrls, urlRow } from "/site.js";
 import { playHttp } from "/players/js/play.js";
@@ -46,11 +46,13 @@ async function refresh() {
   clearTimeout(state.timer);
   const gen = ++state.gen; // only the newest refresh schedules the next one
   try {
-    const [sum, vh, st, cl] = await Promise.all([
+    const [sum, vh, st, cl, pr] = await Promise.all([
       api.get("/api/v1/summaries"),
       api.get("/api/v1/vhosts/"),
       api.get("/api/v1/streams/?start=0&count=500"),
       api.get("/api/v1/clients/?start=0&count=500"),
+      // srs-ts's ingest/transcode/exec processes (an API SRS does not have: an empty table if it fails)
+      api.get("/api/v1/processes").catch((e) => (e.status === 401 ? Promise.reject(e) : { processes: [] })),
     ]);
     const now = Date.now();
     if (gen !== state.gen) return; // a newer refresh is under way
@@ -58,6 +60,7 @@ async function refresh() {
     renderVhosts(vh.vhosts || [], now);
     renderStreams(st.streams || [], cl.clients || [], now);
     renderClients(cl.clients || [], now);
+    renderProcesses(pr.processes || []);
     showError("");
     setStatus(`${api.base} · ${new Date().toLocaleTimeString()}`, "live");
   } catch (e) {
@@ -224,6 +227,18 @@ function renderClients(clients, now) {
       el("td", {}, kickButton(c.id, "Kick")));
   });
   $("clients").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 8, class: "empty" }, "No clients"))]));
+}
+
+function renderProcesses(procs) {
+  const rows = procs.map((p) => el("tr", { "data-process": p.name },
+    el("td", {}, el("span", { class: "pill" }, p.kind)),
+    el("td", {}, el("div", {}, p.name), el("div", { class: "cmd", title: p.cmdline }, p.cmdline)),
+    el("td", {}, el("span", { class: p.state === "running" ? "pill pub" : "pill" }, p.state)),
+    el("td", { class: "num mono" }, p.pid ?? "–"),
+    el("td", { class: "num" }, p.state === "running" ? fmtDuration(p.uptime_ms / 1000) : "–"),
+    el("td", { class: "num" }, p.restarts),
+    el("td", {}, p.last_exit || "–", p.last_exit && p.last_stderr?.length ? el("div", { class: "sub" }, p.last_stderr.at(-1)) : null)));
+  $("processes").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 7, class: "empty" }, "No FFmpeg or exec processes (ingest, transcode, exec)"))]));
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import type { StreamKey } from "../../media/packet.ts";
 import type { StreamHubs } from "../../hub/registry.ts";
 import type { AccessControl } from "../../access.ts";
 import { SRS_COMPAT_VERSION, VERSION } from "../../version.ts";
+import { StallMeter } from "../../stall.ts";
 import { ChunkReader } from "./chunk-reader.ts";
 import { ChunkWriter } from "./chunk-writer.ts";
 import {
@@ -89,6 +90,8 @@ const MAX_PENDING_MESSAGES = 10000;
 
 /** How long a connection may take to finish handshake + connect before it is dropped. */
 const CONNECT_TIMEOUT_MS = 20000;
+/** How often the connect and publish timeouts are checked, ms. */
+const TIMEOUT_CHECK_MS = 1000;
 
 /** After an origin-cluster redirect, how long the player may take to answer before it is closed (SRS: 3 s). */
 const REDIRECT_WAIT_MS = 3000;
@@ -146,6 +149,8 @@ export class RtmpSession implements ClientInfo {
   private tags = new RtmpTagReader();
   private mediaPackets = 0;
   private lastMediaAt = 0;
+  /** The timeout check's view of this process's stalls (not the publisher's silence). */
+  private readonly stall = new StallMeter(TIMEOUT_CHECK_MS);
   private timer: ReturnType<typeof setInterval> | undefined;
   // playing
   private playing: PlayLease<FanOut> | undefined;
@@ -176,7 +181,7 @@ export class RtmpSession implements ClientInfo {
       else this.log.warn(`rtmp socket error: ${e.message}`);
     });
     this.socket.on("close", () => this.cleanup("peer closed"));
-    this.timer = setInterval(() => this.checkTimeouts(), 1000);
+    this.timer = setInterval(() => this.checkTimeouts(), TIMEOUT_CHECK_MS);
   }
 
   bytesIn(): number {
@@ -596,6 +601,7 @@ export class RtmpSession implements ClientInfo {
 
   private checkTimeouts(): void {
     const now = Date.now();
+    this.lastMediaAt += this.stall.stalledMs(now);
     if (this.state === "handshake" || this.state === "wait-connect") {
       if (now - this.connectedAt > CONNECT_TIMEOUT_MS) this.close("connect timeout");
       return;

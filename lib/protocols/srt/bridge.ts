@@ -46,12 +46,15 @@ import {
   SrtServer,
 } from "./server.ts";
 import { parseSrtStreamId } from "./streamid.ts";
+import { StallMeter } from "../../stall.ts";
 
 const DEFAULT_VHOST = "__defaultVhost__";
 /** SRT live payloads carry 7 TS packets (SRS `payloadsize 1316`). */
 export const SRT_TS_PAYLOAD = 1316;
 /** How long an admitted session waits for its connection to be established. */
 const ATTACH_TIMEOUT_MS = 5000;
+/** How often the publish timeout is checked, ms. */
+const TIMEOUT_CHECK_MS = 1000;
 
 /** What the SRT service needs of the server (lib/server.ts, the composition root, satisfies it). */
 export interface SrtPorts {
@@ -209,6 +212,8 @@ export class SrtSession implements ClientInfo {
   private lastDataAt = Date.now();
   private mediaPackets = 0;
   private timer: ReturnType<typeof setInterval> | undefined;
+  /** The timeout check's view of this process's stalls (not the publisher's silence). */
+  private readonly stall = new StallMeter(TIMEOUT_CHECK_MS);
   private ctx: SrtPorts;
 
   constructor(private sessions: SrtSessions, readonly caller: SrtCaller) {
@@ -343,7 +348,7 @@ export class SrtSession implements ClientInfo {
         }, { dropSei: false, onWarning: (m) => this.log.info(m) });
       }
       this.lastDataAt = Date.now();
-      this.timer = setInterval(() => this.checkTimeout(), 1000);
+      this.timer = setInterval(() => this.checkTimeout(), TIMEOUT_CHECK_MS);
       this.timer.unref?.();
       this.log.trace(`srt publish ${name}${this.param ?? ""} started, ${lease ? "bridged to rtmp" : "srt only (srt_to_rtmp off)"}`);
       return;
@@ -382,6 +387,7 @@ export class SrtSession implements ClientInfo {
   }
 
   private checkTimeout(): void {
+    this.lastDataAt += this.stall.stalledMs();
     if (this.state !== "publishing" || !this.vhost) return;
     const pub = this.vhost.publish;
     const limit = this.received === 0 ? pub.firstpktTimeout : pub.normalTimeout;

@@ -26,6 +26,7 @@ import { SERVER_SIGNATURE, SRS_COMPAT_VERSION, VERSION } from "../../version.ts"
 import { renderMetrics } from "../exporter/index.ts";
 import { clientJson, serverClients, type ShapesPorts, streamJson, vhostJson, vhostNames } from "./shapes.ts";
 import { clustersAnswer } from "../cluster/origin-cluster.ts";
+import type { ProcessInfo } from "../ffmpeg/process.ts";
 import {
   connCounts, cpuCount, diskRates, loadAverages, memInfos, netBytes, round2, rssKbytes, rusages, selfProcStats,
   systemCpuRatio, systemProcStats, systemUptime,
@@ -77,6 +78,8 @@ function canReload(x: unknown): x is Reloadable {
 
 /** What the HTTP API reads of the server: everything the exporter reads (stats, forwards, the view). */
 export type ApiPorts = ExporterPorts & Pick<ShapesPorts, "edge"> & {
+  /** Ingest, transcode and exec processes (lib/services/ffmpeg), for /api/v1/processes. */
+  readonly ffmpeg?: { processes(): ProcessInfo[] };
   /** srs-ts's workers: another worker's pull is no client of the server (left out of lists and counts). */
   readonly workers?: { isInternal(c: ClientInfo): boolean };
 };
@@ -240,6 +243,11 @@ export class Api {
         // srs-ts extension (not in SRS, not listed in the v1 index): where each stream is forwarded to.
         if (second) break;
         return this.json(req, { ...this.base(), forwards: forwardStats(this.ctx) });
+      case "processes":
+        // srs-ts extension (not in SRS, not listed in the v1 index): the FFmpegs and programs of ingest,
+        // transcode and exec: command line, pid, uptime, restarts, last exit.
+        if (second) break;
+        return this.json(req, { ...this.base(), processes: this.ctx.ffmpeg?.processes() ?? [] });
       case "tests":
         if (second === "errors" && !more.length) return this.code(req, 100);
         if (second === "redirects" && !more.length) {
@@ -342,7 +350,7 @@ export class Api {
     const c = this.ctx.config;
     return {
       options: `srs-ts/${VERSION}`,
-      options2: "--hls=on --dvr=on --https=on --http-callback=on --http-server=on --http-api=on --stat=on",
+      options2: "--hls=on --dvr=on --https=on --transcode=on --ingest=on --http-callback=on --http-server=on --http-api=on --stat=on",
       build: formatDate(this.ctx.startedAt),
       build2: String(Math.floor(this.ctx.startedAt / 1000)),
       features: {
@@ -353,8 +361,8 @@ export class Api {
         api: c.httpApi().enabled,
         httpd: c.httpServer().enabled,
         dvr: true,
-        transcode: false,
-        ingest: false,
+        transcode: true,
+        ingest: true,
         stat: true,
         caster: false,
         complex_send: true,

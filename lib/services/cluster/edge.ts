@@ -31,9 +31,9 @@ import { upstreamUrl, upstreamVhost } from "./url.ts";
 export type EdgePorts = Pick<ServerView, "config" | "hubs" | "clients" | "log" | "serverId" | "lifecycle">;
 
 export interface EdgeOptions extends IngesterOptions {
-  /** How long a pull outlives its last player, ms (2000). */
+  /** How long a pull outlives its last player, ms (an edge's 2000, a worker's 10000). */
   lingerMs?: number;
-  /** How long an HTTP player waits for the pull to bring the stream, ms (10000). */
+  /** How long an HTTP player waits for the pull to bring the stream, ms (an edge's 10000, a worker's 20000). */
   waitMs?: number;
   /** How long an HLS playlist request keeps the stream wanted, ms (30000). */
   hlsWantMs?: number;
@@ -51,8 +51,21 @@ export interface WorkerUpstreams {
   readonly param: string;
 }
 
-/** How fast a worker's pull retries while the owner is away (a local socket: no need to back off long). */
-const WORKER_PULL_OPTIONS: IngesterOptions = { connectTimeoutMs: 2000, recvTimeoutMs: 5000, minBackoffMs: 300, maxBackoffMs: 1000 };
+/**
+ * A worker's pull from the owner: a local socket, so retries come fast (no need to back off long). The timeouts
+ * are generous: a dead owner is known from the primary (its streams leave the owner registry), so they only
+ * guard against a hung one, and an owner whose CPU is taken by a burst of joining players (seen in
+ * bench/workers-capacity.ts: 1250 players joining at once on a worker held to a tenth of a core) can take
+ * longer than 2 s to answer the handshake; a pull that gives up then costs the other worker's players the stream.
+ */
+const WORKER_PULL_OPTIONS: IngesterOptions = { connectTimeoutMs: 10000, recvTimeoutMs: 10000, minBackoffMs: 300, maxBackoffMs: 1000 };
+/**
+ * A worker's pull outlives its last player longer than an edge's (a loopback copy costs little), so players that
+ * come back, or a burst of joins on a busy owner, find it running.
+ */
+const WORKER_PULL_LINGER_MS = 10000;
+/** How long an HTTP player waits for a worker's pull: the owner is alive (the primary says so), at worst busy. */
+const WORKER_PULL_WAIT_MS = 20000;
 
 /** One upstream of the edge, for metrics. */
 export interface EdgeUpstreamStat {
@@ -184,7 +197,7 @@ export class EdgeService {
       return;
     }
     if (!this.ingesters.has(name) || this.lingers.has(name)) return;
-    const linger = this.opts.lingerMs ?? 2000;
+    const linger = this.opts.lingerMs ?? (edge ? 2000 : WORKER_PULL_LINGER_MS);
     this.lingers.set(name, setTimeout(() => {
       this.lingers.delete(name);
       if ((this.ctx.hubs.find(hub.key)?.demandCount ?? 0) > 0) return;
@@ -234,7 +247,7 @@ export class EdgeService {
   async awaitLive(key: StreamKey, signal?: AbortSignal): Promise<Lease | undefined> {
     if (!this.canPull(key) || this.stopping) return undefined;
     const want = this.ctx.hubs.demand(key);
-    const end = Date.now() + (this.opts.waitMs ?? 10000);
+    const end = Date.now() + (this.opts.waitMs ?? (this.cluster(key.vhost) ? 10000 : WORKER_PULL_WAIT_MS));
     while (Date.now() < end && !signal?.aborted) {
       // Live, with its sequence headers (the FLV header's audio/video flags come from them).
       const h = want.hub;

@@ -2,8 +2,8 @@
  * One view of the whole server over srs-ts's workers (`workers N;`): the HTTP API port is shared by every worker
  * (SO_REUSEPORT), so whichever worker takes a request of /api/v1/streams, /api/v1/clients or /api/v1/summaries
  * asks every worker's private loopback API (the same API, answering for that worker alone) and merges the answers;
- * /api/v1/vhosts too; a client or stream by id, and a kick (DELETE /api/v1/clients/:id), go to the worker that
- * holds it.
+ * /api/v1/vhosts and /api/v1/processes too; a client or stream by id, and a kick (DELETE /api/v1/clients/:id), go
+ * to the worker that holds it.
  *
  * Merged: streams by URL (the owner's entry; players summed over the workers, less the owner's clients that are
  * other workers' pulls), clients listed once each with the `worker` that holds them (other workers' pulls left
@@ -128,7 +128,7 @@ export function mountWorkersApi(app: Hono, peers: WorkerApiPeers, ctx: Pick<ApiP
     const req = c.req.raw;
     if (req.headers.get(LOCAL_HEADER) === peers.secret || req.method === "OPTIONS") return await next();
     const url = new URL(req.url);
-    const m = /^\/api\/v1\/(streams|clients|summaries|vhosts)\/?([^/]*)\/?$/.exec(url.pathname);
+    const m = /^\/api\/v1\/(streams|clients|summaries|vhosts|processes)\/?([^/]*)\/?$/.exec(url.pathname);
     if (!m) return await next();
     const [, what, id] = m;
     const all = peers.peers();
@@ -144,12 +144,17 @@ export function mountWorkersApi(app: Hono, peers: WorkerApiPeers, ctx: Pick<ApiP
       return await next();
     }
     if (req.method !== "GET") return await next();
-    const path = what === "summaries" || what === "vhosts" ? url.pathname : `${url.pathname}?count=100000`;
+    const path = what === "summaries" || what === "vhosts" || what === "processes" ? url.pathname : `${url.pathname}?count=100000`;
     const answers = (await Promise.all(all.map(async (p) => ({ id: p.id, j: await ask(p, path, req, peers.secret) }))))
       .filter((a): a is { id: number; j: Json } => a.j !== undefined && a.j.code === 0);
     if (answers.length === 0) return await next();
     if (what === "summaries") return apiJson(ctx, req, mergeSummaries(answers));
     if (what === "vhosts") return apiJson(ctx, req, { ...answers[0]!.j, vhosts: mergeVhosts(answers) });
+    if (what === "processes") {
+      // srs-ts's ingest/transcode/exec processes: every worker's, each with the worker running it.
+      const processes = answers.flatMap(({ id, j }) => ((j.processes as Json[] | undefined) ?? []).map((x) => ({ ...x, worker: id })));
+      return apiJson(ctx, req, { ...answers[0]!.j, processes });
+    }
     const [start, count] = page(url);
     const base = { ...answers[0]!.j };
     delete base.streams;

@@ -43,9 +43,11 @@ describe("unimplemented directives", () => {
     const on = lines("listen 1935;\nvhost v {\n  dash {\n    enabled on;\n  }\n}\n");
     expect(on).toEqual(["t.conf:3: vhost.dash (vhost v): not implemented in srs-ts, ignored: MPEG-DASH output"]);
     expect(lines("listen 1935;\nvhost v {\n  dash { enabled off; }\n  ingest x { enabled off; }\n}\n")).toEqual([]);
-    const ing = lines("listen 1935;\nvhost v {\n  ingest cam1 { enabled on; input { type stream; url rtsp://x; } }\n}\n");
-    expect(ing).toHaveLength(1);
-    expect(ing[0]).toStartWith("t.conf:3: vhost.ingest cam1 (vhost v): not implemented in srs-ts");
+    const hds = lines("listen 1935;\nvhost v {\n  hds { enabled on; }\n}\n");
+    expect(hds).toHaveLength(1);
+    expect(hds[0]).toStartWith("t.conf:3: vhost.hds (vhost v): not implemented in srs-ts");
+    // ingest, transcode and exec are implemented (lib/services/ffmpeg): not named.
+    expect(lines("listen 1935;\nvhost v {\n  ingest cam1 { enabled on; input { type stream; url rtsp://x; } }\n}\n")).toEqual([]);
   });
 
   test("a setting is named when its value changes something, and only inside an enabled block", () => {
@@ -64,11 +66,11 @@ describe("unimplemented directives", () => {
 
   test("the same directive in several vhosts is one line naming every vhost and place", () => {
     const text = "listen 1935;\n" +
-      "vhost a { exec { enabled on; publish ffmpeg; } }\n" +
-      "vhost b { exec { enabled on; publish ffmpeg; } }\n" +
-      "vhost c { exec { enabled on; publish ffmpeg; } }\n";
+      "vhost a { dash { enabled on; } }\n" +
+      "vhost b { dash { enabled on; } }\n" +
+      "vhost c { dash { enabled on; } }\n";
     expect(lines(text)).toEqual([
-      "t.conf:2: vhost.exec (vhosts a, b, c): not implemented in srs-ts, ignored: exec on publish; also at t.conf:3, t.conf:4",
+      "t.conf:2: vhost.dash (vhosts a, b, c): not implemented in srs-ts, ignored: MPEG-DASH output; also at t.conf:3, t.conf:4",
     ]);
   });
 
@@ -145,9 +147,23 @@ const READ = `
     vhost.rtc.pli_for_rtmp vhost.rtc.opus_bitrate vhost.rtc.aac_bitrate vhost.rtc.dtls_role vhost.srt.enabled vhost.srt.srt_to_rtmp
     vhost.cluster.mode vhost.cluster.origin vhost.cluster.token_traverse vhost.cluster.vhost vhost.cluster.debug_srs_upnode
     vhost.cluster.protocol vhost.cluster.follow_client vhost.cluster.origin_cluster vhost.cluster.coworkers
+    ff_log_dir ff_log_level vhost.ingest.enabled vhost.ingest.ffmpeg vhost.ingest.input.type vhost.ingest.input.url
+    vhost.ingest.engine.enabled vhost.ingest.engine.vcodec vhost.ingest.engine.vprofile vhost.ingest.engine.vpreset
+    vhost.ingest.engine.acodec vhost.ingest.engine.output vhost.ingest.engine.iformat vhost.ingest.engine.oformat
+    vhost.ingest.engine.vbitrate vhost.ingest.engine.vfps vhost.ingest.engine.vwidth vhost.ingest.engine.vheight
+    vhost.ingest.engine.vthreads vhost.ingest.engine.abitrate vhost.ingest.engine.asample_rate
+    vhost.ingest.engine.achannels vhost.ingest.engine.vfilter vhost.ingest.engine.vparams
+    vhost.ingest.engine.aparams vhost.ingest.engine.perfile vhost.transcode.enabled vhost.transcode.ffmpeg
+    vhost.transcode.engine.enabled vhost.transcode.engine.vcodec vhost.transcode.engine.vprofile
+    vhost.transcode.engine.vpreset vhost.transcode.engine.acodec vhost.transcode.engine.output
+    vhost.transcode.engine.iformat vhost.transcode.engine.oformat vhost.transcode.engine.vbitrate
+    vhost.transcode.engine.vfps vhost.transcode.engine.vwidth vhost.transcode.engine.vheight
+    vhost.transcode.engine.vthreads vhost.transcode.engine.abitrate vhost.transcode.engine.asample_rate
+    vhost.transcode.engine.achannels vhost.transcode.engine.vfilter vhost.transcode.engine.vparams
+    vhost.transcode.engine.aparams vhost.transcode.engine.perfile vhost.exec.enabled vhost.exec.publish
 `.split(/\s+/).filter(Boolean);
 const COVERED = `
-    ff_log_level first_wait_for_qlv vhost.hls.hls_mount vhost.hls.hls_key_file vhost.hls.hls_key_file_path
+    first_wait_for_qlv vhost.hls.hls_mount vhost.hls.hls_key_file vhost.hls.hls_key_file_path
     vhost.hls.hls_key_url vhost.hls.hls_fragments_per_key vhost.publish.mr_latency
 `.split(/\s+/).filter(Boolean);
 const LEGACY = `
