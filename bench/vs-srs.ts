@@ -8,7 +8,7 @@
  * SRS is built from its source outside this repository (./configure && make in its trunk/; never committed).
  * SRS's configure builds with `-g -O0` and AddressSanitizer by default (its Dockerfile, the official image, too);
  * `./configure --sanitizer=off --extra-flags=-O2` makes a release-like build. Several --srs binaries (comma
- * separated) are each measured; the label says which (asan when the binary links libasan).
+ * separated) are each measured; the label says which (asan when the binary holds AddressSanitizer).
  * Both servers get the same settings: RTMP + HTTP server with HTTP-FLV + HTTP API, HLS/DVR/RTC/SRT off,
  * max_connections 10000, everything else default (both default to mw_latency 350 ms and the GOP cache).
  * Each server runs alone (the other is stopped) in its own temp folder on free 127.0.0.1 ports; the publisher is
@@ -106,7 +106,7 @@ async function start(name: "srs" | "srs-ts", srsBin = ""): Promise<Running> {
 function srsLabel(bin: string): string {
   const r = spawnSync(bin, ["-v"], { encoding: "utf8" });
   const v = /\d+\.\d+\.\d+/.exec(`${r.stdout}${r.stderr}`)?.[0] ?? "";
-  const asan = /libasan/.test(spawnSync("ldd", [bin], { encoding: "utf8" }).stdout ?? "");
+  const asan = readFileSync(bin).includes("AddressSanitizer");
   return `SRS ${v} (${asan ? "asan -O0, its default build" : "no asan"})`;
 }
 
