@@ -8,7 +8,8 @@
  * (counted in `stats.skippedBytes`, reported to onError). A PES with PES_packet_length 0 (unbounded, as some
  * cameras send video) runs to the next start code >= 0xB9, which H.264/H.265 Annex-B data cannot contain (NAL
  * header bytes are below 0x80). A video PES whose declared length runs over such a start code is cut there
- * (the length lied); one whose length is too short leaves ES bytes that are skipped as garbage.
+ * (the length lied), an audio PES at a pack header, system header or PSM start code; one whose length is too
+ * short leaves ES bytes that are skipped as garbage.
  *
  * Streams: the PSM's stream_type decides the codec (Table 2-34; GB/T 28181-2016 Appendix C adds 0x90 G.711 A-law
  * and 0x91 G.711 mu-law); without a PSM, 0xE0-0xEF are video (H.264 or H.265, told from the first NAL header) and
@@ -142,6 +143,15 @@ function nextSystemStartCode(b: Uint8Array, from: number, end: number): number {
       continue;
     }
     if (b[i] === 0 && b[i + 1] === 0 && b[i + 2] === 1 && b[i + 3]! >= 0xb9) return i;
+  }
+  return -1;
+}
+
+/** Index of the next pack header, system header or PSM start code in b[from, end), or -1. */
+function nextPackLevelStartCode(b: Uint8Array, from: number, end: number): number {
+  for (let i = nextSystemStartCode(b, from, end); i >= 0; i = nextSystemStartCode(b, i + 1, end)) {
+    const id = b[i + 3]!;
+    if (id === PACK_START || id === SYSTEM_HEADER_START || id === PSM_STREAM_ID) return i;
   }
   return -1;
 }
@@ -312,7 +322,12 @@ export class PsDemuxer {
         for (const e of r.entries) {
           this.streamTypes.set(e.elementaryStreamId, e.streamType);
           const es = this.es.get(e.elementaryStreamId);
-          if (es && es.streamType !== e.streamType) this.es.delete(e.elementaryStreamId); // codec changed: start over
+          if (es && es.streamType !== e.streamType) {
+            // codec changed: what is pending belongs to the old one; start over
+            if (es.kind === "video" && es.seenVcl && !es.dropping) this.emitVideo(es, es.len);
+            else if (es.kind === "audio") this.emitAudio(es);
+            this.es.delete(e.elementaryStreamId);
+          }
         }
       }
       return s + total;
@@ -327,8 +342,10 @@ export class PsDemuxer {
     const es = this.stream(id);
     if (!es) return s + total;
     let to = s + total;
-    if (es.kind === "video") {
-      const k = nextSystemStartCode(b, hdr.payloadStart, to);
+    {
+      // Video data cannot hold a start code >= 0xB9; audio data holds a pack/system header/PSM start code only by
+      // a 2^-32 chance per byte, so only those end an audio PES early.
+      const k = es.kind === "video" ? nextSystemStartCode(b, hdr.payloadStart, to) : nextPackLevelStartCode(b, hdr.payloadStart, to);
       if (k >= 0) {
         this.problem("lyingLengths", `stream 0x${id.toString(16)}: PES_packet_length ${total - 6} runs over a start code at +${k - s}`);
         to = k;

@@ -148,7 +148,8 @@ export interface SipResponse extends SipBase {
 export type SipMessage = SipRequest | SipResponse;
 
 const TOKEN = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
-const latin1 = new TextDecoder("latin1");
+/** Header text is UTF-8 (RFC 3261 25.1 TEXT-UTF8); invalid bytes become U+FFFD. */
+const utf8 = new TextDecoder("utf-8");
 
 /** Index of the blank line ending the header block (CRLF CRLF, or bare LF LF) in b[from..end), or -1. */
 export function findHeaderEnd(b: Uint8Array, from: number, end: number): { at: number; length: number } | undefined {
@@ -241,7 +242,7 @@ export function parseSipDatagram(d: Uint8Array, limits: SipLimits = DEFAULT_SIP_
     bodyStart = d.length;
   }
   if (headEnd - from > limits.maxHeaderBytes) throw new SipError(`SIP: header block over ${limits.maxHeaderBytes} bytes`);
-  const msg = parseSipHead(latin1.decode(d.subarray(from, headEnd)), limits);
+  const msg = parseSipHead(utf8.decode(d.subarray(from, headEnd)), limits);
   validateSip(msg);
   const cl = contentLength(msg, limits);
   const rest = d.length - bodyStart;

@@ -12,7 +12,7 @@ import {
   validateSip,
 } from "./sip-message.ts";
 
-const latin1 = new TextDecoder("latin1");
+const utf8 = new TextDecoder("utf-8");
 
 export class SipStreamParser {
   private buf = new Uint8Array(0);
@@ -74,7 +74,7 @@ export class SipStreamParser {
           break;
         }
         this.scanned = 0;
-        const msg = parseSipHead(latin1.decode(b.subarray(off, he.at)), this.limits);
+        const msg = parseSipHead(utf8.decode(b.subarray(off, he.at)), this.limits);
         validateSip(msg);
         const cl = contentLength(msg, this.limits);
         if (cl === undefined) throw new SipError(`SIP: ${describe(msg)} without Content-Length on a stream (RFC 3261 18.3)`);

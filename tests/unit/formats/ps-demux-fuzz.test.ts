@@ -8,7 +8,7 @@ import { describe, expect, test } from "bun:test";
 import { demuxPs, PsDemuxer, type PsFrame } from "../../../lib/formats/ps/demux.ts";
 import { PsPacketizer } from "../../../lib/formats/ps/packets.ts";
 import type { MediaPacket } from "../../../lib/media/packet.ts";
-import { gbPsFromClip, packHeader, pesPacket } from "../../helpers/ps-mux.ts";
+import { gbPsFromClip, packHeader, pesPacket, programStreamMap } from "../../helpers/ps-mux.ts";
 import { prng } from "../../helpers/prng.ts";
 
 /** The first seconds of clip-main.ts as GB28181-shaped PS (H.264 with B-frames + AAC, frames split over PES). */
@@ -80,6 +80,30 @@ describe("bad input", () => {
     expect(errors[0]).toContain("runs over a start code");
     expect(frames.map((f) => f.pts)).toEqual([90000, 93600, 97200, 100800]);
     expect(frames.map((f) => f.data.length)).toEqual([8 + 106, 107, 108, 109]);
+  });
+
+  test("an audio PES whose length runs over the next pack is cut there", () => {
+    const g711 = (n: number) => new Uint8Array(n).fill(0xd5);
+    const psm = programStreamMap([{ streamType: 0x90, streamId: 0xc0 }]);
+    const liar = pesPacket(0xc0, g711(320), 0, 0);
+    new DataView(liar.buffer).setUint16(4, 3000);
+    const rest = [1, 2].map((i) => Buffer.concat([packHeader(i * 3600), pesPacket(0xc0, g711(320), i * 3600, i * 3600)]));
+    const errors: string[] = [];
+    const frames = demuxPs(Buffer.concat([packHeader(0), psm, liar, ...rest, g711(4000)]), { onError: (m) => errors.push(m) });
+    expect(frames.map((f) => [f.codec, f.pts, f.data.length])).toEqual([["pcma", 0, 320], ["pcma", 3600, 320], ["pcma", 7200, 320]]);
+    expect(errors[0]).toContain("runs over a start code");
+  });
+
+  test("a new PSM changing the codec of a stream: the pending frame is handed out, then the new codec", () => {
+    const au = (t: number) => Uint8Array.from([0, 0, 0, 1, t, 0x88, 1, 2, 3]);
+    const h265 = Uint8Array.from([0, 0, 0, 1, 0x26, 0x01, 0xaf, 1, 2]); // IDR_W_RADL, first slice
+    const data = Buffer.concat([
+      packHeader(0), programStreamMap([{ streamType: 0x1b, streamId: 0xe0 }]), pesPacket(0xe0, au(0x65), 0, 0),
+      packHeader(3600), pesPacket(0xe0, au(0x41), 3600, 3600),
+      packHeader(7200), programStreamMap([{ streamType: 0x24, streamId: 0xe0 }], 1), pesPacket(0xe0, h265, 7200, 7200),
+      packHeader(10800), pesPacket(0xe0, h265, 10800, 10800),
+    ]);
+    expect(demuxPs(data).map((f) => `${f.codec} ${f.pts}`)).toEqual(["h264 0", "h264 3600", "h265 7200", "h265 10800"]);
   });
 
   test("a PES length that is too short leaves bytes that are skipped as garbage", () => {

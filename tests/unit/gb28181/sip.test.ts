@@ -92,6 +92,13 @@ describe("parsing", () => {
     expect(() => parseSipDatagram(enc(MESSAGES.keepalive!.slice(0, -10)))).toThrow(/Content-Length \d+ but \d+ bytes/);
   });
 
+  test("header text is UTF-8 (RFC 3261 25.1): a display name survives parse -> serialize -> parse", () => {
+    const m = MESSAGES.register!.replace(`From: <sip:`, `From: "大门摄像机" <sip:`);
+    const a = parseSipDatagram(enc(m));
+    expect(parseNameAddr(a.headers.get("From")!)!.display).toBe("大门摄像机");
+    expect(text(serializeSip(a))).toBe(m);
+  });
+
   test("bare LF line ends and leading CRLF keepalives are accepted", () => {
     const lf = MESSAGES.register!.replace(/\r\n/g, "\n");
     expect(summary(parseSipDatagram(enc(`\r\n\r\n${lf}`)))).toBe(summary(parseSipDatagram(enc(MESSAGES.register!))));
