@@ -25,8 +25,9 @@
  * Timestamps are 90 kHz ticks, unwrapped across the 2^33 wrap on one timeline shared by all streams (starting at
  * the first value seen, as ffprobe shows them).
  *
- * Bounds: the unit buffer holds at most one unit plus one 64 KiB slice of input (~200 KiB); each stream's access
- * unit is capped at `maxFrameBytes` (default 4 MiB; a larger one is dropped and reported). feed() never throws.
+ * Bounds: the unit buffer holds at most one unit plus one 64 KiB slice of input (~128 KiB); one video and one
+ * audio stream are demuxed (the first seen; others are reported and skipped), each access unit capped at
+ * `maxFrameBytes` (default 4 MiB; a larger one is dropped and reported). feed() never throws.
  */
 import {
   END_CODE, PACK_START, parsePackHeader, parsePesHeader, parsePsm, parseSystemHeader, pesHasNoHeader, PRIVATE_STREAM_1,
@@ -319,16 +320,17 @@ export class PsDemuxer {
       if (typeof r === "string") this.problem("headerErrors", r);
       else {
         this.stats.psms++;
-        for (const e of r.entries) {
-          this.streamTypes.set(e.elementaryStreamId, e.streamType);
-          const es = this.es.get(e.elementaryStreamId);
-          if (es && es.streamType !== e.streamType) {
-            // codec changed: what is pending belongs to the old one; start over
-            if (es.kind === "video" && es.seenVcl && !es.dropping) this.emitVideo(es, es.len);
-            else if (es.kind === "audio") this.emitAudio(es);
-            this.es.delete(e.elementaryStreamId);
-          }
+        // The PSM is authoritative: a stream it drops or gives another stream_type starts over (what is pending of
+        // it is handed out first).
+        const listed = new Map(r.entries.map((e) => [e.elementaryStreamId, e.streamType]));
+        for (const [id, es] of this.es) {
+          if (listed.get(id) === es.streamType) continue;
+          if (es.kind === "video" && es.seenVcl && !es.dropping) this.emitVideo(es, es.len);
+          else if (es.kind === "audio" && !es.ignored) this.emitAudio(es);
+          this.es.delete(id);
         }
+        this.streamTypes.clear();
+        for (const [id, t] of listed) this.streamTypes.set(id, t);
       }
       return s + total;
     }
@@ -369,13 +371,21 @@ export class PsDemuxer {
       if (codec) kind = codec === "h264" || codec === "h265" ? "video" : "audio";
     } else if (id >= 0xe0) kind = "video";
     else if (id >= 0xc0) kind = "audio";
-    if (!kind) {
+    let why: string | undefined;
+    if (!kind) why = `with stream_type ${t === undefined ? "none" : `0x${t.toString(16)}`}`;
+    else {
+      for (const e of this.es.values()) if (!e.ignored && e.kind === kind) why = `(a second ${kind} stream, beside 0x${e.streamId.toString(16)})`;
+    }
+    if (why !== undefined) {
+      // one video and one audio stream are demuxed (what GB28181 sends): bounds memory whatever ids a peer uses
       const es: Es = this.newEs(id, "audio", undefined, t ?? -1);
       es.ignored = true;
+      es.buf = new Uint8Array(0);
       this.es.set(id, es);
-      this.problem("unknownStreams", `stream 0x${id.toString(16)} with stream_type ${t === undefined ? "none" : `0x${t.toString(16)}`} ignored`);
+      this.problem("unknownStreams", `stream 0x${id.toString(16)} ${why} ignored`);
       return undefined;
     }
+    if (!kind) return undefined;
     const es = this.newEs(id, kind, codec, t ?? -1);
     this.es.set(id, es);
     return es;

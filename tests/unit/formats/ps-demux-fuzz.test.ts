@@ -106,6 +106,19 @@ describe("bad input", () => {
     expect(demuxPs(data).map((f) => `${f.codec} ${f.pts}`)).toEqual(["h264 0", "h264 3600", "h265 7200", "h265 10800"]);
   });
 
+  test("one video and one audio stream are demuxed: PES on 30 other stream ids are reported once each and hold nothing", () => {
+    const au = Uint8Array.from([0, 0, 0, 1, 0x65, 0x88, 1]);
+    const parts: Uint8Array[] = [packHeader(0), pesPacket(0xe0, au, 0, 0)];
+    for (let id = 0xc0; id <= 0xef; id++) if (id !== 0xe0) parts.push(pesPacket(id, Uint8Array.from([0xff, 0xf1, 0x50, 0x80, 0x02, 0x1f, 0xfc, 1, 2]), 0, 0, true));
+    parts.push(pesPacket(0xe0, au, 3600, 3600));
+    const errors: string[] = [];
+    const d = new PsDemuxer(() => {}, { onError: (m) => errors.push(m) });
+    d.feed(Buffer.concat(parts));
+    expect(errors.filter((e) => e.includes("a second video stream")).length).toBe(15);
+    expect(errors.filter((e) => e.includes("a second audio stream")).length).toBe(31);
+    expect(d.bufferedBytes).toBeLessThan(200 * 1024 + 65536 + 4096);
+  });
+
   test("a PES length that is too short leaves bytes that are skipped as garbage", () => {
     const au = (n: number) => Uint8Array.from([0, 0, 0, 1, 0x65, 0x88, ...new Array(n).fill(0x11)]);
     const short = pesPacket(0xe0, au(500), 0, 0);
@@ -187,8 +200,8 @@ describe("fuzz", () => {
       const p = new PsPacketizer((x) => out.push(x), () => {});
       const { frames: f, maxBuffered } = feedChunks(data, rnd, 1 + Math.floor(rnd() * 5000), { maxFrameBytes: MAX_FRAME, onError: () => {} });
       for (const x of f) p.push(x);
-      // unit buffer + one pending unit per stream id (at most video + audio + a few probed ids) each capped
-      expect(maxBuffered).toBeLessThan(300 * 1024 + 4 * MAX_FRAME);
+      // the unit buffer + one video and one audio stream, each capped
+      expect(maxBuffered).toBeLessThan(200 * 1024 + 2 * MAX_FRAME);
       for (const x of f) expect(x.data.length).toBeLessThanOrEqual(MAX_FRAME);
       for (const x of out) {
         expect(Number.isFinite(x.dts) && Number.isFinite(x.pts)).toBe(true);

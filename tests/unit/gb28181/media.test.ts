@@ -151,7 +151,7 @@ describe("GB28181 media receiver", () => {
         max = Math.max(max, r.bufferedBytes);
       }
       r.close();
-      expect(max).toBeLessThan(65537 + 300 * 1024 + 4 * 256 * 1024);
+      expect(max).toBeLessThan(65537 + 200 * 1024 + 2 * 256 * 1024);
     }
   });
 });
