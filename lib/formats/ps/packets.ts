@@ -18,7 +18,7 @@ import { buildAvcConfig, parseAvcSps, splitAnnexB } from "../../media/avc.ts";
 import { buildHevcConfig, parseHevcSps } from "../../media/hevc.ts";
 import { parseMpegAudioHeader } from "../../media/mp3.ts";
 import type { MediaPacket } from "../../media/packet.ts";
-import type { PsFrame } from "./demux.ts";
+import type { PsFrame } from "./es-stream.ts";
 
 const MAX_AUDIO_CARRY = 8192;
 
