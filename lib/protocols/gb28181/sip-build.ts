@@ -4,7 +4,8 @@
  * MESSAGE with a MANSCDP body, BYE, ACK). Identifiers come from crypto randomness; nothing is global.
  */
 import { randomBytes } from "node:crypto";
-import { parseNameAddr, SipHeaders, type SipRequest, type SipResponse } from "./sip-message.ts";
+import { SipHeaders, type SipRequest, type SipResponse } from "./sip-message.ts";
+import { parseNameAddr } from "./sip-values.ts";
 
 /** Reason phrases of the statuses GB28181 uses (RFC 3261 21). */
 const REASONS: Record<number, string> = {

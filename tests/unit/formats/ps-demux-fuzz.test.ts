@@ -119,6 +119,18 @@ describe("bad input", () => {
     expect(d.bufferedBytes).toBeLessThan(200 * 1024 + 65536 + 4096);
   });
 
+  test("a stream outside the PSM (private_stream_1) is reported once, not at every PSM", () => {
+    const au = Uint8Array.from([0, 0, 0, 1, 0x65, 0x88, 1]);
+    const parts: Uint8Array[] = [];
+    for (let i = 0; i < 10; i++) {
+      parts.push(packHeader(i * 3600), programStreamMap([{ streamType: 0x1b, streamId: 0xe0 }]), pesPacket(0xbd, Uint8Array.from([1, 2, 3]), i * 3600, i * 3600));
+      parts.push(pesPacket(0xe0, au, i * 3600, i * 3600));
+    }
+    const errors: string[] = [];
+    expect(demuxPs(Buffer.concat(parts), { onError: (m) => errors.push(m) }).length).toBe(10);
+    expect(errors).toEqual(["ps: stream 0xbd with stream_type none ignored"]);
+  });
+
   test("a PES length that is too short leaves bytes that are skipped as garbage", () => {
     const au = (n: number) => Uint8Array.from([0, 0, 0, 1, 0x65, 0x88, ...new Array(n).fill(0x11)]);
     const short = pesPacket(0xe0, au(500), 0, 0);

@@ -5,10 +5,8 @@
  */
 import { describe, expect, test } from "bun:test";
 import { createAck, createBye, createRequest, createResponse, newBranch, newCallId, newTag } from "../../../lib/protocols/gb28181/sip-build.ts";
-import {
-  parseCSeq, parseNameAddr, parseSipDatagram, parseSipUri, parseVia, serializeSip, SipError, type SipMessage, type SipRequest,
-  type SipResponse,
-} from "../../../lib/protocols/gb28181/sip-message.ts";
+import { parseSipDatagram, serializeSip, SipError, type SipMessage, type SipRequest, type SipResponse } from "../../../lib/protocols/gb28181/sip-message.ts";
+import { parseCSeq, parseNameAddr, parseSipUri, parseVia } from "../../../lib/protocols/gb28181/sip-values.ts";
 import { SipStreamParser } from "../../../lib/protocols/gb28181/sip-stream.ts";
 import { prng } from "../../helpers/prng.ts";
 import { CAMERA, DEVICE_SDP, DOMAIN, KEEPALIVE_XML, MESSAGES, REGISTER_COMPACT, SERVER, withBody } from "./sip-messages.ts";
