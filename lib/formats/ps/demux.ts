@@ -11,8 +11,8 @@
  * (the length lied), an audio PES at a pack header, system header or PSM start code; one whose length is too
  * short leaves ES bytes that are skipped as garbage.
  *
- * Streams: the PSM's stream_type decides the codec (Table 2-34; GB/T 28181-2016 Appendix C adds 0x90 G.711 A-law
- * and 0x91 G.711 mu-law); without a PSM, 0xE0-0xEF are video (H.264 or H.265, told from the first NAL header) and
+ * Streams: the PSM's stream_type decides the codec (Table 2-34; GB/T 28181-2016 adds 0x90 G.711, A-law in
+ * practice, and devices use 0x91 for mu-law); without a PSM, 0xE0-0xEF are video (H.264 or H.265, told from the first NAL header) and
  * 0xC0-0xDF audio (AAC in ADTS or MPEG audio, told from the first sync word).
  *
  * Access units: es-stream.ts reassembles each stream's PES payloads into access units (video) or hands each

@@ -30,7 +30,10 @@ export interface PsFrame {
   data: Uint8Array;
 }
 
-/** stream_type (ISO/IEC 13818-1 Table 2-34, GB/T 28181-2016 Appendix C) -> codec. */
+/**
+ * stream_type (ISO/IEC 13818-1 Table 2-34; GB/T 28181-2016: 0x90 G.711, A-law in practice; 0x91 mu-law is what
+ * devices use beyond the standard) -> codec. SVAC (0x80), G.722.1 (0x92), G.723.1 (0x93), G.729 (0x99) are not carried.
+ */
 export function codecOfStreamType(t: number): PsCodec | undefined {
   switch (t) {
     case 0x1b: return "h264";
