@@ -12,8 +12,8 @@
  * short leaves ES bytes that are skipped as garbage.
  *
  * Streams: the PSM's stream_type decides the codec (Table 2-34; GB/T 28181-2016 adds 0x90 G.711, A-law in
- * practice, and devices use 0x91 for mu-law); without a PSM, 0xE0-0xEF are video (H.264 or H.265, told from the first NAL header) and
- * 0xC0-0xDF audio (AAC in ADTS or MPEG audio, told from the first sync word).
+ * practice, and devices use 0x91 for mu-law); without a PSM, 0xE0-0xEF are video (H.264 or H.265, told from the
+ * first NAL header) and 0xC0-0xDF audio (AAC in ADTS or MPEG audio, told from the first sync word).
  *
  * Access units: es-stream.ts reassembles each stream's PES payloads into access units (video) or hands each
  * PES on (audio).
