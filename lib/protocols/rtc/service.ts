@@ -5,7 +5,7 @@
  *  - udp-mux.ts  ONE node:dgram socket on rtc_server.listen for all sessions; datagrams are routed by STUN
  *                USERNAME (our ICE ufrag, after MESSAGE-INTEGRITY) and then by the bound source address.
  *  - tcp-mux.ts  ICE over TCP (rtc_server.tcp, RFC 6544): one TCP listener whose connections carry RFC 4571
- *                frames (rfc4571.ts), routed by the same router as the datagrams; `protocol` picks the
+ *                frames (lib/net/rfc4571.ts), routed by the same router as the datagrams; `protocol` picks the
  *                candidates advertised (udp, tcp or all).
  *  - ice.ts      werift's ICE agent is kept, but its gathering is replaced per session so its single
  *                StunProtocol sends/receives through the mux instead of its own sockets (ICE-lite; media go

@@ -1,7 +1,7 @@
 /**
  * ICE over TCP (RFC 6544), as SRS has it (`rtc_server { tcp { enabled on; listen 8000; } protocol tcp|all; }`):
  * the server is a passive TCP candidate (`tcptype passive`): browsers that cannot use UDP connect to
- * rtc_server.tcp.listen and send RFC 4571 frames (rfc4571.ts): STUN, then DTLS, then SRTP/SRTCP, exactly the
+ * rtc_server.tcp.listen and send RFC 4571 frames (lib/net/rfc4571.ts): STUN, then DTLS, then SRTP/SRTCP, exactly the
  * packets they would have sent in UDP datagrams. Each accepted connection is a link of the shared router
  * (udp-mux.ts): its first frame must be a binding request of a session (USERNAME + MESSAGE-INTEGRITY), which
  * binds it to that session; a first frame that is not closes it, as SRS does.
@@ -19,7 +19,7 @@
 import { createServer, type Server, type Socket } from "node:net";
 import type { Log } from "../../log/logger.ts";
 import { type FamilyBind, familyOf, portForFamily } from "../../net/endpoint.ts";
-import { frame, FramingError, RFC4571_MAX_FRAME, Rfc4571Deframer } from "./rfc4571.ts";
+import { frame, FramingError, RFC4571_MAX_FRAME, Rfc4571Deframer } from "../../net/rfc4571.ts";
 import type { LinkVerdict, MuxLink } from "./udp-mux.ts";
 
 /** The router a link hands its frames to (UdpMux). */

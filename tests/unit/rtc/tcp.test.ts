@@ -6,7 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import { connect, type Socket } from "node:net";
 import { Log, LogSink } from "../../../lib/log/logger.ts";
-import { frame, FramingError, Rfc4571Deframer } from "../../../lib/protocols/rtc/rfc4571.ts";
+import { frame, FramingError, Rfc4571Deframer } from "../../../lib/net/rfc4571.ts";
 import { RtcTcpMux, TCP_MUX_LIMITS } from "../../../lib/protocols/rtc/tcp-mux.ts";
 import { type MuxEndpoint, type MuxLink, type RtcTransport, UdpMux } from "../../../lib/protocols/rtc/udp-mux.ts";
 import { prng } from "../../helpers/prng.ts";

@@ -1,5 +1,6 @@
 /**
- * RFC 4571 framing: how ICE-TCP (RFC 6544 section 3) carries STUN, DTLS and SRTP/SRTCP packets on a TCP stream.
+ * RFC 4571 framing of RTP/RTCP on connection-oriented transport: how ICE-TCP (RFC 6544 section 3) carries STUN,
+ * DTLS and SRTP/SRTCP packets on a TCP stream, and how GB28181 cameras send RTP (MPEG-PS) over TCP.
  * Every packet is preceded by its length as a 16-bit big-endian unsigned integer (RFC 4571 section 2):
  *
  *     0                   1                   2                   3
