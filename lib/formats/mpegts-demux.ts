@@ -44,8 +44,7 @@
  * reported to `onWarning`. With `strict: true` the first problem throws TsDemuxError instead (tests, tools).
  */
 import { adtsToAudioSpecificConfig, parseAdtsHeader } from "../media/aac.ts";
-import { buildAvcConfig, parseAvcSps, splitAnnexB } from "../media/avc.ts";
-import { buildHevcConfig, parseHevcSps } from "../media/hevc.ts";
+import { type AccessUnitParts, lengthPrefixed, splitAccessUnit, updateParamSets } from "../media/access-unit.ts";
 import { parseMpegAudioHeader } from "../media/mp3.ts";
 import type { MediaPacket } from "../media/packet.ts";
 import { crc32Mpeg2 } from "./mpegts-crc.ts";
@@ -159,17 +158,6 @@ function newSection(): Section {
 
 function readTs90k(b: Uint8Array, o: number): number {
   return ((b[o]! >> 1) & 7) * 1073741824 + (b[o + 1]! << 22) + ((b[o + 2]! >> 1) << 15) + (b[o + 3]! << 7) + (b[o + 4]! >> 1);
-}
-
-function equalLists(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]!;
-    const y = b[i]!;
-    if (x.length !== y.length) return false;
-    for (let k = 0; k < x.length; k++) if (x[k] !== y[k]) return false;
-  }
-  return true;
 }
 
 /** Opus TOC byte -> samples at 48 kHz of the packet (RFC 6716 3.1); 0 when unknown. */
@@ -595,91 +583,22 @@ export class TsDemuxer {
     }
     es.lastTicks = dts;
     const hevc = es.codec === "h265";
-    const nalus = splitAnnexB(payload);
-    let vps: Uint8Array[] | undefined;
-    let sps: Uint8Array[] | undefined;
-    let pps: Uint8Array[] | undefined;
-    let keyframe = false;
-    let vcl = false;
-    let size = 0;
-    let kept = 0;
-    for (let i = 0; i < nalus.length; i++) {
-      const nalu = nalus[i]!;
-      let keep = true;
-      if (hevc) {
-        const t = (nalu[0]! >> 1) & 0x3f;
-        if (t === 32) (vps ??= []).push(nalu), keep = false;
-        else if (t === 33) (sps ??= []).push(nalu), keep = false;
-        else if (t === 34) (pps ??= []).push(nalu), keep = false;
-        else if (t === 35 || t === 38) keep = false; // AUD, filler
-        else if ((t === 39 || t === 40) && this.dropSei) keep = false;
-        else if (t < 32) {
-          vcl = true;
-          if (t >= 16 && t <= 23) keyframe = true;
-        }
-      } else {
-        const t = nalu[0]! & 0x1f;
-        if (t === 7) (sps ??= []).push(nalu), keep = false;
-        else if (t === 8) (pps ??= []).push(nalu), keep = false;
-        else if (t === 9 || t === 12) keep = false;
-        else if (t === 6 && this.dropSei) keep = false;
-        else if (t >= 1 && t <= 5) {
-          vcl = true;
-          if (t === 5) keyframe = true;
-        }
-      }
-      if (keep) {
-        nalus[kept++] = nalu;
-        size += 4 + nalu.length;
-      }
-    }
-    if (vps || sps || pps) this.videoConfig(es, vps, sps, pps, dts);
-    if (!vcl) return;
+    const au = splitAccessUnit(payload, hevc, this.dropSei);
+    if (au.vps || au.sps || au.pps) this.videoConfig(es, au, dts);
+    if (!au.vcl) return;
     if (!es.configSent) return; // undecodable until the parameter sets arrive
-    const data = new Uint8Array(size);
-    let o = 0;
-    for (let i = 0; i < kept; i++) {
-      const n = nalus[i]!;
-      const l = n.length;
-      data[o] = l >>> 24;
-      data[o + 1] = (l >>> 16) & 0xff;
-      data[o + 2] = (l >>> 8) & 0xff;
-      data[o + 3] = l & 0xff;
-      data.set(n, o + 4);
-      o += 4 + l;
-    }
-    this.emit({ kind: "video", codec: es.codec, dts: Math.round(dts / 90), pts: Math.round(pts / 90), keyframe, config: false, data });
+    const data = lengthPrefixed(au);
+    this.emit({ kind: "video", codec: es.codec, dts: Math.round(dts / 90), pts: Math.round(pts / 90), keyframe: au.keyframe, config: false, data });
   }
 
-  private videoConfig(es: Es, vps: Uint8Array[] | undefined, sps: Uint8Array[] | undefined, pps: Uint8Array[] | undefined, dts: number): void {
-    const hevc = es.codec === "h265";
-    const nextVps = vps ?? es.vps;
-    const nextSps = sps ?? es.sps;
-    const nextPps = pps ?? es.pps;
-    if (es.configSent && equalLists(nextVps, es.vps) && equalLists(nextSps, es.sps) && equalLists(nextPps, es.pps)) return;
-    if (nextSps.length === 0 || nextPps.length === 0 || (hevc && nextVps.length === 0)) {
-      // keep what arrived until the rest comes
-      if (vps) es.vps = vps.map((x) => x.slice());
-      if (sps) es.sps = sps.map((x) => x.slice());
-      if (pps) es.pps = pps.map((x) => x.slice());
-      return;
-    }
-    let record: Uint8Array;
+  private videoConfig(es: Es, au: AccessUnitParts, dts: number): void {
+    let record: Uint8Array | undefined;
     try {
-      if (hevc) {
-        parseHevcSps(nextSps[0]!);
-        record = buildHevcConfig(nextVps, nextSps, nextPps);
-      } else {
-        parseAvcSps(nextSps[0]!);
-        record = buildAvcConfig(nextSps, nextPps);
-      }
+      record = updateParamSets(es, es.codec === "h265", au);
     } catch (e) {
       return this.problem("esErrors", `ts: pid ${es.pid} unusable parameter sets: ${(e as Error).message}`);
     }
-    es.vps = nextVps === es.vps ? es.vps : nextVps.map((x) => x.slice());
-    es.sps = nextSps === es.sps ? es.sps : nextSps.map((x) => x.slice());
-    es.pps = nextPps === es.pps ? es.pps : nextPps.map((x) => x.slice());
-    es.configSent = true;
+    if (!record) return;
     const ms = Math.round(dts / 90);
     this.emit({ kind: "video", codec: es.codec, dts: ms, pts: ms, keyframe: false, config: true, data: record });
   }

@@ -14,19 +14,14 @@
  */
 import { adtsToAudioSpecificConfig, parseAdtsHeader } from "../../media/aac.ts";
 import type { AdtsHeader } from "../../media/aac.ts";
-import { buildAvcConfig, parseAvcSps, splitAnnexB } from "../../media/avc.ts";
-import { buildHevcConfig, parseHevcSps } from "../../media/hevc.ts";
+import { type AccessUnitParts, lengthPrefixed, type ParamSets, splitAccessUnit, updateParamSets } from "../../media/access-unit.ts";
 import { parseMpegAudioHeader } from "../../media/mp3.ts";
 import type { MediaPacket } from "../../media/packet.ts";
 import type { PsFrame } from "./es-stream.ts";
 
 const MAX_AUDIO_CARRY = 8192;
 
-interface VideoState {
-  vps: Uint8Array[];
-  sps: Uint8Array[];
-  pps: Uint8Array[];
-  configSent: boolean;
+interface VideoState extends ParamSets {
   lastPts: number;
   lastDts: number;
 }
@@ -36,17 +31,6 @@ interface AudioState {
   carry: Uint8Array | undefined;
   nextTicks: number;
   layerWarned: boolean;
-}
-
-function sameLists(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i]!;
-    const y = b[i]!;
-    if (x.length !== y.length) return false;
-    for (let k = 0; k < x.length; k++) if (x[k] !== y[k]) return false;
-  }
-  return true;
 }
 
 const ms = (ticks: number): number => Math.round(ticks / 90);
@@ -84,79 +68,21 @@ export class PsPacketizer {
     if (pts < dts) pts = dts;
     v.lastPts = pts;
     v.lastDts = dts;
-    const hevc = f.codec === "h265";
-    const nalus = splitAnnexB(f.data);
-    let vps: Uint8Array[] | undefined;
-    let sps: Uint8Array[] | undefined;
-    let pps: Uint8Array[] | undefined;
-    let keyframe = false;
-    let vcl = false;
-    let size = 0;
-    const kept: Uint8Array[] = [];
-    for (const nalu of nalus) {
-      let keep = true;
-      if (hevc) {
-        const t = (nalu[0]! >> 1) & 0x3f;
-        if (t === 32) (vps ??= []).push(nalu), keep = false;
-        else if (t === 33) (sps ??= []).push(nalu), keep = false;
-        else if (t === 34) (pps ??= []).push(nalu), keep = false;
-        else if (t === 35 || t === 38) keep = false;
-        else if (t < 32) {
-          vcl = true;
-          if (t >= 16 && t <= 23) keyframe = true;
-        }
-      } else {
-        const t = nalu[0]! & 0x1f;
-        if (t === 7) (sps ??= []).push(nalu), keep = false;
-        else if (t === 8) (pps ??= []).push(nalu), keep = false;
-        else if (t === 9 || t === 12) keep = false;
-        else if (t >= 1 && t <= 5) {
-          vcl = true;
-          if (t === 5) keyframe = true;
-        }
-      }
-      if (keep) {
-        kept.push(nalu);
-        size += 4 + nalu.length;
-      }
-    }
-    if (vps || sps || pps) this.videoConfig(f, v, vps, sps, pps, dts);
-    if (!vcl || !v.configSent) return;
-    const data = new Uint8Array(size);
-    let o = 0;
-    for (const n of kept) {
-      new DataView(data.buffer).setUint32(o, n.length);
-      data.set(n, o + 4);
-      o += 4 + n.length;
-    }
-    this.onPacket({ kind: "video", codec: f.codec === "h265" ? "h265" : "h264", dts: ms(dts), pts: ms(pts), keyframe, config: false, data });
+    const au = splitAccessUnit(f.data, f.codec === "h265");
+    if (au.vps || au.sps || au.pps) this.videoConfig(f, v, au, dts);
+    if (!au.vcl || !v.configSent) return;
+    this.onPacket({ kind: "video", codec: f.codec === "h265" ? "h265" : "h264", dts: ms(dts), pts: ms(pts), keyframe: au.keyframe, config: false, data: lengthPrefixed(au) });
   }
 
-  private videoConfig(f: PsFrame, v: VideoState, vps: Uint8Array[] | undefined, sps: Uint8Array[] | undefined,
-    pps: Uint8Array[] | undefined, dts: number): void {
+  private videoConfig(f: PsFrame, v: VideoState, au: AccessUnitParts, dts: number): void {
     const hevc = f.codec === "h265";
-    const nv = vps ?? v.vps;
-    const ns = sps ?? v.sps;
-    const np = pps ?? v.pps;
-    if (v.configSent && sameLists(nv, v.vps) && sameLists(ns, v.sps) && sameLists(np, v.pps)) return;
-    v.vps = nv.map((x) => x.slice());
-    v.sps = ns.map((x) => x.slice());
-    v.pps = np.map((x) => x.slice());
-    if (ns.length === 0 || np.length === 0 || (hevc && nv.length === 0)) return; // wait for the rest
-    let record: Uint8Array;
+    let record: Uint8Array | undefined;
     try {
-      if (hevc) {
-        parseHevcSps(ns[0]!);
-        record = buildHevcConfig(v.vps, v.sps, v.pps);
-      } else {
-        parseAvcSps(ns[0]!);
-        record = buildAvcConfig(v.sps, v.pps);
-      }
+      record = updateParamSets(v, hevc, au);
     } catch (e) {
-      v.configSent = false;
       return this.onError?.(`ps: stream 0x${f.streamId.toString(16)} unusable parameter sets: ${(e as Error).message}`);
     }
-    v.configSent = true;
+    if (!record) return;
     this.onPacket({ kind: "video", codec: hevc ? "h265" : "h264", dts: ms(dts), pts: ms(dts), keyframe: false, config: true, data: record });
   }
 

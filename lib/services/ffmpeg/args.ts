@@ -22,29 +22,10 @@ import type { EngineConfig, IngestConfig } from "../../config/ffmpeg.ts";
 import { DEFAULT_VHOST, parseRtmpUrl } from "../../net/stream-url.ts";
 
 /** What one FFmpeg run is given (SrsFFMPEG's fields). */
-export interface FfmpegJob {
+export interface FfmpegJob extends Omit<EngineConfig, "name" | "enabled"> {
   /** Parameters before everything else (ingest: -loglevel, -re). */
   iparams: string[];
-  perfile: string[];
-  iformat: string;
   input: string;
-  vfilter: string[];
-  vcodec: string;
-  vbitrate: number;
-  vfps: number;
-  vwidth: number;
-  vheight: number;
-  vthreads: number;
-  vprofile: string;
-  vpreset: string;
-  vparams: string[];
-  acodec: string;
-  abitrate: number;
-  asampleRate: number;
-  achannels: number;
-  aparams: string[];
-  oformat: string;
-  output: string;
 }
 
 /** An engine SRS refuses to run (the reason is SRS's message). */

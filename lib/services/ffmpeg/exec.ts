@@ -11,29 +11,17 @@
  * WebRTC, a proxy). Output that is not redirected is kept in memory (the last lines, in the log on a failure and
  * in the API) rather than mixed into the server's own output.
  */
-import { isWorkerCopy, type StreamHub } from "../../hub/stream-hub.ts";
+import type { StreamHub } from "../../hub/stream-hub.ts";
 import { streamWithQuery, tcUrlHost } from "../../net/stream-url.ts";
 import { execCommand } from "./args.ts";
-import type { FfmpegPorts } from "./ports.ts";
-import { type ProcessInfo, SupervisedProcess } from "./process.ts";
+import { PerStreamProcesses } from "./per-stream.ts";
+import { SupervisedProcess } from "./process.ts";
 
-export class ExecService {
-  private active = new Map<StreamHub, SupervisedProcess[]>();
-
-  constructor(private ctx: FfmpegPorts) {}
-
-  start(): void {
-    this.ctx.hubs.listen({
-      onPublish: (hub) => this.onPublish(hub),
-      onUnpublish: (hub) => void this.onUnpublish(hub),
-    });
-  }
-
-  private onPublish(hub: StreamHub): void {
-    if (isWorkerCopy(hub)) return; // the owner worker runs it
+export class ExecService extends PerStreamProcesses {
+  protected processesFor(hub: StreamHub): SupervisedProcess[] {
     const { vhost, app, stream } = hub.key;
     const cfg = this.ctx.config.vhost(vhost)?.exec;
-    if (!cfg?.enabled || !cfg.publish.length) return;
+    if (!cfg?.enabled || !cfg.publish.length) return [];
     const port = this.ctx.rtmpPort() ?? 1935;
     const client = hub.publisher ? this.ctx.clients.get(hub.publisher.clientId) : undefined;
     const tcUrl = client?.tcUrl ?? "";
@@ -53,26 +41,6 @@ export class ExecService {
         stopGraceMs: 2000,
       }, this.ctx.log));
     });
-    if (!list.length) return;
-    this.active.set(hub, list);
-    for (const p of list) p.start();
-  }
-
-  private async onUnpublish(hub: StreamHub): Promise<void> {
-    const list = this.active.get(hub);
-    if (!list) return;
-    this.active.delete(hub);
-    // A server stop waits for these (within its budget); the parent-death signal covers the rest.
-    await this.ctx.lifecycle.track(Promise.all(list.map((p) => p.stop())));
-  }
-
-  processes(): ProcessInfo[] {
-    return [...this.active.values()].flatMap((l) => l.map((p) => p.info()));
-  }
-
-  async stop(): Promise<void> {
-    const all = [...this.active.values()].flat();
-    this.active.clear();
-    await Promise.all(all.map((p) => p.stop()));
+    return list;
   }
 }

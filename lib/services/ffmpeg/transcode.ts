@@ -14,42 +14,30 @@
  * refused with SRS's reason in the log, and the stream's other engines and the publish go on (SRS fails the
  * publish); every `transcode` block of the vhost is looked at (SRS only ever reads the first one).
  */
-import { isWorkerCopy, type StreamHub } from "../../hub/stream-hub.ts";
+import type { StreamHub } from "../../hub/stream-hub.ts";
 import { EngineError, isOwnOutput, type TranscodeInput, transcodeRun } from "./args.ts";
-import type { FfmpegPorts } from "./ports.ts";
-import { type ProcessInfo, SupervisedProcess } from "./process.ts";
+import { PerStreamProcesses } from "./per-stream.ts";
+import { SupervisedProcess } from "./process.ts";
 
-export class TranscodeService {
-  private active = new Map<StreamHub, SupervisedProcess[]>();
-
-  constructor(private ctx: FfmpegPorts) {}
-
-  start(): void {
-    this.ctx.hubs.listen({
-      onPublish: (hub) => this.onPublish(hub),
-      onUnpublish: (hub) => void this.onUnpublish(hub),
-    });
-  }
-
+export class TranscodeService extends PerStreamProcesses {
   /** Restarts the stream's transcodes from the config in force (reload); returns how many FFmpegs run now. */
   async reload(hub: StreamHub): Promise<number> {
     await this.onUnpublish(hub);
     if (hub.active) this.onPublish(hub);
-    return this.active.get(hub)?.length ?? 0;
+    return this.running(hub);
   }
 
-  private onPublish(hub: StreamHub): void {
-    if (isWorkerCopy(hub)) return; // the owner worker runs it
+  protected processesFor(hub: StreamHub): SupervisedProcess[] {
     const { vhost, app, stream } = hub.key;
     const v = this.ctx.config.vhost(vhost);
-    if (!v) return;
+    if (!v) return [];
     const scopes = ["", app, `${app}/${stream}`];
     const blocks = v.transcodes.filter((t) => scopes.includes(t.scope));
-    if (!blocks.length) return;
+    if (!blocks.length) return [];
     const port = this.ctx.rtmpPort();
     if (port === undefined) {
       this.ctx.log.warn(`transcode ${hub.name}: no RTMP listener to read the stream from, not transcoded`);
-      return;
+      return [];
     }
     const client = hub.publisher ? this.ctx.clients.get(hub.publisher.clientId) : undefined;
     const input: TranscodeInput = { vhost, app, stream, param: client?.param ?? "", port };
@@ -93,26 +81,6 @@ export class TranscodeService {
         list.push(p);
       }
     }
-    if (!list.length) return;
-    this.active.set(hub, list);
-    for (const p of list) p.start();
-  }
-
-  private async onUnpublish(hub: StreamHub): Promise<void> {
-    const list = this.active.get(hub);
-    if (!list) return;
-    this.active.delete(hub);
-    // A server stop waits for these (within its budget); the parent-death signal covers the rest.
-    await this.ctx.lifecycle.track(Promise.all(list.map((p) => p.stop())));
-  }
-
-  processes(): ProcessInfo[] {
-    return [...this.active.values()].flatMap((l) => l.map((p) => p.info()));
-  }
-
-  async stop(): Promise<void> {
-    const all = [...this.active.values()].flat();
-    this.active.clear();
-    await Promise.all(all.map((p) => p.stop()));
+    return list;
   }
 }
