@@ -204,6 +204,11 @@ vhost __defaultVhost__ {
     const rtmp = await liveFrames(srv.rtmpUrl("/live/udp"), 3);
     expect(rtmp).toBeGreaterThan(40);
     expect(srv.output()).toMatch(/caster mpegts_over_udp udp \d+: dropped a datagram/);
+    // to an idle caster: TS-shaped noise carries no program, so no session starts and no hook fires
+    await sendDatagrams(udpB, garbage());
+    await Bun.sleep(500);
+    expect((await clients(srv)).some((c) => c.name === "udp2")).toBe(false);
+    expect(hooks.some((b) => b.stream === "udp2")).toBe(false);
     expect(srv.proc.exitCode).toBeNull();
   }, 60000);
 
@@ -270,6 +275,49 @@ vhost __defaultVhost__ {
     udpSend(udpC);
     const c = await liveFrames(srv.rtmpUrl("/live/udp3"), 2);
     expect(c).toBeGreaterThan(25);
+    for (const c of children.splice(0)) c.kill();
+  }, 60000);
+});
+
+describe("a caster whose output is another server", () => {
+  let origin: RunningServer;
+  let srv: RunningServer;
+  let flvPort: number;
+  let udpPort: number;
+
+  beforeAll(async () => {
+    origin = await startServer({ config: "listen 1935; daemon off; srs_log_tank console;\nvhost __defaultVhost__ { }\n" });
+    flvPort = await freePort();
+    udpPort = await freePort();
+    srv = await startServer({
+      config: `listen 1935; daemon off; srs_log_tank console;
+http_api { enabled on; listen 1985; }
+stream_caster { enabled on; caster flv; output rtmp://127.0.0.1:${origin.rtmp}/[app]/[stream]; listen 127.0.0.1:${flvPort}; }
+stream_caster { enabled on; caster mpegts_over_udp; output rtmp://127.0.0.1:${origin.rtmp}/live/fromudp; listen 127.0.0.1:${udpPort}; }
+vhost __defaultVhost__ { }
+`,
+    });
+  });
+
+  afterAll(async () => {
+    for (const c of children) c.kill();
+    await srv?.stop();
+    await origin?.stop();
+  });
+
+  test("FLV POST and MPEG-TS over UDP are pushed with our RTMP client and play from the other server", async () => {
+    track(run("ffmpeg", [
+      "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", clip("clip.flv"),
+      "-c", "copy", "-method", "POST", "-f", "flv", `http://127.0.0.1:${flvPort}/live/remote.flv`,
+    ]));
+    udpSend(udpPort);
+    const [a, b] = await Promise.all([liveFrames(origin.rtmpUrl("/live/remote"), 3), liveFrames(origin.rtmpUrl("/live/fromudp"), 3)]);
+    expect(a).toBeGreaterThan(40);
+    expect(b).toBeGreaterThan(40);
+    expect(srv.output()).toContain(`pushes to rtmp://127.0.0.1:${origin.rtmp}/live/remote`);
+    // the origin sees an RTMP publisher; the caster's server has no local stream
+    const streams = (await (await fetch(`http://127.0.0.1:${srv.api}/api/v1/streams/`)).json()) as { streams: Obj[] };
+    expect(streams.streams.length).toBe(0);
     for (const c of children.splice(0)) c.kill();
   }, 60000);
 });

@@ -3,8 +3,9 @@
  * usually 7 x 188 bytes, as `ffmpeg -f mpegts udp://host:port?pkt_size=1316` or a hardware encoder sends them)
  * from any source, published as the one stream `output` names (a fixed URL: the template has no variable here).
  *
- *  - The first TS-shaped datagram (a whole number of 188-byte packets, each starting with the sync byte 0x47)
- *    starts a session (lib/services/casters/session.ts: hooks, claim); its packets go through our TS demuxer
+ *  - TS-shaped datagrams (a whole number of 188-byte packets, each starting with the sync byte 0x47) are probed
+ *    until they carry a program (PAT and PMT with good CRCs); that datagram starts a session
+ *    (lib/services/casters/session.ts: hooks, claim), whose packets go through our TS demuxer
  *    (lib/formats/mpegts-demux.ts). Datagrams that arrive while the session is being admitted are dropped.
  *  - A sender that stops: no datagram for the vhost's `publish.normal_timeout` (5 s) ends the session
  *    (unpublish); the next datagram starts a new one. A sender that restarts at once (a new source port, or
@@ -29,6 +30,9 @@ const TIMEOUT_CHECK_MS = 1000;
 /** After a refused session, datagrams are ignored this long before trying again, ms. */
 const RETRY_MS = 1000;
 const DROP_LOG_MS = 10000;
+/** A source whose first 2 MB carry no PAT/PMT is probed afresh; PES held meanwhile are small. */
+const PROBE_MAX_BYTES = 2 * 1024 * 1024;
+const PROBE_MAX_PES = 256 * 1024;
 /** A new source takes over the session once the current one has sent nothing for this long, ms. */
 const TAKEOVER_MS = 500;
 /** Largest UDP payload taken (a datagram can be at most 65507 bytes on IPv4). */
@@ -47,6 +51,9 @@ export class MpegtsUdpCaster implements CasterInstance {
   private session: CasterSession | undefined;
   private admitting = false;
   private demuxer: TsDemuxer | undefined;
+  /** Before a session: the demuxer looking for a program in one source's datagrams. */
+  private probe: TsDemuxer | undefined;
+  private probeSource = "";
   private source = "";
   private lastDataAt = 0;
   private retryAfter = 0;
@@ -102,6 +109,15 @@ export class MpegtsUdpCaster implements CasterInstance {
     if (!s) {
       if (!ts) return this.drop(from, msg.byteLength);
       if (this.admitting || Date.now() < this.retryAfter) return;
+      // A session starts once a sender's datagrams carry a program (PAT + PMT, CRC-checked): TS-shaped noise
+      // publishes nothing and fires no hook.
+      if (!this.probe || this.probeSource !== from || this.probe.stats.bytes > PROBE_MAX_BYTES) {
+        this.probe = new TsDemuxer(() => undefined, { maxPesBytes: PROBE_MAX_PES });
+        this.probeSource = from;
+      }
+      this.probe.feed(msg);
+      if (this.probe.tracks.length === 0) return;
+      this.probe = undefined;
       this.open(msg, rinfo);
       return;
     }
@@ -198,6 +214,7 @@ export class MpegtsUdpCaster implements CasterInstance {
   stop(reason: string): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.probe = undefined;
     this.session?.close(reason);
     const socket = this.socket;
     this.socket = undefined;

@@ -90,6 +90,7 @@ export class CasterSession implements ClientInfo {
   private lease: PublishLease | undefined;
   private upstream: Upstream | undefined;
   private waitKeyframe = true;
+  private draining = false;
   private registered = false;
   private connectAllowed = false;
   private closed = false;
@@ -205,12 +206,20 @@ export class CasterSession implements ClientInfo {
     }
     const up = this.upstream;
     if (!up || !flvPlayersDecode(p)) return;
-    // A remote output that does not keep up drops frames until the next keyframe (memory stays bounded).
+    // A remote output that does not keep up: everything is dropped until its socket drains, then until the next
+    // keyframe (memory stays bounded whatever the destination does).
+    if (this.draining) return;
     if (this.waitKeyframe && p.kind === "video" && !p.config && !p.keyframe) return;
     if (p.kind === "video" && p.keyframe) this.waitKeyframe = false;
     const body = packetToFlvBody(p);
     this.sent += body.byteLength;
-    if (!up.sendMedia(p.kind, p.dts, body)) this.waitKeyframe = true;
+    if (!up.sendMedia(p.kind, p.dts, body)) {
+      this.draining = true;
+      void up.drain().then(() => {
+        this.draining = false;
+        this.waitKeyframe = true;
+      }, () => this.close(`output ${this.o.url}: write failed`));
+    }
   }
 
   close(reason: string): void {
