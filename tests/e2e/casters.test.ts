@@ -321,3 +321,44 @@ vhost __defaultVhost__ { }
     for (const c of children.splice(0)) c.kill();
   }, 60000);
 });
+
+describe("casters under workers 2", () => {
+  let srv: RunningServer;
+  let flvPort: number;
+  let udpPort: number;
+
+  beforeAll(async () => {
+    flvPort = await freePort();
+    udpPort = await freePort();
+    const rtmp = await freePort();
+    srv = await startServer({
+      config: `listen 127.0.0.1:${rtmp}; daemon off; srs_log_tank console; workers 2;
+http_api { enabled on; listen 1985; }
+stream_caster { enabled on; caster flv; output rtmp://127.0.0.1:${rtmp}/[app]/[stream]; listen 127.0.0.1:${flvPort}; }
+stream_caster { enabled on; caster mpegts_over_udp; output rtmp://127.0.0.1:${rtmp}/live/wudp; listen 127.0.0.1:${udpPort}; }
+vhost __defaultVhost__ { }
+`,
+      ports: { rtmp },
+      env: { SRS_LISTEN: "" },
+    });
+  });
+
+  afterAll(async () => {
+    for (const c of children) c.kill();
+    await srv?.stop();
+  });
+
+  test("the UDP caster runs in worker 1 only, the FLV caster in both; both streams play from any worker", async () => {
+    await waitFor(srv, () => (srv.output().match(/caster flv listening/g) ?? []).length === 2, 10000, "two flv casters");
+    expect((srv.output().match(/caster mpegts_over_udp listening/g) ?? []).length).toBe(1);
+    track(run("ffmpeg", [
+      "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", clip("clip.flv"),
+      "-c", "copy", "-method", "POST", "-f", "flv", `http://127.0.0.1:${flvPort}/live/wpost.flv`,
+    ]));
+    udpSend(udpPort);
+    const urls = [srv.rtmpUrl("/live/wpost"), srv.rtmpUrl("/live/wudp"), srv.rtmpUrl("/live/wpost"), srv.rtmpUrl("/live/wudp")];
+    const frames = await Promise.all(urls.map((u) => liveFrames(u, 2)));
+    for (const f of frames) expect(f).toBeGreaterThan(25);
+    for (const c of children.splice(0)) c.kill();
+  }, 90000);
+});
