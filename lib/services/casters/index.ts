@@ -5,6 +5,7 @@
  * and their sessions. A block whose port cannot be bound fails alone: the others run.
  */
 import type { StreamCasterConfig } from "../../config/cluster.ts";
+import { portOf } from "../../net/endpoint.ts";
 import { CASTER_KINDS, type CasterInstance } from "./registry.ts";
 import type { CasterPorts, CasterSession } from "./session.ts";
 
@@ -50,11 +51,22 @@ export class CasterService {
 
   /** Starts every enabled caster; throws on the first that cannot listen (a start fails as a whole). */
   async start(): Promise<void> {
-    for (const [key, c] of this.wanted(this.ctx.config.streamCasters())) {
-      const inst = CASTER_KINDS[c.caster]!.create(this.ctx, c);
-      await inst.start();
-      this.running.set(key, inst);
+    for (const c of this.ctx.config.streamCasters()) {
+      if (c.enabled && !CASTER_KINDS[c.caster] && c.caster !== "gb28181") {
+        this.ctx.log.warn(`stream_caster: unknown caster "${c.caster}", ignored (SRS refuses to start with it)`);
+      }
     }
+    for (const [key, c] of this.wanted(this.ctx.config.streamCasters())) {
+      await this.startOne(key, c);
+    }
+  }
+
+  private async startOne(key: string, c: StreamCasterConfig): Promise<CasterInstance> {
+    if (portOf(c.listen) < 0) throw new Error(`stream_caster ${c.caster}: invalid listen "${c.listen}"`);
+    const inst = CASTER_KINDS[c.caster]!.create(this.ctx, c);
+    await inst.start();
+    this.running.set(key, inst);
+    return inst;
   }
 
   /** Applies the casters of the config now in force: stops the removed or changed ones, starts the new ones. */
@@ -70,10 +82,8 @@ export class CasterService {
     }
     for (const [key, c] of want) {
       if (this.running.has(key)) continue;
-      const inst = CASTER_KINDS[c.caster]!.create(this.ctx, c);
       try {
-        await inst.start();
-        this.running.set(key, inst);
+        const inst = await this.startOne(key, c);
         out.push({ what: `${c.caster} ${c.listen}`, ok: true, note: `listening on ${inst.port}` });
       } catch (e) {
         out.push({ what: `${c.caster} ${c.listen}`, ok: false, note: (e as Error).message });
