@@ -259,7 +259,7 @@ vhost __defaultVhost__ {
     const refused = run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-T", clip("clip.flv"), `http://127.0.0.1:${flvPort}/live/refused.flv`]);
     await refused.done;
     expect(refused.output().trim()).toBe("403");
-    const notFlv = await fetch(`http://127.0.0.1:${flvPort}/live/x.mp4`, { method: "POST", body: "x" });
+    const notFlv = await fetch(`http://127.0.0.1:${flvPort}/x.flv`, { method: "POST", body: "x" });
     expect(notFlv.status).toBe(404);
     // a corrupt FLV body: a log line and a 400, the server goes on
     const bad = await fetch(`http://127.0.0.1:${flvPort}/live/bad.flv`, { method: "POST", body: new Uint8Array(5000).fill(0xff) });

@@ -3,14 +3,14 @@
  * `ffmpeg -re -i in.mp4 -c copy -method POST -f flv http://host:8936/live/livestream.flv` or
  * `curl -T in.flv http://host:8936/live/livestream.flv` (PUT is taken like POST).
  *
- *  - The request path names the stream: `/app[/more]/stream.flv` gives [app] = everything before the last
- *    segment and [stream] = the last segment without `.flv`; both fill the `output` template
+ *  - The request path names the stream (as SRS): `/app[/more]/stream.flv` gives [app] = everything before the
+ *    last segment and [stream] = the last segment without `.flv` (which is optional); both fill the `output` template
  *    (`rtmp://127.0.0.1/[app]/[stream]`); the query is kept as the output's param (hooks see it).
  *  - The body (chunked or with a length, HTTP/1.1: RFC 9112 section 7.1) is an FLV file (FLV spec v10.1 annex E):
  *    header, then tags, each an RTMP message body (lib/formats/flv.ts, lib/media/flv-codec.ts), published as
  *    the session reads them (lib/services/casters/session.ts: hooks, claim). The answer comes when the body
  *    ends: 200; a refused publish is answered at once: 403 (hook or rules), 409 (stream busy), 503 (server full),
- *    404 (not `.flv`), 405 (not POST/PUT).
+ *    404 (no app in the path), 405 (not POST/PUT).
  *  - Bad input: a corrupt FLV (a tag larger than 16 MiB, a bad header) ends the session with a log line and a 400;
  *    a tag body that does not decode is skipped. Memory stays within one tag.
  *  - A kick (API, reload removing the caster, quit) cancels the body and unpublishes.
@@ -24,7 +24,10 @@ import { type HttpListener, serveHttp, type ServeInfo } from "../../runtime/http
 import type { CasterInstance } from "./registry.ts";
 import { type CasterPorts, CasterSession, fillOutput } from "./session.ts";
 
-/** app and stream from a POST path (`/live/livestream.flv` -> live, livestream); undefined when not `.flv`. */
+/**
+ * app and stream from a POST path, as SRS takes them: the directory is the app, the last segment the stream
+ * without its `.flv` (`/live/livestream.flv` -> live, livestream; `/live/s` -> live, s); undefined without an app.
+ */
 export function flvPostTarget(pathname: string): { app: string; stream: string } | undefined {
   let path: string;
   try {
@@ -32,9 +35,11 @@ export function flvPostTarget(pathname: string): { app: string; stream: string }
   } catch {
     return undefined;
   }
-  const m = /^\/(.+)\/([^/]+)\.flv$/.exec(path);
+  const m = /^\/(.+)\/([^/]+)$/.exec(path);
   if (!m || m[1]!.split("/").some((s) => s === "" || s === "." || s === "..")) return undefined;
-  return { app: m[1]!, stream: m[2]! };
+  const stream = m[2]!.endsWith(".flv") ? m[2]!.slice(0, -4) : m[2]!;
+  if (stream === "" || stream === "." || stream === "..") return undefined;
+  return { app: m[1]!, stream };
 }
 
 function text(status: number, body: string): Response {

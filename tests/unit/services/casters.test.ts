@@ -29,9 +29,11 @@ describe("flv POST path", () => {
     expect(flvPostTarget("/live/livestream.flv")).toEqual({ app: "live", stream: "livestream" });
     expect(flvPostTarget("/a/b/s.flv")).toEqual({ app: "a/b", stream: "s" });
     expect(flvPostTarget("/live/a%20b.flv")).toEqual({ app: "live", stream: "a b" });
+    // as SRS: the .flv is optional
+    expect(flvPostTarget("/live/s")).toEqual({ app: "live", stream: "s" });
   });
   test("anything else is refused", () => {
-    for (const p of ["/s.flv", "/live/s.mp4", "/live/", "/", "//s.flv", "/../s.flv", "/live/%zz.flv", "/a//s.flv"]) {
+    for (const p of ["/s.flv", "/live/", "/", "//s.flv", "/../s.flv", "/live/%zz.flv", "/a//s.flv", "/live/..", "/live/.flv"]) {
       expect(flvPostTarget(p)).toBeUndefined();
     }
   });
