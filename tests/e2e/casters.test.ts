@@ -236,6 +236,42 @@ vhost __defaultVhost__ {
     for (const c of children.splice(0)) c.kill();
   }, 60000);
 
+  test("garbage from the sender's own port, between its datagrams: the demuxer resynchronises, the stream plays", async () => {
+    // ffmpeg writes TS to stdout in real time; we cut it into 1316-byte datagrams and send them from one socket,
+    // with a random or truncated datagram after every 10th.
+    const ff = track(run("ffmpeg", [
+      "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", clip("clip.ts"), "-c", "copy", "-f", "mpegts", "-",
+    ]));
+    const sock = createSocket("udp4");
+    let pending = new Uint8Array(0);
+    let sent = 0;
+    ff.proc.stdout!.removeAllListeners("data");
+    ff.proc.stdout!.on("data", (chunk: Buffer) => {
+      const all = new Uint8Array(pending.length + chunk.length);
+      all.set(pending);
+      all.set(chunk, pending.length);
+      let off = 0;
+      for (; off + 1316 <= all.length; off += 1316) {
+        sock.send(all.subarray(off, off + 1316), udpB, "127.0.0.1");
+        if (++sent % 10 === 0) {
+          const junk = new Uint8Array(sent % 20 === 0 ? 100 : 1 + (sent % 1400));
+          crypto.getRandomValues(junk);
+          junk[0] = 0x47;
+          sock.send(junk, udpB, "127.0.0.1");
+        }
+      }
+      pending = all.slice(off);
+    });
+    try {
+      const frames = await liveFrames(srv.rtmpUrl("/live/udp2"), 3);
+      expect(frames).toBeGreaterThan(40);
+    } finally {
+      ff.kill();
+      sock.close();
+    }
+    expect(srv.proc.exitCode).toBeNull();
+  }, 60000);
+
   test("FFmpeg -method POST -f flv publishes live/<stream>", async () => {
     track(run("ffmpeg", [
       "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", clip("clip.flv"),
