@@ -195,7 +195,7 @@ async function main(): Promise<void> {
 
 if (import.meta.main) {
   await main().catch((e: unknown) => {
-    console.error(e instanceof Error ? e.message : e);
+    console.error(e instanceof Error ? e.message : e, (e as { errors?: unknown }).errors ?? "");
     process.exit(1);
   });
 }

@@ -11,12 +11,12 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { FAST_QUIT_BUDGET_MS } from "./lib/lifecycle.ts";
-import { ConfigError, DEFAULT_CONFIG_TEXT, loadConfig, type SrsConfig, unimplementedDirectives } from "./lib/config/index.ts";
+import { ConfigError, DEFAULT_CONFIG_TEXT, loadConfigAsync, type SrsConfig, unimplementedDirectives } from "./lib/config/index.ts";
 import { removePidFile, writePidFile } from "./lib/pidfile.ts";
 import { SRS_COMPAT_VERSION, VERSION } from "./lib/version.ts";
 import { workerEnv } from "./lib/runtime/worker-env.ts";
+import { fileUrlPath } from "./lib/runtime/platform.ts";
 import { Primary } from "./lib/workers/primary.ts";
 import type { PrimaryMessage, WorkerMessage } from "./lib/workers/messages.ts";
 
@@ -64,15 +64,16 @@ function parseArgs(argv: string[]): Cli {
   return cli;
 }
 
-function load(cli: Cli): SrsConfig {
+/** Async only to import the YAML parser when the config is YAML (lib/config/load.ts). */
+function load(cli: Cli): Promise<SrsConfig> {
   const env = process.env;
   const envOnly = cli.envOnly || env.SRS_ENV_ONLY === "on" || env.SRS_ENV_ONLY === "1" || env.SRS_ENV_ONLY === "true";
   const given = env.SRS_CONFIG_FILE || cli.file;
   // Absolute, so a reload after work_dir changed the cwd still finds it.
   const file = given ? resolve(given) : undefined;
-  if (envOnly) return loadConfig({ envOnly: true, env });
-  if (file) return loadConfig({ file, env });
-  return loadConfig({ text: DEFAULT_CONFIG_TEXT, env });
+  if (envOnly) return loadConfigAsync({ envOnly: true, env });
+  if (file) return loadConfigAsync({ file, env });
+  return loadConfigAsync({ text: DEFAULT_CONFIG_TEXT, env });
 }
 
 function fail(msg: string): never {
@@ -101,7 +102,7 @@ interface DenoGlobal {
 function selfCommand(): { cmd: string; args: string[] } {
   const deno = (globalThis as { Deno?: DenoGlobal }).Deno;
   if (deno) {
-    const entry = deno.mainModule.startsWith("file:") ? fileURLToPath(deno.mainModule) : deno.mainModule;
+    const entry = deno.mainModule.startsWith("file:") ? fileUrlPath(deno.mainModule) : deno.mainModule;
     // --unstable-net: Deno keeps `reusePort` (what `workers N;` shares the ports with) behind it.
     return { cmd: deno.execPath(), args: ["run", "-A", "--unstable-net", entry, ...deno.args] };
   }
@@ -191,7 +192,7 @@ async function main(): Promise<void> {
   }
   let config: SrsConfig;
   try {
-    config = load(cli);
+    config = await load(cli);
   } catch (e) {
     if (e instanceof ConfigError) {
       if (cli.test) process.stderr.write(`srs-ts: configuration test failed\n`);

@@ -16,11 +16,15 @@
  *   and the number of players that received media is printed, so a figure never comes from dead players.
  * Options: --env K=V,K2=V2 extra server env (e.g. SRS_RTC_SERVER_ENABLED=off, to price one service); --ramp MS between two players' connects (0); --entry FILE instead of main.ts (a probe that imports main.ts;
  * it gets SIGUSR2 once RSS1 is taken, e.g. to dump heap statistics); --bun-flags "--smol" (from source only).
+ * The executable (--bin, or bun) is dropped from the page cache (written back first) and read again whole before each
+ * start: the kernel maps the cached neighbours of a faulted page too (fault-around, large folios), so RssFile
+ * depends on the page cache's history of the file (the same binary measured 41.6–45.2 MB file: just built, copied,
+ * or partly evicted); after a drop and a sequential read two copies of a binary measure the same (±0.1 MB).
  * Env: MEM_TRACE=1 prints RSS every second after the join; MEM_SERVER_LOG=1 shows the server's output.
  * Prints the figures and a `RESULT {json}` line.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync } from "node:fs";
 import { connect as netConnect, type Socket } from "node:net";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -57,6 +61,20 @@ const PROTOCOLS = a.protocols ? a.protocols.split(",").filter(Boolean) : [];
 const BIN = a.bin ? resolve(a.bin) : undefined;
 const ROOT = resolve(import.meta.dir, "..");
 
+/** Drops `path` from the page cache and reads it whole (see the header: RssFile depends on the cache's history). */
+function warmPageCache(path: string): void {
+  // GNU dd: flush the file, then "iflag=nocache count=0" drops the whole file from the cache.
+  spawnSync("dd", [`of=${path}`, "oflag=nocache", "conv=notrunc,fdatasync", "count=0"], { stdio: "ignore" });
+  spawnSync("dd", [`if=${path}`, "iflag=nocache", "count=0"], { stdio: "ignore" });
+  const fd = openSync(path, "r");
+  const buf = new Uint8Array(1 << 20);
+  try {
+    while (readSync(fd, buf, 0, buf.length, null) > 0);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 interface Mem {
@@ -89,6 +107,7 @@ async function start(): Promise<Srv> {
   const [rtc, srt] = [await freeUdpPort(), await freeUdpPort()];
   const cwd = mkdtempSync("/tmp/srs-ts-bench-mem.");
   const cmd = BIN ?? process.execPath;
+  warmPageCache(cmd);
   const args = BIN ? [] : [...a["bun-flags"]!.split(" ").filter(Boolean), a.entry ? resolve(a.entry) : `${ROOT}/main.ts`];
   const t0 = performance.now();
   const child = spawn(cmd, args, {
@@ -174,22 +193,32 @@ async function srtPlayer(s: Srv): Promise<Player> {
   return { bytes: () => bytes, close: () => c.close() };
 }
 
-/** An HLS player: the playlist every second, each segment it has not fetched yet. */
+/**
+ * An HLS player: the playlist every second, each segment it has not fetched yet. The first answer is SRS's master
+ * playlist naming the session's media playlist (`bench.m3u8?hls_ctx=…`, hls_ts_ctx): the player follows it, as a
+ * real one, and then polls that one (polling bench.m3u8 itself opened a new session every second).
+ */
 async function hlsPlayer(s: Srv): Promise<Player> {
   let bytes = 0;
   let open = true;
   const seen = new Set<string>();
-  const base = `http://127.0.0.1:${s.http}/live/`;
+  let playlist = `http://127.0.0.1:${s.http}/live/bench.m3u8`;
   void (async () => {
     while (open) {
       try {
-        const r = await fetch(`${base}bench.m3u8`);
+        const r = await fetch(playlist);
         const text = await r.text();
         bytes += text.length;
-        for (const line of text.split("\n")) {
+        const lines = text.split("\n");
+        const variant = lines.findIndex((l) => l.startsWith("#EXT-X-STREAM-INF"));
+        if (variant >= 0 && lines[variant + 1]) {
+          playlist = new URL(lines[variant + 1]!.trim(), playlist).href;
+          continue;
+        }
+        for (const line of lines) {
           if (!line || line.startsWith("#") || seen.has(line)) continue;
           seen.add(line);
-          const seg = await fetch(new URL(line, `${base}bench.m3u8`));
+          const seg = await fetch(new URL(line, playlist));
           bytes += (await seg.arrayBuffer()).byteLength;
         }
       } catch {

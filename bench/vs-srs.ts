@@ -2,10 +2,13 @@
  * srs-ts and SRS side by side, in one run, with the same load tools: CPU per 100 Mbps and RSS for N HTTP-FLV
  * and N RTMP players of the 1 Mbps clip, and each server's idle RSS.
  *
- *   bun bench/vs-srs.ts --srs /path/to/srs/trunk/objs/srs [--players 1000] [--seconds 20] [--protocols flv,rtmp]
+ *   bun bench/vs-srs.ts --srs /path/to/srs/trunk/objs/srs[,/path/to/another/srs] [--players 1000] [--seconds 20] [--protocols flv,rtmp]
  *       [--ours bin|source] [--bin dist/srs-ts-0.1.0-linux-x64] [--rounds 1]
  *
  * SRS is built from its source outside this repository (./configure && make in its trunk/; never committed).
+ * SRS's configure builds with `-g -O0` and AddressSanitizer by default (its Dockerfile, the official image, too);
+ * `./configure --sanitizer=off --extra-flags=-O2` makes a release-like build. Several --srs binaries (comma
+ * separated) are each measured; the label says which (asan when the binary holds AddressSanitizer).
  * Both servers get the same settings: RTMP + HTTP server with HTTP-FLV + HTTP API, HLS/DVR/RTC/SRT off,
  * max_connections 10000, everything else default (both default to mw_latency 350 ms and the GOP cache).
  * Each server runs alone (the other is stopped) in its own temp folder on free 127.0.0.1 ports; the publisher is
@@ -81,14 +84,14 @@ vhost __defaultVhost__ {
 `;
 }
 
-async function start(name: "srs" | "srs-ts"): Promise<Running> {
+async function start(name: "srs" | "srs-ts", srsBin = ""): Promise<Running> {
   const [rtmp, http, api] = [await freePort(), await freePort(), await freePort()];
   const dir = mkdtempSync(join(tmpdir(), `vs-srs-${name}-`));
   writeFileSync(join(dir, "srs.conf"), config(rtmp, http, api));
   const log = openSync(join(dir, "stdout.log"), "a");
   let cmd: string;
   let args: string[];
-  if (name === "srs") [cmd, args] = [values.srs!, ["-c", "srs.conf"]];
+  if (name === "srs") [cmd, args] = [srsBin, ["-c", "srs.conf"]];
   else if (values.ours === "bin") [cmd, args] = [values.bin!, ["-c", "srs.conf"]];
   else [cmd, args] = [process.execPath, [new URL("../main.ts", import.meta.url).pathname, "-c", "srs.conf"]];
   // Only this run's settings: no SRS_* from the caller's environment.
@@ -97,13 +100,14 @@ async function start(name: "srs" | "srs-ts"): Promise<Running> {
   const child = spawn(cmd, args, { cwd: dir, stdio: ["ignore", log, log], env });
   await waitPort(rtmp, 15000);
   await waitPort(http, 15000);
-  return { name: name === "srs" ? srsVersion() : "srs-ts", pid: child.pid!, rtmp, http, api, stop: stopper(child) };
+  return { name: name === "srs" ? srsLabel(srsBin) : "srs-ts", pid: child.pid!, rtmp, http, api, stop: stopper(child) };
 }
 
-function srsVersion(): string {
-  const r = spawnSync(values.srs!, ["-v"], { encoding: "utf8" });
-  const v = /\d+\.\d+\.\d+/.exec(`${r.stdout}${r.stderr}`)?.[0];
-  return v ? `SRS ${v}` : "SRS";
+function srsLabel(bin: string): string {
+  const r = spawnSync(bin, ["-v"], { encoding: "utf8" });
+  const v = /\d+\.\d+\.\d+/.exec(`${r.stdout}${r.stderr}`)?.[0] ?? "";
+  const asan = readFileSync(bin).includes("AddressSanitizer");
+  return `SRS ${v} (${asan ? "asan -O0, its default build" : "no asan"})`;
 }
 
 function load(protocol: string, url: string, pid: number): Promise<Record<string, number>> {
@@ -126,8 +130,8 @@ const rows: string[] = [];
 const protocols = values.protocols!.split(",");
 for (let round = 0; round < Number(values.rounds); round++) {
   for (const protocol of protocols) {
-    for (const name of ["srs", "srs-ts"] as const) {
-      const s = await start(name);
+    for (const [name, bin] of [...values.srs!.split(",").map((b) => ["srs", b] as const), ["srs-ts", ""] as const]) {
+      const s = await start(name, bin);
       try {
         await sleep(1500);
         const idle = rssMb(s.pid);

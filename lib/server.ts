@@ -91,7 +91,7 @@ export interface ServerOptions {
   /** What the config came from, for the log: its file, "(environment)" or "(built-in default)". */
   configName: string;
   /** Re-reads the config (file + env) for SIGHUP; throws ConfigError on a bad config. */
-  loadConfig: () => SrsConfig;
+  loadConfig: () => SrsConfig | Promise<SrsConfig>;
   /** One worker of several (srs-ts's `workers N;`): its channel to the primary (lib/workers/primary.ts). */
   worker?: { env: WorkerEnv; channel: WorkerChannel };
 }
@@ -353,7 +353,7 @@ export class Server implements ServerContext {
     }
     let next: SrsConfig;
     try {
-      next = this.opts.loadConfig();
+      next = await this.opts.loadConfig();
     } catch (e) {
       this.log.error(`reload failed, keeping the running config`, e);
       return undefined;

@@ -1,5 +1,6 @@
 /** Public API of the config subsystem. See load.ts (loading), config.ts + vhost.ts (accessors; one file per section),
- * parser.ts (syntax), env.ts, yaml.ts. */
+ * parser.ts (syntax), env.ts, yaml.ts (imported on first use: `loadYamlSupport`, `loadConfigAsync`; import
+ * parseYamlText/stringifyYaml from yaml.ts itself). */
 export { ConfigError, type ConfigLocation } from "./errors.ts";
 export {
   type Directive,
@@ -14,9 +15,8 @@ export { transformConfig } from "./transform.ts";
 export { checkSemantics, checkTree } from "./check.ts";
 export { ROOT_SPEC } from "./schema.ts";
 export { type Env, envName } from "./env.ts";
-export { parseYamlText, stringifyYaml } from "./yaml.ts";
 export { DEFAULT_CONFIG_TEXT } from "./default.ts";
-export { checkConfigFile, loadConfig, type LoadOptions } from "./load.ts";
+export { checkConfigFile, loadConfig, loadConfigAsync, type LoadOptions, loadYamlSupport, YamlNotLoaded } from "./load.ts";
 export { UNIMPLEMENTED, type UnimplementedDirective, unimplementedDirectives } from "./unimplemented.ts";
 export {
   DEFAULT_VHOST,

@@ -12,8 +12,7 @@
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { isBunfsPath } from "./platform.ts";
+import { fileUrlPath, isBunfsPath } from "./platform.ts";
 
 /** The top-level folders whose files are assets (build.ts embeds exactly these). */
 export const ASSET_DIRS: readonly string[] = ["www", "conf"];
@@ -21,7 +20,7 @@ export const ASSET_DIRS: readonly string[] = ["www", "conf"];
 const moduleUrl = import.meta.url;
 /** Inside a Bun executable everything is bundled into one module at the virtual root, assets beside it. */
 const embedded = isBunfsPath(moduleUrl);
-const root = embedded ? dirname(fileURLToPath(moduleUrl)) : resolve(dirname(fileURLToPath(moduleUrl)), "../..");
+const root = embedded ? dirname(fileUrlPath(moduleUrl)) : resolve(dirname(fileUrlPath(moduleUrl)), "../..");
 /** Embedded files never change, so they are read once; files on disk are read on every call. */
 const cache = new Map<string, Uint8Array | null>();
 

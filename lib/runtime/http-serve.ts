@@ -3,8 +3,6 @@
  * node:http (with @hono/node-server) elsewhere. Everything above it speaks web-standard Request/Response (hono's `fetch`).
  */
 import { reusePort } from "./worker-env.ts";
-import { createServer as createHttpServer } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
 
 export interface ServeInfo {
   remoteAddr: string;
@@ -111,11 +109,14 @@ export async function serveHttp(opts: ServeOptions): Promise<HttpListener> {
 /**
  * node:http (Node, or any runtime with neither Bun.serve nor Deno.serve), through @hono/node-server's request
  * listener: IncomingMessage → Request, Response → ServerResponse, with backpressure on streamed bodies (a live
- * stream's queue stays in the body stream, where a slow player's skip-ahead watches it). Loaded only here.
+ * stream's queue stays in the body stream, where a slow player's skip-ahead watches it). Loaded only here, as
+ * node:http and node:https: importing those two under Bun costs ~2.3 MB of RSS that Bun.serve never needs.
  * Exported for its test (the server never takes this path under Bun or Deno).
  */
 export async function serveNode(opts: ServeOptions): Promise<HttpListener> {
   const { getRequestListener } = await import("@hono/node-server");
+  const { createServer: createHttpServer } = await import("node:http");
+  const { createServer: createHttpsServer } = await import("node:https");
   const handler = getRequestListener(
     (req, env) => {
       const socket = env.incoming.socket;

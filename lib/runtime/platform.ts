@@ -18,6 +18,16 @@ function bunVersion(): string | undefined {
   return (globalThis as { Bun?: { version: string } }).Bun?.version;
 }
 
+/**
+ * The path of a `file:` URL (node:url's `fileURLToPath` for the URLs of our own modules): "/a b/x.ts" for
+ * "file:///a%20b/x.ts", "C:/x/y.ts" for "file:///C:/x/y.ts". node:url itself costs ~1.2 MB of RSS under Bun, for
+ * this one call at start.
+ */
+export function fileUrlPath(url: string): string {
+  const path = decodeURIComponent(new URL(url).pathname);
+  return /^\/[A-Za-z]:\//.test(path) ? path.slice(1) : path;
+}
+
 /** Which runtime runs this process. Deno also defines `process`, so test for the runtime globals first. */
 export function runtimeName(): RuntimeName {
   if (bunVersion() !== undefined) return "bun";

@@ -28,7 +28,6 @@ import { workerPortOffset } from "../../runtime/worker-env.ts";
 import type { SrsConfig } from "../../config/index.ts";
 import type { Lifecycle } from "../../lifecycle.ts";
 import { HandshakeGate } from "./admission.ts";
-import { useNativeX25519 } from "./dtls-x25519.ts";
 import { candidateAddresses, type OfferInfo, prepareOffer, SdpError } from "./sdp.ts";
 import { RtcRefused } from "./refused.ts";
 import type { RtcRole, RtcServiceView, RtcSession, RtcSessionPorts } from "./session.ts";
@@ -184,6 +183,8 @@ export class RtcService implements RtcServiceView {
       await import("reflect-metadata");
       const session = await import("./session.ts");
       const { RTCDtlsTransport } = await import("werift");
+      // Here, not at start: it brings tweetnacl (40 KB of code and its tables) that only werift's DTLS needs.
+      const { useNativeX25519 } = await import("./dtls-x25519.ts");
       // werift's DTLS does its x25519 ECDHE in JS (~3.4 ms a handshake); node:crypto's is ~0.1 ms (dtls-x25519.ts).
       if (!useNativeX25519()) this.ctx.log.warn("rtc: native X25519 unavailable in this runtime, DTLS key exchange stays in JS");
       // One certificate for the whole server, as SRS: werift would otherwise make (and cache process-wide) its

@@ -174,8 +174,13 @@ const MAX_LOSS_PAIRS = 512;
 const MAX_REXMIT_PER_NAK = 2048;
 /** Slots of a ring when the connection starts (it doubles, up to rcvBufPackets / sndBufPackets, as needed). */
 const RING_START = 64;
-/** Spare packet buffers kept per connection per direction (memory follows what is in flight, not ring size). */
-const POOL_MAX = 256;
+/**
+ * Spare packet buffers kept per connection per direction (memory follows what is in flight, not ring size). Each is
+ * ~1.5 KB: at 256, the burst a joining player is sent (sequence headers + GOP, ~100 packets at 1 Mbps) stayed in the
+ * pool for the life of the connection, ~500 KB per SRT player (bench/memory.ts); at 32 a 1 Mbps player costs ~50 KB
+ * and a burst past 32 packets in flight allocates (the buffers the burst freed are collected).
+ */
+const POOL_MAX = 32;
 /**
  * Longest sleep of a backlogged sender whose owed tokens are honoured on wake-up: enough to ride out timers
  * late by tens of ms, short enough that the catch-up burst does not overflow a receiver's UDP buffer.

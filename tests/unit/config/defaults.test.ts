@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { checkConfigFile, ConfigError, DEFAULT_CONFIG_TEXT, loadConfig } from "../../../lib/config/index.ts";
+import { checkConfigFile, ConfigError, DEFAULT_CONFIG_TEXT, loadConfig, loadYamlSupport } from "../../../lib/config/index.ts";
 import { tempTree } from "./helpers.ts";
 
 const REPO = join(import.meta.dir, "../../..");
@@ -366,7 +366,8 @@ describe("default config", () => {
     expect(v.play.gopCacheMaxFrames).toBe(2500);
   });
 
-  test("checkConfigFile (srs -t)", () => {
+  test("checkConfigFile (srs -t)", async () => {
+    await loadYamlSupport(); // conf/srs.yaml
     expect(checkConfigFile("conf/srs.conf", REPO, {})).toEqual({ ok: true });
     expect(checkConfigFile("conf/srs.yaml", REPO, {})).toEqual({ ok: true });
     const dir = tempTree({ "bad.conf": "listen 1935;\nvhost {\n" });

@@ -6,7 +6,8 @@
 import { describe, expect, test } from "bun:test";
 import { cpSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError, loadConfig, parseConfText, type SrsConfig, stringifyYaml } from "../../../lib/config/index.ts";
+import { ConfigError, loadConfig, loadYamlSupport, parseConfText, type SrsConfig } from "../../../lib/config/index.ts";
+import { stringifyYaml } from "../../../lib/config/yaml.ts";
 import { newIncludeContext } from "../../../lib/config/parser.ts";
 import { prng as mulberry32 } from "../../helpers/prng.ts";
 import { srsConfCorpus, describeWithCorpus } from "../../helpers/srs-conf-corpus.ts";
@@ -153,6 +154,8 @@ describeWithCorpus("fuzz: config loader over the corpus", () => {
     expect(i).toBeGreaterThan(Math.min(ITERATIONS, 500));
   }, 60000);
 });
+
+await loadYamlSupport();
 
 describe("fuzz: config loader", () => {
   test("random bytes", () => {

@@ -1,12 +1,32 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError, loadConfig, parseConfText, parseYamlText, stringifyYaml } from "../../../lib/config/index.ts";
+import { ConfigError, loadConfig, loadConfigAsync, loadYamlSupport, parseConfText } from "../../../lib/config/index.ts";
 import { newIncludeContext } from "../../../lib/config/parser.ts";
+import { parseYamlText, stringifyYaml } from "../../../lib/config/yaml.ts";
 import { describeWithCorpus } from "../../helpers/srs-conf-corpus.ts";
 import { type Shape, shape, tempTree } from "./helpers.ts";
 
 const REPO = join(import.meta.dir, "../../..");
+
+describe("yaml: imported on first use", () => {
+  // A fresh process: the conf path never imports the parser, loadConfig then refuses YAML, loadConfigAsync reads it.
+  test("loadConfig without it, loadConfigAsync with it", () => {
+    const script = `
+      import { loadConfig, loadConfigAsync, YamlNotLoaded } from ${JSON.stringify(join(REPO, "lib/config/index.ts"))};
+      const conf = loadConfig({ text: "listen 1935; vhost v {}", env: {} }).listen();
+      let refused = "";
+      try { loadConfig({ text: "listen: 1936", format: "yaml", env: {} }); } catch (e) { refused = e instanceof YamlNotLoaded ? "YamlNotLoaded" : String(e); }
+      const yaml = (await loadConfigAsync({ text: "listen: 1936", format: "yaml", env: {} })).listen();
+      const again = loadConfig({ text: "listen: 1937", format: "yaml", env: {} }).listen();
+      console.log(JSON.stringify({ conf, refused, yaml, again }));`;
+    const r = Bun.spawnSync([process.execPath, "-e", script], { cwd: REPO });
+    expect(r.stderr.toString()).toBe("");
+    expect(JSON.parse(r.stdout.toString())).toEqual({ conf: ["1935"], refused: "YamlNotLoaded", yaml: ["1936"], again: ["1937"] });
+  });
+});
+
+await loadYamlSupport();
 
 const cases: [string, string, Shape[]][] = [
   ["scalar", "listen: 1935", ["listen 1935"]],
