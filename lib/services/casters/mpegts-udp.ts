@@ -20,6 +20,7 @@ import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import type { StreamCasterConfig } from "../../config/cluster.ts";
 import { TS_PACKET_LEN, TsDemuxer } from "../../formats/mpegts-demux.ts";
 import type { Log } from "../../log/logger.ts";
+import { StallMeter } from "../../stall.ts";
 import { formatEndpoint, parseEndpoint } from "../../net/endpoint.ts";
 import type { CasterInstance } from "./registry.ts";
 import { type CasterPorts, CasterSession, fillOutput } from "./session.ts";
@@ -61,6 +62,7 @@ export class MpegtsUdpCaster implements CasterInstance {
   private dropped = 0;
   private lastDropLog = 0;
   private readonly log: Log;
+  private readonly stall = new StallMeter(TIMEOUT_CHECK_MS);
   boundPort = 0;
 
   constructor(private ctx: CasterPorts, readonly conf: StreamCasterConfig) {
@@ -198,6 +200,8 @@ export class MpegtsUdpCaster implements CasterInstance {
   }
 
   private checkTimeout(): void {
+    // The time this process was stalled (not the sender's silence) does not count.
+    this.lastDataAt += this.stall.stalledMs();
     const s = this.session;
     if (!s) return;
     const stream = s.stream;
