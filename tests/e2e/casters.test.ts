@@ -9,6 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createSocket } from "node:dgram";
+import { connect } from "node:net";
 import { spawn } from "node:child_process";
 import { clip } from "../helpers/media.ts";
 import { FLV_AND_HLS } from "../helpers/conf.ts";
@@ -159,6 +160,7 @@ ${extra}
 vhost __defaultVhost__ {
   ${FLV_AND_HLS}
   http_hooks { enabled on; on_publish ${h}; on_unpublish ${h}; }
+  publish { normal_timeout 3000; }
 }
 `;
     srv = await startServer({
@@ -304,6 +306,25 @@ vhost __defaultVhost__ {
     expect(srv.output()).toContain("caster flv: bad FLV body");
     expect(srv.proc.exitCode).toBeNull();
   }, 60000);
+
+  test("a POST whose body stops flowing ends after publish.normal_timeout with a 408", async () => {
+    const sock = connect(flvPort, "127.0.0.1");
+    let answer = "";
+    sock.on("data", (d: Buffer) => (answer += d.toString()));
+    sock.on("error", () => undefined);
+    await new Promise<void>((resolve) => sock.once("connect", () => resolve()));
+    const header = Buffer.from([0x46, 0x4c, 0x56, 1, 5, 0, 0, 0, 9, 0, 0, 0, 0]);
+    sock.write(`POST /live/stall.flv HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n${header.length.toString(16)}\r\n`);
+    sock.write(header);
+    sock.write("\r\n");
+    await waitFor(srv, () => (hooks.some((b) => b.action === "on_publish" && b.stream === "stall")), 5000, "on_publish stall");
+    const t0 = Date.now();
+    await waitFor(srv, () => answer.includes("408"), 10000, "408");
+    expect(Date.now() - t0).toBeGreaterThan(1500);
+    expect(srv.output()).toContain("caster flv: no data for");
+    await waitFor(srv, () => hooks.some((b) => b.action === "on_unpublish" && b.stream === "stall"), 5000, "on_unpublish stall");
+    sock.destroy();
+  }, 30000);
 
   test("reload adds a caster and removes one", async () => {
     await reloadConfig(srv, conf(`stream_caster { enabled on; caster mpegts_over_udp; output rtmp://127.0.0.1:${rtmpPort}/live/udp3; listen 127.0.0.1:${udpC}; }`));

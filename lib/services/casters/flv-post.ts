@@ -13,6 +13,8 @@
  *    404 (no app in the path), 405 (not POST/PUT).
  *  - Bad input: a corrupt FLV (a tag larger than 16 MiB, a bad header) ends the session with a log line and a 400;
  *    a tag body that does not decode is skipped. Memory stays within one tag.
+ *  - A body that stops flowing ends the session after the vhost's publish.firstpkt_timeout (before the first
+ *    bytes, 20 s) or normal_timeout (5 s), answered 408 if the client still listens.
  *  - A kick (API, reload removing the caster, quit) cancels the body and unpublishes.
  */
 import type { StreamCasterConfig } from "../../config/cluster.ts";
@@ -21,6 +23,7 @@ import { flvTagToPacket } from "../../media/flv-codec.ts";
 import type { MediaPacket } from "../../media/packet.ts";
 import { formatEndpoint, parseEndpoint } from "../../net/endpoint.ts";
 import { type HttpListener, serveHttp, type ServeInfo } from "../../runtime/http-serve.ts";
+import { StallMeter } from "../../stall.ts";
 import type { CasterInstance } from "./registry.ts";
 import { type CasterPorts, CasterSession, fillOutput } from "./session.ts";
 
@@ -41,6 +44,8 @@ export function flvPostTarget(pathname: string): { app: string; stream: string }
   if (stream === "" || stream === "." || stream === "..") return undefined;
   return { app: m[1]!, stream };
 }
+
+const TIMEOUT_CHECK_MS = 1000;
 
 function text(status: number, body: string): Response {
   return new Response(body + "\n", { status, headers: { "Content-Type": "text/plain" } });
@@ -108,6 +113,38 @@ export class FlvPostCaster implements CasterInstance {
     s.onClose(() => void reader.cancel().catch(() => undefined));
     const flv = new FlvDemuxer();
     let bad = 0;
+    // A body that stops flowing: publish.firstpkt_timeout before the first bytes, normal_timeout after.
+    let lastDataAt = Date.now();
+    let got = false;
+    const stall = new StallMeter(TIMEOUT_CHECK_MS);
+    const timer = setInterval(() => {
+      lastDataAt += stall.stalledMs();
+      const pub = s.stream ? this.ctx.config.vhost(s.stream.vhost)?.publish : undefined;
+      const limit = (got ? pub?.normalTimeout : pub?.firstpktTimeout) ?? (got ? 5000 : 20000);
+      const idle = Date.now() - lastDataAt;
+      if (idle > limit) {
+        s.log.warn(`caster flv: no data for ${idle}ms (limit ${limit}ms)`);
+        s.close("publish timeout");
+      }
+    }, TIMEOUT_CHECK_MS);
+    timer.unref?.();
+    try {
+      return await this.pump(reader, flv, s, () => {
+        lastDataAt = Date.now();
+        got = true;
+      }, () => bad++);
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  private async pump(
+    reader: ReadableStreamDefaultReader<Uint8Array>,
+    flv: FlvDemuxer,
+    s: CasterSession,
+    onData: () => void,
+    onBad: () => number,
+  ): Promise<{ status: number; reason: string }> {
     for (;;) {
       let r: Awaited<ReturnType<typeof reader.read>>;
       try {
@@ -115,8 +152,9 @@ export class FlvPostCaster implements CasterInstance {
       } catch (e) {
         return { status: 400, reason: `body read failed: ${(e as Error).message}` };
       }
-      if (r.done) return { status: 200, reason: s.isClosed ? "session closed" : "body ended" };
-      if (s.isClosed) return { status: 200, reason: "session closed" };
+      if (s.isClosed) return { status: s.closeReason === "publish timeout" ? 408 : 200, reason: s.closeReason };
+      if (r.done) return { status: 200, reason: "body ended" };
+      onData();
       s.addBytesIn(r.value.byteLength);
       let tags;
       try {
@@ -130,7 +168,7 @@ export class FlvPostCaster implements CasterInstance {
         try {
           p = flvTagToPacket(t.type, t.timestamp, t.data);
         } catch (e) {
-          if (bad++ === 0) s.log.warn(`caster flv: tag skipped: ${(e as Error).message}`);
+          if (onBad() === 0) s.log.warn(`caster flv: tag skipped: ${(e as Error).message}`);
           continue;
         }
         if (p) s.push(p);

@@ -236,9 +236,13 @@ export class CasterSession implements ClientInfo {
     }
   }
 
+  /** Why the session ended ("" while it runs). */
+  closeReason = "";
+
   close(reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    this.closeReason = reason;
     const key = this.stream;
     if (this.lease && key) {
       this.lease.dispose();
