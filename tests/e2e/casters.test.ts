@@ -195,6 +195,8 @@ vhost __defaultVhost__ {
     expect(c).toBeDefined();
     expect(c!.name).toBe("udp");
     expect(c!.url).toBe("/live/udp");
+    const one = (await (await fetch(`http://127.0.0.1:${srv.api}/api/v1/clients/${c!.id}`)).json()) as { client: Obj };
+    expect(one.client.caster).toMatchObject({ kind: "mpegts_over_udp", target: "local", output: `rtmp://127.0.0.1:${rtmpPort}/live/udp` });
     expect(c!.publish).toBe(true);
     expect(hooks.some((b) => b.action === "on_publish" && b.stream === "udp" && b.app === "live")).toBe(true);
   }, 90000);
