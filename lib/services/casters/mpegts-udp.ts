@@ -4,9 +4,9 @@
  * from any source, published as the one stream `output` names (a fixed URL: the template has no variable here).
  *
  *  - TS-shaped datagrams (a whole number of 188-byte packets, each starting with the sync byte 0x47) are probed
- *    until they carry a program (PAT and PMT with good CRCs); that datagram starts a session
- *    (lib/services/casters/session.ts: hooks, claim), whose packets go through our TS demuxer
- *    (lib/formats/mpegts-demux.ts). Datagrams that arrive while the session is being admitted are dropped.
+ *    by our TS demuxer (lib/formats/mpegts-demux.ts) until they carry a program (PAT and PMT with good CRCs);
+ *    then a session starts (lib/services/casters/session.ts: hooks, claim) and the same demuxer's packets go to
+ *    it. The packets of datagrams that arrive while the session is being admitted are dropped.
  *  - A sender that stops: no datagram for the vhost's `publish.normal_timeout` (5 s) ends the session
  *    (unpublish); the next datagram starts a new one. A sender that restarts at once (a new source port, or
  *    the same one) resumes the stream: once the old source has been quiet for 0.5 s, a TS-shaped datagram from
@@ -20,6 +20,7 @@ import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import type { StreamCasterConfig } from "../../config/cluster.ts";
 import { TS_PACKET_LEN, TsDemuxer } from "../../formats/mpegts-demux.ts";
 import type { Log } from "../../log/logger.ts";
+import type { MediaPacket } from "../../media/packet.ts";
 import { StallMeter } from "../../stall.ts";
 import { formatEndpoint, parseEndpoint } from "../../net/endpoint.ts";
 import type { CasterInstance } from "./registry.ts";
@@ -31,13 +32,32 @@ const TIMEOUT_CHECK_MS = 1000;
 /** After a refused session, datagrams are ignored this long before trying again, ms. */
 const RETRY_MS = 1000;
 const DROP_LOG_MS = 10000;
-/** A source whose first 2 MB carry no PAT/PMT is probed afresh; PES held meanwhile are small. */
+/** A source whose first 2 MB carry no PAT/PMT is probed afresh. */
 const PROBE_MAX_BYTES = 2 * 1024 * 1024;
-const PROBE_MAX_PES = 256 * 1024;
 /** A new source takes over the session once the current one has sent nothing for this long, ms. */
 const TAKEOVER_MS = 500;
 /** Largest UDP payload taken (a datagram can be at most 65507 bytes on IPv4). */
 const SOCKET_RCVBUF = 4 * 1024 * 1024;
+
+/** A demuxer whose packets go to `sink` once a session takes them (nowhere before). */
+interface Probe {
+  demuxer: TsDemuxer;
+  sink: ((p: MediaPacket) => void) | undefined;
+  /** The latest decoder config of each kind seen before the session (bounded: one per kind). */
+  configs: Map<string, MediaPacket>;
+}
+
+function newProbe(): Probe {
+  const probe: Probe = {
+    sink: undefined,
+    configs: new Map(),
+    demuxer: new TsDemuxer((p) => {
+      if (probe.sink) probe.sink(p);
+      else if (p.config) probe.configs.set(p.kind, p); // the decoder configs are sent once: kept for the session
+    }),
+  };
+  return probe;
+}
 
 /** Whether a datagram looks like MPEG-TS: whole 188-byte packets, each starting with 0x47 (13818-1 2.4.3.2). */
 export function isTsDatagram(d: Uint8Array): boolean {
@@ -53,7 +73,7 @@ export class MpegtsUdpCaster implements CasterInstance {
   private admitting = false;
   private demuxer: TsDemuxer | undefined;
   /** Before a session: the demuxer looking for a program in one source's datagrams. */
-  private probe: TsDemuxer | undefined;
+  private probe: Probe | undefined;
   private probeSource = "";
   private source = "";
   private lastDataAt = 0;
@@ -109,24 +129,28 @@ export class MpegtsUdpCaster implements CasterInstance {
     const ts = isTsDatagram(msg);
     const s = this.session;
     if (!s) {
-      if (!ts) return this.drop(from, msg.byteLength);
-      if (this.admitting || Date.now() < this.retryAfter) return;
+      if (!ts) return this.drop(from, msg.byteLength, "not MPEG-TS");
+      if (Date.now() < this.retryAfter) return;
       // A session starts once a sender's datagrams carry a program (PAT + PMT, CRC-checked): TS-shaped noise
-      // publishes nothing and fires no hook.
-      if (!this.probe || this.probeSource !== from || this.probe.stats.bytes > PROBE_MAX_BYTES) {
-        this.probe = new TsDemuxer(() => undefined, { maxPesBytes: PROBE_MAX_PES });
+      // publishes nothing and fires no hook. The probe's demuxer becomes the session's (it keeps its tables).
+      if (this.admitting) {
+        if (from === this.probeSource) this.probe?.demuxer.feed(msg); // in step; its packets go nowhere yet
+        return;
+      }
+      if (!this.probe || this.probeSource !== from || this.probe.demuxer.stats.bytes > PROBE_MAX_BYTES) {
+        this.probe = newProbe();
         this.probeSource = from;
       }
-      this.probe.feed(msg);
-      if (this.probe.tracks.length === 0) return;
-      this.probe = undefined;
-      this.open(msg, rinfo);
+      this.probe.demuxer.feed(msg);
+      if (this.probe.demuxer.tracks.length === 0) return;
+      this.open(this.probe, rinfo);
       return;
     }
     if (from !== this.source) {
       // Another source while the current one is sending: dropped (a stray or hostile sender cannot break the
       // stream). Once the current source has been quiet for a moment, a TS-shaped datagram takes over.
-      if (!ts || Date.now() - this.lastDataAt < TAKEOVER_MS) return this.drop(from, msg.byteLength);
+      if (!ts) return this.drop(from, msg.byteLength, "not MPEG-TS");
+      if (Date.now() - this.lastDataAt < TAKEOVER_MS) return this.drop(from, msg.byteLength, `${this.source} is sending`);
       // A sender that restarted (or another one taking over): a new TS timeline in the same publish.
       this.log.trace(`caster mpegts_over_udp udp ${this.boundPort}: source ${this.source} -> ${from}, demuxer restarted`);
       this.demuxer?.flush();
@@ -142,7 +166,7 @@ export class MpegtsUdpCaster implements CasterInstance {
     return new TsDemuxer((p) => s.push(p), { onWarning: (m) => s.log.info(`mpegts_over_udp: ${m}`) });
   }
 
-  private open(first: Uint8Array, rinfo: RemoteInfo): void {
+  private open(probe: Probe, rinfo: RemoteInfo): void {
     this.admitting = true;
     const s = new CasterSession(this.ctx, {
       caster: this.kind,
@@ -153,26 +177,27 @@ export class MpegtsUdpCaster implements CasterInstance {
       url: fillOutput(this.conf.output, {}),
       log: this.log,
     });
-    const copy = new Uint8Array(first); // the datagram's buffer is not ours beyond this turn
-    void s.start().then((err) => {
+    const failed = (why: string) => {
       this.admitting = false;
-      if (err !== undefined || this.socket === undefined) {
-        this.retryAfter = Date.now() + RETRY_MS;
-        s.close(err ?? "caster stopped");
-        return;
-      }
+      this.probe = undefined;
+      this.retryAfter = Date.now() + RETRY_MS;
+      s.close(why);
+    };
+    void s.start().then((err) => {
+      if (err !== undefined || this.socket === undefined || s.isClosed) return failed(err ?? "caster stopped");
+      this.admitting = false;
+      this.probe = undefined;
       this.session = s;
       this.source = `${rinfo.address}:${rinfo.port}`;
-      this.demuxer = this.newDemuxer(s);
+      this.demuxer = probe.demuxer;
+      for (const c of probe.configs.values()) s.push(c);
+      probe.configs.clear();
+      probe.sink = (p) => s.push(p);
       this.lastDataAt = Date.now();
       s.onClose(() => this.ended(s));
-      s.addBytesIn(copy.byteLength);
-      this.demuxer.feed(copy);
     }, (e: Error) => {
-      this.admitting = false;
-      this.retryAfter = Date.now() + RETRY_MS;
       this.log.error(`caster mpegts_over_udp udp ${this.boundPort}: session failed`, e);
-      s.close("error");
+      failed("error");
     });
   }
 
@@ -189,12 +214,12 @@ export class MpegtsUdpCaster implements CasterInstance {
     this.source = "";
   }
 
-  private drop(from: string, bytes: number): void {
+  private drop(from: string, bytes: number, why: string): void {
     this.dropped++;
     const now = Date.now();
     if (now - this.lastDropLog >= DROP_LOG_MS) {
       this.lastDropLog = now;
-      this.log.warn(`caster mpegts_over_udp udp ${this.boundPort}: dropped a datagram of ${bytes} bytes from ${from}: not MPEG-TS ` +
+      this.log.warn(`caster mpegts_over_udp udp ${this.boundPort}: dropped a datagram of ${bytes} bytes from ${from}: ${why} ` +
         `(${this.dropped} dropped so far)`);
     }
   }
