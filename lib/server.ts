@@ -43,6 +43,8 @@ import { coreReload } from "./reload/core.ts";
 import { rtmpReload } from "./protocols/rtmp/reload.ts";
 import { httpReload } from "./protocols/http/reload.ts";
 import { srtReload } from "./protocols/srt/reload.ts";
+import { CasterService } from "./services/casters/index.ts";
+import { casterReload } from "./services/casters/reload.ts";
 import { rtcReload } from "./protocols/rtc/reload.ts";
 import { hlsReload } from "./protocols/hls/reload.ts";
 import { dvrReload } from "./services/dvr/reload.ts";
@@ -131,6 +133,8 @@ export class Server implements ServerContext {
   private rtmp: RtmpServer | undefined;
   private http: HttpServers | undefined;
   private srt: SrtService | undefined;
+  /** The stream casters (MPEG-TS over UDP, FLV over HTTP POST). */
+  casters: CasterService | undefined;
   private rtc: RtcService | undefined;
   readonly lifecycle: Lifecycle;
   private httpsApi: HttpListener | undefined;
@@ -180,6 +184,7 @@ export class Server implements ServerContext {
       exporterReload(this, { get: () => this.exporter, set: (l) => (this.exporter = l) }),
       rtcReload(this, { get: () => this.rtc, set: (r) => (this.rtc = r) }),
       srtReload(this, { get: () => this.srt, set: (x) => (this.srt = x) }),
+      casterReload(() => this.casters),
       hlsReload(this, () => this.hls),
       dvrReload(this, () => this.dvr),
       forwardReload(this, () => this.forward),
@@ -270,6 +275,23 @@ export class Server implements ServerContext {
         await this.rtc.start();
       }
       this.srt = await startSrt(this);
+      // Casters publish into the local hub (or push to another server with our RTMP client); the UDP ones run in
+      // worker 1 only (see lib/services/casters/registry.ts).
+      const casters = new CasterService({
+        get config() {
+          return server.config;
+        },
+        hubs: this.hubs,
+        clients: this.clients,
+        get access() {
+          return server.access;
+        },
+        log: this.log,
+        connectUpstream: (url, o) => RtmpClient.connect(url, o),
+      }, !this.workerLink || this.workerLink.id === 1);
+      this.casters = casters;
+      this.lifecycle.register({ name: "stream casters", phase: "accept", close: () => casters.stop("server quit") });
+      await casters.start();
       this.startHeartbeat();
       this.ffmpeg.startIngest();
     } catch (e) {

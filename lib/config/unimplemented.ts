@@ -46,7 +46,12 @@ interface Rule {
   whenParentOn?: boolean;
   /** The edge/origin-cluster rules: said loudly. */
   loud?: boolean;
+  /** Only the directives this accepts (e.g. the stream casters of a kind not implemented yet). */
+  only?: (d: Directive) => boolean;
 }
+
+/** The `stream_caster` kinds srs-ts runs (lib/services/casters/registry.ts). */
+const CASTERS_IMPLEMENTED = ["mpegts_over_udp", "flv"];
 
 /** Paths under which SRS reads no env overrides (see env.ts `Scope` with a null prefix). */
 const NO_ENV = ["vhost.cluster", "vhost.exec", "vhost.ingest", "vhost.transcode", "stream_caster", "threads"];
@@ -120,7 +125,12 @@ export const UNIMPLEMENTED: readonly Rule[] = [
   { path: "rtc_server.black_hole", kind: "block-on", what: "copying RTP to a black hole address" },
   { path: "srt_server.sei_filter", kind: "leaf", ok: ["off"], what: "dropping SEI NALUs from SRT streams (they are kept)" },
   { path: "srt_server.mix_correct", kind: "leaf", ok: ["off"], what: "interleaving SRT audio/video by timestamp" },
-  { path: "stream_caster", kind: "block-on", what: "stream casters (MPEG-TS over UDP, FLV POST, GB28181)" },
+  {
+    path: "stream_caster",
+    kind: "block-on",
+    what: "the GB28181 stream caster (mpegts_over_udp and flv are implemented)",
+    only: (d) => !CASTERS_IMPLEMENTED.includes(d.children.find((c) => c.name === "caster")?.args[0] ?? ""),
+  },
   { path: "stats.enabled", kind: "leaf", ok: ["on"], what: "turning off the periodic system stats" },
   { path: "stats.network", kind: "leaf", ok: ["0"], what: "choosing the network device of the summaries API" },
   { path: "stats.disk", kind: "leaf", ok: [], what: "disk stats in the summaries API" },
@@ -189,7 +199,7 @@ function hits(rule: Rule, scope: Directive, path: string[], parentOn: boolean | 
       : rule.kind === "block-not-off"
       ? enabledArg(c) !== "off"
       : !(rule.ok ?? []).includes(v) && (!rule.whenParentOn || parentOn === true);
-    if (report) out.push(c);
+    if (report && (!rule.only || rule.only(c))) out.push(c);
   }
   return out;
 }

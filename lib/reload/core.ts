@@ -25,7 +25,7 @@ export interface CoreReloadDeps {
 /** Read when needed (a quit, an accept): the new value is simply in force. */
 const LIVE_GLOBAL = ["max_connections", "grace_start_wait", "grace_final_wait", "force_grace_quit"];
 /** Fixed for the life of the process. */
-const RESTART_GLOBAL = ["srs_log_tank", "srs_log_file", "utc_time", "pid", "daemon", "workers", "work_dir", "server_id", "asprocess", "stream_caster"];
+const RESTART_GLOBAL = ["srs_log_tank", "srs_log_file", "utc_time", "pid", "daemon", "workers", "work_dir", "server_id", "asprocess"];
 /** The cluster fields the edge reads at each upstream connect or client (a reload applies to the next one). */
 const EDGE_KEYS = ["mode", "isEdge", "origin", "tokenTraverse", "vhost", "debugSrsUpnode", "protocol", "followClient"];
 /** Accepted as SRS does but without effect in srs-ts (see the not-implemented warnings at start). */

@@ -1,0 +1,38 @@
+/**
+ * The caster kinds (SRS's `stream_caster { caster NAME; }`), keyed by name: each kind is one file of this folder
+ * that turns one input protocol into CasterSessions (session.ts). `gb28181` has no entry yet: a config naming it
+ * is accepted and reported as not implemented (lib/config/unimplemented.ts); adding it is one more entry here.
+ */
+import type { StreamCasterConfig } from "../../config/cluster.ts";
+import { FlvPostCaster } from "./flv-post.ts";
+import { MpegtsUdpCaster } from "./mpegts-udp.ts";
+import type { CasterPorts, CasterSession } from "./session.ts";
+
+/** One running `stream_caster` block. */
+export interface CasterInstance {
+  readonly kind: string;
+  readonly conf: StreamCasterConfig;
+  /** The port bound (0 before start). */
+  readonly port: number;
+  /** The sessions publishing now. */
+  sessions(): CasterSession[];
+  /** Binds the port; rejects with the reason when it cannot. */
+  start(): Promise<void>;
+  /** Ends the sessions (unpublish) and closes the port. */
+  stop(reason: string): Promise<void>;
+}
+
+export interface CasterKind {
+  create(ctx: CasterPorts, conf: StreamCasterConfig): CasterInstance;
+  /**
+   * Under `workers N;`, whether the caster runs in worker 1 only. A UDP caster does: with SO_REUSEPORT the kernel
+   * may hand one sender's datagrams to several workers (each would publish a broken half of the stream). A TCP
+   * caster runs in every worker on the shared port (each connection lands in one worker, as RTMP does).
+   */
+  firstWorkerOnly: boolean;
+}
+
+export const CASTER_KINDS: Readonly<Record<string, CasterKind>> = {
+  mpegts_over_udp: { create: (ctx, conf) => new MpegtsUdpCaster(ctx, conf), firstWorkerOnly: true },
+  flv: { create: (ctx, conf) => new FlvPostCaster(ctx, conf), firstWorkerOnly: false },
+};
