@@ -25,21 +25,9 @@ import { flvPlayersDecode, packetToFlvBody } from "../../media/flv-codec.ts";
 import type { MediaPacket, StreamKey } from "../../media/packet.ts";
 import { DEFAULT_RTMP_PORT, DEFAULT_VHOST, parseRtmpUrl, streamWithQuery } from "../../net/stream-url.ts";
 import { parseEndpoint, portOf } from "../../net/endpoint.ts";
+import type { Upstream, UpstreamConnector } from "../push-upstream.ts";
 
-/** A connection publishing to another server: our RTMP client, given by the composition root. */
-export interface Upstream {
-  /** Starts publishing (the stream named by the URL it was connected with). */
-  publish(): Promise<void>;
-  /** Sends one FLV tag body; false when the caller should wait for drain(). */
-  sendMedia(kind: "audio" | "video" | "data", timestamp: number, payload: Uint8Array): boolean;
-  drain(): Promise<void>;
-  /** Resolves when the connection is closed. */
-  readonly closed: Promise<void>;
-  destroy(): void;
-}
-
-/** Connects to an RTMP URL (rejects on failure or after `timeoutMs`). */
-export type UpstreamConnector = (url: string, opts: { timeoutMs: number }) => Promise<Upstream>;
+export type { Upstream, UpstreamConnector } from "../push-upstream.ts";
 
 /** What the casters need of the server (lib/server.ts satisfies it). */
 export interface CasterPorts {

@@ -16,25 +16,10 @@ import type { HubSubscriber, StreamHub } from "../../hub/stream-hub.ts";
 import type { Log } from "../../log/logger.ts";
 import { flvPlayersDecode, packetToFlvBody } from "../../media/flv-codec.ts";
 import type { MediaPacket } from "../../media/packet.ts";
+import type { Upstream, UpstreamConnector } from "../push-upstream.ts";
 import { Waker } from "../waker.ts";
 
-/**
- * A connection publishing one stream to its destination: today our RTMP client (lib/protocols/rtmp/client.ts),
- * given by the composition root, so this service imports no protocol (an SRT or RTSP push would be another).
- */
-export interface Upstream {
-  /** Starts publishing (the stream named by the URL it was connected with). */
-  publish(): Promise<void>;
-  /** Sends one FLV tag body; false when the caller should wait for drain(). */
-  sendMedia(kind: "audio" | "video" | "data", timestamp: number, payload: Uint8Array): boolean;
-  drain(): Promise<void>;
-  /** Resolves when the connection is closed. */
-  readonly closed: Promise<void>;
-  destroy(): void;
-}
-
-/** Connects to a destination URL (rejects on failure or after `timeoutMs`). */
-export type UpstreamConnector = (url: string, opts: { timeoutMs: number }) => Promise<Upstream>;
+export type { Upstream, UpstreamConnector } from "../push-upstream.ts";
 
 export interface ForwarderOptions {
   /** Queue bound in bytes (default: 5 s of the stream's rate, at least 4 MiB). */
