@@ -42,7 +42,8 @@ export class CasterService {
     const out = new Map<string, StreamCasterConfig>();
     for (const c of configs) {
       const kind = CASTER_KINDS[c.caster];
-      if (!c.enabled || !kind) continue; // gb28181: reported by the not-implemented check
+      if (!c.enabled || !kind) continue;
+      if (c.caster === "gb28181" && !c.sip.enabled) continue; // without SIP: reported by the not-implemented check
       if (kind.firstWorkerOnly && !this.firstWorker) continue;
       out.set(keyOf(c), c);
     }
@@ -52,7 +53,7 @@ export class CasterService {
   /** Starts every enabled caster; throws on the first that cannot listen (a start fails as a whole). */
   async start(): Promise<void> {
     for (const c of this.ctx.config.streamCasters()) {
-      if (c.enabled && !CASTER_KINDS[c.caster] && c.caster !== "gb28181") {
+      if (c.enabled && !CASTER_KINDS[c.caster]) {
         this.ctx.log.warn(`stream_caster: unknown caster "${c.caster}", ignored (SRS refuses to start with it)`);
       }
     }

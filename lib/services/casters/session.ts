@@ -26,6 +26,7 @@ import type { MediaPacket, StreamKey } from "../../media/packet.ts";
 import { DEFAULT_RTMP_PORT, DEFAULT_VHOST, parseRtmpUrl, streamWithQuery } from "../../net/stream-url.ts";
 import { parseEndpoint, portOf } from "../../net/endpoint.ts";
 import type { Upstream, UpstreamConnector } from "../push-upstream.ts";
+import type { GbEngineFactory } from "./gb28181.ts";
 
 export type { Upstream, UpstreamConnector } from "../push-upstream.ts";
 
@@ -39,6 +40,8 @@ export interface CasterPorts {
   readonly log: Log;
   /** Connects to an RTMP URL of another server (our RTMP client), for outputs that are not this server. */
   readonly connectUpstream?: UpstreamConnector;
+  /** Builds the GB28181 SIP server + media port of a `caster gb28181` block (lib/protocols/gb28181/server.ts). */
+  readonly gb28181?: GbEngineFactory;
 }
 
 /** Fills an output template: `[app]`, `[stream]` and `[vhost]` (SRS's srs_string_replace on the output). */
