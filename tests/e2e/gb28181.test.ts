@@ -160,6 +160,20 @@ vhost __defaultVhost__ {
     d.close();
   }, 90000);
 
+  test("G.711 A-law audio (PSM 0x90) is passed through: RTMP/FLV carry it as pcm_alaw", async () => {
+    const id = "34020000001320000005";
+    const d = device({ id, audio: "pcma" });
+    await d.connect();
+    expect(await d.register()).toBe(200);
+    await waitFor(srv, () => d.mediaBytes > 0, 10000, "the device's media");
+    const flv = await liveFrames(srv.httpUrl(`/live/${id}.flv`), 2);
+    expect(flv).toBeGreaterThan(25);
+    const streams = await probeStreams(srv.rtmpUrl(`/live/${id}`));
+    expect(streams.map((s) => s.codec_name).sort()).toEqual(["h264", "pcm_alaw"]);
+    d.close();
+    await waitFor(srv, async () => !(await clients()).some((x) => x.name === id), 10000, "the session to end when the device goes");
+  }, 60000);
+
   test("a device that registers and never sends media is invited again, then dropped with a log line", async () => {
     const id = "34020000001320000003";
     const d = device({ id, noMedia: true });

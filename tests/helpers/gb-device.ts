@@ -8,7 +8,9 @@
  */
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { connect, type Socket } from "node:net";
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { demuxTs } from "../../lib/formats/mpegts-demux.ts";
 import { buildRtpPacket } from "../../lib/formats/rtp-packet.ts";
 import { frame } from "../../lib/net/rfc4571.ts";
@@ -18,6 +20,7 @@ import { parseSipDatagram, serializeSip, type SipMessage, type SipRequest } from
 import { SipStreamParser } from "../../lib/protocols/gb28181/sip-stream.ts";
 import { writeManscdp } from "../../lib/protocols/gb28181/manscdp.ts";
 import { type ClipName, clip } from "./media.ts";
+import { tempDir } from "./temp.ts";
 import { esUnits, muxGb, type PsEsUnit } from "./ps-mux.ts";
 
 export interface GbDeviceOptions {
@@ -25,23 +28,45 @@ export interface GbDeviceOptions {
   sipPort: number;
   transport: "TCP" | "UDP";
   clip?: ClipName;
+  /** The audio sent: the clip's AAC (ADTS, PSM 0x0f) or G.711 A-law made by FFmpeg (PSM 0x90, as cameras send). */
+  audio?: "aac" | "pcma";
   /** Answer INVITE but never send media. */
   noMedia?: boolean;
   serverId?: string;
 }
 
 /** A clip as groups of ES units: one video frame with the audio that follows it (a camera's pack). */
-function clipGroups(name: ClipName): { groups: PsEsUnit[][]; psm: { streamType: number; streamId: number }[]; duration: number } {
+function clipGroups(name: ClipName, audio: "aac" | "pcma"): { groups: PsEsUnit[][]; psm: { streamType: number; streamId: number }[]; duration: number } {
   const source = demuxTs(readFileSync(clip(name)));
   const hevc = source.some((p) => p.codec === "h265");
-  const psm = [{ streamType: hevc ? 0x24 : 0x1b, streamId: 0xe0 }, { streamType: 0x0f, streamId: 0xc0 }];
+  const psm = [{ streamType: hevc ? 0x24 : 0x1b, streamId: 0xe0 }, { streamType: audio === "pcma" ? 0x90 : 0x0f, streamId: 0xc0 }];
+  let units = esUnits(source);
+  if (audio === "pcma") {
+    const video = units.filter((u) => u.streamId >= 0xe0);
+    const g711 = alawUnits(video[0]?.dts ?? 0, (source[source.length - 1]?.dts ?? 0) / 1000);
+    units = [...video, ...g711].sort((a, b) => a.dts - b.dts);
+  }
   const groups: PsEsUnit[][] = [];
-  for (const u of esUnits(source)) {
+  for (const u of units) {
     if (u.streamId >= 0xe0 || groups.length === 0) groups.push([]);
     groups[groups.length - 1]!.push(u);
   }
   const last = source[source.length - 1]?.dts ?? 0;
   return { groups, psm, duration: last + 40 };
+}
+
+/** `seconds` of a 1 kHz tone as G.711 A-law (FFmpeg), in 40 ms units (320 bytes, 8 kHz mono) from `start` (90 kHz). */
+function alawUnits(start: number, seconds: number): PsEsUnit[] {
+  const file = join(tempDir("srs-ts-gb-alaw-"), "tone.alaw");
+  execFileSync("ffmpeg", ["-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+    `sine=frequency=1000:sample_rate=8000:duration=${Math.ceil(seconds)}`, "-ac", "1", "-c:a", "pcm_alaw", "-f", "alaw", file]);
+  const pcm = readFileSync(file);
+  const out: PsEsUnit[] = [];
+  for (let i = 0; (i + 1) * 320 <= pcm.length; i++) {
+    const t = start + i * 40 * 90;
+    out.push({ streamId: 0xc0, pts: t, dts: t, data: pcm.subarray(i * 320, (i + 1) * 320) });
+  }
+  return out;
 }
 
 export class GbDevice {
@@ -213,7 +238,7 @@ export class GbDevice {
   private async sendMedia(host: string, port: number, ssrc: number): Promise<void> {
     if (this.media && !this.media.destroyed) return;
     this.stopMedia = false;
-    const { groups, psm, duration } = clipGroups(this.o.clip ?? "clip.ts");
+    const { groups, psm, duration } = clipGroups(this.o.clip ?? "clip.ts", this.o.audio ?? "aac");
     const sock = await new Promise<Socket>((resolve, reject) => {
       const s = connect(port, host, () => resolve(s));
       s.once("error", reject);

@@ -24,7 +24,8 @@
  * Bad input: a SIP stream that cannot be parsed (missing headers, huge bodies, bad lines: sip-stream.ts limits)
  * is logged and its connection closed; a bad datagram is logged (rate-limited) and dropped; a media connection
  * whose first packet names no invited SSRC is closed. Nothing a peer declares sizes a buffer beyond the parsers'
- * limits; a media connection holds at most MAX_PENDING_MEDIA bytes while its stream is being admitted.
+ * limits; a media connection holds at most MAX_PENDING_MEDIA bytes while its stream is being admitted; at most
+ * MAX_DEVICES devices are registered at once (more: 503).
  */
 import { createServer, type Server, type Socket } from "node:net";
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
@@ -75,6 +76,8 @@ const TICK_MS = 500;
 const MAX_PENDING_MEDIA = 4 * 1024 * 1024;
 const DROP_LOG_MS = 10_000;
 const DEVICE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+/** Registered devices at most (a flood of REGISTERs with made-up ids is answered 503). */
+const MAX_DEVICES = 1000;
 
 type SendSip = (m: SipMessage) => void;
 
@@ -282,17 +285,24 @@ export class GbServer {
     const headers: [string, string][] = [["Expires", String(Number.isFinite(expires) ? expires : 3600)], ["Date", date]];
     const contact = m.headers.get("Contact");
     if (contact) headers.push(["Contact", contact]);
-    link.send(createResponse(m, 200, { headers }));
     let d = this.devices.get(id);
     if (expires === 0) {
+      link.send(createResponse(m, 200, { headers }));
       if (d) this.dropDevice(d, "unregistered (REGISTER Expires 0)", false);
       return;
     }
     if (!d) {
+      if (this.devices.size >= MAX_DEVICES) {
+        this.log.warn(`caster gb28181: device ${id} refused: ${MAX_DEVICES} devices registered`);
+        link.send(createResponse(m, 503));
+        return;
+      }
       d = new Device(id, link, m);
       this.devices.set(id, d);
+      link.send(createResponse(m, 200, { headers }));
       this.log.trace(`caster gb28181: device ${id} registered over ${link.transport} from ${link.remote}`);
     } else {
+      link.send(createResponse(m, 200, { headers }));
       d.link = link;
       d.register = m;
     }

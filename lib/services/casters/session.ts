@@ -11,7 +11,7 @@
  *    the session pushes there with the RTMP client the composition root gives (as forward does), without a
  *    local stream.
  *  - A local publish is a real publisher: it registers as a client (the API lists it with its caster type,
- *    "mpegts-publish" / "flv-publish"), passes on_connect and on_publish (security rules and HTTP hooks; a
+ *    "mpegts-publish" / "flv-publish" / "gb28181-publish"), passes on_connect and on_publish (security rules and HTTP hooks; a
  *    refusal ends the session), claims the stream (busy: refused), and gives on_unpublish and on_close back.
  */
 import type { ClientInfo, ClientRegistry } from "../../clients.ts";
@@ -69,7 +69,7 @@ export function isLocalOutput(url: string, rtmpListens: readonly string[]): bool
 export interface CasterSessionOptions {
   /** The caster kind, for the log: "mpegts_over_udp", "flv". */
   caster: string;
-  /** The API client type: "mpegts-publish", "flv-publish". */
+  /** The API client type: "mpegts-publish", "flv-publish", "gb28181-publish". */
   type: string;
   /** The input's protocol for the API: "udp", "http". */
   protocol: string;
