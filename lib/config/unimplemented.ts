@@ -128,14 +128,8 @@ export const UNIMPLEMENTED: readonly Rule[] = [
   {
     path: "stream_caster",
     kind: "block-on",
-    what: "this stream caster (mpegts_over_udp, flv and gb28181 with its SIP server are implemented; gb28181 without SIP, " +
-      "set up through the HTTP API, is not)",
-    only: (d) => {
-      const caster = d.children.find((c) => c.name === "caster")?.args[0] ?? "";
-      if (caster !== "gb28181") return !CASTERS_IMPLEMENTED.includes(caster);
-      const sip = d.children.find((c) => c.name === "sip");
-      return sip?.children.find((c) => c.name === "enabled")?.args[0] === "off";
-    },
+    what: "this stream caster (mpegts_over_udp, flv and gb28181 are implemented)",
+    only: (d) => !CASTERS_IMPLEMENTED.includes(d.children.find((c) => c.name === "caster")?.args[0] ?? ""),
   },
   { path: "stats.enabled", kind: "leaf", ok: ["on"], what: "turning off the periodic system stats" },
   { path: "stats.network", kind: "leaf", ok: ["0"], what: "choosing the network device of the summaries API" },

@@ -222,3 +222,66 @@ vhost __defaultVhost__ {
     await waitFor(srv, async () => !(await clients()).some((x) => x.name === "34020000001320000004"), 10000, "the session to end when the device goes");
   }, 60000);
 });
+
+describe("gb28181 caster without SIP (gb28181-without-sip.conf): sessions made through POST /gb/v1/publish/", () => {
+  let srv: RunningServer;
+  let rtmpPort: number;
+  let mediaPort: number;
+  const devices: GbDevice[] = [];
+
+  async function gbPublish(body: unknown): Promise<Obj> {
+    const r = await fetch(`http://127.0.0.1:${srv.api}/gb/v1/publish/`, { method: "POST", body: typeof body === "string" ? body : JSON.stringify(body) });
+    return (await r.json()) as Obj;
+  }
+
+  beforeAll(async () => {
+    rtmpPort = await freePort();
+    mediaPort = await freePort();
+    const api = await freePort();
+    const http = await freePort();
+    srv = await startServer({
+      config: `listen 127.0.0.1:${rtmpPort}; daemon off; srs_log_tank console;
+http_api { enabled on; listen 127.0.0.1:${api}; }
+http_server { enabled on; listen 127.0.0.1:${http}; dir ./html; }
+stream_caster {
+  enabled on; caster gb28181; output rtmp://127.0.0.1:${rtmpPort}/live/[stream]; listen 127.0.0.1:${mediaPort};
+  sip { enabled off; timeout 2; }
+}
+vhost __defaultVhost__ { ${FLV_AND_HLS} }
+`,
+      env: NO_ENV_LISTEN,
+      ports: { rtmp: rtmpPort, http, api },
+    });
+  });
+
+  afterAll(async () => {
+    for (const d of devices) d.close();
+    await srv?.stop();
+  });
+
+  test("the API sets a session up, the device's media plays; bad and busy requests are refused; no media ends it", async () => {
+    expect(srv.output()).not.toContain("not implemented");
+    expect(srv.output()).toContain("caster gb28181: sip disabled");
+    const id = "34020000001320000010";
+    expect(await gbPublish({ id, ssrc: "0200001234" })).toEqual({ code: 0, port: mediaPort, is_tcp: true });
+    expect(await gbPublish({ id, ssrc: "0200001235" })).toMatchObject({ code: 1028 });
+    expect(await gbPublish({ id: "other", ssrc: "0200001234" })).toMatchObject({ code: 1028 });
+    expect(await gbPublish("{not json")).toMatchObject({ code: 3008 });
+    expect(await gbPublish({ id })).toMatchObject({ code: 3008 });
+    const d = new GbDevice({ id, sipPort: 0, transport: "TCP" });
+    devices.push(d);
+    void d.sendMedia("127.0.0.1", mediaPort, 200001234);
+    const frames = await liveFrames(srv.rtmpUrl(`/live/${id}`), 3);
+    expect(frames).toBeGreaterThan(40);
+    const r = await fetch(`http://127.0.0.1:${srv.api}/api/v1/clients/?count=100`);
+    const list = ((await r.json()) as { clients: Obj[] }).clients;
+    expect(list.find((c) => c.type === "gb28181-publish")?.name).toBe(id);
+    d.close();
+    await waitFor(srv, () => srv.output().includes(`device ${id} session ended: media ended`), 10000, "the session to end with its media");
+    // a session whose media never comes ends after sip.timeout (2 s)
+    expect(await gbPublish({ id: "34020000001320000011", ssrc: "0200005678" })).toMatchObject({ code: 0 });
+    await waitFor(srv, () => srv.output().includes("device 34020000001320000011 session ended: no media 2s after the session was set up"), 8000, "timeout");
+    // the id can be used again
+    expect(await gbPublish({ id: "34020000001320000011", ssrc: "0200005678" })).toMatchObject({ code: 0 });
+  }, 60000);
+});

@@ -234,9 +234,11 @@ export class GbDevice {
     if (!this.o.noMedia) void this.sendMedia(offer.address, this.mediaPort, this.ssrc);
   }
 
-  /** RTP(PS) over RFC 4571 TCP, in real time, looping the clip. */
-  private async sendMedia(host: string, port: number, ssrc: number): Promise<void> {
+  /** RTP(PS) over RFC 4571 TCP, in real time, looping the clip (public: a session set up without SIP). */
+  async sendMedia(host: string, port: number, ssrc: number): Promise<void> {
     if (this.media && !this.media.destroyed) return;
+    this.ssrc = ssrc;
+    this.mediaPort = port;
     this.stopMedia = false;
     const { groups, psm, duration } = clipGroups(this.o.clip ?? "clip.ts", this.o.audio ?? "aac");
     const sock = await new Promise<Socket>((resolve, reject) => {

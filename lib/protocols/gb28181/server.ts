@@ -21,6 +21,10 @@
  *     while no media flows. Media that ended while the device is still registered is re-invited after
  *     `sip.reinvite` seconds.
  *
+ * Without SIP (`sip { enabled off; }`, SRS's gb28181-without-sip.conf): only the media port listens; an external
+ * SIP server makes each session through the HTTP API (bindSession: device id + SSRC, answered with the media port),
+ * then the device's media is taken as above; no media within `sip.timeout`, or the media ending, ends the session.
+ *
  * Bad input: a SIP stream that cannot be parsed (missing headers, huge bodies, bad lines: sip-stream.ts limits)
  * is logged and its connection closed; a bad datagram is logged (rate-limited) and dropped; a media connection
  * whose first packet names no invited SSRC is closed. Nothing a peer declares sizes a buffer beyond the parsers'
@@ -63,6 +67,8 @@ export interface GbServerOptions {
   reinviteSec: number;
   /** Media idle this long ends the stream, ms. */
   mediaIdleMs: number;
+  /** `sip.enabled`: off runs the media port only, the sessions made by bindSession (an external SIP server). */
+  sip: boolean;
   log: Log;
   /** Opens the stream of a device; a string is why not. */
   openStream(o: { deviceId: string; ip: string; port: number }): Promise<GbStreamSink | string>;
@@ -82,7 +88,8 @@ const MAX_DEVICES = 1000;
 type SendSip = (m: SipMessage) => void;
 
 interface SipLink {
-  transport: "TCP" | "UDP";
+  /** API: a session set up over HTTP by an external SIP server (no SIP here). */
+  transport: "TCP" | "UDP" | "API";
   send: SendSip;
   /** Our address on this link (for Via / SDP when no candidate). */
   localHost: string;
@@ -111,7 +118,7 @@ class Device {
   lastSipAt = Date.now();
   reinviteAt = 0;
   media: MediaConn | undefined;
-  constructor(readonly id: string, public link: SipLink, public register: SipRequest) {}
+  constructor(readonly id: string, public link: SipLink, public register: SipRequest | undefined) {}
 }
 
 class MediaConn {
@@ -152,17 +159,45 @@ export class GbServer {
     try {
       this.media = await listenTcp(this.o.mediaHost, this.o.mediaPort, (s) => this.onMediaConn(s));
       this.boundMediaPort = (this.media.address() as { port: number }).port;
-      this.sipTcp = await listenTcp(this.o.sipHost, this.o.sipPort, (s) => this.onSipConn(s));
-      this.boundSipPort = (this.sipTcp.address() as { port: number }).port;
-      this.sipUdp = await listenUdp(this.o.sipHost, this.boundSipPort, (d, host, port) => this.onSipDatagram(d, host, port));
+      if (this.o.sip) {
+        this.sipTcp = await listenTcp(this.o.sipHost, this.o.sipPort, (s) => this.onSipConn(s));
+        this.boundSipPort = (this.sipTcp.address() as { port: number }).port;
+        this.sipUdp = await listenUdp(this.o.sipHost, this.boundSipPort, (d, host, port) => this.onSipDatagram(d, host, port));
+      }
     } catch (e) {
       await this.stop("start failed");
       throw e;
     }
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.timer.unref?.();
+    if (!this.o.sip) {
+      this.log.trace(`caster gb28181: sip disabled (sessions made through POST /gb/v1/publish/), media on tcp ` +
+        `${this.o.mediaHost || "*"}:${this.boundMediaPort}, timeout=${this.o.timeoutSec}s`);
+      return;
+    }
     this.log.trace(`caster gb28181: sip on tcp+udp ${this.o.sipHost || "*"}:${this.boundSipPort}, media on tcp ${this.o.mediaHost || "*"}:${this.boundMediaPort}, ` +
       `candidate ${this.o.candidate || "(local address)"}, timeout=${this.o.timeoutSec}s reinvite=${this.o.reinviteSec}s`);
+  }
+
+  /**
+   * A session an external SIP server set up (SRS's POST /gb/v1/publish/ {id, ssrc}): the device `id` will send
+   * RTP with `ssrc` to the media port. Its media must come within `timeoutSec`; when it ends, the session ends.
+   * Returns the media port, or why not.
+   */
+  bindSession(id: string, ssrc: string): { port: number } | string {
+    if (!DEVICE_ID.test(id)) return `bad id ${JSON.stringify(id.slice(0, 80))}`;
+    if (!/^\d{1,10}$/.test(ssrc) || Number(ssrc) > 0xffffffff) return `bad ssrc ${JSON.stringify(ssrc.slice(0, 20))}`;
+    if (this.devices.has(id)) return "stream already exists";
+    if ([...this.devices.values()].some((d) => Number(d.ssrc) === Number(ssrc))) return "ssrc already exists";
+    if (this.devices.size >= MAX_DEVICES) return `${MAX_DEVICES} sessions already`;
+    const d = new Device(id, { transport: "API", send: () => undefined, localHost: "", remote: "api" }, undefined);
+    d.ssrc = ssrc;
+    d.state = "invited";
+    d.invitedAt = Date.now();
+    d.invites = MAX_INVITES; // nobody to re-invite: no media within the timeout ends it
+    this.devices.set(id, d);
+    this.log.trace(`caster gb28181: session ${id} ssrc=${ssrc} made through the API, media on tcp ${this.boundMediaPort}`);
+    return { port: this.boundMediaPort };
   }
 
   async stop(reason: string): Promise<void> {
@@ -378,11 +413,11 @@ export class GbServer {
   }
 
   private via(d: Device): { transport: "TCP" | "UDP"; host: string; port: number } {
-    return { transport: d.link.transport, host: this.candidate(d), port: this.boundSipPort };
+    return { transport: d.link.transport === "UDP" ? "UDP" : "TCP", host: this.candidate(d), port: this.boundSipPort };
   }
 
   private newSsrc(d: Device): string {
-    const uri = parseSipUri(d.register.uri);
+    const uri = d.register ? parseSipUri(d.register.uri) : undefined;
     const domain = uri && /^\d{10}$/.test(uri.host) ? uri.host : uri?.user ?? "";
     for (let i = 0; i < 16; i++) {
       let s: string;
@@ -398,6 +433,7 @@ export class GbServer {
 
   /** INVITE for live video (GB/T 28181-2016 9.2.2.1), TCP media, we are passive. */
   private sendInvite(d: Device): void {
+    if (!d.register) return; // a session made through the API: no SIP here
     if (!d.ssrc) d.ssrc = this.newSsrc(d);
     const reg = parseSipUri(d.register.uri);
     const serverId = reg?.user || "34020000002000000001";
@@ -423,7 +459,7 @@ export class GbServer {
   private dropDevice(d: Device, reason: string, sayBye: boolean): void {
     if (this.devices.get(d.id) !== d) return;
     this.devices.delete(d.id);
-    if (sayBye && d.invite && d.inviteOk) {
+    if (sayBye && d.invite && d.inviteOk && d.link.transport !== "API") {
       try {
         d.link.send(createBye(d.invite, d.inviteOk, this.via(d), d.cseq++));
       } catch {
@@ -442,6 +478,10 @@ export class GbServer {
         continue;
       }
       if ((d.state === "inviting" || d.state === "invited") && now - d.invitedAt > this.o.timeoutSec * 1000) {
+        if (d.link.transport === "API") {
+          this.dropDevice(d, `no media ${this.o.timeoutSec}s after the session was set up`, false);
+          continue;
+        }
         this.log.warn(`caster gb28181: device ${d.id}: no media ${this.o.timeoutSec}s after INVITE ${d.invites}/${MAX_INVITES}`);
         if (d.invites >= MAX_INVITES) {
           this.dropDevice(d, `no media after ${d.invites} INVITEs`, true);
@@ -538,7 +578,8 @@ export class GbServer {
       d.media = undefined;
       if (this.devices.get(d.id) === d && d.state === "publishing") {
         // the device stays registered: re-invited after sip.reinvite (SRS), unless its SIP link is gone
-        if (d.link.transport === "TCP" && d.link.socket?.destroyed !== false) this.dropDevice(d, "media and sip connections gone", false);
+        if (d.link.transport === "API") this.dropDevice(d, "media ended", false);
+        else if (d.link.transport === "TCP" && d.link.socket?.destroyed !== false) this.dropDevice(d, "media and sip connections gone", false);
         else {
           d.state = "registered";
           d.reinviteAt = Date.now() + this.o.reinviteSec * 1000;

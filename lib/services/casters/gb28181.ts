@@ -6,8 +6,9 @@
  * CasterPorts.gb28181 (services do not import protocols). This file gives that engine the one thing it needs of
  * the server: a publisher per device (a CasterSession: hooks, security, claim, API listing as "gb28181-publish").
  *
- * `sip { enabled off; }` (gb28181-without-sip.conf: the session set up by an external SIP server through SRS's
- * HTTP API) is not implemented: the block is reported at start (lib/config/unimplemented.ts) and not run.
+ * `sip { enabled off; }` (gb28181-without-sip.conf): no SIP server; an external one sets each session up through
+ * SRS's HTTP API, `POST /gb/v1/publish/ {"id": device, "ssrc": "..."}` (publish() here, routed by the API service
+ * through CasterService.gbPublish), answered `{"code": 0, "port": <listen>, "is_tcp": true}`.
  */
 import type { StreamCasterConfig } from "../../config/cluster.ts";
 import type { Log } from "../../log/logger.ts";
@@ -31,6 +32,7 @@ export interface GbEngine {
   readonly boundSipPort: number;
   start(): Promise<void>;
   stop(reason: string): Promise<void>;
+  bindSession(id: string, ssrc: string): { port: number } | string;
   deviceList(): { id: string; state: string; transport: string; remote: string; ssrc: string; publishing: boolean }[];
 }
 
@@ -43,6 +45,7 @@ export interface GbEngineOptions {
   timeoutSec: number;
   reinviteSec: number;
   mediaIdleMs: number;
+  sip: boolean;
   log: Log;
   openStream(o: { deviceId: string; ip: string; port: number }): Promise<GbSink | string>;
 }
@@ -80,13 +83,19 @@ export class Gb28181Caster implements CasterInstance {
     const engine = factory({
       mediaHost: media.host, mediaPort: media.port, sipHost: sip.host, sipPort: sip.port,
       candidate: this.conf.sip.candidate, timeoutSec: this.conf.sip.timeout, reinviteSec: this.conf.sip.reinvite,
-      mediaIdleMs: MEDIA_IDLE_MS, log: this.ctx.log,
+      mediaIdleMs: MEDIA_IDLE_MS, sip: this.conf.sip.enabled, log: this.ctx.log,
       openStream: (o) => this.open(o),
     });
     await engine.start().catch((e: Error) => {
       throw new Error(`listen stream_caster gb28181: ${e.message}`);
     });
     this.engine = engine;
+  }
+
+  /** A session an external SIP server sets up (the HTTP API): the media port, or why not. */
+  publish(id: string, ssrc: string): { port: number } | string {
+    if (!this.engine) return "caster not running";
+    return this.engine.bindSession(id, ssrc);
   }
 
   private async open(o: { deviceId: string; ip: string; port: number }): Promise<GbSink | string> {

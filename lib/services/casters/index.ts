@@ -6,6 +6,7 @@
  */
 import type { StreamCasterConfig } from "../../config/cluster.ts";
 import { portOf } from "../../net/endpoint.ts";
+import { Gb28181Caster } from "./gb28181.ts";
 import { CASTER_KINDS, type CasterInstance } from "./registry.ts";
 import type { CasterPorts, CasterSession } from "./session.ts";
 
@@ -43,7 +44,6 @@ export class CasterService {
     for (const c of configs) {
       const kind = CASTER_KINDS[c.caster];
       if (!c.enabled || !kind) continue;
-      if (c.caster === "gb28181" && !c.sip.enabled) continue; // without SIP: reported by the not-implemented check
       if (kind.firstWorkerOnly && !this.firstWorker) continue;
       out.set(keyOf(c), c);
     }
@@ -91,6 +91,17 @@ export class CasterService {
       }
     }
     return out;
+  }
+
+  /**
+   * SRS's `POST /gb/v1/publish/` (gb28181-without-sip.conf): an external SIP server announces that device `id`
+   * will send RTP with `ssrc`; the first running gb28181 caster without SIP (else with) takes it.
+   */
+  gbPublish(id: string, ssrc: string): { port: number } | string {
+    const gbs = this.casters.filter((c): c is Gb28181Caster => c instanceof Gb28181Caster);
+    const c = gbs.find((x) => !x.conf.sip.enabled) ?? gbs[0];
+    if (!c) return "no gb28181 stream_caster";
+    return c.publish(id, ssrc);
   }
 
   async stop(reason: string): Promise<void> {
