@@ -234,6 +234,11 @@ export class GbServer {
       },
     };
     socket.setNoDelay(true);
+    // a SIP connection silent for longer than a device may be (3 missed keepalives) is closed
+    socket.setTimeout(DEVICE_TIMEOUT_MS, () => {
+      this.log.warn(`caster gb28181: sip tcp ${remote}: nothing for ${DEVICE_TIMEOUT_MS / 1000}s, connection closed`);
+      socket.destroy();
+    });
     socket.on("data", (chunk: Buffer) => {
       let msgs: SipMessage[];
       try {
