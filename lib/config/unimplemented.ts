@@ -51,7 +51,7 @@ interface Rule {
 }
 
 /** The `stream_caster` kinds srs-ts runs (lib/services/casters/registry.ts). */
-const CASTERS_IMPLEMENTED = ["mpegts_over_udp", "flv"];
+const CASTERS_IMPLEMENTED = ["mpegts_over_udp", "flv", "gb28181"];
 
 /** Paths under which SRS reads no env overrides (see env.ts `Scope` with a null prefix). */
 const NO_ENV = ["vhost.cluster", "vhost.exec", "vhost.ingest", "vhost.transcode", "stream_caster", "threads"];
@@ -128,7 +128,7 @@ export const UNIMPLEMENTED: readonly Rule[] = [
   {
     path: "stream_caster",
     kind: "block-on",
-    what: "the GB28181 stream caster (mpegts_over_udp and flv are implemented)",
+    what: "this stream caster (mpegts_over_udp, flv and gb28181 are implemented)",
     only: (d) => !CASTERS_IMPLEMENTED.includes(d.children.find((c) => c.name === "caster")?.args[0] ?? ""),
   },
   { path: "stats.enabled", kind: "leaf", ok: ["on"], what: "turning off the periodic system stats" },

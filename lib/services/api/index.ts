@@ -82,6 +82,8 @@ export type ApiPorts = ExporterPorts & Pick<ShapesPorts, "edge"> & {
   readonly ffmpeg?: { processes(): ProcessInfo[] };
   /** srs-ts's workers: another worker's pull is no client of the server (left out of lists and counts). */
   readonly workers?: { isInternal(c: ClientInfo): boolean };
+  /** The stream casters: SRS's POST /gb/v1/publish/ (a GB28181 session set up by an external SIP server). */
+  readonly casters?: { gbPublish(id: string, ssrc: string): { port: number } | string };
 };
 
 /** True when the API shares the HTTP server's listener (then "/" and other paths belong to the HTTP server). */
@@ -154,6 +156,35 @@ export class Api {
     return apiJson(this.ctx, req, body, status);
   }
 
+  /**
+   * SRS 7's `POST /gb/v1/publish/` `{"id": "<device id>", "ssrc": "<ssrc>"}` (gb28181-without-sip.conf): device
+   * `id` will send RTP(PS) with that SSRC to the gb28181 caster's media port; answered
+   * `{"code": 0, "port": <port>, "is_tcp": true}`, or a code and `desc` (3008 bad body, 1028 busy), as SRS.
+   */
+  private async gbPublish(req: Request): Promise<Response> {
+    const denied = this.checkAuth(req);
+    if (denied) return denied;
+    const fail = (code: number, desc: string) => {
+      this.ctx.log.warn(`http api gb publish: ${desc}`);
+      return this.json(req, { code, desc });
+    };
+    const text = await req.text().catch(() => "");
+    if (text.length > 4096) return fail(3008, "body over 4096 bytes");
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return fail(3008, `invalid body ${JSON.stringify(text.slice(0, 80))}`);
+    }
+    const o = (body && typeof body === "object" ? body : {}) as Record<string, unknown>;
+    if (typeof o.id !== "string") return fail(3008, "id required");
+    if (typeof o.ssrc !== "string") return fail(3008, "ssrc required");
+    const r = this.ctx.casters?.gbPublish(o.id, o.ssrc) ?? "no gb28181 stream_caster";
+    if (typeof r === "string") return fail(1028, r);
+    this.ctx.log.trace(`http api gb publish: id=${o.id} ssrc=${o.ssrc} port=${r.port}`);
+    return this.json(req, { code: 0, port: r.port, is_tcp: true });
+  }
+
   private code(req: Request, code: number): Response {
     return this.json(req, { code });
   }
@@ -177,8 +208,10 @@ export class Api {
       return undefined;
     }
     const isApi = path.startsWith("/api/") || path === "/api" || path === "/metrics";
-    if (!isApi && !fallbackToRoot) return undefined;
+    const isGb = path === "/gb/v1/publish/" || path === "/gb/v1/publish";
+    if (!isApi && !isGb && !fallbackToRoot) return undefined;
     try {
+      if (isGb) return await this.gbPublish(req);
       return await this.route(req, path);
     } catch (e) {
       this.ctx.log.error(`http api ${req.method} ${path} failed`, e);

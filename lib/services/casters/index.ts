@@ -6,6 +6,7 @@
  */
 import type { StreamCasterConfig } from "../../config/cluster.ts";
 import { portOf } from "../../net/endpoint.ts";
+import { Gb28181Caster } from "./gb28181.ts";
 import { CASTER_KINDS, type CasterInstance } from "./registry.ts";
 import type { CasterPorts, CasterSession } from "./session.ts";
 
@@ -42,7 +43,7 @@ export class CasterService {
     const out = new Map<string, StreamCasterConfig>();
     for (const c of configs) {
       const kind = CASTER_KINDS[c.caster];
-      if (!c.enabled || !kind) continue; // gb28181: reported by the not-implemented check
+      if (!c.enabled || !kind) continue;
       if (kind.firstWorkerOnly && !this.firstWorker) continue;
       out.set(keyOf(c), c);
     }
@@ -52,7 +53,7 @@ export class CasterService {
   /** Starts every enabled caster; throws on the first that cannot listen (a start fails as a whole). */
   async start(): Promise<void> {
     for (const c of this.ctx.config.streamCasters()) {
-      if (c.enabled && !CASTER_KINDS[c.caster] && c.caster !== "gb28181") {
+      if (c.enabled && !CASTER_KINDS[c.caster]) {
         this.ctx.log.warn(`stream_caster: unknown caster "${c.caster}", ignored (SRS refuses to start with it)`);
       }
     }
@@ -90,6 +91,17 @@ export class CasterService {
       }
     }
     return out;
+  }
+
+  /**
+   * SRS's `POST /gb/v1/publish/` (gb28181-without-sip.conf): an external SIP server announces that device `id`
+   * will send RTP with `ssrc`; the first running gb28181 caster without SIP (else with) takes it.
+   */
+  gbPublish(id: string, ssrc: string): { port: number } | string {
+    const gbs = this.casters.filter((c): c is Gb28181Caster => c instanceof Gb28181Caster);
+    const c = gbs.find((x) => !x.conf.sip.enabled) ?? gbs[0];
+    if (!c) return "no gb28181 stream_caster";
+    return c.publish(id, ssrc);
   }
 
   async stop(reason: string): Promise<void> {

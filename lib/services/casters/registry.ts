@@ -1,10 +1,12 @@
 /**
  * The caster kinds (SRS's `stream_caster { caster NAME; }`), keyed by name: each kind is one file of this folder
- * that turns one input protocol into CasterSessions (session.ts). `gb28181` has no entry yet: a config naming it
- * is accepted and reported as not implemented (lib/config/unimplemented.ts); adding it is one more entry here.
+ * that turns one input protocol into CasterSessions (session.ts). `gb28181` runs its SIP server and media port in
+ * the protocol layer, handed in by the composition root (CasterPorts.gb28181); without SIP (`sip { enabled off; }`)
+ * it is reported as not implemented (lib/config/unimplemented.ts) and not run.
  */
 import type { StreamCasterConfig } from "../../config/cluster.ts";
 import { FlvPostCaster } from "./flv-post.ts";
+import { Gb28181Caster } from "./gb28181.ts";
 import { MpegtsUdpCaster } from "./mpegts-udp.ts";
 import type { CasterPorts, CasterSession } from "./session.ts";
 
@@ -35,4 +37,6 @@ export interface CasterKind {
 export const CASTER_KINDS: Readonly<Record<string, CasterKind>> = {
   mpegts_over_udp: { create: (ctx, conf) => new MpegtsUdpCaster(ctx, conf), firstWorkerOnly: true },
   flv: { create: (ctx, conf) => new FlvPostCaster(ctx, conf), firstWorkerOnly: false },
+  // the SIP dialog and the device's media connection must meet in one process
+  gb28181: { create: (ctx, conf) => new Gb28181Caster(ctx, conf), firstWorkerOnly: true },
 };

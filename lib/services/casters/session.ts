@@ -11,7 +11,7 @@
  *    the session pushes there with the RTMP client the composition root gives (as forward does), without a
  *    local stream.
  *  - A local publish is a real publisher: it registers as a client (the API lists it with its caster type,
- *    "mpegts-publish" / "flv-publish"), passes on_connect and on_publish (security rules and HTTP hooks; a
+ *    "mpegts-publish" / "flv-publish" / "gb28181-publish"), passes on_connect and on_publish (security rules and HTTP hooks; a
  *    refusal ends the session), claims the stream (busy: refused), and gives on_unpublish and on_close back.
  */
 import type { ClientInfo, ClientRegistry } from "../../clients.ts";
@@ -26,6 +26,7 @@ import type { MediaPacket, StreamKey } from "../../media/packet.ts";
 import { DEFAULT_RTMP_PORT, DEFAULT_VHOST, parseRtmpUrl, streamWithQuery } from "../../net/stream-url.ts";
 import { parseEndpoint, portOf } from "../../net/endpoint.ts";
 import type { Upstream, UpstreamConnector } from "../push-upstream.ts";
+import type { GbEngineFactory } from "./gb28181.ts";
 
 export type { Upstream, UpstreamConnector } from "../push-upstream.ts";
 
@@ -39,6 +40,8 @@ export interface CasterPorts {
   readonly log: Log;
   /** Connects to an RTMP URL of another server (our RTMP client), for outputs that are not this server. */
   readonly connectUpstream?: UpstreamConnector;
+  /** Builds the GB28181 SIP server + media port of a `caster gb28181` block (lib/protocols/gb28181/server.ts). */
+  readonly gb28181?: GbEngineFactory;
 }
 
 /** Fills an output template: `[app]`, `[stream]` and `[vhost]` (SRS's srs_string_replace on the output). */
@@ -66,7 +69,7 @@ export function isLocalOutput(url: string, rtmpListens: readonly string[]): bool
 export interface CasterSessionOptions {
   /** The caster kind, for the log: "mpegts_over_udp", "flv". */
   caster: string;
-  /** The API client type: "mpegts-publish", "flv-publish". */
+  /** The API client type: "mpegts-publish", "flv-publish", "gb28181-publish". */
   type: string;
   /** The input's protocol for the API: "udp", "http". */
   protocol: string;

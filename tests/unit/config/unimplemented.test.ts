@@ -59,10 +59,13 @@ describe("unimplemented directives", () => {
     expect(lines("listen 1935;\nvhost v { rtc { enabled on; dtls_role passive; } }\n")).toEqual([]);
     expect(lines("listen 1935;\nvhost v { rtc { enabled on; dtls_version dtls1.0; } }\n")[0]).toContain("vhost.rtc.dtls_version dtls1.0");
     expect(lines("listen 1935;\nvhost v { play { atc on; } }\n")[0]).toContain("vhost.play.atc on");
-    // mpegts_over_udp and flv casters are implemented (lib/services/casters): only gb28181 is named.
+    // mpegts_over_udp, flv and gb28181 (with or without its SIP server) are implemented (lib/services/casters).
     expect(lines("listen 1935;\nstream_caster { enabled on; caster flv; }\n")).toEqual([]);
     expect(lines("listen 1935;\nstream_caster { enabled on; caster mpegts_over_udp; }\n")).toEqual([]);
-    expect(lines("listen 1935;\nstream_caster { enabled on; caster gb28181; }\n")[0]).toStartWith("t.conf:2: stream_caster:");
+    expect(lines("listen 1935;\nstream_caster { enabled on; caster gb28181; }\n")).toEqual([]);
+    expect(lines("listen 1935;\nstream_caster { enabled on; caster gb28181; sip { enabled on; } }\n")).toEqual([]);
+    expect(lines("listen 1935;\nstream_caster { enabled on; caster gb28181; sip { enabled off; } }\n")).toEqual([]);
+    expect(lines("listen 1935;\nstream_caster { enabled on; caster rtsp; }\n")[0]).toStartWith("t.conf:2: stream_caster:");
     expect(lines("listen 1935;\nstream_caster { enabled off; caster gb28181; }\n")).toEqual([]);
     // heartbeat is implemented (lib/services/cluster/heartbeat.ts): not named.
     expect(lines("listen 1935;\nheartbeat { enabled on; url http://x/; }\n")).toEqual([]);
