@@ -10,7 +10,7 @@ import { createDecipheriv } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { clip } from "../helpers/media.ts";
-import { playFrames, type Proc, publish, type RunningServer, startServer } from "../helpers/server.ts";
+import { playFrames, type Proc, publish, reloadConfig, type RunningServer, startServer } from "../helpers/server.ts";
 
 const children: Proc[] = [];
 const servers: RunningServer[] = [];
@@ -166,4 +166,42 @@ describe("hls_keys with fMP4 segments", () => {
     expect(r.video).toBeLessThanOrEqual(110);
     pub.kill();
   }, 60000);
+});
+
+describe("hls_keys on reload", () => {
+  test("turned on then off for a live stream: keys start at the next keyframe, then METHOD=NONE; it plays throughout", async () => {
+    const conf = (keys: boolean) => `listen 1935; daemon off; srs_log_tank console;
+http_api { enabled on; listen 1985; }
+http_server { enabled on; listen 8080; dir ./html; }
+vhost __defaultVhost__ { hls { enabled on; hls_path ./hls; hls_fragment 2; hls_window 30; hls_keys ${keys ? "on" : "off"}; hls_fragments_per_key 2; } }
+`;
+    const s = await startServer({ config: conf(false) });
+    servers.push(s);
+    const dir = join(s.dir, "hls", "live");
+    const m3u8 = () => (existsSync(join(dir, "r.m3u8")) ? parse(readFileSync(join(dir, "r.m3u8"), "utf8")) : { segs: [], keyLines: [] });
+    const pub = publish(clip("clip.flv"), s.rtmpUrl("/live/r"));
+    children.push(pub);
+    await waitFor("2 clear segments", () => m3u8().segs.length >= 2);
+    expect(m3u8().keyLines).toEqual([]);
+    await reloadConfig(s, conf(true));
+    await waitFor("2 encrypted segments", () => m3u8().segs.filter((x) => x.key).length >= 2);
+    const on = m3u8();
+    const firstKeyed = on.segs.find((x) => x.key)!;
+    // the first encrypted segment starts a key whatever its sequence number
+    expect(firstKeyed.key!.uri).toBe(`r-${firstKeyed.seq}.key`);
+    await reloadConfig(s, conf(false));
+    await waitFor("a clear segment after the encrypted ones", () => {
+      const segs = m3u8().segs;
+      return segs.length > 0 && !segs[segs.length - 1]!.key && segs.some((x) => x.key);
+    });
+    expect(m3u8().keyLines.at(-1)).toBe("#EXT-X-KEY:METHOD=NONE");
+    // ffmpeg plays the whole mixed playlist (clear, encrypted, clear) from its start: the live m3u8 with an
+    // EXT-X-ENDLIST (a live one would start 3 segments from its end)
+    const text = readFileSync(join(dir, "r.m3u8"), "utf8");
+    expect(parse(text).segs.length).toBeGreaterThanOrEqual(5);
+    writeFileSync(join(dir, "all.m3u8"), text + "#EXT-X-ENDLIST\n");
+    const r = await playFrames(s.httpUrl("/live/all.m3u8"), 8, 30000);
+    expect(r.video).toBeGreaterThanOrEqual(190);
+    pub.kill();
+  }, 90000);
 });
