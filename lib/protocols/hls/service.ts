@@ -29,7 +29,7 @@
  * hls_dts_directly (timestamps are always the hub's corrected ones).
  */
 import { mkdir, open, rename, rm, writeFile, type FileHandle } from "node:fs/promises";
-import { dirname, join, posix, relative, sep } from "node:path";
+import { dirname, join, posix, relative, resolve, sep } from "node:path";
 import type { HlsConfig } from "../../config/config.ts";
 import { type HubSubscriber, isWorkerCopy, type StreamHub } from "../../hub/stream-hub.ts";
 import type { Log } from "../../log/logger.ts";
@@ -383,7 +383,7 @@ export class HlsStream implements HubSubscriber {
     const cfg = this.cfg;
     const keyRel = toPosix(expandTemplate(cfg.keyFile, { vhost: k.vhost, app: k.app, stream: k.stream, time: new Date(), seq }));
     const file = join(cfg.keyFilePath, keyRel);
-    const rel = join(cfg.keyFilePath) === join(cfg.path)
+    const rel = resolve(cfg.keyFilePath) === resolve(cfg.path)
       ? this.uriOf(keyRel)
       : posix.normalize(toPosix(relative(dirname(this.m3u8File), file)));
     const key: HlsKey = { ...newKeyBytes(), seq, file, uri: keyUri(cfg.keyUrl, keyRel, rel) };
