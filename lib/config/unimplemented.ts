@@ -7,9 +7,9 @@
  * accessor field it feeds. A directive is reported only when it changes something: a feature block when it is
  * enabled, a setting when its value differs from what srs-ts does anyway (usually SRS's default), and a setting
  * inside an optional block (`hls`, `http_server.https`…) only when that block is enabled. Settings that only tune an
- * unimplemented feature (`hls_key_url` for `hls_keys`) are covered by the feature's line. The same directive in several vhosts is one line.
+ * unimplemented feature (`dash_fragment` for `dash`) are covered by the feature's line. The same directive in several vhosts is one line.
  *
- * Env overrides (`SRS_VHOST_DASH_ENABLED=on`, `SRS_VHOST_HLS_HLS_KEYS=on`) are named by their variable instead of
+ * Env overrides (`SRS_VHOST_DASH_ENABLED=on`, `SRS_STATS_NETWORK=1`) are named by their variable instead of
  * file:line; the blocks SRS gives no env overrides (cluster, exec, ingest, transcode, stream_caster) have none.
  */
 import type { SrsConfig } from "./config.ts";
@@ -18,7 +18,7 @@ import type { Directive } from "./parser.ts";
 
 /** One report line: where it was first seen, and the text to log. */
 export interface UnimplementedDirective {
-  /** Dotted schema path, e.g. `vhost.hls.hls_keys`. */
+  /** Dotted schema path, e.g. `vhost.hls.hls_storage`. */
   path: string;
   file: string;
   line: number;
@@ -56,7 +56,7 @@ const CASTERS_IMPLEMENTED = ["mpegts_over_udp", "flv", "gb28181"];
 /** Paths under which SRS reads no env overrides (see env.ts `Scope` with a null prefix). */
 const NO_ENV = ["vhost.cluster", "vhost.exec", "vhost.ingest", "vhost.transcode", "stream_caster", "threads"];
 
-/** The env variable SRS reads for `path` (`vhost.hls.hls_keys` → `SRS_VHOST_HLS_HLS_KEYS`), or undefined. */
+/** The env variable SRS reads for `path` (`vhost.hls.hls_storage` → `SRS_VHOST_HLS_HLS_STORAGE`), or undefined. */
 function envNameOf(path: string): string | undefined {
   if (NO_ENV.some((p) => path === p || path.startsWith(`${p}.`))) return undefined;
   return `SRS_${path.replace(/\./g, "_").toUpperCase()}`;
@@ -81,7 +81,7 @@ function envHit(rule: Rule, cfg: SrsConfig, parentOnInFile: boolean): string | u
   return `${name}=${v}`;
 }
 
-/** Whether env turns `rule` off whatever the file says (`SRS_VHOST_DASH_ENABLED=off`, `SRS_VHOST_HLS_HLS_KEYS=off`). */
+/** Whether env turns `rule` off whatever the file says (`SRS_VHOST_DASH_ENABLED=off`, `SRS_VHOST_HLS_HLS_STORAGE=disk`). */
 function envCancels(rule: Rule, cfg: SrsConfig): boolean {
   const name = envNameOf(rule.path);
   if (name === undefined) return false;
@@ -153,7 +153,6 @@ export const UNIMPLEMENTED: readonly Rule[] = [
   { path: "vhost.publish.parse_sps", kind: "leaf", ok: ["on"], what: "turning off SPS parsing" },
   { path: "vhost.publish.try_annexb_first", kind: "leaf", ok: ["on"], what: "turning off the Annex B first guess" },
   { path: "vhost.publish.kickoff_for_idle", kind: "leaf", ok: ["0"], what: "kicking idle publishers" },
-  { path: "vhost.hls.hls_keys", kind: "leaf", ok: ["off"], whenParentOn: true, what: "HLS encryption (AES-128 keys)" },
   { path: "vhost.hls.hls_dts_directly", kind: "leaf", ok: ["on"], whenParentOn: true, what: "turning off DTS as is" },
   { path: "vhost.hls.hls_recover", kind: "leaf", ok: ["on"], whenParentOn: true, what: "turning off HLS error recovery" },
   { path: "vhost.hls.hls_storage", kind: "leaf", ok: ["disk"], whenParentOn: true, what: "HLS in RAM" },

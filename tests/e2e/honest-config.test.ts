@@ -31,7 +31,7 @@ vhost other {
     }
     hls {
         enabled         on;
-        hls_keys        on;
+        hls_storage     ram;
     }
 }
 `;
@@ -53,7 +53,7 @@ describe("honest config", () => {
     const warnings = out.split("\n").filter((l) => l.includes("not implemented in srs-ts") || l.includes("NOT IMPLEMENTED"));
     expect(warnings).toHaveLength(2);
     expect(out).not.toContain("vhost.cluster");
-    expect(out).toContain(`${file}:19: vhost.hls.hls_keys on (vhost other)`);
+    expect(out).toContain(`${file}:19: vhost.hls.hls_storage ram (vhost other)`);
     expect(out).toContain(`${file}:9: vhost.dash (vhosts __defaultVhost__, other)`);
     expect(out).toContain(`also at ${file}:14`);
   });
@@ -64,7 +64,7 @@ describe("honest config", () => {
     const file = join(s.dir, "srs.conf");
     const log = s.output();
     expect(log).not.toContain("vhost.cluster");
-    expect(log).toContain(`${file}:19: vhost.hls.hls_keys on (vhost other): not implemented in srs-ts`);
+    expect(log).toContain(`${file}:19: vhost.hls.hls_storage ram (vhost other): not implemented in srs-ts`);
     expect(log).toContain(`${file}:9: vhost.dash (vhosts __defaultVhost__, other): not implemented in srs-ts`);
     expect(await s.stop()).toBe(0);
   });

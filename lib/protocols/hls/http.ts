@@ -18,6 +18,7 @@
  * (`_HLS_msn`/`_HLS_part`, held up to 3 target durations, then 503; 400 for a request too far ahead); parts
  * (`<segment>.p<N>.m4s`) and just-completed segments are served from memory, a GET of the preload-hinted part
  * is held until that part is complete.
+ * `hls_keys on`: `.key` files (application/octet-stream) from hls_path and hls_key_file_path.
  */
 import { readFile, stat } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
@@ -48,6 +49,8 @@ export interface HlsHttpPorts {
 const M3U8_TYPE = "application/vnd.apple.mpegurl";
 const TS_TYPE = "video/mp2t";
 const MP4_TYPE = "video/mp4";
+/** hls_keys: the 16-byte AES-128 key files (RFC 8216 5.2: "a single packed array of 16 octets"). */
+const KEY_TYPE = "application/octet-stream";
 
 /** In-memory chunks (ArrayBuffer-backed: our muxers allocate them) as a response body, without copying. */
 function blob(chunks: Uint8Array[]): Blob {
@@ -119,23 +122,27 @@ export class HlsHttp {
   }
 
   /** Every HLS root (resolved hls_path of each enabled, HLS-enabled vhost) with its config. */
-  private roots(): { root: string; cfg: HlsConfig; vhost: string }[] {
+  private roots(keys = false): { root: string; cfg: HlsConfig; vhost: string }[] {
     const c = this.ctx.config;
     const out: { root: string; cfg: HlsConfig; vhost: string }[] = [];
     const seen = new Set<string>();
     for (const name of c.vhosts()) {
       const v = c.vhostExact(name);
       if (!v?.enabled || !v.hls.enabled) continue; // a vhost disabled (e.g. by reload) starts no HLS session
-      const root = resolve(v.hls.path);
-      if (seen.has(root)) continue;
-      seen.add(root);
-      out.push({ root, cfg: v.hls, vhost: v.name });
+      // hls_keys: key files are served from hls_key_file_path too (with hls_key_url unset, the m3u8 names them
+      // relative to itself).
+      for (const dir of keys && v.hls.keys ? [v.hls.path, v.hls.keyFilePath] : [v.hls.path]) {
+        const root = resolve(dir);
+        if (seen.has(root)) continue;
+        seen.add(root);
+        out.push({ root, cfg: v.hls, vhost: v.name });
+      }
     }
     return out;
   }
 
-  private async find(path: string): Promise<{ file: string; cfg: HlsConfig; vhost: string; size: number } | undefined> {
-    for (const r of this.roots()) {
+  private async find(path: string, keys = false): Promise<{ file: string; cfg: HlsConfig; vhost: string; size: number } | undefined> {
+    for (const r of this.roots(keys)) {
       const file = safeJoin(r.root, path);
       if (!file) continue;
       try {
@@ -159,7 +166,8 @@ export class HlsHttp {
     const isM3u8 = path.endsWith(".m3u8");
     const isM4s = path.endsWith(".m4s");
     const isMp4 = path.endsWith(".mp4");
-    if (!isM3u8 && !isM4s && !isMp4 && !path.endsWith(".ts")) return next();
+    const isKey = path.endsWith(".key");
+    if (!isM3u8 && !isM4s && !isMp4 && !isKey && !path.endsWith(".ts")) return next();
     if (path.split("/").some((s) => s === ".." || s === "%2e%2e" || s === "%2E%2E")) {
       return new Response("Forbidden", { status: 403, headers: { Server: SERVER_SIGNATURE } });
     }
@@ -189,13 +197,13 @@ export class HlsHttp {
       }
       if (isMp4) return next();
     }
-    const found = await this.find(path);
+    const found = await this.find(path, isKey);
     if (!found) return next();
     if (isM3u8) return this.playlist(c, url, found, ctxId, () => readFile(found.file, "utf8").catch(() => undefined));
     // Streamed from the file (Bun: sent from the file by the runtime), never read into memory: a segment read per
     // request (and copied into a Blob) was ~165 KB of RSS per HLS player (bench/memory.ts). A segment is renamed into
     // place whole, so its size is final; one removed since find() fails the response.
-    return this.media(fileBody(found.file, 0, found.size), found.size, isM4s ? MP4_TYPE : TS_TYPE, found.cfg, ctxId);
+    return this.media(fileBody(found.file, 0, found.size), found.size, isM4s ? MP4_TYPE : isKey ? KEY_TYPE : TS_TYPE, found.cfg, ctxId);
   };
 
   private media(body: BodyInit, size: number, type: string, cfg: HlsConfig, ctxId: string): Response {

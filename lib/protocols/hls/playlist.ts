@@ -19,7 +19,11 @@ export interface PlaylistEntry {
   discontinuity: boolean;
   /** fMP4: the URI of the segment's Media Initialization Section (EXT-X-MAP). */
   map?: string;
+  /** hls_keys: the AES-128 key the segment is encrypted with (keys.ts). */
+  key?: { uri: string; iv: Uint8Array; file: string };
 }
+
+import { keyTag } from "./keys.ts";
 
 // The SRS path templates are shared with DVR: they live in a neutral module (lib/formats/path-template.ts).
 export { expandTemplate, type TemplateVars } from "../../formats/path-template.ts";
@@ -54,16 +58,28 @@ export function targetDuration(entries: readonly PlaylistEntry[], fragment: numb
 /**
  * The media playlist as SRS writes it: version 3, `#EXTINF:d.ddd, no desc`, discontinuities. fMP4 entries
  * (with `map`) make it version 7 (RFC 8216 7: EXT-X-MAP without I-frames needs 6+) with an EXT-X-MAP before
- * the first segment and wherever the init segment changes.
+ * the first segment and wherever the init segment changes. Encrypted entries (`key`, hls_keys) get an EXT-X-KEY
+ * before the first listed segment and wherever the key changes (RFC 8216 4.3.2.4: a key applies to the segments
+ * after it until the next EXT-X-KEY), so a window that dropped the key's first segment still names it. The init
+ * segment is never encrypted: an EXT-X-MAP that follows a key in force is preceded by `METHOD=NONE` (a key
+ * applies to the EXT-X-MAP sections after it too) and the key is repeated after it.
  */
 export function renderPlaylist(entries: readonly PlaylistEntry[], target: number, query = ""): string {
   const fmp4 = entries.some((e) => e.map !== undefined);
   const lines = ["#EXTM3U", `#EXT-X-VERSION:${fmp4 ? 7 : 3}`, `#EXT-X-MEDIA-SEQUENCE:${entries[0]?.seq ?? 0}`, `#EXT-X-TARGETDURATION:${target}`];
   let map: string | undefined;
+  let key: PlaylistEntry["key"];
   for (const e of entries) {
     if (e.discontinuity) lines.push("#EXT-X-DISCONTINUITY");
-    if (e.map !== undefined && e.map !== map) lines.push(`#EXT-X-MAP:URI="${e.map}"`);
+    if (e.map !== undefined && e.map !== map) {
+      if (key !== undefined) lines.push("#EXT-X-KEY:METHOD=NONE");
+      key = undefined;
+      lines.push(`#EXT-X-MAP:URI="${e.map}"`);
+    }
     map = e.map;
+    if (e.key && (e.key.uri !== key?.uri || e.key.iv !== key.iv)) lines.push(keyTag(e.key.uri, e.key.iv));
+    else if (!e.key && key !== undefined) lines.push("#EXT-X-KEY:METHOD=NONE");
+    key = e.key;
     lines.push(`#EXTINF:${e.duration.toFixed(3)}, no desc`, e.uri + query);
   }
   return lines.join("\n") + "\n";

@@ -18,11 +18,18 @@
  * an LlHls (ll.ts) keeps them in memory with the LL playlist that the HTTP handler serves (blocking reloads,
  * preload hints). Full segments and a plain fMP4 m3u8 still go to disk as without LL.
  *
- * Not done: hls_keys (AES-128), hls_nb_notify/on_hls_notify (the hooks engineer), hls_recover,
+ * AES-128 (`hls_keys on`, keys.ts): a new random key every hls_fragments_per_key segments (and at each publish
+ * or reload), written to hls_key_file_path/hls_key_file before the segment that first uses it; each segment file is
+ * encrypted whole (AES-128-CBC, PKCS7) as it is written, and the m3u8 names the key with EXT-X-KEY. Works for TS
+ * and fMP4 (the init segment stays clear). Not with LL-HLS (`hls_ll on`): its parts are served from memory in
+ * clear, so hls_keys is ignored there with a warning. hls_cleanup removes a key file once no listed segment uses
+ * it; hls_dispose removes them all.
+ *
+ * Not done: hls_nb_notify/on_hls_notify (the hooks engineer), hls_recover,
  * hls_dts_directly (timestamps are always the hub's corrected ones).
  */
 import { mkdir, open, rename, rm, writeFile, type FileHandle } from "node:fs/promises";
-import { dirname, join, posix, relative, sep } from "node:path";
+import { dirname, join, posix, relative, resolve, sep } from "node:path";
 import type { HlsConfig } from "../../config/config.ts";
 import { type HubSubscriber, isWorkerCopy, type StreamHub } from "../../hub/stream-hub.ts";
 import type { Log } from "../../log/logger.ts";
@@ -34,6 +41,7 @@ import type { Lifecycle } from "../../lifecycle.ts";
 import { Fmp4Container } from "./fmp4.ts";
 import { LlHls } from "./ll.ts";
 import { expandTemplate, type PlaylistEntry, renderPlaylist, shrinkWindow, targetDuration } from "./playlist.ts";
+import { type HlsKey, keyUri, newKeyBytes, SegmentCipher, startsNewKey } from "./keys.ts";
 import { HlsSegmenter, type PartInfo, type SegmentContainer, type SegmentEnd, type SegmentStart, TsContainer } from "./segmenter.ts";
 
 /** What on_hls needs (SRS's callback fields, plus the stream). */
@@ -70,6 +78,9 @@ interface SegmentFile {
   chunks: Uint8Array[];
   chunked: number;
   failed: boolean;
+  /** hls_keys: the key the segment is encrypted with, and its running cipher. */
+  key?: HlsKey;
+  cipher?: SegmentCipher;
 }
 
 function toPosix(p: string): string {
@@ -101,6 +112,8 @@ export class HlsStream implements HubSubscriber {
   private initUri = "";
   /** LL-HLS state (hls_ll on), else undefined. */
   ll: LlHls | undefined;
+  /** hls_keys: the key in force (a new one every hls_fragments_per_key segments), undefined without keys. */
+  private key: HlsKey | undefined;
   publishing = false;
   /** This subscriber's place on the hub (hub.subscribe), given back when it stops. */
   private subscription: Lease | undefined;
@@ -170,6 +183,8 @@ export class HlsStream implements HubSubscriber {
   private open(cfg: HlsConfig): void {
     this.cfg = cfg;
     this.disabled = false;
+    this.key = undefined;
+    if (cfg.keys && cfg.ll) this.log.warn(`hls: ${this.hub.name} hls_keys is not applied with hls_ll (LL-HLS parts are served in clear)`);
     const k = this.hub.key;
     this.m3u8Rel = toPosix(expandTemplate(cfg.m3u8File, { vhost: k.vhost, app: k.app, stream: k.stream, time: new Date() }));
     // Tracks appear in the PMT as the stream's sequence headers/frames arrive (no guessing from
@@ -266,6 +281,7 @@ export class HlsStream implements HubSubscriber {
     this.forget(this);
     await this.io;
     const files = this.entries.map((e) => e.file);
+    for (const f of new Set(this.entries.map((e) => e.key?.file))) if (f) files.push(f);
     this.entries = [];
     files.push(this.m3u8File);
     if (this.initUrl) files.push(join(this.cfg.path, this.initUrl));
@@ -338,6 +354,11 @@ export class HlsStream implements HubSubscriber {
     const tmp = join(this.cfg.path, rel) + ".tmp";
     const seg: SegmentFile = { start: s, rel, tmp, handle: Promise.resolve(undefined), chunks: [], chunked: 0, failed: false };
     this.seg = seg;
+    if (this.cfg.keys && !this.ll) {
+      if (startsNewKey(s.seq, this.cfg.fragmentsPerKey, this.key)) this.key = this.newKey(s.seq);
+      seg.key = this.key;
+      seg.cipher = new SegmentCipher(this.key!.key, this.key!.iv);
+    }
     this.ll?.open(s.seq, s.discontinuity, rel, this.uriOf(rel));
     let resolveHandle: (h: FileHandle | undefined) => void = () => {};
     seg.handle = new Promise((r) => (resolveHandle = r));
@@ -353,9 +374,41 @@ export class HlsStream implements HubSubscriber {
     });
   }
 
+  /**
+   * A new key for the segments from `seq` on; its file (hls_key_file_path + hls_key_file) is written before the
+   * segment is opened, so it is on disk before any playlist names it.
+   */
+  private newKey(seq: number): HlsKey {
+    const k = this.hub.key;
+    const cfg = this.cfg;
+    const keyRel = toPosix(expandTemplate(cfg.keyFile, { vhost: k.vhost, app: k.app, stream: k.stream, time: new Date(), seq }));
+    const file = join(cfg.keyFilePath, keyRel);
+    const rel = resolve(cfg.keyFilePath) === resolve(cfg.path)
+      ? this.uriOf(keyRel)
+      : posix.normalize(toPosix(relative(dirname(this.m3u8File), file)));
+    const key: HlsKey = { ...newKeyBytes(), seq, file, uri: keyUri(cfg.keyUrl, keyRel, rel) };
+    this.enqueue(async () => {
+      try {
+        await mkdir(dirname(file), { recursive: true });
+        await writeFile(file + ".tmp", key.key);
+        await rename(file + ".tmp", file);
+      } catch (e) {
+        this.fail(`write key ${file}`, e);
+      }
+    });
+    return key;
+  }
+
   private onData(b: Uint8Array): void {
     const seg = this.seg;
     if (!seg || seg.failed) return;
+    if (seg.cipher) b = seg.cipher.update(b);
+    this.queue(seg, b);
+  }
+
+  /** Queues (encrypted) bytes of the segment for the disk. */
+  private queue(seg: SegmentFile, b: Uint8Array): void {
+    if (!b.length) return;
     if (this.pending + b.length > MAX_PENDING_BYTES) {
       seg.failed = true;
       seg.chunks = [];
@@ -392,6 +445,7 @@ export class HlsStream implements HubSubscriber {
     const seg = this.seg;
     this.seg = undefined;
     if (!seg) return;
+    if (seg.cipher && !seg.failed) this.queue(seg, seg.cipher.final());
     this.writeChunks(seg);
     const k = this.hub.key;
     const tpl = this.segmentTemplate;
@@ -406,6 +460,7 @@ export class HlsStream implements HubSubscriber {
     const uri = this.uriOf(rel);
     const entry: PlaylistEntry = { seq: s.seq, duration: s.duration, uri, file, url: rel, discontinuity: s.discontinuity };
     if (this.fmp4) entry.map = this.initUri;
+    if (seg.key) entry.key = seg.key;
     this.ll?.close(s.seq, s.duration, rel, uri);
     const cfg = this.cfg;
     const clientId = this.hub.publisher?.clientId ?? "";
@@ -441,7 +496,12 @@ export class HlsStream implements HubSubscriber {
       }
       this.segments++;
       this.lastError = "";
-      if (cfg.cleanup) await Promise.all(removed.map((r) => rm(r.file, { force: true }).catch(() => undefined)));
+      if (cfg.cleanup) {
+        // Key files no listed segment uses any more go with their segments.
+        const inUse = new Set(this.entries.map((e) => e.key?.file));
+        const gone = new Set(removed.map((r) => r.key?.file).filter((f): f is string => !!f && !inUse.has(f)));
+        await Promise.all([...removed.map((r) => r.file), ...gone].map((f) => rm(f, { force: true }).catch(() => undefined)));
+      }
       this.log.info(`hls: ${this.hub.name} segment ${entry.seq} ${rel} ${s.duration.toFixed(3)}s ${s.bytes}B`);
       try {
         this.emit({

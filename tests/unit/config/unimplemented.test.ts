@@ -51,11 +51,11 @@ describe("unimplemented directives", () => {
   });
 
   test("a setting is named when its value changes something, and only inside an enabled block", () => {
-    expect(lines("listen 1935;\nvhost v { hls { enabled on;\n hls_keys on; } }\n")).toEqual([
-      "t.conf:3: vhost.hls.hls_keys on (vhost v): not implemented in srs-ts, ignored: HLS encryption (AES-128 keys)",
+    expect(lines("listen 1935;\nvhost v { hls { enabled on;\n hls_storage ram; } }\n")).toEqual([
+      "t.conf:3: vhost.hls.hls_storage ram (vhost v): not implemented in srs-ts, ignored: HLS in RAM",
     ]);
-    expect(lines("listen 1935;\nvhost v { hls { enabled off; hls_keys on; } }\n")).toEqual([]);
-    expect(lines("listen 1935;\nvhost v { hls { enabled on; hls_keys off; } }\n")).toEqual([]);
+    expect(lines("listen 1935;\nvhost v { hls { enabled off; hls_storage ram; } }\n")).toEqual([]);
+    expect(lines("listen 1935;\nvhost v { hls { enabled on; hls_storage disk; } }\n")).toEqual([]);
     expect(lines("listen 1935;\nvhost v { rtc { enabled on; dtls_role passive; } }\n")).toEqual([]);
     expect(lines("listen 1935;\nvhost v { rtc { enabled on; dtls_version dtls1.0; } }\n")[0]).toContain("vhost.rtc.dtls_version dtls1.0");
     expect(lines("listen 1935;\nvhost v { play { atc on; } }\n")[0]).toContain("vhost.play.atc on");
@@ -101,10 +101,10 @@ describe("unimplemented directives", () => {
 
   test("env overrides are named by their variable; env turning a feature off silences the file's line", () => {
     const base = "listen 1935;\nvhost v { hls { enabled on; } }\n";
-    expect(lines(base, { SRS_VHOST_HLS_HLS_KEYS: "on" })).toEqual([
-      "env SRS_VHOST_HLS_HLS_KEYS=on: vhost.hls.hls_keys (every vhost): not implemented in srs-ts, ignored: HLS encryption (AES-128 keys)",
+    expect(lines(base, { SRS_VHOST_HLS_HLS_STORAGE: "ram" })).toEqual([
+      "env SRS_VHOST_HLS_HLS_STORAGE=ram: vhost.hls.hls_storage (every vhost): not implemented in srs-ts, ignored: HLS in RAM",
     ]);
-    expect(lines("listen 1935;\nvhost v {}\n", { SRS_VHOST_HLS_HLS_KEYS: "on" })).toEqual([]); // hls is off
+    expect(lines("listen 1935;\nvhost v {}\n", { SRS_VHOST_HLS_HLS_STORAGE: "ram" })).toEqual([]); // hls is off
     expect(lines(base, { SRS_VHOST_DASH_ENABLED: "on", SRS_STATS_NETWORK: "1" }).map((l) => l.split(":")[0])).toEqual([
       "env SRS_STATS_NETWORK=1",
       "env SRS_VHOST_DASH_ENABLED=on",
@@ -168,10 +168,11 @@ const READ = `
     vhost.transcode.engine.vthreads vhost.transcode.engine.abitrate vhost.transcode.engine.asample_rate
     vhost.transcode.engine.achannels vhost.transcode.engine.vfilter vhost.transcode.engine.vparams
     vhost.transcode.engine.aparams vhost.transcode.engine.perfile vhost.exec.enabled vhost.exec.publish
+    vhost.hls.hls_keys vhost.hls.hls_key_file vhost.hls.hls_key_file_path vhost.hls.hls_key_url
+    vhost.hls.hls_fragments_per_key
 `.split(/\s+/).filter(Boolean);
 const COVERED = `
-    first_wait_for_qlv vhost.hls.hls_mount vhost.hls.hls_key_file vhost.hls.hls_key_file_path
-    vhost.hls.hls_key_url vhost.hls.hls_fragments_per_key vhost.publish.mr_latency
+    first_wait_for_qlv vhost.hls.hls_mount vhost.publish.mr_latency
 `.split(/\s+/).filter(Boolean);
 const LEGACY = `
     is_full http_api.raw_api.allow_query http_api.raw_api.allow_update rtc_server.dir vhost.bandcheck
