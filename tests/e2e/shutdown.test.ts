@@ -104,8 +104,18 @@ ${hooks.hooksConf}`),
       play(s.httpUrl("/live/term.flv")),
       play(`srt://127.0.0.1:${s.srt}?streamid=#!::r=live/term,m=request`, ["-f", "mpegts"]),
     ];
-    // An HLS session: a playlist request makes one (it lasts until it times out or is kicked).
-    await waitFor("the HLS playlist", async () => (await fetch(s.httpUrl("/live/term.m3u8"))).status === 200, 10000, s);
+    // An HLS session: a playlist request makes one (it lasts until it times out or is kicked). The answer is a
+    // master playlist naming the session's own playlist (?hls_ctx=…), polled below as a player does: a session
+    // without requests ends after hls_fragment × 2 + 5 s, which a slow machine reached before the check (seen in CI).
+    let variant = "";
+    await waitFor("the HLS playlist", async () => {
+      const r = await fetch(s.httpUrl("/live/term.m3u8"));
+      if (r.status !== 200) return false;
+      const line = (await r.text()).split("\n").find((l) => l.includes("hls_ctx="));
+      if (line) variant = new URL(line.trim(), s.httpUrl("/live/term.m3u8")).href;
+      return true;
+    }, 10000, s);
+    const keepHls = setInterval(() => void (variant && fetch(variant).then((r) => r.arrayBuffer()).catch(() => {})), 1000);
     const whep = await whepViewer(s.api, "term");
     await waitFor("WHEP video", () => whep.packets() > 50, 15000, s);
     const want = ["flv-play", "fmle-publish", "hls-play", "rtc-play", "rtmp-play", "srt-play"];
@@ -121,6 +131,7 @@ ${hooks.hooksConf}`),
     await Bun.sleep(2500); // a few seconds of recording
 
     const { ms, code } = await timeExit(s, "SIGTERM");
+    clearInterval(keepHls);
     console.log(`SIGTERM with ${want.length} clients + DVR: exit after ${ms} ms`);
     await whep.pc.close();
     expect(code).toBe(0);
