@@ -4,19 +4,20 @@
  * (`-tls_verify 0`) decodes HTTP-FLV, HTTP-TS and HLS; Chromium (`--ignore-certificate-errors`) plays HTTP-FLV in
  * srs_player.html, publishes its fake camera with whip.html and plays it back with whep.html, all on the HTTPS
  * origin (the WHIP/WHEP signalling on the HTTPS server, which serves the API as the API shares the HTTP server);
- * the home page on plain HTTP lists the HTTPS URLs. The first server uses SRS's defaults for key/cert
+ * the console on HTTPS reaches the API over HTTPS; the home page on plain HTTP lists the HTTPS URLs. The first server uses SRS's defaults for key/cert
  * (./conf/server.key, ./conf/server.crt: the shipped pair, as its working directory has no conf/).
  *
  * Certificates: a fresh openssl pair per test; SIGHUP after the files were replaced serves the new certificate
  * (its SHA-256 fingerprint through `openssl s_client`) while an FFmpeg HTTPS-FLV player keeps decoding; a bad
  * certificate is refused with an error and the old one stays; key/cert paths changed in the config are taken;
- * SIGTERM with an HTTPS player connected exits at once. `workers 2`: both workers serve HTTPS on the shared port.
+ * SIGTERM with an HTTPS player connected exits at once; the same under Deno (node:https, pair swapped in place).
+ * `workers 2`: both workers serve HTTPS on the shared port and both take a renewed certificate.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { launchBrowser, type TestBrowser } from "../helpers/browser.ts";
-import { clip } from "../helpers/media.ts";
+import { clip, REPO_ROOT } from "../helpers/media.ts";
 import { freePort, freeUdpPort, type Proc, publish, reloadConfig, rtcEnv, run, type RunningServer, startServer, udpTaken } from "../helpers/server.ts";
 import { tempDir } from "../helpers/temp.ts";
 import { count, waitFor } from "../helpers/wait.ts";
@@ -209,6 +210,25 @@ vhost ts.test { http_remux { enabled on; mount [vhost]/[app]/[stream].ts; } }
     expect(errors).toEqual([]);
   }, 60000);
 
+  test("Chromium: the console on HTTPS lists the stream through the API over HTTPS, with HTTPS play URLs", async () => {
+    browser ??= await launchBrowser({ args: ["--ignore-certificate-errors"] });
+    const page = await browser.context.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    const requests: string[] = [];
+    page.on("request", (r) => requests.push(r.url()));
+    await page.goto(u("/console/"));
+    const row = page.locator('tr[data-stream="/live/clip"]');
+    await row.waitFor({ timeout: 15000 });
+    await row.getByRole("button", { name: "Play URLs" }).click();
+    await page.waitForFunction(() => (document.querySelector("tr.detail")?.textContent ?? "").includes(".flv"), undefined, { timeout: 5000 });
+    expect(await page.textContent("tr.detail")).toContain(u("/live/clip.flv"));
+    expect(requests.some((r) => r.startsWith(u("/api/v1/")))).toBe(true);
+    expect(requests.filter((r) => r.startsWith("http:"))).toEqual([]);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 30000);
+
   test("the home page on plain HTTP lists the HTTPS URLs (HTTPS-FLV, HLS, WHIP, WHEP) and the HTTPS port", async () => {
     browser ??= await launchBrowser({ args: ["--ignore-certificate-errors"] });
     const page = await browser.context.newPage();
@@ -224,8 +244,13 @@ vhost ts.test { http_remux { enabled on; mount [vhost]/[app]/[stream].ts; } }
   }, 30000);
 });
 
-describe("certificates: reload on SIGHUP, bad pair refused, shutdown with an HTTPS player", () => {
-  test("SIGHUP takes the replaced files, the player keeps playing; a bad cert keeps the old; new paths taken; quit with a player", async () => {
+const DENO = join(REPO_ROOT, "node_modules/.bin/deno");
+
+/**
+ * The renewal scenario, under Bun (Bun.serve: the listener is reopened) or Deno (node:https: the pair is swapped in
+ * place, as Deno.serve keeps its port while requests are open).
+ */
+async function renewals(command?: string[]): Promise<void> {
     const dir = tempDir("srs-ts-https-certs-");
     const a = await makePair(dir, "alpha");
     const b = await makePair(dir, "bravo");
@@ -240,13 +265,14 @@ http_api { enabled on; listen 1985; }
 http_server { enabled on; listen 8080; https { enabled on; listen 127.0.0.1:${https}; key ${k}; cert ${c2}; } }
 vhost __defaultVhost__ { http_remux { enabled on; mount [vhost]/[app]/[stream].flv; } }
 `;
-    const srv = await startServer({ config: conf(key, cert) });
+    const srv = await startServer({ config: conf(key, cert), command });
     const pub = publish(clip("clip.flv"), srv.rtmpUrl("/live/s"));
     let player: ReturnType<typeof decoder> | undefined;
     try {
       expect(await servedFingerprint(https)).toBe(a.fingerprint);
+      await waitFor("the publisher", () => srv.output().includes("publish start by"), 15000, srv);
       player = decoder(`https://127.0.0.1:${https}/live/s.flv`);
-      await waitFor("the HTTPS player decodes", () => player!.frames() >= 25, 20000, srv);
+      await waitFor("the HTTPS player decodes", () => player!.frames() >= 25, 20000, { output: () => `${srv.output()}\nplayer: ${player!.output()}` });
 
       // Same paths, new files: SIGHUP.
       copyFileSync(b.key, key);
@@ -292,7 +318,16 @@ vhost __defaultVhost__ { http_remux { enabled on; mount [vhost]/[app]/[stream].f
       pub.kill();
       await srv.stop();
     }
+}
+
+describe("certificates: reload on SIGHUP, bad pair refused, shutdown with an HTTPS player", () => {
+  test("SIGHUP takes the replaced files, the player keeps playing; a bad cert keeps the old; new paths taken; quit with a player", async () => {
+    await renewals();
   }, 90000);
+
+  test("the same under Deno (node:https, the certificate swapped in place)", async () => {
+    await renewals([DENO, "run", "-A", join(REPO_ROOT, "main.ts")]);
+  }, 150000);
 
   test("http_api.https on its own port serves the API and the WHEP/WHIP endpoints; a missing explicit cert fails the start clearly", async () => {
     const dir = tempDir("srs-ts-https-api-");
@@ -350,8 +385,7 @@ vhost __defaultVhost__ { http_remux { enabled on; mount [vhost]/[app]/[stream].f
     try {
       await waitFor("both workers started", () => count(srv.output(), "server started") >= 2, 20000, srv);
       expect(count(srv.output(), `http server https listen at tcp://127.0.0.1:${https}`)).toBe(2);
-      await waitFor("published", () => srv.output().includes("publish"), 15000, srv);
-      await Bun.sleep(1000);
+      await waitFor("published", () => srv.output().includes("publish start by"), 15000, srv);
       for (let i = 0; i < 4; i++) players.push(decoder(`https://127.0.0.1:${https}/live/w.flv`));
       await waitFor("4 HTTPS players decode (spread over the workers)", () => players.every((p) => p.frames() >= 25), 30000, srv);
       copyFileSync(b.key, key);

@@ -265,6 +265,21 @@ export class HttpServers {
   async rebind(): Promise<{ opened: string[]; closed: string[]; renewed: string[]; errors: string[] }> {
     const { want, errors } = this.plan();
     for (const e of errors) this.ctx.log.error(`reload: ${e}`);
+    // A renewed key/cert on a listener that can swap it in place (node:https): no reopen.
+    const renewed: string[] = [];
+    for (const p of want) {
+      const x = this.listeners.find((l) => p.tls && l.l.setTls && slotKey(l.plan) === slotKey(p) && l.key !== planKey(p));
+      if (!x || !p.tls) continue;
+      try {
+        x.l.setTls!({ key: p.tls.key, cert: p.tls.cert });
+      } catch (e) {
+        errors.push(`${kindName(p)} ${formatEndpoint(p)}: ${(e as Error).message}, keeping the running certificate`);
+        continue;
+      }
+      x.key = planKey(p);
+      x.plan = p;
+      renewed.push(`${kindName(p)} ${formatEndpoint(p)} certificate ${p.tls.subject} sha256 ${p.tls.fingerprint}`);
+    }
     const wantKeys = new Set(want.map(planKey));
     const toOpen = want.filter((p) => !this.listeners.some((x) => x.key === planKey(p)));
     const toClose = this.listeners.filter((x) => !wantKeys.has(x.key));
@@ -299,7 +314,7 @@ export class HttpServers {
     this.listeners = this.listeners.filter((x) => !toClose.includes(x));
     // Same listener, new key/cert: a renewal, not a move.
     const renewedPlans = toOpen.filter((p) => p.tls && toClose.some((x) => slotKey(x.plan) === slotKey(p)));
-    const renewed = renewedPlans.map((p) => `${kindName(p)} ${formatEndpoint(p)} certificate ${p.tls!.subject} sha256 ${p.tls!.fingerprint}`);
+    renewed.push(...renewedPlans.map((p) => `${kindName(p)} ${formatEndpoint(p)} certificate ${p.tls!.subject} sha256 ${p.tls!.fingerprint}`));
     for (const r of renewed) this.ctx.log.trace(`reload: ${r}`);
     const moved = (p: PlannedListener) => !renewedPlans.some((r) => slotKey(r) === slotKey(p));
     return {
