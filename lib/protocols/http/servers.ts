@@ -15,9 +15,10 @@
  * HTTPS (as SRS): `http_server.https` is a TLS listener serving the same routes as the HTTP server; when the API
  * shares the HTTP server (its `https.listen` then follows the HTTPS server's, config/http-servers.ts) the HTTPS
  * server serves the API and the WebRTC signalling too, else `http_api.https` is a TLS listener of its own with
- * the API routes. Their key/cert are re-read on every reload (SIGHUP): a renewed pair is taken by reopening the
- * listener (open requests, e.g. HTTP-FLV players, go on with the old one); a bad pair is refused with an error
- * and the running listener keeps its old certificate.
+ * the API routes. Their key/cert are re-read on every reload (SIGHUP): a renewed pair is swapped in place where
+ * the runtime can (node:https, used under Deno), else taken by reopening the listener (Bun.serve; open requests,
+ * e.g. HTTP-FLV players, go on over the old one); a bad pair is refused with an error and the running listener
+ * keeps its old certificate.
  */
 import { CORS_HEADERS } from "../../net/cors.ts";
 import { stat } from "node:fs/promises";
@@ -161,10 +162,6 @@ export class HttpServers {
   get httpsApiPorts(): number[] {
     return this.listeners.filter((x) => x.kind !== "http" && x.plan.tls).map((x) => x.l.port);
   }
-  /** The certificate each HTTPS listener serves (API, tests). */
-  get certificates(): { what: string; port: number; fingerprint: string; subject: string; validTo: string }[] {
-    return this.listeners.flatMap((x) => x.plan.tls ? [{ what: kindName(x.plan), port: x.l.port, fingerprint: x.plan.tls.fingerprint, subject: x.plan.tls.subject, validTo: x.plan.tls.validTo }] : []);
-  }
 
   /** The listeners the running config asks for: plain HTTP, then HTTPS. */
   private plan(): PlanResult {
@@ -259,8 +256,8 @@ export class HttpServers {
    * Reload: opens the listeners the config now asks for and closes the ones it no longer does (their open
    * requests, e.g. HTTP-FLV players, go on); a listener whose kind, host and port are unchanged is not touched.
    * New listeners are opened first: if one fails, what was opened is closed again and the error is thrown.
-   * An HTTPS listener whose key/cert files changed is reopened with them (`renewed`); one whose files cannot be
-   * loaded keeps its pair (`errors`, also logged).
+   * An HTTPS listener whose key/cert files changed takes them in place or is reopened with them (`renewed`); one
+   * whose files cannot be loaded keeps its pair (`errors`, also logged).
    */
   async rebind(): Promise<{ opened: string[]; closed: string[]; renewed: string[]; errors: string[] }> {
     const { want, errors } = this.plan();
@@ -357,8 +354,9 @@ export class HttpServers {
       });
       this.listeners.push({ kind, key: planKey(p), port, address: formatEndpoint(p), plan: p, l });
       const what = `${kind === "api" ? "http api" : "http server"}${tls ? " https" : ""}`;
-      const cert = tls ? `, cert ${tls.subject} sha256 ${tls.fingerprint}` : "";
+      const cert = tls ? `, cert ${tls.subject} sha256 ${tls.fingerprint} until ${tls.validTo}` : "";
       this.ctx.log.trace(`${what} listen at tcp://${formatEndpoint({ host, port: l.port })}${cert}`);
+      if (tls && Date.parse(tls.validTo) < Date.now()) this.ctx.log.warn(`${kindName(p)}: the certificate ${tls.subject} expired ${tls.validTo}`);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       const why = code === "EADDRINUSE" || /in use/i.test(String(err)) ? "address already in use" : (err as Error).message;
