@@ -102,6 +102,7 @@ vhost __defaultVhost__ {
   rtc { enabled on; rtmp_to_rtc on; }
 }
 vhost ts.test { http_remux { enabled on; mount [vhost]/[app]/[stream].ts; } }
+vhost aac.test { http_remux { enabled on; mount [vhost]/[app]/[stream].aac; } }
 `,
       env: rtcEnv(udp),
       // The API on the HTTP server's port: SRS then serves it on the HTTPS server too (https api listen follows).
@@ -111,7 +112,8 @@ vhost ts.test { http_remux { enabled on; mount [vhost]/[app]/[stream].ts; } }
     writeFileSync(join(srv.dir, "html", "hello.txt"), "hello over tls\n");
     pubs.push(publish(clip("clip.flv"), srv.rtmpUrl("/live/clip")));
     pubs.push(publish(clip("clip.flv"), srv.rtmpUrl("/live/clip?vhost=ts.test")));
-    await waitFor("two publishers", () => count(srv.output(), "publish start by") >= 2, 15000, srv);
+    pubs.push(publish(clip("clip.flv"), srv.rtmpUrl("/live/clip?vhost=aac.test")));
+    await waitFor("three publishers", () => count(srv.output(), "publish start by") >= 3, 15000, srv);
   }, 40000);
 
   afterAll(async () => {
@@ -147,7 +149,11 @@ vhost ts.test { http_remux { enabled on; mount [vhost]/[app]/[stream].ts; } }
     expect((await fetch(srv.httpUrl("/hello.txt"))).status).toBe(200);
   });
 
-  test("ffmpeg -tls_verify 0 decodes HTTP-FLV and HTTP-TS over HTTPS", async () => {
+  test("ffmpeg -tls_verify 0 decodes HTTP-FLV and HTTP-TS over HTTPS; ffprobe reads HTTP-AAC over HTTPS", async () => {
+    const probe = run("ffprobe", ["-v", "error", "-tls_verify", "0", "-rw_timeout", "8000000", "-show_streams", "-of", "json", u("/aac.test/live/clip.aac")], { timeoutMs: 15000 });
+    expect(await probe.done).toBe(0);
+    const streams = (JSON.parse(probe.output().slice(probe.output().indexOf("{"))) as { streams: { codec_name: string }[] }).streams;
+    expect(streams.map((x) => x.codec_name)).toEqual(["aac"]);
     const flv = await decodeFor(u("/live/clip.flv"), 2);
     expect(flv.frames).toBeGreaterThanOrEqual(40);
     const ts = await decodeFor(u("/ts.test/live/clip.ts"), 2);
