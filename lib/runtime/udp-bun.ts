@@ -1,0 +1,88 @@
+/** udp.ts under Bun: `Bun.udpSocket` (https://bun.com/docs/api/udp); buffer sizes through sockopt-bun.ts. */
+import type { Buffer } from "node:buffer";
+import { familyOfAddress, type UdpBindOptions, type UdpSocket } from "./udp.ts";
+
+export async function bindUdp(o: UdpBindOptions): Promise<UdpSocket> {
+  let sock: import("bun").udp.Socket<"buffer">;
+  try {
+    sock = await Bun.udpSocket({
+      hostname: o.host,
+      port: o.port,
+      binaryType: "buffer",
+      // Not typed by bun-types 1.4.5, but honoured (node:dgram passes them the same way).
+      ...({ ipv6Only: o.ipv6Only === true, reusePort: o.reusePort === true } as object),
+      socket: {
+        data(_s, data: Buffer, port: number, address: string) {
+          o.onMessage(data, { address, port, family: familyOfAddress(address) });
+        },
+        error(_s, e: Error) {
+          o.onError?.(e);
+        },
+      },
+    });
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    const out: Error & { code?: string } = new Error(`bind udp ${o.host}:${o.port}: ${err.code === "EADDRINUSE" ? "address already in use" : err.message}`);
+    out.code = err.code;
+    throw out;
+  }
+  const native = sock;
+  return {
+    port: native.port,
+    send(data, port, address) {
+      if (native.closed) return false;
+      return native.send(data, port, address);
+    },
+    sendMany: (list) => (native.closed ? 0 : native.sendMany(list as never)),
+    setBufferSizes(recv, send) {
+      const fd = (native as unknown as { fd?: number }).fd;
+      if (typeof fd !== "number") return false;
+      return setSocketBuffers(fd, recv, send);
+    },
+    close() {
+      if (!native.closed) native.close();
+      return Promise.resolve();
+    },
+  };
+}
+
+type SetBuffers = (fd: number, recv: number, send: number) => boolean;
+let setter: SetBuffers | null | undefined;
+
+/** SO_RCVBUF/SO_SNDBUF by setsockopt(2) through bun:ffi (Bun's UDP socket has no call for them), Linux and macOS. */
+function setSocketBuffers(fd: number, recv: number, send: number): boolean {
+  if (setter === undefined) setter = loadSetter();
+  return setter ? setter(fd, recv, send) : false;
+}
+
+function loadSetter(): SetBuffers | null {
+  const opts = process.platform === "linux"
+    ? { level: 1, rcv: 8, snd: 7, libs: ["libc.so.6", "libc.so", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1"] }
+    : process.platform === "darwin"
+    ? { level: 0xffff, rcv: 0x1002, snd: 0x1001, libs: ["libc.dylib", "/usr/lib/libSystem.B.dylib"] }
+    : undefined;
+  if (!opts) return null;
+  try {
+    const ffi = require("bun:ffi") as typeof import("bun:ffi");
+    for (const lib of opts.libs) {
+      try {
+        const libc = ffi.dlopen(lib, {
+          setsockopt: { args: [ffi.FFIType.i32, ffi.FFIType.i32, ffi.FFIType.i32, ffi.FFIType.ptr, ffi.FFIType.u32], returns: ffi.FFIType.i32 },
+        });
+        const value = new Int32Array(1);
+        return (fd, recv, send) => {
+          value[0] = recv;
+          const a = libc.symbols.setsockopt(fd, opts.level, opts.rcv, ffi.ptr(value), 4);
+          value[0] = send;
+          const b = libc.symbols.setsockopt(fd, opts.level, opts.snd, ffi.ptr(value), 4);
+          return a === 0 && b === 0;
+        };
+      } catch {
+        // try the next name
+      }
+    }
+  } catch {
+    // no bun:ffi on this build
+  }
+  return null;
+}
