@@ -147,8 +147,8 @@ const handlers = {
   drain(s: BunSocket) {
     s.data?.onWritable();
   },
-  error(s: BunSocket, e: Error) {
-    s.data?.onError(e as TcpErrorLike);
+  error(s: BunSocket, e: Error | undefined) {
+    s.data?.onError((e instanceof Error ? e : new Error(String(e ?? "socket error (no detail)"))) as TcpErrorLike);
   },
   close(s: BunSocket) {
     s.data?.onClose();

@@ -9,14 +9,17 @@ export async function bindUdp(o: UdpBindOptions): Promise<UdpSocket> {
       hostname: o.host,
       port: o.port,
       binaryType: "buffer",
-      // Not typed by bun-types 1.4.5, but honoured (node:dgram passes them the same way).
-      ...({ ipv6Only: o.ipv6Only === true, reusePort: o.reusePort === true } as object),
+      // Not typed by bun-types 1.4.5: the socket flags node:dgram passes (uSockets' LIBUS_LISTEN_REUSE_PORT = 4,
+      // LIBUS_SOCKET_IPV6_ONLY = 8); tests/e2e/ipv6.test.ts and workers.test.ts check both.
+      ...({ flags: (o.reusePort ? 4 : 0) | (o.ipv6Only ? 8 : 0) } as object),
       socket: {
         data(_s, data: Buffer, port: number, address: string) {
           o.onMessage(data, { address, port, family: familyOfAddress(address) });
         },
-        error(_s, e: Error) {
-          o.onError?.(e);
+        // Bun 1.4.5 calls this without an error when an ICMP error (port unreachable: a peer that went away) comes
+        // back for one of our sends: nothing to do, as with node:dgram, which does not report those.
+        error(_s, e: Error | undefined) {
+          if (e instanceof Error) o.onError?.(e);
         },
       },
     });
