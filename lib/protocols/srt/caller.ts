@@ -12,7 +12,7 @@
  * Rejections reject the promise with `SrtRejectError` (`code` = the listener's reason, e.g. 1403, 1010).
  */
 import { bindUdp, type UdpRemote as RemoteInfo, type UdpSocket } from "../../runtime/udp.ts";
-import { randomInt } from "node:crypto";
+import { randomInt } from "../../runtime/hash.ts";
 import { Log, LogSink } from "../../log/logger.ts";
 import { createKm, encodeKm, KM_S_BADSECRET, validPassphrase } from "./crypto.ts";
 import { SrtConnection, type SrtTransport, nowUs } from "./connection.ts";

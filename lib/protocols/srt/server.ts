@@ -39,7 +39,7 @@
  */
 import { bindUdp, type UdpRemote as RemoteInfo, type UdpSocket } from "../../runtime/udp.ts";
 import { reusePort } from "../../runtime/worker-env.ts";
-import { randomInt } from "node:crypto";
+import { randomInt } from "../../runtime/hash.ts";
 import { Log, LogSink } from "../../log/logger.ts";
 import { validPassphrase } from "./crypto.ts";
 import { SrtConnection, type SrtConnectionParams, type SrtSendScheduler, type SrtTransport, nowUs } from "./connection.ts";
