@@ -1,7 +1,7 @@
 /**
  * tcp.ts under Bun: `Bun.listen` and `Bun.connect` (https://bun.com/docs/api/tcp). A Bun socket's `write` returns
- * how many bytes the kernel took and keeps nothing; the rest is queued here (copied: callers may reuse their
- * buffers once `write` returns, as they could with node:net) and written from the `drain` handler.
+ * how many bytes the kernel took and keeps nothing; the rest is queued here (copied, as Bun's node:net did: the
+ * shared fan-out bytes stay small when one player lags) and written from the `drain` handler.
  */
 import type { Buffer } from "node:buffer";
 import {

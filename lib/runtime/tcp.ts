@@ -9,8 +9,9 @@
  * node:net.
  *
  * The connection keeps node:net's meaning where our code relies on it: `write` never drops bytes (what the kernel
- * does not take at once is queued, copied, and sent on the next writable event) and returns false once that queue
- * holds 16 KB or more; `writableLength` is the queue; "drain" when it empties; "close" once, after "error" if any;
+ * does not take at once is queued and sent on the next writable event) and returns false once that queue holds
+ * 16 KB or more; the caller must not change bytes it wrote (node:net keeps a reference until they are sent; the
+ * Bun implementation copies what it queues); `writableLength` is the queue; "drain" when it empties; "close" once, after "error" if any;
  * `end()` sends what is queued, then FIN; `destroy()` closes at once.
  */
 import type { Buffer } from "node:buffer";

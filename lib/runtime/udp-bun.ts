@@ -34,9 +34,33 @@ export async function bindUdp(o: UdpBindOptions): Promise<UdpSocket> {
     port: native.port,
     send(data, port, address) {
       if (native.closed) return false;
-      return native.send(data, port, address);
+      try {
+        return native.send(data, port, address);
+      } catch (e) {
+        if (!stale(e)) throw e;
+        // The error was the kernel's report of an ICMP error for an earlier datagram; this one was not sent.
+        try {
+          return native.send(data, port, address);
+        } catch (e2) {
+          if (stale(e2)) return false;
+          throw e2;
+        }
+      }
     },
-    sendMany: (list) => (native.closed ? 0 : native.sendMany(list as never)),
+    sendMany(list) {
+      if (native.closed) return 0;
+      try {
+        return native.sendMany(list as never);
+      } catch (e) {
+        if (!stale(e)) throw e;
+        try {
+          return native.sendMany(list as never);
+        } catch (e2) {
+          if (stale(e2)) return 0;
+          throw e2;
+        }
+      }
+    },
     setBufferSizes(recv, send) {
       const fd = (native as unknown as { fd?: number }).fd;
       if (typeof fd !== "number") return false;
@@ -47,6 +71,16 @@ export async function bindUdp(o: UdpBindOptions): Promise<UdpSocket> {
       return Promise.resolve();
     },
   };
+}
+
+/**
+ * An error a send reports for an earlier datagram: Linux keeps the ICMP error (port or host unreachable) that came
+ * back for one datagram and fails the next send(2) with it. node:dgram hands it to that send's callback, which our
+ * callers ignored; a UDP server has nothing to do about a peer that went away but wait for its timeout.
+ */
+function stale(e: unknown): boolean {
+  const code = (e as { code?: string }).code;
+  return code === "ECONNREFUSED" || code === "EHOSTUNREACH" || code === "ENETUNREACH" || code === "EHOSTDOWN";
 }
 
 type SetBuffers = (fd: number, recv: number, send: number) => boolean;
