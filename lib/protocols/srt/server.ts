@@ -336,13 +336,27 @@ export class SrtServer {
     this.sock = sock;
     sock.setBufferSizes(8 << 20, 8 << 20); // best effort
     this.out = new DatagramOut(sock);
-    this.ticker = setInterval(() => this.tick(), 10);
     this.log.trace(`srt: listening on udp ${this.o.host}:${sock.port}`);
     return { host: this.o.host, port: sock.port };
   }
 
+  /**
+   * The 10 ms timer (connections' timers, the handshake rate window, rejections kept for retransmitted handshakes)
+   * runs only while there is something to tick: an idle listener wakes nobody.
+   */
+  private wake(): void {
+    if (this.ticker || this.closing) return;
+    this.rateWindow = nowUs();
+    this.ticker = setInterval(() => this.tick(), 10);
+  }
+
   private tick(): void {
     const now = nowUs();
+    if (this.conns.size === 0 && this.rate.size === 0 && this.rejections.size === 0) {
+      if (this.ticker) clearInterval(this.ticker);
+      this.ticker = null;
+      return;
+    }
     for (const c of this.conns.values()) c.tick(now);
     if (now - this.rateWindow > 1_000_000) {
       this.rate.clear();
@@ -398,6 +412,7 @@ export class SrtServer {
       return false;
     }
     this.rate.set(address, n + 1);
+    this.wake();
     return true;
   }
 
