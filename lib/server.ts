@@ -44,7 +44,6 @@ import { rtmpReload } from "./protocols/rtmp/reload.ts";
 import { httpReload } from "./protocols/http/reload.ts";
 import { srtReload } from "./protocols/srt/reload.ts";
 import { CasterService } from "./services/casters/index.ts";
-import { GbServer } from "./protocols/gb28181/server.ts";
 import { casterReload } from "./services/casters/reload.ts";
 import { rtcReload } from "./protocols/rtc/reload.ts";
 import { hlsReload } from "./protocols/hls/reload.ts";
@@ -293,7 +292,7 @@ export class Server implements ServerContext {
         },
         log: this.log,
         connectUpstream: (url, o) => RtmpClient.connect(url, o),
-        gb28181: (o) => new GbServer(o),
+        gb28181: async (o) => new (await import("./protocols/gb28181/server.ts")).GbServer(o),
       }, !this.workerLink || this.workerLink.id === 1);
       this.casters = casters;
       this.lifecycle.register({ name: "stream casters", phase: "accept", close: () => casters.stop("server quit") });
