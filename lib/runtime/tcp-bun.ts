@@ -10,8 +10,6 @@ import {
   type TcpConnection,
   type TcpConnectOptions,
   type TcpErrorLike,
-  type TcpEventName,
-  type TcpEvents,
   TcpListeners,
   type TcpListenOptions,
   type TcpServer,
@@ -19,8 +17,7 @@ import {
 
 type BunSocket = import("bun").Socket<BunConnection>;
 
-class BunConnection implements TcpConnection {
-  private readonly events = new TcpListeners();
+class BunConnection extends TcpListeners implements TcpConnection {
   private queue: Uint8Array[] = [];
   private queued = 0;
   private ending = false;
@@ -34,6 +31,7 @@ class BunConnection implements TcpConnection {
   readonly localPort: number;
 
   constructor(private readonly socket: BunSocket, readonly onGone?: (c: BunConnection) => void) {
+    super();
     this.remoteAddress = socket.remoteAddress ?? "";
     this.remotePort = socket.remotePort ?? 0;
     this.localAddress = socket.localAddress ?? "";
@@ -92,17 +90,17 @@ class BunConnection implements TcpConnection {
     }
     if (this.needDrain) {
       this.needDrain = false;
-      this.events.emitDrain();
+      this.emitDrain();
     }
   }
 
   onData(chunk: Buffer): void {
     this.bytesRead += chunk.byteLength;
-    this.events.emitData(chunk);
+    this.emitData(chunk);
   }
 
   onError(e: TcpErrorLike): void {
-    this.events.emitError(e);
+    this.emitError(e);
   }
 
   onClose(): void {
@@ -111,7 +109,7 @@ class BunConnection implements TcpConnection {
     this.queue = [];
     this.queued = 0;
     this.onGone?.(this);
-    this.events.emitClose();
+    this.emitClose();
   }
 
   end(): void {
@@ -131,12 +129,6 @@ class BunConnection implements TcpConnection {
     this.socket.setNoDelay(on);
   }
 
-  on<E extends TcpEventName>(event: E, fn: TcpEvents[E]): void {
-    this.events.on(event, fn);
-  }
-  off<E extends TcpEventName>(event: E, fn: TcpEvents[E]): void {
-    this.events.off(event, fn);
-  }
 }
 
 /** The handlers every Bun socket of ours uses: they forward to the BunConnection in `socket.data`. */

@@ -5,21 +5,19 @@ import {
   listenError,
   type TcpConnection,
   type TcpConnectOptions,
-  type TcpEventName,
-  type TcpEvents,
   TcpListeners,
   type TcpListenOptions,
   type TcpServer,
 } from "./tcp.ts";
 
-class NodeConnection implements TcpConnection {
-  private readonly events = new TcpListeners();
+class NodeConnection extends TcpListeners implements TcpConnection {
 
   constructor(private readonly s: Socket) {
-    s.on("data", (d: Buffer) => this.events.emitData(d));
-    s.on("error", (e) => this.events.emitError(e));
-    s.on("close", () => this.events.emitClose());
-    s.on("drain", () => this.events.emitDrain());
+    super();
+    s.on("data", (d: Buffer) => this.emitData(d));
+    s.on("error", (e) => this.emitError(e));
+    s.on("close", () => this.emitClose());
+    s.on("drain", () => this.emitDrain());
   }
 
   get remoteAddress(): string {
@@ -60,12 +58,6 @@ class NodeConnection implements TcpConnection {
   }
   setNoDelay(on: boolean): void {
     this.s.setNoDelay(on);
-  }
-  on<E extends TcpEventName>(event: E, fn: TcpEvents[E]): void {
-    this.events.on(event, fn);
-  }
-  off<E extends TcpEventName>(event: E, fn: TcpEvents[E]): void {
-    this.events.off(event, fn);
   }
 }
 

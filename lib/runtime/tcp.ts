@@ -98,7 +98,7 @@ export async function connectTcp(o: TcpConnectOptions): Promise<TcpConnection> {
   return (await load()).connectTcp(o);
 }
 
-/** The listeners of one connection, by event: what both implementations share. */
+/** The listeners of one connection, by event: both implementations' connections extend it. */
 export class TcpListeners {
   private readonly lists: { [E in TcpEventName]: TcpEvents[E][] } = { data: [], close: [], error: [], drain: [] };
 
