@@ -1,0 +1,114 @@
+/**
+ * DASH over HTTP (http_server): `.mpd` manifests (`application/dash+xml`, `Cache-Control: no-cache`) and the
+ * `.m4s` / `.mp4` segments (cacheable) from the dash_path of every DASH-enabled vhost; paths that leave
+ * dash_path are refused, requests for files not found fall through to the next handlers (HLS, static files).
+ *
+ * The MPD of a stream this server segments is rendered from memory on each request, with the server's clock in
+ * `<UTCTiming schemeIdUri="urn:mpeg:dash:utc:direct:2014">` (ISO/IEC 23009-1 5.8.5.7): players sync to it
+ * without an external time server. Other MPDs (a stream disposed of by a restart) come from disk as written.
+ * Responses carry `Access-Control-Allow-Origin: *` (players on other origins, e.g. the console on the API
+ * port, fetch them with XHR/fetch).
+ */
+import { stat } from "node:fs/promises";
+import { join, resolve, sep } from "node:path";
+import type { Context, Hono, Next } from "hono";
+import type { DashConfig } from "../../config/config.ts";
+import type { SrsConfig } from "../../config/index.ts";
+import { fileBody } from "../../runtime/file-body.ts";
+import { SERVER_SIGNATURE } from "../../version.ts";
+import type { DashService } from "./service.ts";
+
+const MPD_TYPE = "application/dash+xml";
+const MP4_TYPE = "video/mp4";
+
+export interface DashHttpPorts {
+  /** The config in force (read on every request: a reload replaces it). */
+  readonly config: Pick<SrsConfig, "vhosts" | "vhostExact">;
+}
+
+/** `urlPath` resolved under `root`; undefined when it would leave it (`..`, NUL, bad escapes). */
+function safeJoin(root: string, urlPath: string): string | undefined {
+  let rel: string;
+  try {
+    rel = decodeURIComponent(urlPath);
+  } catch {
+    return undefined;
+  }
+  if (rel.includes("\0") || rel.split(/[\\/]/).includes("..")) return undefined;
+  const abs = resolve(join(root, rel));
+  return abs.startsWith(root.endsWith(sep) ? root : root + sep) ? abs : undefined;
+}
+
+export class DashHttp {
+  constructor(private ctx: DashHttpPorts, private dash: () => DashService | undefined) {}
+
+  /** Resolved dash_path of each enabled, DASH-enabled vhost, with its config. */
+  private roots(): { root: string; cfg: DashConfig; vhost: string }[] {
+    const c = this.ctx.config;
+    const out: { root: string; cfg: DashConfig; vhost: string }[] = [];
+    const seen = new Set<string>();
+    for (const name of c.vhosts()) {
+      const v = c.vhostExact(name);
+      if (!v?.enabled || !v.dash.enabled) continue;
+      const root = resolve(v.dash.path);
+      if (seen.has(root)) continue;
+      seen.add(root);
+      out.push({ root, cfg: v.dash, vhost: v.name });
+    }
+    return out;
+  }
+
+  handle = async (c: Context, next: Next): Promise<Response | void> => {
+    const path = new URL(c.req.url).pathname;
+    const isMpd = path.endsWith(".mpd");
+    if (!isMpd && !path.endsWith(".m4s") && !path.endsWith(".mp4")) return next();
+    const roots = this.roots();
+    if (roots.length === 0) return next();
+    if (path.split("/").some((s) => s === ".." || s.toLowerCase() === "%2e%2e")) {
+      return new Response("Forbidden", { status: 403, headers: { Server: SERVER_SIGNATURE } });
+    }
+    if (isMpd) {
+      let rel: string;
+      try {
+        rel = decodeURIComponent(path).replace(/^\/+/, "");
+      } catch {
+        return next();
+      }
+      for (const st of this.dash()?.all() ?? []) {
+        if (st.mpdRel !== rel || !roots.some((r) => r.root === resolve(st.config.path))) continue;
+        const text = st.mpd(new Date());
+        if (text === undefined) break; // no segment yet: 404 below unless an old MPD is on disk
+        return new Response(text, { headers: this.headers(MPD_TYPE, "no-cache") });
+      }
+    }
+    for (const r of roots) {
+      const file = safeJoin(r.root, path);
+      if (!file) continue;
+      let size: number;
+      try {
+        const s = await stat(file);
+        if (!s.isFile()) continue;
+        size = s.size;
+      } catch {
+        continue;
+      }
+      if (isMpd) return new Response(fileBody(file, 0, size), { headers: this.headers(MPD_TYPE, "no-cache") });
+      // Init segments are rewritten at each publish (the codec settings may change): revalidated.
+      if (path.endsWith(".mp4")) return new Response(fileBody(file, 0, size), { headers: this.headers(MP4_TYPE, "no-cache") });
+      // Media segments never change once renamed into place: cacheable for their life in the window.
+      const maxAge = Math.max(10, Math.ceil(r.cfg.fragment * Math.max(1, r.cfg.windowSize)));
+      return new Response(fileBody(file, 0, size), { headers: this.headers(MP4_TYPE, `public, max-age=${maxAge}`) });
+    }
+    return next();
+  };
+
+  private headers(type: string, cache: string): Record<string, string> {
+    return { "Content-Type": type, "Cache-Control": cache, "Access-Control-Allow-Origin": "*", Server: SERVER_SIGNATURE };
+  }
+}
+
+/** Mounts DASH on an HTTP app; `dash` finds the running DASH service (the streams' MPDs in memory). */
+export function mountDash(app: Hono, ctx: DashHttpPorts, dash: () => DashService | undefined): void {
+  const h = new DashHttp(ctx, dash);
+  app.get("*", h.handle);
+}
