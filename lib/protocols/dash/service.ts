@@ -31,7 +31,7 @@
  * Reload: fragment, window, update period, timeshift, cleanup and dispose apply at the next segment; a changed
  * dash_path or dash_mpd_file starts a new presentation there at the next keyframe.
  */
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, open, rename, rm, writeFile } from "node:fs/promises";
 import { dirname, join, posix, sep } from "node:path";
 import type { DashConfig } from "../../config/config.ts";
 import type { SrsConfig } from "../../config/index.ts";
@@ -297,7 +297,12 @@ export class DashStream implements HubSubscriber {
       for (const x of items) {
         try {
           await mkdir(dirname(x.entry.file), { recursive: true });
-          await writeFile(x.entry.file + ".tmp", x.seg.bytes);
+          const h = await open(x.entry.file + ".tmp", "w");
+          try {
+            await h.writev(x.seg.bytes);
+          } finally {
+            await h.close();
+          }
           await rename(x.entry.file + ".tmp", x.entry.file);
           written.push(x);
         } catch (e) {

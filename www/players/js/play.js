@@ -81,7 +81,14 @@ export async function playHttp(video, url, { onError = () => {}, lowLatency = tr
       const err = e?.error;
       fail(`dash.js: ${err?.message ?? err?.code ?? "error"}`);
     });
+    // dash.js refreshes a live MPD only after its PLAYBACK_STARTED, which it derives from the video's "play" event:
+    // the caller's video.play() must come after dash.js has set the stream up (else the MPD is never reloaded).
+    const ready = new Promise((resolve) => {
+      player.on(dashjs.MediaPlayer.events.STREAM_INITIALIZED, resolve);
+      player.on(dashjs.MediaPlayer.events.ERROR, resolve);
+    });
     player.initialize(video, url, false);
+    await ready;
     return {
       kind, engine: "dash.js", version: player.getVersion?.() ?? "",
       stop: () => player.destroy(),
