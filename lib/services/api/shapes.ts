@@ -248,9 +248,6 @@ export function vhostJson(ctx: ShapesPorts, stats: Stats, name: string): Record<
   const hlsOn = cfg?.hls.enabled ?? false;
   const hls: Record<string, unknown> = { enabled: hlsOn };
   if (hlsOn) hls.fragment = cfg!.hls.fragment;
-  const dashOn = cfg?.dash.enabled ?? false;
-  const dash: Record<string, unknown> = { enabled: dashOn };
-  if (dashOn) dash.fragment = cfg!.dash.fragment;
   return {
     id: stats.vhostId(name),
     name,
@@ -261,6 +258,5 @@ export function vhostJson(ctx: ShapesPorts, stats: Stats, name: string): Record<
     recv_bytes: t.recv,
     kbps: kbpsJson(t.kbps),
     hls,
-    dash,
   };
 }
