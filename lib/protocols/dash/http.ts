@@ -20,6 +20,8 @@ import type { DashService } from "./service.ts";
 
 const MPD_TYPE = "application/dash+xml";
 const MP4_TYPE = "video/mp4";
+/** The segment names service.ts writes: <stream>/video-init.mp4, <stream>/audio-12.m4s. */
+const DASH_MEDIA = /\/(?:video|audio)-(?:init\.mp4|\d+\.m4s)$/;
 
 export interface DashHttpPorts {
   /** The config in force (read on every request: a reload replaces it). */
@@ -61,7 +63,8 @@ export class DashHttp {
   handle = async (c: Context, next: Next): Promise<Response | void> => {
     const path = new URL(c.req.url).pathname;
     const isMpd = path.endsWith(".mpd");
-    if (!isMpd && !path.endsWith(".m4s") && !path.endsWith(".mp4")) return next();
+    // Only DASH's own files: other .mp4 (DVR) and .m4s (fMP4 HLS) under the same folder keep their handlers.
+    if (!isMpd && !DASH_MEDIA.test(path)) return next();
     const roots = this.roots();
     if (roots.length === 0) return next();
     if (path.split("/").some((s) => s === ".." || s.toLowerCase() === "%2e%2e")) {

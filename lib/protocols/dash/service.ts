@@ -7,7 +7,8 @@
  * Segmenting: video and audio are separate fMP4 representations, each with its own FragmentedMp4Muxer
  * (lib/formats/mp4, the muxer fMP4 HLS uses) with its own cutting off. A segment starts at a video keyframe
  * (audio-only: any frame) and ends at the first keyframe once it lasts >= dash_fragment (or at any video frame
- * once it lasts 2 x dash_fragment: a huge GOP still gets segments); both muxers cut there (cutBefore), so video
+ * once it lasts 2 x dash_fragment: a huge GOP still gets segments; at any packet after 4 x dash_fragment: video
+ * that stopped coming does not grow the open segment forever); both muxers cut there (cutBefore), so video
  * segment n and audio segment n cover the same span of the stream (each track keeps its own numbers, since a
  * track can be absent from a publish).
  *
@@ -245,6 +246,7 @@ export class DashStream implements HubSubscriber {
       const f = this.cfg.fragment;
       const cut = dur < -1 ||
         (this.hasVideo ? (p.kind === "video" && ((isKey && dur >= f) || dur >= 2 * f)) : dur >= f) ||
+        dur >= 4 * f || // video stopped coming (audio only for a while): memory stays bounded
         (this.switchTo !== undefined && (this.hasVideo ? isKey : true));
       if (cut) {
         // Timestamps went back (a reset): the timeline goes on one frame after the newest packet.
