@@ -59,8 +59,6 @@ export interface MpdInput {
   tracks: readonly MpdTrack[];
   /** The server's clock for UTCTiming direct (omitted when undefined). */
   now?: Date;
-  /** LL-DASH: ServiceDescription target latency and the chunked segments' availabilityTimeOffset (seconds). */
-  lowLatency?: { targetLatencyMs: number; availabilityTimeOffset: number };
 }
 
 /** xs:dateTime in UTC with milliseconds, e.g. 2026-12-05T21:50:39.123Z. */
@@ -99,13 +97,12 @@ export function renderTimeline(segments: readonly MpdSegment[], indent: string):
   return lines.join("\n");
 }
 
-function representation(t: MpdTrack, lowLatency: MpdInput["lowLatency"]): string {
+function representation(t: MpdTrack): string {
   const first = t.segments[0]!;
   const video = t.id === "video";
   const attrs = [`id="${t.id}"`, `bandwidth="${Math.max(1, Math.round(t.bandwidth))}"`, `codecs="${escapeXml(t.codecs)}"`];
   if (video && t.width && t.height) attrs.push(`width="${t.width}"`, `height="${t.height}"`);
   if (!video && t.sampleRate) attrs.push(`audioSamplingRate="${t.sampleRate}"`);
-  const ato = lowLatency ? ` availabilityTimeOffset="${Number(lowLatency.availabilityTimeOffset.toFixed(3))}" availabilityTimeComplete="false"` : "";
   const out = [
     `    <AdaptationSet id="${video ? 0 : 1}" contentType="${video ? "video" : "audio"}" mimeType="${video ? "video" : "audio"}/mp4" segmentAlignment="true" startWithSAP="1">`,
     `      <Representation ${attrs.join(" ")}>`,
@@ -114,7 +111,7 @@ function representation(t: MpdTrack, lowLatency: MpdInput["lowLatency"]): string
     out.push(`        <AudioChannelConfiguration schemeIdUri="urn:mpeg:dash:23003:3:audio_channel_configuration:2011" value="${t.channels}"/>`);
   }
   out.push(
-    `        <SegmentTemplate timescale="${t.timescale}" initialization="${escapeXml(t.initialization)}" media="${escapeXml(t.media)}" startNumber="${first.number}"${ato}>`,
+    `        <SegmentTemplate timescale="${t.timescale}" initialization="${escapeXml(t.initialization)}" media="${escapeXml(t.media)}" startNumber="${first.number}">`,
     "          <SegmentTimeline>",
     renderTimeline(t.segments, "            "),
     "          </SegmentTimeline>",
@@ -128,8 +125,7 @@ function representation(t: MpdTrack, lowLatency: MpdInput["lowLatency"]): string
 /** The MPD text; tracks without listed segments are left out. */
 export function renderMpd(m: MpdInput): string {
   const tracks = m.tracks.filter((t) => t.segments.length > 0);
-  const ll = m.lowLatency;
-  const profiles = ll ? "urn:mpeg:dash:profile:isoff-live:2011,http://dashif.org/guidelines/dash-if-low-latency" : "urn:mpeg:dash:profile:isoff-live:2011";
+  const profiles = "urn:mpeg:dash:profile:isoff-live:2011";
   const out = [
     `<?xml version="1.0" encoding="utf-8"?>`,
     `<MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="${profiles}" type="dynamic"`,
@@ -138,16 +134,8 @@ export function renderMpd(m: MpdInput): string {
     `  timeShiftBufferDepth="${isoDuration(m.timeShiftBufferDepth)}" suggestedPresentationDelay="${isoDuration(m.suggestedPresentationDelay)}"`,
     `  maxSegmentDuration="${isoDuration(m.maxSegmentDuration)}">`,
   ];
-  if (ll) {
-    out.push(
-      `  <ServiceDescription id="0">`,
-      `    <Latency target="${Math.round(ll.targetLatencyMs)}" min="${Math.round(ll.targetLatencyMs / 2)}" max="${Math.round(ll.targetLatencyMs * 2)}"/>`,
-      `    <PlaybackRate min="0.96" max="1.04"/>`,
-      `  </ServiceDescription>`,
-    );
-  }
   out.push(`  <Period id="0" start="PT0S">`);
-  for (const t of tracks) out.push(representation(t, ll));
+  for (const t of tracks) out.push(representation(t));
   out.push(`  </Period>`);
   if (m.now) out.push(`  <UTCTiming schemeIdUri="urn:mpeg:dash:utc:direct:2014" value="${isoDateTime(m.now)}"/>`);
   out.push(`</MPD>`, "");
