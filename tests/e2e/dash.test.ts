@@ -268,3 +268,34 @@ describe("DASH dispose and shutdown", () => {
     expect(Date.now() - t0).toBeLessThan(10000);
   }, 60000);
 });
+
+describe("DASH on an edge", () => {
+  test("MPD requests alone make the edge pull the stream; DASH is written there and FFmpeg plays it", async () => {
+    const o = await startServer();
+    servers.push(o);
+    const e = await startServer({
+      config: `listen 1935; daemon off; srs_log_tank console;
+http_api { enabled on; listen 1985; }
+http_server { enabled on; listen 8080; dir ./html; }
+vhost __defaultVhost__ {
+  cluster { mode remote; origin 127.0.0.1:${o.rtmp}; }
+  ${DASH()}
+}
+`,
+    });
+    servers.push(e);
+    const pub = publish(clip("clip.flv"), o.rtmpUrl("/live/eg"));
+    children.push(pub);
+    await waitFor("ffmpeg publishing", () => o.output().includes("fmle-publish"), 15000);
+    expect((await fetch(e.httpUrl("/live/eg.mpd"))).status).toBe(404); // nothing yet: the pull starts now
+    const r = await waitFor("an MPD on the edge", async () => {
+      const x = await getMpd(e, "/live/eg.mpd");
+      return x && x.m.reps.every((rep) => rep.segments.length >= 2) ? x : undefined;
+    }, 30000);
+    expect(e.output()).toContain("edge pull __defaultVhost__/live/eg");
+    expect(checkMpd(r.m)).toEqual([]);
+    const play = await decodeFrames(e.httpUrl("/live/eg.mpd"), 3);
+    expect(play.video).toBeGreaterThanOrEqual(70);
+    expect(play.audio).toBeGreaterThanOrEqual(120);
+  }, 60000);
+});

@@ -7,7 +7,8 @@
  * `<UTCTiming schemeIdUri="urn:mpeg:dash:utc:direct:2014">` (ISO/IEC 23009-1 5.8.5.7): players sync to it
  * without an external time server. Other MPDs (a stream disposed of by a restart) come from disk as written.
  * Responses carry `Access-Control-Allow-Origin: *` (players on other origins, e.g. the console on the API
- * port, fetch them with XHR/fetch).
+ * port, fetch them with XHR/fetch). On an edge vhost with DASH on, MPD requests make the edge pull the stream
+ * (`edge.want`, as HLS playlists do); this assumes dash_mpd_file's default shape, [app]/[stream].mpd.
  */
 import { stat } from "node:fs/promises";
 import { join, resolve, sep } from "node:path";
@@ -15,6 +16,8 @@ import type { Context, Hono, Next } from "hono";
 import type { DashConfig } from "../../config/config.ts";
 import type { SrsConfig } from "../../config/index.ts";
 import { fileBody } from "../../runtime/file-body.ts";
+import type { StreamKey } from "../../media/packet.ts";
+import { DEFAULT_VHOST } from "../../net/stream-url.ts";
 import { SERVER_SIGNATURE } from "../../version.ts";
 import type { DashService } from "./service.ts";
 
@@ -26,6 +29,8 @@ const DASH_MEDIA = /\/(?:video|audio)-(?:init\.mp4|\d+\.m4s)$/;
 export interface DashHttpPorts {
   /** The config in force (read on every request: a reload replaces it). */
   readonly config: Pick<SrsConfig, "vhosts" | "vhostExact">;
+  /** The edge (lib/services/cluster/edge.ts): an MPD request on an edge vhost makes it pull the stream. */
+  readonly edge?: { isEdge(vhost: string): boolean; want(key: StreamKey): void };
 }
 
 /** `urlPath` resolved under `root`; undefined when it would leave it (`..`, NUL, bad escapes). */
@@ -77,6 +82,7 @@ export class DashHttp {
       } catch {
         return next();
       }
+      if (this.ctx.edge) this.wantOnEdge(c, new URL(c.req.url), rel);
       for (const st of this.dash()?.all() ?? []) {
         if (st.mpdRel !== rel || !roots.some((r) => r.root === resolve(st.config.path))) continue;
         const text = st.mpd(new Date());
@@ -104,6 +110,23 @@ export class DashHttp {
     }
     return next();
   };
+
+  /**
+   * An MPD of a DASH-enabled edge vhost (named by ?vhost=, the Host header, else the default) is wanted: the edge
+   * pulls /app/stream while players keep asking (dash.js reloads the MPD every minimumUpdatePeriod), and DASH is
+   * written on the edge meanwhile; the first requests 404 until the first segment exists. As HLS does.
+   */
+  private wantOnEdge(c: Context, url: URL, rel: string): void {
+    const host = (c.req.header("host") ?? "").replace(/:\d+$/, "");
+    const named = url.searchParams.get("vhost") ?? host;
+    const vhost = this.ctx.config.vhostExact(named) ? named : DEFAULT_VHOST;
+    const v = this.ctx.config.vhostExact(vhost);
+    if (!v?.enabled || !v.dash.enabled || !this.ctx.edge!.isEdge(vhost)) return;
+    const parts = rel.replace(/\.mpd$/, "").split("/");
+    const stream = parts.pop() ?? "";
+    const app = parts.join("/");
+    if (app && stream) this.ctx.edge!.want({ vhost, app, stream });
+  }
 
   private headers(type: string, cache: string): Record<string, string> {
     return { "Content-Type": type, "Cache-Control": cache, "Access-Control-Allow-Origin": "*", Server: SERVER_SIGNATURE };
