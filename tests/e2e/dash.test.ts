@@ -166,6 +166,17 @@ describe("DASH from an RTMP publisher", () => {
     await page.close();
   }, 60000);
 
+  test("the home page lists the DASH URL (config.json names the vhosts with DASH on)", async () => {
+    const cfg = await (await fetch(s.httpUrl("/console/config.json"))).json() as { dash: string[] };
+    expect(cfg.dash).toEqual(["__defaultVhost__"]);
+    browser ??= await launchBrowser();
+    const page = await browser.context.newPage();
+    await page.goto(s.httpUrl("/"));
+    await page.waitForFunction(() => (document.querySelector("#play")?.textContent ?? "").includes(".mpd"), undefined, { timeout: 10000 });
+    expect(await page.textContent("#play")).toContain(s.httpUrl("/live/livestream.mpd"));
+    await page.close();
+  }, 30000);
+
   test("dash.js keeps playing across a republish (it jumps the outage's gap)", async () => {
     browser ??= await launchBrowser();
     const page = await browser.context.newPage();
