@@ -32,7 +32,7 @@
  * Reload: fragment, window, update period, timeshift, cleanup and dispose apply at the next segment; a changed
  * dash_path or dash_mpd_file starts a new presentation there at the next keyframe.
  */
-import { mkdir, open, rename, rm } from "node:fs/promises";
+import { mkdir, open, rename } from "node:fs/promises";
 import { dirname, join, posix, sep } from "node:path";
 import type { DashConfig } from "../../config/config.ts";
 import { expandTemplate } from "../../formats/path-template.ts";
@@ -42,6 +42,7 @@ import type { HubSubscriber, StreamHub } from "../../hub/stream-hub.ts";
 import type { Log } from "../../log/logger.ts";
 import type { MediaPacket } from "../../media/packet.ts";
 import { replaceFile } from "../../outputs/replace-file.ts";
+import { removeFiles, StreamFiles } from "../../outputs/stream-files.ts";
 import { startStreamOutput, StreamOutputService, type StreamOutputPorts } from "../../outputs/stream-output-service.ts";
 import { type MpdSegment, type MpdTrack, renderMpd } from "./mpd.ts";
 
@@ -138,9 +139,9 @@ export class DashStream implements HubSubscriber {
   /** Start (hub ms) of the open segment, undefined when none is open. */
   private segStart: number | undefined;
   private lastDts = 0;
-  private io: Promise<void> = Promise.resolve();
+  /** File operations in order, and the dispose timer. */
+  private disk = new StreamFiles();
   private pending = 0;
-  private disposeTimer: ReturnType<typeof setTimeout> | undefined;
   private subscription: Lease | undefined;
   private lastError = "";
   /** MPD path relative to dash_path, e.g. live/livestream.mpd, and the segment folder relative to the MPD. */
@@ -185,8 +186,7 @@ export class DashStream implements HubSubscriber {
   }
 
   start(cfg: DashConfig): void {
-    if (this.disposeTimer) clearTimeout(this.disposeTimer);
-    this.disposeTimer = undefined;
+    this.disk.cancelDispose();
     this.cfg = cfg;
     this.switchTo = undefined;
     this.publishing = true;
@@ -292,7 +292,7 @@ export class DashStream implements HubSubscriber {
       return;
     }
     this.pending += size;
-    this.enqueue(async () => {
+    this.disk.enqueue(async () => {
       this.pending -= size;
       const written: typeof items = [];
       for (const x of items) {
@@ -323,7 +323,7 @@ export class DashStream implements HubSubscriber {
       this.segments++;
       this.publishTime = new Date();
       await this.writeMpd();
-      await Promise.all(gone.map((f) => rm(f, { force: true }).catch(() => undefined)));
+      await removeFiles(gone);
       for (const { tr, entry, seg } of written) {
         this.log.info(`dash: ${this.hub.name} ${tr.id} segment ${entry.number} ${(seg.d / (tr.track?.timescale ?? 1)).toFixed(3)}s ${seg.size}B`);
       }
@@ -334,7 +334,7 @@ export class DashStream implements HubSubscriber {
     const rel = posix.join(posix.dirname(this.mpdRel), this.homeRel, `${tr.id}-init.mp4`);
     tr.initRel = rel;
     const file = join(this.cfg.path, rel);
-    this.enqueue(async () => {
+    this.disk.enqueue(async () => {
       try {
         await replaceFile(file, bytes);
       } catch (e) {
@@ -418,19 +418,16 @@ export class DashStream implements HubSubscriber {
     for (const tr of [this.video, this.audio]) tr.muxer = undefined;
     this.segStart = undefined;
     this.log.trace(`dash: ${this.hub.name} unpublish, ${this.segments} segments, dispose in ${this.cfg.dispose}s`);
-    if (this.cfg.dispose > 0) {
-      this.disposeTimer = setTimeout(() => void this.dispose(), this.cfg.dispose * 1000);
-      (this.disposeTimer as { unref?: () => void }).unref?.();
-    }
+    this.disk.disposeIn(this.cfg.dispose, () => void this.dispose());
   }
 
   /** Deletes every file of the stream (dash_dispose) and forgets it. */
   async dispose(): Promise<void> {
     if (this.publishing) return;
-    this.disposeTimer = undefined;
+    this.disk.cancelDispose();
     this.disposed = true;
     this.forget(this);
-    await this.io;
+    await this.disk.flushed();
     const files = [this.mpdFile];
     for (const tr of [this.video, this.audio]) {
       for (const s of [...tr.listed, ...tr.retired]) files.push(s.file);
@@ -438,17 +435,13 @@ export class DashStream implements HubSubscriber {
       tr.listed = [];
       tr.retired = [];
     }
-    await Promise.all(files.map((f) => rm(f, { force: true }).catch(() => undefined)));
+    await removeFiles(files);
     this.log.trace(`dash: ${this.hub.name} disposed, removed ${files.length} files`);
   }
 
   /** Waits for queued file operations (tests, shutdown). */
   flushed(): Promise<void> {
-    return this.io;
-  }
-
-  private enqueue(f: () => Promise<void>): void {
-    this.io = this.io.then(f, f);
+    return this.disk.flushed();
   }
 
   private fail(what: string, e: unknown): void {

@@ -36,6 +36,7 @@ import type { Log } from "../../log/logger.ts";
 import type { MediaPacket, StreamKey } from "../../media/packet.ts";
 import type { Lease } from "../../hub/lease.ts";
 import { replaceFile } from "../../outputs/replace-file.ts";
+import { removeFiles, StreamFiles } from "../../outputs/stream-files.ts";
 import { startStreamOutput, StreamOutputService, type StreamOutputPorts } from "../../outputs/stream-output-service.ts";
 import { Fmp4Container } from "./fmp4.ts";
 import { LlHls } from "./ll.ts";
@@ -93,10 +94,10 @@ export class HlsStream implements HubSubscriber {
   private entries: PlaylistEntry[] = [];
   private nextSeq = 0;
   private seg: SegmentFile | undefined;
-  private io: Promise<void> = Promise.resolve();
+  /** File operations in order, and the dispose timer. */
+  private disk = new StreamFiles();
   private pending = 0;
   private disabled = false;
-  private disposeTimer: ReturnType<typeof setTimeout> | undefined;
   /** Settings a reload switches to at the next keyframe. */
   private switchTo: HlsConfig | undefined;
   private m3u8Rel = "";
@@ -143,8 +144,7 @@ export class HlsStream implements HubSubscriber {
   }
 
   start(cfg: HlsConfig): void {
-    if (this.disposeTimer) clearTimeout(this.disposeTimer);
-    this.disposeTimer = undefined;
+    this.disk.cancelDispose();
     this.switchTo = undefined;
     this.publishing = true;
     this.open(cfg);
@@ -252,10 +252,7 @@ export class HlsStream implements HubSubscriber {
     this.lastVideoDts = -1;
     this.ll?.stop();
     this.log.trace(`hls: ${this.hub.name} unpublish, ${this.segments} segments, dispose in ${this.cfg.dispose}s`);
-    if (this.cfg.dispose > 0) {
-      this.disposeTimer = setTimeout(() => void this.dispose(), this.cfg.dispose * 1000);
-      (this.disposeTimer as { unref?: () => void }).unref?.();
-    }
+    this.disk.disposeIn(this.cfg.dispose, () => void this.dispose());
   }
 
   /** Closes the segment being written (the last one of this publish, or of the settings a reload replaces). */
@@ -276,9 +273,9 @@ export class HlsStream implements HubSubscriber {
   /** Deletes every file of the stream (hls_dispose) and forgets it. */
   async dispose(): Promise<void> {
     if (this.publishing) return;
-    this.disposeTimer = undefined;
+    this.disk.cancelDispose();
     this.forget(this);
-    await this.io;
+    await this.disk.flushed();
     const files = this.entries.map((e) => e.file);
     for (const f of new Set(this.entries.map((e) => e.key?.file))) if (f) files.push(f);
     this.entries = [];
@@ -286,17 +283,13 @@ export class HlsStream implements HubSubscriber {
     if (this.initUrl) files.push(join(this.cfg.path, this.initUrl));
     this.ll?.clear();
     this.initBytes = undefined;
-    await Promise.all(files.map((f) => rm(f, { force: true }).catch(() => undefined)));
+    await removeFiles(files);
     this.log.trace(`hls: ${this.hub.name} disposed, removed ${files.length} files`);
   }
 
   /** Wait for queued file operations (tests, shutdown). */
   flushed(): Promise<void> {
-    return this.io;
-  }
-
-  private enqueue(f: () => Promise<void>): void {
-    this.io = this.io.then(f, f);
+    return this.disk.flushed();
   }
 
   private fail(what: string, e: unknown): void {
@@ -329,7 +322,7 @@ export class HlsStream implements HubSubscriber {
     this.initBytes = b;
     if (this.ll) this.ll.map = this.initUri;
     const file = join(this.cfg.path, this.initUrl);
-    this.enqueue(async () => {
+    this.disk.enqueue(async () => {
       try {
         await replaceFile(file, b);
       } catch (e) {
@@ -359,7 +352,7 @@ export class HlsStream implements HubSubscriber {
     this.ll?.open(s.seq, s.discontinuity, rel, this.uriOf(rel));
     let resolveHandle: (h: FileHandle | undefined) => void = () => {};
     seg.handle = new Promise((r) => (resolveHandle = r));
-    this.enqueue(async () => {
+    this.disk.enqueue(async () => {
       try {
         await mkdir(dirname(tmp), { recursive: true });
         resolveHandle(await open(tmp, "w"));
@@ -384,7 +377,7 @@ export class HlsStream implements HubSubscriber {
       ? this.uriOf(keyRel)
       : posix.normalize(toPosix(relative(dirname(this.m3u8File), file)));
     const key: HlsKey = { ...newKeyBytes(), seq, file, uri: keyUri(cfg.keyUrl, keyRel, rel) };
-    this.enqueue(async () => {
+    this.disk.enqueue(async () => {
       try {
         await replaceFile(file, key.key);
       } catch (e) {
@@ -422,7 +415,7 @@ export class HlsStream implements HubSubscriber {
     const n = seg.chunked;
     seg.chunks = [];
     seg.chunked = 0;
-    this.enqueue(async () => {
+    this.disk.enqueue(async () => {
       this.pending -= n;
       if (seg.failed) return;
       const h = await seg.handle;
@@ -459,7 +452,7 @@ export class HlsStream implements HubSubscriber {
     this.ll?.close(s.seq, s.duration, rel, uri);
     const cfg = this.cfg;
     const clientId = this.hub.publisher?.clientId ?? "";
-    this.enqueue(async () => {
+    this.disk.enqueue(async () => {
       const h = await seg.handle;
       if (h) {
         try {
@@ -493,7 +486,7 @@ export class HlsStream implements HubSubscriber {
         // Key files no listed segment uses any more go with their segments.
         const inUse = new Set(this.entries.map((e) => e.key?.file));
         const gone = new Set(removed.map((r) => r.key?.file).filter((f): f is string => !!f && !inUse.has(f)));
-        await Promise.all([...removed.map((r) => r.file), ...gone].map((f) => rm(f, { force: true }).catch(() => undefined)));
+        await removeFiles([...removed.map((r) => r.file), ...gone]);
       }
       this.log.info(`hls: ${this.hub.name} segment ${entry.seq} ${rel} ${s.duration.toFixed(3)}s ${s.bytes}B`);
       try {
