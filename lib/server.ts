@@ -43,6 +43,8 @@ import { coreReload } from "./reload/core.ts";
 import { rtmpReload } from "./protocols/rtmp/reload.ts";
 import { httpReload } from "./protocols/http/reload.ts";
 import { srtReload } from "./protocols/srt/reload.ts";
+import { type RtspService, startRtsp } from "./protocols/rtsp/server.ts";
+import { rtspReload } from "./protocols/rtsp/reload.ts";
 import { CasterService } from "./services/casters/index.ts";
 import { GbServer } from "./protocols/gb28181/server.ts";
 import { casterReload } from "./services/casters/reload.ts";
@@ -134,6 +136,7 @@ export class Server implements ServerContext {
   private rtmp: RtmpServer | undefined;
   private http: HttpServers | undefined;
   private srt: SrtService | undefined;
+  private rtsp: RtspService | undefined;
   /** The stream casters (MPEG-TS over UDP, FLV over HTTP POST). */
   casters: CasterService | undefined;
   private rtc: RtcService | undefined;
@@ -185,6 +188,7 @@ export class Server implements ServerContext {
       exporterReload(this, { get: () => this.exporter, set: (l) => (this.exporter = l) }),
       rtcReload(this, { get: () => this.rtc, set: (r) => (this.rtc = r) }),
       srtReload(this, { get: () => this.srt, set: (x) => (this.srt = x) }),
+      rtspReload(this, { get: () => this.rtsp, set: (x) => (this.rtsp = x) }),
       casterReload(() => this.casters),
       hlsReload(this, () => this.hls),
       dvrReload(this, () => this.dvr),
@@ -276,6 +280,7 @@ export class Server implements ServerContext {
         await this.rtc.start();
       }
       this.srt = await startSrt(this);
+      this.rtsp = await startRtsp(this);
       // Casters publish into the local hub (or push to another server with our RTMP client); the UDP ones run in
       // worker 1 only (see lib/services/casters/registry.ts).
       const casters = new CasterService({

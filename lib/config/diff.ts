@@ -58,6 +58,7 @@ const GLOBAL: { name: string; directives: string[]; value: (c: SrsConfig) => unk
   { name: "http_server", directives: ["http_server"], value: (c) => c.httpServer() },
   { name: "rtc_server", directives: ["rtc_server"], value: (c) => c.rtcServer() },
   { name: "srt_server", directives: ["srt_server"], value: (c) => c.srtServer() },
+  { name: "rtsp_server", directives: ["rtsp_server"], value: (c) => c.rtspServer() },
   { name: "exporter", directives: ["exporter"], value: (c) => c.exporter() },
   { name: "heartbeat", directives: ["heartbeat"], value: (c) => c.heartbeat() },
   { name: "stats", directives: ["stats"], value: (c) => c.stats() },

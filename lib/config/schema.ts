@@ -161,7 +161,7 @@ export const ROOT_SPEC: BlockSpec = block({
   // SRS 7 forms: `rtmp { listen; chunk_size; }`, `rtmps { … }`, `rtsp_server { … }`.
   rtmp: block({ listen: "listen", chunk_size: "int" }),
   rtmps: block({ ...leaves("str", "enabled key cert"), listen: "listen" }),
-  rtsp_server: block({ enabled: "str", listen: "listen" }),
+  rtsp_server: block({ enabled: "str", listen: "listen", auth: block(leaves("str", "enabled username password")) }),
   vhost: VHOST,
 });
 

@@ -255,7 +255,7 @@ function parseHead(head: string, limits: RtspLimits): RtspRequest | RtspResponse
 /** Reason phrases of the status codes we send (RFC 2326 7.1.1). */
 export const RTSP_REASONS: Record<number, string> = {
   200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-  406: "Not Acceptable", 413: "Request Entity Too Large", 453: "Not Enough Bandwidth", 454: "Session Not Found",
+  406: "Not Acceptable", 413: "Request Entity Too Large", 415: "Unsupported Media Type", 453: "Not Enough Bandwidth", 454: "Session Not Found",
   455: "Method Not Valid in This State", 459: "Aggregate Operation Not Allowed", 461: "Unsupported Transport",
   500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable", 505: "RTSP Version Not Supported",
 };

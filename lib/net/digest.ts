@@ -1,7 +1,8 @@
 /**
- * SIP Digest authentication (RFC 3261 22.4 on RFC 2617 3.2): the challenge a GB28181 server sends in a 401 to a
- * REGISTER (GB/T 28181-2016 9.1.2.1), reading the device's Authorization header, and checking its response.
- * MD5 only (what GB28181 devices use); qop "auth" or none. Comparison is constant-time.
+ * Digest authentication (RFC 2617 3.2, as SIP RFC 3261 22.4 and RTSP RFC 2326 D.1 use it): the challenge a server
+ * sends in a 401 (a GB28181 server to a REGISTER, an RTSP server to DESCRIBE/ANNOUNCE), reading the client's
+ * Authorization header, and checking its response (GB/T 28181-2016 9.1.2.1 for GB28181 devices).
+ * MD5 only (what GB28181 devices and RTSP clients use); qop "auth" or none. Comparison is constant-time.
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 

@@ -1,0 +1,42 @@
+/**
+ * RTSP's part of reload: `rtsp_server` enabled/listen changes start a new service on the new address(es) and retire
+ * the old one (no new connection, its sessions go on until they end); a new address that cannot be bound leaves the
+ * old service as it was. `auth` is read per connection: it applies to new connections.
+ */
+import { globalChange } from "../../config/diff.ts";
+import { applied, failed, type ReloadHandler, type ReloadOutcome, type Slot, splitKeys } from "../../reload/handler.ts";
+import { type RtspService, type RtspServicePorts, startRtsp } from "./server.ts";
+
+export function rtspReload(ctx: RtspServicePorts, slot: Slot<RtspService>): ReloadHandler {
+  return {
+    name: "rtsp",
+    async reload(e): Promise<ReloadOutcome[]> {
+      const out: ReloadOutcome[] = [];
+      const c = globalChange(e.diff, "rtsp_server");
+      if (!c) return out;
+      const k = splitKeys(c.keys, { rebind: ["enabled", "listen", "listens"] });
+      if (k.rebind.length) {
+        const old = slot.get();
+        let s: RtspService | undefined;
+        try {
+          try {
+            s = await startRtsp(ctx);
+          } catch (err) {
+            // The same port spelled another way (8554 -> 0.0.0.0:8554): free it, then bind again.
+            if (!old || !/in use/.test((err as Error).message)) throw err;
+            old.retire();
+            s = await startRtsp(ctx);
+          }
+          slot.set(s);
+          const live = old?.sessions.size ?? 0;
+          old?.retire();
+          out.push(applied("rtsp_server", `${s ? `listening on tcp ${s.ports.join(",")}` : "stopped"}${old ? `, ${live} sessions of tcp ${old.ports.join(",") || "(old)"} go on` : ""}`));
+        } catch (err) {
+          out.push(failed("rtsp_server", `${(err as Error).message}${old ? `; still listening on tcp ${old.ports.join(",")}` : ""}`));
+        }
+      }
+      if (k.other.length) out.push(applied("rtsp_server", `${k.other.join(",")}: new connections`));
+      return out;
+    },
+  };
+}

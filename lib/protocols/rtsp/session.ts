@@ -1,0 +1,824 @@
+/**
+ * One RTSP connection (RFC 2326), player or publisher, and its RTSP session (one per connection).
+ *
+ * States (checked before every request, RFC 2326 A.1):
+ *   init --DESCRIBE--> described --SETUP*--> ready --PLAY--> playing
+ *   init --ANNOUNCE--> announced --SETUP*(mode=record)--> ready --RECORD--> recording
+ * OPTIONS, GET_PARAMETER/SET_PARAMETER (keep-alives) are answered in any state; TEARDOWN ends the session and the
+ * connection. A request out of order gets 455, an unknown method 501, a malformed stream 400 and the close.
+ *
+ * URLs: rtsp://host:port/app/stream?query (vhost from `?vhost=`, else the host when it names a vhost, else the
+ * default; query kept as the hooks' param). SETUP URLs add the track's control (`/trackID=0`, FFmpeg's
+ * `/streamid=0`), matched against the SDP.
+ *
+ * Admission: max_connections at accept; DESCRIBE/ANNOUNCE run the access gates (on_connect, then on_play or
+ * on_publish, which see the query) after the optional Basic/Digest check (auth.ts); a publisher claims its stream
+ * at ANNOUNCE (busy: 453... no, RFC has no "busy": we answer 406 Not Acceptable as MediaMTX does with 400s).
+ *
+ * Media:
+ *  - play: the player leases the hub's shared RtspOutput (output.ts) at PLAY; each unit goes out as RTP over the
+ *    transport SETUP chose: interleaved `$` frames on this connection (10.12) or UDP datagrams to the client's
+ *    ports from a socket pair of ours. RTCP sender reports every few seconds per track (RFC 3550 6.4.1). A player
+ *    whose TCP backlog grows skips to the next keyframe; one hopelessly behind is closed. The publisher leaving
+ *    ends the session (an RTSP player cannot take new SDP).
+ *  - publish: RTP from interleaved frames or UDP -> the track's depacketizer (lib/formats/rtp) -> MediaPackets into
+ *    the hub. Parameter sets from the SDP (sprop-*) and in band become the decoder configuration record; AAC's
+ *    config= the AudioSpecificConfig. Timestamps: each track's RTP clock unwrapped, the track's first packet
+ *    placed at its arrival time relative to the first packet of the session (RTCP SR not used yet).
+ */
+import { randomBytes } from "node:crypto";
+import { createSocket, type Socket as UdpSocket } from "node:dgram";
+import type { Socket } from "node:net";
+import type { ClientInfo, ClientRegistry } from "../../clients.ts";
+import type { SrsConfig, VhostConfig } from "../../config/index.ts";
+import type { AccessControl } from "../../access.ts";
+import type { PlayLease, PublishLease } from "../../hub/lease.ts";
+import type { StreamHubs } from "../../hub/registry.ts";
+import { PublishError, type StreamHub } from "../../hub/stream-hub.ts";
+import { type Log, newContextId } from "../../log/logger.ts";
+import type { MediaPacket, StreamKey } from "../../media/packet.ts";
+import { streamKeyString } from "../../media/packet.ts";
+import { joinAvcc } from "../../media/avc.ts";
+import { type ParamSets, updateParamSets } from "../../media/access-unit.ts";
+import { buildOpusHead } from "../../media/audio/transcoder.ts";
+import { parseRtpPacket } from "../../formats/rtp-packet.ts";
+import { H264Depacketizer } from "../../formats/rtp/h264.ts";
+import { H265Depacketizer } from "../../formats/rtp/h265.ts";
+import { AacDepacketizer } from "../../formats/rtp/aac.ts";
+import { senderReport } from "../../formats/rtp/rtcp-sr.ts";
+import { DEFAULT_VHOST, parseQuery, resolveRtmpRequest } from "../../net/stream-url.ts";
+import { interleavedFrame, RtspError, RtspHeaders, type RtspItem, RtspReader, type RtspRequest, serializeResponse } from "./message.ts";
+import { buildSdp, controlMatches, parseSdp, type SdpTrack, spropList, trackFor } from "./sdp.ts";
+import { formatTransport, parseTransport, type RtspTransport } from "./transport.ts";
+import { type RtspOutput, rtspOutput, type RtspPlayerSink, type RtspUnit } from "./output.ts";
+import type { RtspAuth } from "./auth.ts";
+
+/** What an RTSP session needs of the server (lib/server.ts satisfies it). */
+export interface RtspPorts {
+  readonly config: Pick<SrsConfig, "vhost" | "rtspServer">;
+  readonly hubs: Pick<StreamHubs, "publish" | "play" | "find">;
+  readonly clients: Pick<ClientRegistry, "add" | "remove" | "whyFull">;
+  readonly access: AccessControl;
+  readonly log: Log;
+}
+
+/** Seconds a client may stay silent (Session timeout=, 12.37): UDP players keep alive with GET_PARAMETER. */
+export const SESSION_TIMEOUT_S = 60;
+const SR_INTERVAL_MS = 5000;
+const CHECK_MS = 1000;
+/** A TCP player's socket backlog over this skips to the next keyframe; over MAX closes the player. */
+const SKIP_BACKLOG = 4 * 1024 * 1024;
+const MAX_BACKLOG = 32 * 1024 * 1024;
+const PUBLIC = "OPTIONS, DESCRIBE, ANNOUNCE, SETUP, PLAY, RECORD, TEARDOWN, GET_PARAMETER, SET_PARAMETER";
+
+interface Track {
+  sdp: SdpTrack;
+  transport?: RtspTransport;
+  udp?: UdpPair;
+  // sending
+  ssrc: number;
+  seq: number;
+  packets: number;
+  octets: number;
+  lastTs: number;
+  lastWall: number;
+  // receiving
+  recv?: TrackReceiver;
+}
+
+interface UdpPair {
+  rtp: UdpSocket;
+  rtcp: UdpSocket;
+  ports: [number, number];
+}
+
+type State = "init" | "described" | "announced" | "playing" | "recording" | "closed";
+
+function randomU32(): number {
+  return randomBytes(4).readUInt32BE(0);
+}
+
+/** The stream a URL names, and its param (query with "?"), the control suffix of SETUP URLs removed. */
+export function rtspStream(url: string, knownControls: readonly string[] = []): { host: string; vhost: string; app: string; stream: string; param: string } {
+  let u = url;
+  for (const c of knownControls) if (c && !/^rtsp:/i.test(c)) u = u.replace(`/${c}`, "");
+  u = u.replace(/\/(trackID|streamid|track)=\d+\/?$/i, "").replace(/\/(trackID|streamid|track)=\d+(?=[?/]|$)/i, "");
+  const q = u.indexOf("?");
+  const path = (q < 0 ? u : u.slice(0, q)).replace(/\/+$/, "");
+  const slash = path.lastIndexOf("/");
+  const r = resolveRtmpRequest(path.slice(0, slash), path.slice(slash + 1) + (q < 0 ? "" : u.slice(q)));
+  return { host: r.host, vhost: r.vhost, app: r.app, stream: r.stream, param: r.param };
+}
+
+export class RtspSession implements ClientInfo {
+  readonly id = newContextId();
+  readonly protocol = "rtsp";
+  type = "rtsp-play";
+  readonly ip: string;
+  readonly connectedAt = Date.now();
+  stream?: StreamKey;
+  tcUrl?: string;
+  param?: string;
+  readonly log: Log;
+  private reader: RtspReader;
+  private state: State = "init";
+  private sessionId: string | undefined;
+  private tracks: Track[] = [];
+  private baseUrl = "";
+  private vhost: VhostConfig | undefined;
+  private connectAllowed = false;
+  private registered = false;
+  private publishing: PublishLease | undefined;
+  private playLease: PlayLease<RtspOutput> | undefined;
+  private queue: Promise<void> = Promise.resolve();
+  private received = 0;
+  private sent = 0;
+  private lastActivity = Date.now();
+  private lastMediaAt = Date.now();
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private lastSr = 0;
+  private waitKeyframe = false;
+  private skips = 0;
+  private mediaPackets = 0;
+  private firstArrival: number | undefined;
+
+  constructor(private ctx: RtspPorts, private socket: Socket, private auth: RtspAuth | undefined, private onEnd: (s: RtspSession) => void) {
+    this.ip = (socket.remoteAddress ?? "").replace(/^::ffff:/, "");
+    this.log = ctx.log.child(this.id);
+    this.reader = new RtspReader((item) => this.onItem(item));
+  }
+
+  bytesIn(): number {
+    return this.received;
+  }
+  bytesOut(): number {
+    return this.sent;
+  }
+  kick(reason: string): void {
+    this.log.trace(`rtsp client kicked: ${reason}`);
+    this.close(reason);
+  }
+  get closed(): boolean {
+    return this.state === "closed";
+  }
+  /** The transport of the session's tracks ("tcp", "udp"), for the API. */
+  get transport(): string | undefined {
+    return this.tracks.find((t) => t.transport)?.transport?.protocol;
+  }
+  details(): Record<string, unknown> {
+    return {
+      rtsp: {
+        state: this.state,
+        session: this.sessionId,
+        transport: this.transport,
+        tracks: this.tracks.map((t) => ({ codec: t.sdp.codec, control: t.sdp.control, transport: t.transport ? formatTransport(t.transport) : undefined, packets: t.packets })),
+        skips: this.skips,
+      },
+    };
+  }
+
+  start(): void {
+    const s = this.socket;
+    s.setNoDelay(true);
+    s.on("data", (d: Buffer) => {
+      this.received += d.byteLength;
+      this.lastActivity = Date.now();
+      try {
+        this.reader.feed(d);
+      } catch (e) {
+        const err = e instanceof RtspError ? e : new RtspError((e as Error).message);
+        this.log.warn(`rtsp ${this.ip}: ${err.message}`);
+        this.write(serializeResponse(err.status, undefined, new RtspHeaders()));
+        this.close(err.message);
+      }
+    });
+    s.on("error", (e) => this.close(`socket error: ${e.message}`));
+    s.on("close", () => this.close("connection closed"));
+    this.timer = setInterval(() => this.tick(), CHECK_MS);
+    this.timer.unref?.();
+    this.log.trace(`rtsp client ${this.ip}:${s.remotePort} connected`);
+  }
+
+  private write(b: Uint8Array): void {
+    if (this.socket.destroyed) return;
+    this.sent += b.byteLength;
+    this.socket.write(b);
+  }
+
+  private onItem(item: RtspItem): void {
+    if (item.type === "frame") {
+      this.onInterleaved(item.channel, item.data);
+      return;
+    }
+    if (item.type === "response") return; // we send no requests
+    const req = item;
+    // Requests run one at a time, in order (the gates are asynchronous).
+    this.queue = this.queue.then(() => this.handle(req)).catch((e) => {
+      this.log.error(`rtsp ${req.method} failed`, e);
+      this.respond(req, 500);
+    });
+  }
+
+  private respond(req: RtspRequest, status: number, headers = new RtspHeaders(), body?: string): void {
+    if (this.sessionId && !headers.has("Session")) headers.set("Session", `${this.sessionId};timeout=${SESSION_TIMEOUT_S}`);
+    headers.set("Server", "srs-ts");
+    this.write(serializeResponse(status, req.cseq, headers, body));
+  }
+
+  private async handle(req: RtspRequest): Promise<void> {
+    if (this.closed) return;
+    const m = req.method.toUpperCase();
+    if (m === "OPTIONS") return this.respond(req, 200, new RtspHeaders().add("Public", PUBLIC));
+    if (m === "GET_PARAMETER" || m === "SET_PARAMETER") return this.respond(req, 200);
+    if (m === "TEARDOWN") {
+      this.respond(req, 200);
+      this.close("teardown");
+      return;
+    }
+    if (this.sessionId && (m === "PLAY" || m === "RECORD" || m === "SETUP")) {
+      const sid = req.headers.get("Session")?.split(";")[0]?.trim();
+      if (sid !== undefined && sid !== this.sessionId) return this.respond(req, 454);
+    }
+    switch (m) {
+      case "DESCRIBE":
+        return this.describe(req);
+      case "ANNOUNCE":
+        return this.announce(req);
+      case "SETUP":
+        return this.setup(req);
+      case "PLAY":
+        return this.play(req);
+      case "RECORD":
+        return this.record(req);
+      case "PAUSE":
+        return this.respond(req, 501);
+      default:
+        return this.respond(req, 501);
+    }
+  }
+
+  /** Resolves the URL's stream and vhost; answers and returns undefined when it cannot. */
+  private resolve(req: RtspRequest): StreamKey | undefined {
+    let r;
+    try {
+      r = rtspStream(req.uri);
+    } catch (e) {
+      this.log.warn(`rtsp ${req.method} ${req.uri}: ${(e as Error).message}`);
+      this.respond(req, 400);
+      return undefined;
+    }
+    if (!r.stream || r.app === "__defaultApp__") {
+      this.respond(req, 404);
+      return undefined;
+    }
+    const vhost = this.ctx.config.vhost(r.vhost) ?? this.ctx.config.vhost(DEFAULT_VHOST);
+    if (!vhost || !vhost.enabled) {
+      this.log.warn(`rtsp ${req.method} ${req.uri}: vhost ${r.vhost} not found or disabled`);
+      this.respond(req, 404);
+      return undefined;
+    }
+    this.vhost = vhost;
+    this.param = r.param;
+    this.tcUrl = `rtsp://${r.host}/${r.app}`;
+    this.baseUrl = req.uri.replace(/\/+$/, "");
+    return { vhost: vhost.name || DEFAULT_VHOST, app: r.app, stream: r.stream };
+  }
+
+  /** Basic/Digest when configured, then on_connect and on_play/on_publish; false when answered with a refusal. */
+  private async admit(req: RtspRequest, key: StreamKey, publish: boolean): Promise<boolean> {
+    if (this.auth) {
+      const r = this.auth.check(req.method, req.headers.get("Authorization"), publish);
+      if (!r.ok) {
+        this.log.warn(`rtsp ${req.method} ${req.uri}: ${r.reason}`);
+        const h = new RtspHeaders();
+        for (const c of r.challenges) h.add("WWW-Authenticate", c);
+        this.respond(req, 401, h);
+        return false;
+      }
+    }
+    this.stream = key;
+    this.type = publish ? "rtsp-publish" : "rtsp-play";
+    if (!this.registered) {
+      this.ctx.clients.add(this);
+      this.registered = true;
+    }
+    if (!this.connectAllowed) {
+      const c = await this.ctx.access.onConnect(this);
+      if (this.closed) return false;
+      if (!c.ok) {
+        this.log.warn(`rtsp connect refused: ${c.reason}`);
+        this.respond(req, 403);
+        this.close("connect refused");
+        return false;
+      }
+      this.connectAllowed = true;
+    }
+    const g = publish ? await this.ctx.access.onPublish(this, key) : await this.ctx.access.onPlay(this, key);
+    if (this.closed) return false;
+    if (!g.ok) {
+      this.log.warn(`rtsp ${publish ? "publish" : "play"} ${streamKeyString(key)} refused: ${g.reason}`);
+      this.respond(req, 403);
+      this.close(`${publish ? "publish" : "play"} refused`);
+      return false;
+    }
+    return true;
+  }
+
+  private async describe(req: RtspRequest): Promise<void> {
+    if (this.state !== "init" && this.state !== "described") return this.respond(req, 455);
+    const key = this.resolve(req);
+    if (!key) return;
+    if (!(await this.admit(req, key, false))) return;
+    const hub = await this.waitForStream(key);
+    if (this.closed) return;
+    if (!hub) {
+      this.log.trace(`rtsp describe ${streamKeyString(key)}: no such stream`);
+      return this.respond(req, 404);
+    }
+    const tracks: SdpTrack[] = [];
+    try {
+      const v = hub.videoConfig;
+      if (v) {
+        const t = trackFor(v, v.codec, tracks.length);
+        if (t) tracks.push(t);
+      }
+      const a = hub.audioConfig ?? hub.startupPackets().find((p) => p.kind === "audio");
+      if (a) {
+        const t = trackFor(a.config ? a : undefined, a.codec, tracks.length);
+        if (t) tracks.push(t);
+      }
+    } catch (e) {
+      this.log.warn(`rtsp describe ${streamKeyString(key)}: bad sequence header: ${(e as Error).message}`);
+    }
+    if (!tracks.length) {
+      this.log.warn(`rtsp describe ${streamKeyString(key)}: no codec RTSP can carry (video ${hub.videoConfig?.codec ?? "none"}, audio ${hub.audioConfig?.codec ?? "none"})`);
+      return this.respond(req, 415);
+    }
+    this.tracks = tracks.map((sdp) => newTrack(sdp));
+    this.state = "described";
+    const sdp = buildSdp({ sessionId: String(randomU32()), address: this.socket.localAddress?.replace(/^::ffff:/, "") ?? "0.0.0.0", name: `${key.app}/${key.stream}`, tracks });
+    this.respond(req, 200, new RtspHeaders().add("Content-Base", `${this.baseUrl}/`).add("Content-Type", "application/sdp"), sdp);
+  }
+
+  /**
+   * The stream's hub when it is live (undefined at once when it is not), given a moment after a publish starts
+   * for both sequence headers to come (audio first, video next, or the other way).
+   */
+  private async waitForStream(key: StreamKey): Promise<StreamHub | undefined> {
+    for (let i = 0; ; i++) {
+      const hub = this.ctx.hubs.find(key);
+      if (!hub?.active) return undefined;
+      const audio = !!hub.audioConfig || hub.startupPackets().some((p) => p.kind === "audio");
+      const settled = Date.now() - hub.publishedAt > 1000;
+      if ((hub.videoConfig && audio) || ((hub.videoConfig || audio) && settled) || i >= 20) return hub;
+      await new Promise((r) => setTimeout(r, 100));
+      if (this.closed) return undefined;
+    }
+  }
+
+  private async announce(req: RtspRequest): Promise<void> {
+    if (this.state !== "init") return this.respond(req, 455);
+    const key = this.resolve(req);
+    if (!key) return;
+    const ct = req.headers.get("Content-Type") ?? "";
+    if (!/application\/sdp/i.test(ct)) return this.respond(req, 415);
+    let parsed;
+    try {
+      parsed = parseSdp(new TextDecoder().decode(req.body));
+    } catch (e) {
+      this.log.warn(`rtsp announce: ${(e as Error).message}`);
+      return this.respond(req, 400);
+    }
+    if (!parsed.tracks.length) {
+      this.log.warn(`rtsp announce ${streamKeyString(key)}: no media we can take (${parsed.unsupported.join(", ")})`);
+      return this.respond(req, 415);
+    }
+    for (const u of parsed.unsupported) this.log.warn(`rtsp announce ${streamKeyString(key)}: ${u} not supported, dropped`);
+    if (!(await this.admit(req, key, true))) return;
+    try {
+      this.publishing = this.ctx.hubs.publish(key, { clientId: this.id, type: this.type, ip: this.ip, kick: (r) => this.kick(r) });
+    } catch (e) {
+      if (!(e instanceof PublishError)) throw e;
+      this.log.warn(`rtsp publish refused: ${e.message}`);
+      this.respond(req, 406);
+      this.close("stream busy");
+      return;
+    }
+    this.tracks = parsed.tracks.map((sdp) => newTrack(sdp));
+    this.state = "announced";
+    this.respond(req, 200);
+  }
+
+  private trackOf(url: string): Track | undefined {
+    const byControl = this.tracks.find((t) => controlMatches(url, t.sdp.control));
+    if (byControl) return byControl;
+    if (this.tracks.length === 1) return this.tracks[0];
+    return undefined;
+  }
+
+  private async setup(req: RtspRequest): Promise<void> {
+    if (this.state !== "described" && this.state !== "announced") {
+      return this.respond(req, this.state === "init" ? 455 : 455);
+    }
+    const track = this.trackOf(req.uri);
+    if (!track) return this.respond(req, 404);
+    const th = req.headers.get("Transport");
+    const t = th ? parseTransport(th) : undefined;
+    if (!t) return this.respond(req, 461);
+    const record = this.state === "announced";
+    const index = this.tracks.indexOf(track);
+    const answer: RtspTransport = { protocol: t.protocol, record, ssrc: record ? undefined : track.ssrc };
+    if (t.protocol === "tcp") {
+      const ch = t.interleaved ?? [index * 2, index * 2 + 1];
+      if (this.tracks.some((o) => o !== track && o.transport?.interleaved && o.transport.interleaved[0] === ch[0])) return this.respond(req, 461);
+      answer.interleaved = ch;
+    } else {
+      if (this.tracks.some((o) => o.transport && o.transport.protocol !== "udp")) return this.respond(req, 461);
+      try {
+        track.udp?.rtp.close();
+        track.udp?.rtcp.close();
+        track.udp = await bindPair(this.socket.localAddress ?? "0.0.0.0");
+      } catch (e) {
+        this.log.warn(`rtsp setup udp: ${(e as Error).message}`);
+        return this.respond(req, 453);
+      }
+      if (this.closed) {
+        closePair(track.udp);
+        return;
+      }
+      answer.clientPort = t.clientPort;
+      answer.serverPort = track.udp.ports;
+      this.listenUdp(track);
+    }
+    track.transport = { ...answer, clientPort: t.clientPort };
+    this.sessionId ??= randomBytes(8).toString("hex");
+    this.respond(req, 200, new RtspHeaders().add("Transport", formatTransport(answer)));
+  }
+
+  private async play(req: RtspRequest): Promise<void> {
+    if (this.state === "playing") return this.respond(req, 200);
+    if (this.state !== "described") return this.respond(req, 455);
+    const ready = this.tracks.filter((t) => t.transport);
+    if (!ready.length) return this.respond(req, 455);
+    const key = this.stream!;
+    const info = ready.map((t) => `url=${this.baseUrl}/${t.sdp.control};seq=${t.seq}`).join(",");
+    this.respond(req, 200, new RtspHeaders().add("Range", "npt=0.000-").add("RTP-Info", info));
+    this.state = "playing";
+    const sink: RtspPlayerSink = {
+      send: (u) => this.sendUnit(u),
+      onPublish: () => undefined,
+      onUnpublish: () => this.close("stream unpublished"),
+    };
+    this.playLease = this.ctx.hubs.play(key, rtspOutput(), sink);
+    if (!this.playLease.hub.active) {
+      this.close("stream not live");
+      return;
+    }
+    this.log.trace(`rtsp play ${streamKeyString(key)}${this.param ?? ""} over ${this.transport}, tracks ${ready.map((t) => t.sdp.codec).join("+")}`);
+  }
+
+  private record(req: RtspRequest): void {
+    if (this.state === "recording") return this.respond(req, 200);
+    if (this.state !== "announced") return this.respond(req, 455);
+    const ready = this.tracks.filter((t) => t.transport);
+    if (!ready.length) return this.respond(req, 455);
+    this.respond(req, 200);
+    this.state = "recording";
+    this.lastMediaAt = Date.now();
+    for (const t of ready) t.recv = new TrackReceiver(t.sdp, (p) => this.pushMedia(p), this.log);
+    this.log.trace(`rtsp publish ${streamKeyString(this.stream!)}${this.param ?? ""} over ${this.transport}, tracks ${ready.map((t) => t.sdp.codec).join("+")}`);
+  }
+
+  private pushMedia(p: MediaPacket): void {
+    this.mediaPackets++;
+    this.publishing?.push(p);
+  }
+
+  // --- receiving media ---------------------------------------------------------------------------------------
+
+  private onInterleaved(channel: number, data: Uint8Array): void {
+    if (this.state !== "recording") return; // a player's RTCP receiver reports are not used
+    const track = this.tracks.find((t) => t.transport?.interleaved?.[0] === channel);
+    if (track) this.onRtp(track, data);
+  }
+
+  private onRtp(track: Track, data: Uint8Array): void {
+    const recv = track.recv;
+    if (!recv) return;
+    const p = parseRtpPacket(data);
+    if (typeof p === "string") return;
+    const now = Date.now();
+    this.lastMediaAt = now;
+    this.firstArrival ??= now;
+    recv.push(p.payload, p.sequence, p.timestamp, p.marker, p.payloadType, now - this.firstArrival);
+  }
+
+  private listenUdp(track: Track): void {
+    const u = track.udp!;
+    u.rtp.on("message", (msg, rinfo) => {
+      if (rinfo.address.replace(/^::ffff:/, "") !== this.ip) return;
+      this.received += msg.byteLength;
+      if (this.state === "recording") this.onRtp(track, msg);
+    });
+    u.rtcp.on("message", (msg, rinfo) => {
+      if (rinfo.address.replace(/^::ffff:/, "") !== this.ip) return;
+      this.received += msg.byteLength;
+      this.lastActivity = Date.now();
+    });
+  }
+
+  // --- sending media -----------------------------------------------------------------------------------------
+
+  private sendUnit(u: RtspUnit): void {
+    if (this.closed) return;
+    const track = this.tracks.find((t) => t.transport && t.sdp.kind === u.kind);
+    if (!track || track.sdp.codec !== u.codec) return;
+    const tcp = track.transport!.protocol === "tcp";
+    if (tcp) {
+      const backlog = this.socket.writableLength;
+      if (backlog > MAX_BACKLOG) {
+        this.close(`slow player: ${backlog} bytes queued`);
+        return;
+      }
+      if (backlog > SKIP_BACKLOG && !this.waitKeyframe) {
+        this.waitKeyframe = true;
+        this.skips++;
+      }
+      if (this.waitKeyframe) {
+        const hasVideo = this.tracks.some((t) => t.transport && t.sdp.kind === "video");
+        if (!(u.kind === "video" && u.keyframe && backlog < SKIP_BACKLOG / 2) && (hasVideo || backlog > SKIP_BACKLOG / 2)) return;
+        this.waitKeyframe = false;
+      }
+    }
+    const pt = track.sdp.payloadType;
+    const frames: Uint8Array[] = [];
+    let total = 0;
+    for (const p of u.payloads) {
+      const ts = (u.timestamp + (p.offset ?? 0)) >>> 0;
+      const n = p.payload.byteLength;
+      const pre = tcp ? 4 : 0;
+      const b = new Uint8Array(pre + 12 + n);
+      if (tcp) {
+        b[0] = 0x24;
+        b[1] = track.transport!.interleaved![0];
+        b[2] = (12 + n) >> 8;
+        b[3] = (12 + n) & 0xff;
+      }
+      b[pre] = 0x80;
+      b[pre + 1] = (p.marker ? 0x80 : 0) | pt;
+      b[pre + 2] = track.seq >> 8;
+      b[pre + 3] = track.seq & 0xff;
+      b[pre + 4] = ts >>> 24;
+      b[pre + 5] = (ts >>> 16) & 0xff;
+      b[pre + 6] = (ts >>> 8) & 0xff;
+      b[pre + 7] = ts & 0xff;
+      b[pre + 8] = track.ssrc >>> 24;
+      b[pre + 9] = (track.ssrc >>> 16) & 0xff;
+      b[pre + 10] = (track.ssrc >>> 8) & 0xff;
+      b[pre + 11] = track.ssrc & 0xff;
+      b.set(p.payload, pre + 12);
+      track.seq = (track.seq + 1) & 0xffff;
+      track.packets++;
+      track.octets += n;
+      frames.push(b);
+      total += b.byteLength;
+    }
+    track.lastTs = u.timestamp;
+    track.lastWall = Date.now();
+    if (tcp) {
+      const all = new Uint8Array(total);
+      let o = 0;
+      for (const f of frames) {
+        all.set(f, o);
+        o += f.byteLength;
+      }
+      this.write(all);
+    } else {
+      const port = track.transport!.clientPort![0];
+      for (const f of frames) {
+        this.sent += f.byteLength;
+        track.udp!.rtp.send(f, port, this.ip);
+      }
+    }
+  }
+
+  private sendReports(): void {
+    const now = Date.now();
+    for (const t of this.tracks) {
+      if (!t.transport || !t.packets) continue;
+      const rtpTimestamp = (t.lastTs + Math.round(((now - t.lastWall) * t.sdp.clockRate) / 1000)) >>> 0;
+      const sr = senderReport({ ssrc: t.ssrc, unixMs: now, rtpTimestamp, packets: t.packets, octets: t.octets }, "srs-ts");
+      if (t.transport.protocol === "tcp") this.write(interleavedFrame(t.transport.interleaved![1], sr));
+      else if (t.udp && t.transport.clientPort) {
+        this.sent += sr.byteLength;
+        t.udp.rtcp.send(sr, t.transport.clientPort[1], this.ip);
+      }
+    }
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    if (this.state === "playing" && now - this.lastSr >= SR_INTERVAL_MS) {
+      this.lastSr = now;
+      this.sendReports();
+    }
+    if (this.state === "recording" && this.vhost) {
+      const limit = this.mediaPackets === 0 ? this.vhost.publish.firstpktTimeout : this.vhost.publish.normalTimeout;
+      if (now - this.lastMediaAt > limit) {
+        this.log.warn(`rtsp publish timeout: no media for ${now - this.lastMediaAt}ms (limit ${limit}ms)`);
+        this.close("publish timeout");
+      }
+    }
+    if (this.state !== "playing" && this.state !== "recording" && now - this.lastActivity > SESSION_TIMEOUT_S * 1000) {
+      this.close("session timeout");
+    }
+  }
+
+  close(reason: string): void {
+    if (this.closed) return;
+    const was = this.state;
+    this.state = "closed";
+    if (this.timer) clearInterval(this.timer);
+    for (const t of this.tracks) if (t.udp) closePair(t.udp);
+    const key = this.stream;
+    this.playLease?.dispose();
+    if (this.publishing && key) {
+      for (const t of this.tracks) t.recv?.flush();
+      this.publishing.dispose();
+      this.ctx.access.onUnpublish(this, key);
+      this.log.trace(`rtsp unpublish ${streamKeyString(key)} (${reason}), ${this.mediaPackets} packets`);
+    }
+    if (this.playLease && key) this.ctx.access.onStop(this, key);
+    if (this.registered) this.ctx.clients.remove(this.id);
+    if (this.connectAllowed) this.ctx.access.onClose(this);
+    if (!this.socket.destroyed) this.socket.end();
+    setTimeout(() => this.socket.destroy(), 1000).unref?.();
+    this.onEnd(this);
+    this.log.trace(`rtsp client closed (${reason}) in state ${was}, in=${this.received}B out=${this.sent}B, ` +
+      `alive=${((Date.now() - this.connectedAt) / 1000).toFixed(1)}s`);
+  }
+}
+
+function newTrack(sdp: SdpTrack): Track {
+  return { sdp, ssrc: randomU32(), seq: randomU32() & 0x7fff, packets: 0, octets: 0, lastTs: 0, lastWall: Date.now() };
+}
+
+/** Binds a UDP pair for RTP and RTCP (consecutive ports when possible, as RFC 3550 11 recommends). */
+async function bindPair(host: string): Promise<UdpPair> {
+  const family = host.includes(":") && !host.startsWith("::ffff:") ? "udp6" : "udp4";
+  const addr = host.replace(/^::ffff:/, "");
+  const bind = (port: number): Promise<UdpSocket> => new Promise((resolve, reject) => {
+    const s = createSocket(family);
+    s.once("error", (e) => {
+      s.close();
+      reject(e);
+    });
+    s.bind(port, addr, () => {
+      s.removeAllListeners("error");
+      s.on("error", () => undefined);
+      resolve(s);
+    });
+  });
+  for (let i = 0; i < 8; i++) {
+    const rtp = await bind(0);
+    const port = rtp.address().port;
+    try {
+      const rtcp = await bind(port + 1);
+      return { rtp, rtcp, ports: [port, port + 1] };
+    } catch {
+      rtp.close();
+    }
+  }
+  const rtp = await bind(0);
+  const rtcp = await bind(0);
+  return { rtp, rtcp, ports: [rtp.address().port, rtcp.address().port] };
+}
+
+function closePair(u: UdpPair): void {
+  for (const s of [u.rtp, u.rtcp]) {
+    try {
+      s.close();
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/** RTP of one published track -> MediaPackets (timestamps in ms on the session's timeline). */
+class TrackReceiver {
+  private h264?: H264Depacketizer;
+  private h265?: H265Depacketizer;
+  private aac?: AacDepacketizer;
+  private params: ParamSets = { vps: [], sps: [], pps: [], configSent: false };
+  private firstTs: number | undefined;
+  private lastTs = 0;
+  private ext = 0;
+  private base = 0;
+  private waitKey = true;
+  private sentAudioConfig = false;
+  private readonly codec: string;
+
+  constructor(private sdp: SdpTrack, private emit: (p: MediaPacket) => void, private log: Log) {
+    this.codec = sdp.codec;
+    if (sdp.codec === "h264") {
+      this.h264 = new H264Depacketizer();
+      const sets = spropList(sdp.fmtp.get("sprop-parameter-sets"));
+      this.takeParams(false, { sps: sets.filter((n) => (n[0]! & 0x1f) === 7), pps: sets.filter((n) => (n[0]! & 0x1f) === 8) }, 0);
+    } else if (sdp.codec === "h265") {
+      this.h265 = new H265Depacketizer();
+      this.takeParams(true, { vps: spropList(sdp.fmtp.get("sprop-vps")), sps: spropList(sdp.fmtp.get("sprop-sps")), pps: spropList(sdp.fmtp.get("sprop-pps")) }, 0);
+    } else if (sdp.codec === "aac") {
+      this.aac = new AacDepacketizer({
+        sizeLength: Number(sdp.fmtp.get("sizelength") ?? 13),
+        indexLength: Number(sdp.fmtp.get("indexlength") ?? 3),
+        indexDeltaLength: Number(sdp.fmtp.get("indexdeltalength") ?? 3),
+      });
+    }
+  }
+
+  private takeParams(hevc: boolean, parts: { vps?: Uint8Array[]; sps?: Uint8Array[]; pps?: Uint8Array[] }, ms: number): void {
+    const clean = { vps: parts.vps?.length ? parts.vps : undefined, sps: parts.sps?.length ? parts.sps : undefined, pps: parts.pps?.length ? parts.pps : undefined };
+    let rec: Uint8Array | undefined;
+    try {
+      rec = updateParamSets(this.params, hevc, clean);
+    } catch (e) {
+      this.log.warn(`rtsp publish: bad parameter sets: ${(e as Error).message}`);
+      return;
+    }
+    if (rec) this.emit({ kind: "video", codec: hevc ? "h265" : "h264", dts: ms, pts: ms, keyframe: true, config: true, data: rec });
+  }
+
+  /** RTP timestamp -> ms on the session timeline (32-bit wrap unfolded; the first packet at `arrivalMs`). */
+  private ms(ts: number, arrivalMs: number): number {
+    if (this.firstTs === undefined) {
+      this.firstTs = ts;
+      this.lastTs = ts;
+      this.base = arrivalMs;
+    }
+    const d = ((ts - this.lastTs) | 0);
+    this.ext += d;
+    this.lastTs = ts;
+    return this.base + (this.ext * 1000) / this.sdp.clockRate;
+  }
+
+  push(payload: Uint8Array, seq: number, ts: number, marker: boolean, pt: number, arrivalMs: number): void {
+    if (pt !== this.sdp.payloadType) return;
+    if (this.h264 || this.h265) {
+      const hevc = !!this.h265;
+      const frames = hevc ? this.h265!.push(payload, seq, ts, marker) : this.h264!.push(payload, seq, ts, marker);
+      for (const f of frames) {
+        const ms = Math.round(this.ms(f.timestamp, arrivalMs));
+        if (f.broken && !f.keyframe) {
+          this.waitKey = true;
+          continue;
+        }
+        const parts: { vps?: Uint8Array[]; sps?: Uint8Array[]; pps?: Uint8Array[] } = {};
+        const keep: Uint8Array[] = [];
+        for (const n of f.nalus) {
+          const t = hevc ? (n[0]! >> 1) & 0x3f : n[0]! & 0x1f;
+          if (hevc ? t === 32 : false) (parts.vps ??= []).push(n);
+          else if (hevc ? t === 33 : t === 7) (parts.sps ??= []).push(n);
+          else if (hevc ? t === 34 : t === 8) (parts.pps ??= []).push(n);
+          else if (hevc ? t === 35 : t === 9) continue;
+          else keep.push(n);
+        }
+        if (parts.vps || parts.sps || parts.pps) this.takeParams(hevc, parts, ms);
+        if (!keep.length || !this.params.configSent) continue;
+        if (this.waitKey && !f.keyframe) continue;
+        this.waitKey = false;
+        this.emit({ kind: "video", codec: this.codec as "h264" | "h265", dts: ms, pts: ms, keyframe: f.keyframe, config: false, data: joinAvcc(keep) });
+      }
+      return;
+    }
+    if (this.aac) {
+      if (!this.sentAudioConfig) {
+        const cfg = this.sdp.fmtp.get("config");
+        if (!cfg || !/^([0-9a-fA-F]{2})+$/.test(cfg)) return;
+        const asc = new Uint8Array(Buffer.from(cfg, "hex"));
+        const ms0 = Math.round(this.ms(ts, arrivalMs));
+        this.emit({ kind: "audio", codec: "aac", dts: ms0, pts: ms0, keyframe: false, config: true, data: asc });
+        this.sentAudioConfig = true;
+      }
+      for (const au of this.aac.push(payload, seq, ts, marker)) {
+        const ms = Math.round(this.ms(au.timestamp, arrivalMs));
+        this.emit({ kind: "audio", codec: "aac", dts: ms, pts: ms, keyframe: false, config: false, data: au.data.slice() });
+      }
+      return;
+    }
+    if (!payload.byteLength) return;
+    const ms = Math.round(this.ms(ts, arrivalMs));
+    if (this.codec === "opus") {
+      if (!this.sentAudioConfig) {
+        this.emit({ kind: "audio", codec: "opus", dts: ms, pts: ms, keyframe: false, config: true, data: buildOpusHead(2, 48000) });
+        this.sentAudioConfig = true;
+      }
+      this.emit({ kind: "audio", codec: "opus", dts: ms, pts: ms, keyframe: false, config: false, data: payload.slice() });
+    } else if (this.codec === "pcma" || this.codec === "pcmu") {
+      this.emit({ kind: "audio", codec: this.codec, dts: ms, pts: ms, keyframe: false, config: false, data: payload.slice() });
+    }
+  }
+
+  flush(): void {
+    // Depacketizers hold at most a frame without its marker: dropped at the end.
+  }
+}
