@@ -259,6 +259,7 @@ export class HttpServers {
     const api = cfg.httpApi();
     const rtc = cfg.rtcServer();
     const srt = cfg.srtServer();
+    const rtsp = cfg.rtspServer();
     const body = {
       version: VERSION,
       srs: SRS_COMPAT_VERSION,
@@ -268,6 +269,7 @@ export class HttpServers {
       rtmp: port(cfg.listen()[0]),
       rtc: rtc.enabled ? rtc.listen : null,
       srt: srt.enabled ? srt.listen : null,
+      rtsp: rtsp.enabled ? rtsp.listen : null,
     };
     return c.json(body, 200, { "Cache-Control": "no-cache" });
   }
