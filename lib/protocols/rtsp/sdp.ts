@@ -188,8 +188,9 @@ export function spropList(v: string | undefined): Uint8Array[] {
 export function controlMatches(setupUrl: string, control: string): boolean {
   if (control === "*" || !control) return false;
   if (/^rtsp:\/\//i.test(control)) return stripQuery(setupUrl) === stripQuery(control);
+  // FFmpeg appends the control after the query (rtsp://h/app/s?k=v/streamid=0): look at the whole URL too.
   const path = stripQuery(setupUrl);
-  return path.endsWith(`/${control}`) || path === control;
+  return path.endsWith(`/${control}`) || path === control || setupUrl.replace(/\/+$/, "").endsWith(`/${control}`);
 }
 
 function stripQuery(u: string): string {
