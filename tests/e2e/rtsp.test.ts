@@ -1,0 +1,273 @@
+/**
+ * RTSP end to end against the real server (`bun main.ts`) with real clients, FFmpeg on both sides:
+ *  - play: a stream published over RTMP (H.264 + AAC) played over RTSP with `-rtsp_transport tcp` and `udp`
+ *    (codecs by ffprobe, decoded frames counted per stream); the API lists the player as rtsp-play with its
+ *    transport;
+ *  - publish: FFmpeg `-f rtsp` over TCP and UDP (H.264 + AAC), played over RTMP and HTTP-FLV; H.265, Opus and
+ *    G.711 (PCMA) published over RTSP and played back over RTSP; a second publisher of a stream is refused;
+ *  - hooks: on_publish/on_play see the URL's query, a refusal reaches the client; Basic/Digest auth;
+ *  - reload: the listener moves (SIGHUP), a playing client goes on; bad bytes never take the server down.
+ * Every child process is killed in afterAll.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { rmSync } from "node:fs";
+import { connect } from "node:net";
+import { clip } from "../helpers/media.ts";
+import { freePort, type Proc, probeStreams, publish, reloadConfig, run, type RunningServer, startServer } from "../helpers/server.ts";
+import { serverConf } from "../helpers/conf.ts";
+import { hookRecorder, hooksConf } from "../helpers/hooks.ts";
+import { tempDir } from "../helpers/temp.ts";
+import { waitFor } from "../helpers/wait.ts";
+
+const children: Proc[] = [];
+const work = tempDir("srs-ts-rtsp-e2e-");
+
+function track(p: Proc): Proc {
+  children.push(p);
+  return p;
+}
+
+afterAll(async () => {
+  for (const c of children) c.kill();
+  await Promise.all(children.map((c) => c.done));
+  rmSync(work, { recursive: true, force: true });
+});
+
+const FLV = "http_remux { enabled on; mount [vhost]/[app]/[stream].flv; }";
+
+function rtspConf(extra = "", vhost = FLV): string {
+  return serverConf(vhost, `rtsp_server { enabled on; listen 8554; ${extra} }`);
+}
+
+async function start(config: string): Promise<{ srv: RunningServer; rtsp: number }> {
+  const rtsp = await freePort();
+  const srv = await startServer({ config, env: { SRS_RTSP_SERVER_LISTEN: `127.0.0.1:${rtsp}` } });
+  return { srv, rtsp };
+}
+
+/**
+ * Plays a URL with FFmpeg for `seconds` and counts the frames it decoded per stream (framecrc lines by stream
+ * index): what a viewer gets. `input` options go before -i (e.g. -rtsp_transport udp).
+ */
+async function decode(url: string, seconds: number, input: string[] = []): Promise<{ video: number; audio: number; log: string }> {
+  const p = run("ffmpeg", ["-hide_banner", "-nostats", "-loglevel", "error", ...input, "-i", url, "-t", String(seconds), "-map", "0", "-f", "framecrc", "-"], { timeoutMs: 30000 });
+  await p.done;
+  const out = p.output();
+  const probe = [...out.matchAll(/^(\d+),/gm)].map((m) => Number(m[1]));
+  // framecrc numbers streams in input order; our RTSP SDP lists video first, RTMP/FLV too for these clips.
+  return { video: probe.filter((i) => i === 0).length, audio: probe.filter((i) => i === 1).length, log: out };
+}
+
+async function clients(srv: RunningServer): Promise<Record<string, unknown>[]> {
+  const r = await fetch(`http://127.0.0.1:${srv.api}/api/v1/clients/?count=100`);
+  return ((await r.json()) as { clients: Record<string, unknown>[] }).clients;
+}
+
+/** FFmpeg publishing over RTSP in real time (looped), copying or with the given codec options. */
+function rtspPublish(file: string, url: string, transport: "tcp" | "udp", codec: string[] = ["-c", "copy"]): Proc {
+  return track(run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", file, ...codec,
+    "-f", "rtsp", "-rtsp_transport", transport, url]));
+}
+
+async function live(srv: RunningServer, name: string): Promise<void> {
+  await waitFor(`stream ${name} live`, async () => {
+    const r = await fetch(`http://127.0.0.1:${srv.api}/api/v1/streams/?count=100`);
+    const j = (await r.json()) as { streams: { name: string; publish: { active: boolean }; video: unknown }[] };
+    return j.streams.some((s) => s.name === name && s.publish.active && s.video);
+  }, 15000, srv);
+  await Bun.sleep(500);
+}
+
+describe("RTSP play of an RTMP stream (H.264 + AAC)", () => {
+  let srv: RunningServer;
+  let rtsp: number;
+  beforeAll(async () => {
+    ({ srv, rtsp } = await start(rtspConf()));
+    track(publish(clip("clip.flv"), srv.rtmpUrl("/live/cam")));
+    await live(srv, "cam");
+  });
+  afterAll(() => srv.stop());
+
+  test("ffprobe sees H.264 and AAC (44.1 kHz stereo) over TCP", async () => {
+    const s = await probeStreams(`rtsp://127.0.0.1:${rtsp}/live/cam`);
+    expect(s.map((x) => x.codec_name).sort()).toEqual(["aac", "h264"]);
+    const v = s.find((x) => x.codec_type === "video")!;
+    expect([v.width, v.height]).toEqual([640, 360]);
+    expect(s.find((x) => x.codec_type === "audio")!.sample_rate).toBe("44100");
+  }, 30000);
+
+  for (const transport of ["tcp", "udp"] as const) {
+    test(`ffmpeg decodes 3 s of video and audio over ${transport}`, async () => {
+      const url = `rtsp://127.0.0.1:${rtsp}/live/cam`;
+      const seen = (async () => {
+        await waitFor("the rtsp player in the API", async () => (await clients(srv)).some((c) => c.type === "rtsp-play" && c.transport === transport), 15000, srv);
+        return true;
+      })();
+      const r = await decode(url, 3, ["-rtsp_transport", transport]);
+      expect(await seen).toBe(true);
+      expect(r.video).toBeGreaterThanOrEqual(70); // 25 fps
+      expect(r.audio).toBeGreaterThanOrEqual(120); // 44.1 kHz / 1024
+    }, 40000);
+  }
+
+  test("an unknown stream is 404; garbage on the port closes that connection only", async () => {
+    const p = run("ffprobe", ["-v", "error", `rtsp://127.0.0.1:${rtsp}/live/nothing`], { timeoutMs: 15000 });
+    expect(await p.done).not.toBe(0);
+    expect(p.output()).toContain("404");
+    const sock = connect(rtsp, "127.0.0.1");
+    await new Promise((r) => sock.once("connect", r));
+    let answer = "";
+    sock.on("data", (d) => (answer += d.toString()));
+    sock.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc]));
+    await new Promise((r) => sock.once("close", r));
+    expect(answer).toStartWith("RTSP/1.0 400");
+    const s = await probeStreams(`rtsp://127.0.0.1:${rtsp}/live/cam`);
+    expect(s).toHaveLength(2);
+  }, 30000);
+});
+
+describe("RTSP publish from FFmpeg", () => {
+  let srv: RunningServer;
+  let rtsp: number;
+  beforeAll(async () => {
+    ({ srv, rtsp } = await start(rtspConf()));
+  });
+  afterAll(() => srv.stop());
+
+  for (const transport of ["tcp", "udp"] as const) {
+    test(`H.264 + AAC over ${transport}, played over RTMP and HTTP-FLV; the API lists rtsp-publish`, async () => {
+      const name = `pub${transport}`;
+      const pub = rtspPublish(clip("clip.flv"), `rtsp://127.0.0.1:${rtsp}/live/${name}`, transport);
+      await live(srv, name);
+      const cs = await clients(srv);
+      expect(cs.some((c) => c.type === "rtsp-publish" && c.transport === transport && c.name === name)).toBe(true);
+      const rtmp = await decode(srv.rtmpUrl(`/live/${name}`), 3);
+      expect(rtmp.video).toBeGreaterThanOrEqual(70);
+      expect(rtmp.audio).toBeGreaterThanOrEqual(120);
+      const flv = await decode(srv.httpUrl(`/live/${name}.flv`), 2);
+      expect(flv.video).toBeGreaterThanOrEqual(45);
+      expect(flv.audio).toBeGreaterThanOrEqual(80);
+      pub.kill();
+      await pub.done;
+    }, 60000);
+  }
+
+  test("a second publisher of the stream is refused, the first goes on", async () => {
+    const first = rtspPublish(clip("clip.flv"), `rtsp://127.0.0.1:${rtsp}/live/busy`, "tcp");
+    await live(srv, "busy");
+    const second = run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-re", "-i", clip("clip.flv"), "-c", "copy", "-f", "rtsp", `rtsp://127.0.0.1:${rtsp}/live/busy`], { timeoutMs: 20000 });
+    expect(await second.done).not.toBe(0);
+    expect(srv.output()).toContain("rtsp publish refused");
+    const r = await decode(srv.rtmpUrl("/live/busy"), 1);
+    expect(r.video).toBeGreaterThan(10);
+    first.kill();
+  }, 60000);
+
+  test("H.265 published over RTSP plays back over RTSP (hevc decoded)", async () => {
+    const pub = rtspPublish(clip("clip-hevc.ts"), `rtsp://127.0.0.1:${rtsp}/live/hevc`, "tcp");
+    await live(srv, "hevc");
+    const s = await probeStreams(`rtsp://127.0.0.1:${rtsp}/live/hevc`);
+    expect(s.find((x) => x.codec_type === "video")?.codec_name).toBe("hevc");
+    const r = await decode(`rtsp://127.0.0.1:${rtsp}/live/hevc`, 2, ["-rtsp_transport", "tcp"]);
+    expect(r.video).toBeGreaterThanOrEqual(40);
+    pub.kill();
+  }, 60000);
+
+  for (const [codec, args, name] of [["opus", ["-c:a", "libopus", "-ar", "48000"], "opus"], ["pcm_alaw", ["-c:a", "pcm_alaw", "-ar", "8000", "-ac", "1"], "pcma"]] as const) {
+    test(`${codec} audio published over RTSP plays back over RTSP`, async () => {
+      const pub = rtspPublish(clip("clip.flv"), `rtsp://127.0.0.1:${rtsp}/live/${name}`, "udp", ["-c:v", "copy", ...args]);
+      await live(srv, name);
+      const s = await probeStreams(`rtsp://127.0.0.1:${rtsp}/live/${name}`);
+      expect(s.map((x) => x.codec_name).sort()).toEqual([codec, "h264"].sort());
+      const r = await decode(`rtsp://127.0.0.1:${rtsp}/live/${name}`, 2, ["-rtsp_transport", "tcp"]);
+      expect(r.video).toBeGreaterThanOrEqual(40);
+      expect(r.audio).toBeGreaterThanOrEqual(codec === "opus" ? 80 : 10);
+      pub.kill();
+    }, 60000);
+  }
+});
+
+describe("RTSP hooks and auth", () => {
+  test("on_publish and on_play get the query; a refused play gets 403", async () => {
+    const hooks = hookRecorder((hit) => Response.json({ code: String(hit.body.param ?? "").includes("deny") ? 1 : 0 }));
+    const { srv, rtsp } = await start(rtspConf("", `${FLV}\n${hooksConf(`${hooks.base}/hook`, ["on_publish", "on_play"])}`));
+    try {
+      const pub = rtspPublish(clip("clip.flv"), `rtsp://127.0.0.1:${rtsp}/live/h?token=pub1`, "tcp");
+      await live(srv, "h");
+      expect(hooks.of("on_publish").some((h) => h.body.param === "?token=pub1" && h.body.stream === "h")).toBe(true);
+      const s = await probeStreams(`rtsp://127.0.0.1:${rtsp}/live/h?token=play1`);
+      expect(s).toHaveLength(2);
+      expect(hooks.of("on_play").some((h) => h.body.param === "?token=play1")).toBe(true);
+      const refused = run("ffprobe", ["-v", "error", `rtsp://127.0.0.1:${rtsp}/live/h?token=deny`], { timeoutMs: 15000 });
+      expect(await refused.done).not.toBe(0);
+      expect(refused.output()).toContain("403");
+      pub.kill();
+    } finally {
+      hooks.close();
+      await srv.stop();
+    }
+  }, 60000);
+
+  test("auth on: no credentials get 401, FFmpeg's Digest answer and a Basic header get in", async () => {
+    const { srv, rtsp } = await start(rtspConf("auth { enabled on; username admin; password s3cret; }"));
+    try {
+      const pub = rtspPublish(clip("clip.flv"), `rtsp://admin:s3cret@127.0.0.1:${rtsp}/live/a`, "tcp");
+      await live(srv, "a");
+      const no = run("ffprobe", ["-v", "error", `rtsp://127.0.0.1:${rtsp}/live/a`], { timeoutMs: 15000 });
+      expect(await no.done).not.toBe(0);
+      expect(no.output()).toContain("401");
+      const bad = run("ffprobe", ["-v", "error", `rtsp://admin:wrong@127.0.0.1:${rtsp}/live/a`], { timeoutMs: 15000 });
+      expect(await bad.done).not.toBe(0);
+      const s = await probeStreams(`rtsp://admin:s3cret@127.0.0.1:${rtsp}/live/a`);
+      expect(s).toHaveLength(2);
+      // Basic, by hand
+      const sock = connect(rtsp, "127.0.0.1");
+      await new Promise((r) => sock.once("connect", r));
+      let answer = "";
+      sock.on("data", (d) => (answer += d.toString()));
+      sock.write(`DESCRIBE rtsp://127.0.0.1:${rtsp}/live/a RTSP/1.0\r\nCSeq: 1\r\nAuthorization: Basic ${Buffer.from("admin:s3cret").toString("base64")}\r\n\r\n`);
+      await waitFor("DESCRIBE answer", () => answer.includes("m=audio"), 10000, srv);
+      expect(answer).toStartWith("RTSP/1.0 200 OK");
+      sock.destroy();
+      pub.kill();
+    } finally {
+      await srv.stop();
+    }
+  }, 60000);
+});
+
+describe("RTSP reload and quit", () => {
+  test("SIGHUP moves the listener; the player on the old port goes on; disabled refuses; quit ends sessions", async () => {
+    const rtsp = await freePort();
+    const rtsp2 = await freePort();
+    const conf = (port: number, on = "on") => serverConf(FLV, `rtsp_server { enabled ${on}; listen 127.0.0.1:${port}; }`);
+    const srv = await startServer({ config: conf(rtsp) });
+    try {
+      track(publish(clip("clip.flv"), srv.rtmpUrl("/live/r")));
+      await live(srv, "r");
+      const player = track(run("ffmpeg", ["-hide_banner", "-nostats", "-loglevel", "error", "-rtsp_transport", "tcp", "-i", `rtsp://127.0.0.1:${rtsp}/live/r`, "-t", "8", "-map", "0", "-f", "framecrc", "-"], { timeoutMs: 30000 }));
+      await waitFor("the player", async () => (await clients(srv)).some((c) => c.type === "rtsp-play"), 15000, srv);
+      await reloadConfig(srv, conf(rtsp2));
+      expect(srv.output()).toContain(`listening on tcp ${rtsp2}`);
+      const moved = await probeStreams(`rtsp://127.0.0.1:${rtsp2}/live/r`);
+      expect(moved).toHaveLength(2);
+      const old = run("ffprobe", ["-v", "error", "-timeout", "3000000", `rtsp://127.0.0.1:${rtsp}/live/r`], { timeoutMs: 15000 });
+      expect(await old.done).not.toBe(0);
+      expect(await player.done).toBe(0);
+      const frames = [...player.output().matchAll(/^0,/gm)].length;
+      expect(frames).toBeGreaterThanOrEqual(180); // 8 s at 25 fps across the reload
+      await reloadConfig(srv, conf(rtsp2, "off"));
+      const off = run("ffprobe", ["-v", "error", "-timeout", "3000000", `rtsp://127.0.0.1:${rtsp2}/live/r`], { timeoutMs: 15000 });
+      expect(await off.done).not.toBe(0);
+      await reloadConfig(srv, conf(rtsp2));
+      const p2 = track(run("ffmpeg", ["-hide_banner", "-nostats", "-loglevel", "error", "-i", `rtsp://127.0.0.1:${rtsp2}/live/r`, "-map", "0", "-f", "null", "-"]));
+      await waitFor("the player", async () => (await clients(srv)).some((c) => c.type === "rtsp-play"), 15000, srv);
+      const t0 = Date.now();
+      expect(await srv.stop()).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(5000);
+      await p2.done;
+    } finally {
+      await srv.stop();
+    }
+  }, 90000);
+});
