@@ -152,6 +152,17 @@ describe("RTSP publish from FFmpeg", () => {
     }, 60000);
   }
 
+  test("H.264 Main with B-frames: decode times are rebuilt, RTMP players see them in order", async () => {
+    const pub = rtspPublish(clip("clip-main.flv"), `rtsp://127.0.0.1:${rtsp}/live/bframes`, "tcp");
+    await live(srv, "bframes");
+    const p = run("ffmpeg", ["-hide_banner", "-nostats", "-loglevel", "warning", "-i", srv.rtmpUrl("/live/bframes"), "-t", "3", "-map", "0", "-f", "framecrc", "-"], { timeoutMs: 30000 });
+    await p.done;
+    expect(p.output()).not.toContain("out of order");
+    expect(p.output()).not.toContain("non monoton");
+    expect([...p.output().matchAll(/^0,/gm)].length).toBeGreaterThanOrEqual(70);
+    pub.kill();
+  }, 60000);
+
   test("a second publisher of the stream is refused, the first goes on", async () => {
     const first = rtspPublish(clip("clip.flv"), `rtsp://127.0.0.1:${rtsp}/live/busy`, "tcp");
     await live(srv, "busy");

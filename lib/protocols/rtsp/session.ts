@@ -717,6 +717,11 @@ class TrackReceiver {
   private waitKey = true;
   private sentAudioConfig = false;
   private readonly codec: string;
+  /** Video frames waiting for their DTS (see reorder), the PTS values not yet used as a DTS, and the last DTS. */
+  private held: MediaPacket[] = [];
+  private ptsPool: number[] = [];
+  private depth: number | undefined;
+  private lastDts = -Infinity;
 
   constructor(private sdp: SdpTrack, private emit: (p: MediaPacket) => void, private log: Log) {
     this.codec = sdp.codec;
@@ -786,7 +791,7 @@ class TrackReceiver {
         if (!keep.length || !this.params.configSent) continue;
         if (this.waitKey && !f.keyframe) continue;
         this.waitKey = false;
-        this.emit({ kind: "video", codec: this.codec as "h264" | "h265", dts: ms, pts: ms, keyframe: f.keyframe, config: false, data: joinAvcc(keep) });
+        this.reorder({ kind: "video", codec: this.codec as "h264" | "h265", dts: ms, pts: ms, keyframe: f.keyframe, config: false, data: joinAvcc(keep) });
       }
       return;
     }
@@ -818,7 +823,37 @@ class TrackReceiver {
     }
   }
 
+  /**
+   * RTP carries presentation times only: with B-frames the decode times must be made up. Frames wait until
+   * `depth` more have come; a frame's DTS is then the smallest PTS not yet used (the i-th frame in decode order
+   * is decoded by the i-th presentation instant), kept monotonic. Baseline H.264 has no B-frames (no wait);
+   * otherwise the depth starts at 2 (x264's B-pyramid) and grows (up to 4) when a frame shows it was too small.
+   */
+  private reorder(p: MediaPacket): void {
+    if (this.depth === undefined) {
+      const sps = this.params.sps[0];
+      this.depth = this.codec === "h264" && sps && sps[1] === 66 ? 0 : 2;
+    }
+    this.held.push(p);
+    const at = this.ptsPool.findIndex((x) => x > p.pts);
+    this.ptsPool.splice(at < 0 ? this.ptsPool.length : at, 0, p.pts);
+    while (this.held.length > this.depth) this.release();
+  }
+
+  private release(): void {
+    const f = this.held.shift()!;
+    let dts = this.ptsPool.shift()!;
+    if (dts > f.pts) {
+      if (this.depth! < 4) this.depth!++;
+      dts = f.pts;
+    }
+    dts = Math.max(dts, this.lastDts);
+    this.lastDts = dts;
+    this.emit({ ...f, dts });
+  }
+
   flush(): void {
-    // Depacketizers hold at most a frame without its marker: dropped at the end.
+    // Depacketizers hold at most a frame without its marker: dropped. Frames waiting for their DTS go out.
+    while (this.held.length) this.release();
   }
 }
