@@ -199,6 +199,50 @@ describe("RTSP publish from FFmpeg", () => {
   }
 });
 
+describe("GStreamer: rtspclientsink publishes (H.264 + MP4A-LATM AAC), rtspsrc plays", () => {
+  let srv: RunningServer;
+  let rtsp: number;
+  beforeAll(async () => {
+    ({ srv, rtsp } = await start(rtspConf()));
+  });
+  afterAll(() => srv.stop());
+
+  /** GStreamer publishing test patterns over RTSP. */
+  function gstPublish(url: string, transport: "tcp" | "udp"): Proc {
+    return track(run("gst-launch-1.0", ["-q",
+      "videotestsrc", "is-live=true", "!", "video/x-raw,width=320,height=240,framerate=25/1", "!", "x264enc", "tune=zerolatency", "key-int-max=25", "!", "h264parse", "!", "queue", "!", "s.sink_0",
+      "audiotestsrc", "is-live=true", "!", "audioconvert", "!", "avenc_aac", "!", "aacparse", "!", "queue", "!", "s.sink_1",
+      "rtspclientsink", "name=s", `location=${url}`, `protocols=${transport}`]));
+  }
+
+  /** GStreamer playing for `seconds`: decoded video and audio buffers (fakesink v and a). */
+  async function gstPlay(url: string, transport: "tcp" | "udp", seconds: number): Promise<{ video: number; audio: number; log: string }> {
+    const p = run("gst-launch-1.0", ["-v", "rtspsrc", `location=${url}`, `protocols=${transport}`, "name=src",
+      "src.", "!", "rtph264depay", "!", "h264parse", "!", "avdec_h264", "!", "fakesink", "name=v", "silent=false",
+      "src.", "!", "rtpmp4gdepay", "!", "aacparse", "!", "avdec_aac", "!", "fakesink", "name=a", "silent=false"], { timeoutMs: seconds * 1000 });
+    await p.done;
+    const out = p.output();
+    return { video: [...out.matchAll(/\/GstFakeSink:v: last-message = chain/g)].length, audio: [...out.matchAll(/\/GstFakeSink:a: last-message = chain/g)].length, log: out.slice(-2000) };
+  }
+
+  for (const transport of ["tcp", "udp"] as const) {
+    test(`publish over ${transport}: FFmpeg decodes it over RTMP; GStreamer plays it back over ${transport}`, async () => {
+      const name = `gst${transport}`;
+      const pub = gstPublish(`rtsp://127.0.0.1:${rtsp}/live/${name}`, transport);
+      await live(srv, name);
+      expect(srv.output()).toContain(`rtsp publish __defaultVhost__/live/${name} over ${transport}, tracks aac+h264`);
+      const r = await decode(srv.rtmpUrl(`/live/${name}`), 3);
+      expect(r.video + r.audio).toBeGreaterThanOrEqual(180); // 3 s: 75 video frames + 129 AAC frames (stream order may vary)
+      const s = await probeStreams(srv.rtmpUrl(`/live/${name}`));
+      expect(s.map((x) => x.codec_name).sort()).toEqual(["aac", "h264"]);
+      const g = await gstPlay(`rtsp://127.0.0.1:${rtsp}/live/${name}`, transport, 5);
+      expect(g.video).toBeGreaterThanOrEqual(50);
+      expect(g.audio).toBeGreaterThanOrEqual(50);
+      pub.kill();
+    }, 60000);
+  }
+});
+
 describe("RTSP hooks and auth", () => {
   test("on_publish and on_play get the query; a refused play gets 403", async () => {
     const hooks = hookRecorder((hit) => Response.json({ code: String(hit.body.param ?? "").includes("deny") ? 1 : 0 }));

@@ -18,6 +18,8 @@ import { opusHeadChannels } from "../../media/audio/transcoder.ts";
 import type { MediaPacket } from "../../media/packet.ts";
 
 export type RtspCodec = "h264" | "h265" | "aac" | "opus" | "pcma" | "pcmu";
+/** How a publisher's AAC comes: RFC 3640 (mpeg4-generic) or RFC 6416 (MP4A-LATM). */
+export type AacFormat = "generic" | "latm";
 
 /** One media of a session description. */
 export interface SdpTrack {
@@ -30,6 +32,8 @@ export interface SdpTrack {
   control: string;
   /** fmtp parameters, names lower-cased. */
   fmtp: Map<string, string>;
+  /** AAC in an ANNOUNCE: its payload format. */
+  aacFormat?: AacFormat;
 }
 
 const b64 = (b: Uint8Array): string => Buffer.from(b).toString("base64");
@@ -155,7 +159,7 @@ export function parseSdp(text: string): { tracks: SdpTrack[]; unsupported: strin
     const [enc = "", rate = "", ch = ""] = map.split("/");
     const name = enc.toUpperCase();
     const codec: RtspCodec | undefined = name === "H264" ? "h264" : name === "H265" || name === "HEVC" ? "h265"
-      : name === "MPEG4-GENERIC" ? "aac" : name === "OPUS" ? "opus" : name === "PCMA" ? "pcma" : name === "PCMU" ? "pcmu" : undefined;
+      : name === "MPEG4-GENERIC" || name === "MP4A-LATM" ? "aac" : name === "OPUS" ? "opus" : name === "PCMA" ? "pcma" : name === "PCMU" ? "pcmu" : undefined;
     if (!codec || (codec === "h264" || codec === "h265") !== (m.kind === "video")) {
       unsupported.push(`${m.kind} ${map || `payload type ${pt}`}`);
       return;
@@ -166,7 +170,12 @@ export function parseSdp(text: string): { tracks: SdpTrack[]; unsupported: strin
       if (e > 0) fmtp.set(part.slice(0, e).trim().toLowerCase(), part.slice(e + 1).trim());
     }
     const clockRate = Number(rate) || (m.kind === "video" ? 90000 : 8000);
-    tracks.push({ kind: m.kind, codec, payloadType: pt, clockRate, channels: Number(ch) || 1, control: m.control ?? `trackID=${i}`, fmtp });
+    if (name === "MP4A-LATM" && (fmtp.get("cpresent") ?? "1") !== "0") {
+      unsupported.push(`${m.kind} ${map} with the config in band (cpresent=1)`);
+      return;
+    }
+    const aacFormat = name === "MP4A-LATM" ? "latm" : name === "MPEG4-GENERIC" ? "generic" : undefined;
+    tracks.push({ kind: m.kind, codec, payloadType: pt, clockRate, channels: Number(ch) || 1, control: m.control ?? `trackID=${i}`, fmtp, ...(aacFormat ? { aacFormat } : {}) });
   });
   return { tracks, unsupported, control: sessionControl };
 }

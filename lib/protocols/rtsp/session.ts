@@ -45,6 +45,7 @@ import { parseRtpPacket } from "../../formats/rtp-packet.ts";
 import { H264Depacketizer } from "../../formats/rtp/h264.ts";
 import { H265Depacketizer } from "../../formats/rtp/h265.ts";
 import { AacDepacketizer } from "../../formats/rtp/aac.ts";
+import { LatmDepacketizer, latmAudioSpecificConfig } from "../../formats/rtp/latm.ts";
 import { senderReport } from "../../formats/rtp/rtcp-sr.ts";
 import { DEFAULT_VHOST, parseQuery, resolveRtmpRequest } from "../../net/stream-url.ts";
 import { interleavedFrame, RtspError, RtspHeaders, type RtspItem, RtspReader, type RtspRequest, serializeResponse } from "./message.ts";
@@ -709,6 +710,7 @@ class TrackReceiver {
   private h264?: H264Depacketizer;
   private h265?: H265Depacketizer;
   private aac?: AacDepacketizer;
+  private latm?: LatmDepacketizer;
   private params: ParamSets = { vps: [], sps: [], pps: [], configSent: false };
   private firstTs: number | undefined;
   private lastTs = 0;
@@ -732,6 +734,8 @@ class TrackReceiver {
     } else if (sdp.codec === "h265") {
       this.h265 = new H265Depacketizer();
       this.takeParams(true, { vps: spropList(sdp.fmtp.get("sprop-vps")), sps: spropList(sdp.fmtp.get("sprop-sps")), pps: spropList(sdp.fmtp.get("sprop-pps")) }, 0);
+    } else if (sdp.codec === "aac" && sdp.aacFormat === "latm") {
+      this.latm = new LatmDepacketizer();
     } else if (sdp.codec === "aac") {
       this.aac = new AacDepacketizer({
         sizeLength: Number(sdp.fmtp.get("sizelength") ?? 13),
@@ -793,6 +797,20 @@ class TrackReceiver {
         this.waitKey = false;
         this.reorder({ kind: "video", codec: this.codec as "h264" | "h265", dts: ms, pts: ms, keyframe: f.keyframe, config: false, data: joinAvcc(keep) });
       }
+      return;
+    }
+    if (this.latm) {
+      if (!this.sentAudioConfig) {
+        const asc = latmAudioSpecificConfig(this.sdp.fmtp.get("config") ?? "");
+        if (!asc) return;
+        const ms0 = Math.round(this.ms(ts, arrivalMs));
+        this.emit({ kind: "audio", codec: "aac", dts: ms0, pts: ms0, keyframe: false, config: true, data: asc });
+        this.sentAudioConfig = true;
+      }
+      const au = this.latm.push(payload, seq, marker);
+      if (!au) return;
+      const ms = Math.round(this.ms(ts, arrivalMs));
+      this.emit({ kind: "audio", codec: "aac", dts: ms, pts: ms, keyframe: false, config: false, data: au.slice() });
       return;
     }
     if (this.aac) {
