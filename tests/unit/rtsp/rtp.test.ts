@@ -11,6 +11,7 @@ import { H264Depacketizer, packetizeH264 } from "../../../lib/formats/rtp/h264.t
 import { H265Depacketizer, HEVC_FU, packetizeH265 } from "../../../lib/formats/rtp/h265.ts";
 import { AacDepacketizer, packetizeAac } from "../../../lib/formats/rtp/aac.ts";
 import { packetizeG711 } from "../../../lib/formats/rtp/g711.ts";
+import { LatmDepacketizer, latmAudioSpecificConfig } from "../../../lib/formats/rtp/latm.ts";
 import { parseAudioSpecificConfig } from "../../../lib/media/aac.ts";
 import { buildSdp, controlMatches, parseSdp, spropList, trackFor } from "../../../lib/protocols/rtsp/sdp.ts";
 import { buildAvcConfig } from "../../../lib/media/avc.ts";
@@ -122,6 +123,23 @@ describe("AAC (RFC 3640 AAC-hbr) from FFmpeg", () => {
     // a small one round-trips in one packet
     const one = packetizeAac(aus[3]!.data);
     expect(new AacDepacketizer().push(one[0]!.payload, 1, 9, true)[0]!.data).toEqual(aus[3]!.data);
+  });
+});
+
+describe("AAC as MP4A-LATM (RFC 6416) from FFmpeg (-rtpflags latm)", () => {
+  test("the StreamMuxConfig gives AAC-LC 44.1 kHz stereo; every packet one AU", () => {
+    const t = sdpOf("aac-latm").tracks[0]!;
+    expect(t).toMatchObject({ codec: "aac", aacFormat: "latm", clockRate: 44100 });
+    const asc = latmAudioSpecificConfig(t.fmtp.get("config")!)!;
+    expect(parseAudioSpecificConfig(asc)).toMatchObject({ objectType: 2, sampleRate: 44100, channels: 2 });
+    const d = new LatmDepacketizer();
+    const aus = packets("aac-latm").map((p) => d.push(p.payload, p.sequence, p.marker)).filter((x) => x !== undefined);
+    expect(d.errors).toBe(0);
+    expect(aus.length).toBe(packets("aac-latm").length);
+    // each AU is what the length prefix said: the payload minus its PayloadLengthInfo bytes
+    packets("aac-latm").forEach((p, i) => expect(p.payload.length - aus[i]!.length).toBe(Math.floor(aus[i]!.length / 255) + 1));
+    expect(latmAudioSpecificConfig("zz")).toBeUndefined();
+    expect(parseSdp("v=0\r\nm=audio 0 RTP/AVP 97\r\na=rtpmap:97 MP4A-LATM/44100/2\r\na=fmtp:97 cpresent=1\r\n").tracks).toHaveLength(0);
   });
 });
 
