@@ -30,6 +30,45 @@ export interface RtspUnit {
   /** The track's clock rate (for sender reports). */
   clock: number;
   keyframe: boolean;
+  /** The unit's interleaved frames made once (see interleavedTemplate), shared by every TCP player. */
+  template?: InterleavedTemplate;
+}
+
+/**
+ * Every payload of a unit as an interleaved frame (RFC 2326 10.12) holding its RTP packet, with what differs per
+ * player left blank: channel, sequence number, SSRC (and the payload type, kept with the marker bit). A TCP player
+ * copies the bytes once and fills those fields in at `offsets`.
+ */
+export interface InterleavedTemplate {
+  bytes: Uint8Array;
+  offsets: number[];
+}
+
+export function interleavedTemplate(u: RtspUnit): InterleavedTemplate {
+  if (u.template) return u.template;
+  let total = 0;
+  for (const p of u.payloads) total += 16 + p.payload.byteLength;
+  const bytes = new Uint8Array(total);
+  const offsets: number[] = [];
+  let o = 0;
+  for (const p of u.payloads) {
+    const n = 12 + p.payload.byteLength;
+    const ts = (u.timestamp + (p.offset ?? 0)) >>> 0;
+    offsets.push(o);
+    bytes[o] = 0x24;
+    bytes[o + 2] = n >> 8;
+    bytes[o + 3] = n & 0xff;
+    bytes[o + 4] = 0x80;
+    bytes[o + 5] = p.marker ? 0x80 : 0;
+    bytes[o + 8] = ts >>> 24;
+    bytes[o + 9] = (ts >>> 16) & 0xff;
+    bytes[o + 10] = (ts >>> 8) & 0xff;
+    bytes[o + 11] = ts & 0xff;
+    bytes.set(p.payload, o + 16);
+    o += 4 + n;
+  }
+  u.template = { bytes, offsets };
+  return u.template;
 }
 
 export interface RtspPlayerSink {

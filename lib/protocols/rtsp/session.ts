@@ -51,7 +51,7 @@ import { DEFAULT_VHOST, parseQuery, resolveRtmpRequest } from "../../net/stream-
 import { interleavedFrame, RtspError, RtspHeaders, type RtspItem, RtspReader, type RtspRequest, serializeResponse } from "./message.ts";
 import { buildSdp, controlMatches, parseSdp, type SdpTrack, spropList, trackFor } from "./sdp.ts";
 import { formatTransport, parseTransport, type RtspTransport } from "./transport.ts";
-import { type RtspOutput, rtspOutput, type RtspPlayerSink, type RtspUnit } from "./output.ts";
+import { interleavedTemplate, type RtspOutput, rtspOutput, type RtspPlayerSink, type RtspUnit } from "./output.ts";
 import type { RtspAuth } from "./auth.ts";
 
 /** What an RTSP session needs of the server (lib/server.ts satisfies it). */
@@ -142,6 +142,10 @@ export class RtspSession implements ClientInfo {
   private skips = 0;
   private mediaPackets = 0;
   private firstArrival: number | undefined;
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  private flushTimer: ReturnType<typeof setTimeout> | undefined;
+  private flushQueued = false;
 
   constructor(private ctx: RtspPorts, private socket: Socket, private auth: RtspAuth | undefined, private onEnd: (s: RtspSession) => void) {
     this.ip = (socket.remoteAddress ?? "").replace(/^::ffff:/, "");
@@ -536,7 +540,7 @@ export class RtspSession implements ClientInfo {
     if (!track || track.sdp.codec !== u.codec) return;
     const tcp = track.transport!.protocol === "tcp";
     if (tcp) {
-      const backlog = this.socket.writableLength;
+      const backlog = this.socket.writableLength + this.pendingBytes;
       if (backlog > MAX_BACKLOG) {
         this.close(`slow player: ${backlog} bytes queued`);
         return;
@@ -552,55 +556,88 @@ export class RtspSession implements ClientInfo {
       }
     }
     const pt = track.sdp.payloadType;
-    const frames: Uint8Array[] = [];
-    let total = 0;
-    for (const p of u.payloads) {
-      const ts = (u.timestamp + (p.offset ?? 0)) >>> 0;
-      const n = p.payload.byteLength;
-      const pre = tcp ? 4 : 0;
-      const b = new Uint8Array(pre + 12 + n);
-      if (tcp) {
-        b[0] = 0x24;
-        b[1] = track.transport!.interleaved![0];
-        b[2] = (12 + n) >> 8;
-        b[3] = (12 + n) & 0xff;
-      }
-      b[pre] = 0x80;
-      b[pre + 1] = (p.marker ? 0x80 : 0) | pt;
-      b[pre + 2] = track.seq >> 8;
-      b[pre + 3] = track.seq & 0xff;
-      b[pre + 4] = ts >>> 24;
-      b[pre + 5] = (ts >>> 16) & 0xff;
-      b[pre + 6] = (ts >>> 8) & 0xff;
-      b[pre + 7] = ts & 0xff;
-      b[pre + 8] = track.ssrc >>> 24;
-      b[pre + 9] = (track.ssrc >>> 16) & 0xff;
-      b[pre + 10] = (track.ssrc >>> 8) & 0xff;
-      b[pre + 11] = track.ssrc & 0xff;
-      b.set(p.payload, pre + 12);
-      track.seq = (track.seq + 1) & 0xffff;
-      track.packets++;
-      track.octets += n;
-      frames.push(b);
-      total += b.byteLength;
-    }
     track.lastTs = u.timestamp;
     track.lastWall = Date.now();
     if (tcp) {
-      const all = new Uint8Array(total);
-      let o = 0;
-      for (const f of frames) {
-        all.set(f, o);
-        o += f.byteLength;
+      // the unit's frames made once for every player; ours: a copy with our channel, sequence numbers and SSRC
+      const t = interleavedTemplate(u);
+      const b = t.bytes.slice();
+      const ch = track.transport!.interleaved![0];
+      const ssrc = track.ssrc;
+      for (const o of t.offsets) {
+        b[o + 1] = ch;
+        b[o + 5] = b[o + 5]! | pt;
+        b[o + 6] = track.seq >> 8;
+        b[o + 7] = track.seq & 0xff;
+        b[o + 12] = ssrc >>> 24;
+        b[o + 13] = (ssrc >>> 16) & 0xff;
+        b[o + 14] = (ssrc >>> 8) & 0xff;
+        b[o + 15] = ssrc & 0xff;
+        track.seq = (track.seq + 1) & 0xffff;
       }
-      this.write(all);
-    } else {
-      const port = track.transport!.clientPort![0];
-      for (const f of frames) {
-        this.sent += f.byteLength;
-        track.udp!.rtp.send(f, port, this.ip);
-      }
+      track.packets += t.offsets.length;
+      track.octets += b.byteLength - 16 * t.offsets.length;
+      this.queueTcp([b], b.byteLength);
+      return;
     }
+    const port = track.transport!.clientPort![0];
+    for (const p of u.payloads) {
+      const ts = (u.timestamp + (p.offset ?? 0)) >>> 0;
+      const n = p.payload.byteLength;
+      const b = new Uint8Array(12 + n);
+      b[0] = 0x80;
+      b[1] = (p.marker ? 0x80 : 0) | pt;
+      b[2] = track.seq >> 8;
+      b[3] = track.seq & 0xff;
+      b[4] = ts >>> 24;
+      b[5] = (ts >>> 16) & 0xff;
+      b[6] = (ts >>> 8) & 0xff;
+      b[7] = ts & 0xff;
+      b[8] = track.ssrc >>> 24;
+      b[9] = (track.ssrc >>> 16) & 0xff;
+      b[10] = (track.ssrc >>> 8) & 0xff;
+      b[11] = track.ssrc & 0xff;
+      b.set(p.payload, 12);
+      track.seq = (track.seq + 1) & 0xffff;
+      track.packets++;
+      track.octets += n;
+      this.sent += b.byteLength;
+      track.udp!.rtp.send(b, port, this.ip);
+    }
+  }
+
+  /**
+   * TCP players write in batches as RTMP players do (SRS's merged write): every `play.mw_latency` ms, or on the
+   * next turn of the event loop with `min_latency on` (or mw_latency 0). Fewer, larger writes: the CPU per player
+   * is mostly system calls.
+   */
+  private queueTcp(frames: Uint8Array[], total: number): void {
+    for (const f of frames) this.pending.push(f);
+    this.pendingBytes += total;
+    if (this.flushTimer !== undefined || this.flushQueued) return;
+    const v = this.vhost;
+    const mw = !v || v.minLatency ? 0 : v.play.mwLatency;
+    if (mw <= 0) {
+      this.flushQueued = true;
+      setImmediate(() => this.flush());
+    } else {
+      this.flushTimer = setTimeout(() => this.flush(), mw);
+    }
+  }
+
+  private flush(): void {
+    this.flushTimer = undefined;
+    this.flushQueued = false;
+    if (!this.pending.length || this.closed) return;
+    const all = new Uint8Array(this.pendingBytes);
+    let o = 0;
+    for (const f of this.pending) {
+      all.set(f, o);
+      o += f.byteLength;
+    }
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.write(all);
   }
 
   private sendReports(): void {
@@ -609,7 +646,7 @@ export class RtspSession implements ClientInfo {
       if (!t.transport || !t.packets) continue;
       const rtpTimestamp = (t.lastTs + Math.round(((now - t.lastWall) * t.sdp.clockRate) / 1000)) >>> 0;
       const sr = senderReport({ ssrc: t.ssrc, unixMs: now, rtpTimestamp, packets: t.packets, octets: t.octets }, "srs-ts");
-      if (t.transport.protocol === "tcp") this.write(interleavedFrame(t.transport.interleaved![1], sr));
+      if (t.transport.protocol === "tcp") this.queueTcp([interleavedFrame(t.transport.interleaved![1], sr)], sr.byteLength + 4);
       else if (t.udp && t.transport.clientPort) {
         this.sent += sr.byteLength;
         t.udp.rtcp.send(sr, t.transport.clientPort[1], this.ip);
@@ -640,6 +677,8 @@ export class RtspSession implements ClientInfo {
     const was = this.state;
     this.state = "closed";
     if (this.timer) clearInterval(this.timer);
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.pending = [];
     for (const t of this.tracks) if (t.udp) closePair(t.udp);
     const key = this.stream;
     this.playLease?.dispose();
