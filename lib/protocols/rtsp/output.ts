@@ -1,8 +1,8 @@
 /**
  * Hub -> RTSP players. One `RtspOutput` per stream hub (players lease it: hubs.play(key, rtspOutput(), player))
  * packetizes each MediaPacket ONCE into `RtspUnit`s (RTP payloads per the codec's payload format, lib/formats/rtp)
- * that every player shares: a player only writes its own RTP header (SSRC, payload type, sequence number) in front
- * of each payload and sends it over its transport (interleaved TCP or UDP, session.ts).
+ * that every player shares, with one SSRC and sequence numbering per stream and kind (RtpNumbering): the RTP
+ * packets (UDP) and interleaved frames (TCP, per channel) are made once and every player sends the same bytes.
  *
  * RTP timestamps come from the presentation time in the track's clock: 90 kHz video, the AAC sampling rate,
  * 48 kHz Opus, 8 kHz G.711 (the SDP says which, sdp.ts). A joining player first gets the hub's startup packets
@@ -30,45 +30,123 @@ export interface RtspUnit {
   /** The track's clock rate (for sender reports). */
   clock: number;
   keyframe: boolean;
-  /** The unit's interleaved frames made once (see interleavedTemplate), shared by every TCP player. */
-  template?: InterleavedTemplate;
+  /** The stream's SSRC for this kind, and the sequence number of the first payload (set by `number`). */
+  ssrc: number;
+  seq: number;
+  /** The RTP packets (UDP players) and the interleaved frames per channel (TCP players), made once, shared. */
+  rtp?: Uint8Array[];
+  frames?: Map<number, Uint8Array>;
+}
+
+/** The static payload type each codec is sent with (the SDP says the same, sdp.ts). */
+export function payloadTypeOf(codec: string): number {
+  return codec === "pcmu" ? 0 : codec === "pcma" ? 8 : codec === "h264" || codec === "h265" ? 96 : 97;
+}
+
+function rtpHeader(b: Uint8Array, o: number, u: RtspUnit, i: number): void {
+  const p = u.payloads[i]!;
+  const ts = (u.timestamp + (p.offset ?? 0)) >>> 0;
+  const seq = (u.seq + i) & 0xffff;
+  b[o] = 0x80;
+  b[o + 1] = (p.marker ? 0x80 : 0) | payloadTypeOf(u.codec);
+  b[o + 2] = seq >> 8;
+  b[o + 3] = seq & 0xff;
+  b[o + 4] = ts >>> 24;
+  b[o + 5] = (ts >>> 16) & 0xff;
+  b[o + 6] = (ts >>> 8) & 0xff;
+  b[o + 7] = ts & 0xff;
+  b[o + 8] = u.ssrc >>> 24;
+  b[o + 9] = (u.ssrc >>> 16) & 0xff;
+  b[o + 10] = (u.ssrc >>> 8) & 0xff;
+  b[o + 11] = u.ssrc & 0xff;
+  b.set(p.payload, o + 12);
+}
+
+/** The unit's RTP packets (RFC 3550 5.1), made on first use and shared by every UDP player. */
+export function rtpPackets(u: RtspUnit): Uint8Array[] {
+  if (u.rtp) return u.rtp;
+  u.rtp = u.payloads.map((p, i) => {
+    const b = new Uint8Array(12 + p.payload.byteLength);
+    rtpHeader(b, 0, u, i);
+    return b;
+  });
+  return u.rtp;
 }
 
 /**
- * Every payload of a unit as an interleaved frame (RFC 2326 10.12) holding its RTP packet, with what differs per
- * player left blank: channel, sequence number, SSRC (and the payload type, kept with the marker bit). A TCP player
- * copies the bytes once and fills those fields in at `offsets`.
+ * The unit's packets as interleaved frames (RFC 2326 10.12) on RTP channel `channel`, one buffer, made on first
+ * use per channel and shared by every TCP player of that channel (FFmpeg, GStreamer and VLC all ask for 0-1 and
+ * 2-3: in practice one buffer per unit).
  */
-export interface InterleavedTemplate {
-  bytes: Uint8Array;
-  offsets: number[];
-}
-
-export function interleavedTemplate(u: RtspUnit): InterleavedTemplate {
-  if (u.template) return u.template;
+export function interleavedFrames(u: RtspUnit, channel: number): Uint8Array {
+  u.frames ??= new Map();
+  let b = u.frames.get(channel);
+  if (b) return b;
   let total = 0;
   for (const p of u.payloads) total += 16 + p.payload.byteLength;
-  const bytes = new Uint8Array(total);
-  const offsets: number[] = [];
+  b = new Uint8Array(total);
   let o = 0;
-  for (const p of u.payloads) {
-    const n = 12 + p.payload.byteLength;
-    const ts = (u.timestamp + (p.offset ?? 0)) >>> 0;
-    offsets.push(o);
-    bytes[o] = 0x24;
-    bytes[o + 2] = n >> 8;
-    bytes[o + 3] = n & 0xff;
-    bytes[o + 4] = 0x80;
-    bytes[o + 5] = p.marker ? 0x80 : 0;
-    bytes[o + 8] = ts >>> 24;
-    bytes[o + 9] = (ts >>> 16) & 0xff;
-    bytes[o + 10] = (ts >>> 8) & 0xff;
-    bytes[o + 11] = ts & 0xff;
-    bytes.set(p.payload, o + 16);
+  for (let i = 0; i < u.payloads.length; i++) {
+    const n = 12 + u.payloads[i]!.payload.byteLength;
+    b[o] = 0x24;
+    b[o + 1] = channel;
+    b[o + 2] = n >> 8;
+    b[o + 3] = n & 0xff;
+    rtpHeader(b, o + 4, u, i);
     o += 4 + n;
   }
-  u.template = { bytes, offsets };
-  return u.template;
+  u.frames.set(channel, b);
+  return b;
+}
+
+/**
+ * Sequence numbers and SSRC of a stream's RTSP output, one per kind: every player of the output gets the same
+ * packets (RTP-Info names no sequence number, so a player starts wherever it joins). A joining player's startup
+ * units are numbered just before the next live packet, so its sequence runs on without a gap.
+ */
+export class RtpNumbering {
+  private next = new Map<string, number>();
+  private ssrcs = new Map<string, number>();
+
+  ssrc(kind: string): number {
+    let s = this.ssrcs.get(kind);
+    if (s === undefined) {
+      s = (Math.random() * 0x100000000) >>> 0;
+      this.ssrcs.set(kind, s);
+    }
+    return s;
+  }
+
+  private seq(kind: string): number {
+    let n = this.next.get(kind);
+    if (n === undefined) {
+      n = Math.floor(Math.random() * 0x8000);
+      this.next.set(kind, n);
+    }
+    return n;
+  }
+
+  /** Numbers a live unit. */
+  live(u: RtspUnit): RtspUnit {
+    u.ssrc = this.ssrc(u.kind);
+    u.seq = this.seq(u.kind);
+    this.next.set(u.kind, (u.seq + u.payloads.length) & 0xffff);
+    return u;
+  }
+
+  /** Numbers a joining player's startup units so they end right before the next live packet of their kind. */
+  startup(units: RtspUnit[]): RtspUnit[] {
+    const counts = new Map<string, number>();
+    for (const u of units) counts.set(u.kind, (counts.get(u.kind) ?? 0) + u.payloads.length);
+    const at = new Map<string, number>();
+    for (const [k, n] of counts) at.set(k, (this.seq(k) - n) & 0xffff);
+    for (const u of units) {
+      u.ssrc = this.ssrc(u.kind);
+      u.seq = at.get(u.kind)!;
+      at.set(u.kind, (u.seq + u.payloads.length) & 0xffff);
+    }
+    return units;
+  }
 }
 
 export interface RtspPlayerSink {
@@ -108,7 +186,7 @@ export class RtspPacketizer {
       const ps = p.keyframe ? this.paramSets : undefined;
       const payloads = hevc ? packetizeH265(nalus, ps) : packetizeH264(nalus, ps);
       if (!payloads.length) return undefined;
-      return { kind: "video", codec: p.codec, payloads, timestamp: Math.round(p.pts * 90) >>> 0, clock: 90000, keyframe: p.keyframe };
+      return { kind: "video", codec: p.codec, payloads, timestamp: Math.round(p.pts * 90) >>> 0, clock: 90000, keyframe: p.keyframe, ssrc: 0, seq: 0 };
     }
     if (p.kind !== "audio") return undefined;
     if (p.codec === "aac") {
@@ -122,15 +200,15 @@ export class RtspPacketizer {
       }
       const payloads = packetizeAac(p.data);
       if (!payloads.length) return undefined;
-      return { kind: "audio", codec: "aac", payloads, timestamp: Math.round((p.pts * this.audioClock) / 1000) >>> 0, clock: this.audioClock, keyframe: false };
+      return { kind: "audio", codec: "aac", payloads, timestamp: Math.round((p.pts * this.audioClock) / 1000) >>> 0, clock: this.audioClock, keyframe: false, ssrc: 0, seq: 0 };
     }
     if (p.codec === "opus") {
       if (p.config) return undefined;
-      return { kind: "audio", codec: "opus", payloads: packetizeOpus(p.data), timestamp: Math.round(p.pts * 48) >>> 0, clock: 48000, keyframe: false };
+      return { kind: "audio", codec: "opus", payloads: packetizeOpus(p.data), timestamp: Math.round(p.pts * 48) >>> 0, clock: 48000, keyframe: false, ssrc: 0, seq: 0 };
     }
     if (p.codec === "pcma" || p.codec === "pcmu") {
       if (p.config) return undefined;
-      return { kind: "audio", codec: p.codec, payloads: packetizeG711(p.data), timestamp: Math.round(p.pts * 8) >>> 0, clock: 8000, keyframe: false };
+      return { kind: "audio", codec: p.codec, payloads: packetizeG711(p.data), timestamp: Math.round(p.pts * 8) >>> 0, clock: 8000, keyframe: false, ssrc: 0, seq: 0 };
     }
     this.unsupported.add(p.codec);
     return undefined;
@@ -145,6 +223,7 @@ export function rtspOutput(): OutputSpec<RtspOutput> {
 export class RtspOutput implements HubSubscriber, SharedOutput<RtspPlayerSink> {
   private players = new Set<RtspPlayerSink>();
   private packetizer = new RtspPacketizer();
+  private numbering = new RtpNumbering();
   private warned = new Set<string>();
 
   constructor(private hub: StreamHub) {
@@ -160,10 +239,12 @@ export class RtspOutput implements HubSubscriber, SharedOutput<RtspPlayerSink> {
   add(v: RtspPlayerSink): void {
     if (this.hub.active) {
       const own = new RtspPacketizer();
+      const units: RtspUnit[] = [];
       for (const p of this.hub.startupPackets()) {
         const u = own.unit(p);
-        if (u) v.send(u);
+        if (u) units.push(u);
       }
+      for (const u of this.numbering.startup(units)) v.send(u);
     }
     this.players.add(v);
   }
@@ -184,6 +265,7 @@ export class RtspOutput implements HubSubscriber, SharedOutput<RtspPlayerSink> {
       this.hub.log.warn(`rtsp ${this.hub.name}: codec ${c} cannot be sent over RTSP (H.264, H.265, AAC, Opus, G.711)`);
     }
     if (!u) return;
+    this.numbering.live(u);
     for (const v of this.players) v.send(u);
   }
 

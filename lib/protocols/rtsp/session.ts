@@ -51,7 +51,7 @@ import { DEFAULT_VHOST, parseQuery, resolveRtmpRequest } from "../../net/stream-
 import { interleavedFrame, RtspError, RtspHeaders, type RtspItem, RtspReader, type RtspRequest, serializeResponse } from "./message.ts";
 import { buildSdp, controlMatches, parseSdp, type SdpTrack, spropList, trackFor } from "./sdp.ts";
 import { formatTransport, parseTransport, type RtspTransport } from "./transport.ts";
-import { interleavedTemplate, type RtspOutput, rtspOutput, type RtspPlayerSink, type RtspUnit } from "./output.ts";
+import { interleavedFrames, rtpPackets, type RtspOutput, rtspOutput, type RtspPlayerSink, type RtspUnit } from "./output.ts";
 import type { RtspAuth } from "./auth.ts";
 
 /** What an RTSP session needs of the server (lib/server.ts satisfies it). */
@@ -76,9 +76,8 @@ interface Track {
   sdp: SdpTrack;
   transport?: RtspTransport;
   udp?: UdpPair;
-  // sending
+  // sending (the SSRC is the stream's, output.ts)
   ssrc: number;
-  seq: number;
   packets: number;
   octets: number;
   lastTs: number;
@@ -432,7 +431,7 @@ export class RtspSession implements ClientInfo {
     if (!t) return this.respond(req, 461);
     const record = this.state === "announced";
     const index = this.tracks.indexOf(track);
-    const answer: RtspTransport = { protocol: t.protocol, record, ssrc: record ? undefined : track.ssrc };
+    const answer: RtspTransport = { protocol: t.protocol, record };
     if (t.protocol === "tcp") {
       const ch = t.interleaved ?? [index * 2, index * 2 + 1];
       if (this.tracks.some((o) => o !== track && o.transport?.interleaved && o.transport.interleaved[0] === ch[0])) return this.respond(req, 461);
@@ -466,7 +465,8 @@ export class RtspSession implements ClientInfo {
     const ready = this.tracks.filter((t) => t.transport);
     if (!ready.length) return this.respond(req, 455);
     const key = this.stream!;
-    const info = ready.map((t) => `url=${this.baseUrl}/${t.sdp.control};seq=${t.seq}`).join(",");
+    // No seq/rtptime: every player of the stream shares one numbering and starts where it joins (output.ts).
+    const info = ready.map((t) => `url=${this.baseUrl}/${t.sdp.control}`).join(",");
     this.respond(req, 200, new RtspHeaders().add("Range", "npt=0.000-").add("RTP-Info", info));
     this.state = "playing";
     const sink: RtspPlayerSink = {
@@ -555,52 +555,18 @@ export class RtspSession implements ClientInfo {
         this.waitKeyframe = false;
       }
     }
-    const pt = track.sdp.payloadType;
     track.lastTs = u.timestamp;
     track.lastWall = Date.now();
+    track.ssrc = u.ssrc;
+    track.packets += u.payloads.length;
+    for (const p of u.payloads) track.octets += p.payload.byteLength;
     if (tcp) {
-      // the unit's frames made once for every player; ours: a copy with our channel, sequence numbers and SSRC
-      const t = interleavedTemplate(u);
-      const b = t.bytes.slice();
-      const ch = track.transport!.interleaved![0];
-      const ssrc = track.ssrc;
-      for (const o of t.offsets) {
-        b[o + 1] = ch;
-        b[o + 5] = b[o + 5]! | pt;
-        b[o + 6] = track.seq >> 8;
-        b[o + 7] = track.seq & 0xff;
-        b[o + 12] = ssrc >>> 24;
-        b[o + 13] = (ssrc >>> 16) & 0xff;
-        b[o + 14] = (ssrc >>> 8) & 0xff;
-        b[o + 15] = ssrc & 0xff;
-        track.seq = (track.seq + 1) & 0xffff;
-      }
-      track.packets += t.offsets.length;
-      track.octets += b.byteLength - 16 * t.offsets.length;
+      const b = interleavedFrames(u, track.transport!.interleaved![0]);
       this.queueTcp([b], b.byteLength);
       return;
     }
     const port = track.transport!.clientPort![0];
-    for (const p of u.payloads) {
-      const ts = (u.timestamp + (p.offset ?? 0)) >>> 0;
-      const n = p.payload.byteLength;
-      const b = new Uint8Array(12 + n);
-      b[0] = 0x80;
-      b[1] = (p.marker ? 0x80 : 0) | pt;
-      b[2] = track.seq >> 8;
-      b[3] = track.seq & 0xff;
-      b[4] = ts >>> 24;
-      b[5] = (ts >>> 16) & 0xff;
-      b[6] = (ts >>> 8) & 0xff;
-      b[7] = ts & 0xff;
-      b[8] = track.ssrc >>> 24;
-      b[9] = (track.ssrc >>> 16) & 0xff;
-      b[10] = (track.ssrc >>> 8) & 0xff;
-      b[11] = track.ssrc & 0xff;
-      b.set(p.payload, 12);
-      track.seq = (track.seq + 1) & 0xffff;
-      track.packets++;
-      track.octets += n;
+    for (const b of rtpPackets(u)) {
       this.sent += b.byteLength;
       track.udp!.rtp.send(b, port, this.ip);
     }
@@ -700,7 +666,7 @@ export class RtspSession implements ClientInfo {
 }
 
 function newTrack(sdp: SdpTrack): Track {
-  return { sdp, ssrc: randomU32(), seq: randomU32() & 0x7fff, packets: 0, octets: 0, lastTs: 0, lastWall: Date.now() };
+  return { sdp, ssrc: 0, packets: 0, octets: 0, lastTs: 0, lastWall: Date.now() };
 }
 
 /** Binds a UDP pair for RTP and RTCP (consecutive ports when possible, as RFC 3550 11 recommends). */
