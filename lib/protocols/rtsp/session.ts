@@ -595,15 +595,11 @@ export class RtspSession implements ClientInfo {
     this.flushTimer = undefined;
     this.flushQueued = false;
     if (!this.pending.length || this.closed) return;
-    const all = new Uint8Array(this.pendingBytes);
-    let o = 0;
-    for (const f of this.pending) {
-      all.set(f, o);
-      o += f.byteLength;
-    }
+    const list = this.pending;
+    const bytes = this.pendingBytes;
     this.pending = [];
     this.pendingBytes = 0;
-    this.write(all);
+    this.write(list.length === 1 ? list[0]! : Buffer.concat(list, bytes));
   }
 
   private sendReports(): void {
