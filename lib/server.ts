@@ -45,6 +45,7 @@ import { httpReload } from "./protocols/http/reload.ts";
 import { srtReload } from "./protocols/srt/reload.ts";
 import { type RtspService, startRtsp } from "./protocols/rtsp/server.ts";
 import { rtspReload } from "./protocols/rtsp/reload.ts";
+import { RtspPullService } from "./protocols/rtsp/pull.ts";
 import { CasterService } from "./services/casters/index.ts";
 import { GbServer } from "./protocols/gb28181/server.ts";
 import { casterReload } from "./services/casters/reload.ts";
@@ -137,6 +138,7 @@ export class Server implements ServerContext {
   private http: HttpServers | undefined;
   private srt: SrtService | undefined;
   private rtsp: RtspService | undefined;
+  private rtspPulls: RtspPullService | undefined;
   /** The stream casters (MPEG-TS over UDP, FLV over HTTP POST). */
   casters: CasterService | undefined;
   private rtc: RtcService | undefined;
@@ -188,7 +190,7 @@ export class Server implements ServerContext {
       exporterReload(this, { get: () => this.exporter, set: (l) => (this.exporter = l) }),
       rtcReload(this, { get: () => this.rtc, set: (r) => (this.rtc = r) }),
       srtReload(this, { get: () => this.srt, set: (x) => (this.srt = x) }),
-      rtspReload(this, { get: () => this.rtsp, set: (x) => (this.rtsp = x) }),
+      rtspReload(this, { get: () => this.rtsp, set: (x) => (this.rtsp = x) }, () => this.rtspPulls),
       casterReload(() => this.casters),
       hlsReload(this, () => this.hls),
       dvrReload(this, () => this.dvr),
@@ -301,6 +303,13 @@ export class Server implements ServerContext {
       await casters.start();
       this.startHeartbeat();
       this.ffmpeg.startIngest();
+      // Cameras pulled natively (vhost rtsp_pull), once every listener is up; by worker 1 only, as ingests.
+      if (!this.workerLink || this.workerLink.id === 1) {
+        const pulls = new RtspPullService(this);
+        this.rtspPulls = pulls;
+        this.lifecycle.register({ name: "rtsp pulls", phase: "accept", close: () => pulls.stop() });
+        pulls.reconcile();
+      }
     } catch (e) {
       await this.lifecycle.stop({ reason: "start failed", budgetMs: FAST_QUIT_BUDGET_MS });
       this.removePidFile();

@@ -91,6 +91,7 @@ const VHOST: { name: string; value: (v: VhostConfig) => unknown }[] = [
   { name: "hds", value: (v) => v.hds },
   { name: "exec", value: (v) => v.exec },
   { name: "ingest", value: (v) => v.ingests },
+  { name: "rtsp_pull", value: (v) => v.rtspPulls },
   { name: "transcode", value: (v) => v.transcodes },
 ];
 /** Vhost directives whose values the sections above already cover (the rest are compared raw). */

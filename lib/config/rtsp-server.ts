@@ -8,7 +8,7 @@
  *   }
  */
 import { portOf } from "../net/endpoint.ts";
-import type { Scope } from "./env.ts";
+import { Scope } from "./env.ts";
 
 export interface RtspServerConfig {
   enabled: boolean;
@@ -28,4 +28,43 @@ export function rtspServerOf(g: Scope): RtspServerConfig {
     listens,
     auth: { enabled: a.boolOn("enabled"), username: a.str("username", ""), password: a.str("password", "") },
   };
+}
+
+/**
+ * A camera pulled natively (srs-ts's own vhost block, no FFmpeg):
+ *
+ *   vhost __defaultVhost__ {
+ *       rtsp_pull cam1 {
+ *           enabled on;
+ *           url rtsp://admin:pw@192.168.1.20:554/Streaming/Channels/101;   # Basic or Digest from the URL
+ *           stream live/cam1;           # app/stream it publishes as (default live/<id>)
+ *           transport tcp;              # RTP interleaved on the RTSP connection (the only one for now)
+ *       }
+ *   }
+ */
+export interface RtspPullConfig {
+  id: string;
+  enabled: boolean;
+  url: string;
+  app: string;
+  stream: string;
+  /** As written; only "tcp" is implemented (the pull says so and uses TCP). */
+  transport: string;
+}
+
+export function rtspPullsOf(v: Scope): RtspPullConfig[] {
+  return v.all("rtsp_pull").map((d) => {
+    const s = new Scope(d, null, v.env);
+    const id = d.args[0] ?? "";
+    const path = s.str("stream", `live/${id}`).replace(/^\/+|\/+$/g, "");
+    const slash = path.lastIndexOf("/");
+    return {
+      id,
+      enabled: s.boolOn("enabled"),
+      url: s.str("url", ""),
+      app: slash > 0 ? path.slice(0, slash) : "live",
+      stream: slash > 0 ? path.slice(slash + 1) : path,
+      transport: s.str("transport", "tcp"),
+    };
+  });
 }

@@ -51,6 +51,7 @@ const VHOST = block({
     ...leaves("str", "enabled dvr_apply dvr_path dvr_plan dvr_wait_keyframe time_jitter"),
     dvr_duration: "num",
   }),
+  rtsp_pull: block(leaves("str", "enabled url stream transport")),
   ingest: block({
     ...leaves("str", "enabled ffmpeg"),
     input: block(leaves("str", "type url")),

@@ -9,6 +9,7 @@ import type { SrsConfig } from "./config.ts";
 import { type DashConfig, dashOf, type HdsConfig, hdsOf } from "./dash.ts";
 import { type DvrConfig, dvrOf } from "./dvr.ts";
 import { Scope } from "./env.ts";
+import { type RtspPullConfig, rtspPullsOf } from "./rtsp-server.ts";
 import { type ExecConfig, execOf, type IngestConfig, ingestsOf, type TranscodeConfig, transcodesOf } from "./ffmpeg.ts";
 import { type ForwardConfig, forwardOf } from "./forward.ts";
 import { type HlsConfig, hlsOf } from "./hls.ts";
@@ -132,6 +133,11 @@ export class VhostConfig {
 
   get exec(): ExecConfig {
     return this.memo("exec", () => execOf(this.block("exec", false)));
+  }
+
+  /** srs-ts's `rtsp_pull <id> { url; stream; transport; }` blocks: cameras pulled natively (rtsp-server.ts). */
+  get rtspPulls(): RtspPullConfig[] {
+    return this.memo("rtspPulls", () => rtspPullsOf(this.v));
   }
 
   get ingests(): IngestConfig[] {

@@ -1,17 +1,22 @@
 /**
  * RTSP's part of reload: `rtsp_server` enabled/listen changes start a new service on the new address(es) and retire
  * the old one (no new connection, its sessions go on until they end); a new address that cannot be bound leaves the
- * old service as it was. `auth` is read per connection: it applies to new connections.
+ * old service as it was. `auth` is read per connection: it applies to new connections. The vhosts' `rtsp_pull`
+ * blocks are matched on every reload: new ones start, removed, disabled or changed ones stop (and start again).
  */
 import { globalChange } from "../../config/diff.ts";
 import { applied, failed, type ReloadHandler, type ReloadOutcome, type Slot, splitKeys } from "../../reload/handler.ts";
 import { type RtspService, type RtspServicePorts, startRtsp } from "./server.ts";
+import type { RtspPullService } from "./pull.ts";
 
-export function rtspReload(ctx: RtspServicePorts, slot: Slot<RtspService>): ReloadHandler {
+export function rtspReload(ctx: RtspServicePorts, slot: Slot<RtspService>, pulls?: () => RtspPullService | undefined): ReloadHandler {
   return {
     name: "rtsp",
     async reload(e): Promise<ReloadOutcome[]> {
       const out: ReloadOutcome[] = [];
+      // Pulls follow the vhosts' rtsp_pull blocks (and vhosts added, removed, disabled): matched on every reload.
+      const p = pulls?.()?.reconcile();
+      if (p && (p.started || p.stopped)) out.push(applied("rtsp_pull", `${p.started} started, ${p.stopped} stopped`));
       const c = globalChange(e.diff, "rtsp_server");
       if (!c) return out;
       const k = splitKeys(c.keys, { rebind: ["enabled", "listen", "listens"] });

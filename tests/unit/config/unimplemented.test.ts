@@ -170,7 +170,8 @@ const READ = `
     vhost.transcode.engine.aparams vhost.transcode.engine.perfile vhost.exec.enabled vhost.exec.publish
     vhost.hls.hls_keys vhost.hls.hls_key_file vhost.hls.hls_key_file_path vhost.hls.hls_key_url
     vhost.hls.hls_fragments_per_key rtsp_server.enabled rtsp_server.listen rtsp_server.auth.enabled
-    rtsp_server.auth.username rtsp_server.auth.password
+    rtsp_server.auth.username rtsp_server.auth.password vhost.rtsp_pull.enabled vhost.rtsp_pull.url
+    vhost.rtsp_pull.stream vhost.rtsp_pull.transport
 `.split(/\s+/).filter(Boolean);
 const COVERED = `
     first_wait_for_qlv vhost.hls.hls_mount vhost.publish.mr_latency
