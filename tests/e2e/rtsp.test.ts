@@ -6,13 +6,16 @@
  *  - publish: FFmpeg `-f rtsp` over TCP and UDP (H.264 + AAC), played over RTMP and HTTP-FLV; H.265, Opus and
  *    G.711 (PCMA) published over RTSP and played back over RTSP; a second publisher of a stream is refused;
  *  - hooks: on_publish/on_play see the URL's query, a refusal reaches the client; Basic/Digest auth;
- *  - reload: the listener moves (SIGHUP), a playing client goes on; bad bytes never take the server down.
+ *  - reload: the listener moves (SIGHUP), a playing client goes on; bad bytes never take the server down;
+ *  - camera pull (vhost rtsp_pull): GStreamer's RTSP server (tests/fixtures/rtsp-camera.py, not ours) asking for
+ *    Digest; the pulled stream plays over RTMP; the camera restarts and the pull comes back; reload removes it.
  * Every child process is killed in afterAll.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { rmSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { connect } from "node:net";
-import { clip } from "../helpers/media.ts";
+import { clip, REPO_ROOT } from "../helpers/media.ts";
 import { freePort, type Proc, probeStreams, publish, reloadConfig, run, type RunningServer, startServer } from "../helpers/server.ts";
 import { serverConf } from "../helpers/conf.ts";
 import { hookRecorder, hooksConf } from "../helpers/hooks.ts";
@@ -326,4 +329,40 @@ describe("RTSP reload and quit", () => {
       await srv.stop();
     }
   }, 90000);
+});
+
+describe("RTSP camera pull (rtsp_pull), against GStreamer's RTSP server with Digest", () => {
+  const PY = existsSync("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+  const camera = (port: number) => track(run(PY, [join(REPO_ROOT, "tests/fixtures/rtsp-camera.py"), String(port), "admin", "pw1"]));
+
+  test("pulls H.264 + AAC, plays over RTMP; reconnects after the camera restarts; reload without the block stops it", async () => {
+    const camPort = await freePort();
+    let cam = camera(camPort);
+    await waitFor("the camera", () => cam.output().includes("ready"), 10000, cam);
+    const pull = `rtsp_pull cam1 { enabled on; url rtsp://admin:pw1@127.0.0.1:${camPort}/cam; stream live/cam1; }`;
+    const { srv } = await start(rtspConf("", `${FLV}\n${pull}`));
+    try {
+      await live(srv, "cam1");
+      const s = await probeStreams(srv.rtmpUrl("/live/cam1"));
+      expect(s.map((x) => x.codec_name).sort()).toEqual(["aac", "h264"]);
+      const r = await decode(srv.rtmpUrl("/live/cam1"), 3);
+      expect(r.video + r.audio).toBeGreaterThanOrEqual(180);
+      // the camera goes away and comes back on the same port
+      cam.kill();
+      await cam.done;
+      await waitFor("the pull to notice", () => srv.output().includes("unpublished __defaultVhost__/live/cam1"), 20000, srv);
+      cam = camera(camPort);
+      await waitFor("the camera again", () => cam.output().includes("ready"), 10000, cam);
+      await waitFor("the pull again", () => (srv.output().match(/rtsp pull cam1: rtsp:\/\/127.0.0.1:\d+\/cam ->/g) ?? []).length >= 2, 30000, srv);
+      await live(srv, "cam1");
+      const again = await decode(srv.rtmpUrl("/live/cam1"), 2);
+      expect(again.video + again.audio).toBeGreaterThanOrEqual(120);
+      await reloadConfig(srv, rtspConf("", FLV));
+      await waitFor("the pull stopped", () => (srv.output().match(/unpublished __defaultVhost__\/live\/cam1/g) ?? []).length >= 2, 10000, srv);
+      expect(srv.output()).toContain("reload: vhost __defaultVhost__ rtsp_pull applied (pulls: 0 started, 1 stopped)");
+    } finally {
+      cam.kill();
+      await srv.stop();
+    }
+  }, 120000);
 });

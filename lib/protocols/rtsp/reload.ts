@@ -4,7 +4,7 @@
  * old service as it was. `auth` is read per connection: it applies to new connections. The vhosts' `rtsp_pull`
  * blocks are matched on every reload: new ones start, removed, disabled or changed ones stop (and start again).
  */
-import { globalChange } from "../../config/diff.ts";
+import { globalChange, vhostChanges } from "../../config/diff.ts";
 import { applied, failed, type ReloadHandler, type ReloadOutcome, type Slot, splitKeys } from "../../reload/handler.ts";
 import { type RtspService, type RtspServicePorts, startRtsp } from "./server.ts";
 import type { RtspPullService } from "./pull.ts";
@@ -16,7 +16,8 @@ export function rtspReload(ctx: RtspServicePorts, slot: Slot<RtspService>, pulls
       const out: ReloadOutcome[] = [];
       // Pulls follow the vhosts' rtsp_pull blocks (and vhosts added, removed, disabled): matched on every reload.
       const p = pulls?.()?.reconcile();
-      if (p && (p.started || p.stopped)) out.push(applied("rtsp_pull", `${p.started} started, ${p.stopped} stopped`));
+      const note = p ? `pulls: ${p.started} started, ${p.stopped} stopped` : "pulls run in worker 1";
+      for (const { vhost } of vhostChanges(e.diff, "rtsp_pull")) out.push(applied(`vhost ${vhost} rtsp_pull`, note));
       const c = globalChange(e.diff, "rtsp_server");
       if (!c) return out;
       const k = splitKeys(c.keys, { rebind: ["enabled", "listen", "listens"] });
