@@ -6,7 +6,11 @@
  *   bun bench/flv-load.ts [--server ours|nms] [--players 500] [--seconds 30] [--warmup 5] [--ramp 5]
  *   bun bench/flv-load.ts --url http://127.0.0.1:8080/live/bench.flv --pid <server pid>
  *       [--publish rtmp://127.0.0.1:1935/live/bench | --no-publisher]
- *   common: [--clip FILE] [--ffmpeg] [--label L]
+ *   common: [--clip FILE] [--ffmpeg] [--label L] [--tls]
+ *
+ * --tls: HTTPS-FLV. Our server gets `http_server.https` on a free port (the shipped self-signed pair) and the
+ * players are node:tls sockets (certificate not verified); with --url, give an https:// URL instead. The load
+ * tool then pays for the TLS decryption of every player too (its CPU is printed).
  *
  * Without --url it starts the server itself on free 127.0.0.1 ports: `ours` is `bun main.ts` (bench/server.ts;
  * extra SRS_* env is passed through), `nms` is node-media-server from $NMS_DIR (default /tmp/nms, installed
@@ -19,6 +23,7 @@ import type { ChildProcess } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { connect as netConnect } from "node:net";
 import type { Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -40,6 +45,7 @@ const { values } = parseArgs({
     ffmpeg: { type: "boolean", default: false },
     "no-publisher": { type: "boolean", default: false },
     label: { type: "string", default: "" },
+    tls: { type: "boolean", default: false },
     // A player is "at full rate" when it got at least this share of the clip's bitrate over the window.
     "full-rate": { type: "string", default: "0.9" },
   },
@@ -121,12 +127,18 @@ async function target(): Promise<Target> {
   if (values.server === "nms") return await startNms();
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (k.startsWith("SRS_") && v !== undefined) env[k] = v;
+  const httpsPort = values.tls ? await freePort() : 0;
+  if (values.tls) {
+    env.SRS_HTTP_SERVER_HTTPS_ENABLED = "on";
+    env.SRS_HTTP_SERVER_HTTPS_LISTEN = `127.0.0.1:${httpsPort}`;
+  }
   const s = await startServer(env);
+  if (values.tls) await waitPort(httpsPort);
   return {
-    url: new URL(`http://127.0.0.1:${s.httpPort}/live/bench.flv`),
+    url: new URL(values.tls ? `https://127.0.0.1:${httpsPort}/live/bench.flv` : `http://127.0.0.1:${s.httpPort}/live/bench.flv`),
     publishUrl: `rtmp://127.0.0.1:${s.rtmpPort}/live/bench`,
     pid: s.pid,
-    label: "srs-ts (bun main.ts)",
+    label: `srs-ts (bun main.ts)${values.tls ? " over TLS" : ""}`,
     stop: () => s.stop(),
   };
 }
@@ -147,9 +159,12 @@ let connected = 0;
 let closedEarly = 0;
 
 function startPlayer(url: URL, request: Uint8Array): Player {
-  const socket = netConnect({ host: url.hostname, port: Number(url.port) || 80 });
+  const tls = url.protocol === "https:";
+  const socket: Socket = tls
+    ? tlsConnect({ host: url.hostname, port: Number(url.port) || 443, rejectUnauthorized: false })
+    : netConnect({ host: url.hostname, port: Number(url.port) || 80 });
   const p: Player = { socket, bytes: 0, status: undefined, open: false, error: undefined };
-  socket.on("connect", () => socket.write(request));
+  socket.on(tls ? "secureConnect" : "connect", () => socket.write(request));
   socket.on("data", (d: Buffer) => {
     if (p.status === undefined) {
       p.status = d.subarray(0, Math.max(0, d.indexOf(13))).toString("latin1");
@@ -257,7 +272,7 @@ console.log(`  load tool CPU         ${loadCpu.toFixed(1)}% of one core`);
 for (const [s, n] of statuses) if (!s.startsWith("HTTP/1.1 200")) console.log(`  status x${n}: ${s}`);
 for (const [e, n] of errors) console.log(`  socket error x${n}: ${e}`);
 console.log("RESULT " + JSON.stringify({
-  label, protocol: "http-flv", players, connected, full, seconds: +elapsed.toFixed(1), mbps: +totalMbps.toFixed(2),
+  label, protocol: t.url.protocol === "https:" ? "https-flv" : "http-flv", players, connected, full, seconds: +elapsed.toFixed(1), mbps: +totalMbps.toFixed(2),
   minKbps: +(rates[0] ?? 0).toFixed(0), medianKbps: +q(0.5).toFixed(0), maxKbps: +(rates[rates.length - 1] ?? 0).toFixed(0),
   streamKbps: +streamKbps.toFixed(0), cpuPct: +cpuPct.toFixed(2), cpuPer100Mbps: +cpuPer100.toFixed(3),
   rssPeakMb: +rssPeak.toFixed(1), rssEndMb: +rssEnd.toFixed(1), loadCpuPct: +loadCpu.toFixed(1),

@@ -32,7 +32,7 @@ import { type ForwardService, startForward } from "./services/forward/service.ts
 import { FfmpegServices, ffmpegReload } from "./services/ffmpeg/index.ts";
 import { AudioBridgeService } from "./services/audio-bridge/service.ts";
 import { type AccessControl, OpenAccess } from "./access.ts";
-import { Api, mountApi, startHttpsApi } from "./services/api/index.ts";
+import { Api, mountApi } from "./services/api/index.ts";
 import { Heartbeat, heartbeatReload } from "./services/cluster/heartbeat.ts";
 import { startExporter } from "./services/exporter/index.ts";
 import { Gate } from "./services/gate.ts";
@@ -53,7 +53,7 @@ import { rtcReload } from "./protocols/rtc/reload.ts";
 import { hlsReload } from "./protocols/hls/reload.ts";
 import { dvrReload } from "./services/dvr/reload.ts";
 import { forwardReload } from "./services/forward/reload.ts";
-import { exporterReload, httpsApiReload } from "./services/exporter/reload.ts";
+import { exporterReload } from "./services/exporter/reload.ts";
 import type { HubOptions } from "./hub/stream-hub.ts";
 import { Stats } from "./services/stats.ts";
 import { VERSION } from "./version.ts";
@@ -143,7 +143,6 @@ export class Server implements ServerContext {
   casters: CasterService | undefined;
   private rtc: RtcService | undefined;
   readonly lifecycle: Lifecycle;
-  private httpsApi: HttpListener | undefined;
   private exporter: HttpListener | undefined;
   private pidFile: string | undefined;
   private heartbeat: Heartbeat | undefined;
@@ -186,7 +185,6 @@ export class Server implements ServerContext {
       coreReload({ hubs: this.hubs, clients: this.clients, hubOptions: (k) => this.hubOptions(k) }),
       rtmpReload(() => this.rtmp),
       httpReload(() => this.http),
-      httpsApiReload(this, { get: () => this.httpsApi, set: (l) => (this.httpsApi = l) }),
       exporterReload(this, { get: () => this.exporter, set: (l) => (this.exporter = l) }),
       rtcReload(this, { get: () => this.rtc, set: (r) => (this.rtc = r) }),
       srtReload(this, { get: () => this.srt, set: (x) => (this.srt = x) }),
@@ -210,8 +208,14 @@ export class Server implements ServerContext {
   }
 
   /** Ports actually bound (useful when a test asked for port 0). */
-  get ports(): { rtmp: number[]; http: number[]; api: number[] } {
-    return { rtmp: this.rtmp?.ports ?? [], http: this.http?.httpPorts ?? [], api: this.http?.apiPorts ?? [] };
+  get ports(): { rtmp: number[]; http: number[]; api: number[]; https: number[]; httpsApi: number[] } {
+    return {
+      rtmp: this.rtmp?.ports ?? [],
+      http: this.http?.httpPorts ?? [],
+      api: this.http?.apiPorts ?? [],
+      https: this.http?.httpsPorts ?? [],
+      httpsApi: this.http?.httpsApiPorts ?? [],
+    };
   }
 
   async start(): Promise<void> {
@@ -267,7 +271,8 @@ export class Server implements ServerContext {
         this.log.trace(`worker ${link.id}/${link.env.count}: pid=${process.pid}, private rtmp port ${this.privateRtmp.ports[0]}`);
       }
       // The composition root mounts every service's HTTP routes: the API and WebRTC signalling on http_api,
-      // HLS and the live streams on http_server (protocols never import each other).
+      // HLS and the live streams on http_server (protocols never import each other); their HTTPS listeners
+      // (http_server.https, http_api.https) serve the same routes.
       this.http = new HttpServers(this, {
         api: [(app) => {
           if (this.workerLink) mountWorkersApi(app, this.workerLink, this);
@@ -275,7 +280,6 @@ export class Server implements ServerContext {
         http: [(app) => mountHls(app, this, () => this.hls), (app) => mountLive(app, this)],
       });
       await this.http.start();
-      this.httpsApi = await startHttpsApi(this);
       this.exporter = await startExporter(this);
       if (c.rtcServer().enabled) {
         this.rtc = new RtcService(this);
@@ -315,7 +319,9 @@ export class Server implements ServerContext {
       this.removePidFile();
       throw e instanceof StartError ? e : new StartError((e as Error).message);
     }
-    this.log.trace(`server started: rtmp=${this.ports.rtmp.join(",")} http=${this.ports.http.join(",")} api=${this.ports.api.join(",")}`);
+    const p = this.ports;
+    const https = p.https.length || p.httpsApi.length ? ` https=${p.https.join(",")} https_api=${p.httpsApi.join(",")}` : "";
+    this.log.trace(`server started: rtmp=${p.rtmp.join(",")} http=${p.http.join(",")} api=${p.api.join(",")}${https}`);
   }
 
   /** SRS's heartbeat (a proxy registers us from it): ticks until the stop. */

@@ -2,7 +2,7 @@
 // the HTTP API client (another port is fine: CORS is on by default; basic auth when http_api.auth is on),
 // formatting and clipboard helpers. Plain ES module, no dependencies.
 
-const DEFAULTS = { http: 8080, api: 1985, rtmp: 1935, rtc: 8000, srt: 10080, rtsp: null, auth: false, version: "", srs: "" };
+const DEFAULTS = { http: 8080, api: 1985, https: null, https_api: null, rtmp: 1935, rtc: 8000, srt: 10080, rtsp: null, auth: false, version: "", srs: "" };
 let configPromise;
 
 /** The server's ports, from /console/config.json (served by srs-ts); SRS's defaults when it is missing. */
@@ -23,23 +23,30 @@ export function host() {
   return location.hostname.includes(":") ? `[${location.hostname}]` : location.hostname;
 }
 
-function origin(port) {
-  const scheme = location.protocol === "https:" ? "https:" : "http:";
+/** Whether the page was loaded over HTTPS (its URLs then stay on HTTPS: http_server.https, http_api.https). */
+const secure = () => location.protocol === "https:";
+
+function origin(port, scheme = secure() ? "https:" : "http:") {
   const std = scheme === "https:" ? 443 : 80;
   return `${scheme}//${host()}${port && port !== std ? ":" + port : ""}`;
 }
 
-/** The API's origin: the page's own when the API shares the HTTP port, else the same host on the API port. */
+/**
+ * The API's origin: the page's own when the API shares the page's port, else the same host on the API port (its
+ * HTTPS port when the page is on HTTPS).
+ */
 export function apiOrigin(cfg) {
-  const own = Number(location.port) || (location.protocol === "https:" ? 443 : 80);
-  if (!cfg.api || cfg.api === own) return location.origin;
-  return origin(cfg.api);
+  const own = Number(location.port) || (secure() ? 443 : 80);
+  const port = secure() ? cfg.https_api : cfg.api;
+  if (!port || port === own) return location.origin;
+  return origin(port);
 }
 
-/** The HTTP server's origin (streams, pages). */
+/** The HTTP server's origin (streams, pages): its HTTPS port when the page is on HTTPS. */
 export function httpOrigin(cfg) {
-  const own = Number(location.port) || (location.protocol === "https:" ? 443 : 80);
-  return cfg.http === own ? location.origin : origin(cfg.http);
+  const own = Number(location.port) || (secure() ? 443 : 80);
+  const port = secure() ? cfg.https || own : cfg.http;
+  return port === own ? location.origin : origin(port);
 }
 
 /** Every URL a stream is reachable at, given its vhost name, app and stream name. */
@@ -79,6 +86,20 @@ export function streamUrls(cfg, { vhost = "__defaultVhost__", app = "live", stre
     rtc: p("rtc_player.html", stream),
     whep: p("whep.html", stream),
   };
+  // A page on plain HTTP also lists the HTTPS URLs when http_server.https is on (a page on HTTPS has them above).
+  if (!secure() && cfg.https) {
+    const hs = origin(cfg.https, "https:");
+    const as = cfg.https_api ? origin(cfg.https_api, "https:") : "";
+    const page = (file, extra) => `${hs}/players/${file}?${new URLSearchParams({ ...(named ? { vhost } : {}), app, stream: extra })}`;
+    u.https = {
+      flv: `${hs}${path}.flv${q}`,
+      hls: `${hs}${path}.m3u8${q}`,
+      ts: `${hs}${path}.ts${q}`,
+      whep: as ? `${as}/rtc/v1/whep/?${params}` : "",
+      whip: as ? `${as}/rtc/v1/whip/?${params}` : "",
+      players: { flv: `${page("srs_player.html", `${stream}.flv`)}&autostart=true`, hls: `${page("srs_player.html", `${stream}.m3u8`)}&autostart=true`, whip: page("whip.html", stream) },
+    };
+  }
   return u;
 }
 

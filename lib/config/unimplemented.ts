@@ -114,7 +114,6 @@ export const UNIMPLEMENTED: readonly Rule[] = [
   { path: "query_latest_version", kind: "leaf", ok: ["off"], what: "querying the latest SRS version" },
   { path: "pithy_print_ms", kind: "leaf", ok: ["10000"], what: "the interval of periodic stats log lines" },
   { path: "tcmalloc_release_rate", kind: "leaf", ok: [], what: "tcmalloc tuning (not applicable)" },
-  { path: "http_server.https", kind: "block-on", what: "HTTPS for HTTP-FLV/TS/HLS and static files" },
   { path: "rtc_server.ecdsa", kind: "leaf", ok: ["on"], what: "RSA DTLS certificates (ECDSA is used)" },
   { path: "rtc_server.encrypt", kind: "leaf", ok: ["on"], what: "unencrypted RTP (SRTP is always used: browsers refuse media without DTLS-SRTP)" },
   { path: "rtc_server.reuseport", kind: "leaf", ok: ["1"], what: "several UDP sockets per port" },

@@ -1,6 +1,6 @@
 /**
- * The one place that starts an HTTP(S) server, per runtime: Bun.serve under Bun, Deno.serve under Deno,
- * node:http (with @hono/node-server) elsewhere. Everything above it speaks web-standard Request/Response (hono's `fetch`).
+ * The one place that starts an HTTP(S) server, per runtime: Bun.serve under Bun, Deno.serve under Deno (HTTPS:
+ * node:https, see below), node:http (with @hono/node-server) elsewhere. Everything above it speaks web-standard Request/Response (hono's `fetch`).
  */
 import { reusePort } from "./worker-env.ts";
 
@@ -20,6 +20,11 @@ export interface HttpListener {
    * sessions end them (quit, reload moving a port); without it they are cut too.
    */
   close(opts?: { keepConnections?: boolean }): Promise<void>;
+  /**
+   * A TLS listener whose runtime can swap its key/cert in place (node:https's setSecureContext): new connections
+   * get the new pair, open ones keep theirs. Absent under Bun.serve (no such call: a renewal reopens the listener).
+   */
+  setTls?(tls: { key: string; cert: string }): void;
 }
 
 export interface ServeOptions {
@@ -50,7 +55,7 @@ interface BunLike {
 }
 interface DenoLike {
   serve(
-    o: { hostname: string; port: number; reusePort?: boolean; key?: string; cert?: string; onListen?: (a: { port: number }) => void },
+    o: { hostname: string; port: number; reusePort?: boolean; onListen?: (a: { port: number }) => void },
     h: (req: Request, info: { remoteAddr: { hostname: string; port: number } }) => Response | Promise<Response>,
   ): { finished: Promise<void>; shutdown(): Promise<void>; addr: { port: number } };
 }
@@ -79,15 +84,16 @@ export async function serveHttp(opts: ServeOptions): Promise<HttpListener> {
       },
     };
   }
-  if (g.Deno) {
+  // Deno.serve keeps its port until every open request ended after shutdown(), so a TLS listener could not be
+  // reopened with a renewed certificate while players are connected: under Deno TLS goes through node:https,
+  // whose setSecureContext swaps the pair in place.
+  if (g.Deno && !opts.tls) {
     let port = opts.port;
     const server = g.Deno.serve(
       {
         hostname: opts.hostname,
         port: opts.port,
         reusePort: reusePort(opts.port),
-        key: opts.tls?.key,
-        cert: opts.tls?.cert,
         onListen: (a) => {
           port = a.port;
         },
@@ -140,5 +146,6 @@ export async function serveNode(opts: ServeOptions): Promise<HttpListener> {
       else server.closeAllConnections();
       return Promise.resolve();
     },
+    ...("setSecureContext" in server ? { setTls: (tls: { key: string; cert: string }) => server.setSecureContext({ key: tls.key, cert: tls.cert }) } : {}),
   };
 }

@@ -11,6 +11,14 @@
  * whatever the directory lacks is looked up in the pages embedded in the program (lib/runtime/assets.ts: the
  * binary, or the source tree, never the working directory), so `/` is the embedded home page when the
  * directory has no index.
+ *
+ * HTTPS (as SRS): `http_server.https` is a TLS listener serving the same routes as the HTTP server; when the API
+ * shares the HTTP server (its `https.listen` then follows the HTTPS server's, config/http-servers.ts) the HTTPS
+ * server serves the API and the WebRTC signalling too, else `http_api.https` is a TLS listener of its own with
+ * the API routes. Their key/cert are re-read on every reload (SIGHUP): a renewed pair is swapped in place where
+ * the runtime can (node:https, used under Deno), else taken by reopening the listener (Bun.serve; open requests,
+ * e.g. HTTP-FLV players, go on over the old one); a bad pair is refused with an error and the running listener
+ * keeps its old certificate.
  */
 import { CORS_HEADERS } from "../../net/cors.ts";
 import { stat } from "node:fs/promises";
@@ -24,6 +32,8 @@ import type { Log } from "../../log/logger.ts";
 import type { Lifecycle } from "../../lifecycle.ts";
 import { SERVER_SIGNATURE, SRS_COMPAT_VERSION, VERSION } from "../../version.ts";
 import { serveFile } from "./static-file.ts";
+import { loadTlsPair, type TlsPair } from "./tls-pair.ts";
+import type { HttpsConfig } from "../../config/http-servers.ts";
 
 type Env = { Bindings: Partial<ServeInfo> };
 
@@ -110,28 +120,115 @@ interface PlannedListener extends Endpoint {
   kind: "http" | "api" | "both";
   /** `[::]` bound IPv6-only because the same port is also listed for IPv4 (net/endpoint.ts). */
   ipv6Only: boolean;
+  /** HTTPS: the key/cert it serves (http_server.https's; http_api.https's for an API-only one). */
+  tls?: TlsPair;
 }
 
-const planKey = (p: PlannedListener) => `${p.kind}@${formatEndpoint(p)}${p.ipv6Only ? "/v6only" : ""}`;
+/** The listener, whatever its certificate. */
+const slotKey = (p: PlannedListener, tls = p.tls !== undefined) => `${tls ? "https" : "http"}:${p.kind}@${formatEndpoint(p)}${p.ipv6Only ? "/v6only" : ""}`;
+/** The listener with its certificate: a renewed one is another listener (reopened). */
+const planKey = (p: PlannedListener) => `${slotKey(p)}${p.tls ? `#${p.tls.id}` : ""}`;
 const KIND_NAME = { http: "http_server", api: "http_api", both: "http_server+http_api" } as const;
+const TLS_KIND_NAME = { http: "http_server.https", api: "http_api.https", both: "http_server.https+http_api" } as const;
+const kindName = (p: PlannedListener) => (p.tls ? TLS_KIND_NAME : KIND_NAME)[p.kind];
+
+/** What a plan could not load (a bad key/cert): the listener keeps its old pair, or is not opened. */
+interface PlanResult {
+  want: PlannedListener[];
+  errors: string[];
+}
 
 export class HttpServers {
   /** `port` and `address` as configured (port 0 binds a free one: `l.port` says which). */
   private listeners: { kind: "http" | "api" | "both"; key: string; port: number; address: string; plan: PlannedListener; l: HttpListener }[] = [];
+  /** The TLS pair last logged as taken from the shipped files, so a reload does not warn again. */
+  private shippedNoted = new Set<string>();
   private unregister: (() => void) | undefined;
   private closed = false;
 
   constructor(private ctx: HttpServersPorts, private routes: HttpRoutes) {}
 
   get httpPorts(): number[] {
-    return this.listeners.filter((x) => x.kind !== "api").map((x) => x.l.port);
+    return this.listeners.filter((x) => x.kind !== "api" && !x.plan.tls).map((x) => x.l.port);
   }
   get apiPorts(): number[] {
-    return this.listeners.filter((x) => x.kind !== "http").map((x) => x.l.port);
+    return this.listeners.filter((x) => x.kind !== "http" && !x.plan.tls).map((x) => x.l.port);
+  }
+  /** The HTTPS server's ports (http_server.https). */
+  get httpsPorts(): number[] {
+    return this.listeners.filter((x) => x.kind !== "api" && x.plan.tls).map((x) => x.l.port);
+  }
+  /** Where the API answers over TLS (the HTTPS server's port when it serves the API, or http_api.https's). */
+  get httpsApiPorts(): number[] {
+    return this.listeners.filter((x) => x.kind !== "http" && x.plan.tls).map((x) => x.l.port);
   }
 
-  /** The listeners the running config asks for. */
-  private plan(): PlannedListener[] {
+  /** The listeners the running config asks for: plain HTTP, then HTTPS. */
+  private plan(): PlanResult {
+    const errors: string[] = [];
+    const want = [...this.planHttp(), ...this.planHttps(errors)];
+    return { want, errors };
+  }
+
+  /**
+   * The HTTPS listeners: http_server.https (serving the API too when http_api.https.listen is its port, which is
+   * the default when the API shares the HTTP server, as SRS), and http_api.https on a port of its own.
+   */
+  private planHttps(errors: string[]): PlannedListener[] {
+    const c = this.ctx.config;
+    const http = c.httpServer();
+    const api = c.httpApi();
+    const out: PlannedListener[] = [];
+    const endpoint = (listen: string, what: string): Endpoint | undefined => {
+      try {
+        return parseEndpoint(listen);
+      } catch (e) {
+        errors.push(`${what}: listen ${listen}: ${(e as Error).message}`);
+        return undefined;
+      }
+    };
+    const httpsEp = http.enabled && http.https.enabled ? endpoint(http.https.listen, "http_server.https") : undefined;
+    const apisEp = api.enabled && api.https.enabled ? endpoint(api.https.listen, "http_api.https") : undefined;
+    let apiShared = false;
+    if (httpsEp) {
+      const apiListen = api.enabled ? endpoint(api.https.listen, "http_api.https") : undefined;
+      apiShared = apiListen !== undefined && httpsEp.port !== 0 && apiListen.port === httpsEp.port;
+      const p: PlannedListener = { kind: apiShared ? "both" : "http", ...httpsEp, ipv6Only: false };
+      const tls = this.tlsFor(p, http.https, errors);
+      if (tls) out.push({ ...p, tls });
+    }
+    if (apisEp && !apiShared) {
+      const p: PlannedListener = { kind: "api", ...apisEp, ipv6Only: false };
+      const tls = this.tlsFor(p, api.https, errors);
+      if (tls) out.push({ ...p, tls });
+    }
+    return out;
+  }
+
+  /**
+   * The key/cert of an HTTPS listener, read and checked now. When they cannot be, the error is noted and the
+   * running listener keeps the pair it has (undefined when there is none: the listener is not opened).
+   */
+  private tlsFor(p: PlannedListener, https: HttpsConfig, errors: string[]): TlsPair | undefined {
+    const slot = slotKey(p, true);
+    const running = this.listeners.find((x) => slotKey(x.plan) === slot)?.plan.tls;
+    const notes = { shipped: [] as string[] };
+    try {
+      const pair = loadTlsPair(https.key, https.cert, notes);
+      if (notes.shipped.length && !this.shippedNoted.has(slot + pair.id)) {
+        this.shippedNoted.add(slot + pair.id);
+        for (const n of notes.shipped) this.ctx.log.warn(`${TLS_KIND_NAME[p.kind]}: ${n}`);
+      }
+      return pair;
+    } catch (e) {
+      const keep = running ? `, keeping the running certificate (${running.subject}, sha256 ${running.fingerprint})` : "";
+      errors.push(`${TLS_KIND_NAME[p.kind]} ${formatEndpoint(p)}: ${(e as Error).message}${keep}`);
+      return running;
+    }
+  }
+
+  /** The plain HTTP listeners. */
+  private planHttp(): PlannedListener[] {
     const c = this.ctx.config;
     const http = c.httpServer();
     const api = c.httpApi();
@@ -150,16 +247,36 @@ export class HttpServers {
 
   async start(): Promise<void> {
     this.unregister ??= this.ctx.lifecycle.register({ name: "http listeners", phase: "accept", close: () => this.close() });
-    for (const p of this.plan()) await this.open(p);
+    const { want, errors } = this.plan();
+    if (errors.length) throw new Error(errors.join("; "));
+    for (const p of want) await this.open(p);
   }
 
   /**
    * Reload: opens the listeners the config now asks for and closes the ones it no longer does (their open
    * requests, e.g. HTTP-FLV players, go on); a listener whose kind, host and port are unchanged is not touched.
    * New listeners are opened first: if one fails, what was opened is closed again and the error is thrown.
+   * An HTTPS listener whose key/cert files changed takes them in place or is reopened with them (`renewed`); one
+   * whose files cannot be loaded keeps its pair (`errors`, also logged).
    */
-  async rebind(): Promise<{ opened: string[]; closed: string[] }> {
-    const want = this.plan();
+  async rebind(): Promise<{ opened: string[]; closed: string[]; renewed: string[]; errors: string[] }> {
+    const { want, errors } = this.plan();
+    for (const e of errors) this.ctx.log.error(`reload: ${e}`);
+    // A renewed key/cert on a listener that can swap it in place (node:https): no reopen.
+    const renewed: string[] = [];
+    for (const p of want) {
+      const x = this.listeners.find((l) => p.tls && l.l.setTls && slotKey(l.plan) === slotKey(p) && l.key !== planKey(p));
+      if (!x || !p.tls) continue;
+      try {
+        x.l.setTls!({ key: p.tls.key, cert: p.tls.cert });
+      } catch (e) {
+        errors.push(`${kindName(p)} ${formatEndpoint(p)}: ${(e as Error).message}, keeping the running certificate`);
+        continue;
+      }
+      x.key = planKey(p);
+      x.plan = p;
+      renewed.push(`${kindName(p)} ${formatEndpoint(p)} certificate ${p.tls.subject} sha256 ${p.tls.fingerprint}`);
+    }
     const wantKeys = new Set(want.map(planKey));
     const toOpen = want.filter((p) => !this.listeners.some((x) => x.key === planKey(p)));
     const toClose = this.listeners.filter((x) => !wantKeys.has(x.key));
@@ -177,7 +294,7 @@ export class HttpServers {
         try {
           await this.open(x.plan);
         } catch (e2) {
-          this.ctx.log.error(`${KIND_NAME[x.kind]}: cannot listen at ${x.address} again after a failed reload`, e2);
+          this.ctx.log.error(`${kindName(x.plan)}: cannot listen at ${x.address} again after a failed reload`, e2);
         }
       }
       throw e;
@@ -189,12 +306,19 @@ export class HttpServers {
     }
     for (const x of toClose) {
       if (!reused.includes(x)) await x.l.close({ keepConnections: true });
-      this.ctx.log.trace(`${KIND_NAME[x.kind]} stop listening at tcp://${x.address}`);
+      this.ctx.log.trace(`${kindName(x.plan)} stop listening at tcp://${x.address}`);
     }
     this.listeners = this.listeners.filter((x) => !toClose.includes(x));
+    // Same listener, new key/cert: a renewal, not a move.
+    const renewedPlans = toOpen.filter((p) => p.tls && toClose.some((x) => slotKey(x.plan) === slotKey(p)));
+    renewed.push(...renewedPlans.map((p) => `${kindName(p)} ${formatEndpoint(p)} certificate ${p.tls!.subject} sha256 ${p.tls!.fingerprint}`));
+    for (const r of renewed) this.ctx.log.trace(`reload: ${r}`);
+    const moved = (p: PlannedListener) => !renewedPlans.some((r) => slotKey(r) === slotKey(p));
     return {
-      opened: toOpen.map((p) => `${KIND_NAME[p.kind]} ${formatEndpoint(p)}`),
-      closed: toClose.map((x) => `${KIND_NAME[x.kind]} ${x.address}`),
+      opened: toOpen.filter(moved).map((p) => `${kindName(p)} ${formatEndpoint(p)}`),
+      closed: toClose.filter((x) => moved(x.plan)).map((x) => `${kindName(x.plan)} ${x.address}`),
+      renewed,
+      errors,
     };
   }
 
@@ -219,15 +343,24 @@ export class HttpServers {
   }
 
   private async listen(p: PlannedListener, app: Hono): Promise<void> {
-    const { kind, host, port, ipv6Only } = p;
+    const { kind, host, port, ipv6Only, tls } = p;
     try {
-      const l = await serveHttp({ hostname: host, port, ipv6Only, fetch: (req, info) => app.fetch(req, info) });
+      const l = await serveHttp({
+        hostname: host,
+        port,
+        ipv6Only,
+        fetch: (req, info) => app.fetch(req, info),
+        tls: tls ? { key: tls.key, cert: tls.cert } : undefined,
+      });
       this.listeners.push({ kind, key: planKey(p), port, address: formatEndpoint(p), plan: p, l });
-      this.ctx.log.trace(`${kind === "api" ? "http api" : "http server"} listen at tcp://${formatEndpoint({ host, port: l.port })}`);
+      const what = `${kind === "api" ? "http api" : "http server"}${tls ? " https" : ""}`;
+      const cert = tls ? `, cert ${tls.subject} sha256 ${tls.fingerprint} until ${tls.validTo}` : "";
+      this.ctx.log.trace(`${what} listen at tcp://${formatEndpoint({ host, port: l.port })}${cert}`);
+      if (tls && Date.parse(tls.validTo) < Date.now()) this.ctx.log.warn(`${kindName(p)}: the certificate ${tls.subject} expired ${tls.validTo}`);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       const why = code === "EADDRINUSE" || /in use/i.test(String(err)) ? "address already in use" : (err as Error).message;
-      throw new Error(`listen ${kind === "api" ? "http_api" : "http_server"} tcp://${formatEndpoint(p)}: ${why}`);
+      throw new Error(`listen ${kindName(p)} tcp://${formatEndpoint(p)}: ${why}`);
     }
   }
 
@@ -265,6 +398,9 @@ export class HttpServers {
       srs: SRS_COMPAT_VERSION,
       http: this.httpPorts[0] ?? port(cfg.httpServer().listen),
       api: this.apiPorts[0] ?? (api.enabled ? port(api.listen) : null),
+      // HTTPS (null when off): the HTTPS server's port, and where the API answers over TLS.
+      https: this.httpsPorts[0] ?? null,
+      https_api: this.httpsApiPorts[0] ?? null,
       auth: api.enabled && api.auth.enabled,
       rtmp: port(cfg.listen()[0]),
       rtc: rtc.enabled ? rtc.listen : null,

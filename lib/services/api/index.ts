@@ -9,18 +9,11 @@
  *  - `?callback=cb` wraps the JSON as JSONP; CORS (crossdomain, default on) when the request has an Origin,
  *    OPTIONS answers 200 empty; `http_api.auth` guards every path containing /api/ with basic auth (401);
  *  - wrong method on vhosts/streams/clients → HTTP 405 text.
- *
- * Also here: `startHttpsApi(ctx)`, the `http_api.https` listener (the same routes over TLS).
  */
 import { CORS_HEADERS } from "../../net/cors.ts";
 import type { Context, Hono } from "hono";
-import { Hono as HonoApp } from "hono";
 import type { ClientInfo } from "../../clients.ts";
-import { existsSync, readFileSync } from "node:fs";
-import { formatEndpoint, parseEndpoint, parseEndpoints } from "../../net/endpoint.ts";
-import { getAssetText } from "../../runtime/assets.ts";
-import { type HttpListener, serveHttp } from "../../runtime/http-serve.ts";
-import { acceptPart } from "../../lifecycle.ts";
+import { parseEndpoints } from "../../net/endpoint.ts";
 import type { ExporterPorts } from "../exporter/index.ts";
 import { SERVER_SIGNATURE, SRS_COMPAT_VERSION, VERSION } from "../../version.ts";
 import { renderMetrics } from "../exporter/index.ts";
@@ -539,31 +532,6 @@ export function mountApi(app: Hono, ctx: ApiPorts): void {
     if (sharesHttpServer(ctx)) return new Response("Not Found", { status: 404, headers: { Server: SERVER_SIGNATURE } });
     return (await handle(c, true)) ?? new Response("Not Found", { status: 404 });
   });
-}
-
-/** The `http_api.https` listener: the API over TLS with `key`/`cert` (files, or the shipped conf/server.*). */
-export async function startHttpsApi(ctx: ApiPorts): Promise<HttpListener | undefined> {
-  const api = ctx.config.httpApi();
-  if (!api.enabled || !api.https.enabled) return undefined;
-  const read = (path: string, asset: string): string => {
-    if (existsSync(path)) return readFileSync(path, "utf8");
-    const shipped = getAssetText(asset);
-    if (shipped === undefined) throw new Error(`https api: cannot read ${path}`);
-    ctx.log.warn(`https api: ${path} not found, using the shipped ${asset}`);
-    return shipped;
-  };
-  const key = read(api.https.key, "conf/server.key");
-  const cert = read(api.https.cert, "conf/server.crt");
-  const ep = parseEndpoint(api.https.listen);
-  const app = new HonoApp();
-  mountApi(app, ctx);
-  try {
-    const l = await serveHttp({ hostname: ep.host, port: ep.port, fetch: (req) => app.fetch(req), tls: { key, cert } });
-    ctx.log.trace(`https api listen at tcp://${formatEndpoint({ host: ep.host, port: l.port })}`);
-    return acceptPart(ctx.lifecycle, "https api listener", l);
-  } catch (e) {
-    throw new Error(`listen http_api.https tcp://${formatEndpoint(ep)}: ${(e as Error).message}`);
-  }
 }
 
 /** The running forwards: stream, destination URL, state and counters. */

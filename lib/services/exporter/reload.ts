@@ -1,11 +1,10 @@
 /**
- * The exporter's part of reload: enabled/listen move its listener; label and tag are read per scrape. Also the
- * API's https listener (`http_api.https`, and http_api enabled), which is restarted the same way.
+ * The exporter's part of reload: enabled/listen move its listener; label and tag are read per scrape. (The API's
+ * https listener moves with the HTTP listeners: lib/protocols/http/reload.ts.)
  */
 import { globalChange } from "../../config/diff.ts";
 import type { HttpListener } from "../../runtime/http-serve.ts";
 import { applied, failed, type ReloadHandler, type ReloadOutcome, type Slot, splitKeys } from "../../reload/handler.ts";
-import { type ApiPorts, startHttpsApi } from "../api/index.ts";
 import { type ExporterPorts, startExporter } from "./index.ts";
 
 async function restart(
@@ -36,22 +35,6 @@ export function exporterReload(ctx: ExporterPorts, slot: Slot<HttpListener>): Re
       if (k.rebind.length) out.push(await restart(slot, () => startExporter(ctx), "exporter"));
       else out.push(applied("exporter", "label/tag: next scrape"));
       return out;
-    },
-  };
-}
-
-export function httpsApiReload(ctx: ApiPorts, slot: Slot<HttpListener>): ReloadHandler {
-  return {
-    name: "https api",
-    async reload(e): Promise<ReloadOutcome[]> {
-      const c = globalChange(e.diff, "http_api");
-      const was = e.old.httpApi();
-      const now = e.next.httpApi();
-      const matters = (x: typeof was) => x.enabled && x.https.enabled;
-      if (!c || (!c.keys.includes("https") && matters(was) === matters(now))) return [];
-      // Off before and after (its default listen follows http_server's): nothing runs, nothing to move.
-      if (!matters(was) && !matters(now)) return [applied("http_api https", "off")];
-      return [await restart(slot, () => startHttpsApi(ctx), "http_api https")];
     },
   };
 }

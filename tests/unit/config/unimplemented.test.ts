@@ -128,7 +128,8 @@ const READ = `
     http_api.crossdomain http_api.listen http_api.raw_api.enabled http_api.raw_api.allow_reload
     http_api.auth.enabled http_api.auth.username http_api.auth.password http_api.https.enabled http_api.https.key
     http_api.https.cert http_api.https.listen http_server.enabled http_server.dir http_server.crossdomain
-    http_server.listen rtc_server.enabled rtc_server.candidate rtc_server.ip_family rtc_server.api_as_candidates
+    http_server.listen http_server.https.enabled http_server.https.listen http_server.https.key http_server.https.cert
+    rtc_server.enabled rtc_server.candidate rtc_server.ip_family rtc_server.api_as_candidates
     rtc_server.listen rtc_server.protocol rtc_server.tcp.enabled rtc_server.tcp.listen srt_server.enabled srt_server.default_app srt_server.tlpktdrop srt_server.tsbpdmode
     srt_server.passphrase srt_server.listen srt_server.maxbw srt_server.mss srt_server.latency
     srt_server.recvlatency srt_server.peerlatency srt_server.connect_timeout srt_server.peer_idle_timeout

@@ -15,8 +15,9 @@ export async function target() {
   const app = query.get("app") || "live";
   const stream = query.get("stream") || "livestream";
   const vhost = query.get("vhost") || "";
-  const port = Number(query.get("port")) || (schema === "https" ? 8088 : cfg.http);
-  const api = Number(query.get("api")) || (schema === "https" ? 1990 : cfg.api || 1985);
+  // On HTTPS, the server's HTTPS ports (http_server.https; the API's over TLS), SRS's 8088/1990 when unknown.
+  const port = Number(query.get("port")) || (schema === "https" ? cfg.https || 8088 : cfg.http);
+  const api = Number(query.get("api")) || (schema === "https" ? cfg.https_api || 1990 : cfg.api || 1985);
   return { cfg, schema, server, h, app, stream, vhost, port, api };
 }
 
