@@ -38,7 +38,7 @@ export function rtspServerOf(g: Scope): RtspServerConfig {
  *           enabled on;
  *           url rtsp://admin:pw@192.168.1.20:554/Streaming/Channels/101;   # Basic or Digest from the URL
  *           stream live/cam1;           # app/stream it publishes as (default live/<id>)
- *           transport tcp;              # RTP interleaved on the RTSP connection (the only one for now)
+ *           transport tcp;              # tcp (RTP interleaved on the RTSP connection, default) or udp
  *       }
  *   }
  */
@@ -48,7 +48,7 @@ export interface RtspPullConfig {
   url: string;
   app: string;
   stream: string;
-  /** As written; only "tcp" is implemented (the pull says so and uses TCP). */
+  /** As written: "tcp" or "udp" (anything else: the pull warns and uses TCP). */
   transport: string;
 }
 

@@ -365,4 +365,22 @@ describe("RTSP camera pull (rtsp_pull), against GStreamer's RTSP server with Dig
       await srv.stop();
     }
   }, 120000);
+
+  test("over UDP (transport udp): the camera sends RTP to our ports, the stream plays over RTSP too", async () => {
+    const camPort = await freePort();
+    const cam = camera(camPort);
+    await waitFor("the camera", () => cam.output().includes("ready"), 10000, cam);
+    const pull = `rtsp_pull cam2 { enabled on; url rtsp://admin:pw1@127.0.0.1:${camPort}/cam; stream live/cam2; transport udp; }`;
+    const { srv, rtsp } = await start(rtspConf("", `${FLV}\n${pull}`));
+    try {
+      await live(srv, "cam2");
+      expect(srv.output()).toContain("-> __defaultVhost__/live/cam2 over udp, tracks h264+aac");
+      const r = await decode(`rtsp://127.0.0.1:${rtsp}/live/cam2`, 3, ["-rtsp_transport", "tcp"]);
+      expect(r.video).toBeGreaterThanOrEqual(70);
+      expect(r.audio).toBeGreaterThanOrEqual(120);
+    } finally {
+      cam.kill();
+      await srv.stop();
+    }
+  }, 60000);
 });

@@ -4,7 +4,8 @@
  *
  * One pull: TCP connect, OPTIONS, DESCRIBE (a 401 is answered once with Digest, RFC 2617 without or with
  * qop=auth, or Basic, from the URL's user:password), SETUP of every track we can take with RTP interleaved on the
- * connection (RFC 2326 10.12; channels 0-1, 2-3, ...), PLAY; then RTP -> TrackReceiver (receiver.ts) -> the
+ * connection (RFC 2326 10.12; channels 0-1, 2-3, ...) or over UDP to a socket pair of ours per track (`transport
+ * udp`; RTP accepted from the camera's address only), PLAY; then RTP -> TrackReceiver (receiver.ts) -> the
  * stream's publish lease, and OPTIONS as keep-alive every half session timeout. No RTP for 10 s, a closed
  * connection or an error: the pull gives the stream back and connects again after a back-off (1 s doubling to
  * 30 s, reset once media flowed for a while). A busy stream (someone else publishes it) is retried the same way.
@@ -22,6 +23,7 @@ import { digestResponse, parseDigestParams } from "../../net/digest.ts";
 import { RtspHeaders, type RtspItem, RtspReader, type RtspResponse, serializeRequest } from "./message.ts";
 import { parseSdp, type SdpTrack } from "./sdp.ts";
 import { TrackReceiver } from "./receiver.ts";
+import { bindPair, closePair, type UdpPair } from "./udp.ts";
 
 export interface RtspPullPorts {
   readonly hubs: Pick<StreamHubs, "publish">;
@@ -32,6 +34,8 @@ export interface RtspPullTarget {
   id: string;
   url: string;
   key: StreamKey;
+  /** RTP interleaved on the RTSP connection, or UDP to a socket pair of ours per track. */
+  transport: "tcp" | "udp";
 }
 
 const RESPONSE_TIMEOUT_MS = 10000;
@@ -117,12 +121,22 @@ export class RtspPull {
       let lastMedia = Date.now();
       let done = false;
       const byChannel = new Map<number, TrackReceiver>();
+      const pairs: UdpPair[] = [];
       let firstArrival: number | undefined;
+      const onRtp = (r: TrackReceiver, data: Uint8Array): void => {
+        const p = parseRtpPacket(data);
+        if (typeof p === "string") return;
+        const now = Date.now();
+        lastMedia = now;
+        firstArrival ??= now;
+        r.push(p.payload, p.sequence, p.timestamp, p.marker, p.payloadType, now - firstArrival);
+      };
       const finish = (err?: Error): void => {
         if (done) return;
         done = true;
         if (keepAlive) clearInterval(keepAlive);
         for (const r of byChannel.values()) r.flush();
+        for (const u of pairs) closePair(u);
         if (lease) {
           lease.dispose();
           this.log.trace(`rtsp pull ${this.target.id}: unpublished ${streamKeyString(this.target.key)}`);
@@ -134,13 +148,7 @@ export class RtspPull {
       const reader = new RtspReader((item: RtspItem) => {
         if (item.type === "frame") {
           const r = byChannel.get(item.channel);
-          if (!r) return;
-          const p = parseRtpPacket(item.data);
-          if (typeof p === "string") return;
-          const now = Date.now();
-          lastMedia = now;
-          firstArrival ??= now;
-          r.push(p.payload, p.sequence, p.timestamp, p.marker, p.payloadType, now - firstArrival);
+          if (r) onRtp(r, item.data);
         } else if (item.type === "response" && item.cseq !== undefined) {
           waiting.get(item.cseq)?.(item);
           waiting.delete(item.cseq);
@@ -192,18 +200,35 @@ export class RtspPull {
           if (!sdp.tracks.length) throw new PullError("no track we can take");
           const tracks: SdpTrack[] = sdp.tracks;
           let timeoutS = 60;
+          const udp = this.target.transport === "udp";
           for (let i = 0; i < tracks.length; i++) {
             const t = tracks[i]!;
-            const r = await send("SETUP", controlUrl(base, t.control), () => new RtspHeaders().add("Transport", `RTP/AVP/TCP;unicast;interleaved=${2 * i}-${2 * i + 1}`));
+            let pair: UdpPair | undefined;
+            if (udp) {
+              pair = await bindPair(socket.localAddress ?? "0.0.0.0");
+              pairs.push(pair);
+              if (done) return;
+            }
+            const spec = pair ? `RTP/AVP;unicast;client_port=${pair.ports[0]}-${pair.ports[1]}` : `RTP/AVP/TCP;unicast;interleaved=${2 * i}-${2 * i + 1}`;
+            const r = await send("SETUP", controlUrl(base, t.control), () => new RtspHeaders().add("Transport", spec));
             const sh = r.headers.get("Session");
             if (sh) {
               session = sh.split(";")[0]!.trim();
               const m = /timeout=(\d+)/.exec(sh);
               if (m) timeoutS = Math.max(5, Number(m[1]));
             }
-            const tr = /interleaved=(\d+)/.exec(r.headers.get("Transport") ?? "");
-            const ch = tr ? Number(tr[1]) : 2 * i;
-            byChannel.set(ch, new TrackReceiver(t, (p: MediaPacket) => lease?.push(p), this.log));
+            const receiver = new TrackReceiver(t, (p: MediaPacket) => lease?.push(p), this.log);
+            if (pair) {
+              // RTP from the camera's address only (its server_port may differ from what it says behind NAT).
+              const from = (socket.remoteAddress ?? u.host).replace(/^::ffff:/, "");
+              pair.rtp.on("message", (m, rinfo) => {
+                if (rinfo.address.replace(/^::ffff:/, "") === from) onRtp(receiver, m);
+              });
+              if (/RTP\/AVP\/TCP/i.test(r.headers.get("Transport") ?? "")) throw new PullError("the camera answered UDP with TCP");
+            } else {
+              const tr = /interleaved=(\d+)/.exec(r.headers.get("Transport") ?? "");
+              byChannel.set(tr ? Number(tr[1]) : 2 * i, receiver);
+            }
           }
           try {
             lease = this.ctx.hubs.publish(this.target.key, { clientId: `pull-${this.target.id}`, type: "rtsp-pull", ip: u.host, kick: (why) => finish(new PullError(`kicked: ${why}`)) });
@@ -214,7 +239,7 @@ export class RtspPull {
           await send("PLAY", base.replace(/\/$/, "") || u.url, () => new RtspHeaders().add("Range", "npt=0.000-"));
           this.sessions++;
           lastMedia = Date.now();
-          this.log.trace(`rtsp pull ${this.target.id}: ${u.url} -> ${streamKeyString(this.target.key)}, tracks ${tracks.map((t) => t.codec).join("+")}`);
+          this.log.trace(`rtsp pull ${this.target.id}: ${u.url} -> ${streamKeyString(this.target.key)} over ${this.target.transport}, tracks ${tracks.map((t) => t.codec).join("+")}`);
           let keepAliveAt = Date.now();
           keepAlive = setInterval(() => {
             if (Date.now() - lastMedia > MEDIA_TIMEOUT_MS) {
@@ -273,10 +298,11 @@ export class RtspPullService {
       if (!v || !v.enabled) continue;
       for (const p of v.rtspPulls) {
         if (!p.enabled || !p.url) continue;
-        if (p.transport !== "tcp") this.ctx.log.warn(`rtsp_pull ${p.id}: transport ${p.transport} not implemented, pulling over tcp`);
+        if (p.transport !== "tcp" && p.transport !== "udp") this.ctx.log.warn(`rtsp_pull ${p.id}: transport ${p.transport} unknown, pulling over tcp`);
+        const transport = p.transport === "udp" ? "udp" : "tcp";
         const key: StreamKey = { vhost: v.name, app: p.app, stream: p.stream };
         const id = `${v.name}/${p.id}`;
-        want.set(id, { sig: JSON.stringify([p.url, key]), target: { id: p.id, url: p.url, key } });
+        want.set(id, { sig: JSON.stringify([p.url, key, transport]), target: { id: p.id, url: p.url, key, transport } });
       }
     }
     let started = 0;

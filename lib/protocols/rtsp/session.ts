@@ -27,7 +27,6 @@
  *    placed at its arrival time relative to the first packet of the session (RTCP SR not used yet).
  */
 import { randomBytes } from "node:crypto";
-import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import type { Socket } from "node:net";
 import type { ClientInfo, ClientRegistry } from "../../clients.ts";
 import type { SrsConfig, VhostConfig } from "../../config/index.ts";
@@ -44,6 +43,7 @@ import { DEFAULT_VHOST, parseQuery, resolveRtmpRequest } from "../../net/stream-
 import { interleavedFrame, RtspError, RtspHeaders, type RtspItem, RtspReader, type RtspRequest, serializeResponse } from "./message.ts";
 import { buildSdp, controlMatches, parseSdp, type SdpTrack, trackFor } from "./sdp.ts";
 import { TrackReceiver } from "./receiver.ts";
+import { bindPair, closePair, type UdpPair } from "./udp.ts";
 import { formatTransport, parseTransport, type RtspTransport } from "./transport.ts";
 import { interleavedFrames, rtpPackets, type RtspOutput, rtspOutput, type RtspPlayerSink, type RtspUnit } from "./output.ts";
 import type { RtspAuth } from "./auth.ts";
@@ -78,12 +78,6 @@ interface Track {
   lastWall: number;
   // receiving
   recv?: TrackReceiver;
-}
-
-interface UdpPair {
-  rtp: UdpSocket;
-  rtcp: UdpSocket;
-  ports: [number, number];
 }
 
 type State = "init" | "described" | "announced" | "playing" | "recording" | "closed";
@@ -659,43 +653,3 @@ function newTrack(sdp: SdpTrack): Track {
   return { sdp, ssrc: 0, packets: 0, octets: 0, lastTs: 0, lastWall: Date.now() };
 }
 
-/** Binds a UDP pair for RTP and RTCP (consecutive ports when possible, as RFC 3550 11 recommends). */
-async function bindPair(host: string): Promise<UdpPair> {
-  const family = host.includes(":") && !host.startsWith("::ffff:") ? "udp6" : "udp4";
-  const addr = host.replace(/^::ffff:/, "");
-  const bind = (port: number): Promise<UdpSocket> => new Promise((resolve, reject) => {
-    const s = createSocket(family);
-    s.once("error", (e) => {
-      s.close();
-      reject(e);
-    });
-    s.bind(port, addr, () => {
-      s.removeAllListeners("error");
-      s.on("error", () => undefined);
-      resolve(s);
-    });
-  });
-  for (let i = 0; i < 8; i++) {
-    const rtp = await bind(0);
-    const port = rtp.address().port;
-    try {
-      const rtcp = await bind(port + 1);
-      return { rtp, rtcp, ports: [port, port + 1] };
-    } catch {
-      rtp.close();
-    }
-  }
-  const rtp = await bind(0);
-  const rtcp = await bind(0);
-  return { rtp, rtcp, ports: [rtp.address().port, rtcp.address().port] };
-}
-
-function closePair(u: UdpPair): void {
-  for (const s of [u.rtp, u.rtcp]) {
-    try {
-      s.close();
-    } catch {
-      // already closed
-    }
-  }
-}
