@@ -113,6 +113,17 @@ describe("RTSP play of an RTMP stream (H.264 + AAC)", () => {
     }, 40000);
   }
 
+  test("players at once share the output's batches; one joining later decodes as well", async () => {
+    const url = `rtsp://127.0.0.1:${rtsp}/live/cam`;
+    const first = [decode(url, 4, ["-rtsp_transport", "tcp"]), decode(url, 4, ["-rtsp_transport", "tcp"])];
+    await Bun.sleep(1500);
+    const late = decode(url, 3, ["-rtsp_transport", "tcp"]);
+    for (const r of [...(await Promise.all(first)), await late]) {
+      expect(r.video).toBeGreaterThanOrEqual(70);
+      expect(r.audio).toBeGreaterThanOrEqual(120);
+    }
+  }, 40000);
+
   test("an unknown stream is 404; garbage on the port closes that connection only", async () => {
     const p = run("ffprobe", ["-v", "error", `rtsp://127.0.0.1:${rtsp}/live/nothing`], { timeoutMs: 15000 });
     expect(await p.done).not.toBe(0);

@@ -150,9 +150,18 @@ export class RtpNumbering {
 }
 
 export interface RtspPlayerSink {
-  send(u: RtspUnit): void;
+  /** A unit for the player; `live`: one of the output's batch (not a startup unit made for this player alone). */
+  send(u: RtspUnit, live: boolean): void;
   onUnpublish(): void;
   onPublish(): void;
+  /** TCP players: the RTP channel each kind goes on (undefined: not set up over TCP). */
+  channelOf?(kind: "video" | "audio"): number | undefined;
+  /**
+   * TCP players, at the output's merged write: `units` live units went out since the last one; `shared()` is them
+   * as this player's interleaved frames, one buffer made once for every player of the same channels. A player that
+   * queued exactly those writes it; one that queued anything else writes its own batch.
+   */
+  flushBatch?(units: number, shared: () => Uint8Array): void;
 }
 
 /** Packetizes hub packets; stateful (parameter sets, the AAC clock). */
@@ -215,9 +224,12 @@ export class RtspPacketizer {
   }
 }
 
-/** The hub's shared RTSP output. */
-export function rtspOutput(): OutputSpec<RtspOutput> {
-  return { key: "rtsp", create: (hub) => new RtspOutput(hub) };
+/**
+ * The hub's shared RTSP output; `mwMs` is its players' merged-write interval (SRS's `mw_latency`, 0 for every turn
+ * with `min_latency on`): players asking for another one get their own output.
+ */
+export function rtspOutput(mwMs: number): OutputSpec<RtspOutput> {
+  return { key: `rtsp?mw_latency=${mwMs}`, create: (hub) => new RtspOutput(hub, mwMs) };
 }
 
 export class RtspOutput implements HubSubscriber, SharedOutput<RtspPlayerSink> {
@@ -225,8 +237,12 @@ export class RtspOutput implements HubSubscriber, SharedOutput<RtspPlayerSink> {
   private packetizer = new RtspPacketizer();
   private numbering = new RtpNumbering();
   private warned = new Set<string>();
+  /** Live units since the last merged write, and its timer. */
+  private batch: RtspUnit[] = [];
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private immediate = false;
 
-  constructor(private hub: StreamHub) {
+  constructor(private hub: StreamHub, private mwMs = 0) {
     // Attached without replay: take the current sequence headers now.
     if (hub.active) for (const p of hub.startupPackets()) if (p.config) this.packetizer.unit(p);
   }
@@ -244,7 +260,7 @@ export class RtspOutput implements HubSubscriber, SharedOutput<RtspPlayerSink> {
         const u = own.unit(p);
         if (u) units.push(u);
       }
-      for (const u of this.numbering.startup(units)) v.send(u);
+      for (const u of this.numbering.startup(units)) v.send(u, false);
     }
     this.players.add(v);
   }
@@ -266,7 +282,43 @@ export class RtspOutput implements HubSubscriber, SharedOutput<RtspPlayerSink> {
     }
     if (!u) return;
     this.numbering.live(u);
-    for (const v of this.players) v.send(u);
+    this.batch.push(u);
+    for (const v of this.players) v.send(u, true);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.timer !== undefined || this.immediate) return;
+    if (this.mwMs <= 0) {
+      this.immediate = true;
+      setImmediate(() => this.flush());
+    } else {
+      this.timer = setTimeout(() => this.flush(), this.mwMs);
+    }
+  }
+
+  /** The merged write: every TCP player writes the batch (the same buffer for the players of the same channels). */
+  private flush(): void {
+    this.timer = undefined;
+    this.immediate = false;
+    const units = this.batch;
+    this.batch = [];
+    if (!units.length) return;
+    const made = new Map<string, Uint8Array>();
+    for (const v of this.players) {
+      if (!v.flushBatch || !v.channelOf) continue;
+      const ch = v.channelOf;
+      const key = `${ch("video")}/${ch("audio")}`;
+      v.flushBatch(units.length, () => {
+        let b = made.get(key);
+        if (!b) {
+          const parts = units.map((u) => interleavedFrames(u, ch(u.kind) ?? 0));
+          b = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+          made.set(key, b);
+        }
+        return b;
+      });
+    }
   }
 
   onPublish(): void {

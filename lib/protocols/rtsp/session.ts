@@ -133,6 +133,12 @@ export class RtspSession implements ClientInfo {
   private pendingBytes = 0;
   private flushTimer: ReturnType<typeof setTimeout> | undefined;
   private flushQueued = false;
+  /**
+   * Whether what is pending is exactly the output's batch so far (the shared buffer can be written instead):
+   * `inStep` stays true while only live units were queued since the last merged write, `batchUnits` counts them.
+   */
+  private inStep = true;
+  private batchUnits = 0;
 
   constructor(private ctx: RtspPorts, private socket: Socket, private auth: RtspAuth | undefined, private onEnd: (s: RtspSession) => void) {
     this.ip = (socket.remoteAddress ?? "").replace(/^::ffff:/, "");
@@ -457,12 +463,17 @@ export class RtspSession implements ClientInfo {
     const info = ready.map((t) => `url=${this.baseUrl}/${t.sdp.control}`).join(",");
     this.respond(req, 200, new RtspHeaders().add("Range", "npt=0.000-").add("RTP-Info", info));
     this.state = "playing";
+    const tcp = ready.some((t) => t.transport?.protocol === "tcp");
     const sink: RtspPlayerSink = {
-      send: (u) => this.sendUnit(u),
+      send: (u, live) => this.sendUnit(u, live),
       onPublish: () => undefined,
       onUnpublish: () => this.close("stream unpublished"),
+      ...(tcp ? {
+        channelOf: (kind: "video" | "audio") => this.tracks.find((t) => t.sdp.kind === kind && t.transport?.protocol === "tcp")?.transport?.interleaved?.[0],
+        flushBatch: (units: number, shared: () => Uint8Array) => this.flushBatch(units, shared),
+      } : {}),
     };
-    this.playLease = this.ctx.hubs.play(key, rtspOutput(), sink);
+    this.playLease = this.ctx.hubs.play(key, rtspOutput(this.mwLatency()), sink);
     if (!this.playLease.hub.active) {
       this.close("stream not live");
       return;
@@ -522,8 +533,11 @@ export class RtspSession implements ClientInfo {
 
   // --- sending media -----------------------------------------------------------------------------------------
 
-  private sendUnit(u: RtspUnit): void {
+  private sendUnit(u: RtspUnit, live: boolean): void {
     if (this.closed) return;
+    // A live unit not queued as the output's batch has it puts this player out of step with the shared buffer.
+    const step = this.inStep;
+    if (live) this.inStep = false;
     const track = this.tracks.find((t) => t.transport && t.sdp.kind === u.kind);
     if (!track || track.sdp.codec !== u.codec) return;
     const tcp = track.transport!.protocol === "tcp";
@@ -550,7 +564,15 @@ export class RtspSession implements ClientInfo {
     for (const p of u.payloads) track.octets += p.payload.byteLength;
     if (tcp) {
       const b = interleavedFrames(u, track.transport!.interleaved![0]);
-      this.queueTcp([b], b.byteLength);
+      if (live) {
+        // the output's merged write flushes it (flushBatch)
+        this.pending.push(b);
+        this.pendingBytes += b.byteLength;
+        this.batchUnits++;
+        this.inStep = step;
+      } else {
+        this.queueTcp([b], b.byteLength);
+      }
       return;
     }
     const port = track.transport!.clientPort![0];
@@ -568,9 +590,9 @@ export class RtspSession implements ClientInfo {
   private queueTcp(frames: Uint8Array[], total: number): void {
     for (const f of frames) this.pending.push(f);
     this.pendingBytes += total;
+    this.inStep = false;
     if (this.flushTimer !== undefined || this.flushQueued) return;
-    const v = this.vhost;
-    const mw = !v || v.minLatency ? 0 : v.play.mwLatency;
+    const mw = this.mwLatency();
     if (mw <= 0) {
       this.flushQueued = true;
       setImmediate(() => this.flush());
@@ -579,15 +601,50 @@ export class RtspSession implements ClientInfo {
     }
   }
 
+  /** The merged-write interval of this player's vhost (SRS's mw_latency; 0 with min_latency on). */
+  private mwLatency(): number {
+    const v = this.vhost;
+    return !v || v.minLatency ? 0 : v.play.mwLatency;
+  }
+
+  /** The output's merged write: the shared buffer when this player queued exactly its `units` live units. */
+  private flushBatch(units: number, shared: () => Uint8Array): void {
+    if (this.closed || !this.pending.length) {
+      this.resetStep();
+      return;
+    }
+    if (this.inStep && this.batchUnits === units && this.pending.length === units) {
+      this.pending = [];
+      this.pendingBytes = 0;
+      this.write(shared());
+      this.resetStep();
+      return;
+    }
+    this.flush();
+    // the batch is over: from now on this player queues exactly what the next one holds
+    this.resetStep();
+  }
+
+  private resetStep(): void {
+    this.batchUnits = 0;
+    this.inStep = true;
+  }
+
   private flush(): void {
     this.flushTimer = undefined;
     this.flushQueued = false;
-    if (!this.pending.length || this.closed) return;
+    if (!this.pending.length || this.closed) {
+      this.resetStep();
+      return;
+    }
     const list = this.pending;
     const bytes = this.pendingBytes;
     this.pending = [];
     this.pendingBytes = 0;
     this.write(list.length === 1 ? list[0]! : Buffer.concat(list, bytes));
+    // What the output's batch holds from before this write is gone: out of step until its next merged write.
+    this.batchUnits = 0;
+    this.inStep = false;
   }
 
   private sendReports(): void {
