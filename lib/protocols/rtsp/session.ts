@@ -13,18 +13,19 @@
  *
  * Admission: max_connections at accept; DESCRIBE/ANNOUNCE run the access gates (on_connect, then on_play or
  * on_publish, which see the query) after the optional Basic/Digest check (auth.ts); a publisher claims its stream
- * at ANNOUNCE (busy: 453... no, RFC has no "busy": we answer 406 Not Acceptable as MediaMTX does with 400s).
+ * at ANNOUNCE (a busy stream: 406 Not Acceptable, RFC 2326 has no code for it).
  *
  * Media:
  *  - play: the player leases the hub's shared RtspOutput (output.ts) at PLAY; each unit goes out as RTP over the
  *    transport SETUP chose: interleaved `$` frames on this connection (10.12) or UDP datagrams to the client's
- *    ports from a socket pair of ours. RTCP sender reports every few seconds per track (RFC 3550 6.4.1). A player
- *    whose TCP backlog grows skips to the next keyframe; one hopelessly behind is closed. The publisher leaving
- *    ends the session (an RTSP player cannot take new SDP).
+ *    ports from a socket pair of ours, the same bytes for every player. TCP players write at the output's merged
+ *    write (mw_latency), one shared buffer for the players in step (flushBatch). RTCP sender reports every 5 s per
+ *    track (RFC 3550 6.4.1). A player whose TCP backlog grows skips to the next keyframe; one hopelessly behind is
+ *    closed. The publisher leaving ends the session (an RTSP player cannot take new SDP).
  *  - publish: RTP from interleaved frames or UDP -> the track's depacketizer (lib/formats/rtp) -> MediaPackets into
  *    the hub. Parameter sets from the SDP (sprop-*) and in band become the decoder configuration record; AAC's
- *    config= the AudioSpecificConfig. Timestamps: each track's RTP clock unwrapped, the track's first packet
- *    placed at its arrival time relative to the first packet of the session (RTCP SR not used yet).
+ *    config= the AudioSpecificConfig (receiver.ts). Timestamps: each track's RTP clock unwrapped, the track's first
+ *    packet placed at its arrival time relative to the first packet of the session (RTCP SR not used yet).
  */
 import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
