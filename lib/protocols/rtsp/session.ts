@@ -65,6 +65,8 @@ const CHECK_MS = 1000;
 /** A TCP player's socket backlog over this skips to the next keyframe; over MAX closes the player. */
 const SKIP_BACKLOG = 4 * 1024 * 1024;
 const MAX_BACKLOG = 32 * 1024 * 1024;
+/** Requests a client may have waiting for their turn (pipelined behind a slow hook). */
+const MAX_WAITING_REQUESTS = 32;
 const PUBLIC = "OPTIONS, DESCRIBE, ANNOUNCE, SETUP, PLAY, RECORD, TEARDOWN, GET_PARAMETER, SET_PARAMETER";
 
 interface Track {
@@ -120,6 +122,7 @@ export class RtspSession implements ClientInfo {
   private publishing: PublishLease | undefined;
   private playLease: PlayLease<RtspOutput> | undefined;
   private queue: Promise<void> = Promise.resolve();
+  private waitingRequests = 0;
   private received = 0;
   private sent = 0;
   private lastActivity = Date.now();
@@ -211,11 +214,17 @@ export class RtspSession implements ClientInfo {
     }
     if (item.type === "response") return; // we send no requests
     const req = item;
-    // Requests run one at a time, in order (the gates are asynchronous).
+    // Requests run one at a time, in order (the gates are asynchronous); a client that piles them up is closed.
+    if (++this.waitingRequests > MAX_WAITING_REQUESTS) {
+      this.log.warn(`rtsp ${this.ip}: more than ${MAX_WAITING_REQUESTS} requests waiting, closing`);
+      this.respond(req, 503);
+      this.close("too many requests");
+      return;
+    }
     this.queue = this.queue.then(() => this.handle(req)).catch((e) => {
       this.log.error(`rtsp ${req.method} failed`, e);
       this.respond(req, 500);
-    });
+    }).finally(() => this.waitingRequests--);
   }
 
   private respond(req: RtspRequest, status: number, headers = new RtspHeaders(), body?: string): void {
