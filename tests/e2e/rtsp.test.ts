@@ -377,20 +377,26 @@ describe("RTSP camera pull (rtsp_pull), against GStreamer's RTSP server with Dig
     }
   }, 120000);
 
-  test("over UDP (transport udp): the camera sends RTP to our ports, the stream plays over RTSP too", async () => {
+  test("over UDP (transport udp): the camera sends RTP to our ports, plays over RTSP; the API lists the pull, hooks see it", async () => {
     const camPort = await freePort();
     const cam = camera(camPort);
     await waitFor("the camera", () => cam.output().includes("ready"), 10000, cam);
     const pull = `rtsp_pull cam2 { enabled on; url rtsp://admin:pw1@127.0.0.1:${camPort}/cam; stream live/cam2; transport udp; }`;
-    const { srv, rtsp } = await start(rtspConf("", `${FLV}\n${pull}`));
+    const hooks = hookRecorder();
+    const { srv, rtsp } = await start(rtspConf("", `${FLV}\n${pull}\n${hooksConf(`${hooks.base}/hook`, ["on_publish", "on_unpublish"])}`));
     try {
       await live(srv, "cam2");
       expect(srv.output()).toContain("-> __defaultVhost__/live/cam2 over udp, tracks h264+aac");
+      expect(hooks.of("on_publish").some((h) => h.body.stream === "cam2" && h.body.app === "live")).toBe(true);
+      expect((await clients(srv)).some((c) => c.type === "rtsp-pull" && c.transport === "udp" && c.name === "cam2")).toBe(true);
       const r = await decode(`rtsp://127.0.0.1:${rtsp}/live/cam2`, 3, ["-rtsp_transport", "tcp"]);
       expect(r.video).toBeGreaterThanOrEqual(70);
       expect(r.audio).toBeGreaterThanOrEqual(120);
+      await srv.stop();
+      expect(hooks.of("on_unpublish").some((h) => h.body.stream === "cam2")).toBe(true);
     } finally {
       cam.kill();
+      hooks.close();
       await srv.stop();
     }
   }, 60000);

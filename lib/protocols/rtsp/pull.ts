@@ -6,13 +6,18 @@
  * qop=auth, or Basic, from the URL's user:password), SETUP of every track we can take with RTP interleaved on the
  * connection (RFC 2326 10.12; channels 0-1, 2-3, ...) or over UDP to a socket pair of ours per track (`transport
  * udp`; RTP accepted from the camera's address only), PLAY; then RTP -> TrackReceiver (receiver.ts) -> the
- * stream's publish lease, and OPTIONS as keep-alive every half session timeout. No RTP for 10 s, a closed
+ * stream's publish lease, and OPTIONS as keep-alive every half session timeout. The pull is a client of type
+ * "rtsp-pull" (API, kick) and a publisher for the hooks: on_publish before it claims the stream (a refusal is
+ * retried after the back-off), on_unpublish when it ends. No RTP for 10 s, a closed
  * connection or an error: the pull gives the stream back and connects again after a back-off (1 s doubling to
  * 30 s, reset once media flowed for a while). A busy stream (someone else publishes it) is retried the same way.
  */
 import { randomBytes } from "node:crypto";
 import { connect, type Socket } from "node:net";
 import type { PublishLease } from "../../hub/lease.ts";
+import type { ClientInfo, ClientRegistry } from "../../clients.ts";
+import type { AccessControl } from "../../access.ts";
+import { newContextId } from "../../log/logger.ts";
 import type { StreamHubs } from "../../hub/registry.ts";
 import { PublishError } from "../../hub/stream-hub.ts";
 import type { Log } from "../../log/logger.ts";
@@ -28,6 +33,9 @@ import { bindPair, closePair, type UdpPair } from "./udp.ts";
 export interface RtspPullPorts {
   readonly hubs: Pick<StreamHubs, "publish">;
   readonly log: Log;
+  /** The pull shows in the API's clients (type "rtsp-pull") and passes on_publish / on_unpublish as a publisher. */
+  readonly clients: Pick<ClientRegistry, "add" | "remove">;
+  readonly access: AccessControl;
 }
 
 export interface RtspPullTarget {
@@ -117,6 +125,8 @@ export class RtspPull {
       let auth: ((method: string, uri: string) => string) | undefined;
       let session: string | undefined;
       let lease: PublishLease | undefined;
+      let client: ClientInfo | undefined;
+      let bytesIn = 0;
       let keepAlive: ReturnType<typeof setInterval> | undefined;
       let lastMedia = Date.now();
       let done = false;
@@ -137,10 +147,12 @@ export class RtspPull {
         if (keepAlive) clearInterval(keepAlive);
         for (const r of byChannel.values()) r.flush();
         for (const u of pairs) closePair(u);
-        if (lease) {
+        if (lease && client) {
           lease.dispose();
+          this.ctx.access.onUnpublish(client, this.target.key);
           this.log.trace(`rtsp pull ${this.target.id}: unpublished ${streamKeyString(this.target.key)}`);
         }
+        if (client) this.ctx.clients.remove(client.id);
         socket.destroy();
         if (err) reject(err);
         else resolve();
@@ -182,6 +194,7 @@ export class RtspPull {
         return r;
       };
       socket.on("data", (d: Buffer) => {
+        bytesIn += d.byteLength;
         try {
           reader.feed(d);
         } catch (e) {
@@ -222,7 +235,9 @@ export class RtspPull {
               // RTP from the camera's address only (its server_port may differ from what it says behind NAT).
               const from = (socket.remoteAddress ?? u.host).replace(/^::ffff:/, "");
               pair.rtp.on("message", (m, rinfo) => {
-                if (rinfo.address.replace(/^::ffff:/, "") === from) onRtp(receiver, m);
+                if (rinfo.address.replace(/^::ffff:/, "") !== from) return;
+                bytesIn += m.byteLength;
+                onRtp(receiver, m);
               });
               if (/RTP\/AVP\/TCP/i.test(r.headers.get("Transport") ?? "")) throw new PullError("the camera answered UDP with TCP");
             } else {
@@ -230,8 +245,19 @@ export class RtspPull {
               byChannel.set(tr ? Number(tr[1]) : 2 * i, receiver);
             }
           }
+          const key = this.target.key;
+          const kick = (why: string): void => finish(new PullError(`kicked: ${why}`));
+          client = {
+            id: newContextId(), type: "rtsp-pull", protocol: "rtsp", ip: u.host, stream: key, connectedAt: Date.now(),
+            tcUrl: u.url.replace(/\/[^/]*$/, ""), param: "", transport: this.target.transport,
+            bytesIn: () => bytesIn, bytesOut: () => 0, kick,
+          };
+          this.ctx.clients.add(client);
+          const gate = await this.ctx.access.onPublish(client, key);
+          if (done) return;
+          if (!gate.ok) throw new PullError(`on_publish refused: ${gate.reason}`);
           try {
-            lease = this.ctx.hubs.publish(this.target.key, { clientId: `pull-${this.target.id}`, type: "rtsp-pull", ip: u.host, kick: (why) => finish(new PullError(`kicked: ${why}`)) });
+            lease = this.ctx.hubs.publish(key, { clientId: client.id, type: "rtsp-pull", ip: u.host, kick });
           } catch (e) {
             if (e instanceof PublishError) throw new PullError(`stream busy: ${e.message}`);
             throw e;
