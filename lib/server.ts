@@ -47,7 +47,6 @@ import { type RtspService, startRtsp } from "./protocols/rtsp/server.ts";
 import { rtspReload } from "./protocols/rtsp/reload.ts";
 import { RtspPullService } from "./protocols/rtsp/pull.ts";
 import { CasterService } from "./services/casters/index.ts";
-import { GbServer } from "./protocols/gb28181/server.ts";
 import { casterReload } from "./services/casters/reload.ts";
 import { rtcReload } from "./protocols/rtc/reload.ts";
 import { hlsReload } from "./protocols/hls/reload.ts";
@@ -300,7 +299,7 @@ export class Server implements ServerContext {
         },
         log: this.log,
         connectUpstream: (url, o) => RtmpClient.connect(url, o),
-        gb28181: (o) => new GbServer(o),
+        gb28181: async (o) => new (await import("./protocols/gb28181/server.ts")).GbServer(o),
       }, !this.workerLink || this.workerLink.id === 1);
       this.casters = casters;
       this.lifecycle.register({ name: "stream casters", phase: "accept", close: () => casters.stop("server quit") });

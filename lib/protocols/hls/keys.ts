@@ -6,7 +6,9 @@
  * AES-128-CBC and PKCS7 padding, starting from that IV (RFC 8216 4.3.2.4: "the entire resource is encrypted").
  * Pure helpers: no IO (service.ts writes the files).
  */
-import { type Cipher, createCipheriv, randomBytes } from "node:crypto";
+import type { Cipher } from "node:crypto";
+import { nodeCrypto } from "../../runtime/builtin.ts";
+import { randomBytes } from "../../runtime/hash.ts";
 
 /** One key in force for a run of segments. */
 export interface HlsKey {
@@ -27,7 +29,7 @@ export function startsNewKey(seq: number, perKey: number, current: HlsKey | unde
   return !current || seq % Math.max(1, perKey) === 0;
 }
 
-/** A fresh random key and IV (node:crypto's CSPRNG). */
+/** A fresh random key and IV (the system's CSPRNG). */
 export function newKeyBytes(): { key: Uint8Array; iv: Uint8Array } {
   return { key: new Uint8Array(randomBytes(16)), iv: new Uint8Array(randomBytes(16)) };
 }
@@ -50,7 +52,7 @@ export function keyTag(uri: string, iv: Uint8Array): string {
 export class SegmentCipher {
   private c: Cipher;
   constructor(key: Uint8Array, iv: Uint8Array) {
-    this.c = createCipheriv("aes-128-cbc", key, iv); // PKCS7 padding is node:crypto's default
+    this.c = nodeCrypto().createCipheriv("aes-128-cbc", key, iv); // PKCS7 padding is node:crypto's default
   }
   update(b: Uint8Array): Uint8Array {
     return new Uint8Array(this.c.update(b));

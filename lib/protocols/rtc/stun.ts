@@ -5,7 +5,7 @@
  * RFC 7983 (first byte 0..3 STUN, 20..63 DTLS, 128..191 RTP/RTCP). Also the Binding success response an
  * ICE-lite agent sends (RFC 8445 7.3, RFC 8489 7.3.1), for viewers that left werift after DTLS (session.ts).
  */
-import { createHmac } from "node:crypto";
+import { hmac } from "../../runtime/hash.ts";
 
 export const STUN_MAGIC_COOKIE = 0x2112a442;
 export const STUN_BINDING_REQUEST = 0x0001;
@@ -87,7 +87,7 @@ export function verifyIntegrity(d: Uint8Array, m: StunInfo, password: string): b
   const len = mi.offset + 24 - 20;
   covered[2] = len >> 8;
   covered[3] = len & 0xff;
-  const mac = createHmac("sha1", password).update(covered).digest();
+  const mac = hmac("sha1", password, covered);
   for (let i = 0; i < 20; i++) if (mac[i] !== mi.value[i]) return false;
   return true;
 }
@@ -118,7 +118,7 @@ export function bindingSuccess(transactionId: Uint8Array, ip: string, port: numb
   o += 4 + xma;
   // MESSAGE-INTEGRITY over everything before it, the length field counting up to its end.
   v.setUint16(2, o + 24 - 20);
-  const mac = createHmac("sha1", password).update(b.subarray(0, o)).digest();
+  const mac = hmac("sha1", password, b.subarray(0, o));
   v.setUint16(o, ATTR_MESSAGE_INTEGRITY);
   v.setUint16(o + 2, 20);
   b.set(mac, o + 4);

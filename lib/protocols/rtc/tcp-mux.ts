@@ -16,7 +16,7 @@
  *    packets beyond it are dropped (as a congested UDP path would lose them, and whole frames only, so the stream
  *    stays framed), and a connection whose backlog has not drained for STALL_CLOSE_MS is closed.
  */
-import { createServer, type Server, type Socket } from "node:net";
+import { listenTcp, type TcpConnection, type TcpServer } from "../../runtime/tcp.ts";
 import type { Log } from "../../log/logger.ts";
 import { type FamilyBind, familyOf, portForFamily } from "../../net/endpoint.ts";
 import { frame, FramingError, RFC4571_MAX_FRAME, Rfc4571Deframer } from "../../net/rfc4571.ts";
@@ -78,12 +78,12 @@ class TcpLink implements MuxLink {
   private droppingSince = 0;
   dropped = 0;
 
-  constructor(private owner: RtcTcpMux, private socket: Socket, private limits: TcpMuxLimits) {
+  constructor(private owner: RtcTcpMux, private socket: TcpConnection, private limits: TcpMuxLimits) {
     this.ip = (socket.remoteAddress ?? "").replace(/^::ffff:/, "");
     this.port = socket.remotePort ?? 0;
     this.deframer = new Rfc4571Deframer(Math.min(limits.maxUnboundFrame, limits.maxFrame));
     socket.setNoDelay(true);
-    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("data", (chunk) => this.onData(chunk));
     socket.on("error", () => {}); // "close" follows
     socket.on("close", () => this.onClose());
     socket.on("drain", () => (this.droppingSince = 0));
@@ -174,7 +174,7 @@ class TcpLink implements MuxLink {
 
 /** The ICE-TCP listeners (one per rtc_server.tcp.listen address) and their connections. */
 export class RtcTcpMux {
-  private servers: (FamilyBind & { server: Server })[] = [];
+  private servers: (FamilyBind & { server: TcpServer })[] = [];
   private links = new Set<TcpLink>();
   private unbound = 0;
   readonly stats: TcpMuxStats = { accepted: 0, refused: 0, garbage: 0, timedOut: 0, stalled: 0, peakBacklog: 0 };
@@ -183,17 +183,8 @@ export class RtcTcpMux {
 
   /** Listens on `host:port` (0: any free port); returns the bound port. */
   async listen(port: number, host = "0.0.0.0", ipv6Only = false): Promise<number> {
-    const server = createServer({ noDelay: true }, (s) => this.accept(s));
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen({ port, host, ipv6Only, exclusive: true }, () => {
-        server.off("error", reject);
-        resolve();
-      });
-    });
-    server.on("error", (e) => this.log.warn(`rtc tcp listener error: ${e.message}`));
-    const addr = server.address();
-    const bound = typeof addr === "object" && addr ? addr.port : port;
+    const server = await listenTcp({ host, port, ipv6Only, noDelay: true }, (s) => this.accept(s));
+    const bound = server.port;
     this.servers.push({ server, port: bound, ...familyOf(host, ipv6Only) });
     return bound;
   }
@@ -220,7 +211,7 @@ export class RtcTcpMux {
     return this.unbound;
   }
 
-  private accept(s: Socket): void {
+  private accept(s: TcpConnection): void {
     if (this.unbound >= this.limits.maxUnbound) {
       this.stats.refused++;
       s.on("error", () => {});
@@ -249,7 +240,7 @@ export class RtcTcpMux {
 
   /** Stops accepting; the connections stay. */
   stopAccepting(): void {
-    for (const s of this.servers) this.closing.push(new Promise<void>((resolve) => s.server.close(() => resolve())));
+    for (const s of this.servers) this.closing.push(s.server.close());
     this.servers = [];
   }
 

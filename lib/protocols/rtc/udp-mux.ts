@@ -25,13 +25,12 @@
  * Sending: werift's handshake traffic goes out one packet at a time (`send`); the viewers' media is built in
  * place (`target`, then `buffer` and `sendBuilt`) and leaves UDP in batches: under Bun one sendmmsg(2) per flush,
  * a flush at the end of the current job (a microtask) or when the 256 KB arena is full, so one media packet fanned
- * out to N viewers costs a few system calls instead of N (lib/runtime/udp-send.ts). Elsewhere, and on ICE-TCP
+ * out to N viewers costs a few system calls instead of N (UdpSocket.sendMany, lib/runtime/udp.ts). Elsewhere, and on ICE-TCP
  * links, each built packet is its own buffer, sent at once.
  */
-import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
+import { bindUdp, type UdpSocket } from "../../runtime/udp.ts";
 import type { Log } from "../../log/logger.ts";
 import { type FamilyBind, familyOf, portForFamily } from "../../net/endpoint.ts";
-import { type DatagramSender, nativeDatagramSender } from "../../runtime/udp-send.ts";
 import { ATTR_USERNAME, datagramKind, parseStun, STUN_BINDING_REQUEST, stunAttr, stunUsername, verifyIntegrity } from "./stun.ts";
 
 /** How a packet reached us: a UDP datagram or a frame on an ICE-TCP connection. */
@@ -89,8 +88,13 @@ export function addrKey(ip: string, port: number, transport: RtcTransport = "udp
   return transport === "udp" ? `${ip}:${port}` : `tcp/${ip}:${port}`;
 }
 
+/** Sends [bytes, port, address] triples, flattened, in one system call (UdpSocket.sendMany). */
+interface DatagramSender {
+  sendMany(list: (Uint8Array | number | string)[]): number;
+}
+
 interface MuxSocket extends FamilyBind {
-  socket: Socket;
+  socket: UdpSocket;
   /** Bun's synchronous bulk send (undefined: node:dgram's send, one datagram at a time). */
   native: DatagramSender | undefined;
   /** Built datagrams waiting for the flush: [bytes, port, address, ...]. */
@@ -133,34 +137,22 @@ export class UdpMux {
    * address (`::`, `::1`) an IPv6 socket, IPv6-only when `ipv6Only` (another socket has the port on IPv4).
    */
   async listen(port: number, host = "0.0.0.0", ipv6Only = false): Promise<number> {
-    const v6 = host.includes(":");
-    const socket = createSocket({ type: v6 ? "udp6" : "udp4", reuseAddr: false, ipv6Only });
-    await new Promise<void>((resolve, reject) => {
-      socket.once("error", reject);
-      socket.bind(port, host, () => {
-        socket.off("error", reject);
-        resolve();
-      });
+    const socket = await bindUdp({
+      host,
+      port,
+      ipv6Only,
+      onMessage: (d, r) => this.onMessage(d, r),
+      onError: (e) => this.log.warn(`rtc udp socket error: ${e.message}`),
     });
-    socket.on("error", (e) => this.log.warn(`rtc udp socket error: ${e.message}`));
     // Every session's STUN, DTLS and RTCP arrive on this one socket: a join burst or a stall of the event loop
     // overflowed the default ~208 KB receive buffer (handshake packets lost, retransmitted seconds later). Ask
-    // for 4 MB (Linux caps it at net.core.rmem_max).
-    for (const [set, n] of [[(v: number) => socket.setRecvBufferSize(v), 4 << 20], [(v: number) => socket.setSendBufferSize(v), 4 << 20]] as const) {
-      try {
-        set(n);
-      } catch {
-        // above rmem_max/wmem_max without privileges: keep the default
-      }
-    }
-    socket.on("message", (d: Buffer, r: RemoteInfo) => this.onMessage(d, r));
-    const bound = socket.address().port;
-    const native = nativeDatagramSender(socket);
+    // for 4 MB (Linux caps it at net.core.rmem_max); best effort.
+    socket.setBufferSizes(4 << 20, 4 << 20);
+    const bound = socket.port;
+    const sendMany = socket.sendMany;
+    const native: DatagramSender | undefined = sendMany ? { sendMany } : undefined;
     this.sockets.push({ socket, port: bound, ...familyOf(host, ipv6Only), native, pending: [] });
     if (this.sockets.length === 1) this.port = bound;
-    if (!native && (globalThis as { Bun?: unknown }).Bun) {
-      this.log.warn(`rtc udp ${host}:${bound}: Bun's native socket not found (Bun changed?), viewers' packets go one by one through node:dgram`);
-    }
     return bound;
   }
 
@@ -214,9 +206,11 @@ export class UdpMux {
     }
     this.stats.sent++;
     if (!sock.native) {
-      sock.socket.send(d, t.port, t.address, (e) => {
-        if (e) this.stats.sendDropped++;
-      });
+      try {
+        if (!sock.socket.send(d, t.port, t.address)) this.stats.sendDropped++;
+      } catch {
+        this.stats.sendDropped++;
+      }
       return;
     }
     sock.pending.push(d, t.port, t.address);
@@ -455,6 +449,6 @@ export class UdpMux {
     this.byUfrag.clear();
     this.byAddr.clear();
     this.addrsOf.clear();
-    await Promise.all(sockets.map((s) => new Promise<void>((resolve) => s.socket.close(() => resolve()))));
+    await Promise.all(sockets.map((s) => s.socket.close()));
   }
 }

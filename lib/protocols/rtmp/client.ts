@@ -1,5 +1,5 @@
 /**
- * A small RTMP client over node:net, for tests and for server-to-server features (forward, edge).
+ * A small RTMP client over a TCP connection (lib/runtime/tcp.ts), for tests and for server-to-server features (forward, edge).
  *
  *   const c = await RtmpClient.connect("rtmp://127.0.0.1/live/stream?token=x", { log });
  *   await c.publish();                        // or: await c.play(); for await (const m of c.messages()) ...
@@ -14,8 +14,7 @@
  * origin cluster's answer, SRS's SrsRtmpServer::redirect: onStatus NetConnection.Connect.Rejected with
  * ex.code 302 and ex.redirect/ex.redirect2) to the URL it names, at most `maxRedirects` (3) times.
  */
-import { connect as netConnect } from "node:net";
-import type { Socket } from "node:net";
+import { connectTcp, type TcpConnection } from "../../runtime/tcp.ts";
 import { type Amf0Object, type Amf0Value, isAmf0Object } from "../../formats/amf0.ts";
 import type { Log } from "../../log/logger.ts";
 import { ChunkReader } from "./chunk-reader.ts";
@@ -126,7 +125,7 @@ export class RtmpClient {
   /** Called for every onStatus the server sends. */
   onStatus: ((info: Amf0Object) => void) | undefined;
 
-  private socket: Socket;
+  private socket: TcpConnection;
   private log: Log | undefined;
   private opts: RtmpClientOptions;
   private timeoutMs: number;
@@ -146,7 +145,7 @@ export class RtmpClient {
   private closedPromise: Promise<void>;
   private handshakeDone: Promise<void>;
 
-  private constructor(socket: Socket, url: string, opts: RtmpClientOptions) {
+  private constructor(socket: TcpConnection, url: string, opts: RtmpClientOptions) {
     this.socket = socket;
     this.url = parseRtmpUrl(url);
     this.opts = opts;
@@ -173,9 +172,9 @@ export class RtmpClient {
       this.error ??= e;
       this.log?.warn(`rtmp client: socket error: ${e.message}`);
     });
-    socket.on("data", (data: Buffer) => {
+    socket.on("data", (data: Uint8Array) => {
       try {
-        this.onData(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), hsResolve);
+        this.onData(data, hsResolve);
       } catch (e) {
         this.error = e instanceof Error ? e : new Error(String(e));
         this.log?.warn(`rtmp client: ${this.error.message}`);
@@ -190,19 +189,14 @@ export class RtmpClient {
     const parsed = parseRtmpUrl(url);
     const timeoutMs = opts.timeoutMs ?? 10000;
     const host = parsed.host;
-    const socket = netConnect({ host, port: parsed.port });
-    socket.setNoDelay(true);
-    await withTimeout(
-      new Promise<void>((res, rej) => {
-        socket.once("connect", () => res());
-        socket.once("error", rej);
-      }),
-      timeoutMs,
-      `connect ${host}:${parsed.port}`,
-    ).catch((e) => {
-      socket.destroy();
+    let timedOut = false;
+    const connecting = connectTcp({ host, port: parsed.port, noDelay: true });
+    const socket = await withTimeout(connecting, timeoutMs, `connect ${host}:${parsed.port}`).catch((e) => {
+      timedOut = true;
       throw e;
     });
+    // A connection that completes after the timeout is closed at once.
+    void connecting.then((late) => timedOut && late.destroy(), () => {});
     const c = new RtmpClient(socket, url, opts);
     try {
       await c.start();

@@ -14,7 +14,7 @@
  * A server that finds no valid digest in C1 falls back to the simple handshake; so does a client whose S1 has
  * no valid digest. Neither side insists on the peer's C2/S2 being right (like SRS and FFmpeg's publishers).
  */
-import { createHmac, randomBytes } from "node:crypto";
+import { hmac as hmacOf, randomBytes } from "../../runtime/hash.ts";
 
 export const RTMP_VERSION = 3;
 export const HANDSHAKE_SIZE = 1536;
@@ -46,9 +46,7 @@ const CLIENT_VERSION = [0x0a, 0x00, 0x0c, 0x02];
 export type HandshakeSchema = 0 | 1;
 
 function hmac(key: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
-  const h = createHmac("sha256", key);
-  for (const p of parts) h.update(p);
-  return new Uint8Array(h.digest());
+  return hmacOf("sha256", key, ...parts);
 }
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {

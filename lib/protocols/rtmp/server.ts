@@ -5,7 +5,7 @@
  * alone (SRS: on_reload_listen).
  */
 import { reusePort } from "../../runtime/worker-env.ts";
-import { createServer, type Server as NetServer, type Socket } from "node:net";
+import { listenTcp, type TcpConnection, type TcpServer } from "../../runtime/tcp.ts";
 import { type Endpoint, formatEndpoint, ipv6OnlyFor, parseEndpoint, parseEndpoints } from "../../net/endpoint.ts";
 import type { ClientRegistry } from "../../clients.ts";
 import type { SrsConfig } from "../../config/index.ts";
@@ -22,7 +22,7 @@ export interface RtmpServerPorts extends RtmpSessionPorts {
 interface Bound {
   /** The listen value as configured (`1935`, `127.0.0.1:1935`): what reload compares. */
   address: string;
-  server: NetServer;
+  server: TcpServer;
   port: number;
 }
 
@@ -46,17 +46,17 @@ export class RtmpServer {
 
   private async bind(address: string, all: readonly Endpoint[]): Promise<Bound> {
     const ep = parseEndpoint(address);
-    const server = createServer({ noDelay: false }, (s) => this.accept(s));
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", (e: NodeJS.ErrnoException) => {
-        const why = e.code === "EADDRINUSE" ? "address already in use" : e.message;
-        reject(new Error(`listen rtmp tcp://${formatEndpoint(ep)}: ${why}`));
-      });
-      server.listen({ port: ep.port, host: ep.host, ipv6Only: ipv6OnlyFor(ep, all), reusePort: reusePort(ep.port) }, () => resolve());
-    });
-    server.on("error", (e) => this.ctx.log.error(`rtmp listener ${formatEndpoint(ep)}`, e));
-    const addr = server.address();
-    const port = typeof addr === "object" && addr ? addr.port : ep.port;
+    let server: TcpServer;
+    try {
+      server = await listenTcp(
+        { host: ep.host, port: ep.port, ipv6Only: ipv6OnlyFor(ep, all), reusePort: reusePort(ep.port), noDelay: false },
+        (s) => this.accept(s),
+      );
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      throw new Error(`listen rtmp tcp://${formatEndpoint(ep)}: ${code === "EADDRINUSE" ? "address already in use" : (e as Error).message}`);
+    }
+    const port = server.port;
     this.ctx.log.trace(`rtmp listen at tcp://${formatEndpoint({ host: ep.host, port })}`);
     return { address, server, port };
   }
@@ -111,7 +111,7 @@ export class RtmpServer {
     return { added, removed: gone.map((g) => g.address) };
   }
 
-  private accept(socket: Socket): void {
+  private accept(socket: TcpConnection): void {
     const full = this.ctx.clients.whyFull();
     if (full) {
       this.ctx.log.warn(`rtmp: reject ${socket.remoteAddress}: ${full}`);
@@ -122,7 +122,7 @@ export class RtmpServer {
   }
 
   /**
-   * Stops accepting now. Open connections are left to their sessions (net.Server.close's callback would wait
+   * Stops accepting now. Open connections are left to their sessions (TcpServer.close's promise would wait
    * for every one of them: a connected publisher would hold a quit for as long as it streams).
    */
   close(): Promise<void> {
@@ -134,7 +134,7 @@ export class RtmpServer {
   }
 }
 
-/** Stops accepting; the connections already accepted are not waited for (net.Server.close's callback would). */
-function stopAccepting(s: NetServer): void {
-  if (s.listening) s.close();
+/** Stops accepting; the connections already accepted are not waited for (TcpServer.close's promise would). */
+function stopAccepting(s: TcpServer): void {
+  void s.close();
 }

@@ -9,7 +9,7 @@
  * hub's shared RTMP encoder (output.ts) and receives the same bytes as every other player.
  * Specs: RTMP 1.0 (Adobe, 2012) sections 5 (chunking, control) and 7 (commands); FLV 10.1 for payloads.
  */
-import type { Socket } from "node:net";
+import type { TcpConnection, TcpErrorLike } from "../../runtime/tcp.ts";
 import type { ClientInfo, ClientRegistry } from "../../clients.ts";
 import type { SrsConfig, VhostConfig } from "../../config/index.ts";
 import { type Amf0Object, type Amf0Value, isAmf0Object } from "../../formats/amf0.ts";
@@ -165,7 +165,7 @@ export class RtmpSession implements ClientInfo {
   /** Sent an origin-cluster redirect: the next command from the player (or a timer) closes the connection. */
   private redirected = false;
 
-  constructor(private ctx: RtmpSessionPorts, private socket: Socket) {
+  constructor(private ctx: RtmpSessionPorts, private socket: TcpConnection) {
     this.ip = socket.remoteAddress?.replace(/^::ffff:/, "") ?? "";
     this.log = ctx.log.child(this.id);
   }
@@ -173,8 +173,8 @@ export class RtmpSession implements ClientInfo {
   start(): void {
     this.ctx.clients.add(this);
     this.log.trace(`rtmp client connected, ip=${this.ip}:${this.socket.remotePort}`);
-    this.socket.on("data", (d: Buffer) => this.onData(d));
-    this.socket.on("error", (e: NodeJS.ErrnoException) => {
+    this.socket.on("data", (d) => this.onData(d));
+    this.socket.on("error", (e: TcpErrorLike) => {
       // A peer that goes away mid-stream is normal life for a media server, not a warning.
       const benign = e.code === "ECONNRESET" || e.code === "EPIPE";
       if (benign) this.log.info(`rtmp socket ${e.code}`);

@@ -11,8 +11,8 @@
  * `linger` ms (default: the latency + 1 s; libsrt's live-mode default is 0, which loses the tail).
  * Rejections reject the promise with `SrtRejectError` (`code` = the listener's reason, e.g. 1403, 1010).
  */
-import { createSocket, type RemoteInfo } from "node:dgram";
-import { randomInt } from "node:crypto";
+import { bindUdp, type UdpRemote as RemoteInfo, type UdpSocket } from "../../runtime/udp.ts";
+import { randomInt } from "../../runtime/hash.ts";
 import { Log, LogSink } from "../../log/logger.ts";
 import { createKm, encodeKm, KM_S_BADSECRET, validPassphrase } from "./crypto.ts";
 import { SrtConnection, type SrtTransport, nowUs } from "./connection.ts";
@@ -50,7 +50,7 @@ import {
   SRT_VERSION,
   UDT_DGRAM,
 } from "./handshake.ts";
-import { CTRL_HANDSHAKE, HEADER_SIZE, MAX_PACKET_SIZE, readU32, writeControlHeader } from "./packet.ts";
+import { CTRL_HANDSHAKE, HEADER_SIZE, readU32, writeControlHeader } from "./packet.ts";
 
 export class SrtRejectError extends Error {
   constructor(readonly code: number, message: string) {
@@ -77,23 +77,12 @@ export interface SrtCallerOptions {
 }
 
 class SocketTransport implements SrtTransport {
-  private free: Uint8Array[] = [];
-  private inflight: Uint8Array[] = [];
-  private readonly onSent: () => void;
-  constructor(private sock: ReturnType<typeof createSocket>) {
-    this.onSent = () => {
-      const b = this.inflight.shift();
-      if (b && this.free.length < 1024) this.free.push(b);
-    };
-  }
+  constructor(private sock: UdpSocket) {}
   send(buf: Uint8Array, len: number, port: number, address: string): void {
-    const b = this.free.pop() ?? new Uint8Array(MAX_PACKET_SIZE);
-    b.set(buf.subarray(0, len), 0);
-    this.inflight.push(b);
     try {
-      this.sock.send(b, 0, len, port, address, this.onSent);
+      this.sock.send(len === buf.byteLength ? buf : buf.subarray(0, len), port, address);
     } catch {
-      this.inflight.pop();
+      // closed: lost as on the network
     }
   }
 }
@@ -103,13 +92,11 @@ export async function srtConnect(o: SrtCallerOptions): Promise<SrtConnection> {
   const latency = o.latency ?? 120;
   const pbkeylen = o.pbkeylen || 16;
   if (o.passphrase && !validPassphrase(o.passphrase)) throw new Error("srt: passphrase must be 10 to 79 characters");
-  const sock = createSocket(o.host.includes(":") ? "udp6" : "udp4");
-  await new Promise<void>((resolve, reject) => {
-    sock.once("error", reject);
-    sock.bind(0, () => {
-      sock.off("error", reject);
-      resolve();
-    });
+  let onMessage: (msg: Uint8Array, r: RemoteInfo) => void = () => {};
+  const sock = await bindUdp({
+    host: o.host.includes(":") ? "::" : "0.0.0.0",
+    port: 0,
+    onMessage: (msg, r) => onMessage(msg, r),
   });
   const transport = new SocketTransport(sock);
   const socketId = randomInt(1, 0x7fffffff);
@@ -139,11 +126,7 @@ export async function srtConnect(o: SrtCallerOptions): Promise<SrtConnection> {
       done = true;
       clearInterval(retry);
       clearTimeout(deadline);
-      try {
-        sock.close();
-      } catch {
-        // already closed
-      }
+      void sock.close();
       reject(e);
     };
     const induction = (): void =>
@@ -157,7 +140,7 @@ export async function srtConnect(o: SrtCallerOptions): Promise<SrtConnection> {
       o.connectTimeout ?? 3000,
     );
 
-    sock.on("message", (msg: Uint8Array, r: RemoteInfo) => {
+    onMessage = (msg: Uint8Array, r: RemoteInfo) => {
       if (conn) {
         conn.handlePacket(msg, msg.length, nowUs());
         return;
@@ -249,15 +232,11 @@ export async function srtConnect(o: SrtCallerOptions): Promise<SrtConnection> {
         clearInterval(ticker);
         // Let the SHUTDOWN leave first.
         setTimeout(() => {
-          try {
-            sock.close();
-          } catch {
-            // already closed
-          }
+          void sock.close();
         }, 20);
       });
       resolve(c);
-    });
+    };
     induction();
   });
 }

@@ -8,7 +8,9 @@
  * The CTR keystream is produced with one long-lived AES-ECB cipher object per key (no per-packet cipher objects);
  * counter blocks live in a reused buffer.
  */
-import { type Cipher, createCipheriv, createDecipheriv, pbkdf2Sync, randomBytes } from "node:crypto";
+import type { Cipher } from "node:crypto";
+import { nodeCrypto } from "../../runtime/builtin.ts";
+import { randomBytes } from "../../runtime/hash.ts";
 import { copyBytes, SrtPacketError } from "./packet.ts";
 
 export const KM_SIGN = 0x2029;
@@ -86,7 +88,7 @@ export function encodeKm(km: KmMessage): Uint8Array {
 
 /** KEK = PBKDF2-HMAC-SHA1(passphrase, LSB(64, salt), 2048, klen). */
 export function deriveKek(passphrase: string, salt: Uint8Array, klen: number): Uint8Array {
-  return new Uint8Array(pbkdf2Sync(passphrase, salt.subarray(salt.length - 8), 2048, klen, "sha1"));
+  return new Uint8Array(nodeCrypto().pbkdf2Sync(passphrase, salt.subarray(salt.length - 8), 2048, klen, "sha1"));
 }
 
 function ecbName(klen: number): string {
@@ -99,7 +101,7 @@ const RFC3394_IV = new Uint8Array([0xa6, 0xa6, 0xa6, 0xa6, 0xa6, 0xa6, 0xa6, 0xa
 export function aesWrap(kek: Uint8Array, keys: Uint8Array): Uint8Array {
   const n = keys.length / 8;
   if (!Number.isInteger(n) || n < 2) throw new Error("key wrap: bad key data length");
-  const enc = createCipheriv(ecbName(kek.length), kek, null).setAutoPadding(false);
+  const enc = nodeCrypto().createCipheriv(ecbName(kek.length), kek, null).setAutoPadding(false);
   const a = new Uint8Array(RFC3394_IV);
   const r = copyBytes(keys);
   const blk = new Uint8Array(16);
@@ -127,7 +129,7 @@ export function aesWrap(kek: Uint8Array, keys: Uint8Array): Uint8Array {
 export function aesUnwrap(kek: Uint8Array, wrapped: Uint8Array): Uint8Array | null {
   const n = wrapped.length / 8 - 1;
   if (!Number.isInteger(n) || n < 2) return null;
-  const dec = createDecipheriv(ecbName(kek.length), kek, null).setAutoPadding(false);
+  const dec = nodeCrypto().createDecipheriv(ecbName(kek.length), kek, null).setAutoPadding(false);
   const a = copyBytes(wrapped, 0, 8);
   const r = copyBytes(wrapped, 8);
   const blk = new Uint8Array(16);
@@ -157,7 +159,7 @@ export class SrtCipher {
   private iv = new Uint8Array(14);
 
   constructor(readonly sek: Uint8Array, readonly salt: Uint8Array) {
-    this.ecb = createCipheriv(ecbName(sek.length), sek, null).setAutoPadding(false);
+    this.ecb = nodeCrypto().createCipheriv(ecbName(sek.length), sek, null).setAutoPadding(false);
     this.iv.set(salt.subarray(0, 14));
   }
 

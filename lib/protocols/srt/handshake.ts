@@ -5,7 +5,7 @@
  * The listener keeps no state before a valid conclusion: the induction reply carries a cookie that is an HMAC of
  * the peer address/port and the current minute, so a flood of inductions costs one HMAC and one reply each.
  */
-import { createHmac, randomBytes } from "node:crypto";
+import { hmac, randomBytes } from "../../runtime/hash.ts";
 import { acceptKm, type KmResult, KM_S_BADSECRET, KM_S_NOSECRET, parseKm } from "./crypto.ts";
 import { copyBytes, readU32, SrtPacketError, writeU32 } from "./packet.ts";
 
@@ -247,8 +247,8 @@ export class CookieJar {
   constructor(private readonly now: () => number = Date.now) {}
 
   private compute(address: string, port: number, minute: number): number {
-    const h = createHmac("sha256", this.secret).update(`${address}|${port}|${minute}`).digest();
-    return h.readUInt32BE(0);
+    const h = hmac("sha256", this.secret, `${address}|${port}|${minute}`);
+    return ((h[0]! << 24) | (h[1]! << 16) | (h[2]! << 8) | h[3]!) >>> 0;
   }
 
   make(address: string, port: number): number {

@@ -37,9 +37,9 @@
  * (≤ maxPendingAccepts), a small cache of recent rejections, per-IP handshake reply rate, max connections,
  * receive/send buffers in packets.
  */
-import { createSocket, type RemoteInfo, type Socket, type SocketOptions } from "node:dgram";
+import { bindUdp, type UdpRemote as RemoteInfo, type UdpSocket } from "../../runtime/udp.ts";
 import { reusePort } from "../../runtime/worker-env.ts";
-import { randomInt } from "node:crypto";
+import { randomInt } from "../../runtime/hash.ts";
 import { Log, LogSink } from "../../log/logger.ts";
 import { validPassphrase } from "./crypto.ts";
 import { SrtConnection, type SrtConnectionParams, type SrtSendScheduler, type SrtTransport, nowUs } from "./connection.ts";
@@ -132,37 +132,15 @@ export interface SrtServerStats {
   unknownDest: number;
 }
 
-/** Sends copies of datagrams from a FIFO pool of buffers returned on each send callback (sends complete in order). */
+/** The connections' transport: the listener's socket (its `send` lets the caller reuse the bytes at once). */
 class DatagramOut implements SrtTransport {
-  private free: Uint8Array[] = [];
-  private inflight: Uint8Array[] = [];
-  private head = 0;
-  private readonly onSent: () => void;
-
-  constructor(private sock: Socket) {
-    this.onSent = () => {
-      const b = this.inflight[this.head];
-      if (b !== undefined) {
-        this.inflight[this.head] = undefined as unknown as Uint8Array;
-        this.head++;
-        if (this.free.length < 4096) this.free.push(b);
-      }
-      if (this.head > 1024 && this.head * 2 > this.inflight.length) {
-        this.inflight = this.inflight.slice(this.head);
-        this.head = 0;
-      }
-    };
-  }
+  constructor(private sock: UdpSocket) {}
 
   send(buf: Uint8Array, len: number, port: number, address: string): void {
-    const b = this.free.pop() ?? new Uint8Array(MAX_PACKET_SIZE);
-    b.set(buf.subarray(0, len), 0);
-    this.inflight.push(b);
     try {
-      this.sock.send(b, 0, len, port, address, this.onSent);
+      this.sock.send(len === buf.byteLength ? buf : buf.subarray(0, len), port, address);
     } catch {
-      // socket closed: the callback will not come
-      this.inflight.pop();
+      // a bad address or a closed socket: the datagram is lost, as on the network
     }
   }
 }
@@ -291,7 +269,7 @@ interface Rejection {
 export class SrtServer {
   private o: typeof DEFAULTS & SrtServerOptions;
   private log: Log;
-  private sock: Socket | null = null;
+  private sock: UdpSocket | null = null;
   private out: DatagramOut | null = null;
   private pacer = new SrtPacer();
   private conns = new Map<number, SrtConnection>();
@@ -340,46 +318,45 @@ export class SrtServer {
   }
 
   get port(): number {
-    const a = this.sock?.address();
-    return a && typeof a === "object" ? a.port : 0;
+    return this.sock?.port ?? 0;
   }
 
   async listen(): Promise<{ host: string; port: number }> {
     if (this.sock) throw new Error("srt: already listening");
     // SO_REUSEPORT in a worker (srs-ts's workers): the kernel hashes each peer's address to one worker's socket,
     // so a session stays with the worker that took its first packet (the Node typings lack the option).
-    const options: SocketOptions & { reusePort?: boolean } = {
-      type: this.o.host.includes(":") ? "udp6" : "udp4",
+    const sock = await bindUdp({
+      host: this.o.host,
+      port: this.o.port,
       ipv6Only: this.o.ipv6Only === true,
       reusePort: reusePort(this.o.port),
-    };
-    const sock = createSocket(options);
-    this.sock = sock;
-    await new Promise<void>((resolve, reject) => {
-      sock.once("error", reject);
-      sock.bind(this.o.port, this.o.host, () => {
-        sock.off("error", reject);
-        resolve();
-      });
+      onMessage: (msg, rinfo) => this.onMessage(msg, rinfo),
+      onError: (e) => this.log.warn(`srt: socket error: ${e.message}`),
     });
-    for (const f of [() => sock.setRecvBufferSize(8 << 20), () => sock.setSendBufferSize(8 << 20)]) {
-      try {
-        f();
-      } catch {
-        // best effort
-      }
-    }
-    sock.on("error", (e) => this.log.warn(`srt: socket error: ${e.message}`));
+    this.sock = sock;
+    sock.setBufferSizes(8 << 20, 8 << 20); // best effort
     this.out = new DatagramOut(sock);
-    sock.on("message", (msg: Uint8Array, rinfo: RemoteInfo) => this.onMessage(msg, rinfo));
+    this.log.trace(`srt: listening on udp ${this.o.host}:${sock.port}`);
+    return { host: this.o.host, port: sock.port };
+  }
+
+  /**
+   * The 10 ms timer (connections' timers, the handshake rate window, rejections kept for retransmitted handshakes)
+   * runs only while there is something to tick: an idle listener wakes nobody.
+   */
+  private wake(): void {
+    if (this.ticker || this.closing) return;
+    this.rateWindow = nowUs();
     this.ticker = setInterval(() => this.tick(), 10);
-    const a = sock.address();
-    this.log.trace(`srt: listening on udp ${this.o.host}:${a.port}`);
-    return { host: this.o.host, port: a.port };
   }
 
   private tick(): void {
     const now = nowUs();
+    if (this.conns.size === 0 && this.rate.size === 0 && this.rejections.size === 0) {
+      if (this.ticker) clearInterval(this.ticker);
+      this.ticker = null;
+      return;
+    }
     for (const c of this.conns.values()) c.tick(now);
     if (now - this.rateWindow > 1_000_000) {
       this.rate.clear();
@@ -435,6 +412,7 @@ export class SrtServer {
       return false;
     }
     this.rate.set(address, n + 1);
+    this.wake();
     return true;
   }
 
@@ -641,13 +619,7 @@ export class SrtServer {
     if (sock) {
       // Let the SHUTDOWNs leave before the socket goes.
       await new Promise((r) => setTimeout(r, 5));
-      await new Promise<void>((resolve) => {
-        try {
-          sock.close(() => resolve());
-        } catch {
-          resolve();
-        }
-      });
+      await sock.close();
     }
   }
 }

@@ -50,7 +50,8 @@ export interface GbEngineOptions {
   openStream(o: { deviceId: string; ip: string; port: number }): Promise<GbSink | string>;
 }
 
-export type GbEngineFactory = (o: GbEngineOptions) => GbEngine;
+/** Async: the protocol's modules are imported when the first gb28181 caster starts. */
+export type GbEngineFactory = (o: GbEngineOptions) => Promise<GbEngine>;
 
 /** Media idle this long ends a device's stream (SRS: the publish normal timeout). */
 const MEDIA_IDLE_MS = 5000;
@@ -80,7 +81,7 @@ export class Gb28181Caster implements CasterInstance {
     if (!factory) throw new Error("stream_caster gb28181: no GB28181 engine in this build");
     const media = parseEndpoint(this.conf.listen);
     const sip = parseEndpoint(this.conf.sip.listen, media.host);
-    const engine = factory({
+    const engine = await factory({
       mediaHost: media.host, mediaPort: media.port, sipHost: sip.host, sipPort: sip.port,
       candidate: this.conf.sip.candidate, timeoutSec: this.conf.sip.timeout, reinviteSec: this.conf.sip.reinvite,
       mediaIdleMs: MEDIA_IDLE_MS, sip: this.conf.sip.enabled, log: this.ctx.log,

@@ -6,7 +6,7 @@
  */
 import type { StreamCasterConfig } from "../../config/cluster.ts";
 import { portOf } from "../../net/endpoint.ts";
-import { Gb28181Caster } from "./gb28181.ts";
+import type { Gb28181Caster } from "./gb28181.ts";
 import { CASTER_KINDS, type CasterInstance } from "./registry.ts";
 import type { CasterPorts, CasterSession } from "./session.ts";
 
@@ -64,7 +64,7 @@ export class CasterService {
 
   private async startOne(key: string, c: StreamCasterConfig): Promise<CasterInstance> {
     if (portOf(c.listen) < 0) throw new Error(`stream_caster ${c.caster}: invalid listen "${c.listen}"`);
-    const inst = CASTER_KINDS[c.caster]!.create(this.ctx, c);
+    const inst = await CASTER_KINDS[c.caster]!.create(this.ctx, c);
     await inst.start();
     this.running.set(key, inst);
     return inst;
@@ -98,7 +98,7 @@ export class CasterService {
    * will send RTP with `ssrc`; the first running gb28181 caster without SIP (else with) takes it.
    */
   gbPublish(id: string, ssrc: string): { port: number } | string {
-    const gbs = this.casters.filter((c): c is Gb28181Caster => c instanceof Gb28181Caster);
+    const gbs = this.casters.filter((c): c is Gb28181Caster => c.kind === "gb28181");
     const c = gbs.find((x) => !x.conf.sip.enabled) ?? gbs[0];
     if (!c) return "no gb28181 stream_caster";
     return c.publish(id, ssrc);

@@ -3,11 +3,11 @@
  * that turns one input protocol into CasterSessions (session.ts). `gb28181` runs its SIP server and media port in
  * the protocol layer, handed in by the composition root (CasterPorts.gb28181); without SIP (`sip { enabled off; }`)
  * it is reported as not implemented (lib/config/unimplemented.ts) and not run.
+ *
+ * Each kind's module (and what it needs: the TS and PS demuxers, node:dgram, the SIP stack) is imported when a
+ * caster of that kind starts, so a server without stream casters does not load them.
  */
 import type { StreamCasterConfig } from "../../config/cluster.ts";
-import { FlvPostCaster } from "./flv-post.ts";
-import { Gb28181Caster } from "./gb28181.ts";
-import { MpegtsUdpCaster } from "./mpegts-udp.ts";
 import type { CasterPorts, CasterSession } from "./session.ts";
 
 /** One running `stream_caster` block. */
@@ -25,7 +25,7 @@ export interface CasterInstance {
 }
 
 export interface CasterKind {
-  create(ctx: CasterPorts, conf: StreamCasterConfig): CasterInstance;
+  create(ctx: CasterPorts, conf: StreamCasterConfig): Promise<CasterInstance>;
   /**
    * Under `workers N;`, whether the caster runs in worker 1 only. A UDP caster does: with SO_REUSEPORT the kernel
    * may hand one sender's datagrams to several workers (each would publish a broken half of the stream). A TCP
@@ -35,8 +35,11 @@ export interface CasterKind {
 }
 
 export const CASTER_KINDS: Readonly<Record<string, CasterKind>> = {
-  mpegts_over_udp: { create: (ctx, conf) => new MpegtsUdpCaster(ctx, conf), firstWorkerOnly: true },
-  flv: { create: (ctx, conf) => new FlvPostCaster(ctx, conf), firstWorkerOnly: false },
+  mpegts_over_udp: {
+    create: async (ctx, conf) => new (await import("./mpegts-udp.ts")).MpegtsUdpCaster(ctx, conf),
+    firstWorkerOnly: true,
+  },
+  flv: { create: async (ctx, conf) => new (await import("./flv-post.ts")).FlvPostCaster(ctx, conf), firstWorkerOnly: false },
   // the SIP dialog and the device's media connection must meet in one process
-  gb28181: { create: (ctx, conf) => new Gb28181Caster(ctx, conf), firstWorkerOnly: true },
+  gb28181: { create: async (ctx, conf) => new (await import("./gb28181.ts")).Gb28181Caster(ctx, conf), firstWorkerOnly: true },
 };

@@ -4,7 +4,6 @@
  * encoder". When the FFmpeg that runs lacks the encoder asked for, its native `aac` encoder is used instead,
  * with a log line. The FFmpeg's encoders are asked once per binary (`ffmpeg -hide_banner -encoders`).
  */
-import { spawn } from "node:child_process";
 
 /** AAC encoders SRS's configs name, replaced by FFmpeg's native one when absent. */
 const AAC_ALTERNATIVES = new Set(["libfdk_aac", "libaacplus", "libvo_aacenc"]);
@@ -16,7 +15,7 @@ const cache = new Map<string, Promise<Set<string> | undefined>>();
 export function ffmpegEncoders(path: string): Promise<Set<string> | undefined> {
   let p = cache.get(path);
   if (!p) {
-    p = new Promise((resolve) => {
+    p = import("node:child_process").then(({ spawn }) => new Promise<Set<string> | undefined>((resolve) => {
       let out = "";
       let child;
       try {
@@ -37,7 +36,7 @@ export function ffmpegEncoders(path: string): Promise<Set<string> | undefined> {
         const names = [...out.matchAll(/^ [VAS][.A-Z]{5} (\S+)/gm)].map((m) => m[1]!);
         resolve(names.length ? new Set(names) : undefined);
       });
-    });
+    }));
     cache.set(path, p);
   }
   return p;

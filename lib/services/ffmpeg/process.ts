@@ -15,7 +15,9 @@
  *  - stop(): SIGTERM to the group (FFmpeg finishes its output), SIGKILL after `stopGraceMs` (SRS:
  *    srs_kill_forced, 1 s); resolves when the program has exited.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+// node:child_process is imported on the first spawn: it pulls node:net and streams in (~4 MB of RSS under Bun),
+// which a server without FFmpeg tasks never needs.
+import type { ChildProcess } from "node:child_process";
 import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import type { Log } from "../../log/logger.ts";
@@ -170,6 +172,8 @@ export class SupervisedProcess {
     const [cmd, argv] = setpriv
       ? [setpriv, ["--pdeathsig", "KILL", "--", r.path, ...args]]
       : [r.path, args];
+    const { spawn } = await import("node:child_process");
+    if (this.stopped) return;
     const outFd = openLog(this.spec.stdout, this.log, this.label);
     const errFd = this.spec.stderr === this.spec.stdout ? outFd : openLog(this.spec.stderr, this.log, this.label);
     let child: ChildProcess;
