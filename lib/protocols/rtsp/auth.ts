@@ -4,7 +4,8 @@
  * FFmpeg, GStreamer, VLC and cameras answer it) and Basic; the client picks. The nonce is the session's own
  * (one per connection). The hooks (on_connect, on_play, on_publish) run after this check, as for any protocol.
  */
-import { timingSafeEqual } from "node:crypto";
+import { Buffer } from "node:buffer";
+import { nodeCrypto } from "../../runtime/builtin.ts";
 import { digestChallenge, newNonce, parseDigestAuthorization, verifyDigest } from "../../net/digest.ts";
 
 export const RTSP_REALM = "srs-ts";
@@ -18,7 +19,7 @@ export interface RtspAuth {
 function same(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
+  return x.length === y.length && nodeCrypto().timingSafeEqual(x, y);
 }
 
 /** The credentials check of one connection (its nonce lives as long as the connection). */

@@ -12,8 +12,9 @@
  * connection or an error: the pull gives the stream back and connects again after a back-off (1 s doubling to
  * 30 s, reset once media flowed for a while). A busy stream (someone else publishes it) is retried the same way.
  */
-import { randomBytes } from "node:crypto";
-import { connect, type Socket } from "node:net";
+import { Buffer } from "node:buffer";
+import { randomBytes } from "../../runtime/hash.ts";
+import { connectTcp, type TcpConnection } from "../../runtime/tcp.ts";
 import type { PublishLease } from "../../hub/lease.ts";
 import type { ClientInfo, ClientRegistry } from "../../clients.ts";
 import type { AccessControl } from "../../access.ts";
@@ -77,7 +78,7 @@ export function controlUrl(base: string, control: string): string {
 
 export class RtspPull {
   private stopped = false;
-  private socket: Socket | undefined;
+  private socket: TcpConnection | undefined;
   private backoff = BACKOFF_MIN_MS;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private readonly log: Log;
@@ -115,11 +116,20 @@ export class RtspPull {
   }
 
   /** One session with the camera: resolves or throws when it ends. */
-  private once(): Promise<void> {
+  private async once(): Promise<void> {
     const u = splitRtspUrl(this.target.url);
+    let socket: TcpConnection;
+    try {
+      socket = await connectTcp({ host: u.host, port: u.port, noDelay: true });
+    } catch (e) {
+      throw new PullError(`connection: ${(e as Error).message}`);
+    }
+    if (this.stopped) {
+      socket.destroy();
+      return;
+    }
+    this.socket = socket;
     return new Promise<void>((resolve, reject) => {
-      const socket = connect({ host: u.host, port: u.port });
-      this.socket = socket;
       let cseq = 0;
       const waiting = new Map<number, (r: RtspResponse) => void>();
       let auth: ((method: string, uri: string) => string) | undefined;
@@ -203,82 +213,81 @@ export class RtspPull {
       });
       socket.on("error", (e) => finish(new PullError(`connection: ${e.message}`)));
       socket.on("close", () => finish(done ? undefined : new PullError("the camera closed the connection")));
-      socket.once("connect", () => {
-        void (async () => {
-          await send("OPTIONS", u.url);
-          const d = await send("DESCRIBE", u.url, () => new RtspHeaders().add("Accept", "application/sdp"));
-          const base = d.headers.get("Content-Base") ?? d.headers.get("Content-Location") ?? u.url;
-          const sdp = parseSdp(new TextDecoder().decode(d.body));
-          for (const x of sdp.unsupported) this.log.warn(`rtsp pull ${this.target.id}: ${x} not supported, dropped`);
-          if (!sdp.tracks.length) throw new PullError("no track we can take");
-          const tracks: SdpTrack[] = sdp.tracks;
-          let timeoutS = 60;
-          const udp = this.target.transport === "udp";
-          for (let i = 0; i < tracks.length; i++) {
-            const t = tracks[i]!;
-            let pair: UdpPair | undefined;
-            if (udp) {
-              pair = await bindPair(socket.localAddress ?? "0.0.0.0");
-              pairs.push(pair);
-              if (done) return;
-            }
-            const spec = pair ? `RTP/AVP;unicast;client_port=${pair.ports[0]}-${pair.ports[1]}` : `RTP/AVP/TCP;unicast;interleaved=${2 * i}-${2 * i + 1}`;
-            const r = await send("SETUP", controlUrl(base, t.control), () => new RtspHeaders().add("Transport", spec));
-            const sh = r.headers.get("Session");
-            if (sh) {
-              session = sh.split(";")[0]!.trim();
-              const m = /timeout=(\d+)/.exec(sh);
-              if (m) timeoutS = Math.max(5, Number(m[1]));
-            }
-            const receiver = new TrackReceiver(t, (p: MediaPacket) => lease?.push(p), this.log);
-            if (pair) {
-              // RTP from the camera's address only (its server_port may differ from what it says behind NAT).
-              const from = (socket.remoteAddress ?? u.host).replace(/^::ffff:/, "");
-              pair.rtp.on("message", (m, rinfo) => {
-                if (rinfo.address.replace(/^::ffff:/, "") !== from) return;
-                bytesIn += m.byteLength;
-                onRtp(receiver, m);
-              });
-              if (/RTP\/AVP\/TCP/i.test(r.headers.get("Transport") ?? "")) throw new PullError("the camera answered UDP with TCP");
-            } else {
-              const tr = /interleaved=(\d+)/.exec(r.headers.get("Transport") ?? "");
-              byChannel.set(tr ? Number(tr[1]) : 2 * i, receiver);
-            }
+      // connected: the requests, in order
+      void (async () => {
+        await send("OPTIONS", u.url);
+        const d = await send("DESCRIBE", u.url, () => new RtspHeaders().add("Accept", "application/sdp"));
+        const base = d.headers.get("Content-Base") ?? d.headers.get("Content-Location") ?? u.url;
+        const sdp = parseSdp(new TextDecoder().decode(d.body));
+        for (const x of sdp.unsupported) this.log.warn(`rtsp pull ${this.target.id}: ${x} not supported, dropped`);
+        if (!sdp.tracks.length) throw new PullError("no track we can take");
+        const tracks: SdpTrack[] = sdp.tracks;
+        let timeoutS = 60;
+        const udp = this.target.transport === "udp";
+        for (let i = 0; i < tracks.length; i++) {
+          const t = tracks[i]!;
+          let pair: UdpPair | undefined;
+          if (udp) {
+            pair = await bindPair(socket.localAddress ?? "0.0.0.0");
+            pairs.push(pair);
+            if (done) return;
           }
-          const key = this.target.key;
-          const kick = (why: string): void => finish(new PullError(`kicked: ${why}`));
-          client = {
-            id: newContextId(), type: "rtsp-pull", protocol: "rtsp", ip: u.host, stream: key, connectedAt: Date.now(),
-            tcUrl: u.url.replace(/\/[^/]*$/, ""), param: "", transport: this.target.transport,
-            bytesIn: () => bytesIn, bytesOut: () => 0, kick,
-          };
-          this.ctx.clients.add(client);
-          const gate = await this.ctx.access.onPublish(client, key);
-          if (done) return;
-          if (!gate.ok) throw new PullError(`on_publish refused: ${gate.reason}`);
-          try {
-            lease = this.ctx.hubs.publish(key, { clientId: client.id, type: "rtsp-pull", ip: u.host, kick });
-          } catch (e) {
-            if (e instanceof PublishError) throw new PullError(`stream busy: ${e.message}`);
-            throw e;
+          const spec = pair ? `RTP/AVP;unicast;client_port=${pair.ports[0]}-${pair.ports[1]}` : `RTP/AVP/TCP;unicast;interleaved=${2 * i}-${2 * i + 1}`;
+          const r = await send("SETUP", controlUrl(base, t.control), () => new RtspHeaders().add("Transport", spec));
+          const sh = r.headers.get("Session");
+          if (sh) {
+            session = sh.split(";")[0]!.trim();
+            const m = /timeout=(\d+)/.exec(sh);
+            if (m) timeoutS = Math.max(5, Number(m[1]));
           }
-          await send("PLAY", base.replace(/\/$/, "") || u.url, () => new RtspHeaders().add("Range", "npt=0.000-"));
-          this.sessions++;
-          lastMedia = Date.now();
-          this.log.trace(`rtsp pull ${this.target.id}: ${u.url} -> ${streamKeyString(this.target.key)} over ${this.target.transport}, tracks ${tracks.map((t) => t.codec).join("+")}`);
-          let keepAliveAt = Date.now();
-          keepAlive = setInterval(() => {
-            if (Date.now() - lastMedia > MEDIA_TIMEOUT_MS) {
-              finish(new PullError(`no media for ${MEDIA_TIMEOUT_MS} ms`));
-              return;
-            }
-            if (Date.now() - keepAliveAt > (timeoutS * 1000) / 2) {
-              keepAliveAt = Date.now();
-              request("OPTIONS", u.url).catch(() => undefined);
-            }
-          }, 1000);
-        })().catch((e) => finish(e as Error));
-      });
+          const receiver = new TrackReceiver(t, (p: MediaPacket) => lease?.push(p), this.log);
+          if (pair) {
+            // RTP from the camera's address only (its server_port may differ from what it says behind NAT).
+            const from = (socket.remoteAddress ?? u.host).replace(/^::ffff:/, "");
+            pair.onRtp = (m, rinfo) => {
+              if (rinfo.address.replace(/^::ffff:/, "") !== from) return;
+              bytesIn += m.byteLength;
+              onRtp(receiver, m);
+            };
+            if (/RTP\/AVP\/TCP/i.test(r.headers.get("Transport") ?? "")) throw new PullError("the camera answered UDP with TCP");
+          } else {
+            const tr = /interleaved=(\d+)/.exec(r.headers.get("Transport") ?? "");
+            byChannel.set(tr ? Number(tr[1]) : 2 * i, receiver);
+          }
+        }
+        const key = this.target.key;
+        const kick = (why: string): void => finish(new PullError(`kicked: ${why}`));
+        client = {
+          id: newContextId(), type: "rtsp-pull", protocol: "rtsp", ip: u.host, stream: key, connectedAt: Date.now(),
+          tcUrl: u.url.replace(/\/[^/]*$/, ""), param: "", transport: this.target.transport,
+          bytesIn: () => bytesIn, bytesOut: () => 0, kick,
+        };
+        this.ctx.clients.add(client);
+        const gate = await this.ctx.access.onPublish(client, key);
+        if (done) return;
+        if (!gate.ok) throw new PullError(`on_publish refused: ${gate.reason}`);
+        try {
+          lease = this.ctx.hubs.publish(key, { clientId: client.id, type: "rtsp-pull", ip: u.host, kick });
+        } catch (e) {
+          if (e instanceof PublishError) throw new PullError(`stream busy: ${e.message}`);
+          throw e;
+        }
+        await send("PLAY", base.replace(/\/$/, "") || u.url, () => new RtspHeaders().add("Range", "npt=0.000-"));
+        this.sessions++;
+        lastMedia = Date.now();
+        this.log.trace(`rtsp pull ${this.target.id}: ${u.url} -> ${streamKeyString(this.target.key)} over ${this.target.transport}, tracks ${tracks.map((t) => t.codec).join("+")}`);
+        let keepAliveAt = Date.now();
+        keepAlive = setInterval(() => {
+          if (Date.now() - lastMedia > MEDIA_TIMEOUT_MS) {
+            finish(new PullError(`no media for ${MEDIA_TIMEOUT_MS} ms`));
+            return;
+          }
+          if (Date.now() - keepAliveAt > (timeoutS * 1000) / 2) {
+            keepAliveAt = Date.now();
+            request("OPTIONS", u.url).catch(() => undefined);
+          }
+        }, 1000);
+      })().catch((e) => finish(e as Error));
     });
   }
 
@@ -294,7 +303,7 @@ export class RtspPull {
       let nc = 0;
       const q = (s: string) => s.replace(/["\\]/g, "");
       return (method, uri) => {
-        const cnonce = randomBytes(8).toString("hex");
+        const cnonce = Buffer.from(randomBytes(8)).toString("hex");
         const ncs = (++nc).toString(16).padStart(8, "0");
         const response = digestResponse({ username: user, realm, password, method, uri, nonce, ...(qop ? { qop, nc: ncs, cnonce } : {}) });
         return `Digest username="${q(user)}", realm="${q(realm)}", nonce="${q(nonce)}", uri="${q(uri)}", response="${response}"` +

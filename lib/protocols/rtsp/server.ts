@@ -5,7 +5,7 @@
  * this service: no new connection, its sessions go on until they end (as RTMP sessions outlive a closed
  * listener), see reload.ts.
  */
-import { createServer, type Server as NetServer } from "node:net";
+import { listenTcp, type TcpServer } from "../../runtime/tcp.ts";
 import { formatEndpoint, ipv6OnlyFor, parseEndpoints } from "../../net/endpoint.ts";
 import type { Lifecycle } from "../../lifecycle.ts";
 import { rtspAuth } from "./auth.ts";
@@ -17,7 +17,7 @@ export interface RtspServicePorts extends RtspPorts {
 
 export class RtspService {
   readonly sessions = new Set<RtspSession>();
-  private servers: NetServer[] = [];
+  private servers: TcpServer[] = [];
   private bound: number[] = [];
   private unregister: (() => void)[] = [];
   private emptyWaiters: (() => void)[] = [];
@@ -38,31 +38,28 @@ export class RtspService {
     const eps = parseEndpoints(c.listens);
     try {
       for (const ep of eps) {
-        const server = createServer({ noDelay: true }, (socket) => {
-          const full = this.ctx.clients.whyFull();
-          if (full) {
-            this.ctx.log.warn(`rtsp: reject ${socket.remoteAddress}: ${full}`);
-            socket.destroy();
-            return;
-          }
-          const rc = this.ctx.config.rtspServer();
-          const auth = rc.auth.enabled ? rtspAuth(rc.auth) : undefined;
-          const s = new RtspSession(this.ctx, socket, auth, (x) => this.ended(x));
-          this.sessions.add(s);
-          s.start();
-        });
-        await new Promise<void>((resolve, reject) => {
-          server.once("error", (e: NodeJS.ErrnoException) => {
-            reject(new Error(`listen rtsp tcp://${formatEndpoint(ep)}: ${e.code === "EADDRINUSE" ? "address already in use" : e.message}`));
+        let server: TcpServer;
+        try {
+          server = await listenTcp({ host: ep.host, port: ep.port, ipv6Only: ipv6OnlyFor(ep, eps), noDelay: true }, (socket) => {
+            const full = this.ctx.clients.whyFull();
+            if (full) {
+              this.ctx.log.warn(`rtsp: reject ${socket.remoteAddress}: ${full}`);
+              socket.destroy();
+              return;
+            }
+            const rc = this.ctx.config.rtspServer();
+            const auth = rc.auth.enabled ? rtspAuth(rc.auth) : undefined;
+            const s = new RtspSession(this.ctx, socket, auth, (x) => this.ended(x));
+            this.sessions.add(s);
+            s.start();
           });
-          server.listen({ port: ep.port, host: ep.host, ipv6Only: ipv6OnlyFor(ep, eps) }, () => resolve());
-        });
-        server.on("error", (e) => this.ctx.log.error(`rtsp listener ${formatEndpoint(ep)}`, e));
-        const addr = server.address();
-        const port = typeof addr === "object" && addr ? addr.port : ep.port;
+        } catch (e) {
+          const c = (e as { code?: string }).code;
+          throw new Error(`listen rtsp tcp://${formatEndpoint(ep)}: ${c === "EADDRINUSE" ? "address already in use" : (e as Error).message}`);
+        }
         this.servers.push(server);
-        this.bound.push(port);
-        this.ctx.log.trace(`rtsp listen at tcp://${formatEndpoint({ host: ep.host, port })}${c.auth.enabled ? ", auth on" : ""}`);
+        this.bound.push(server.port);
+        this.ctx.log.trace(`rtsp listen at tcp://${formatEndpoint({ host: ep.host, port: server.port })}${c.auth.enabled ? ", auth on" : ""}`);
       }
     } catch (e) {
       this.stopAccepting();
@@ -76,8 +73,9 @@ export class RtspService {
     if (this.sessions.size === 0) for (const cb of this.emptyWaiters.splice(0)) cb();
   }
 
+  /** Stops accepting; the connections already accepted are not waited for (TcpServer.close's promise would). */
   private stopAccepting(): void {
-    for (const s of this.servers.splice(0)) if (s.listening) s.close();
+    for (const s of this.servers.splice(0)) void s.close();
   }
 
   /** Reload moved or disabled the listener: no new connection; the sessions go on until they end. */

@@ -27,8 +27,9 @@
  *    config= the AudioSpecificConfig (receiver.ts). Timestamps: each track's RTP clock unwrapped, the track's first
  *    packet placed at its arrival time relative to the first packet of the session (RTCP SR not used yet).
  */
-import { randomBytes } from "node:crypto";
-import type { Socket } from "node:net";
+import { Buffer } from "node:buffer";
+import { randomBytes } from "../../runtime/hash.ts";
+import type { TcpConnection } from "../../runtime/tcp.ts";
 import type { ClientInfo, ClientRegistry } from "../../clients.ts";
 import type { SrsConfig, VhostConfig } from "../../config/index.ts";
 import type { AccessControl } from "../../access.ts";
@@ -86,7 +87,8 @@ interface Track {
 type State = "init" | "described" | "announced" | "playing" | "recording" | "closed";
 
 function randomU32(): number {
-  return randomBytes(4).readUInt32BE(0);
+  const b = randomBytes(4);
+  return ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
 }
 
 /** The stream a URL names, and its param (query with "?"), the control suffix of SETUP URLs removed. */
@@ -144,7 +146,7 @@ export class RtspSession implements ClientInfo {
   private inStep = true;
   private batchUnits = 0;
 
-  constructor(private ctx: RtspPorts, private socket: Socket, private auth: RtspAuth | undefined, private onEnd: (s: RtspSession) => void) {
+  constructor(private ctx: RtspPorts, private socket: TcpConnection, private auth: RtspAuth | undefined, private onEnd: (s: RtspSession) => void) {
     this.ip = (socket.remoteAddress ?? "").replace(/^::ffff:/, "");
     this.log = ctx.log.child(this.id);
     this.reader = new RtspReader((item) => this.onItem(item));
@@ -459,7 +461,7 @@ export class RtspSession implements ClientInfo {
       this.listenUdp(track);
     }
     track.transport = { ...answer, clientPort: t.clientPort };
-    this.sessionId ??= randomBytes(8).toString("hex");
+    this.sessionId ??= Buffer.from(randomBytes(8)).toString("hex");
     this.respond(req, 200, new RtspHeaders().add("Transport", formatTransport(answer)));
   }
 
@@ -529,16 +531,16 @@ export class RtspSession implements ClientInfo {
 
   private listenUdp(track: Track): void {
     const u = track.udp!;
-    u.rtp.on("message", (msg, rinfo) => {
-      if (rinfo.address.replace(/^::ffff:/, "") !== this.ip) return;
+    u.onRtp = (msg, from) => {
+      if (from.address.replace(/^::ffff:/, "") !== this.ip) return;
       this.received += msg.byteLength;
       if (this.state === "recording") this.onRtp(track, msg);
-    });
-    u.rtcp.on("message", (msg, rinfo) => {
-      if (rinfo.address.replace(/^::ffff:/, "") !== this.ip) return;
+    };
+    u.onRtcp = (msg, from) => {
+      if (from.address.replace(/^::ffff:/, "") !== this.ip) return;
       this.received += msg.byteLength;
       this.lastActivity = Date.now();
-    });
+    };
   }
 
   // --- sending media -----------------------------------------------------------------------------------------

@@ -1,52 +1,53 @@
 /**
  * The UDP socket pair of one RTP track (RFC 3550 11: RTP on an even port, RTCP on the next one when we can get
- * them; any two ports otherwise, the Transport header names both).
+ * them; any two ports otherwise, the Transport header names both), on the runtime's UDP sockets
+ * (lib/runtime/udp.ts). What arrives goes to `onRtp` / `onRtcp`, set by the owner once it knows the peer.
  */
-import { createSocket, type Socket as UdpSocket } from "node:dgram";
+import type { Buffer } from "node:buffer";
+import { bindUdp, type UdpRemote, type UdpSocket } from "../../runtime/udp.ts";
 
 export interface UdpPair {
   rtp: UdpSocket;
   rtcp: UdpSocket;
   ports: [number, number];
+  onRtp?: (data: Buffer, from: UdpRemote) => void;
+  onRtcp?: (data: Buffer, from: UdpRemote) => void;
 }
 
-/** Binds a UDP pair for RTP and RTCP (consecutive ports when possible, as RFC 3550 11 recommends). */
+/** Binds a pair on `host` (consecutive ports when possible). */
 export async function bindPair(host: string): Promise<UdpPair> {
-  const family = host.includes(":") && !host.startsWith("::ffff:") ? "udp6" : "udp4";
   const addr = host.replace(/^::ffff:/, "");
-  const bind = (port: number): Promise<UdpSocket> => new Promise((resolve, reject) => {
-    const s = createSocket(family);
-    s.once("error", (e) => {
-      s.close();
-      reject(e);
-    });
-    s.bind(port, addr, () => {
-      s.removeAllListeners("error");
-      s.on("error", () => undefined);
-      resolve(s);
-    });
+  const pair: Partial<UdpPair> = {};
+  const bind = (port: number, rtcp: boolean): Promise<UdpSocket> => bindUdp({
+    host: addr,
+    port,
+    onMessage: (data, from) => (rtcp ? pair.onRtcp : pair.onRtp)?.(data, from),
+    onError: () => undefined,
   });
-  for (let i = 0; i < 8; i++) {
-    const rtp = await bind(0);
-    const port = rtp.address().port;
+  let rtp: UdpSocket | undefined;
+  let rtcp: UdpSocket | undefined;
+  for (let i = 0; i < 8 && !rtcp; i++) {
+    rtp = await bind(0, false);
     try {
-      const rtcp = await bind(port + 1);
-      return { rtp, rtcp, ports: [port, port + 1] };
+      rtcp = await bind(rtp.port + 1, true);
     } catch {
-      rtp.close();
+      void rtp.close();
+      rtp = undefined;
     }
   }
-  const rtp = await bind(0);
-  const rtcp = await bind(0);
-  return { rtp, rtcp, ports: [rtp.address().port, rtcp.address().port] };
+  if (!rtp || !rtcp) {
+    rtp = await bind(0, false);
+    rtcp = await bind(0, true);
+  }
+  pair.rtp = rtp;
+  pair.rtcp = rtcp;
+  pair.ports = [rtp.port, rtcp.port];
+  return pair as UdpPair;
 }
 
 export function closePair(u: UdpPair): void {
-  for (const s of [u.rtp, u.rtcp]) {
-    try {
-      s.close();
-    } catch {
-      // already closed
-    }
-  }
+  u.onRtp = undefined;
+  u.onRtcp = undefined;
+  void u.rtp.close().catch(() => undefined);
+  void u.rtcp.close().catch(() => undefined);
 }
