@@ -9,7 +9,7 @@ import type { Log } from "../../log/logger.ts";
 import type { MediaPacket } from "../../media/packet.ts";
 import { joinAvcc } from "../../media/avc.ts";
 import { type ParamSets, updateParamSets } from "../../media/access-unit.ts";
-import { buildOpusHead } from "../../media/audio/transcoder.ts";
+import { buildOpusHead } from "../../media/opus-head.ts";
 import { H264Depacketizer } from "../../formats/rtp/h264.ts";
 import { H265Depacketizer } from "../../formats/rtp/h265.ts";
 import { AacDepacketizer } from "../../formats/rtp/aac.ts";

@@ -14,7 +14,7 @@
 import { parseAvcConfig } from "../../media/avc.ts";
 import { parseHevcConfig } from "../../media/hevc.ts";
 import { parseAudioSpecificConfig } from "../../media/aac.ts";
-import { opusHeadChannels } from "../../media/audio/transcoder.ts";
+import { opusHeadChannels } from "../../media/opus-head.ts";
 import type { MediaPacket } from "../../media/packet.ts";
 
 export type RtspCodec = "h264" | "h265" | "aac" | "opus" | "pcma" | "pcmu";

@@ -41,7 +41,7 @@ import type { MediaPacket, StreamKey } from "../../media/packet.ts";
 import { streamKeyString } from "../../media/packet.ts";
 import { parseRtpPacket } from "../../formats/rtp-packet.ts";
 import { senderReport } from "../../formats/rtp/rtcp-sr.ts";
-import { DEFAULT_VHOST, parseQuery, resolveRtmpRequest } from "../../net/stream-url.ts";
+import { DEFAULT_VHOST, resolveRtmpRequest } from "../../net/stream-url.ts";
 import { interleavedFrame, RtspError, RtspHeaders, type RtspItem, RtspReader, type RtspRequest, serializeResponse } from "./message.ts";
 import { buildSdp, controlMatches, parseSdp, type SdpTrack, trackFor } from "./sdp.ts";
 import { TrackReceiver } from "./receiver.ts";
