@@ -7,6 +7,7 @@
  *    G.711 (PCMA) published over RTSP and played back over RTSP; a second publisher of a stream is refused;
  *  - hooks: on_publish/on_play see the URL's query, a refusal reaches the client; Basic/Digest auth;
  *  - reload: the listener moves (SIGHUP), a playing client goes on; bad bytes never take the server down;
+ *  - the same server under Deno (its node:net/dgram sockets) publishes and plays;
  *  - camera pull (vhost rtsp_pull): GStreamer's RTSP server (tests/fixtures/rtsp-camera.py, not ours) asking for
  *    Digest; the pulled stream plays over RTMP; the camera restarts and the pull comes back; reload removes it.
  * Every child process is killed in afterAll.
@@ -400,4 +401,28 @@ describe("RTSP camera pull (rtsp_pull), against GStreamer's RTSP server with Dig
       await srv.stop();
     }
   }, 60000);
+});
+
+describe("RTSP under Deno (node:net / node:dgram sockets)", () => {
+  test("FFmpeg publishes over UDP, plays back over TCP and UDP", async () => {
+    const DENO = join(REPO_ROOT, "node_modules/.bin/deno");
+    const rtsp = await freePort();
+    const srv = await startServer({
+      config: rtspConf(),
+      command: [DENO, "run", "-A", join(REPO_ROOT, "main.ts")],
+      env: { SRS_RTSP_SERVER_LISTEN: `127.0.0.1:${rtsp}`, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", DENO_NO_PROMPT: "1" },
+    });
+    try {
+      const pub = rtspPublish(clip("clip.flv"), `rtsp://127.0.0.1:${rtsp}/live/deno`, "udp");
+      await live(srv, "deno");
+      for (const transport of ["tcp", "udp"]) {
+        const r = await decode(`rtsp://127.0.0.1:${rtsp}/live/deno`, 3, ["-rtsp_transport", transport]);
+        expect(r.video).toBeGreaterThanOrEqual(70);
+        expect(r.audio).toBeGreaterThanOrEqual(120);
+      }
+      pub.kill();
+    } finally {
+      await srv.stop();
+    }
+  }, 90000);
 });
