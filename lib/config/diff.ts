@@ -92,6 +92,7 @@ const VHOST: { name: string; value: (v: VhostConfig) => unknown }[] = [
   { name: "exec", value: (v) => v.exec },
   { name: "ingest", value: (v) => v.ingests },
   { name: "rtsp_pull", value: (v) => v.rtspPulls },
+  { name: "rtsp", value: (v) => v.rtsp },
   { name: "transcode", value: (v) => v.transcodes },
 ];
 /** Vhost directives whose values the sections above already cover (the rest are compared raw). */

@@ -160,7 +160,6 @@ export const UNIMPLEMENTED: readonly Rule[] = [
   { path: "vhost.rtc.stun_strict_check", kind: "leaf", ok: ["off"], whenParentOn: true, what: "strict STUN checks" },
   { path: "vhost.rtc.dtls_version", kind: "leaf", ok: ["auto", "dtls1.2"], whenParentOn: true, what: "DTLS 1.0 (werift speaks DTLS 1.2 only, as every current browser does)" },
   { path: "vhost.rtc.drop_for_pt", kind: "leaf", ok: ["0"], whenParentOn: true, what: "dropping RTP by payload type" },
-  { path: "vhost.rtsp.enabled", kind: "leaf", ok: ["on"], what: "turning RTSP off for one vhost (every vhost plays over RTSP while rtsp_server is on)" },
   { path: "vhost.rtsp.rtmp_to_rtsp", kind: "leaf", ok: ["on"], what: "keeping RTMP streams from RTSP players (every stream plays over RTSP)" },
   { path: "vhost.dash", kind: "block-on", what: "MPEG-DASH output" },
   { path: "vhost.hds", kind: "block-on", what: "HDS output" },

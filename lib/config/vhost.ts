@@ -119,6 +119,14 @@ export class VhostConfig {
     return this.memo("rtc", () => rtcOf(this.block("rtc")));
   }
 
+  /**
+   * SRS 7's `rtsp { enabled; }`: srs-ts plays every vhost over RTSP while rtsp_server is on, so only an explicit
+   * `enabled off` counts (RTSP players and publishers of this vhost are refused).
+   */
+  get rtsp(): { enabled: boolean } {
+    return this.memo("rtsp", () => ({ enabled: this.block("rtsp").boolNotOff("enabled") }));
+  }
+
   get srt(): SrtVhostConfig {
     return this.memo("srt", () => srtVhostOf(this.block("srt")));
   }

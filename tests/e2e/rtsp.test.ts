@@ -279,6 +279,21 @@ describe("RTSP hooks and auth", () => {
     }
   }, 60000);
 
+  test("vhost rtsp { enabled off; }: that vhost's streams are 404 over RTSP, RTMP still plays them", async () => {
+    const { srv, rtsp } = await start(rtspConf("", `${FLV}\nrtsp { enabled off; }`));
+    try {
+      track(publish(clip("clip.flv"), srv.rtmpUrl("/live/off")));
+      await live(srv, "off");
+      const p = run("ffprobe", ["-v", "error", `rtsp://127.0.0.1:${rtsp}/live/off`], { timeoutMs: 15000 });
+      expect(await p.done).not.toBe(0);
+      expect(p.output()).toContain("404");
+      expect(srv.output()).toContain("(rtsp { enabled off; })");
+      expect((await decode(srv.rtmpUrl("/live/off"), 1)).video).toBeGreaterThan(10);
+    } finally {
+      await srv.stop();
+    }
+  }, 60000);
+
   test("auth on: no credentials get 401, FFmpeg's Digest answer and a Basic header get in", async () => {
     const { srv, rtsp } = await start(rtspConf("auth { enabled on; username admin; password s3cret; }"));
     try {

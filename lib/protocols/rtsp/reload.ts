@@ -18,6 +18,7 @@ export function rtspReload(ctx: RtspServicePorts, slot: Slot<RtspService>, pulls
       const p = pulls?.()?.reconcile();
       const note = p ? `pulls: ${p.started} started, ${p.stopped} stopped` : "pulls run in worker 1";
       for (const { vhost } of vhostChanges(e.diff, "rtsp_pull")) out.push(applied(`vhost ${vhost} rtsp_pull`, note));
+      for (const { vhost } of vhostChanges(e.diff, "rtsp")) out.push(applied(`vhost ${vhost} rtsp`, "new sessions"));
       const c = globalChange(e.diff, "rtsp_server");
       if (!c) return out;
       const k = splitKeys(c.keys, { rebind: ["enabled", "listen", "listens"] });

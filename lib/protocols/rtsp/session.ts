@@ -282,8 +282,8 @@ export class RtspSession implements ClientInfo {
       return undefined;
     }
     const vhost = this.ctx.config.vhost(r.vhost) ?? this.ctx.config.vhost(DEFAULT_VHOST);
-    if (!vhost || !vhost.enabled) {
-      this.log.warn(`rtsp ${req.method} ${req.uri}: vhost ${r.vhost} not found or disabled`);
+    if (!vhost || !vhost.enabled || !vhost.rtsp.enabled) {
+      this.log.warn(`rtsp ${req.method} ${req.uri}: vhost ${r.vhost} not found or disabled${vhost && !vhost.rtsp.enabled ? " (rtsp { enabled off; })" : ""}`);
       this.respond(req, 404);
       return undefined;
     }

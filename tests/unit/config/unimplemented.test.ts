@@ -172,7 +172,7 @@ const READ = `
     vhost.hls.hls_keys vhost.hls.hls_key_file vhost.hls.hls_key_file_path vhost.hls.hls_key_url
     vhost.hls.hls_fragments_per_key rtsp_server.enabled rtsp_server.listen rtsp_server.auth.enabled
     rtsp_server.auth.username rtsp_server.auth.password vhost.rtsp_pull.enabled vhost.rtsp_pull.url
-    vhost.rtsp_pull.stream vhost.rtsp_pull.transport
+    vhost.rtsp_pull.stream vhost.rtsp_pull.transport vhost.rtsp.enabled
 `.split(/\s+/).filter(Boolean);
 const COVERED = `
     first_wait_for_qlv vhost.hls.hls_mount vhost.publish.mr_latency
