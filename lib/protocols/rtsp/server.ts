@@ -86,10 +86,14 @@ export class RtspService {
     this.ctx.log.trace(`rtsp on tcp ${ports}: no new connections, ${this.sessions.size} sessions go on until they end`);
   }
 
-  /** Quit: stop accepting (the sessions end with the client registry's kick). */
-  close(_reason: string): Promise<void> {
+  /**
+   * Quit: stop accepting, and end the connections that never got as far as DESCRIBE/ANNOUNCE; admitted sessions
+   * are clients and end with the client registry (at once, or after a graceful quit's wait).
+   */
+  close(reason: string): Promise<void> {
     for (const off of this.unregister.splice(0)) off();
     this.stopAccepting();
+    for (const s of [...this.sessions]) if (!s.admitted) s.close(reason);
     return Promise.resolve();
   }
 }

@@ -165,6 +165,10 @@ export class RtspSession implements ClientInfo {
   get closed(): boolean {
     return this.state === "closed";
   }
+  /** Admitted (in the client registry, which ends it on a quit); not yet: only this service knows of it. */
+  get admitted(): boolean {
+    return this.registered;
+  }
   /** The transport of the session's tracks ("tcp", "udp"), for the API. */
   get transport(): string | undefined {
     return this.tracks.find((t) => t.transport)?.transport?.protocol;
