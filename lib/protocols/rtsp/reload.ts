@@ -6,16 +6,22 @@
  */
 import { globalChange, vhostChanges } from "../../config/diff.ts";
 import { applied, failed, type ReloadHandler, type ReloadOutcome, type Slot, splitKeys } from "../../reload/handler.ts";
-import { type RtspService, type RtspServicePorts, startRtsp } from "./server.ts";
+import type { RtspService, RtspServicePorts } from "./server.ts";
 import type { RtspPullService } from "./pull.ts";
 
-export function rtspReload(ctx: RtspServicePorts, slot: Slot<RtspService>, pulls?: () => RtspPullService | undefined): ReloadHandler {
+/** The RTSP service when `rtsp_server.enabled`; its modules are loaded then only (lib/server.ts does the same). */
+async function startRtsp(ctx: RtspServicePorts): Promise<RtspService | undefined> {
+  if (!ctx.config.rtspServer().enabled) return undefined;
+  return (await import("./server.ts")).startRtsp(ctx);
+}
+
+export function rtspReload(ctx: RtspServicePorts, slot: Slot<RtspService>, pulls?: () => Promise<RtspPullService | undefined>): ReloadHandler {
   return {
     name: "rtsp",
     async reload(e): Promise<ReloadOutcome[]> {
       const out: ReloadOutcome[] = [];
       // Pulls follow the vhosts' rtsp_pull blocks (and vhosts added, removed, disabled): matched on every reload.
-      const p = pulls?.()?.reconcile();
+      const p = (await pulls?.())?.reconcile();
       const note = p ? `pulls: ${p.started} started, ${p.stopped} stopped` : "pulls run in worker 1";
       for (const { vhost } of vhostChanges(e.diff, "rtsp_pull")) out.push(applied(`vhost ${vhost} rtsp_pull`, note));
       for (const { vhost } of vhostChanges(e.diff, "rtsp")) out.push(applied(`vhost ${vhost} rtsp`, "new sessions"));
