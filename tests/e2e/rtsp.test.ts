@@ -7,7 +7,8 @@
  *    G.711 (PCMA) published over RTSP and played back over RTSP; a second publisher of a stream is refused;
  *  - hooks: on_publish/on_play see the URL's query, a refusal reaches the client; Basic/Digest auth;
  *  - reload: the listener moves (SIGHUP), a playing client goes on; bad bytes never take the server down;
- *  - the same server under Deno (its node:net/dgram sockets) publishes and plays;
+ *  - the same server under Deno (its node:net/dgram sockets) publishes and plays; under workers 2 both workers
+ *    take RTSP players;
  *  - camera pull (vhost rtsp_pull): GStreamer's RTSP server (tests/fixtures/rtsp-camera.py, not ours) asking for
  *    Digest; the pulled stream plays over RTMP; the camera restarts and the pull comes back; reload removes it.
  * Every child process is killed in afterAll.
@@ -436,6 +437,27 @@ describe("RTSP under Deno (node:net / node:dgram sockets)", () => {
         expect(r.audio).toBeGreaterThanOrEqual(120);
       }
       pub.kill();
+    } finally {
+      await srv.stop();
+    }
+  }, 90000);
+});
+
+describe("RTSP under workers 2", () => {
+  test("both workers take RTSP players (SO_REUSEPORT); the worker without the stream pulls it on demand", async () => {
+    const rtsp = await freePort();
+    const srv = await startServer({ config: serverConf("", `workers 2; rtsp_server { enabled on; listen 127.0.0.1:${rtsp}; }`) });
+    try {
+      track(publish(clip("clip.flv"), srv.rtmpUrl("/live/w")));
+      await waitFor("worker 2", () => srv.output().includes("worker 2/2"), 15000, srv);
+      await Bun.sleep(1500);
+      // 10 connections: all on one worker by chance would be 2 x 2^-10
+      for (let i = 0; i < 10; i++) {
+        const r = await decode(`rtsp://127.0.0.1:${rtsp}/live/w`, 1, ["-rtsp_transport", "tcp"]);
+        expect(r.video).toBeGreaterThanOrEqual(20);
+      }
+      // the connections went to both workers: one of them played a copy pulled from the other
+      expect(srv.output()).toContain("publish start by worker-pull");
     } finally {
       await srv.stop();
     }

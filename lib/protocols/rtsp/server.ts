@@ -6,6 +6,7 @@
  * listener), see reload.ts.
  */
 import { listenTcp, type TcpServer } from "../../runtime/tcp.ts";
+import { reusePort } from "../../runtime/worker-env.ts";
 import { formatEndpoint, ipv6OnlyFor, parseEndpoints } from "../../net/endpoint.ts";
 import type { Lifecycle } from "../../lifecycle.ts";
 import { rtspAuth } from "./auth.ts";
@@ -40,7 +41,8 @@ export class RtspService {
       for (const ep of eps) {
         let server: TcpServer;
         try {
-          server = await listenTcp({ host: ep.host, port: ep.port, ipv6Only: ipv6OnlyFor(ep, eps), noDelay: true }, (socket) => {
+          const opts = { host: ep.host, port: ep.port, ipv6Only: ipv6OnlyFor(ep, eps), reusePort: reusePort(ep.port), noDelay: true };
+          server = await listenTcp(opts, (socket) => {
             const full = this.ctx.clients.whyFull();
             if (full) {
               this.ctx.log.warn(`rtsp: reject ${socket.remoteAddress}: ${full}`);

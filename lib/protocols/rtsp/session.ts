@@ -33,7 +33,7 @@ import type { TcpConnection } from "../../runtime/tcp.ts";
 import type { ClientInfo, ClientRegistry } from "../../clients.ts";
 import type { SrsConfig, VhostConfig } from "../../config/index.ts";
 import type { AccessControl } from "../../access.ts";
-import type { PlayLease, PublishLease } from "../../hub/lease.ts";
+import type { Lease, PlayLease, PublishLease } from "../../hub/lease.ts";
 import type { StreamHubs } from "../../hub/registry.ts";
 import { PublishError, type StreamHub } from "../../hub/stream-hub.ts";
 import { type Log, newContextId } from "../../log/logger.ts";
@@ -53,7 +53,7 @@ import type { RtspAuth } from "./auth.ts";
 /** What an RTSP session needs of the server (lib/server.ts satisfies it). */
 export interface RtspPorts {
   readonly config: Pick<SrsConfig, "vhost" | "rtspServer">;
-  readonly hubs: Pick<StreamHubs, "publish" | "play" | "find">;
+  readonly hubs: Pick<StreamHubs, "publish" | "play" | "find" | "demand">;
   readonly clients: Pick<ClientRegistry, "add" | "remove" | "whyFull">;
   readonly access: AccessControl;
   readonly log: Log;
@@ -123,6 +123,8 @@ export class RtspSession implements ClientInfo {
   private registered = false;
   private publishing: PublishLease | undefined;
   private playLease: PlayLease<RtspOutput> | undefined;
+  /** A player's demand for a stream not live here yet, from DESCRIBE until PLAY (waitForStream). */
+  private want: Lease | undefined;
   private queue: Promise<void> = Promise.resolve();
   private waitingRequests = 0;
   private received = 0;
@@ -375,10 +377,22 @@ export class RtspSession implements ClientInfo {
   }
 
   /**
-   * The stream's hub when it is live (undefined at once when it is not), given a moment after a publish starts
-   * for both sequence headers to come (audio first, video next, or the other way).
+   * The stream's hub when it is live, given a moment after a publish starts for both sequence headers to come
+   * (audio first, video next, or the other way). A stream not live here is wanted (a demand lease: an edge, or the
+   * worker that does not own the stream, pulls it) for up to 3 s; the demand is kept until PLAY takes the stream.
    */
   private async waitForStream(key: StreamKey): Promise<StreamHub | undefined> {
+    if (!this.ctx.hubs.find(key)?.active) {
+      this.want?.dispose();
+      const want = this.ctx.hubs.demand(key);
+      this.want = want;
+      for (let i = 0; i < 60 && !want.hub.active && !this.closed; i++) await new Promise((r) => setTimeout(r, 50));
+      if (!want.hub.active || this.closed) {
+        want.dispose();
+        if (this.want === want) this.want = undefined;
+        return undefined;
+      }
+    }
     for (let i = 0; ; i++) {
       const hub = this.ctx.hubs.find(key);
       if (!hub?.active) return undefined;
@@ -490,6 +504,8 @@ export class RtspSession implements ClientInfo {
       } : {}),
     };
     this.playLease = this.ctx.hubs.play(key, rtspOutput(this.mwLatency()), sink);
+    this.want?.dispose();
+    this.want = undefined;
     if (!this.playLease.hub.active) {
       this.close("stream not live");
       return;
@@ -704,6 +720,7 @@ export class RtspSession implements ClientInfo {
     this.pending = [];
     for (const t of this.tracks) if (t.udp) closePair(t.udp);
     const key = this.stream;
+    this.want?.dispose();
     this.playLease?.dispose();
     if (this.publishing && key) {
       for (const t of this.tracks) t.recv?.flush();
