@@ -24,6 +24,8 @@ export interface ClientInfo {
   readonly connectedAt: number;
   bytesIn(): number;
   bytesOut(): number;
+  /** How the media goes, when the protocol has a choice (RTSP: "tcp" interleaved or "udp"). */
+  readonly transport?: string;
   /** Ends the session (API kick, forced quit). */
   kick(reason: string): void;
   /** Protocol state for `/api/v1/clients/<id>` (e.g. a WebRTC session's ICE pair, RTT, NACKs), keyed by protocol. */

@@ -46,6 +46,9 @@ import { coreReload } from "./reload/core.ts";
 import { rtmpReload } from "./protocols/rtmp/reload.ts";
 import { httpReload } from "./protocols/http/reload.ts";
 import { srtReload } from "./protocols/srt/reload.ts";
+import type { RtspService } from "./protocols/rtsp/server.ts";
+import { rtspReload } from "./protocols/rtsp/reload.ts";
+import type { RtspPullService } from "./protocols/rtsp/pull.ts";
 import { CasterService } from "./services/casters/index.ts";
 import { casterReload } from "./services/casters/reload.ts";
 import { rtcReload } from "./protocols/rtc/reload.ts";
@@ -137,6 +140,8 @@ export class Server implements ServerContext {
   private rtmp: RtmpServer | undefined;
   private http: HttpServers | undefined;
   private srt: SrtService | undefined;
+  private rtsp: RtspService | undefined;
+  private rtspPulls: RtspPullService | undefined;
   /** The stream casters (MPEG-TS over UDP, FLV over HTTP POST). */
   casters: CasterService | undefined;
   private rtc: RtcService | undefined;
@@ -186,6 +191,7 @@ export class Server implements ServerContext {
       exporterReload(this, { get: () => this.exporter, set: (l) => (this.exporter = l) }),
       rtcReload(this, { get: () => this.rtc, set: (r) => (this.rtc = r) }),
       srtReload(this, { get: () => this.srt, set: (x) => (this.srt = x) }),
+      rtspReload(this, { get: () => this.rtsp, set: (x) => (this.rtsp = x) }, () => this.rtspPullService()),
       casterReload(() => this.casters),
       hlsReload(this, () => this.hls),
       dashReload(this, () => this.dash),
@@ -285,6 +291,8 @@ export class Server implements ServerContext {
         await this.rtc.start();
       }
       this.srt = await startSrt(this);
+      // RTSP's modules load only when it is on (start or reload), as the casters'.
+      if (c.rtspServer().enabled) this.rtsp = await (await import("./protocols/rtsp/server.ts")).startRtsp(this);
       // Casters publish into the local hub (or push to another server with our RTMP client); the UDP ones run in
       // worker 1 only (see lib/services/casters/registry.ts).
       const casters = new CasterService({
@@ -305,6 +313,8 @@ export class Server implements ServerContext {
       await casters.start();
       this.startHeartbeat();
       this.ffmpeg.startIngest();
+      // Cameras pulled natively (vhost rtsp_pull), once every listener is up.
+      (await this.rtspPullService())?.reconcile();
     } catch (e) {
       await this.lifecycle.stop({ reason: "start failed", budgetMs: FAST_QUIT_BUDGET_MS });
       this.removePidFile();
@@ -313,6 +323,23 @@ export class Server implements ServerContext {
     const p = this.ports;
     const https = p.https.length || p.httpsApi.length ? ` https=${p.https.join(",")} https_api=${p.httpsApi.join(",")}` : "";
     this.log.trace(`server started: rtmp=${p.rtmp.join(",")} http=${p.http.join(",")} api=${p.api.join(",")}${https}`);
+  }
+
+  /**
+   * The native camera pulls (vhost rtsp_pull): made, and their modules loaded, once some vhost has such a block;
+   * by worker 1 only, as ingests.
+   */
+  private async rtspPullService(): Promise<RtspPullService | undefined> {
+    if (this.rtspPulls) return this.rtspPulls;
+    if (this.workerLink && this.workerLink.id !== 1) return undefined;
+    const c = this.config;
+    if (!c.vhosts().some((n) => (c.vhost(n)?.rtspPulls.length ?? 0) > 0)) return undefined;
+    const { RtspPullService } = await import("./protocols/rtsp/pull.ts");
+    if (this.rtspPulls) return this.rtspPulls;
+    const pulls = new RtspPullService(this);
+    this.rtspPulls = pulls;
+    this.lifecycle.register({ name: "rtsp pulls", phase: "accept", close: () => pulls.stop() });
+    return pulls;
   }
 
   /** SRS's heartbeat (a proxy registers us from it): ticks until the stop. */

@@ -2,7 +2,7 @@
 // the HTTP API client (another port is fine: CORS is on by default; basic auth when http_api.auth is on),
 // formatting and clipboard helpers. Plain ES module, no dependencies.
 
-const DEFAULTS = { http: 8080, api: 1985, https: null, https_api: null, rtmp: 1935, rtc: 8000, srt: 10080, auth: false, version: "", srs: "" };
+const DEFAULTS = { http: 8080, api: 1985, https: null, https_api: null, rtmp: 1935, rtc: 8000, srt: 10080, rtsp: null, auth: false, version: "", srs: "" };
 let configPromise;
 
 /** The server's ports, from /console/config.json (served by srs-ts); SRS's defaults when it is missing. */
@@ -73,6 +73,7 @@ export function streamUrls(cfg, { vhost = "__defaultVhost__", app = "live", stre
     whip: `${api}/rtc/v1/whip/?${params}`,
     srt: cfg.srt ? `srt://${h}:${cfg.srt}?streamid=${srtId("request")}` : "",
     srtPublish: cfg.srt ? `srt://${h}:${cfg.srt}?streamid=${srtId("publish")}` : "",
+    rtsp: cfg.rtsp ? `rtsp://${h}:${cfg.rtsp}${path}${q}` : "",
   };
   const p = (page, extra) => {
     const s = new URLSearchParams({ autostart: "true", app, stream: extra });

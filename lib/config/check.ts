@@ -101,6 +101,8 @@ export function checkSemantics(cfg: SrsConfig): void {
   }
   const srt = cfg.srtServer();
   for (const l of srt.enabled ? srt.listens : []) if (!isValidEndpoint(l)) fail(`srt_server.listen=${l} is invalid`, find("srt_server.listen"));
+  const rtsp = cfg.rtspServer();
+  for (const l of rtsp.enabled ? rtsp.listens : []) if (!isValidEndpoint(l)) fail(`rtsp_server.listen=${l} is invalid`, find("rtsp_server.listen"));
 
   if (cfg.logTank() === "file" && cfg.logFile() === "") fail("log file is empty", find("srs_log_file"));
 

@@ -27,6 +27,7 @@ import {
 import { type Directive, getChild } from "./parser.ts";
 import { type RtcServerConfig, rtcServerOf } from "./rtc.ts";
 import { type SrtServerConfig, srtServerOf } from "./srt.ts";
+import { type RtspServerConfig, rtspServerOf } from "./rtsp-server.ts";
 import { VhostConfig } from "./vhost.ts";
 
 export { VhostConfig } from "./vhost.ts";
@@ -226,6 +227,10 @@ export class SrsConfig {
 
   srtServer(): SrtServerConfig {
     return srtServerOf(this.g);
+  }
+
+  rtspServer(): RtspServerConfig {
+    return rtspServerOf(this.g);
   }
 
   exporter(): ExporterConfig {

@@ -58,6 +58,7 @@ const GLOBAL: { name: string; directives: string[]; value: (c: SrsConfig) => unk
   { name: "http_server", directives: ["http_server"], value: (c) => c.httpServer() },
   { name: "rtc_server", directives: ["rtc_server"], value: (c) => c.rtcServer() },
   { name: "srt_server", directives: ["srt_server"], value: (c) => c.srtServer() },
+  { name: "rtsp_server", directives: ["rtsp_server"], value: (c) => c.rtspServer() },
   { name: "exporter", directives: ["exporter"], value: (c) => c.exporter() },
   { name: "heartbeat", directives: ["heartbeat"], value: (c) => c.heartbeat() },
   { name: "stats", directives: ["stats"], value: (c) => c.stats() },
@@ -90,6 +91,8 @@ const VHOST: { name: string; value: (v: VhostConfig) => unknown }[] = [
   { name: "hds", value: (v) => v.hds },
   { name: "exec", value: (v) => v.exec },
   { name: "ingest", value: (v) => v.ingests },
+  { name: "rtsp_pull", value: (v) => v.rtspPulls },
+  { name: "rtsp", value: (v) => v.rtsp },
   { name: "transcode", value: (v) => v.transcodes },
 ];
 /** Vhost directives whose values the sections above already cover (the rest are compared raw). */

@@ -51,6 +51,7 @@ const VHOST = block({
     ...leaves("str", "enabled dvr_apply dvr_path dvr_plan dvr_wait_keyframe time_jitter"),
     dvr_duration: "num",
   }),
+  rtsp_pull: block(leaves("str", "enabled url stream transport")),
   ingest: block({
     ...leaves("str", "enabled ffmpeg"),
     input: block(leaves("str", "type url")),
@@ -161,7 +162,7 @@ export const ROOT_SPEC: BlockSpec = block({
   // SRS 7 forms: `rtmp { listen; chunk_size; }`, `rtmps { … }`, `rtsp_server { … }`.
   rtmp: block({ listen: "listen", chunk_size: "int" }),
   rtmps: block({ ...leaves("str", "enabled key cert"), listen: "listen" }),
-  rtsp_server: block({ enabled: "str", listen: "listen" }),
+  rtsp_server: block({ enabled: "str", listen: "listen", auth: block(leaves("str", "enabled username password")) }),
   vhost: VHOST,
 });
 

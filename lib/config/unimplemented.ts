@@ -138,7 +138,6 @@ export const UNIMPLEMENTED: readonly Rule[] = [
   { path: "tencentcloud_cls", kind: "block-on", what: "Tencent Cloud CLS logging" },
   { path: "tencentcloud_apm", kind: "block-on", what: "Tencent Cloud APM tracing" },
   { path: "rtmps", kind: "block-on", what: "the RTMPS (RTMP over TLS) server" },
-  { path: "rtsp_server", kind: "block-on", what: "the RTSP server" },
 
   // Vhost settings.
   { path: "vhost.in_ack_size", kind: "leaf", ok: ["0"], what: "the RTMP acknowledgement window of publishers" },
@@ -161,7 +160,7 @@ export const UNIMPLEMENTED: readonly Rule[] = [
   { path: "vhost.rtc.stun_strict_check", kind: "leaf", ok: ["off"], whenParentOn: true, what: "strict STUN checks" },
   { path: "vhost.rtc.dtls_version", kind: "leaf", ok: ["auto", "dtls1.2"], whenParentOn: true, what: "DTLS 1.0 (werift speaks DTLS 1.2 only, as every current browser does)" },
   { path: "vhost.rtc.drop_for_pt", kind: "leaf", ok: ["0"], whenParentOn: true, what: "dropping RTP by payload type" },
-  { path: "vhost.rtsp", kind: "block-on", what: "RTSP output" },
+  { path: "vhost.rtsp.rtmp_to_rtsp", kind: "leaf", ok: ["on"], what: "keeping RTMP streams from RTSP players (every stream plays over RTSP)" },
   { path: "vhost.hds", kind: "block-on", what: "HDS output" },
 ];
 

@@ -9,6 +9,7 @@ import type { SrsConfig } from "./config.ts";
 import { type DashConfig, dashOf, type HdsConfig, hdsOf } from "./dash.ts";
 import { type DvrConfig, dvrOf } from "./dvr.ts";
 import { Scope } from "./env.ts";
+import { type RtspPullConfig, rtspPullsOf } from "./rtsp-server.ts";
 import { type ExecConfig, execOf, type IngestConfig, ingestsOf, type TranscodeConfig, transcodesOf } from "./ffmpeg.ts";
 import { type ForwardConfig, forwardOf } from "./forward.ts";
 import { type HlsConfig, hlsOf } from "./hls.ts";
@@ -118,6 +119,14 @@ export class VhostConfig {
     return this.memo("rtc", () => rtcOf(this.block("rtc")));
   }
 
+  /**
+   * SRS 7's `rtsp { enabled; }`: srs-ts plays every vhost over RTSP while rtsp_server is on, so only an explicit
+   * `enabled off` counts (RTSP players and publishers of this vhost are refused).
+   */
+  get rtsp(): { enabled: boolean } {
+    return this.memo("rtsp", () => ({ enabled: this.block("rtsp").boolNotOff("enabled") }));
+  }
+
   get srt(): SrtVhostConfig {
     return this.memo("srt", () => srtVhostOf(this.block("srt")));
   }
@@ -132,6 +141,11 @@ export class VhostConfig {
 
   get exec(): ExecConfig {
     return this.memo("exec", () => execOf(this.block("exec", false)));
+  }
+
+  /** srs-ts's `rtsp_pull <id> { url; stream; transport; }` blocks: cameras pulled natively (rtsp-server.ts). */
+  get rtspPulls(): RtspPullConfig[] {
+    return this.memo("rtspPulls", () => rtspPullsOf(this.v));
   }
 
   get ingests(): IngestConfig[] {

@@ -169,7 +169,7 @@ function renderStreams(streams, clients, now) {
       rows.push(el("tr", { class: "detail" }, el("td", { colspan: 7 }, el("div", { class: "urls" },
         ...urlRow("RTMP", u.rtmp), ...urlRow("HTTP-FLV", u.flv, u.players.flv), ...urlRow("HLS", u.hls, u.players.hls),
         ...urlRow("DASH", u.dash, u.players.dash), ...urlRow("HTTP-TS", u.ts, u.players.ts), ...urlRow("WebRTC", u.webrtc, u.players.rtc),
-        ...urlRow("WHEP", u.whep, u.players.whep), ...urlRow("SRT", u.srt),
+        ...urlRow("WHEP", u.whep, u.players.whep), ...urlRow("SRT", u.srt), ...urlRow("RTSP", u.rtsp),
         ...urlRow("HTTPS-FLV", u.https?.flv, u.https?.players.flv), ...urlRow("HLS (HTTPS)", u.https?.hls, u.https?.players.hls),
         ...urlRow("WHEP (HTTPS)", u.https?.whep)))));
     }
@@ -220,7 +220,7 @@ function renderClients(clients, now) {
     const r = rate("client", c.id, c.recv_bytes, c.send_bytes, now, c.kbps);
     return el("tr", { "data-client": c.id },
       el("td", { class: "mono" }, c.id),
-      el("td", {}, el("span", { class: c.publish ? "pill pub" : "pill" }, c.type)),
+      el("td", {}, el("span", { class: c.publish ? "pill pub" : "pill" }, c.type), c.transport ? el("div", { class: "sub" }, c.transport) : null),
       el("td", {}, c.url, c.pageUrl ? el("div", { class: "sub" }, c.pageUrl) : null),
       el("td", { class: "mono" }, c.ip),
       el("td", { class: "num" }, fmtDuration(c.alive)),

@@ -392,6 +392,7 @@ export class HttpServers {
     const api = cfg.httpApi();
     const rtc = cfg.rtcServer();
     const srt = cfg.srtServer();
+    const rtsp = cfg.rtspServer();
     const body = {
       version: VERSION,
       srs: SRS_COMPAT_VERSION,
@@ -404,6 +405,7 @@ export class HttpServers {
       rtmp: port(cfg.listen()[0]),
       rtc: rtc.enabled ? rtc.listen : null,
       srt: srt.enabled ? srt.listen : null,
+      rtsp: rtsp.enabled ? rtsp.listen : null,
       /** Vhosts with DASH on (the pages list a .mpd URL for their streams). */
       dash: cfg.vhosts().filter((n) => {
         const v = cfg.vhostExact(n);

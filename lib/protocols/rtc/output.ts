@@ -16,7 +16,7 @@ import type { OutputSpec, SharedOutput } from "../../hub/lease.ts";
 import type { HubSubscriber, StreamHub } from "../../hub/stream-hub.ts";
 import { parseAvcConfig, splitAvcc } from "../../media/avc.ts";
 import type { MediaPacket } from "../../media/packet.ts";
-import { packetizeH264, type RtpPayload } from "./h264-rtp.ts";
+import { packetizeH264, type RtpPayload } from "../../formats/rtp/h264.ts";
 
 export interface RtcUnit {
   kind: "video" | "audio";

@@ -20,7 +20,7 @@
  * Sender reports (RFC 3550 6.4.1): every stream maps its RTP timestamps to the wallclock through one anchor per
  * viewer (wallclock - presentation time, both tracks alike), so audio and video stay in sync in the player.
  */
-import type { RtpPayload } from "./h264-rtp.ts";
+import type { RtpPayload } from "../../formats/rtp/h264.ts";
 import { ntpTime, senderReport } from "./rtcp.ts";
 import type { SrtpContext } from "./srtp.ts";
 

@@ -13,7 +13,7 @@
  *  - session.ts  a publisher (RTP -> hub) or a viewer (hub -> RTP), with werift doing ICE, DTLS and the publishers'
  *                SRTP/RTCP/NACK; a viewer's media goes out through rtp-send.ts + srtp.ts (our sender, batched sends)
  *                and, after its first SRTCP, the session answers it without werift.
- *  - h264-rtp.ts our RFC 6184 packetizer/depacketizer; output.ts the per-hub shared packetizer.
+ *  - lib/formats/rtp/h264.ts our RFC 6184 packetizer/depacketizer; output.ts the per-hub shared packetizer.
  *  - api.ts      SRS's signalling: /rtc/v1/publish/, /rtc/v1/play/, WHIP/WHEP and DELETE.
  * The bridges are the stream hub: a WebRTC publisher feeds RTMP/FLV/HLS players and WebRTC viewers; an
  * RTMP/SRT publisher feeds WebRTC viewers (H.264). Unlike SRS, video needs no rtc_to_rtmp/rtmp_to_rtc (the hub is

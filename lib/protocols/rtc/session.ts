@@ -46,7 +46,7 @@ import { buildAvcConfig, joinAvcc } from "../../media/avc.ts";
 import type { MediaPacket, StreamKey } from "../../media/packet.ts";
 import type { StreamHubs } from "../../hub/registry.ts";
 import type { AccessControl } from "../../access.ts";
-import { H264Depacketizer } from "./h264-rtp.ts";
+import { H264Depacketizer } from "../../formats/rtp/h264.ts";
 import { type IceTransportKind, type SharedPortIce, useSharedPort } from "./ice.ts";
 import { TWCC_URI, TwccRecorder } from "./twcc.ts";
 import { watchPeerClose } from "./peer-close.ts";

@@ -226,6 +226,7 @@ export function clientJson(ctx: ShapesPorts, stats: Stats, c: ClientInfo, detail
     send_bytes: t.send || c.bytesOut(),
     recv_bytes: t.recv || c.bytesIn(),
     kbps: kbpsJson(t.kbps),
+    ...(c.transport ? { transport: c.transport } : {}),
     ...(detail && c.details ? c.details() : {}),
   };
 }

@@ -173,6 +173,9 @@ const READ = `
     vhost.hls.hls_fragments_per_key vhost.dash.enabled vhost.dash.dash_fragment vhost.dash.dash_update_period
     vhost.dash.dash_timeshift vhost.dash.dash_path vhost.dash.dash_mpd_file vhost.dash.dash_window_size
     vhost.dash.dash_cleanup vhost.dash.dash_dispose
+    rtsp_server.enabled rtsp_server.listen rtsp_server.auth.enabled
+    rtsp_server.auth.username rtsp_server.auth.password vhost.rtsp_pull.enabled vhost.rtsp_pull.url
+    vhost.rtsp_pull.stream vhost.rtsp_pull.transport vhost.rtsp.enabled
 `.split(/\s+/).filter(Boolean);
 const COVERED = `
     first_wait_for_qlv vhost.hls.hls_mount vhost.publish.mr_latency

@@ -3,7 +3,7 @@
  * header, challenge round trip, wrong password / nonce / realm refused, malformed headers.
  */
 import { describe, expect, test } from "bun:test";
-import { digestChallenge, digestResponse, newNonce, parseDigestAuthorization, parseDigestParams, verifyDigest } from "../../../lib/protocols/gb28181/digest.ts";
+import { digestChallenge, digestResponse, newNonce, parseDigestAuthorization, parseDigestParams, verifyDigest } from "../../../lib/net/digest.ts";
 import { parseSipDatagram } from "../../../lib/protocols/gb28181/sip-message.ts";
 import { prng } from "../../helpers/prng.ts";
 import { CAMERA, DOMAIN, MESSAGES, SERVER } from "./sip-messages.ts";

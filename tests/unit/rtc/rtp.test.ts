@@ -5,7 +5,7 @@ import { demuxFlv, FLV_TAG_VIDEO } from "../../../lib/formats/flv.ts";
 import { Log, LogSink } from "../../../lib/log/logger.ts";
 import { joinAvcc, parseAvcConfig, splitAvcc } from "../../../lib/media/avc.ts";
 import { flvVideoToPacket } from "../../../lib/media/flv-codec.ts";
-import { FU_A, H264Depacketizer, packetizeH264, STAP_A } from "../../../lib/protocols/rtc/h264-rtp.ts";
+import { FU_A, H264Depacketizer, packetizeH264, STAP_A } from "../../../lib/formats/rtp/h264.ts";
 import { ReorderBuffer, RtpTimestampUnwrapper, seqDiff } from "../../../lib/protocols/rtc/reorder.ts";
 import { candidateAddresses, prepareOffer, SdpError } from "../../../lib/protocols/rtc/sdp.ts";
 import { parseStun, stunUsername, verifyIntegrity } from "../../../lib/protocols/rtc/stun.ts";

@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { RtcpPacketConverter, RtcpSourceDescriptionPacket, RtcpSrPacket, RtpPacket, SrtcpSession, SrtpSession } from "werift";
 import { type PublisherInfo, StreamHub } from "../../../lib/hub/stream-hub.ts";
 import { Log, LogSink, silentLog } from "../../../lib/log/logger.ts";
-import { STAP_A } from "../../../lib/protocols/rtc/h264-rtp.ts";
+import { STAP_A } from "../../../lib/formats/rtp/h264.ts";
 import { rtcOutput, type RtcUnit, type RtcViewerSink } from "../../../lib/protocols/rtc/output.ts";
 import { ntpTime, senderReport } from "../../../lib/protocols/rtc/rtcp.ts";
 import { type DatagramOut, headerTemplate, RtpStream, ViewerRtpSender } from "../../../lib/protocols/rtc/rtp-send.ts";

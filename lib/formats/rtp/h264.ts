@@ -101,9 +101,14 @@ export interface H264Frame {
   broken: boolean;
 }
 
+/** Most NALUs one access unit may collect, and most bytes one FU-A may collect (a peer cannot grow them without bound). */
+const MAX_NALUS = 1024;
+const MAX_FU_BYTES = 8 * 1024 * 1024;
+
 export class H264Depacketizer {
   private nalus: Uint8Array[] = [];
   private fu: Uint8Array[] | undefined;
+  private fuBytes = 0;
   private ts: number | undefined;
   private broken = false;
   private lastSeq: number | undefined;
@@ -139,7 +144,7 @@ export class H264Depacketizer {
     const type = p[0]! & 0x1f;
     if (type >= 1 && type <= 23) {
       this.endFu(true);
-      this.nalus.push(p);
+      this.add(p);
     } else if (type === STAP_A) {
       this.endFu(true);
       let o = 1;
@@ -150,7 +155,7 @@ export class H264Depacketizer {
           this.broken = true;
           break;
         }
-        this.nalus.push(p.subarray(o, o + len));
+        this.add(p.subarray(o, o + len));
         o += len;
       }
     } else if (type === FU_A) {
@@ -164,8 +169,15 @@ export class H264Depacketizer {
       if (start) {
         this.endFu(true);
         this.fu = [Uint8Array.of((p[0]! & 0xe0) | (h & 0x1f))];
+        this.fuBytes = 1;
       } else if (!this.fu) {
         this.broken = true; // a middle/end without its start
+        return;
+      }
+      this.fuBytes += p.byteLength - 2;
+      if (this.fuBytes > MAX_FU_BYTES) {
+        this.fu = undefined;
+        this.broken = true;
         return;
       }
       this.fu.push(p.subarray(2));
@@ -176,10 +188,15 @@ export class H264Depacketizer {
     }
   }
 
+  private add(n: Uint8Array): void {
+    if (this.nalus.length >= MAX_NALUS) this.broken = true;
+    else this.nalus.push(n);
+  }
+
   private endFu(incomplete: boolean): void {
     if (!this.fu) return;
     if (incomplete) this.broken = true;
-    else this.nalus.push(concat(this.fu));
+    else this.add(concat(this.fu));
     this.fu = undefined;
   }
 

@@ -1,9 +1,12 @@
 /**
- * SIP Digest authentication (RFC 3261 22.4 on RFC 2617 3.2): the challenge a GB28181 server sends in a 401 to a
- * REGISTER (GB/T 28181-2016 9.1.2.1), reading the device's Authorization header, and checking its response.
- * MD5 only (what GB28181 devices use); qop "auth" or none. Comparison is constant-time.
+ * Digest authentication (RFC 2617 3.2, as SIP RFC 3261 22.4 and RTSP RFC 2326 D.1 use it): the challenge a server
+ * sends in a 401 (a GB28181 server to a REGISTER, an RTSP server to DESCRIBE/ANNOUNCE), reading the client's
+ * Authorization header, and checking its response (GB/T 28181-2016 9.1.2.1 for GB28181 devices).
+ * MD5 only (what GB28181 devices and RTSP clients use); qop "auth" or none. Comparison is constant-time.
  */
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { Buffer } from "node:buffer";
+import { nodeCrypto } from "../runtime/builtin.ts";
+import { randomBytes } from "../runtime/hash.ts";
 
 export interface DigestCredentials {
   username: string;
@@ -44,7 +47,8 @@ export function parseDigestAuthorization(header: string): DigestCredentials | un
   };
 }
 
-const md5 = (s: string): string => createHash("md5").update(s).digest("hex");
+// node:crypto on first use (lib/runtime/builtin.ts): Digest is rarely configured, its MD5 stays off the start path.
+const md5 = (s: string): string => nodeCrypto().createHash("md5").update(s).digest("hex");
 
 /** request-digest of RFC 2617 3.2.2.1 (algorithm MD5; qop auth or none). */
 export function digestResponse(o: { username: string; realm: string; password: string; method: string; uri: string; nonce: string; qop?: string; nc?: string; cnonce?: string }): string {
@@ -59,12 +63,12 @@ export function verifyDigest(c: DigestCredentials, o: { method: string; password
   if (c.qop !== undefined && c.qop !== "auth") return false;
   const want = digestResponse({ username: c.username, realm: c.realm, password: o.password, method: o.method, uri: c.uri, nonce: c.nonce, qop: c.qop, nc: c.nc, cnonce: c.cnonce });
   const got = Buffer.from(c.response.toLowerCase());
-  return got.length === want.length && timingSafeEqual(got, Buffer.from(want));
+  return got.length === want.length && nodeCrypto().timingSafeEqual(got, Buffer.from(want));
 }
 
 /** A fresh nonce (128 bits of randomness). */
 export function newNonce(): string {
-  return randomBytes(16).toString("hex");
+  return Buffer.from(randomBytes(16)).toString("hex");
 }
 
 /** The WWW-Authenticate value of a 401 (RFC 3261 22.4). */
