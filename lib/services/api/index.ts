@@ -77,6 +77,8 @@ export type ApiPorts = ExporterPorts & Pick<ShapesPorts, "edge"> & {
   readonly workers?: { isInternal(c: ClientInfo): boolean };
   /** The stream casters: SRS's POST /gb/v1/publish/ (a GB28181 session set up by an external SIP server). */
   readonly casters?: { gbPublish(id: string, ssrc: string): { port: number } | string };
+  /** The console's graphs (lib/services/history.ts), for /api/v1/history. */
+  readonly history?: { toJson(): Record<string, unknown> };
 };
 
 /** True when the API shares the HTTP server's listener (then "/" and other paths belong to the HTTP server). */
@@ -274,6 +276,11 @@ export class Api {
         // transcode and exec: command line, pid, uptime, restarts, last exit.
         if (second) break;
         return this.json(req, { ...this.base(), processes: this.ctx.ffmpeg?.processes() ?? [] });
+      case "history":
+        // srs-ts extension (the console's graphs): the last hour of server and stream figures at 5 s.
+        if (second) break;
+        if (method !== "GET") return this.text(req, 405, "Method Not Allowed");
+        return this.json(req, { ...this.base(), ...(this.ctx.history?.toJson() ?? { interval_s: 5, server: {}, streams: {} }) });
       case "tests":
         if (second === "errors" && !more.length) return this.code(req, 100);
         if (second === "redirects" && !more.length) {
