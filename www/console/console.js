@@ -1,7 +1,8 @@
 // The console: polls /api/v1 summaries, vhosts, streams, clients and processes (every 2 s, or ?refresh=seconds) and renders
-// them; kicks clients with DELETE /api/v1/clients/:id; previews a stream on demand; asks for credentials on 401.
+// them; draws the last hour from /api/v1/history (graphs.js); kicks clients with DELETE /api/v1/clients/:id; previews a stream on demand; asks for credentials on 401.
 import { Api, apiOrigin, el, fmtBytes, fmtDuration, fmtKbps, loadConfig, streamUrls, urlRow } from "/site.js";
 import { playHttp } from "/players/js/play.js";
+import { Graphs } from "./graphs.js";
 
 const $ = (id) => document.getElementById(id);
 const cfg = await loadConfig();
@@ -87,6 +88,7 @@ function login(why) {
     api.setCredentials(f.user.value, f.pass.value);
     f.pass.value = "";
     refresh();
+    refreshGraphs();
   }, { once: true });
 }
 
@@ -163,6 +165,7 @@ function renderStreams(streams, clients, now) {
       el("td", {}, el("span", { class: "actions" },
         el("button", { type: "button", onclick: () => preview(s, info), "aria-pressed": String(state.preview?.id === s.id) }, "Preview"),
         el("button", { type: "button", onclick: () => toggle(s.id), "aria-expanded": String(open) }, "Play URLs"),
+        el("button", { type: "button", onclick: () => graphs.show(s.id) }, "Graphs"),
         pubId ? kickButton(pubId, "Kick") : null))));
     if (open) {
       const u = streamUrls(cfg, info);
@@ -244,6 +247,21 @@ function renderProcesses(procs) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Graphs: /api/v1/history every 5 s (its resolution), paused with the rest.
+
+const graphs = new Graphs(api);
+let graphTimer = 0;
+async function refreshGraphs() {
+  clearTimeout(graphTimer);
+  try {
+    await graphs.refresh();
+  } catch {
+    // the main refresh shows the API's state (unreachable, credentials)
+  }
+  if (!state.paused) graphTimer = setTimeout(refreshGraphs, 5000);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Preview: a muted HTTP-FLV player (HLS when the FLV mount is missing), one at a time.
 
 async function preview(s, info) {
@@ -291,9 +309,17 @@ $("preview-close").addEventListener("click", () => {
 $("pause").addEventListener("click", () => {
   state.paused = !state.paused;
   $("pause").textContent = state.paused ? "Resume" : "Pause";
-  if (state.paused) clearTimeout(state.timer);
-  else refresh();
+  if (state.paused) {
+    clearTimeout(state.timer);
+    clearTimeout(graphTimer);
+  } else {
+    refresh();
+    refreshGraphs();
+  }
 });
 
 if (cfg.auth && !api.auth) login("");
-else refresh();
+else {
+  refresh();
+  refreshGraphs();
+}

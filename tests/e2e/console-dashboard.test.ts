@@ -1,0 +1,105 @@
+/**
+ * The console as a dashboard (issue #21), in headless Chromium against a running server: after ~30 s of a
+ * published stream the graphs (uPlot, fed by GET /api/v1/history) hold points, read from the charts' data (not
+ * pixels): the server's CPU/memory/bandwidth/connections and the stream's bitrate, frame rate (about 25 fps,
+ * as published) and clients.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Page } from "playwright-core";
+import { launchBrowser, type TestBrowser } from "../helpers/browser.ts";
+import { clip } from "../helpers/media.ts";
+import { publish, type RunningServer, startServer } from "../helpers/server.ts";
+
+let srv: RunningServer;
+let browser: TestBrowser;
+let api: string;
+
+beforeAll(async () => {
+  srv = await startServer({});
+  api = `http://127.0.0.1:${srv.api}`;
+  browser = await launchBrowser();
+}, 60000);
+
+afterAll(async () => {
+  await browser?.close();
+  await srv?.stop();
+});
+
+async function open(url: string): Promise<{ page: Page; errors: string[] }> {
+  const page = await browser.context.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(url);
+  return { page, errors };
+}
+
+/** The data of the chart `name` (uPlot's [x, ...series]). */
+async function chartData(page: Page, name: string): Promise<number[][] | undefined> {
+  return await page.evaluate((n) => {
+    const w = window as unknown as { srsCharts?: Record<string, { data: number[][] }> };
+    const c = w.srsCharts?.[n];
+    return c ? c.data.map((s) => Array.from(s)) : undefined;
+  }, name);
+}
+
+describe("console graphs", () => {
+  test("after 30 s of a published stream the charts hold the server's and the stream's points", async () => {
+    const ff = publish(clip("clip.flv"), srv.rtmpUrl("/live/graphs"));
+    try {
+      const { page, errors } = await open(srv.httpUrl("/console/"));
+      await page.waitForFunction(() => (window as unknown as { srsCharts?: Record<string, unknown> }).srsCharts?.["stream-fps"] !== undefined, undefined, { timeout: 15000 });
+      await page.waitForFunction(() => {
+        const c = (window as unknown as { srsCharts: Record<string, { data: number[][] }> }).srsCharts["stream-fps"];
+        return c !== undefined && c.data[0]!.length >= 6;
+      }, undefined, { timeout: 45000, polling: 1000 });
+      const fps = (await chartData(page, "stream-fps"))!;
+      const kbps = (await chartData(page, "stream-kbps"))!;
+      const clients = (await chartData(page, "stream-clients"))!;
+      const cpu = (await chartData(page, "cpu"))!;
+      const mem = (await chartData(page, "mem"))!;
+      const bw = (await chartData(page, "bandwidth"))!;
+      const conns = (await chartData(page, "conns"))!;
+      // x: seconds, 5 s apart
+      const x = fps[0]!;
+      expect(x.length).toBeGreaterThanOrEqual(6);
+      expect(x.at(-1)! - x.at(-2)!).toBeCloseTo(5, 0);
+      // the last full intervals: about 25 fps and the clip's ~1 Mbps (video 900k + audio)
+      const lastFps = fps[1]!.slice(-3);
+      for (const f of lastFps) expect(Math.abs(f - 25)).toBeLessThan(4);
+      for (const k of kbps[1]!.slice(-3)) expect(k).toBeGreaterThan(300);
+      expect(clients[1]!.at(-1)).toBeGreaterThanOrEqual(1);
+      expect(cpu[0]!.length).toBeGreaterThanOrEqual(6);
+      expect(mem[1]!.at(-1)).toBeGreaterThan(10);
+      expect(bw[1]!.slice(-3).every((v) => v > 300)).toBe(true); // recv kbps
+      expect(conns[1]!.at(-1)).toBeGreaterThanOrEqual(1);
+      // the stream list names the stream
+      expect(await page.locator("#graph-stream option").allTextContents()).toContain("/live/graphs");
+      // the API answers the same series
+      const h = await (await fetch(`${api}/api/v1/history`)).json() as { code: number; interval_s: number; server: Record<string, number[]>; streams: Record<string, Record<string, unknown>> };
+      expect(h.code).toBe(0);
+      expect(h.interval_s).toBe(5);
+      expect(h.server.t!.length).toBeGreaterThanOrEqual(6);
+      expect(Object.values(h.streams).some((s) => s.url === "/live/graphs" && s.live === true)).toBe(true);
+      expect(errors).toEqual([]);
+      await page.close();
+    } finally {
+      ff.kill();
+    }
+  }, 90000);
+});
+
+describe("bundled uPlot", () => {
+  test("www/console/js holds node_modules' uPlot as scripts/build-www.ts copies it", async () => {
+    const { VENDORED_CONSOLE } = await import("../../scripts/build-www.ts");
+    const { existsSync, readFileSync } = await import("node:fs");
+    const { join } = await import("node:path");
+    const { REPO_ROOT } = await import("../helpers/media.ts");
+    for (const [pkg, file, name] of VENDORED_CONSOLE) {
+      const committed = join(REPO_ROOT, "www/console/js", name);
+      expect(existsSync(committed)).toBe(true);
+      const src = join(REPO_ROOT, "node_modules", pkg, file);
+      // A checkout whose node_modules predates the uplot devDependency has nothing to compare with (npm ci adds it).
+      if (existsSync(src)) expect(readFileSync(committed).equals(readFileSync(src))).toBe(true);
+    }
+  });
+});
