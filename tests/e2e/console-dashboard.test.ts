@@ -103,3 +103,30 @@ describe("bundled uPlot", () => {
     }
   });
 });
+
+describe("stream health", () => {
+  test("the badge is ok at 25 fps and turns bad when the publisher drops to 5 fps; the API says why", async () => {
+    // 25 fps for 12 s, then every 5th frame only (5 fps), timestamps kept: the declared rate stays 25.
+    const ff = publish(clip("clip.flv"), srv.rtmpUrl("/live/health"), [
+      "-vf", "select='lt(t\\,12)+not(mod(n\\,5))'", "-fps_mode", "passthrough",
+      "-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-g", "10", "-c:a", "copy",
+    ]);
+    try {
+      const { page, errors } = await open(srv.httpUrl("/console/"));
+      const badge = page.locator('tr[data-stream="/live/health"] [data-health]');
+      await page.waitForFunction(() => document.querySelector('tr[data-stream="/live/health"] [data-health]')?.getAttribute("data-health") === "ok", undefined, { timeout: 15000 });
+      expect(await badge.textContent()).toBe("ok");
+      await page.waitForFunction(() => document.querySelector('tr[data-stream="/live/health"] [data-health]')?.getAttribute("data-health") === "bad", undefined, { timeout: 30000, polling: 500 });
+      expect(await badge.textContent()).toBe("bad");
+      expect(await page.locator('tr[data-stream="/live/health"] .health-reasons').textContent()).toMatch(/frame rate \d+(\.\d)? fps, (declared|peak) 25/);
+      const j = await (await fetch(`${api}/api/v1/streams/`)).json() as { streams: { url: string; health: { status: string; reasons: string[]; fps: number } }[] };
+      const h = j.streams.find((s) => s.url === "/live/health")!.health;
+      expect(h.status).toBe("bad");
+      expect(h.fps).toBeLessThan(8);
+      expect(errors).toEqual([]);
+      await page.close();
+    } finally {
+      ff.kill();
+    }
+  }, 60000);
+});

@@ -139,6 +139,22 @@ function audioText(a) {
   return [el("div", {}, a.codec), el("div", { class: "sub" }, [a.sample_rate && `${a.sample_rate / 1000} kHz`, ch, a.profile].filter(Boolean).join(" · "))];
 }
 
+/** The stream's health badge (ok / warning / bad, the reasons as its title): `health` in /api/v1/streams. */
+function healthBadge(h) {
+  if (!h) return null;
+  return el("span", { class: `pill health ${h.status}`, "data-health": h.status, title: h.reasons.join("\n") || "healthy" }, h.status);
+}
+
+function healthFigures(h) {
+  if (!h || h.fps == null) return null;
+  const parts = [`${h.fps} fps${h.declared_fps ? ` of ${h.declared_fps}` : ""}`];
+  if (h.keyframe_interval_ms != null) parts.push(`GOP ${(h.keyframe_interval_ms / 1000).toFixed(1)} s`);
+  if (h.av_drift_ms != null) parts.push(`A/V ${h.av_drift_ms} ms`);
+  if (h.video_kbps != null) parts.push(`V ${fmtKbps(h.video_kbps)} · A ${fmtKbps(h.audio_kbps)}`);
+  if (h.publisher_rtt_ms != null) parts.push(`RTT ${h.publisher_rtt_ms} ms`);
+  return el("div", { class: "sub" }, parts.join(" · "));
+}
+
 function streamInfo(s) {
   const vhost = state.vhostNames.get(s.vhost) || "__defaultVhost__";
   return { vhost, app: s.app, stream: s.name };
@@ -156,7 +172,10 @@ function renderStreams(streams, clients, now) {
       el("td", {},
         el("div", { class: "streamname" }, s.url),
         el("div", { class: "sub" }, info.vhost === "__defaultVhost__" ? "" : `vhost ${info.vhost} · `,
-          s.publish?.active ? el("span", { class: "pill pub" }, "live") : el("span", { class: "pill" }, "idle"))),
+          s.publish?.active ? el("span", { class: "pill pub" }, "live") : el("span", { class: "pill" }, "idle"), " ",
+          healthBadge(s.health)),
+        s.health?.reasons?.length ? el("div", { class: "sub health-reasons" }, s.health.reasons.join(" · ")) : null,
+        healthFigures(s.health)),
       el("td", {}, videoText(s.video)),
       el("td", {}, audioText(s.audio)),
       el("td", { class: "num" }, fmtKbps(r.in), el("div", { class: "sub" }, `out ${fmtKbps(r.out)}`)),
