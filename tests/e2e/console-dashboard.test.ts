@@ -130,3 +130,35 @@ describe("stream health", () => {
     }
   }, 60000);
 });
+
+describe("logs", () => {
+  test("clicking a client's id shows its log lines only; GET /api/v1/logs?cid= answers the same", async () => {
+    const ff = publish(clip("clip.flv"), srv.rtmpUrl("/live/logs"));
+    try {
+      const { page, errors } = await open(srv.httpUrl("/console/"));
+      await page.waitForFunction(() => {
+        return Array.from(document.querySelectorAll("#clients tr")).some((tr) => tr.textContent?.includes("/live/logs") ?? false);
+      }, undefined, { timeout: 15000 });
+      const row = page.locator("#clients tr", { hasText: "/live/logs" });
+      const cid = (await row.locator("button[data-logs]").textContent())!;
+      expect(cid).toMatch(/^\w{8}$/);
+      await row.locator("button[data-logs]").click();
+      expect(await page.inputValue("#log-cid")).toBe(cid);
+      await page.waitForFunction((c) => (document.getElementById("logs")?.textContent ?? "").includes(`[${c}]`), cid, { timeout: 10000 });
+      const lines = (await page.textContent("#logs"))!.split("\n").filter(Boolean);
+      expect(lines.length).toBeGreaterThan(0);
+      for (const l of lines) expect(l).toContain(`[${cid}]`);
+      expect(lines.join("\n")).toContain("publish start");
+      const j = await (await fetch(`${api}/api/v1/logs?cid=${cid}&lines=50`)).json() as { code: number; lines: { cid: string; line: string }[] };
+      expect(j.code).toBe(0);
+      expect(j.lines.length).toBeGreaterThan(0);
+      expect(j.lines.every((l) => l.cid === cid)).toBe(true);
+      const all = await (await fetch(`${api}/api/v1/logs?lines=5`)).json() as { lines: unknown[] };
+      expect(all.lines.length).toBe(5);
+      expect(errors).toEqual([]);
+      await page.close();
+    } finally {
+      ff.kill();
+    }
+  }, 60000);
+});

@@ -62,6 +62,7 @@ async function refresh() {
     renderStreams(st.streams || [], cl.clients || [], now);
     renderClients(cl.clients || [], now);
     renderProcesses(pr.processes || []);
+    refreshLogs();
     showError("");
     setStatus(`${api.base} · ${new Date().toLocaleTimeString()}`, "live");
   } catch (e) {
@@ -241,7 +242,7 @@ function renderClients(clients, now) {
   const rows = clients.map((c) => {
     const r = rate("client", c.id, c.recv_bytes, c.send_bytes, now, c.kbps);
     return el("tr", { "data-client": c.id },
-      el("td", { class: "mono" }, c.id),
+      el("td", { class: "mono" }, el("button", { type: "button", class: "link", title: "Show this client's log lines", "data-logs": c.id, onclick: () => showLogs(c.id) }, c.id)),
       el("td", {}, el("span", { class: c.publish ? "pill pub" : "pill" }, c.type)),
       el("td", {}, c.url, c.pageUrl ? el("div", { class: "sub" }, c.pageUrl) : null),
       el("td", { class: "mono" }, c.ip),
@@ -264,6 +265,37 @@ function renderProcesses(procs) {
     el("td", {}, p.last_exit || "–", p.last_exit && p.last_stderr?.length ? el("div", { class: "sub" }, p.last_stderr.at(-1)) : null)));
   $("processes").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 7, class: "empty" }, "No FFmpeg or exec processes (ingest, transcode, exec)"))]));
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Logs: the server's last lines (GET /api/v1/logs), of one client when its id is given (click a client's id).
+
+let logsGen = 0;
+async function refreshLogs() {
+  const gen = ++logsGen;
+  const cid = $("log-cid").value.trim();
+  const q = new URLSearchParams({ lines: $("log-lines").value });
+  if (cid) q.set("cid", cid);
+  try {
+    const j = await api.get(`/api/v1/logs?${q}`);
+    if (gen !== logsGen) return;
+    const box = $("logs");
+    const atEnd = box.scrollTop + box.clientHeight >= box.scrollHeight - 4;
+    box.textContent = (j.lines || []).map((l) => l.line).join("\n") || (cid ? `No lines of client ${cid}.` : "No lines.");
+    if (atEnd) box.scrollTop = box.scrollHeight;
+  } catch {
+    // the main refresh shows the API's state
+  }
+}
+
+function showLogs(cid) {
+  $("log-cid").value = cid;
+  refreshLogs();
+  $("h-logs").scrollIntoView({ behavior: "smooth" });
+}
+
+$("log-cid").addEventListener("change", refreshLogs);
+$("log-lines").addEventListener("change", refreshLogs);
+$("log-all").addEventListener("click", () => showLogs(""));
 
 // ---------------------------------------------------------------------------------------------------------------
 // Graphs: /api/v1/history every 5 s (its resolution), paused with the rest.

@@ -79,6 +79,8 @@ export type ApiPorts = ExporterPorts & Pick<ShapesPorts, "edge"> & {
   readonly casters?: { gbPublish(id: string, ssrc: string): { port: number } | string };
   /** The console's graphs (lib/services/history.ts), for /api/v1/history. */
   readonly history?: { toJson(): Record<string, unknown> };
+  /** The log sink's last lines (lib/log/logger.ts LogRing), for /api/v1/logs. */
+  readonly sink?: { readonly ring: { recent(cid: string | undefined, lines: number): { cid: string; line: string }[] } };
 };
 
 /** True when the API shares the HTTP server's listener (then "/" and other paths belong to the HTTP server). */
@@ -281,6 +283,14 @@ export class Api {
         if (second) break;
         if (method !== "GET") return this.text(req, 405, "Method Not Allowed");
         return this.json(req, { ...this.base(), ...(this.ctx.history?.toJson() ?? { interval_s: 5, server: {}, streams: {} }) });
+      case "logs": {
+        // srs-ts extension (the console's log panel): the last `lines` log lines, of client `cid` when given.
+        if (second) break;
+        if (method !== "GET") return this.text(req, 405, "Method Not Allowed");
+        const cid = url.searchParams.get("cid") || undefined;
+        const lines = Math.min(2000, Math.max(1, Number(url.searchParams.get("lines")) || 200));
+        return this.json(req, { ...this.base(), lines: this.ctx.sink?.ring.recent(cid, lines) ?? [] });
+      }
       case "tests":
         if (second === "errors" && !more.length) return this.code(req, 100);
         if (second === "redirects" && !more.length) {
