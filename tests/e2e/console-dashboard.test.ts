@@ -162,3 +162,122 @@ describe("logs", () => {
     }
   }, 60000);
 });
+
+describe("recordings", () => {
+  let rs: RunningServer;
+  const auth = { Authorization: `Basic ${btoa("admin:s3cret")}` };
+  interface Rec { id: string; vhost: string; app: string; stream: string; start: number; duration: number; size: number; url: string; served_by: string; format: string }
+
+  beforeAll(async () => {
+    rs = await startServer({
+      config: `listen 1935; daemon off; srs_log_tank console;
+http_server { enabled on; }
+http_api { enabled on; auth { enabled on; username admin; password s3cret; } }
+vhost __defaultVhost__ { dvr { enabled on; dvr_plan session; } }
+vhost mp4.dvr { dvr { enabled on; dvr_plan session; dvr_path ./objs/nginx/html/mp4/[app]/[stream].[timestamp].mp4; } }
+vhost api.dvr { dvr { enabled on; dvr_plan session; dvr_path ./elsewhere/[vhost]/[app]/[stream].[2006][01][02].[timestamp].mp4; } }
+`,
+    });
+    const t0 = Date.now();
+    const pubs = [
+      publish(clip("clip.flv"), rs.rtmpUrl("/live/recflv"), ["-t", "6"]),
+      publish(clip("clip.flv"), rs.rtmpUrl("/live/recmp4?vhost=mp4.dvr"), ["-t", "6"]),
+      publish(clip("clip.flv"), rs.rtmpUrl("/live/recapi?vhost=api.dvr"), ["-t", "6"]),
+    ];
+    await Promise.all(pubs.map((p) => p.done));
+    // the files are renamed from .tmp once finished
+    for (const end = Date.now() + 15000; Date.now() < end;) {
+      const j = await (await fetch(`http://127.0.0.1:${rs.api}/api/v1/recordings`, { headers: auth })).json() as { recordings?: Rec[] };
+      if ((j.recordings ?? []).length >= 3) break;
+      await Bun.sleep(250);
+    }
+    expect(Date.now() - t0).toBeGreaterThan(0);
+  }, 60000);
+
+  afterAll(async () => {
+    await rs?.stop();
+  });
+
+  async function list(q = ""): Promise<Rec[]> {
+    const r = await fetch(`http://127.0.0.1:${rs.api}/api/v1/recordings${q}`, { headers: auth });
+    expect(r.status).toBe(200);
+    return ((await r.json()) as { recordings: Rec[] }).recordings;
+  }
+
+  test("GET /api/v1/recordings lists the DVR files (stream, start, duration, size, url) and filters; auth applies", async () => {
+    expect((await fetch(`http://127.0.0.1:${rs.api}/api/v1/recordings`)).status).toBe(401);
+    const all = await list();
+    expect(all.map((r) => `${r.vhost} ${r.app}/${r.stream} ${r.format} ${r.served_by}`).sort()).toEqual([
+      "__defaultVhost__ live/recflv flv http",
+      "api.dvr live/recapi mp4 api",
+      "mp4.dvr live/recmp4 mp4 http",
+    ]);
+    for (const r of all) {
+      expect(Math.abs(r.duration - 6)).toBeLessThan(1.2);
+      expect(r.size).toBeGreaterThan(100_000);
+      expect(Math.abs(r.start - Date.now())).toBeLessThan(60_000);
+      expect(r.id).toMatch(/^rec-[0-9a-f]{13}$/);
+    }
+    expect((await list("?stream=recmp4")).map((r) => r.stream)).toEqual(["recmp4"]);
+    expect((await list("?vhost=api.dvr&app=live")).map((r) => r.stream)).toEqual(["recapi"]);
+    expect(await list("?app=nope")).toEqual([]);
+    // served with Range: by the HTTP server under its dir, by the API (with its auth) elsewhere
+    const mp4 = all.find((r) => r.stream === "recmp4")!;
+    const part = await fetch(`http://127.0.0.1:${rs.http}${mp4.url}`, { headers: { Range: "bytes=0-99" } });
+    expect(part.status).toBe(206);
+    expect((await part.arrayBuffer()).byteLength).toBe(100);
+    const viaApi = all.find((r) => r.stream === "recapi")!;
+    expect(viaApi.url).toBe(`/api/v1/recordings/${viaApi.id}/file`);
+    const p2 = await fetch(`http://127.0.0.1:${rs.api}${viaApi.url}`, { headers: { ...auth, Range: "bytes=100-" } });
+    expect(p2.status).toBe(206);
+    expect(p2.headers.get("content-range")).toBe(`bytes 100-${viaApi.size - 1}/${viaApi.size}`);
+    expect((await fetch(`http://127.0.0.1:${rs.api}${viaApi.url}`)).status).toBe(401);
+  });
+
+  test("the console plays an MP4 recording (currentTime advances, seeking works) and an FLV one, then deletes one", async () => {
+    const page = await browser.context.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`http://127.0.0.1:${rs.http}/console/`);
+    const dialog = page.locator("dialog#login");
+    await dialog.waitFor({ state: "visible", timeout: 5000 });
+    await page.fill("input[name=user]", "admin");
+    await page.fill("input[name=pass]", "s3cret");
+    await page.click("dialog#login button");
+    const recs = await list();
+    const mp4 = recs.find((r) => r.stream === "recmp4")!;
+    const flv = recs.find((r) => r.stream === "recflv")!;
+    const row = page.locator(`tr[data-recording="${mp4.id}"]`);
+    await row.waitFor({ timeout: 15000 });
+    expect(await row.textContent()).toContain("/live/recmp4");
+
+    await row.getByRole("button", { name: "Play" }).click();
+    await page.waitForFunction(() => (document.getElementById("rec-video") as HTMLVideoElement).currentTime > 1, undefined, { timeout: 15000 });
+    expect(await page.evaluate(() => (document.getElementById("rec-video") as HTMLVideoElement).duration)).toBeCloseTo(mp4.duration, 0);
+    // seek to 4 s: the browser fetches from there (Range) and goes on playing
+    await page.evaluate(() => { (document.getElementById("rec-video") as HTMLVideoElement).currentTime = 4; });
+    await page.waitForFunction(() => {
+      const v = document.getElementById("rec-video") as HTMLVideoElement;
+      return !v.seeking && v.currentTime > 4.3;
+    }, undefined, { timeout: 15000 });
+
+    await page.locator(`tr[data-recording="${flv.id}"]`).getByRole("button", { name: "Play" }).click();
+    await page.waitForFunction(() => (document.getElementById("rec-video") as HTMLVideoElement).currentTime > 1, undefined, { timeout: 15000 });
+    expect(await page.textContent("#rec-info")).toContain(`:${rs.http}/`);
+
+    // Delete asks for a second click, then the file is gone from disk and list
+    const del = page.locator(`tr[data-recording="${flv.id}"] button[data-delete]`);
+    await del.click();
+    expect(await del.textContent()).toBe("Confirm delete");
+    await del.click();
+    await page.locator(`tr[data-recording="${flv.id}"]`).waitFor({ state: "detached", timeout: 10000 });
+    expect((await list()).some((r) => r.id === flv.id)).toBe(false);
+    expect((await fetch(`http://127.0.0.1:${rs.http}${flv.url}`)).status).toBe(404);
+    // unknown id, and no auth: refused
+    const j = await (await fetch(`http://127.0.0.1:${rs.api}/api/v1/recordings/${flv.id}`, { method: "DELETE", headers: auth })).json() as { code: number };
+    expect(j.code).toBe(4040);
+    expect((await fetch(`http://127.0.0.1:${rs.api}/api/v1/recordings/${mp4.id}`, { method: "DELETE" })).status).toBe(401);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60000);
+});

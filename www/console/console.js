@@ -1,8 +1,9 @@
 // The console: polls /api/v1 summaries, vhosts, streams, clients and processes (every 2 s, or ?refresh=seconds) and renders
 // them; draws the last hour from /api/v1/history (graphs.js); kicks clients with DELETE /api/v1/clients/:id; previews a stream on demand; asks for credentials on 401.
-import { Api, apiOrigin, el, fmtBytes, fmtDuration, fmtKbps, loadConfig, streamUrls, urlRow } from "/site.js";
+import { Api, apiOrigin, el, httpOrigin, fmtBytes, fmtDuration, fmtKbps, loadConfig, streamUrls, urlRow } from "/site.js";
 import { playHttp } from "/players/js/play.js";
 import { Graphs } from "./graphs.js";
+import { Recordings } from "./recordings.js";
 
 const $ = (id) => document.getElementById(id);
 const cfg = await loadConfig();
@@ -90,6 +91,7 @@ function login(why) {
     f.pass.value = "";
     refresh();
     refreshGraphs();
+    refreshRecordings();
   }, { once: true });
 }
 
@@ -297,6 +299,15 @@ $("log-cid").addEventListener("change", refreshLogs);
 $("log-lines").addEventListener("change", refreshLogs);
 $("log-all").addEventListener("click", () => showLogs(""));
 
+// Recordings: listed every 10 s (and after a delete).
+const recordings = new Recordings(api, cfg, { http: httpOrigin(cfg), api: api.base });
+let recTimer = 0;
+async function refreshRecordings() {
+  clearTimeout(recTimer);
+  await recordings.refresh().catch(() => {});
+  if (!state.paused) recTimer = setTimeout(refreshRecordings, 10000);
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Graphs: /api/v1/history every 5 s (its resolution), paused with the rest.
 
@@ -363,9 +374,11 @@ $("pause").addEventListener("click", () => {
   if (state.paused) {
     clearTimeout(state.timer);
     clearTimeout(graphTimer);
+    clearTimeout(recTimer);
   } else {
     refresh();
     refreshGraphs();
+    refreshRecordings();
   }
 });
 
@@ -373,4 +386,5 @@ if (cfg.auth && !api.auth) login("");
 else {
   refresh();
   refreshGraphs();
+  refreshRecordings();
 }

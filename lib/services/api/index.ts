@@ -19,6 +19,7 @@ import { SERVER_SIGNATURE, SRS_COMPAT_VERSION, VERSION } from "../../version.ts"
 import { renderMetrics } from "../exporter/index.ts";
 import { clientJson, serverClients, type ShapesPorts, streamJson, vhostJson, vhostNames } from "./shapes.ts";
 import { clustersAnswer } from "../cluster/origin-cluster.ts";
+import { recordingsRoute } from "./recordings.ts";
 import type { ProcessInfo } from "../ffmpeg/process.ts";
 import {
   connCounts, cpuCount, diskRates, loadAverages, memInfos, netBytes, round2, rssKbytes, rusages, selfProcStats,
@@ -283,6 +284,12 @@ export class Api {
         if (second) break;
         if (method !== "GET") return this.text(req, 405, "Method Not Allowed");
         return this.json(req, { ...this.base(), ...(this.ctx.history?.toJson() ?? { interval_s: 5, server: {}, streams: {} }) });
+      case "recordings":
+        // srs-ts extension (the console's recordings): DVR files listed, served with Range, deleted.
+        return recordingsRoute({
+          config: this.ctx.config, log: this.ctx.log,
+          json: (r, body) => this.json(r, { ...this.base(), ...body }), text: (r, status, body) => this.text(r, status, body),
+        }, req, method, [second, ...more].filter((x, i) => i === 0 || x !== ""), url);
       case "logs": {
         // srs-ts extension (the console's log panel): the last `lines` log lines, of client `cid` when given.
         if (second) break;
