@@ -7,6 +7,8 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Page } from "playwright-core";
 import { launchBrowser, type TestBrowser } from "../helpers/browser.ts";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { clip } from "../helpers/media.ts";
 import { publish, type RunningServer, startServer } from "../helpers/server.ts";
 
@@ -172,8 +174,12 @@ describe("recordings", () => {
     rs = await startServer({
       config: `listen 1935; daemon off; srs_log_tank console;
 http_server { enabled on; }
-http_api { enabled on; auth { enabled on; username admin; password s3cret; } }
-vhost __defaultVhost__ { dvr { enabled on; dvr_plan session; } }
+http_api { enabled on; raw_api { enabled on; allow_reload on; } auth { enabled on; username admin; password s3cret; } }
+vhost __defaultVhost__ {
+    dvr { enabled on; dvr_plan session; }
+    forward { enabled off; destination rtmp://u:hunter2@127.0.0.1:1/live; }
+    http_hooks { enabled off; on_publish http://127.0.0.1:1/hook?token=abc123&x=1; }
+}
 vhost mp4.dvr { dvr { enabled on; dvr_plan session; dvr_path ./objs/nginx/html/mp4/[app]/[stream].[timestamp].mp4; } }
 vhost api.dvr { dvr { enabled on; dvr_plan session; dvr_path ./elsewhere/[vhost]/[app]/[stream].[2006][01][02].[timestamp].mp4; } }
 `,
@@ -277,6 +283,40 @@ vhost api.dvr { dvr { enabled on; dvr_plan session; dvr_path ./elsewhere/[vhost]
     const j = await (await fetch(`http://127.0.0.1:${rs.api}/api/v1/recordings/${flv.id}`, { method: "DELETE", headers: auth })).json() as { code: number };
     expect(j.code).toBe(4040);
     expect((await fetch(`http://127.0.0.1:${rs.api}/api/v1/recordings/${mp4.id}`, { method: "DELETE" })).status).toBe(401);
+    expect(errors).toEqual([]);
+    await page.close();
+  }, 60000);
+
+  test("the console shows the running config with secrets masked; Reload applies an edited file", async () => {
+    const page = await browser.context.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`http://127.0.0.1:${rs.http}/console/`);
+    await page.locator("dialog#login").waitFor({ state: "visible", timeout: 5000 });
+    await page.fill("input[name=user]", "admin");
+    await page.fill("input[name=pass]", "s3cret");
+    await page.click("dialog#login button");
+    await page.waitForFunction(() => (document.getElementById("config-text")?.textContent ?? "").includes("http_api"), undefined, { timeout: 10000 });
+    const text = (await page.textContent("#config-text"))!;
+    expect(text).toContain("username admin;");
+    expect(text).toContain("password ****;");
+    expect(text).toContain("rtmp://u:****@127.0.0.1:1/live");
+    expect(text).toContain("hook?token=****&x=1");
+    for (const secret of ["s3cret", "hunter2", "abc123"]) expect(text).not.toContain(secret);
+    expect(await page.isDisabled("#config-reload")).toBe(false);
+
+    // edit the file, Reload: the new vhost is in the running config
+    const file = join(rs.dir, "srs.conf");
+    writeFileSync(file, readFileSync(file, "utf8") + "vhost added.after.reload { }\n");
+    await page.click("#config-reload");
+    await page.waitForFunction(() => (document.getElementById("config-status")?.textContent ?? "").startsWith("Reloaded"), undefined, { timeout: 10000 });
+    await page.waitForFunction(() => (document.getElementById("config-text")?.textContent ?? "").includes("added.after.reload"), undefined, { timeout: 10000 });
+    // the API answers it masked too, and only with credentials
+    expect((await fetch(`http://127.0.0.1:${rs.api}/api/v1/config`)).status).toBe(401);
+    const j = await (await fetch(`http://127.0.0.1:${rs.api}/api/v1/config`, { headers: auth })).json() as { code: number; text: string; file: string };
+    expect(j.code).toBe(0);
+    expect(j.text).not.toContain("s3cret");
+    expect(j.file).toContain("srs.conf");
     expect(errors).toEqual([]);
     await page.close();
   }, 60000);

@@ -92,6 +92,7 @@ function login(why) {
     refresh();
     refreshGraphs();
     refreshRecordings();
+    loadConfigView();
   }, { once: true });
 }
 
@@ -299,6 +300,44 @@ $("log-cid").addEventListener("change", refreshLogs);
 $("log-lines").addEventListener("change", refreshLogs);
 $("log-all").addEventListener("click", () => showLogs(""));
 
+// Config: the running config (secrets masked by the server), and Reload through SRS's raw API.
+
+async function loadConfigView() {
+  try {
+    const j = await api.get("/api/v1/config");
+    $("config-file").textContent = j.file ? `from ${j.file}` : "from the environment / defaults";
+    $("config-text").textContent = j.text;
+    $("config-env").textContent = j.env?.length ? `Environment: ${j.env.map((e) => `${e.name}=${e.value}`).join("  ")}` : "";
+    const r = j.reload || {};
+    $("config-reload").disabled = !(r.raw_api && r.allow_reload);
+    $("config-reload").title = r.raw_api && r.allow_reload ? "Reload the config file (raw API: rpc=reload)" : "Needs http_api { raw_api { enabled on; allow_reload on; } }";
+  } catch (e) {
+    $("config-text").textContent = `Cannot read the config: ${e.message}`;
+  }
+}
+
+async function reloadConfig() {
+  const st = $("config-status");
+  st.textContent = "Reloading…";
+  try {
+    await api.get("/api/v1/raw?rpc=reload");
+    let d = { state: 30 };
+    for (let i = 0; i < 20 && d.state === 30; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      d = (await api.get("/api/v1/raw?rpc=reload-fetch")).data || {};
+    }
+    st.textContent = d.err ? `Reload refused: ${d.msg} (${d.err})` : `Reloaded at ${new Date().toLocaleTimeString()}`;
+    st.className = d.err ? "sub bad" : "sub ok";
+  } catch (e) {
+    st.textContent = `Reload failed: ${e.message}`;
+    st.className = "sub bad";
+  }
+  loadConfigView();
+}
+
+$("config-reload").addEventListener("click", reloadConfig);
+$("config-refresh").addEventListener("click", loadConfigView);
+
 // Recordings: listed every 10 s (and after a delete).
 const recordings = new Recordings(api, cfg, { http: httpOrigin(cfg), api: api.base });
 let recTimer = 0;
@@ -387,4 +426,5 @@ else {
   refresh();
   refreshGraphs();
   refreshRecordings();
+  loadConfigView();
 }

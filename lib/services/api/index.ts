@@ -20,6 +20,7 @@ import { renderMetrics } from "../exporter/index.ts";
 import { clientJson, serverClients, type ShapesPorts, streamJson, vhostJson, vhostNames } from "./shapes.ts";
 import { clustersAnswer } from "../cluster/origin-cluster.ts";
 import { recordingsRoute } from "./recordings.ts";
+import { configText, envOverrides } from "./config-view.ts";
 import type { ProcessInfo } from "../ffmpeg/process.ts";
 import {
   connCounts, cpuCount, diskRates, loadAverages, memInfos, netBytes, round2, rssKbytes, rusages, selfProcStats,
@@ -290,6 +291,17 @@ export class Api {
           config: this.ctx.config, log: this.ctx.log,
           json: (r, body) => this.json(r, { ...this.base(), ...body }), text: (r, status, body) => this.text(r, status, body),
         }, req, method, [second, ...more].filter((x, i) => i === 0 || x !== ""), url);
+      case "config": {
+        // srs-ts extension (the console's config view): the running config, secrets masked.
+        if (second) break;
+        if (method !== "GET") return this.text(req, 405, "Method Not Allowed");
+        const c = this.ctx.config;
+        const raw = c.httpApi().rawApi;
+        return this.json(req, {
+          ...this.base(), file: c.file ?? "", text: configText(c.root), env: envOverrides(c.env),
+          reload: { raw_api: raw.enabled, allow_reload: raw.allowReload },
+        });
+      }
       case "logs": {
         // srs-ts extension (the console's log panel): the last `lines` log lines, of client `cid` when given.
         if (second) break;
