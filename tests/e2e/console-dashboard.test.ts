@@ -2,14 +2,16 @@
  * The console as a dashboard (issue #21), in headless Chromium against a running server: after ~30 s of a
  * published stream the graphs (uPlot, fed by GET /api/v1/history) hold points, read from the charts' data (not
  * pixels): the server's CPU/memory/bandwidth/connections and the stream's bitrate, frame rate (about 25 fps,
- * as published) and clients.
+ * as published) and clients; the health badge turns bad when the publisher drops to 5 fps; a client's log lines;
+ * DVR recordings listed, played (MP4 with seeking, FLV), deleted; the config shown masked and reloaded.
+ * SCREENSHOTS=1 also writes docs/console-graphs.png.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Page } from "playwright-core";
 import { launchBrowser, type TestBrowser } from "../helpers/browser.ts";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { clip } from "../helpers/media.ts";
+import { clip, REPO_ROOT } from "../helpers/media.ts";
 import { publish, type RunningServer, startServer } from "../helpers/server.ts";
 
 let srv: RunningServer;
@@ -82,6 +84,12 @@ describe("console graphs", () => {
       expect(h.interval_s).toBe(5);
       expect(h.server.t!.length).toBeGreaterThanOrEqual(6);
       expect(Object.values(h.streams).some((s) => s.url === "/live/graphs" && s.live === true)).toBe(true);
+      if (process.env.SCREENSHOTS) {
+        await page.setViewportSize({ width: 1200, height: 1100 });
+        await page.waitForTimeout(1000);
+        await page.locator("#h-graphs").scrollIntoViewIfNeeded();
+        await page.screenshot({ path: join(REPO_ROOT, "docs/console-graphs.png") });
+      }
       expect(errors).toEqual([]);
       await page.close();
     } finally {

@@ -10,8 +10,9 @@ window.srsCharts = {};
 
 const PALETTE = ["#0b6bcb", "#1a7f37", "#cf222e", "#9a6700", "#8250df", "#0a7b83", "#bc4c00"];
 
-function width(box) {
-  return Math.max(220, Math.floor(box.clientWidth - 4));
+/** The plot's width: its grid cell's, less the cell's padding. */
+function width(holder) {
+  return Math.max(200, Math.floor(holder.clientWidth - 10));
 }
 
 /** Draws (or updates) the chart `name` in `box`: x = seconds since epoch, one line per series. */
@@ -21,6 +22,7 @@ function chart(name, box, title, t, series, fmt) {
   let c = charts.get(name);
   if (c && c.key !== key) {
     c.plot.destroy();
+    c.holder.remove();
     charts.delete(name);
     c = undefined;
   }
@@ -29,7 +31,7 @@ function chart(name, box, title, t, series, fmt) {
     box.append(holder);
     const opts = {
       title,
-      width: width(box),
+      width: width(holder),
       height: 170,
       cursor: { drag: { x: false, y: false } },
       legend: { live: true },
@@ -38,7 +40,7 @@ function chart(name, box, title, t, series, fmt) {
       series: [{}, ...series.map((s, i) => ({ label: s.label, stroke: PALETTE[i % PALETTE.length], width: 1.5, value: (u, v) => (v == null ? "–" : fmt ? fmt(v) : String(v)) }))],
     };
     // eslint-disable-next-line no-undef
-    c = { plot: new uPlot(opts, data, holder), key, box };
+    c = { plot: new uPlot(opts, data, holder), key, holder };
     charts.set(name, c);
   } else {
     c.plot.setData(data);
@@ -50,7 +52,7 @@ function drop(prefix) {
   for (const [name, c] of charts) {
     if (!name.startsWith(prefix)) continue;
     c.plot.destroy();
-    c.plot.root.closest(".chart")?.remove();
+    c.holder.remove();
     charts.delete(name);
     delete window.srsCharts[name];
   }
@@ -68,7 +70,7 @@ export class Graphs {
       if (this.last) this.render(this.last);
     });
     addEventListener("resize", () => {
-      for (const c of charts.values()) c.plot.setSize({ width: width(c.box), height: 170 });
+      for (const c of charts.values()) c.plot.setSize({ width: width(c.holder), height: 170 });
     });
   }
 
