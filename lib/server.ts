@@ -25,6 +25,9 @@ import { RtcService } from "./protocols/rtc/service.ts";
 import { mountRtc } from "./protocols/rtc/api.ts";
 import { type HlsService, startHls } from "./protocols/hls/service.ts";
 import { mountHls } from "./protocols/hls/http.ts";
+import { type DashService, startDash } from "./protocols/dash/service.ts";
+import { mountDash } from "./protocols/dash/http.ts";
+import { dashReload } from "./protocols/dash/reload.ts";
 import { hookOnHls, hookOnHlsNotify } from "./services/hooks/index.ts";
 import { type SrtService, startSrt } from "./protocols/srt/bridge.ts";
 import { type DvrService, startDvr } from "./services/dvr/service.ts";
@@ -134,6 +137,7 @@ export class Server implements ServerContext {
   /** A worker's private loopback RTMP listener, where the other workers pull its streams. */
   private privateRtmp: RtmpServer | undefined;
   private hls: HlsService | undefined;
+  private dash: DashService | undefined;
   private dvr: DvrService | undefined;
   private rtmp: RtmpServer | undefined;
   private http: HttpServers | undefined;
@@ -190,6 +194,7 @@ export class Server implements ServerContext {
       srtReload(this, { get: () => this.srt, set: (x) => (this.srt = x) }),
       casterReload(() => this.casters),
       hlsReload(this, () => this.hls),
+      dashReload(this, () => this.dash),
       dvrReload(this, () => this.dvr),
       forwardReload(this, () => this.forward),
       ffmpegReload(this, () => this.ffmpeg),
@@ -226,6 +231,7 @@ export class Server implements ServerContext {
     try {
       this.hls = startHls(this);
       this.wireHlsHooks(this.hls);
+      this.dash = startDash(this);
       this.dvr = startDvr(this);
       // Forwards push over RTMP: the composition root hands the forward service our RTMP client.
       this.forward = startForward(this, (url, o) => RtmpClient.connect(url, o));
@@ -276,7 +282,7 @@ export class Server implements ServerContext {
         api: [(app) => {
           if (this.workerLink) mountWorkersApi(app, this.workerLink, this);
         }, (app) => mountApi(app, this), (app) => mountRtc(app, this, () => (this.rtc?.running ? this.rtc : undefined))],
-        http: [(app) => mountHls(app, this, () => this.hls), (app) => mountLive(app, this)],
+        http: [(app) => mountDash(app, this, () => this.dash), (app) => mountHls(app, this, () => this.hls), (app) => mountLive(app, this)],
       });
       await this.http.start();
       this.exporter = await startExporter(this);

@@ -7,7 +7,8 @@
  *
  * The copies are committed (about 660 KB), so a fresh clone serves the players and builds the binary without this
  * step; tests/e2e/players.test.ts fails when they differ from node_modules (a bump without re-running this).
- * hls.light.min.js is hls.js without subtitles, alternate audio and DRM, which live SRS streams do not use.
+ * hls.light.min.js is hls.js without subtitles, alternate audio and DRM, which live SRS streams do not use;
+ * dash.mediaplayer.min.js is dash.js's player without DRM, MSS and reporting, for the same reason.
  */
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -21,6 +22,9 @@ export const VENDORED: [string, string, string][] = [
   ["mpegts.js", "dist/mpegts.js", "mpegts.js"],
   ["mpegts.js", "dist/mpegts.js.LICENSE.txt", "mpegts.js.LICENSE.txt"],
   ["hls.js", "dist/hls.light.min.js", "hls.min.js"],
+  ["dashjs", "dist/modern/umd/dash.mediaplayer.min.js", "dash.mediaplayer.min.js"],
+  ["dashjs", "dist/modern/umd/dash.mediaplayer.min.js.LICENSE.txt", "dash.mediaplayer.min.js.LICENSE.txt"],
+  ["dashjs", "LICENSE.md", "dash.js.LICENSE.txt"],
 ];
 
 /** [package, file in the package, name in www/console/js]: the console's graphs (uPlot, MIT). */
@@ -58,7 +62,12 @@ function main(): void {
     if (name.endsWith(".js")) notice.push(`${name}: ${pkg} ${meta.version} (${file}), license ${meta.license}, https://www.npmjs.com/package/${pkg}`);
     console.log(`www/players/js/${name} <- ${pkg}@${meta.version}/${file}`);
   }
-  notice.push("", "Both are licensed under the Apache License, Version 2.0: https://www.apache.org/licenses/LICENSE-2.0", "");
+  notice.push(
+    "",
+    "mpegts.js and hls.js are licensed under the Apache License, Version 2.0: https://www.apache.org/licenses/LICENSE-2.0",
+    "dash.js is licensed under the BSD 3-Clause license, reproduced in dash.js.LICENSE.txt",
+    "",
+  );
   writeFileSync(join(out, "NOTICE.txt"), notice.join("\n"));
 }
 

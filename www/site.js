@@ -67,6 +67,7 @@ export function streamUrls(cfg, { vhost = "__defaultVhost__", app = "live", stre
     flv: `${http}${path}.flv${q}`,
     ts: `${http}${path}.ts${q}`,
     hls: `${http}${path}.m3u8${q}`,
+    dash: (cfg.dash ?? []).includes(vhost || "__defaultVhost__") ? `${http}${path}.mpd` : "",
     webrtc: `webrtc://${h}${apiPort}${path}${q}`,
     whep: `${api}/rtc/v1/whep/?${params}`,
     whip: `${api}/rtc/v1/whip/?${params}`,
@@ -81,6 +82,7 @@ export function streamUrls(cfg, { vhost = "__defaultVhost__", app = "live", stre
   u.players = {
     flv: p("srs_player.html", `${stream}.flv`),
     hls: p("srs_player.html", `${stream}.m3u8`),
+    dash: p("srs_player.html", `${stream}.mpd`),
     ts: p("srs_player.html", `${stream}.ts`),
     rtc: p("rtc_player.html", stream),
     whep: p("whep.html", stream),

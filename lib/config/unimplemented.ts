@@ -7,9 +7,9 @@
  * accessor field it feeds. A directive is reported only when it changes something: a feature block when it is
  * enabled, a setting when its value differs from what srs-ts does anyway (usually SRS's default), and a setting
  * inside an optional block (`hls`, `http_server.https`…) only when that block is enabled. Settings that only tune an
- * unimplemented feature (`dash_fragment` for `dash`) are covered by the feature's line. The same directive in several vhosts is one line.
+ * unimplemented feature (`hds_fragment` for `hds`) are covered by the feature's line. The same directive in several vhosts is one line.
  *
- * Env overrides (`SRS_VHOST_DASH_ENABLED=on`, `SRS_STATS_NETWORK=1`) are named by their variable instead of
+ * Env overrides (`SRS_VHOST_HDS_ENABLED=on`, `SRS_STATS_NETWORK=1`) are named by their variable instead of
  * file:line; the blocks SRS gives no env overrides (cluster, exec, ingest, transcode, stream_caster) have none.
  */
 import type { SrsConfig } from "./config.ts";
@@ -26,7 +26,7 @@ export interface UnimplementedDirective {
   vhosts: string[];
   /** Set for the edge/cluster case: the config asks for something srs-ts silently does differently. */
   loud: boolean;
-  /** The whole line, e.g. `srs.conf:12: vhost.dash (vhost v): MPEG-DASH output: not implemented in srs-ts, ignored`. */
+  /** The whole line, e.g. `srs.conf:12: vhost.hds (vhost v): HDS output: not implemented in srs-ts, ignored`. */
   text: string;
 }
 
@@ -42,7 +42,7 @@ interface Rule {
   kind: "block-on" | "block-not-off" | "leaf";
   /** For `leaf`: the values for which srs-ts already behaves as asked (compared lower-case). */
   ok?: string[];
-  /** For `leaf`: only when the enclosing block has `enabled on` (hls, dash, https…). */
+  /** For `leaf`: only when the enclosing block has `enabled on` (hls, hds, https…). */
   whenParentOn?: boolean;
   /** The edge/origin-cluster rules: said loudly. */
   loud?: boolean;
@@ -81,7 +81,7 @@ function envHit(rule: Rule, cfg: SrsConfig, parentOnInFile: boolean): string | u
   return `${name}=${v}`;
 }
 
-/** Whether env turns `rule` off whatever the file says (`SRS_VHOST_DASH_ENABLED=off`, `SRS_VHOST_HLS_HLS_STORAGE=disk`). */
+/** Whether env turns `rule` off whatever the file says (`SRS_VHOST_HDS_ENABLED=off`, `SRS_VHOST_HLS_HLS_STORAGE=disk`). */
 function envCancels(rule: Rule, cfg: SrsConfig): boolean {
   const name = envNameOf(rule.path);
   if (name === undefined) return false;
@@ -162,7 +162,6 @@ export const UNIMPLEMENTED: readonly Rule[] = [
   { path: "vhost.rtc.dtls_version", kind: "leaf", ok: ["auto", "dtls1.2"], whenParentOn: true, what: "DTLS 1.0 (werift speaks DTLS 1.2 only, as every current browser does)" },
   { path: "vhost.rtc.drop_for_pt", kind: "leaf", ok: ["0"], whenParentOn: true, what: "dropping RTP by payload type" },
   { path: "vhost.rtsp", kind: "block-on", what: "RTSP output" },
-  { path: "vhost.dash", kind: "block-on", what: "MPEG-DASH output" },
   { path: "vhost.hds", kind: "block-on", what: "HDS output" },
 ];
 

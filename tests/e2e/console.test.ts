@@ -84,7 +84,7 @@ describe("home page", () => {
     await page.goBack();
     await page.click("#link-players");
     await page.waitForURL(/\/players\/$/);
-    expect(await page.locator("a[data-page]").count()).toBe(7);
+    expect(await page.locator("a[data-page]").count()).toBe(8);
     expect(errors).toEqual([]);
     await page.close();
   }, 30000);
@@ -95,6 +95,7 @@ describe("home page", () => {
     const cfg = await res.json() as Record<string, unknown>;
     expect(cfg).toMatchObject({ http: srv.http, api: srv.api, rtmp: srv.rtmp, srt: null, auth: false });
     expect(typeof cfg.rtc).toBe("number");
+    expect(cfg.dash).toEqual([]); // no vhost with DASH on: the pages list no .mpd URL
   });
 });
 

@@ -21,12 +21,12 @@ vhost __defaultVhost__ {
         mode            remote;
         origin          127.0.0.1:19350;
     }
-    dash {
+    hds {
         enabled         on;
     }
 }
 vhost other {
-    dash {
+    hds {
         enabled         on;
     }
     hls {
@@ -54,7 +54,7 @@ describe("honest config", () => {
     expect(warnings).toHaveLength(2);
     expect(out).not.toContain("vhost.cluster");
     expect(out).toContain(`${file}:19: vhost.hls.hls_storage ram (vhost other)`);
-    expect(out).toContain(`${file}:9: vhost.dash (vhosts __defaultVhost__, other)`);
+    expect(out).toContain(`${file}:9: vhost.hds (vhosts __defaultVhost__, other)`);
     expect(out).toContain(`also at ${file}:14`);
   });
 
@@ -65,7 +65,7 @@ describe("honest config", () => {
     const log = s.output();
     expect(log).not.toContain("vhost.cluster");
     expect(log).toContain(`${file}:19: vhost.hls.hls_storage ram (vhost other): not implemented in srs-ts`);
-    expect(log).toContain(`${file}:9: vhost.dash (vhosts __defaultVhost__, other): not implemented in srs-ts`);
+    expect(log).toContain(`${file}:9: vhost.hds (vhosts __defaultVhost__, other): not implemented in srs-ts`);
     expect(await s.stop()).toBe(0);
   });
 });

@@ -99,6 +99,7 @@ http_server { enabled on; listen 8080; dir ./html; https { enabled on; listen 12
 vhost __defaultVhost__ {
   http_remux { enabled on; mount [vhost]/[app]/[stream].flv; }
   hls { enabled on; hls_path ./html; hls_fragment 2; hls_window 10; }
+  dash { enabled on; dash_path ./html; dash_fragment 2; dash_update_period 2; dash_window_size 5; }
   rtc { enabled on; rtmp_to_rtc on; }
 }
 vhost ts.test { http_remux { enabled on; mount [vhost]/[app]/[stream].ts; } }
@@ -171,6 +172,16 @@ vhost aac.test { http_remux { enabled on; mount [vhost]/[app]/[stream].aac; } }
     expect((await curl(u(media!))).body).toContain("#EXTINF");
     const hls = await decodeFor(u("/live/clip.m3u8"), 2);
     expect(hls.frames).toBeGreaterThanOrEqual(40);
+  }, 60000);
+
+  test("ffmpeg plays MPEG-DASH over HTTPS (MPD and segments over TLS)", async () => {
+    const file = join(srv.dir, "html/live/clip.mpd");
+    await waitFor("an MPD with 2 video segments", () => existsSync(file) && (readFileSync(file, "utf8").match(/<S /g) ?? []).length >= 2, 30000, srv);
+    const mpd = await curl(u("/live/clip.mpd"));
+    expect(mpd.status).toBe(200);
+    expect(mpd.body).toContain('type="dynamic"');
+    const dash = await decodeFor(u("/live/clip.mpd"), 2);
+    expect(dash.frames).toBeGreaterThanOrEqual(40);
   }, 60000);
 
   test("Chromium (--ignore-certificate-errors): srs_player.html on HTTPS plays HTTP-FLV over HTTPS", async () => {

@@ -70,10 +70,11 @@ async function playing(page: Page, seconds: number, timeoutMs: number): Promise<
 }
 
 describe("players", () => {
-  test("the vendored mpegts.js and hls.js are the npm packages' builds (npm run build:www after a bump)", async () => {
+  test("the vendored mpegts.js, hls.js and dash.js are the npm packages' builds (npm run build:www after a bump)", async () => {
     const pairs: [string, string][] = [
       ["www/players/js/mpegts.js", "node_modules/mpegts.js/dist/mpegts.js"],
       ["www/players/js/hls.min.js", "node_modules/hls.js/dist/hls.light.min.js"],
+      ["www/players/js/dash.mediaplayer.min.js", "node_modules/dashjs/dist/modern/umd/dash.mediaplayer.min.js"],
     ];
     for (const [ours, theirs] of pairs) {
       expect(readFileSync(join(REPO_ROOT, ours)).equals(readFileSync(join(REPO_ROOT, theirs)))).toBe(true);
@@ -91,6 +92,7 @@ describe("players", () => {
     expect(hrefs).toEqual([
       "srs_player.html?app=live&stream=clip.flv&autostart=true",
       "srs_player.html?app=live&stream=clip.m3u8&autostart=true",
+      "srs_player.html?app=live&stream=clip.mpd&autostart=true",
       "srs_player.html?app=live&stream=clip.ts&autostart=true",
       "rtc_player.html?app=live&stream=clip&autostart=true",
       "whep.html?app=live&stream=clip&autostart=true",

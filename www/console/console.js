@@ -194,7 +194,7 @@ function renderStreams(streams, clients, now) {
       const u = streamUrls(cfg, info);
       rows.push(el("tr", { class: "detail" }, el("td", { colspan: 7 }, el("div", { class: "urls" },
         ...urlRow("RTMP", u.rtmp), ...urlRow("HTTP-FLV", u.flv, u.players.flv), ...urlRow("HLS", u.hls, u.players.hls),
-        ...urlRow("HTTP-TS", u.ts, u.players.ts), ...urlRow("WebRTC", u.webrtc, u.players.rtc),
+        ...urlRow("DASH", u.dash, u.players.dash), ...urlRow("HTTP-TS", u.ts, u.players.ts), ...urlRow("WebRTC", u.webrtc, u.players.rtc),
         ...urlRow("WHEP", u.whep, u.players.whep), ...urlRow("SRT", u.srt),
         ...urlRow("HTTPS-FLV", u.https?.flv, u.https?.players.flv), ...urlRow("HLS (HTTPS)", u.https?.hls, u.https?.players.hls),
         ...urlRow("WHEP (HTTPS)", u.https?.whep)))));

@@ -12,3 +12,4 @@ export * from "./moov.ts";
 export * from "./fragment.ts";
 export * from "./muxer.ts";
 export * from "./finalize.ts";
+export * from "./codec-string.ts";

@@ -404,6 +404,11 @@ export class HttpServers {
       rtmp: port(cfg.listen()[0]),
       rtc: rtc.enabled ? rtc.listen : null,
       srt: srt.enabled ? srt.listen : null,
+      /** Vhosts with DASH on (the pages list a .mpd URL for their streams). */
+      dash: cfg.vhosts().filter((n) => {
+        const v = cfg.vhostExact(n);
+        return !!v?.enabled && v.dash.enabled;
+      }),
     };
     return c.json(body, 200, { "Cache-Control": "no-cache" });
   }

@@ -40,9 +40,9 @@ describe("unimplemented directives", () => {
   });
 
   test("a feature block is named with file:line when enabled, not when disabled", () => {
-    const on = lines("listen 1935;\nvhost v {\n  dash {\n    enabled on;\n  }\n}\n");
-    expect(on).toEqual(["t.conf:3: vhost.dash (vhost v): not implemented in srs-ts, ignored: MPEG-DASH output"]);
-    expect(lines("listen 1935;\nvhost v {\n  dash { enabled off; }\n  ingest x { enabled off; }\n}\n")).toEqual([]);
+    const on = lines("listen 1935;\nvhost v {\n  hds {\n    enabled on;\n  }\n}\n");
+    expect(on).toEqual(["t.conf:3: vhost.hds (vhost v): not implemented in srs-ts, ignored: HDS output"]);
+    expect(lines("listen 1935;\nvhost v {\n  hds { enabled off; }\n  ingest x { enabled off; }\n}\n")).toEqual([]);
     const hds = lines("listen 1935;\nvhost v {\n  hds { enabled on; }\n}\n");
     expect(hds).toHaveLength(1);
     expect(hds[0]).toStartWith("t.conf:3: vhost.hds (vhost v): not implemented in srs-ts");
@@ -73,18 +73,18 @@ describe("unimplemented directives", () => {
 
   test("the same directive in several vhosts is one line naming every vhost and place", () => {
     const text = "listen 1935;\n" +
-      "vhost a { dash { enabled on; } }\n" +
-      "vhost b { dash { enabled on; } }\n" +
-      "vhost c { dash { enabled on; } }\n";
+      "vhost a { hds { enabled on; } }\n" +
+      "vhost b { hds { enabled on; } }\n" +
+      "vhost c { hds { enabled on; } }\n";
     expect(lines(text)).toEqual([
-      "t.conf:2: vhost.dash (vhosts a, b, c): not implemented in srs-ts, ignored: MPEG-DASH output; also at t.conf:3, t.conf:4",
+      "t.conf:2: vhost.hds (vhosts a, b, c): not implemented in srs-ts, ignored: HDS output; also at t.conf:3, t.conf:4",
     ]);
   });
 
   test("an edge (cluster mode remote) is implemented: no line for it, nor for the origin cluster", () => {
-    const out = lines("listen 1935;\nvhost v {\n  dash { enabled on; }\n  cluster {\n    mode remote;\n    origin 10.0.0.1:1935 10.0.0.2;\n    token_traverse on;\n    protocol flv;\n  }\n}\n");
+    const out = lines("listen 1935;\nvhost v {\n  hds { enabled on; }\n  cluster {\n    mode remote;\n    origin 10.0.0.1:1935 10.0.0.2;\n    token_traverse on;\n    protocol flv;\n  }\n}\n");
     expect(out).toHaveLength(1);
-    expect(out[0]).toContain("vhost.dash");
+    expect(out[0]).toContain("vhost.hds");
     expect(lines("listen 1935;\nvhost v { cluster { mode local; } }\n")).toEqual([]);
     // The origin cluster is implemented (lib/services/cluster/origin-cluster.ts): no line.
     expect(lines("listen 1935;\nvhost v { cluster { mode local; origin_cluster on; coworkers 127.0.0.1:9091; } }\n")).toEqual([]);
@@ -105,11 +105,11 @@ describe("unimplemented directives", () => {
       "env SRS_VHOST_HLS_HLS_STORAGE=ram: vhost.hls.hls_storage (every vhost): not implemented in srs-ts, ignored: HLS in RAM",
     ]);
     expect(lines("listen 1935;\nvhost v {}\n", { SRS_VHOST_HLS_HLS_STORAGE: "ram" })).toEqual([]); // hls is off
-    expect(lines(base, { SRS_VHOST_DASH_ENABLED: "on", SRS_STATS_NETWORK: "1" }).map((l) => l.split(":")[0])).toEqual([
+    expect(lines(base, { SRS_VHOST_HDS_ENABLED: "on", SRS_STATS_NETWORK: "1" }).map((l) => l.split(":")[0])).toEqual([
       "env SRS_STATS_NETWORK=1",
-      "env SRS_VHOST_DASH_ENABLED=on",
+      "env SRS_VHOST_HDS_ENABLED=on",
     ]);
-    expect(lines("listen 1935;\nvhost v { dash { enabled on; } }\n", { SRS_VHOST_DASH_ENABLED: "off" })).toEqual([]);
+    expect(lines("listen 1935;\nvhost v { hds { enabled on; } }\n", { SRS_VHOST_HDS_ENABLED: "off" })).toEqual([]);
     // SRS has no env for cluster: only the file counts.
     expect(lines("listen 1935;\nvhost v {}\n", { SRS_VHOST_CLUSTER_MODE: "remote" })).toEqual([]);
   });
@@ -170,7 +170,9 @@ const READ = `
     vhost.transcode.engine.achannels vhost.transcode.engine.vfilter vhost.transcode.engine.vparams
     vhost.transcode.engine.aparams vhost.transcode.engine.perfile vhost.exec.enabled vhost.exec.publish
     vhost.hls.hls_keys vhost.hls.hls_key_file vhost.hls.hls_key_file_path vhost.hls.hls_key_url
-    vhost.hls.hls_fragments_per_key
+    vhost.hls.hls_fragments_per_key vhost.dash.enabled vhost.dash.dash_fragment vhost.dash.dash_update_period
+    vhost.dash.dash_timeshift vhost.dash.dash_path vhost.dash.dash_mpd_file vhost.dash.dash_window_size
+    vhost.dash.dash_cleanup vhost.dash.dash_dispose
 `.split(/\s+/).filter(Boolean);
 const COVERED = `
     first_wait_for_qlv vhost.hls.hls_mount vhost.publish.mr_latency

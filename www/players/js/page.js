@@ -28,7 +28,7 @@ function withPort(schema, h, port) {
 
 /** srs_player.html: the stream's HTTP URL; a stream without extension plays as .flv. */
 export function httpStreamUrl(t) {
-  const stream = /\.(flv|ts|m3u8)$/i.test(t.stream) ? t.stream : `${t.stream}.flv`;
+  const stream = /\.(flv|ts|m3u8|mpd)$/i.test(t.stream) ? t.stream : `${t.stream}.flv`;
   const q = t.vhost ? `?vhost=${encodeURIComponent(t.vhost)}` : "";
   return `${withPort(t.schema, t.h, t.port)}/${t.app}/${stream}${q}`;
 }
@@ -39,12 +39,12 @@ export function webrtcUrl(t) {
   for (const [k, v] of query) if (!["autostart", "app", "stream", "server", "port", "schema", "api", "url"].includes(k)) extra.set(k, v);
   const std = t.schema === "https" ? 1990 : 1985;
   const s = extra.toString();
-  return `webrtc://${t.h}${t.api !== std ? `:${t.api}` : ""}/${t.app}/${t.stream.replace(/\.(flv|ts|m3u8)$/i, "")}${s ? `?${s}` : ""}`;
+  return `webrtc://${t.h}${t.api !== std ? `:${t.api}` : ""}/${t.app}/${t.stream.replace(/\.(flv|ts|m3u8|mpd)$/i, "")}${s ? `?${s}` : ""}`;
 }
 
 /** The WHIP or WHEP endpoint of whip.html / whep.html. */
 export function whipUrl(t, kind) {
-  const q = new URLSearchParams({ app: t.app, stream: t.stream.replace(/\.(flv|ts|m3u8)$/i, "") });
+  const q = new URLSearchParams({ app: t.app, stream: t.stream.replace(/\.(flv|ts|m3u8|mpd)$/i, "") });
   if (t.vhost) q.set("vhost", t.vhost);
   return `${withPort(t.schema, t.h, t.api)}/rtc/v1/${kind}/?${q}`;
 }

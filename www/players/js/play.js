@@ -1,5 +1,5 @@
 // Plays an HTTP live stream in a <video>: HTTP-FLV and HTTP-TS through mpegts.js (Media Source Extensions), HLS
-// through hls.js, or natively where the browser plays HLS itself (Safari, iOS). The libraries are loaded on first use
+// through hls.js, or natively where the browser plays HLS itself (Safari, iOS), MPEG-DASH (.mpd) through dash.js. The libraries are loaded on first use
 // from this folder (they are embedded in the server; no CDN).
 
 const here = new URL(".", import.meta.url);
@@ -19,10 +19,11 @@ function loadScript(name, global) {
   return loading.get(name);
 }
 
-/** "flv", "ts" or "hls" from a URL's extension (query ignored); "flv" when it has none. */
+/** "flv", "ts", "hls" or "dash" from a URL's extension (query ignored); "flv" when it has none. */
 export function kindOf(url) {
   const path = new URL(url, location.href).pathname.toLowerCase();
   if (path.endsWith(".m3u8")) return "hls";
+  if (path.endsWith(".mpd")) return "dash";
   if (path.endsWith(".ts")) return "ts";
   return "flv";
 }
@@ -69,6 +70,32 @@ export async function playHttp(video, url, { onError = () => {}, lowLatency = tr
       kind, engine: "hls.js", version: Hls.version,
       stop: () => hls.destroy(),
       latency: () => (Number.isFinite(hls.latency) && hls.latency > 0 ? hls.latency : buffered()),
+    };
+  }
+
+  if (kind === "dash") {
+    const dashjs = await loadScript("dash.mediaplayer.min.js", "dashjs");
+    const player = dashjs.MediaPlayer().create();
+    player.updateSettings({ debug: { logLevel: dashjs.Debug.LOG_LEVEL_WARNING } });
+    player.on(dashjs.MediaPlayer.events.ERROR, (e) => {
+      const err = e?.error;
+      fail(`dash.js: ${err?.message ?? err?.code ?? "error"}`);
+    });
+    // dash.js refreshes a live MPD only after its PLAYBACK_STARTED, which it derives from the video's "play" event:
+    // the caller's video.play() must come after dash.js has set the stream up (else the MPD is never reloaded).
+    const ready = new Promise((resolve) => {
+      player.on(dashjs.MediaPlayer.events.STREAM_INITIALIZED, resolve);
+      player.on(dashjs.MediaPlayer.events.ERROR, resolve);
+    });
+    player.initialize(video, url, false);
+    await ready;
+    return {
+      kind, engine: "dash.js", version: player.getVersion?.() ?? "",
+      stop: () => player.destroy(),
+      latency: () => {
+        const l = player.getCurrentLiveLatency?.();
+        return Number.isFinite(l) && l > 0 ? l : buffered();
+      },
     };
   }
 
