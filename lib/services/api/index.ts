@@ -287,7 +287,7 @@ export class Api {
         return this.json(req, { ...this.base(), ...(this.ctx.history?.toJson() ?? { interval_s: 5, server: {}, streams: {} }) });
       case "recordings":
         // srs-ts extension (the console's recordings): DVR files listed, served with Range, deleted.
-        return recordingsRoute({
+        return await recordingsRoute({
           config: this.ctx.config, log: this.ctx.log,
           json: (r, body) => this.json(r, { ...this.base(), ...body }), text: (r, status, body) => this.text(r, status, body),
         }, req, method, [second, ...more].filter((x, i) => i === 0 || x !== ""), url);
