@@ -3,7 +3,8 @@
  * published stream the graphs (uPlot, fed by GET /api/v1/history) hold points, read from the charts' data (not
  * pixels): the server's CPU/memory/bandwidth/connections and the stream's bitrate, frame rate (about 25 fps,
  * as published) and clients; the health badge turns bad when the publisher drops to 5 fps; a client's log lines;
- * DVR recordings listed, played (MP4 with seeking, FLV), deleted; the config shown masked and reloaded.
+ * DVR recordings listed, played (MP4 with seeking, FLV), deleted, a time range stitched into one MP4 (FFmpeg and
+ * the console play it); the config shown masked and reloaded.
  * SCREENSHOTS=1 also writes docs/console-graphs.png.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -402,5 +403,28 @@ vhost __defaultVhost__ { dvr { enabled on; dvr_plan segment; dvr_duration 4; } }
     const bad = await (await fetch(`http://127.0.0.1:${rs.api}/api/v1/recordings/range?app=live&stream=range&start=soon&duration=3`)).json() as { code: number };
     expect(bad.code).toBe(4041);
     rmSync(dir, { recursive: true, force: true });
+  }, 60000);
+
+  test("the console plays a time range as one MP4", async () => {
+    const list = await recs();
+    const page = await browser.context.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(e.message));
+    await page.goto(`http://127.0.0.1:${rs.http}/console/`);
+    await page.waitForFunction(() => (document.getElementById("range-stream") as HTMLSelectElement).options.length > 0, undefined, { timeout: 15000 });
+    await page.evaluate((ms) => {
+      const d = new Date(ms);
+      (document.getElementById("range-start") as HTMLInputElement).value = new Date(ms - d.getTimezoneOffset() * 60000).toISOString().slice(0, 19);
+      (document.getElementById("range-duration") as HTMLInputElement).value = "6";
+    }, list[0]!.start + 2000);
+    await page.click("#range-form button[type=submit]");
+    await page.waitForFunction(() => (document.getElementById("rec-video") as HTMLVideoElement).currentTime > 1, undefined, { timeout: 15000 });
+    const duration = await page.evaluate(() => (document.getElementById("rec-video") as HTMLVideoElement).duration);
+    expect(duration).toBeGreaterThan(5.5);
+    expect(duration).toBeLessThan(8.5);
+    expect(await page.textContent("#rec-info")).toContain("stitched");
+    expect(await page.isVisible("#range-download")).toBe(true);
+    expect(errors).toEqual([]);
+    await page.close();
   }, 60000);
 });
