@@ -343,14 +343,18 @@ describe("recordings: a time range as one MP4", () => {
 http_server { enabled on; }
 http_api { enabled on; }
 vhost __defaultVhost__ { dvr { enabled on; dvr_plan segment; dvr_duration 4; } }
+vhost mp4.dvr { dvr { enabled on; dvr_plan segment; dvr_duration 4; dvr_path ./objs/nginx/html/m/[app]/[stream].[timestamp].mp4; } }
 `,
     });
-    await publish(clip("clip.flv"), rs.rtmpUrl("/live/range"), ["-t", "14"]).done;
+    await Promise.all([
+      publish(clip("clip.flv"), rs.rtmpUrl("/live/range"), ["-t", "14"]).done,
+      publish(clip("clip-main.flv"), rs.rtmpUrl("/live/rangemp4?vhost=mp4.dvr"), ["-t", "14"]).done,
+    ]);
     let n = -1;
     for (const end = Date.now() + 15000; Date.now() < end;) {
       await Bun.sleep(500);
-      const m = (await recs()).length;
-      if (m >= 3 && m === n) break;
+      const m = (await recs()).length + (await recs("rangemp4")).length;
+      if (m >= 6 && m === n) break;
       n = m;
     }
   }, 60000);
@@ -359,8 +363,8 @@ vhost __defaultVhost__ { dvr { enabled on; dvr_plan segment; dvr_duration 4; } }
     await rs?.stop();
   });
 
-  async function recs(): Promise<Rec[]> {
-    const j = await (await fetch(`http://127.0.0.1:${rs.api}/api/v1/recordings?app=live&stream=range`)).json() as { recordings: Rec[] };
+  async function recs(stream = "range"): Promise<Rec[]> {
+    const j = await (await fetch(`http://127.0.0.1:${rs.api}/api/v1/recordings?app=live&stream=${stream}`)).json() as { recordings: Rec[] };
     return j.recordings.sort((a, b) => a.start - b.start);
   }
 
@@ -402,6 +406,25 @@ vhost __defaultVhost__ { dvr { enabled on; dvr_plan segment; dvr_duration 4; } }
     expect(none).toMatchObject({ code: 4041, error: "no recording in that range" });
     const bad = await (await fetch(`http://127.0.0.1:${rs.api}/api/v1/recordings/range?app=live&stream=range&start=soon&duration=3`)).json() as { code: number };
     expect(bad.code).toBe(4041);
+    rmSync(dir, { recursive: true, force: true });
+  }, 60000);
+
+  test("MP4 recordings (B-frames) stitch too", async () => {
+    const list = await recs("rangemp4");
+    expect(list.length).toBeGreaterThanOrEqual(3);
+    expect(list.every((r) => r.format === "mp4")).toBe(true);
+    const res = await fetch(`http://127.0.0.1:${rs.api}/api/v1/recordings/range?vhost=mp4.dvr&app=live&stream=rangemp4&start=${list[0]!.start + 2000}&duration=6`);
+    expect(res.headers.get("content-type")).toBe("video/mp4");
+    const dir = tempDir("srs-range-");
+    const file = join(dir, "range.mp4");
+    writeFileSync(file, new Uint8Array(await res.arrayBuffer()));
+    const p = probeMp4(file);
+    expect(p.streams).toEqual(["audio:aac", "video:h264"]);
+    expect(p.duration).toBeGreaterThan(5.5);
+    expect(p.duration).toBeLessThan(8.5);
+    const dec = spawnSync("ffmpeg", ["-v", "error", "-i", file, "-f", "null", "-"], { encoding: "utf8" });
+    expect(dec.status).toBe(0);
+    expect(dec.stderr).toBe("");
     rmSync(dir, { recursive: true, force: true });
   }, 60000);
 

@@ -5,14 +5,15 @@
  * `start` (so the result starts decodable) to `start + duration`, and muxed into a progressive MP4 (the DVR's own
  * fragmented muxer, then finalized in memory: lib/formats/mp4).
  *
- * Inputs: FLV recordings (the DVR's default). MP4 recordings are not read yet (an MP4 demuxer is missing): a range
- * that needs one answers an error naming the file. Memory is bounded by MAX_INPUT_BYTES of recordings per request.
+ * Inputs: FLV and (progressive, finalized) MP4 recordings, read by lib/formats/flv.ts and lib/formats/mp4/reader.ts.
+ * Memory is bounded by MAX_INPUT_BYTES of recordings per request.
  */
 import { readFileSync, statSync } from "node:fs";
 import { FlvDemuxer } from "../../formats/flv.ts";
 import { finalizeFragmentedMp4, memoryAccess } from "../../formats/mp4/finalize.ts";
 import { FragmentedMp4Muxer } from "../../formats/mp4/muxer.ts";
 import type { Mp4Track } from "../../formats/mp4/track.ts";
+import { readMp4Packets } from "../../formats/mp4/reader.ts";
 import { flvTagToPacket } from "../../media/flv-codec.ts";
 import type { MediaPacket } from "../../media/packet.ts";
 import type { Recording } from "./recordings.ts";
@@ -65,7 +66,6 @@ export async function stitchRange(recs: readonly Recording[], startMs: number, d
   if (!files.length) throw new StitchError("no recording in that range");
   let total = 0;
   for (const f of files) {
-    if (f.format !== "flv") throw new StitchError(`${f.path.split(/[\\/]/).pop()}: MP4 recordings cannot be stitched yet (FLV only)`);
     total += statSync(f.path).size;
     if (total > MAX_INPUT_BYTES) throw new StitchError(`the range spans more than ${MAX_INPUT_BYTES >> 20} MB of recordings`);
   }
@@ -78,7 +78,12 @@ export async function stitchRange(recs: readonly Recording[], startMs: number, d
   // Where the previous file's media ends on the wall clock (its last video frame plus one frame).
   let prevEnd: number | undefined;
   for (const f of files) {
-    const pkts = flvPackets(f.path);
+    let pkts: MediaPacket[];
+    try {
+      pkts = f.format === "mp4" ? readMp4Packets(readFileSync(f.path)) : flvPackets(f.path);
+    } catch (e) {
+      throw new StitchError(`${f.path.split(/[\\/]/).pop()}: ${(e as Error).message}`);
+    }
     const first = pkts.find((p) => p.kind !== "data" && !p.config);
     if (!first) continue;
     // A segment that follows on (the DVR cut a running publish) continues the previous one's timeline: its file
