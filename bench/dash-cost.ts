@@ -12,17 +12,16 @@
  *
  * Target: DASH under 1% of a core more than HLS alone.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { DashConfig } from "../lib/config/config.ts";
-import { demuxFlv } from "../lib/formats/flv.ts";
 import type { StreamHub } from "../lib/hub/stream-hub.ts";
 import type { Log } from "../lib/log/logger.ts";
-import { flvTagToPacket } from "../lib/media/flv-codec.ts";
-import type { MediaPacket } from "../lib/media/packet.ts";
 import { DashStream } from "../lib/protocols/dash/service.ts";
 import { HlsSegmenter, TsContainer } from "../lib/protocols/hls/segmenter.ts";
+import { clipPackets } from "../tests/helpers/clip-packets.ts";
 import { DEFAULT_CLIP } from "./clip.ts";
+import { best, looped, reportPerMediaSecond } from "./media-cpu.ts";
 import { cpuTicks, TICK } from "./proc.ts";
 import { startPublisher, startServer } from "./server.ts";
 
@@ -40,32 +39,14 @@ const rounds = Math.min(10, Math.max(1, Number(values.rounds) || 2));
 // 1. In process
 
 const ROUNDS = 100;
-const CLIP_SPAN_MS = 10040;
-const packets: MediaPacket[] = [];
-for (const t of demuxFlv(new Uint8Array(readFileSync(DEFAULT_CLIP))).tags) {
-  const p = flvTagToPacket(t.type, t.timestamp, t.data);
-  if (p) packets.push(p);
-}
+const packets = clipPackets("clip.flv");
 const configs = packets.filter((p) => p.config);
 const media = packets.filter((p) => !p.config && p.kind !== "data");
 const mediaSeconds = ((media[media.length - 1]!.dts - media[0]!.dts) / 1000) * ROUNDS;
-const stream = [...configs, ...Array.from({ length: ROUNDS }, (_, i) =>
-  media.map((p) => ({ ...p, dts: p.dts + i * CLIP_SPAN_MS, pts: p.pts + i * CLIP_SPAN_MS }))).flat()];
+const stream = [...configs, ...looped(media, ROUNDS)];
 
 function report(name: string, ms: number, extra = ""): number {
-  const usPerSecond = (ms * 1000) / mediaSeconds;
-  console.log(`${name}: ${usPerSecond.toFixed(1)} µs per second of media = ${(usPerSecond / 1e4).toFixed(3)}% of a core${extra}`);
-  return usPerSecond;
-}
-
-function best(once: () => void): number {
-  let ms = Infinity;
-  for (let r = 0; r < 3; r++) {
-    const t0 = performance.now();
-    once();
-    ms = Math.min(ms, performance.now() - t0);
-  }
-  return ms;
+  return reportPerMediaSecond(name, ms, mediaSeconds, extra);
 }
 
 const quiet = { trace() {}, info() {}, warn() {}, error() {} } as unknown as Log;

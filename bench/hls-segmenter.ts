@@ -10,42 +10,21 @@
  * Prints µs per second of media and the share of one core at real time. Target: well under 2% of a core.
  * (Moved here from the unit tests: a CPU figure is a measurement, not a pass/fail test.)
  */
-import { readFileSync } from "node:fs";
-import { demuxFlv } from "../lib/formats/flv.ts";
-import { flvTagToPacket } from "../lib/media/flv-codec.ts";
-import type { MediaPacket } from "../lib/media/packet.ts";
 import { Fmp4Container } from "../lib/protocols/hls/fmp4.ts";
 import { LlHls } from "../lib/protocols/hls/ll.ts";
 import { HlsSegmenter, TsContainer } from "../lib/protocols/hls/segmenter.ts";
-import { clip } from "../tests/helpers/media.ts";
+import { clipPackets } from "../tests/helpers/clip-packets.ts";
+import { best, looped, reportPerMediaSecond } from "./media-cpu.ts";
 
 const ROUNDS = 100;
-const CLIP_SPAN_MS = 10040;
 
-const packets: MediaPacket[] = [];
-for (const t of demuxFlv(new Uint8Array(readFileSync(clip("clip.flv")))).tags) {
-  const p = flvTagToPacket(t.type, t.timestamp, t.data);
-  if (p) packets.push(p);
-}
+const packets = clipPackets("clip.flv");
 const mediaSeconds = ((packets[packets.length - 1]!.dts - packets[0]!.dts) / 1000) * ROUNDS;
 /** The clip ROUNDS times, back to back. */
-const stream = Array.from({ length: ROUNDS }, (_, i) =>
-  packets.map((p) => ({ ...p, dts: p.dts + i * CLIP_SPAN_MS, pts: p.pts + i * CLIP_SPAN_MS }))).flat();
-
-/** Best wall time of 3 runs of `once` (ms). */
-function best(once: () => void): number {
-  let ms = Infinity;
-  for (let r = 0; r < 3; r++) {
-    const t0 = performance.now();
-    once();
-    ms = Math.min(ms, performance.now() - t0);
-  }
-  return ms;
-}
+const stream = looped(packets, ROUNDS);
 
 function report(name: string, ms: number, extra: string): void {
-  const usPerSecond = (ms * 1000) / mediaSeconds;
-  console.log(`${name}: ${usPerSecond.toFixed(1)} µs per second of media = ${(usPerSecond / 1e4).toFixed(3)}% of a core${extra}`);
+  reportPerMediaSecond(name, ms, mediaSeconds, extra);
 }
 
 let tsBytes = 0;

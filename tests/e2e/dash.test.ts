@@ -12,35 +12,21 @@
  * the repeat index), so it waits minutes for a segment far past the live edge; FFmpeg's own live DASH output
  * shows the same once its window slides.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { launchBrowser, type TestBrowser } from "../helpers/browser.ts";
+import { cleanupAfterAll } from "../helpers/cleanup.ts";
 import { serverConf } from "../helpers/conf.ts";
 import { clip } from "../helpers/media.ts";
 import { checkMpd, checkUpdate, type ParsedMpd, parseMpd, segmentUrl } from "../helpers/mpd.ts";
 import { type Proc, publish, reloadConfig, type RunningServer, run, startServer } from "../helpers/server.ts";
 import { tempDir } from "../helpers/temp.ts";
+import { waitForValue } from "../helpers/wait.ts";
 
-const children: Proc[] = [];
-const servers: RunningServer[] = [];
+const { procs: children, servers, cleanup } = cleanupAfterAll();
 let browser: TestBrowser | undefined;
-afterAll(async () => {
-  for (const c of children) c.kill();
-  await Promise.all(children.map((c) => c.done));
-  await browser?.close();
-  await Promise.all(servers.map((s) => s.stop("SIGKILL")));
-});
-
-async function waitFor<T>(what: string, f: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const v = await f();
-    if (v) return v;
-    await Bun.sleep(200);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+cleanup.push(() => browser?.close());
 
 const DASH = (on = true) => `dash { enabled ${on ? "on" : "off"}; dash_fragment 2; dash_update_period 2; dash_window_size 5; dash_path ./dash; dash_dispose 4; }`;
 
@@ -80,19 +66,27 @@ async function allSegmentsServed(s: RunningServer, m: ParsedMpd, base = "/live/"
   return bad;
 }
 
+/** A server with DASH on and clip.flv published to live/<stream>; `mpd`: the first of its MPDs that `ready` accepts. */
+async function publishedDash(stream: string, ready: (m: ParsedMpd) => boolean): Promise<{ s: RunningServer; pub: Proc; mpd: ParsedMpd }> {
+  const s = await startServer({ config: serverConf(DASH()) });
+  servers.push(s);
+  const pub = publish(clip("clip.flv"), s.rtmpUrl(`/live/${stream}`));
+  children.push(pub);
+  const r = await waitForValue(`an MPD of live/${stream} with segments`, async () => {
+    const r = await getMpd(s, `/live/${stream}.mpd`);
+    return r && ready(r.m) ? r : undefined;
+  }, 30000);
+  return { s, pub, mpd: r.m };
+}
+
+const TWO_SEGMENTS = (m: ParsedMpd) => (m.reps[0]?.segments.length ?? 0) >= 2;
+
 describe("DASH from an RTMP publisher", () => {
   let s: RunningServer;
   let pub: Proc;
   let first: ParsedMpd;
   beforeAll(async () => {
-    s = await startServer({ config: serverConf(DASH()) });
-    servers.push(s);
-    pub = publish(clip("clip.flv"), s.rtmpUrl("/live/s"));
-    children.push(pub);
-    first = (await waitFor("an MPD with 3 segments", async () => {
-      const r = await getMpd(s);
-      return r && r.m.reps.length === 2 && r.m.reps.every((x) => x.segments.length >= 3) ? r : undefined;
-    }, 30000)).m;
+    ({ s, pub, mpd: first } = await publishedDash("s", (m) => m.reps.length === 2 && m.reps.every((x) => x.segments.length >= 3)));
   }, 60000);
 
   test("the MPD: served no-cache as application/dash+xml, live-profile rules, files as SRS lays them out", async () => {
@@ -207,7 +201,7 @@ describe("DASH from an RTMP publisher", () => {
     pub = publish(clip("clip.flv"), s.rtmpUrl("/live/s"));
     children.push(pub);
     const lastBefore = stopped.reps.map((r) => r.segments[r.segments.length - 1]!.number);
-    const after = (await waitFor("3 segments after the republish", async () => {
+    const after = (await waitForValue("3 segments after the republish", async () => {
       const r = await getMpd(s);
       return r && r.m.reps.every((x, i) => x.segments[x.segments.length - 1]!.number >= lastBefore[i]! + 3) ? r : undefined;
     }, 30000)).m;
@@ -235,7 +229,7 @@ describe("DASH from an RTMP publisher", () => {
     await Bun.sleep(3000);
     expect((await fetch(s.httpUrl("/live/s.mpd"))).status).not.toBe(500);
     await reloadConfig(s, serverConf(DASH(true)));
-    const on = (await waitFor("segments after dash on", async () => {
+    const on = (await waitForValue("segments after dash on", async () => {
       const r = await getMpd(s);
       return r && r.m.reps[0]!.segments.at(-1)!.number >= n0 + 3 ? r : undefined;
     }, 30000)).m;
@@ -248,17 +242,13 @@ describe("DASH from an RTMP publisher", () => {
 
 describe("DASH dispose and shutdown", () => {
   test("dash_dispose removes the MPD and segments after the unpublish", async () => {
-    const s = await startServer({ config: serverConf(DASH()) });
-    servers.push(s);
-    const pub = publish(clip("clip.flv"), s.rtmpUrl("/live/d"));
-    children.push(pub);
-    await waitFor("MPD", async () => ((await getMpd(s, "/live/d.mpd"))?.m.reps[0]?.segments.length ?? 0) >= 2, 30000);
+    const { s, pub } = await publishedDash("d", TWO_SEGMENTS);
     pub.kill();
     await pub.done;
     const dir = join(s.dir, "dash/live");
-    await waitFor("unpublish", () => s.output().includes("dash: __defaultVhost__/live/d unpublish"), 10000);
+    await waitForValue("unpublish", () => s.output().includes("dash: __defaultVhost__/live/d unpublish"), 10000);
     expect(existsSync(join(dir, "d.mpd"))).toBe(true);
-    await waitFor("dispose", () => s.output().includes("dash: __defaultVhost__/live/d disposed"), 15000);
+    await waitForValue("dispose", () => s.output().includes("dash: __defaultVhost__/live/d disposed"), 15000);
     expect(existsSync(join(dir, "d.mpd"))).toBe(false);
     expect(readdirSync(join(dir, "d")).filter((f) => f.endsWith(".m4s") || f.endsWith(".mp4"))).toEqual([]);
     expect((await fetch(s.httpUrl("/live/d.mpd"))).status).toBe(404);
@@ -266,11 +256,7 @@ describe("DASH dispose and shutdown", () => {
   }, 60000);
 
   test("shutdown with a DASH player connected: the server exits 0 promptly", async () => {
-    const s = await startServer({ config: serverConf(DASH()) });
-    servers.push(s);
-    const pub = publish(clip("clip.flv"), s.rtmpUrl("/live/q"));
-    children.push(pub);
-    await waitFor("MPD", async () => ((await getMpd(s, "/live/q.mpd"))?.m.reps[0]?.segments.length ?? 0) >= 2, 30000);
+    const { s } = await publishedDash("q", TWO_SEGMENTS);
     const player = run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-i", s.httpUrl("/live/q.mpd"), "-f", "null", "-"], { timeoutMs: 60000 });
     children.push(player);
     await Bun.sleep(3000);
@@ -297,9 +283,9 @@ vhost __defaultVhost__ {
     servers.push(e);
     const pub = publish(clip("clip.flv"), o.rtmpUrl("/live/eg"));
     children.push(pub);
-    await waitFor("ffmpeg publishing", () => o.output().includes("fmle-publish"), 15000);
+    await waitForValue("ffmpeg publishing", () => o.output().includes("fmle-publish"), 15000);
     expect((await fetch(e.httpUrl("/live/eg.mpd"))).status).toBe(404); // nothing yet: the pull starts now
-    const r = await waitFor("an MPD on the edge", async () => {
+    const r = await waitForValue("an MPD on the edge", async () => {
       const x = await getMpd(e, "/live/eg.mpd");
       return x && x.m.reps.every((rep) => rep.segments.length >= 2) ? x : undefined;
     }, 30000);

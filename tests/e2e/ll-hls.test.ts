@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { launchBrowser, type TestBrowser } from "../helpers/browser.ts";
 import { clip, REPO_ROOT } from "../helpers/media.ts";
 import { freePort, playFrames, type Proc, probeStreams, publish, type RunningServer, startServer } from "../helpers/server.ts";
+import { waitForValue } from "../helpers/wait.ts";
 
 const children: Proc[] = [];
 const servers: RunningServer[] = [];
@@ -27,16 +28,6 @@ const ENV = {
   SRS_VHOST_HLS_HLS_PATH: "./hls",
 };
 
-async function waitFor<T>(what: string, f: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const v = await f();
-    if (v) return v;
-    await Bun.sleep(100);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
 async function get(url: string): Promise<{ status: number; text: string; ms: number }> {
   const t0 = performance.now();
   const r = await fetch(url);
@@ -52,7 +43,7 @@ describe("LL-HLS (hls_ll on)", () => {
     servers.push(s);
     children.push(publish(clip("clip.flv"), s.rtmpUrl("/live/ll")));
     // hls_ctx on: the first GET answers a one-variant master playlist pointing at the session's media playlist.
-    const master = await waitFor("master playlist", async () => {
+    const master = await waitForValue("master playlist", async () => {
       const r = await get(s.httpUrl("/live/ll.m3u8"));
       return r.status === 200 ? r.text : undefined;
     });
@@ -60,7 +51,7 @@ describe("LL-HLS (hls_ll on)", () => {
     expect(uri).toBeDefined();
     media = s.httpUrl(uri!);
     // Two complete segments.
-    await waitFor("two segments", async () => (await get(media)).text.split("#EXTINF:").length > 2);
+    await waitForValue("two segments", async () => (await get(media)).text.split("#EXTINF:").length > 2);
   }, 40000);
 
   test("playlist: version 7, EXT-X-MAP, SERVER-CONTROL, PART-INF, parts of <= 0.5 s, preload hint", async () => {
@@ -191,7 +182,7 @@ describe("fMP4 HLS (hls_use_fmp4 on)", () => {
     servers.push(s);
     children.push(publish(clip("clip.flv"), s.rtmpUrl("/live/f")));
     const m3u8 = join(s.dir, "hls/live/f.m3u8");
-    await waitFor("two segments", () => existsSync(m3u8) && readFileSync(m3u8, "utf8").split("#EXTINF:").length > 2);
+    await waitForValue("two segments", () => existsSync(m3u8) && readFileSync(m3u8, "utf8").split("#EXTINF:").length > 2);
     const text = readFileSync(m3u8, "utf8");
     expect(text).toContain("#EXT-X-VERSION:7\n");
     expect(text).toContain('#EXT-X-MAP:URI="f/init.mp4"\n');

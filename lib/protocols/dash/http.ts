@@ -11,7 +11,7 @@
  * (`edge.want`, as HLS playlists do); this assumes dash_mpd_file's default shape, [app]/[stream].mpd.
  */
 import { stat } from "node:fs/promises";
-import { join, resolve, sep } from "node:path";
+import { resolve } from "node:path";
 import type { Context, Hono, Next } from "hono";
 import type { DashConfig } from "../../config/config.ts";
 import type { SrsConfig } from "../../config/index.ts";
@@ -20,6 +20,7 @@ import type { StreamKey } from "../../media/packet.ts";
 import { DEFAULT_VHOST } from "../../net/stream-url.ts";
 import { SERVER_SIGNATURE } from "../../version.ts";
 import type { DashService } from "./service.ts";
+import { safeJoin } from "../../outputs/safe-join.ts";
 
 const MPD_TYPE = "application/dash+xml";
 const MP4_TYPE = "video/mp4";
@@ -31,19 +32,6 @@ export interface DashHttpPorts {
   readonly config: Pick<SrsConfig, "vhosts" | "vhostExact">;
   /** The edge (lib/services/cluster/edge.ts): an MPD request on an edge vhost makes it pull the stream. */
   readonly edge?: { isEdge(vhost: string): boolean; want(key: StreamKey): void };
-}
-
-/** `urlPath` resolved under `root`; undefined when it would leave it (`..`, NUL, bad escapes). */
-function safeJoin(root: string, urlPath: string): string | undefined {
-  let rel: string;
-  try {
-    rel = decodeURIComponent(urlPath);
-  } catch {
-    return undefined;
-  }
-  if (rel.includes("\0") || rel.split(/[\\/]/).includes("..")) return undefined;
-  const abs = resolve(join(root, rel));
-  return abs.startsWith(root.endsWith(sep) ? root : root + sep) ? abs : undefined;
 }
 
 export class DashHttp {

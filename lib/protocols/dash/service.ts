@@ -32,18 +32,18 @@
  * Reload: fragment, window, update period, timeshift, cleanup and dispose apply at the next segment; a changed
  * dash_path or dash_mpd_file starts a new presentation there at the next keyframe.
  */
-import { mkdir, open, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, open, rename } from "node:fs/promises";
 import { dirname, join, posix, sep } from "node:path";
 import type { DashConfig } from "../../config/config.ts";
-import type { SrsConfig } from "../../config/index.ts";
 import { expandTemplate } from "../../formats/path-template.ts";
 import { type FragmentInfo, FragmentedMp4Muxer, mp4CodecString, type Mp4Track } from "../../formats/mp4/index.ts";
-import type { HubRegistry } from "../../hub/registry.ts";
 import type { Lease } from "../../hub/lease.ts";
-import { type HubSubscriber, isWorkerCopy, type StreamHub } from "../../hub/stream-hub.ts";
-import type { Lifecycle } from "../../lifecycle.ts";
+import type { HubSubscriber, StreamHub } from "../../hub/stream-hub.ts";
 import type { Log } from "../../log/logger.ts";
 import type { MediaPacket } from "../../media/packet.ts";
+import { replaceFile } from "../../outputs/replace-file.ts";
+import { removeFiles, StreamFiles } from "../../outputs/stream-files.ts";
+import { startStreamOutput, StreamOutputService, type StreamOutputPorts } from "../../outputs/stream-output-service.ts";
 import { type MpdSegment, type MpdTrack, renderMpd } from "./mpd.ts";
 
 /** Bytes a stream may have queued for the disk before a segment is dropped. */
@@ -139,9 +139,9 @@ export class DashStream implements HubSubscriber {
   /** Start (hub ms) of the open segment, undefined when none is open. */
   private segStart: number | undefined;
   private lastDts = 0;
-  private io: Promise<void> = Promise.resolve();
+  /** File operations in order, and the dispose timer. */
+  private disk = new StreamFiles();
   private pending = 0;
-  private disposeTimer: ReturnType<typeof setTimeout> | undefined;
   private subscription: Lease | undefined;
   private lastError = "";
   /** MPD path relative to dash_path, e.g. live/livestream.mpd, and the segment folder relative to the MPD. */
@@ -186,8 +186,7 @@ export class DashStream implements HubSubscriber {
   }
 
   start(cfg: DashConfig): void {
-    if (this.disposeTimer) clearTimeout(this.disposeTimer);
-    this.disposeTimer = undefined;
+    this.disk.cancelDispose();
     this.cfg = cfg;
     this.switchTo = undefined;
     this.publishing = true;
@@ -293,7 +292,7 @@ export class DashStream implements HubSubscriber {
       return;
     }
     this.pending += size;
-    this.enqueue(async () => {
+    this.disk.enqueue(async () => {
       this.pending -= size;
       const written: typeof items = [];
       for (const x of items) {
@@ -324,7 +323,7 @@ export class DashStream implements HubSubscriber {
       this.segments++;
       this.publishTime = new Date();
       await this.writeMpd();
-      await Promise.all(gone.map((f) => rm(f, { force: true }).catch(() => undefined)));
+      await removeFiles(gone);
       for (const { tr, entry, seg } of written) {
         this.log.info(`dash: ${this.hub.name} ${tr.id} segment ${entry.number} ${(seg.d / (tr.track?.timescale ?? 1)).toFixed(3)}s ${seg.size}B`);
       }
@@ -335,11 +334,9 @@ export class DashStream implements HubSubscriber {
     const rel = posix.join(posix.dirname(this.mpdRel), this.homeRel, `${tr.id}-init.mp4`);
     tr.initRel = rel;
     const file = join(this.cfg.path, rel);
-    this.enqueue(async () => {
+    this.disk.enqueue(async () => {
       try {
-        await mkdir(dirname(file), { recursive: true });
-        await writeFile(file + ".tmp", bytes);
-        await rename(file + ".tmp", file);
+        await replaceFile(file, bytes);
       } catch (e) {
         this.fail(`write init segment ${file}`, e);
       }
@@ -394,9 +391,7 @@ export class DashStream implements HubSubscriber {
     if (!text) return;
     const file = this.mpdFile;
     try {
-      await mkdir(dirname(file), { recursive: true });
-      await writeFile(file + ".tmp", text);
-      await rename(file + ".tmp", file);
+      await replaceFile(file, text);
     } catch (e) {
       this.fail(`write mpd ${file}`, e);
     }
@@ -423,19 +418,16 @@ export class DashStream implements HubSubscriber {
     for (const tr of [this.video, this.audio]) tr.muxer = undefined;
     this.segStart = undefined;
     this.log.trace(`dash: ${this.hub.name} unpublish, ${this.segments} segments, dispose in ${this.cfg.dispose}s`);
-    if (this.cfg.dispose > 0) {
-      this.disposeTimer = setTimeout(() => void this.dispose(), this.cfg.dispose * 1000);
-      (this.disposeTimer as { unref?: () => void }).unref?.();
-    }
+    this.disk.disposeIn(this.cfg.dispose, () => void this.dispose());
   }
 
   /** Deletes every file of the stream (dash_dispose) and forgets it. */
   async dispose(): Promise<void> {
     if (this.publishing) return;
-    this.disposeTimer = undefined;
+    this.disk.cancelDispose();
     this.disposed = true;
     this.forget(this);
-    await this.io;
+    await this.disk.flushed();
     const files = [this.mpdFile];
     for (const tr of [this.video, this.audio]) {
       for (const s of [...tr.listed, ...tr.retired]) files.push(s.file);
@@ -443,17 +435,13 @@ export class DashStream implements HubSubscriber {
       tr.listed = [];
       tr.retired = [];
     }
-    await Promise.all(files.map((f) => rm(f, { force: true }).catch(() => undefined)));
+    await removeFiles(files);
     this.log.trace(`dash: ${this.hub.name} disposed, removed ${files.length} files`);
   }
 
   /** Waits for queued file operations (tests, shutdown). */
   flushed(): Promise<void> {
-    return this.io;
-  }
-
-  private enqueue(f: () => Promise<void>): void {
-    this.io = this.io.then(f, f);
+    return this.disk.flushed();
   }
 
   private fail(what: string, e: unknown): void {
@@ -466,82 +454,24 @@ export class DashStream implements HubSubscriber {
 }
 
 /** What DASH needs of the server (lib/server.ts, the composition root, satisfies it). */
-export interface DashPorts {
-  readonly config: Pick<SrsConfig, "vhost">;
-  readonly hubs: Pick<HubRegistry, "listen">;
-  readonly log: Log;
-  readonly lifecycle: Pick<Lifecycle, "register">;
-}
+export type DashPorts = StreamOutputPorts;
 
-/** All DASH streams of a server. */
-export class DashService {
-  private streams = new Map<string, DashStream>();
-
-  constructor(private ctx: DashPorts) {}
-
-  stream(name: string): DashStream | undefined {
-    return this.streams.get(name);
+/** All DASH streams of a server; a reload to another dash_path/dash_mpd_file starts a new presentation there. */
+export class DashService extends StreamOutputService<DashConfig, DashStream> {
+  protected settings(vhost: string): DashConfig | undefined {
+    return this.ctx.config.vhost(vhost)?.dash;
   }
 
-  all(): DashStream[] {
-    return [...this.streams.values()];
+  protected create(hub: StreamHub, cfg: DashConfig, forget: (s: DashStream) => void): DashStream {
+    return new DashStream(hub, cfg, this.ctx.log, forget);
   }
 
-  start(): void {
-    this.ctx.hubs.listen({
-      onPublish: (hub) => this.onPublish(hub),
-      onUnpublish: (hub) => this.streams.get(hub.name)?.stop(),
-    });
-  }
-
-  /** Reload of the stream's vhost `dash`: switch settings at the next keyframe, stop, or start. */
-  reload(hub: StreamHub): "switching" | "started" | "stopped" | "none" {
-    if (!hub.active) return "none";
-    const cfg = this.ctx.config.vhost(hub.key.vhost)?.dash;
-    const s = this.streams.get(hub.name);
-    const running = s?.publishing && s.hub === hub ? s : undefined;
-    if (!cfg?.enabled) {
-      running?.stop();
-      return running ? "stopped" : "none";
-    }
-    if (running) {
-      if (running.sameFiles(cfg)) {
-        running.reload(cfg);
-        return "switching";
-      }
-      // Other files: a new presentation there (the old files stay until their dispose).
-      running.stop();
-      this.streams.delete(hub.name);
-    }
-    this.onPublish(hub);
-    return "started";
-  }
-
-  private onPublish(hub: StreamHub): void {
-    if (isWorkerCopy(hub)) return;
-    const cfg = this.ctx.config.vhost(hub.key.vhost)?.dash;
-    if (!cfg?.enabled) return;
-    let s = this.streams.get(hub.name);
-    if (s && !s.sameFiles(cfg)) {
-      // Other files than the stopped presentation: that one goes at its dispose, a new one starts.
-      this.streams.delete(hub.name);
-      s = undefined;
-    }
-    if (s) s.hub = hub;
-    else {
-      s = new DashStream(hub, cfg, this.ctx.log, (x) => {
-        if (this.streams.get(x.hub.name) === x) this.streams.delete(x.hub.name);
-      });
-      this.streams.set(hub.name, s);
-    }
-    s.start(cfg);
+  protected override sameFiles(s: DashStream, cfg: DashConfig): boolean {
+    return s.sameFiles(cfg);
   }
 }
 
 /** Starts DASH for a server (the composition root keeps the service). */
 export function startDash(ctx: DashPorts): DashService {
-  const dash = new DashService(ctx);
-  dash.start();
-  ctx.lifecycle.register({ name: "dash", phase: "finish", close: () => Promise.all(dash.all().map((x) => x.flushed())) });
-  return dash;
+  return startStreamOutput("dash", new DashService(ctx), ctx);
 }

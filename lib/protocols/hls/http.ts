@@ -21,7 +21,7 @@
  * `hls_keys on`: `.key` files (application/octet-stream) from hls_path and hls_key_file_path.
  */
 import { readFile, stat } from "node:fs/promises";
-import { join, resolve, sep } from "node:path";
+import { resolve } from "node:path";
 import type { Context, Hono, Next } from "hono";
 import type { ClientInfo, ClientRegistry } from "../../clients.ts";
 import type { SrsConfig } from "../../config/index.ts";
@@ -34,6 +34,7 @@ import { SERVER_SIGNATURE } from "../../version.ts";
 import { addQueryToUris, renderMasterPlaylist } from "./playlist.ts";
 import type { HlsService, HlsStream } from "./service.ts";
 import { fileBody } from "../../runtime/file-body.ts";
+import { safeJoin } from "../../outputs/safe-join.ts";
 
 /** What HLS over HTTP needs of the server (lib/server.ts, the composition root, satisfies it). */
 export interface HlsHttpPorts {
@@ -96,19 +97,6 @@ class HlsSession implements ClientInfo {
   kick(reason: string): void {
     this.end(this, reason);
   }
-}
-
-/** Resolves `urlPath` under `root`; undefined when it would leave it. */
-function safeJoin(root: string, urlPath: string): string | undefined {
-  let rel: string;
-  try {
-    rel = decodeURIComponent(urlPath);
-  } catch {
-    return undefined;
-  }
-  if (rel.includes("\0") || rel.split(/[\\/]/).includes("..")) return undefined;
-  const abs = resolve(join(root, rel));
-  return abs.startsWith(root.endsWith(sep) ? root : root + sep) ? abs : undefined;
 }
 
 export class HlsHttp {

@@ -28,16 +28,16 @@
  * Not done: hls_nb_notify/on_hls_notify (the hooks engineer), hls_recover,
  * hls_dts_directly (timestamps are always the hub's corrected ones).
  */
-import { mkdir, open, rename, rm, writeFile, type FileHandle } from "node:fs/promises";
+import { mkdir, open, rename, rm, type FileHandle } from "node:fs/promises";
 import { dirname, join, posix, relative, resolve, sep } from "node:path";
 import type { HlsConfig } from "../../config/config.ts";
-import { type HubSubscriber, isWorkerCopy, type StreamHub } from "../../hub/stream-hub.ts";
+import type { HubSubscriber, StreamHub } from "../../hub/stream-hub.ts";
 import type { Log } from "../../log/logger.ts";
 import type { MediaPacket, StreamKey } from "../../media/packet.ts";
-import type { SrsConfig } from "../../config/index.ts";
-import type { HubRegistry } from "../../hub/registry.ts";
 import type { Lease } from "../../hub/lease.ts";
-import type { Lifecycle } from "../../lifecycle.ts";
+import { replaceFile } from "../../outputs/replace-file.ts";
+import { removeFiles, StreamFiles } from "../../outputs/stream-files.ts";
+import { startStreamOutput, StreamOutputService, type StreamOutputPorts } from "../../outputs/stream-output-service.ts";
 import { Fmp4Container } from "./fmp4.ts";
 import { LlHls } from "./ll.ts";
 import { expandTemplate, type PlaylistEntry, renderPlaylist, shrinkWindow, targetDuration } from "./playlist.ts";
@@ -94,10 +94,10 @@ export class HlsStream implements HubSubscriber {
   private entries: PlaylistEntry[] = [];
   private nextSeq = 0;
   private seg: SegmentFile | undefined;
-  private io: Promise<void> = Promise.resolve();
+  /** File operations in order, and the dispose timer. */
+  private disk = new StreamFiles();
   private pending = 0;
   private disabled = false;
-  private disposeTimer: ReturnType<typeof setTimeout> | undefined;
   /** Settings a reload switches to at the next keyframe. */
   private switchTo: HlsConfig | undefined;
   private m3u8Rel = "";
@@ -144,8 +144,7 @@ export class HlsStream implements HubSubscriber {
   }
 
   start(cfg: HlsConfig): void {
-    if (this.disposeTimer) clearTimeout(this.disposeTimer);
-    this.disposeTimer = undefined;
+    this.disk.cancelDispose();
     this.switchTo = undefined;
     this.publishing = true;
     this.open(cfg);
@@ -253,10 +252,7 @@ export class HlsStream implements HubSubscriber {
     this.lastVideoDts = -1;
     this.ll?.stop();
     this.log.trace(`hls: ${this.hub.name} unpublish, ${this.segments} segments, dispose in ${this.cfg.dispose}s`);
-    if (this.cfg.dispose > 0) {
-      this.disposeTimer = setTimeout(() => void this.dispose(), this.cfg.dispose * 1000);
-      (this.disposeTimer as { unref?: () => void }).unref?.();
-    }
+    this.disk.disposeIn(this.cfg.dispose, () => void this.dispose());
   }
 
   /** Closes the segment being written (the last one of this publish, or of the settings a reload replaces). */
@@ -277,9 +273,9 @@ export class HlsStream implements HubSubscriber {
   /** Deletes every file of the stream (hls_dispose) and forgets it. */
   async dispose(): Promise<void> {
     if (this.publishing) return;
-    this.disposeTimer = undefined;
+    this.disk.cancelDispose();
     this.forget(this);
-    await this.io;
+    await this.disk.flushed();
     const files = this.entries.map((e) => e.file);
     for (const f of new Set(this.entries.map((e) => e.key?.file))) if (f) files.push(f);
     this.entries = [];
@@ -287,17 +283,13 @@ export class HlsStream implements HubSubscriber {
     if (this.initUrl) files.push(join(this.cfg.path, this.initUrl));
     this.ll?.clear();
     this.initBytes = undefined;
-    await Promise.all(files.map((f) => rm(f, { force: true }).catch(() => undefined)));
+    await removeFiles(files);
     this.log.trace(`hls: ${this.hub.name} disposed, removed ${files.length} files`);
   }
 
   /** Wait for queued file operations (tests, shutdown). */
   flushed(): Promise<void> {
-    return this.io;
-  }
-
-  private enqueue(f: () => Promise<void>): void {
-    this.io = this.io.then(f, f);
+    return this.disk.flushed();
   }
 
   private fail(what: string, e: unknown): void {
@@ -330,11 +322,9 @@ export class HlsStream implements HubSubscriber {
     this.initBytes = b;
     if (this.ll) this.ll.map = this.initUri;
     const file = join(this.cfg.path, this.initUrl);
-    this.enqueue(async () => {
+    this.disk.enqueue(async () => {
       try {
-        await mkdir(dirname(file), { recursive: true });
-        await writeFile(file + ".tmp", b);
-        await rename(file + ".tmp", file);
+        await replaceFile(file, b);
       } catch (e) {
         this.fail(`write init segment ${file}`, e);
       }
@@ -362,7 +352,7 @@ export class HlsStream implements HubSubscriber {
     this.ll?.open(s.seq, s.discontinuity, rel, this.uriOf(rel));
     let resolveHandle: (h: FileHandle | undefined) => void = () => {};
     seg.handle = new Promise((r) => (resolveHandle = r));
-    this.enqueue(async () => {
+    this.disk.enqueue(async () => {
       try {
         await mkdir(dirname(tmp), { recursive: true });
         resolveHandle(await open(tmp, "w"));
@@ -387,11 +377,9 @@ export class HlsStream implements HubSubscriber {
       ? this.uriOf(keyRel)
       : posix.normalize(toPosix(relative(dirname(this.m3u8File), file)));
     const key: HlsKey = { ...newKeyBytes(), seq, file, uri: keyUri(cfg.keyUrl, keyRel, rel) };
-    this.enqueue(async () => {
+    this.disk.enqueue(async () => {
       try {
-        await mkdir(dirname(file), { recursive: true });
-        await writeFile(file + ".tmp", key.key);
-        await rename(file + ".tmp", file);
+        await replaceFile(file, key.key);
       } catch (e) {
         this.fail(`write key ${file}`, e);
       }
@@ -427,7 +415,7 @@ export class HlsStream implements HubSubscriber {
     const n = seg.chunked;
     seg.chunks = [];
     seg.chunked = 0;
-    this.enqueue(async () => {
+    this.disk.enqueue(async () => {
       this.pending -= n;
       if (seg.failed) return;
       const h = await seg.handle;
@@ -464,7 +452,7 @@ export class HlsStream implements HubSubscriber {
     this.ll?.close(s.seq, s.duration, rel, uri);
     const cfg = this.cfg;
     const clientId = this.hub.publisher?.clientId ?? "";
-    this.enqueue(async () => {
+    this.disk.enqueue(async () => {
       const h = await seg.handle;
       if (h) {
         try {
@@ -488,9 +476,7 @@ export class HlsStream implements HubSubscriber {
       const removed = shrinkWindow(this.entries, cfg.window);
       const text = renderPlaylist(this.entries, targetDuration(this.entries, cfg.fragment, cfg.tdRatio));
       try {
-        await mkdir(dirname(m3u8Abs), { recursive: true });
-        await writeFile(m3u8Abs + ".tmp", text);
-        await rename(m3u8Abs + ".tmp", m3u8Abs);
+        await replaceFile(m3u8Abs, text);
       } catch (e) {
         this.fail(`write m3u8 ${m3u8Abs}`, e);
       }
@@ -500,7 +486,7 @@ export class HlsStream implements HubSubscriber {
         // Key files no listed segment uses any more go with their segments.
         const inUse = new Set(this.entries.map((e) => e.key?.file));
         const gone = new Set(removed.map((r) => r.key?.file).filter((f): f is string => !!f && !inUse.has(f)));
-        await Promise.all([...removed.map((r) => r.file), ...gone].map((f) => rm(f, { force: true }).catch(() => undefined)));
+        await removeFiles([...removed.map((r) => r.file), ...gone]);
       }
       this.log.info(`hls: ${this.hub.name} segment ${entry.seq} ${rel} ${s.duration.toFixed(3)}s ${s.bytes}B`);
       try {
@@ -516,22 +502,11 @@ export class HlsStream implements HubSubscriber {
 }
 
 /** What HLS needs of the server (lib/server.ts, the composition root, satisfies it). */
-export interface HlsPorts {
-  /** The config in force (read at each publish: a reload applies to the next one). */
-  readonly config: Pick<SrsConfig, "vhost">;
-  /** Every stream's publish/unpublish. */
-  readonly hubs: Pick<HubRegistry, "listen">;
-  readonly log: Log;
-  /** Quit: the last segments and playlists are written out in the finish phase. */
-  readonly lifecycle: Pick<Lifecycle, "register">;
-}
+export type HlsPorts = StreamOutputPorts;
 
 /** All HLS streams of a server. */
-export class HlsService {
-  private streams = new Map<string, HlsStream>();
+export class HlsService extends StreamOutputService<HlsConfig, HlsStream> {
   private listeners: HlsSegmentListener[] = [];
-
-  constructor(private ctx: HlsPorts) {}
 
   /** Registers an on_hls style listener; returns a function that removes it. */
   onSegment(l: HlsSegmentListener): () => void {
@@ -541,66 +516,18 @@ export class HlsService {
     };
   }
 
-  /** The stream's HLS state (live or waiting for dispose). */
-  stream(name: string): HlsStream | undefined {
-    return this.streams.get(name);
+  protected settings(vhost: string): HlsConfig | undefined {
+    return this.ctx.config.vhost(vhost)?.hls;
   }
 
-  all(): HlsStream[] {
-    return [...this.streams.values()];
-  }
-
-  start(): void {
-    this.ctx.hubs.listen({
-      onPublish: (hub) => this.onPublish(hub),
-      onUnpublish: (hub) => this.streams.get(hub.name)?.stop(),
-    });
-  }
-
-  /**
-   * Reload of the stream's vhost `hls`: a running HLS switches to the new settings at the next keyframe, a disabled
-   * one stops, a newly enabled one starts. Returns what happened.
-   */
-  reload(hub: StreamHub): "switching" | "started" | "stopped" | "none" {
-    if (!hub.active) return "none";
-    const cfg = this.ctx.config.vhost(hub.key.vhost)?.hls;
-    const s = this.streams.get(hub.name);
-    const running = s?.publishing && s.hub === hub ? s : undefined;
-    if (!cfg?.enabled) {
-      running?.stop();
-      return running ? "stopped" : "none";
-    }
-    if (running) {
-      running.reload(cfg);
-      return "switching";
-    }
-    this.onPublish(hub);
-    return "started";
-  }
-
-  private onPublish(hub: StreamHub): void {
-    if (isWorkerCopy(hub)) return; // the owner worker runs it
-    const cfg = this.ctx.config.vhost(hub.key.vhost)?.hls;
-    if (!cfg?.enabled) return;
-    let s = this.streams.get(hub.name);
-    if (s) s.hub = hub;
-    else {
-      s = new HlsStream(hub, cfg, this.ctx.log, (e) => {
-        for (const l of this.listeners) l(e);
-      }, (x) => {
-        if (this.streams.get(x.hub.name) === x) this.streams.delete(x.hub.name);
-      });
-      this.streams.set(hub.name, s);
-    }
-    s.start(cfg);
+  protected create(hub: StreamHub, cfg: HlsConfig, forget: (s: HlsStream) => void): HlsStream {
+    return new HlsStream(hub, cfg, this.ctx.log, (e) => {
+      for (const l of this.listeners) l(e);
+    }, forget);
   }
 }
 
 /** Starts HLS for a server (the composition root keeps the service). */
 export function startHls(ctx: HlsPorts): HlsService {
-  const hls = new HlsService(ctx);
-  hls.start();
-  // Quit: the segments and playlists of the ended publishes are written out.
-  ctx.lifecycle.register({ name: "hls", phase: "finish", close: () => Promise.all(hls.all().map((x) => x.flushed())) });
-  return hls;
+  return startStreamOutput("hls", new HlsService(ctx), ctx);
 }
