@@ -141,6 +141,7 @@ describe("console", () => {
       if (process.env.SCREENSHOTS) {
         await page.setViewportSize({ width: 1200, height: 1000 });
         await page.waitForTimeout(2500);
+        await page.evaluate(() => document.getElementById("h-streams")!.scrollIntoView());
         await page.screenshot({ path: join(REPO_ROOT, "docs/console.png") });
       }
       await page.click("#preview-close");
