@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Page } from "playwright-core";
-import { launchBrowser, type TestBrowser } from "../helpers/browser.ts";
+import { launchBrowser, openWatchedPage, type TestBrowser } from "../helpers/browser.ts";
 import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -32,12 +32,8 @@ afterAll(async () => {
   await srv?.stop();
 });
 
-async function open(url: string): Promise<{ page: Page; errors: string[] }> {
-  const page = await browser.context.newPage();
-  const errors: string[] = [];
-  page.on("pageerror", (e) => errors.push(e.message));
-  await page.goto(url);
-  return { page, errors };
+function open(url: string): Promise<{ page: Page; errors: string[] }> {
+  return openWatchedPage(browser, url);
 }
 
 /** The data of the chart `name` (uPlot's [x, ...series]). */

@@ -8,6 +8,7 @@
  * Inputs: FLV and (progressive, finalized) MP4 recordings, read by lib/formats/flv.ts and lib/formats/mp4/reader.ts.
  * Memory is bounded by MAX_INPUT_BYTES of recordings per request.
  */
+import { Buffer } from "node:buffer";
 import { readFileSync, statSync } from "node:fs";
 import { FlvDemuxer } from "../../formats/flv.ts";
 import { finalizeFragmentedMp4, memoryAccess } from "../../formats/mp4/finalize.ts";
@@ -148,15 +149,7 @@ export async function stitchRange(recs: readonly Recording[], startMs: number, d
   }
   muxer.end();
   if (!parts.length || !tracks.length) throw new StitchError("no media in that range");
-  let size = 0;
-  for (const p of parts) size += p.byteLength;
-  const whole = new Uint8Array(size);
-  let o = 0;
-  for (const p of parts) {
-    whole.set(p, o);
-    o += p.byteLength;
-  }
-  const io = memoryAccess(whole);
+  const io = memoryAccess(Buffer.concat(parts));
   await finalizeFragmentedMp4(io, tracks);
   return { mp4: io.bytes(), durationMs: lastMs, files };
 }

@@ -19,13 +19,7 @@ async function toMp4(pkts: MediaPacket[]): Promise<Uint8Array> {
   const m = new FragmentedMp4Muxer({ init: (b, t) => { parts.push(b); tracks = t; }, fragment: (ps) => parts.push(...ps) });
   for (const p of pkts) m.push(p);
   m.end();
-  const whole = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let o = 0;
-  for (const p of parts) {
-    whole.set(p, o);
-    o += p.byteLength;
-  }
-  const io = memoryAccess(whole);
+  const io = memoryAccess(Buffer.concat(parts));
   await finalizeFragmentedMp4(io, tracks);
   return io.bytes();
 }
