@@ -58,6 +58,7 @@ import { forwardReload } from "./services/forward/reload.ts";
 import { exporterReload } from "./services/exporter/reload.ts";
 import type { HubOptions } from "./hub/stream-hub.ts";
 import { Stats } from "./services/stats.ts";
+import { History } from "./services/history.ts";
 import { VERSION } from "./version.ts";
 import type { WorkerEnv } from "./runtime/worker-env.ts";
 import { serveHttp } from "./runtime/http-serve.ts";
@@ -85,6 +86,8 @@ export interface ServerContext {
   readonly startedAt: number;
   /** Client and stream statistics (the API, the exporter, the access gate). */
   readonly stats: Stats;
+  /** The console's graphs: the last hour at 5 s (GET /api/v1/history). */
+  readonly history?: History;
   /** The running forwards (the API, the exporter). */
   readonly forward?: ForwardService;
   /** The edge's pulls and relays (the gate, HTTP live streams, the API). */
@@ -122,6 +125,8 @@ export class Server implements ServerContext {
   readonly serverId: string;
   readonly startedAt = Date.now();
   readonly stats: Stats;
+  /** The console's graphs: the last hour at 5 s (GET /api/v1/history). */
+  readonly history: History;
   forward: ForwardService | undefined;
   /** The origin cluster's coworker query (RTMP redirects, HTTP 302s); reads the coworkers from the config in force. */
   readonly originCluster: OriginCluster;
@@ -184,6 +189,7 @@ export class Server implements ServerContext {
     this.hubs = new HubRegistry(this.log, (key) => this.hubOptions(key));
     // Sampled every few seconds by an unref'd timer from now on (the API's kbps, the exporter, the gate's counts).
     this.stats = new Stats(this);
+    this.history = new History(this);
     this.reloadHandlers = [
       coreReload({ hubs: this.hubs, clients: this.clients, hubOptions: (k) => this.hubOptions(k) }),
       rtmpReload(() => this.rtmp),

@@ -1,6 +1,7 @@
 /**
- * Copies the browser players' libraries from node_modules into www/players/js/, where build.ts embeds them with the
- * rest of www/ (lib/runtime/assets.ts serves them). Run after changing their versions in package.json:
+ * Copies the browser players' libraries from node_modules into www/players/js/ (and the console's charting library,
+ * uPlot, into www/console/js/), where build.ts embeds them with the rest of www/ (lib/runtime/assets.ts serves
+ * them). Run after changing their versions in package.json:
  *
  *   npm run build:www        # = bun scripts/build-www.ts
  *
@@ -14,6 +15,7 @@ import { join, resolve } from "node:path";
 
 const root = resolve(import.meta.dir, "..");
 const out = join(root, "www/players/js");
+const consoleOut = join(root, "www/console/js");
 
 /** [package, file in the package, name in www/players/js]. */
 export const VENDORED: [string, string, string][] = [
@@ -25,7 +27,29 @@ export const VENDORED: [string, string, string][] = [
   ["dashjs", "LICENSE.md", "dash.js.LICENSE.txt"],
 ];
 
+/** [package, file in the package, name in www/console/js]: the console's graphs (uPlot, MIT). */
+export const VENDORED_CONSOLE: [string, string, string][] = [
+  ["uplot", "dist/uPlot.iife.min.js", "uPlot.min.js"],
+  ["uplot", "dist/uPlot.min.css", "uPlot.min.css"],
+  ["uplot", "LICENSE", "uPlot.LICENSE.txt"],
+];
+
+function consoleLibs(): void {
+  mkdirSync(consoleOut, { recursive: true });
+  const notice = ["Third-party library bundled with the console (copied from node_modules by scripts/build-www.ts):", ""];
+  for (const [pkg, file, name] of VENDORED_CONSOLE) {
+    const dir = join(root, "node_modules", pkg);
+    const meta = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { version: string; license: string };
+    copyFileSync(join(dir, file), join(consoleOut, name));
+    if (name.endsWith(".js")) notice.push(`${name}: ${pkg} ${meta.version} (${file}), license ${meta.license}, https://www.npmjs.com/package/${pkg}`);
+    console.log(`www/console/js/${name} <- ${pkg}@${meta.version}/${file}`);
+  }
+  notice.push("", "uPlot is licensed under the MIT License (uPlot.LICENSE.txt).", "");
+  writeFileSync(join(consoleOut, "NOTICE.txt"), notice.join("\n"));
+}
+
 function main(): void {
+  consoleLibs();
   mkdirSync(out, { recursive: true });
   const notice: string[] = [
     "Third-party libraries bundled with the players (copied from node_modules by scripts/build-www.ts):",

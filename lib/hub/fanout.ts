@@ -192,6 +192,13 @@ export class FanOut implements HubSubscriber, SharedOutput<BytePlayer> {
     return this.players.size;
   }
 
+  /** Times this output's players (those connected now) were skipped ahead for being too slow. */
+  get skips(): number {
+    let n = 0;
+    for (const p of this.players) n += p.skips;
+    return n;
+  }
+
   /** The latency and queue settings every player of this fan-out shares. */
   get options(): Readonly<FanOutOptions> {
     return this.opts;

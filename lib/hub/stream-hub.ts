@@ -7,6 +7,7 @@ import type { Log } from "../log/logger.ts";
 import type { AudioCodec, MediaPacket, StreamKey } from "../media/packet.ts";
 import { streamKeyString, streamUrl } from "../media/packet.ts";
 import { GopCache } from "./gop-cache.ts";
+import { HealthMeter } from "./health-meter.ts";
 import { type JitterMode, TimeJitter } from "./jitter.ts";
 import { type Lease, lease, type OutputSpec, type PlayLease, type PlayQueueConfig, type PublishLease, type SharedOutput } from "./lease.ts";
 
@@ -73,6 +74,8 @@ export class StreamHub {
   /** The sequence header of the derived audio rendition (the audio bridge's AAC or Opus), if one runs. */
   altAudioConfig: MediaPacket | undefined;
   readonly gop: GopCache;
+  /** What the publisher actually sends (fps, keyframes, drift, jumps, gaps): the stream's health. */
+  readonly health = new HealthMeter();
   private jitter: TimeJitter;
   /** A time_jitter changed by reload, taken at the next publish (changing it mid-stream would move timestamps). */
   private nextJitter: TimeJitter["mode"] | undefined;
@@ -143,6 +146,7 @@ export class StreamHub {
     }
     this.publisher = pub;
     this.publishedAt = Date.now();
+    this.health.reset(this.publishedAt);
     this.bytesIn = 0;
     this.packetsIn = 0;
     this.videoFrames = 0;
@@ -171,8 +175,9 @@ export class StreamHub {
 
   /** The publisher's packets come in here (the packet is owned by the hub from now on). */
   publish(p: MediaPacket): void {
-    this.jitter.correct(p);
     const now = Date.now();
+    this.health.onPacket(p, now); // the publisher's own timestamps, before time_jitter
+    this.jitter.correct(p);
     this.packetsIn++;
     this.bytesIn += p.data.byteLength;
     this.lastPacketAt = now;
@@ -315,6 +320,13 @@ export class StreamHub {
     for (const [key, f] of this.formats) {
       if (f === output) return this.dropFormat(key);
     }
+  }
+
+  /** Times the players connected now were skipped ahead for being too slow (shared byte outputs' players). */
+  playerSkips(): number {
+    let n = 0;
+    for (const f of this.formats.values()) n += (f as { skips?: number }).skips ?? 0;
+    return n;
   }
 
   /** The keys of the shared outputs running now (format and options; stats, tests). */

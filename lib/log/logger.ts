@@ -34,9 +34,52 @@ export function newContextId(): string {
   return s;
 }
 
+/** A line kept for the console (GET /api/v1/logs): its context id and the line as written (no newline). */
+export interface LogLine {
+  cid: string;
+  line: string;
+}
+
+/** How many lines a sink keeps for the console, and how long each may be (longer ones are cut). */
+export const LOG_RING_LINES = 2000;
+const LOG_RING_LINE_CHARS = 2000;
+
+/**
+ * The last lines written, for the console: a fixed ring (LOG_RING_LINES entries, each cut to LOG_RING_LINE_CHARS),
+ * so its memory is bounded whatever is logged.
+ */
+export class LogRing {
+  private buf: (LogLine | undefined)[];
+  private head = 0;
+  private n = 0;
+
+  constructor(readonly capacity = LOG_RING_LINES) {
+    this.buf = new Array<LogLine | undefined>(capacity);
+  }
+
+  push(cid: string, line: string): void {
+    this.buf[this.head] = { cid, line: line.length > LOG_RING_LINE_CHARS ? `${line.slice(0, LOG_RING_LINE_CHARS)}…` : line };
+    this.head = (this.head + 1) % this.capacity;
+    if (this.n < this.capacity) this.n++;
+  }
+
+  /** The last `lines` lines (oldest first), of context `cid` only when given. */
+  recent(cid: string | undefined, lines: number): LogLine[] {
+    const want = Math.max(0, Math.min(this.capacity, Math.floor(lines) || 0));
+    const out: LogLine[] = [];
+    for (let i = 1; i <= this.n && out.length < want; i++) {
+      const e = this.buf[(this.head - i + this.capacity) % this.capacity]!;
+      if (!cid || e.cid === cid) out.push(e);
+    }
+    return out.reverse();
+  }
+}
+
 /** Where log lines go. `console` writes stdout (warn/error to stderr); `file` appends and can be reopened. */
 export class LogSink {
   level: LogLevel;
+  /** The last lines written (the console's log panel). */
+  readonly ring = new LogRing();
   private tank: "console" | "file";
   private path: string;
   private fd = -1;
@@ -83,6 +126,7 @@ export class LogSink {
   write(level: LogLevel, cid: string, msg: string): void {
     if (!this.enabled(level)) return;
     const line = `[${this.timestamp()}][${LEVEL_LABEL[level]}][${process.pid}][${cid}] ${msg}\n`;
+    this.ring.push(cid, line.slice(0, -1));
     if (this.tank === "file" && this.fd >= 0) {
       writeSync(this.fd, line);
     } else if (level === "warn" || level === "error") {

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
-import { launchBrowser, type TestBrowser } from "../helpers/browser.ts";
+import { launchBrowser, openWatchedPage, type TestBrowser } from "../helpers/browser.ts";
 import { clip, REPO_ROOT } from "../helpers/media.ts";
 import { freePort, publish, type RunningServer, startServer, rtcEnv } from "../helpers/server.ts";
 
@@ -33,12 +33,8 @@ afterAll(async () => {
   await srv?.stop();
 });
 
-async function open(url: string): Promise<{ page: Page; errors: string[] }> {
-  const page = await browser.context.newPage();
-  const errors: string[] = [];
-  page.on("pageerror", (e) => errors.push(e.message));
-  await page.goto(url);
-  return { page, errors };
+function open(url: string): Promise<{ page: Page; errors: string[] }> {
+  return openWatchedPage(browser, url);
 }
 
 interface ApiClient {
@@ -141,6 +137,7 @@ describe("console", () => {
       if (process.env.SCREENSHOTS) {
         await page.setViewportSize({ width: 1200, height: 1000 });
         await page.waitForTimeout(2500);
+        await page.evaluate(() => document.getElementById("h-streams")!.scrollIntoView());
         await page.screenshot({ path: join(REPO_ROOT, "docs/console.png") });
       }
       await page.click("#preview-close");

@@ -151,6 +151,11 @@ vhost nosrt.test { }
     expect(play!.publish).toBe(false);
     expect(pub!.ip).toBe("127.0.0.1");
     expect(pub!.url).toBe("/live/s");
+    // the publisher's SRT statistics (its RTT feeds the stream's health)
+    const one = (await (await fetch(`http://127.0.0.1:${srv.api}/api/v1/clients/${pub!.id}`)).json()) as { client: { srt?: { rtt_ms: number } } };
+    expect(typeof one.client.srt?.rtt_ms).toBe("number");
+    const streams = (await (await fetch(`http://127.0.0.1:${srv.api}/api/v1/streams/`)).json()) as { streams: { url: string; health?: { publisher_rtt_ms?: number } }[] };
+    expect(typeof streams.streams.find((x) => x.url === "/live/s")?.health?.publisher_rtt_ms).toBe("number");
     const f = await playing;
     expect(f.video).toBeGreaterThanOrEqual(140);
   }, 40000);

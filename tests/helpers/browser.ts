@@ -56,3 +56,12 @@ export async function openPage(b: TestBrowser, url: string): Promise<Page> {
   await p.goto(url);
   return p;
 }
+
+/** A new page of `b` at `url` with the uncaught errors of its scripts collected (a test expects none). */
+export async function openWatchedPage(b: TestBrowser, url: string): Promise<{ page: Page; errors: string[] }> {
+  const page = await b.context.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(url);
+  return { page, errors };
+}

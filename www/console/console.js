@@ -1,7 +1,9 @@
 // The console: polls /api/v1 summaries, vhosts, streams, clients and processes (every 2 s, or ?refresh=seconds) and renders
-// them; kicks clients with DELETE /api/v1/clients/:id; previews a stream on demand; asks for credentials on 401.
-import { Api, apiOrigin, el, fmtBytes, fmtDuration, fmtKbps, loadConfig, streamUrls, urlRow } from "/site.js";
+// them; draws the last hour from /api/v1/history (graphs.js); kicks clients with DELETE /api/v1/clients/:id; previews a stream on demand; asks for credentials on 401.
+import { Api, apiOrigin, el, httpOrigin, fmtBytes, fmtDuration, fmtKbps, loadConfig, streamUrls, urlRow } from "/site.js";
 import { playHttp } from "/players/js/play.js";
+import { Graphs } from "./graphs.js";
+import { Recordings } from "./recordings.js";
 
 const $ = (id) => document.getElementById(id);
 const cfg = await loadConfig();
@@ -61,6 +63,7 @@ async function refresh() {
     renderStreams(st.streams || [], cl.clients || [], now);
     renderClients(cl.clients || [], now);
     renderProcesses(pr.processes || []);
+    refreshLogs();
     showError("");
     setStatus(`${api.base} · ${new Date().toLocaleTimeString()}`, "live");
   } catch (e) {
@@ -87,6 +90,9 @@ function login(why) {
     api.setCredentials(f.user.value, f.pass.value);
     f.pass.value = "";
     refresh();
+    refreshGraphs();
+    refreshRecordings();
+    loadConfigView();
   }, { once: true });
 }
 
@@ -137,6 +143,22 @@ function audioText(a) {
   return [el("div", {}, a.codec), el("div", { class: "sub" }, [a.sample_rate && `${a.sample_rate / 1000} kHz`, ch, a.profile].filter(Boolean).join(" · "))];
 }
 
+/** The stream's health badge (ok / warning / bad, the reasons as its title): `health` in /api/v1/streams. */
+function healthBadge(h) {
+  if (!h) return null;
+  return el("span", { class: `pill health ${h.status}`, "data-health": h.status, title: h.reasons.join("\n") || "healthy" }, h.status);
+}
+
+function healthFigures(h) {
+  if (!h || h.fps == null) return null;
+  const parts = [`${h.fps} fps${h.declared_fps ? ` of ${h.declared_fps}` : ""}`];
+  if (h.keyframe_interval_ms != null) parts.push(`GOP ${(h.keyframe_interval_ms / 1000).toFixed(1)} s`);
+  if (h.av_drift_ms != null) parts.push(`A/V ${h.av_drift_ms} ms`);
+  if (h.video_kbps != null) parts.push(`V ${fmtKbps(h.video_kbps)} · A ${fmtKbps(h.audio_kbps)}`);
+  if (h.publisher_rtt_ms != null) parts.push(`RTT ${h.publisher_rtt_ms} ms`);
+  return el("div", { class: "sub" }, parts.join(" · "));
+}
+
 function streamInfo(s) {
   const vhost = state.vhostNames.get(s.vhost) || "__defaultVhost__";
   return { vhost, app: s.app, stream: s.name };
@@ -154,7 +176,10 @@ function renderStreams(streams, clients, now) {
       el("td", {},
         el("div", { class: "streamname" }, s.url),
         el("div", { class: "sub" }, info.vhost === "__defaultVhost__" ? "" : `vhost ${info.vhost} · `,
-          s.publish?.active ? el("span", { class: "pill pub" }, "live") : el("span", { class: "pill" }, "idle"))),
+          s.publish?.active ? el("span", { class: "pill pub" }, "live") : el("span", { class: "pill" }, "idle"), " ",
+          healthBadge(s.health)),
+        s.health?.reasons?.length ? el("div", { class: "sub health-reasons" }, s.health.reasons.join(" · ")) : null,
+        healthFigures(s.health)),
       el("td", {}, videoText(s.video)),
       el("td", {}, audioText(s.audio)),
       el("td", { class: "num" }, fmtKbps(r.in), el("div", { class: "sub" }, `out ${fmtKbps(r.out)}`)),
@@ -163,6 +188,7 @@ function renderStreams(streams, clients, now) {
       el("td", {}, el("span", { class: "actions" },
         el("button", { type: "button", onclick: () => preview(s, info), "aria-pressed": String(state.preview?.id === s.id) }, "Preview"),
         el("button", { type: "button", onclick: () => toggle(s.id), "aria-expanded": String(open) }, "Play URLs"),
+        el("button", { type: "button", onclick: () => graphs.show(s.id) }, "Graphs"),
         pubId ? kickButton(pubId, "Kick") : null))));
     if (open) {
       const u = streamUrls(cfg, info);
@@ -219,7 +245,7 @@ function renderClients(clients, now) {
   const rows = clients.map((c) => {
     const r = rate("client", c.id, c.recv_bytes, c.send_bytes, now, c.kbps);
     return el("tr", { "data-client": c.id },
-      el("td", { class: "mono" }, c.id),
+      el("td", { class: "mono" }, el("button", { type: "button", class: "link", title: "Show this client's log lines", "data-logs": c.id, onclick: () => showLogs(c.id) }, c.id)),
       el("td", {}, el("span", { class: c.publish ? "pill pub" : "pill" }, c.type), c.transport ? el("div", { class: "sub" }, c.transport) : null),
       el("td", {}, c.url, c.pageUrl ? el("div", { class: "sub" }, c.pageUrl) : null),
       el("td", { class: "mono" }, c.ip),
@@ -241,6 +267,99 @@ function renderProcesses(procs) {
     el("td", { class: "num" }, p.restarts),
     el("td", {}, p.last_exit || "–", p.last_exit && p.last_stderr?.length ? el("div", { class: "sub" }, p.last_stderr.at(-1)) : null)));
   $("processes").replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: 7, class: "empty" }, "No FFmpeg or exec processes (ingest, transcode, exec)"))]));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Logs: the server's last lines (GET /api/v1/logs), of one client when its id is given (click a client's id).
+
+let logsGen = 0;
+async function refreshLogs() {
+  const gen = ++logsGen;
+  const cid = $("log-cid").value.trim();
+  const q = new URLSearchParams({ lines: $("log-lines").value });
+  if (cid) q.set("cid", cid);
+  try {
+    const j = await api.get(`/api/v1/logs?${q}`);
+    if (gen !== logsGen) return;
+    const box = $("logs");
+    const atEnd = box.scrollTop + box.clientHeight >= box.scrollHeight - 4;
+    box.textContent = (j.lines || []).map((l) => l.line).join("\n") || (cid ? `No lines of client ${cid}.` : "No lines.");
+    if (atEnd) box.scrollTop = box.scrollHeight;
+  } catch {
+    // the main refresh shows the API's state
+  }
+}
+
+function showLogs(cid) {
+  $("log-cid").value = cid;
+  refreshLogs();
+  $("h-logs").scrollIntoView({ behavior: "smooth" });
+}
+
+$("log-cid").addEventListener("change", refreshLogs);
+$("log-lines").addEventListener("change", refreshLogs);
+$("log-all").addEventListener("click", () => showLogs(""));
+
+// Config: the running config (secrets masked by the server), and Reload through SRS's raw API.
+
+async function loadConfigView() {
+  try {
+    const j = await api.get("/api/v1/config");
+    $("config-file").textContent = j.file ? `from ${j.file}` : "from the environment / defaults";
+    $("config-text").textContent = j.text;
+    $("config-env").textContent = j.env?.length ? `Environment: ${j.env.map((e) => `${e.name}=${e.value}`).join("  ")}` : "";
+    const r = j.reload || {};
+    $("config-reload").disabled = !(r.raw_api && r.allow_reload);
+    $("config-reload").title = r.raw_api && r.allow_reload ? "Reload the config file (raw API: rpc=reload)" : "Needs http_api { raw_api { enabled on; allow_reload on; } }";
+  } catch (e) {
+    $("config-text").textContent = `Cannot read the config: ${e.message}`;
+  }
+}
+
+async function reloadConfig() {
+  const st = $("config-status");
+  st.textContent = "Reloading…";
+  try {
+    await api.get("/api/v1/raw?rpc=reload");
+    let d = { state: 30 };
+    for (let i = 0; i < 20 && d.state === 30; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      d = (await api.get("/api/v1/raw?rpc=reload-fetch")).data || {};
+    }
+    st.textContent = d.err ? `Reload refused: ${d.msg} (${d.err})` : `Reloaded at ${new Date().toLocaleTimeString()}`;
+    st.className = d.err ? "sub bad" : "sub ok";
+  } catch (e) {
+    st.textContent = `Reload failed: ${e.message}`;
+    st.className = "sub bad";
+  }
+  loadConfigView();
+}
+
+$("config-reload").addEventListener("click", reloadConfig);
+$("config-refresh").addEventListener("click", loadConfigView);
+
+// Recordings: listed every 10 s (and after a delete).
+const recordings = new Recordings(api, cfg, { http: httpOrigin(cfg), api: api.base });
+let recTimer = 0;
+async function refreshRecordings() {
+  clearTimeout(recTimer);
+  await recordings.refresh().catch(() => {});
+  if (!state.paused) recTimer = setTimeout(refreshRecordings, 10000);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Graphs: /api/v1/history every 5 s (its resolution), paused with the rest.
+
+const graphs = new Graphs(api);
+let graphTimer = 0;
+async function refreshGraphs() {
+  clearTimeout(graphTimer);
+  try {
+    await graphs.refresh();
+  } catch {
+    // the main refresh shows the API's state (unreachable, credentials)
+  }
+  if (!state.paused) graphTimer = setTimeout(refreshGraphs, 5000);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -291,9 +410,21 @@ $("preview-close").addEventListener("click", () => {
 $("pause").addEventListener("click", () => {
   state.paused = !state.paused;
   $("pause").textContent = state.paused ? "Resume" : "Pause";
-  if (state.paused) clearTimeout(state.timer);
-  else refresh();
+  if (state.paused) {
+    clearTimeout(state.timer);
+    clearTimeout(graphTimer);
+    clearTimeout(recTimer);
+  } else {
+    refresh();
+    refreshGraphs();
+    refreshRecordings();
+  }
 });
 
 if (cfg.auth && !api.auth) login("");
-else refresh();
+else {
+  refresh();
+  refreshGraphs();
+  refreshRecordings();
+  loadConfigView();
+}

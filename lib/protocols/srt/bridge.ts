@@ -83,7 +83,7 @@ export interface SrtConn {
   close(reason?: string): void;
   /** Packets unacknowledged or unsent in the send buffer (backpressure; read per packet, so no stats object). */
   readonly sendBufferedPackets: number;
-  stats(): { sndBufPackets: number };
+  stats(): { sndBufPackets: number; rttMs?: number; rttVarMs?: number; pktLoss?: number; pktRetrans?: number; pktRcvDrop?: number; rcvLatencyMs?: number; sndLatencyMs?: number };
 }
 
 /** The caller identity shared by the accept request and the established connection. */
@@ -228,6 +228,19 @@ export class SrtSession implements ClientInfo {
   bytesOut(): number {
     return this.sink.written;
   }
+
+  /** `/api/v1/clients/<id>` (and the stream's health: the publisher's RTT): the connection's SRT statistics. */
+  details(): Record<string, unknown> {
+    const st = this.conn?.stats();
+    if (!st) return {};
+    return {
+      srt: {
+        rtt_ms: st.rttMs, rtt_var_ms: st.rttVarMs, loss: st.pktLoss, retrans: st.pktRetrans, rcv_drop: st.pktRcvDrop,
+        rcv_latency_ms: st.rcvLatencyMs, snd_latency_ms: st.sndLatencyMs,
+      },
+    };
+  }
+
   kick(reason: string): void {
     this.log.trace(`srt client kicked: ${reason}`);
     this.close(reason);

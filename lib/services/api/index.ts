@@ -19,6 +19,8 @@ import { SERVER_SIGNATURE, SRS_COMPAT_VERSION, VERSION } from "../../version.ts"
 import { renderMetrics } from "../exporter/index.ts";
 import { clientJson, serverClients, type ShapesPorts, streamJson, vhostJson, vhostNames } from "./shapes.ts";
 import { clustersAnswer } from "../cluster/origin-cluster.ts";
+import { recordingsRoute } from "./recordings.ts";
+import { configText, envOverrides } from "./config-view.ts";
 import type { ProcessInfo } from "../ffmpeg/process.ts";
 import {
   connCounts, cpuCount, diskRates, loadAverages, memInfos, netBytes, round2, rssKbytes, rusages, selfProcStats,
@@ -77,6 +79,10 @@ export type ApiPorts = ExporterPorts & Pick<ShapesPorts, "edge"> & {
   readonly workers?: { isInternal(c: ClientInfo): boolean };
   /** The stream casters: SRS's POST /gb/v1/publish/ (a GB28181 session set up by an external SIP server). */
   readonly casters?: { gbPublish(id: string, ssrc: string): { port: number } | string };
+  /** The console's graphs (lib/services/history.ts), for /api/v1/history. */
+  readonly history?: { toJson(): Record<string, unknown> };
+  /** The log sink's last lines (lib/log/logger.ts LogRing), for /api/v1/logs. */
+  readonly sink?: { readonly ring: { recent(cid: string | undefined, lines: number): { cid: string; line: string }[] } };
 };
 
 /** True when the API shares the HTTP server's listener (then "/" and other paths belong to the HTTP server). */
@@ -274,6 +280,36 @@ export class Api {
         // transcode and exec: command line, pid, uptime, restarts, last exit.
         if (second) break;
         return this.json(req, { ...this.base(), processes: this.ctx.ffmpeg?.processes() ?? [] });
+      case "history":
+        // srs-ts extension (the console's graphs): the last hour of server and stream figures at 5 s.
+        if (second) break;
+        if (method !== "GET") return this.text(req, 405, "Method Not Allowed");
+        return this.json(req, { ...this.base(), ...(this.ctx.history?.toJson() ?? { interval_s: 5, server: {}, streams: {} }) });
+      case "recordings":
+        // srs-ts extension (the console's recordings): DVR files listed, served with Range, deleted.
+        return await recordingsRoute({
+          config: this.ctx.config, log: this.ctx.log,
+          json: (r, body) => this.json(r, { ...this.base(), ...body }), text: (r, status, body) => this.text(r, status, body),
+        }, req, method, [second, ...more].filter((x, i) => i === 0 || x !== ""), url);
+      case "config": {
+        // srs-ts extension (the console's config view): the running config, secrets masked.
+        if (second) break;
+        if (method !== "GET") return this.text(req, 405, "Method Not Allowed");
+        const c = this.ctx.config;
+        const raw = c.httpApi().rawApi;
+        return this.json(req, {
+          ...this.base(), file: c.file ?? "", text: configText(c.root), env: envOverrides(c.env),
+          reload: { raw_api: raw.enabled, allow_reload: raw.allowReload },
+        });
+      }
+      case "logs": {
+        // srs-ts extension (the console's log panel): the last `lines` log lines, of client `cid` when given.
+        if (second) break;
+        if (method !== "GET") return this.text(req, 405, "Method Not Allowed");
+        const cid = url.searchParams.get("cid") || undefined;
+        const lines = Math.min(2000, Math.max(1, Number(url.searchParams.get("lines")) || 200));
+        return this.json(req, { ...this.base(), lines: this.ctx.sink?.ring.recent(cid, lines) ?? [] });
+      }
       case "tests":
         if (second === "errors" && !more.length) return this.code(req, 100);
         if (second === "redirects" && !more.length) {

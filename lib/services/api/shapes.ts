@@ -13,6 +13,7 @@ import { streamUrl } from "../../media/packet.ts";
 import type { ServerView } from "../server-view.ts";
 import type { Stats } from "../stats.ts";
 import { round2 } from "./system.ts";
+import { streamHealth } from "../health.ts";
 
 export interface VideoJson {
   codec: string;
@@ -191,6 +192,8 @@ export function streamJson(ctx: ShapesPorts, stats: Stats, hub: StreamHub): Reco
     publish,
     video: hub.active ? videoJson(hub.videoConfig) : null,
     audio: hub.active ? audioJson(hub) : null,
+    // srs-ts extension: ok / warning / bad with the reasons (lib/services/health.ts)
+    health: streamHealth(hub, Date.now(), pub?.details?.()),
     ...edgeJson(ctx, hub),
   };
 }
