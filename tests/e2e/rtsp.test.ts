@@ -50,6 +50,17 @@ async function start(config: string): Promise<{ srv: RunningServer; rtsp: number
   return { srv, rtsp };
 }
 
+/** One server for a describe block: started before its tests (then `ready` runs), stopped after them. */
+function suiteServer(ready?: (s: { srv: RunningServer; rtsp: number }) => Promise<void>): { srv: RunningServer; rtsp: number } {
+  const s = {} as { srv: RunningServer; rtsp: number };
+  beforeAll(async () => {
+    Object.assign(s, await start(rtspConf()));
+    await ready?.(s);
+  });
+  afterAll(() => s.srv.stop());
+  return s;
+}
+
 /**
  * Plays a URL with FFmpeg for `seconds` and counts the frames it decoded per stream (framecrc lines by stream
  * index): what a viewer gets. `input` options go before -i (e.g. -rtsp_transport udp).
@@ -84,17 +95,13 @@ async function live(srv: RunningServer, name: string): Promise<void> {
 }
 
 describe("RTSP play of an RTMP stream (H.264 + AAC)", () => {
-  let srv: RunningServer;
-  let rtsp: number;
-  beforeAll(async () => {
-    ({ srv, rtsp } = await start(rtspConf()));
+  const suite = suiteServer(async ({ srv }) => {
     track(publish(clip("clip.flv"), srv.rtmpUrl("/live/cam")));
     await live(srv, "cam");
   });
-  afterAll(() => srv.stop());
 
   test("ffprobe sees H.264 and AAC (44.1 kHz stereo) over TCP", async () => {
-    const s = await probeStreams(`rtsp://127.0.0.1:${rtsp}/live/cam`);
+    const s = await probeStreams(`rtsp://127.0.0.1:${suite.rtsp}/live/cam`);
     expect(s.map((x) => x.codec_name).sort()).toEqual(["aac", "h264"]);
     const v = s.find((x) => x.codec_type === "video")!;
     expect([v.width, v.height]).toEqual([640, 360]);
@@ -103,9 +110,9 @@ describe("RTSP play of an RTMP stream (H.264 + AAC)", () => {
 
   for (const transport of ["tcp", "udp"] as const) {
     test(`ffmpeg decodes 3 s of video and audio over ${transport}`, async () => {
-      const url = `rtsp://127.0.0.1:${rtsp}/live/cam`;
+      const url = `rtsp://127.0.0.1:${suite.rtsp}/live/cam`;
       const seen = (async () => {
-        await waitFor("the rtsp player in the API", async () => (await clients(srv)).some((c) => c.type === "rtsp-play" && c.transport === transport), 15000, srv);
+        await waitFor("the rtsp player in the API", async () => (await clients(suite.srv)).some((c) => c.type === "rtsp-play" && c.transport === transport), 15000, suite.srv);
         return true;
       })();
       const r = await decode(url, 3, ["-rtsp_transport", transport]);
@@ -116,7 +123,7 @@ describe("RTSP play of an RTMP stream (H.264 + AAC)", () => {
   }
 
   test("players at once share the output's batches; one joining later decodes as well", async () => {
-    const url = `rtsp://127.0.0.1:${rtsp}/live/cam`;
+    const url = `rtsp://127.0.0.1:${suite.rtsp}/live/cam`;
     const first = [decode(url, 4, ["-rtsp_transport", "tcp"]), decode(url, 4, ["-rtsp_transport", "tcp"])];
     await Bun.sleep(1500);
     const late = decode(url, 3, ["-rtsp_transport", "tcp"]);
@@ -127,40 +134,35 @@ describe("RTSP play of an RTMP stream (H.264 + AAC)", () => {
   }, 40000);
 
   test("an unknown stream is 404; garbage on the port closes that connection only", async () => {
-    const p = run("ffprobe", ["-v", "error", `rtsp://127.0.0.1:${rtsp}/live/nothing`], { timeoutMs: 15000 });
+    const p = run("ffprobe", ["-v", "error", `rtsp://127.0.0.1:${suite.rtsp}/live/nothing`], { timeoutMs: 15000 });
     expect(await p.done).not.toBe(0);
     expect(p.output()).toContain("404");
-    const sock = connect(rtsp, "127.0.0.1");
+    const sock = connect(suite.rtsp, "127.0.0.1");
     await new Promise((r) => sock.once("connect", r));
     let answer = "";
     sock.on("data", (d) => (answer += d.toString()));
     sock.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc]));
     await new Promise((r) => sock.once("close", r));
     expect(answer).toStartWith("RTSP/1.0 400");
-    const s = await probeStreams(`rtsp://127.0.0.1:${rtsp}/live/cam`);
+    const s = await probeStreams(`rtsp://127.0.0.1:${suite.rtsp}/live/cam`);
     expect(s).toHaveLength(2);
   }, 30000);
 });
 
 describe("RTSP publish from FFmpeg", () => {
-  let srv: RunningServer;
-  let rtsp: number;
-  beforeAll(async () => {
-    ({ srv, rtsp } = await start(rtspConf()));
-  });
-  afterAll(() => srv.stop());
+  const suite = suiteServer();
 
   for (const transport of ["tcp", "udp"] as const) {
     test(`H.264 + AAC over ${transport}, played over RTMP and HTTP-FLV; the API lists rtsp-publish`, async () => {
       const name = `pub${transport}`;
-      const pub = rtspPublish(clip("clip.flv"), `rtsp://127.0.0.1:${rtsp}/live/${name}`, transport);
-      await live(srv, name);
-      const cs = await clients(srv);
+      const pub = rtspPublish(clip("clip.flv"), `rtsp://127.0.0.1:${suite.rtsp}/live/${name}`, transport);
+      await live(suite.srv, name);
+      const cs = await clients(suite.srv);
       expect(cs.some((c) => c.type === "rtsp-publish" && c.transport === transport && c.name === name)).toBe(true);
-      const rtmp = await decode(srv.rtmpUrl(`/live/${name}`), 3);
+      const rtmp = await decode(suite.srv.rtmpUrl(`/live/${name}`), 3);
       expect(rtmp.video).toBeGreaterThanOrEqual(70);
       expect(rtmp.audio).toBeGreaterThanOrEqual(120);
-      const flv = await decode(srv.httpUrl(`/live/${name}.flv`), 2);
+      const flv = await decode(suite.srv.httpUrl(`/live/${name}.flv`), 2);
       expect(flv.video).toBeGreaterThanOrEqual(45);
       expect(flv.audio).toBeGreaterThanOrEqual(80);
       pub.kill();
@@ -169,9 +171,9 @@ describe("RTSP publish from FFmpeg", () => {
   }
 
   test("H.264 Main with B-frames: decode times are rebuilt, RTMP players see them in order", async () => {
-    const pub = rtspPublish(clip("clip-main.flv"), `rtsp://127.0.0.1:${rtsp}/live/bframes`, "tcp");
-    await live(srv, "bframes");
-    const p = run("ffmpeg", ["-hide_banner", "-nostats", "-loglevel", "warning", "-i", srv.rtmpUrl("/live/bframes"), "-t", "3", "-map", "0", "-f", "framecrc", "-"], { timeoutMs: 30000 });
+    const pub = rtspPublish(clip("clip-main.flv"), `rtsp://127.0.0.1:${suite.rtsp}/live/bframes`, "tcp");
+    await live(suite.srv, "bframes");
+    const p = run("ffmpeg", ["-hide_banner", "-nostats", "-loglevel", "warning", "-i", suite.srv.rtmpUrl("/live/bframes"), "-t", "3", "-map", "0", "-f", "framecrc", "-"], { timeoutMs: 30000 });
     await p.done;
     expect(p.output()).not.toContain("out of order");
     expect(p.output()).not.toContain("non monoton");
@@ -180,34 +182,34 @@ describe("RTSP publish from FFmpeg", () => {
   }, 60000);
 
   test("a second publisher of the stream is refused, the first goes on", async () => {
-    const first = rtspPublish(clip("clip.flv"), `rtsp://127.0.0.1:${rtsp}/live/busy`, "tcp");
-    await live(srv, "busy");
-    const second = run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-re", "-i", clip("clip.flv"), "-c", "copy", "-f", "rtsp", `rtsp://127.0.0.1:${rtsp}/live/busy`], { timeoutMs: 20000 });
+    const first = rtspPublish(clip("clip.flv"), `rtsp://127.0.0.1:${suite.rtsp}/live/busy`, "tcp");
+    await live(suite.srv, "busy");
+    const second = run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-re", "-i", clip("clip.flv"), "-c", "copy", "-f", "rtsp", `rtsp://127.0.0.1:${suite.rtsp}/live/busy`], { timeoutMs: 20000 });
     expect(await second.done).not.toBe(0);
-    expect(srv.output()).toContain("rtsp publish refused");
-    const r = await decode(srv.rtmpUrl("/live/busy"), 1);
+    expect(suite.srv.output()).toContain("rtsp publish refused");
+    const r = await decode(suite.srv.rtmpUrl("/live/busy"), 1);
     expect(r.video).toBeGreaterThan(10);
     first.kill();
   }, 60000);
 
   test("H.265 published over RTSP plays back over RTSP (hevc decoded)", async () => {
     // FFmpeg's RTSP muxer needs AAC's global header, which ADTS in TS does not give: the audio is encoded again.
-    const pub = rtspPublish(clip("clip-hevc.ts"), `rtsp://127.0.0.1:${rtsp}/live/hevc`, "tcp", ["-c:v", "copy", "-c:a", "aac"]);
-    await live(srv, "hevc");
-    const s = await probeStreams(`rtsp://127.0.0.1:${rtsp}/live/hevc`);
+    const pub = rtspPublish(clip("clip-hevc.ts"), `rtsp://127.0.0.1:${suite.rtsp}/live/hevc`, "tcp", ["-c:v", "copy", "-c:a", "aac"]);
+    await live(suite.srv, "hevc");
+    const s = await probeStreams(`rtsp://127.0.0.1:${suite.rtsp}/live/hevc`);
     expect(s.find((x) => x.codec_type === "video")?.codec_name).toBe("hevc");
-    const r = await decode(`rtsp://127.0.0.1:${rtsp}/live/hevc`, 2, ["-rtsp_transport", "tcp"]);
+    const r = await decode(`rtsp://127.0.0.1:${suite.rtsp}/live/hevc`, 2, ["-rtsp_transport", "tcp"]);
     expect(r.video).toBeGreaterThanOrEqual(40);
     pub.kill();
   }, 60000);
 
   for (const [codec, args, name] of [["opus", ["-c:a", "libopus", "-ar", "48000"], "opus"], ["pcm_alaw", ["-c:a", "pcm_alaw", "-ar", "8000", "-ac", "1"], "pcma"]] as const) {
     test(`${codec} audio published over RTSP plays back over RTSP`, async () => {
-      const pub = rtspPublish(clip("clip.flv"), `rtsp://127.0.0.1:${rtsp}/live/${name}`, "udp", ["-c:v", "copy", ...args]);
-      await live(srv, name);
-      const s = await probeStreams(`rtsp://127.0.0.1:${rtsp}/live/${name}`);
+      const pub = rtspPublish(clip("clip.flv"), `rtsp://127.0.0.1:${suite.rtsp}/live/${name}`, "udp", ["-c:v", "copy", ...args]);
+      await live(suite.srv, name);
+      const s = await probeStreams(`rtsp://127.0.0.1:${suite.rtsp}/live/${name}`);
       expect(s.map((x) => x.codec_name).sort()).toEqual([codec, "h264"].sort());
-      const r = await decode(`rtsp://127.0.0.1:${rtsp}/live/${name}`, 2, ["-rtsp_transport", "tcp"]);
+      const r = await decode(`rtsp://127.0.0.1:${suite.rtsp}/live/${name}`, 2, ["-rtsp_transport", "tcp"]);
       expect(r.video).toBeGreaterThanOrEqual(40);
       expect(r.audio).toBeGreaterThanOrEqual(codec === "opus" ? 80 : 10);
       pub.kill();
@@ -216,12 +218,7 @@ describe("RTSP publish from FFmpeg", () => {
 });
 
 describe("GStreamer: rtspclientsink publishes (H.264 + MP4A-LATM AAC), rtspsrc plays", () => {
-  let srv: RunningServer;
-  let rtsp: number;
-  beforeAll(async () => {
-    ({ srv, rtsp } = await start(rtspConf()));
-  });
-  afterAll(() => srv.stop());
+  const suite = suiteServer();
 
   /** GStreamer publishing test patterns over RTSP. */
   function gstPublish(url: string, transport: "tcp" | "udp"): Proc {
@@ -244,14 +241,14 @@ describe("GStreamer: rtspclientsink publishes (H.264 + MP4A-LATM AAC), rtspsrc p
   for (const transport of ["tcp", "udp"] as const) {
     test(`publish over ${transport}: FFmpeg decodes it over RTMP; GStreamer plays it back over ${transport}`, async () => {
       const name = `gst${transport}`;
-      const pub = gstPublish(`rtsp://127.0.0.1:${rtsp}/live/${name}`, transport);
-      await live(srv, name);
-      expect(srv.output()).toContain(`rtsp publish __defaultVhost__/live/${name} over ${transport}, tracks aac+h264`);
-      const r = await decode(srv.rtmpUrl(`/live/${name}`), 3);
+      const pub = gstPublish(`rtsp://127.0.0.1:${suite.rtsp}/live/${name}`, transport);
+      await live(suite.srv, name);
+      expect(suite.srv.output()).toContain(`rtsp publish __defaultVhost__/live/${name} over ${transport}, tracks aac+h264`);
+      const r = await decode(suite.srv.rtmpUrl(`/live/${name}`), 3);
       expect(r.video + r.audio).toBeGreaterThanOrEqual(180); // 3 s: 75 video frames + 129 AAC frames (stream order may vary)
-      const s = await probeStreams(srv.rtmpUrl(`/live/${name}`));
+      const s = await probeStreams(suite.srv.rtmpUrl(`/live/${name}`));
       expect(s.map((x) => x.codec_name).sort()).toEqual(["aac", "h264"]);
-      const g = await gstPlay(`rtsp://127.0.0.1:${rtsp}/live/${name}`, transport, 5);
+      const g = await gstPlay(`rtsp://127.0.0.1:${suite.rtsp}/live/${name}`, transport, 5);
       expect(g.video).toBeGreaterThanOrEqual(50);
       expect(g.audio).toBeGreaterThanOrEqual(50);
       pub.kill();

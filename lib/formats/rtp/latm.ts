@@ -10,7 +10,7 @@
  * An AU may span several packets; the marker bit ends it (RFC 6416 6.1.1).
  */
 import { buildAudioSpecificConfig, parseAudioSpecificConfig } from "../../media/aac.ts";
-import { concat } from "./h265.ts";
+import { concat } from "./nalu-fragments.ts";
 
 /** The AudioSpecificConfig in a StreamMuxConfig (hex from `config=`), rebuilt byte-aligned; undefined when unreadable. */
 export function latmAudioSpecificConfig(hex: string): Uint8Array | undefined {

@@ -17,6 +17,7 @@ import type { HubSubscriber, StreamHub } from "../../hub/stream-hub.ts";
 import { parseAvcConfig, splitAvcc } from "../../media/avc.ts";
 import type { MediaPacket } from "../../media/packet.ts";
 import { packetizeH264, type RtpPayload } from "../../formats/rtp/h264.ts";
+import { SharedPacketizer } from "../../outputs/shared-packetizer.ts";
 
 export interface RtcUnit {
   kind: "video" | "audio";
@@ -110,15 +111,15 @@ interface StartupUnits {
 
 export class RtcOutput implements HubSubscriber, SharedOutput<RtcViewerSink> {
   private viewers = new Set<RtcViewerSink>();
-  private packetizer: RtcPacketizer;
-  private warned = new Set<string>();
+  private live: SharedPacketizer<RtcUnit, RtcPacketizer>;
   private startup: StartupUnits | undefined;
 
   constructor(private hub: StreamHub, private opts: RtcOutputOptions) {
-    this.packetizer = new RtcPacketizer(opts);
+    this.live = new SharedPacketizer(new RtcPacketizer(opts),
+      (c) => hub.log.warn(`rtc ${hub.name}: video codec ${c} cannot be sent over WebRTC (H.264 only)`));
     // The hub attaches us without replay: take the current sequence header now, or the live keyframes would go
     // without SPS/PPS, and a viewer that missed the startup keyframe (or had no GOP cache) would never decode.
-    if (hub.active) for (const p of hub.startupPackets()) if (p.config) this.packetizer.unit(p);
+    this.live.takeSequenceHeaders(hub);
   }
 
   get size(): number {
@@ -157,23 +158,13 @@ export class RtcOutput implements HubSubscriber, SharedOutput<RtcViewerSink> {
   onPacket(p: MediaPacket): void {
     // A new GOP (or new parameter sets): the next join starts from it, the cached units can go.
     if (p.kind === "video" && (p.keyframe || p.config)) this.startup = undefined;
-    if (!this.viewers.size) {
-      // still track parameter sets for later viewers
-      if (p.config) this.packetizer.unit(p);
-      return;
-    }
-    const u = this.packetizer.unit(p);
-    for (const c of this.packetizer.unsupported) {
-      if (this.warned.has(c)) continue;
-      this.warned.add(c);
-      this.hub.log.warn(`rtc ${this.hub.name}: video codec ${c} cannot be sent over WebRTC (H.264 only)`);
-    }
+    const u = this.live.unit(p, this.viewers.size > 0);
     if (!u) return;
     for (const v of this.viewers) v.send(u);
   }
 
   onPublish(): void {
-    this.packetizer.reset();
+    this.live.packetizer.reset();
     this.startup = undefined;
     for (const v of this.viewers) v.onPublish();
   }

@@ -19,6 +19,7 @@ import { packetizeH265 } from "../../formats/rtp/h265.ts";
 import { packetizeAac } from "../../formats/rtp/aac.ts";
 import { packetizeOpus } from "../../formats/rtp/opus.ts";
 import { packetizeG711 } from "../../formats/rtp/g711.ts";
+import { SharedPacketizer } from "../../outputs/shared-packetizer.ts";
 
 export interface RtspUnit {
   kind: "video" | "audio";
@@ -234,17 +235,18 @@ export function rtspOutput(mwMs: number): OutputSpec<RtspOutput> {
 
 export class RtspOutput implements HubSubscriber, SharedOutput<RtspPlayerSink> {
   private players = new Set<RtspPlayerSink>();
-  private packetizer = new RtspPacketizer();
+  private live: SharedPacketizer<RtspUnit>;
   private numbering = new RtpNumbering();
-  private warned = new Set<string>();
   /** Live units since the last merged write, and its timer. */
   private batch: RtspUnit[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
   private immediate = false;
 
   constructor(private hub: StreamHub, private mwMs = 0) {
+    this.live = new SharedPacketizer(new RtspPacketizer(),
+      (c) => hub.log.warn(`rtsp ${hub.name}: codec ${c} cannot be sent over RTSP (H.264, H.265, AAC, Opus, G.711)`));
     // Attached without replay: take the current sequence headers now.
-    if (hub.active) for (const p of hub.startupPackets()) if (p.config) this.packetizer.unit(p);
+    this.live.takeSequenceHeaders(hub);
   }
 
   get size(): number {
@@ -270,16 +272,7 @@ export class RtspOutput implements HubSubscriber, SharedOutput<RtspPlayerSink> {
   }
 
   onPacket(p: MediaPacket): void {
-    if (!this.players.size) {
-      if (p.config) this.packetizer.unit(p);
-      return;
-    }
-    const u = this.packetizer.unit(p);
-    for (const c of this.packetizer.unsupported) {
-      if (this.warned.has(c)) continue;
-      this.warned.add(c);
-      this.hub.log.warn(`rtsp ${this.hub.name}: codec ${c} cannot be sent over RTSP (H.264, H.265, AAC, Opus, G.711)`);
-    }
+    const u = this.live.unit(p, this.players.size > 0);
     if (!u) return;
     this.numbering.live(u);
     this.batch.push(u);
