@@ -7,7 +7,7 @@
  * only a request with an `Origin` header gets the Access-Control-* headers (all `*`), and OPTIONS answers 200
  * with an empty body (405 when crossdomain is off). Static files come from `http_server.dir`; a path with a
  * `..` part (also percent-encoded) or a backslash/NUL is refused with 403; a directory serves its index.html;
- * files stream from disk with Range, HEAD, ETag/Last-Modified and 304 (static-file.ts);
+ * files stream from disk with Range, HEAD, ETag/Last-Modified and 304 (lib/net/static-file.ts);
  * whatever the directory lacks is looked up in the pages embedded in the program (lib/runtime/assets.ts: the
  * binary, or the source tree, never the working directory), so `/` is the embedded home page when the
  * directory has no index.
@@ -31,7 +31,7 @@ import type { SrsConfig } from "../../config/index.ts";
 import type { Log } from "../../log/logger.ts";
 import type { Lifecycle } from "../../lifecycle.ts";
 import { SERVER_SIGNATURE, SRS_COMPAT_VERSION, VERSION } from "../../version.ts";
-import { serveFile } from "./static-file.ts";
+import { serveFile } from "../../net/static-file.ts";
 import { loadTlsPair, type TlsPair } from "./tls-pair.ts";
 import type { HttpsConfig } from "../../config/http-servers.ts";
 
@@ -438,7 +438,7 @@ export class HttpServers {
     });
   }
 
-  /** A file of http_server.dir, streamed from disk with Range, HEAD and validators (static-file.ts). */
+  /** A file of http_server.dir, streamed from disk with Range, HEAD and validators (lib/net/static-file.ts). */
   private async localFile(req: Request, dir: string, rel: string): Promise<Response | undefined> {
     const root = resolve(dir);
     let file = resolve(root, rel);

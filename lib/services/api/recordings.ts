@@ -3,7 +3,7 @@
  *  - GET /api/v1/recordings[?vhost=&app=&stream=] → {"recordings":[{id,vhost,app,stream,start,duration,size,url,…}]}
  *    (start: epoch ms, duration: s, url: the file on the HTTP server when it lies under http_server.dir, else
  *    /api/v1/recordings/<id>/file; `served_by` says which);
- *  - GET|HEAD /api/v1/recordings/<id>/file → the file with Range (lib/protocols/http/static-file.ts);
+ *  - GET|HEAD /api/v1/recordings/<id>/file → the file with Range (lib/net/static-file.ts);
  *  - DELETE /api/v1/recordings/<id> → {"code":0}, or {"code":ERROR_RECORDING_NOT_FOUND};
  *  - GET /api/v1/recordings/range?vhost=&app=&stream=&start=<ISO or epoch ms>&duration=<s> → one MP4 of that
  *    range, stitched from the stream's recordings without re-encoding (dvr/stitch.ts), or
@@ -12,7 +12,7 @@
 import { statSync } from "node:fs";
 import type { SrsConfig } from "../../config/index.ts";
 import type { Log } from "../../log/logger.ts";
-import { serveFile } from "../../protocols/http/static-file.ts";
+import { serveFile } from "../../net/static-file.ts";
 import { deleteRecording, listRecordings, type Recording } from "../dvr/recordings.ts";
 import { parseStart, StitchError, stitchRange } from "../dvr/stitch.ts";
 

@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { checkPreconditions, parseRange } from "../../../lib/protocols/http/static-file.ts";
+import { checkPreconditions, parseRange } from "../../../lib/net/static-file.ts";
 import { fileStream } from "../../../lib/runtime/file-body.ts";
 import { tempDir } from "../../helpers/temp.ts";
 

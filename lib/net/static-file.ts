@@ -10,9 +10,9 @@
  *  - HEAD: the same headers, no body.
  * https://www.rfc-editor.org/rfc/rfc9110
  */
-import { SERVER_SIGNATURE } from "../../version.ts";
-import { assetContentType } from "../../runtime/assets.ts";
-import { fileBody } from "../../runtime/file-body.ts";
+import { SERVER_SIGNATURE } from "../version.ts";
+import { assetContentType } from "../runtime/assets.ts";
+import { fileBody } from "../runtime/file-body.ts";
 
 export interface FileInfo {
   size: number;
