@@ -34,8 +34,8 @@
 import { createServer, type Server, type Socket } from "node:net";
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { networkInterfaces } from "node:os";
+import type { GbEngine, GbEngineOptions, GbSink } from "../../gb-engine.ts";
 import type { Log } from "../../log/logger.ts";
-import type { MediaPacket } from "../../media/packet.ts";
 import { GbMediaReceiver } from "./media.ts";
 import { parseManscdp } from "./manscdp.ts";
 import { gbPlayOffer, gbSsrc, parseGbSdp, writeGbSdp } from "./sdp.ts";
@@ -44,35 +44,6 @@ import { parseSipDatagram, serializeSip, type SipMessage, type SipRequest, type 
 import { SipStreamParser } from "./sip-stream.ts";
 import { parseCSeq, parseNameAddr, parseSipUri } from "./sip-values.ts";
 
-/** What a device's stream goes to (the caster's session). */
-export interface GbStreamSink {
-  push(p: MediaPacket): void;
-  addBytesIn(n: number): void;
-  close(reason: string): void;
-  onClose(cb: (reason: string) => void): void;
-  readonly isClosed: boolean;
-}
-
-export interface GbServerOptions {
-  /** Host:port or port of the media port (`listen`). */
-  mediaHost: string;
-  mediaPort: number;
-  sipHost: string;
-  sipPort: number;
-  /** The address put in SDP and Via (`sip.candidate`); "" or "*": the local address the device reached. */
-  candidate: string;
-  /** Seconds to wait for media after an INVITE (`sip.timeout`). */
-  timeoutSec: number;
-  /** Seconds before re-inviting a device whose media ended (`sip.reinvite`). */
-  reinviteSec: number;
-  /** Media idle this long ends the stream, ms. */
-  mediaIdleMs: number;
-  /** `sip.enabled`: off runs the media port only, the sessions made by bindSession (an external SIP server). */
-  sip: boolean;
-  log: Log;
-  /** Opens the stream of a device; a string is why not. */
-  openStream(o: { deviceId: string; ip: string; port: number }): Promise<GbStreamSink | string>;
-}
 
 /** Invites without media before a device is dropped (SRS: SRS_GB_MAX_TIMEOUT). */
 const MAX_INVITES = 3;
@@ -123,7 +94,7 @@ class Device {
 
 class MediaConn {
   receiver: GbMediaReceiver | undefined;
-  sink: GbStreamSink | undefined;
+  sink: GbSink | undefined;
   lastDataAt = Date.now();
   pending: Buffer[] = [];
   pendingBytes = 0;
@@ -131,7 +102,7 @@ class MediaConn {
   constructor(readonly socket: Socket) {}
 }
 
-export class GbServer {
+export class GbServer implements GbEngine {
   private media: Server | undefined;
   private sipTcp: Server | undefined;
   private sipUdp: UdpSocket | undefined;
@@ -144,7 +115,7 @@ export class GbServer {
   boundSipPort = 0;
   private readonly log: Log;
 
-  constructor(private readonly o: GbServerOptions) {
+  constructor(private readonly o: GbEngineOptions) {
     this.log = o.log;
   }
 

@@ -11,47 +11,10 @@
  * through CasterService.gbPublish), answered `{"code": 0, "port": <listen>, "is_tcp": true}`.
  */
 import type { StreamCasterConfig } from "../../config/cluster.ts";
-import type { Log } from "../../log/logger.ts";
-import type { MediaPacket } from "../../media/packet.ts";
+import type { GbEngine, GbSink } from "../../gb-engine.ts";
 import { parseEndpoint } from "../../net/endpoint.ts";
 import type { CasterInstance } from "./registry.ts";
 import { type CasterPorts, CasterSession, fillOutput } from "./session.ts";
-
-/** A device's stream as the engine sees it (a CasterSession satisfies it). */
-export interface GbSink {
-  push(p: MediaPacket): void;
-  addBytesIn(n: number): void;
-  close(reason: string): void;
-  onClose(cb: (reason: string) => void): void;
-  readonly isClosed: boolean;
-}
-
-/** The GB28181 engine (SIP server + media port) of one block, as the protocol layer builds it. */
-export interface GbEngine {
-  readonly boundMediaPort: number;
-  readonly boundSipPort: number;
-  start(): Promise<void>;
-  stop(reason: string): Promise<void>;
-  bindSession(id: string, ssrc: string): { port: number } | string;
-  deviceList(): { id: string; state: string; transport: string; remote: string; ssrc: string; publishing: boolean }[];
-}
-
-export interface GbEngineOptions {
-  mediaHost: string;
-  mediaPort: number;
-  sipHost: string;
-  sipPort: number;
-  candidate: string;
-  timeoutSec: number;
-  reinviteSec: number;
-  mediaIdleMs: number;
-  sip: boolean;
-  log: Log;
-  openStream(o: { deviceId: string; ip: string; port: number }): Promise<GbSink | string>;
-}
-
-/** Async: the protocol's modules are imported when the first gb28181 caster starts. */
-export type GbEngineFactory = (o: GbEngineOptions) => Promise<GbEngine>;
 
 /** Media idle this long ends a device's stream (SRS: the publish normal timeout). */
 const MEDIA_IDLE_MS = 5000;

@@ -26,7 +26,7 @@ import type { MediaPacket, StreamKey } from "../../media/packet.ts";
 import { DEFAULT_RTMP_PORT, DEFAULT_VHOST, parseRtmpUrl, streamWithQuery } from "../../net/stream-url.ts";
 import { parseEndpoint, portOf } from "../../net/endpoint.ts";
 import type { Upstream, UpstreamConnector } from "../push-upstream.ts";
-import type { GbEngineFactory } from "./gb28181.ts";
+import type { GbEngineFactory } from "../../gb-engine.ts";
 
 export type { Upstream, UpstreamConnector } from "../push-upstream.ts";
 
