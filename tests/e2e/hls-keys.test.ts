@@ -5,20 +5,16 @@
  * nothing, and the key changes every hls_fragments_per_key segments. Each segment on disk is checked by decrypting
  * it with node:crypto (TS: 0x47 sync bytes every 188 bytes; fMP4: a moof box first).
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { createDecipheriv } from "node:crypto";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { cleanupAfterAll } from "../helpers/cleanup.ts";
+import { waitForValue } from "../helpers/wait.ts";
 import { clip } from "../helpers/media.ts";
 import { playFrames, type Proc, publish, reloadConfig, type RunningServer, startServer } from "../helpers/server.ts";
 
-const children: Proc[] = [];
-const servers: RunningServer[] = [];
-afterAll(async () => {
-  for (const c of children) c.kill();
-  await Promise.all(children.map((c) => c.done));
-  await Promise.all(servers.map((s) => s.stop("SIGKILL")));
-});
+const { procs: children, servers } = cleanupAfterAll();
 
 const KEYS_ENV = {
   SRS_VHOST_HLS_ENABLED: "on",
@@ -29,15 +25,7 @@ const KEYS_ENV = {
   SRS_VHOST_HLS_HLS_FRAGMENTS_PER_KEY: "2",
 };
 
-async function waitFor<T>(what: string, f: () => T | undefined | false, timeoutMs = 30000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const v = f();
-    if (v) return v;
-    await Bun.sleep(200);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+const waitFor = <T>(what: string, f: () => T | undefined | false, ms = 30000): Promise<T> => waitForValue(what, f, ms);
 
 interface Seg {
   seq: number;

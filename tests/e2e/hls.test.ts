@@ -2,19 +2,15 @@
  * HLS end to end: ffmpeg publishes clip.flv by RTMP (looped, -re); the server writes segments and the m3u8
  * under hls_path (in its temp dir); ffmpeg/ffprobe play them back over HTTP, with SRS's hls_ctx sessions.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { cleanupAfterAll } from "../helpers/cleanup.ts";
+import { waitForValue as waitFor } from "../helpers/wait.ts";
 import { clip } from "../helpers/media.ts";
 import { playFrames, type Proc, probeStreams, publish, type RunningServer, run, startServer } from "../helpers/server.ts";
 
-const children: Proc[] = [];
-const servers: RunningServer[] = [];
-afterAll(async () => {
-  for (const c of children) c.kill();
-  await Promise.all(children.map((c) => c.done));
-  await Promise.all(servers.map((s) => s.stop("SIGKILL")));
-});
+const { procs: children, servers } = cleanupAfterAll();
 
 const HLS_ENV = {
   SRS_VHOST_HLS_ENABLED: "on",
@@ -24,15 +20,6 @@ const HLS_ENV = {
   SRS_VHOST_HLS_HLS_DISPOSE: "3",
 };
 
-async function waitFor<T>(what: string, f: () => T | undefined | false, timeoutMs = 20000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    const v = f();
-    if (v) return v;
-    await Bun.sleep(200);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 interface Parsed {
   version: number;

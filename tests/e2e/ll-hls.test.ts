@@ -5,21 +5,16 @@
  * FFmpeg playing the fMP4 playlist, and hls.js (lowLatencyMode) in headless Chromium playing with a measured
  * live latency under 2 s. A second server with plain `hls_use_fmp4 on` checks the fMP4 files on disk.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { launchBrowser, type TestBrowser } from "../helpers/browser.ts";
+import { cleanupAfterAll } from "../helpers/cleanup.ts";
 import { clip, REPO_ROOT } from "../helpers/media.ts";
 import { freePort, playFrames, type Proc, probeStreams, publish, type RunningServer, startServer } from "../helpers/server.ts";
 import { waitForValue } from "../helpers/wait.ts";
 
-const children: Proc[] = [];
-const servers: RunningServer[] = [];
-afterAll(async () => {
-  for (const c of children) c.kill();
-  await Promise.all(children.map((c) => c.done));
-  await Promise.all(servers.map((s) => s.stop("SIGKILL")));
-});
+const { procs: children, servers } = cleanupAfterAll();
 
 const ENV = {
   SRS_VHOST_HLS_ENABLED: "on",
