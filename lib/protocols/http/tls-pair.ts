@@ -7,9 +7,10 @@
  * `id` changes whenever either file's content changes: the listeners compare it on every reload (SIGHUP) to
  * take a renewed certificate without a config change.
  */
-import { createHash, createPrivateKey, X509Certificate } from "node:crypto";
+import type { X509Certificate } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { getAssetText } from "../../runtime/assets.ts";
+import { nodeCrypto } from "../../runtime/builtin.ts";
 
 export interface TlsPair {
   key: string;
@@ -55,6 +56,8 @@ function readPem(path: string, def: string, asset: string, what: string, notes: 
 export function loadTlsPair(keyPath: string, certPath: string, notes: TlsLoadNotes = { shipped: [] }): TlsPair {
   const key = readPem(keyPath, DEFAULT_TLS_KEY, "conf/server.key", "key", notes);
   const cert = readPem(certPath, DEFAULT_TLS_CERT, "conf/server.crt", "cert", notes);
+  // node:crypto on the first HTTPS listener only (~2 MB of RSS under Bun: lib/runtime/builtin.ts).
+  const { createHash, createPrivateKey, X509Certificate } = nodeCrypto();
   let x509: X509Certificate;
   try {
     x509 = new X509Certificate(cert);
