@@ -1,0 +1,177 @@
+/**
+ * POSIX TZ strings: `std offset [dst [offset] [,start[/time],end[/time]]]`, as in the `TZ` variable and the footer
+ * of TZif files.
+ *
+ * Specs: IEEE Std 1003.1-2017 Base Definitions §8.3 (the TZ variable: names plain or `<quoted>`, offsets
+ * `[+|-]hh[:mm[:ss]]` counted west of UTC, rules `Jn`, `n` and `Mm.w.d`, default rule time 02:00:00);
+ * RFC 8536 §3.3.1 (the TZif footer's extensions: rule times from -167 to 167 hours).
+ *
+ * A DST name with no rule takes `M3.2.0,M11.1.0` (the US rules glibc falls back on; glibc would first look for a
+ * `posixrules` file, which today holds the same rules).
+ */
+import { SECONDS_PER_DAY, daysFromCivil, isLeapYear, weekdayOfDay, yearOfDay } from "./civil.ts";
+
+/** A rule date: `J` = Julian day 1-365 (Feb 29 never counted), `n` = zero-based day 0-365, `M` = month.week.day. */
+export type TzRuleDate =
+  | { kind: "J"; day: number }
+  | { kind: "n"; day: number }
+  | { kind: "M"; month: number; week: number; weekday: number };
+
+export interface TzRule {
+  date: TzRuleDate;
+  /** Local wall-clock time of the change, in seconds (may be negative or past 24 h, RFC 8536 §3.3.1). */
+  time: number;
+}
+
+export interface PosixTz {
+  stdName: string;
+  /** Seconds east of UTC (the string counts west: `EST5` is -18000 here). */
+  stdOffset: number;
+  dst?: { name: string; offset: number; start: TzRule; end: TzRule };
+}
+
+/** One stretch of constant local time: offset (seconds east) and DST flag for UTC seconds in [lo, hi). */
+export interface ZoneInterval {
+  lo: number;
+  hi: number;
+  offset: number;
+  isDst: boolean;
+}
+
+const DEFAULT_RULE_TIME = 2 * 3600;
+
+/** Parses a POSIX TZ string; undefined when it is not one (the whole string must match). */
+export function parsePosixTz(s: string): PosixTz | undefined {
+  let i = 0;
+  const name = (): string | undefined => {
+    if (s[i] === "<") {
+      const end = s.indexOf(">", i + 1);
+      if (end < 0) return undefined;
+      const n = s.slice(i + 1, end);
+      if (n.length < 3 || !/^[A-Za-z0-9+-]+$/.test(n)) return undefined;
+      i = end + 1;
+      return n;
+    }
+    const m = /^[A-Za-z]{3,}/.exec(s.slice(i));
+    if (!m) return undefined;
+    i += m[0].length;
+    return m[0];
+  };
+  /** `[+|-]hh[:mm[:ss]]` in seconds, hours at most `maxHours`. */
+  const time = (maxHours: number): number | undefined => {
+    const m = /^([+-]?)(\d{1,3})(?::(\d{1,2})(?::(\d{1,2}))?)?/.exec(s.slice(i));
+    if (!m) return undefined;
+    const h = Number(m[2]), mi = Number(m[3] ?? 0), se = Number(m[4] ?? 0);
+    if (h > maxHours || mi > 59 || se > 59) return undefined;
+    i += m[0].length;
+    const v = h * 3600 + mi * 60 + se;
+    return m[1] === "-" ? -v : v;
+  };
+  const ruleDate = (): TzRuleDate | undefined => {
+    let m: RegExpExecArray | null;
+    if ((m = /^J(\d{1,3})/.exec(s.slice(i)))) {
+      const day = Number(m[1]);
+      if (day < 1 || day > 365) return undefined;
+      i += m[0].length;
+      return { kind: "J", day };
+    }
+    if ((m = /^M(\d{1,2})\.(\d)\.(\d)/.exec(s.slice(i)))) {
+      const month = Number(m[1]), week = Number(m[2]), weekday = Number(m[3]);
+      if (month < 1 || month > 12 || week < 1 || week > 5 || weekday > 6) return undefined;
+      i += m[0].length;
+      return { kind: "M", month, week, weekday };
+    }
+    if ((m = /^(\d{1,3})/.exec(s.slice(i)))) {
+      const day = Number(m[1]);
+      if (day > 365) return undefined;
+      i += m[0].length;
+      return { kind: "n", day };
+    }
+    return undefined;
+  };
+  const rule = (): TzRule | undefined => {
+    const date = ruleDate();
+    if (!date) return undefined;
+    if (s[i] !== "/") return { date, time: DEFAULT_RULE_TIME };
+    i++;
+    const t = time(167);
+    return t === undefined ? undefined : { date, time: t };
+  };
+
+  const stdName = name();
+  if (stdName === undefined) return undefined;
+  const stdWest = time(24);
+  if (stdWest === undefined) return undefined;
+  const tz: PosixTz = { stdName, stdOffset: -stdWest };
+  if (i === s.length) return tz;
+  const dstName = name();
+  if (dstName === undefined) return undefined;
+  let dstOffset = tz.stdOffset + 3600;
+  if (i < s.length && s[i] !== ",") {
+    const w = time(24);
+    if (w === undefined) return undefined;
+    dstOffset = -w;
+  }
+  let start: TzRule | undefined = { date: { kind: "M", month: 3, week: 2, weekday: 0 }, time: DEFAULT_RULE_TIME };
+  let end: TzRule | undefined = { date: { kind: "M", month: 11, week: 1, weekday: 0 }, time: DEFAULT_RULE_TIME };
+  if (s[i] === ",") {
+    i++;
+    start = rule();
+    if (!start || s[i] !== ",") return undefined;
+    i++;
+    end = rule();
+    if (!end) return undefined;
+  }
+  if (i !== s.length) return undefined;
+  tz.dst = { name: dstName, offset: dstOffset, start, end };
+  return tz;
+}
+
+/** Day number (days since 1970-01-01) of a rule date in year `y`. */
+function ruleDay(d: TzRuleDate, y: number): number {
+  const jan1 = daysFromCivil(y, 1, 1);
+  if (d.kind === "J") return jan1 + d.day - 1 + (isLeapYear(y) && d.day >= 60 ? 1 : 0);
+  if (d.kind === "n") return jan1 + d.day;
+  const first = daysFromCivil(y, d.month, 1);
+  const next = d.month === 12 ? daysFromCivil(y + 1, 1, 1) : daysFromCivil(y, d.month + 1, 1);
+  let day = first + ((d.weekday - weekdayOfDay(first) + 7) % 7) + (d.week - 1) * 7;
+  while (day >= next) day -= 7; // week 5 = the last such weekday of the month
+  return day;
+}
+
+/**
+ * The interval of UTC second `t` under `tz`, written into `out`. The DST start is read in standard time and the
+ * end in DST (§8.3); the changes of the years around `t` are ordered, so rules of either hemisphere and all-year
+ * DST (`EST5EDT,0/0,J365/25`, RFC 8536 §3.3.1) work alike.
+ */
+export function posixInterval(tz: PosixTz, t: number, out: ZoneInterval): void {
+  const dst = tz.dst;
+  if (!dst) {
+    out.lo = -Infinity;
+    out.hi = Infinity;
+    out.offset = tz.stdOffset;
+    out.isDst = false;
+    return;
+  }
+  const y = yearOfDay(Math.floor((t + tz.stdOffset) / SECONDS_PER_DAY));
+  // Changes of years y-1..y+1, as (at, isDst); at equal instants an end sorts before a start (all-year DST).
+  let lo = -Infinity, loDst = false, hi = Infinity;
+  for (let yy = y - 1; yy <= y + 1; yy++) {
+    const startAt = ruleDay(dst.start.date, yy) * SECONDS_PER_DAY + dst.start.time - tz.stdOffset;
+    const endAt = ruleDay(dst.end.date, yy) * SECONDS_PER_DAY + dst.end.time - dst.offset;
+    for (const [at, isDst] of [[endAt, false], [startAt, true]] as const) {
+      if (at <= t) {
+        if (at > lo || (at === lo && isDst)) {
+          lo = at;
+          loDst = isDst;
+        }
+      } else if (at < hi) {
+        hi = at;
+      }
+    }
+  }
+  out.lo = lo;
+  out.hi = hi;
+  out.isDst = loDst;
+  out.offset = loDst ? dst.offset : tz.stdOffset;
+}
