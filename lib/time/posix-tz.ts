@@ -6,8 +6,9 @@
  * `[+|-]hh[:mm[:ss]]` counted west of UTC, rules `Jn`, `n` and `Mm.w.d`, default rule time 02:00:00);
  * RFC 8536 §3.3.1 (the TZif footer's extensions: rule times from -167 to 167 hours).
  *
- * A DST name with no rule takes `M3.2.0,M11.1.0` (the US rules glibc falls back on; glibc would first look for a
- * `posixrules` file, which today holds the same rules).
+ * A DST name with no rule takes `M3.2.0,M11.1.0`, tzcode's default (the US rules). glibc instead rebases the
+ * transitions of the `posixrules` file, and in doing so ends DST at 01:00 rather than 02:00 local time: such a TZ
+ * (rare: real zones come with rules or files) is the one place where this module and glibc differ.
  */
 import { SECONDS_PER_DAY, daysFromCivil, isLeapYear, weekdayOfDay, yearOfDay } from "./civil.ts";
 
