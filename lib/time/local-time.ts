@@ -47,6 +47,8 @@ type Zone =
   | { source: "icu"; why: string };
 
 const DEFAULT_TZDIR = "/usr/share/zoneinfo";
+/** Names glibc reads as UTC when no file has them (its failed TZ parse gives UTC too). */
+const UTC_NAMES = ["UTC", "GMT", "UCT", "Universal", "Zulu"];
 const LOCALTIME_FILE = "/etc/localtime";
 /** TZif files are a few kB; a larger "zone file" is not one (and /dev/zero must not be read whole). */
 const MAX_TZIF_BYTES = 1 << 20;
@@ -80,12 +82,12 @@ function zoneFromEnv(tz: string | undefined, tzdir: string | undefined): Zone {
   }
   const name = tz.startsWith(":") ? tz.slice(1) : tz;
   if (name === "") return { source: "utc" };
-  const path = name.startsWith("/") ? name : `${(tzdir || DEFAULT_TZDIR).replace(/\/+$/, "")}/${name}`;
+  const path = name.startsWith("/") ? name : `${tzdir || DEFAULT_TZDIR}/${name}`;
   const r = readZoneFile(path);
   if ("zone" in r) return r.zone;
   const posix = parsePosixTz(name);
   if (posix) return posix.dst || posix.stdOffset !== 0 ? { source: "posix", posix } : { source: "utc" };
-  if (/^(UTC|GMT|UCT|Universal|Zulu)$/.test(name)) return { source: "utc" };
+  if (UTC_NAMES.includes(name)) return { source: "utc" };
   return { source: "icu", why: `TZ="${tz}": no zone file ${path} and not a POSIX TZ string` };
 }
 

@@ -41,54 +41,77 @@ export interface ZoneInterval {
 
 const DEFAULT_RULE_TIME = 2 * 3600;
 
-/** Parses a POSIX TZ string; undefined when it is not one (the whole string must match). */
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+const isAlpha = (c: number): boolean => (c | 32) >= 97 && (c | 32) <= 122;
+
+/**
+ * Parses a POSIX TZ string; undefined when it is not one (the whole string must match). A hand-written scanner:
+ * no RegExp, whose engine would be one more piece of the runtime paged in for a log timestamp.
+ */
 export function parsePosixTz(s: string): PosixTz | undefined {
   let i = 0;
-  const name = (): string | undefined => {
-    if (s[i] === "<") {
-      const end = s.indexOf(">", i + 1);
-      if (end < 0) return undefined;
-      const n = s.slice(i + 1, end);
-      if (n.length < 3 || !/^[A-Za-z0-9+-]+$/.test(n)) return undefined;
-      i = end + 1;
-      return n;
+  const at = (k: number): number => s.charCodeAt(k); // NaN past the end: no test matches it
+  /** An unsigned decimal of 1 to `max` digits, or undefined. */
+  const digits = (max: number): number | undefined => {
+    let v = 0, n = 0;
+    while (n < max && isDigit(at(i))) {
+      v = v * 10 + at(i) - 48;
+      i++;
+      n++;
     }
-    const m = /^[A-Za-z]{3,}/.exec(s.slice(i));
-    if (!m) return undefined;
-    i += m[0].length;
-    return m[0];
+    return n === 0 ? undefined : v;
   };
-  /** `[+|-]hh[:mm[:ss]]` in seconds, hours at most `maxHours`. */
+  const name = (): string | undefined => {
+    const from = i;
+    if (s[i] === "<") {
+      // §8.3: a quoted name holds alphanumerics, '+' and '-', at least three of them.
+      let k = i + 1;
+      while (isAlpha(at(k)) || isDigit(at(k)) || s[k] === "+" || s[k] === "-") k++;
+      if (s[k] !== ">" || k - from - 1 < 3) return undefined;
+      i = k + 1;
+      return s.slice(from + 1, k);
+    }
+    while (isAlpha(at(i))) i++;
+    if (i - from < 3) return undefined;
+    return s.slice(from, i);
+  };
+  /** `[+|-]hh[:mm[:ss]]` in seconds, hours at most `maxHours` (1 to 3 digits, minutes and seconds 1 or 2). */
   const time = (maxHours: number): number | undefined => {
-    const m = /^([+-]?)(\d{1,3})(?::(\d{1,2})(?::(\d{1,2}))?)?/.exec(s.slice(i));
-    if (!m) return undefined;
-    const h = Number(m[2]), mi = Number(m[3] ?? 0), se = Number(m[4] ?? 0);
+    const neg = s[i] === "-";
+    if (neg || s[i] === "+") i++;
+    const h = digits(3);
+    if (h === undefined) return undefined;
+    let mi = 0, se = 0;
+    if (s[i] === ":" && isDigit(at(i + 1))) {
+      i++;
+      mi = digits(2)!;
+      if (s[i] === ":" && isDigit(at(i + 1))) {
+        i++;
+        se = digits(2)!;
+      }
+    }
     if (h > maxHours || mi > 59 || se > 59) return undefined;
-    i += m[0].length;
     const v = h * 3600 + mi * 60 + se;
-    return m[1] === "-" ? -v : v;
+    return neg ? -v : v;
   };
   const ruleDate = (): TzRuleDate | undefined => {
-    let m: RegExpExecArray | null;
-    if ((m = /^J(\d{1,3})/.exec(s.slice(i)))) {
-      const day = Number(m[1]);
-      if (day < 1 || day > 365) return undefined;
-      i += m[0].length;
-      return { kind: "J", day };
+    if (s[i] === "J") {
+      i++;
+      const day = digits(3);
+      return day === undefined || day < 1 || day > 365 ? undefined : { kind: "J", day };
     }
-    if ((m = /^M(\d{1,2})\.(\d)\.(\d)/.exec(s.slice(i)))) {
-      const month = Number(m[1]), week = Number(m[2]), weekday = Number(m[3]);
-      if (month < 1 || month > 12 || week < 1 || week > 5 || weekday > 6) return undefined;
-      i += m[0].length;
+    if (s[i] === "M") {
+      i++;
+      const month = digits(2);
+      if (month === undefined || s[i++] !== ".") return undefined;
+      const week = digits(1);
+      if (week === undefined || s[i++] !== ".") return undefined;
+      const weekday = digits(1);
+      if (weekday === undefined || month < 1 || month > 12 || week < 1 || week > 5 || weekday > 6) return undefined;
       return { kind: "M", month, week, weekday };
     }
-    if ((m = /^(\d{1,3})/.exec(s.slice(i)))) {
-      const day = Number(m[1]);
-      if (day > 365) return undefined;
-      i += m[0].length;
-      return { kind: "n", day };
-    }
-    return undefined;
+    const day = digits(3);
+    return day === undefined || day > 365 ? undefined : { kind: "n", day };
   };
   const rule = (): TzRule | undefined => {
     const date = ruleDate();

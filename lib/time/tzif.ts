@@ -84,7 +84,8 @@ export function parseTzif(bytes: Uint8Array): TzifZone {
 
   const times = new Float64Array(h.timecnt);
   for (let i = 0; i < h.timecnt; i++) {
-    const t = timeSize === 8 ? Number(v.getBigInt64(at + i * 8)) : v.getInt32(at + i * 4);
+    // A 64-bit time as high word * 2^32 + low word: exact below 2^53, and no BigInt needed.
+    const t = timeSize === 8 ? v.getInt32(at + i * 8) * 0x1_0000_0000 + v.getUint32(at + i * 8 + 4) : v.getInt32(at + i * 4);
     if (i > 0 && t <= times[i - 1]!) throw new Error(`TZif transition ${i}: time ${t} not after ${times[i - 1]}`);
     times[i] = t;
   }
@@ -115,7 +116,9 @@ export function parseTzif(bytes: Uint8Array): TzifZone {
     if (bytes[at] !== 0x0a) throw new Error(`TZif footer at byte ${at}: no opening newline`);
     const end = bytes.indexOf(0x0a, at + 1);
     if (end < 0) throw new Error(`TZif footer at byte ${at}: no closing newline`);
-    const text = new TextDecoder().decode(bytes.subarray(at + 1, end));
+    if (end - at - 1 > 256) throw new Error(`TZif footer at byte ${at}: ${end - at - 1} bytes, too long for a TZ string`);
+    let text = ""; // ASCII by §3.3; any other byte fails the TZ string parse below
+    for (let k = at + 1; k < end; k++) text += String.fromCharCode(bytes[k]!);
     if (text !== "") {
       const rule = parsePosixTz(text);
       if (!rule) throw new Error(`TZif footer: "${text.slice(0, 64)}" is not a POSIX TZ string`);
