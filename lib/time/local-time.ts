@@ -15,7 +15,8 @@
  *
  * The zone is read once per clock (glibc too reads it once, until tzset). A clock keeps the interval of constant
  * offset that its last instant fell in, so the logger's call for "now" is two comparisons and some integer
- * arithmetic; the returned parts object is its only allocation.
+ * arithmetic; the returned parts object is its only allocation. `fromLocal` goes the other way (wall clock to
+ * instant), as the local Date constructor does.
  */
 import { readFileSync, statSync } from "node:fs";
 import { civilInto } from "./civil.ts";
@@ -165,6 +166,27 @@ export class LocalClock {
     return p;
   }
 
+  /**
+   * Epoch ms of a local wall-clock time, as `new Date(year, month - 1, day, hour, minute, second, ms)` gives it
+   * (ECMA-262 §21.4.1.26 UTC(t)): fields out of range roll over (through Date.UTC, which needs no zone); a time
+   * that a backward change repeats is its earlier instant; a time that a forward change skips is read with the
+   * offset from before the change (02:30 on a spring-forward night is 03:30). The candidate offsets are those two
+   * days either side, which covers every zone whose changes are more than two days apart.
+   */
+  fromLocal(year: number, month: number, day: number, hour = 0, minute = 0, second = 0, ms = 0): number {
+    if (this.zone.source === "icu") return new Date(year, month - 1, day, hour, minute, second, ms).getTime();
+    const local = Date.UTC(year, month - 1, day, hour, minute, second, ms);
+    if (!Number.isFinite(local)) return Number.NaN;
+    const before = this.offsetAt(local - 2 * 86_400_000);
+    const after = this.offsetAt(local + 2 * 86_400_000);
+    let best = Number.NaN;
+    for (const o of before === after ? [before] : [before, after]) {
+      const u = local - o * 1000;
+      if (this.offsetAt(u) === o && !(u >= best)) best = u;
+    }
+    return Number.isNaN(best) ? local - before * 1000 : best;
+  }
+
   /** "2026-11-21 23:59:57" (with `.123` when `withMs`): SRS's log and API time format. */
   format(ms: number, withMs = false): string {
     const p = this.parts(ms);
@@ -232,3 +254,7 @@ export function formatLocalTime(ms: number, withMs = false): string {
   return systemClock().format(ms, withMs);
 }
 
+/** Epoch ms of a local wall-clock time in the process's zone, as `new Date(year, month - 1, day, …)` without ICU. */
+export function localToEpoch(year: number, month: number, day: number, hour = 0, minute = 0, second = 0, ms = 0): number {
+  return systemClock().fromLocal(year, month, day, hour, minute, second, ms);
+}

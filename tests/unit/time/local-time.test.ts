@@ -2,7 +2,8 @@
  * lib/time/local-time.ts: local time from the tz database without ICU, checked against two independent readers of
  * the same zones: ICU (a child `bun -e` with TZ set, printing Date's local fields) and glibc (`date -f -` with TZ
  * set, which is localtime_r). Instants: every transition from 1900 to 2100 and the seconds either side, a grid over
- * those years, and now. POSIX TZ strings (which ICU does not accept) go to glibc only. Then the TZ/TZDIR rules,
+ * those years, and now. fromLocal (wall clock to instant) against ICU's local Date constructor around every change.
+ * POSIX TZ strings (which ICU does not accept) go to glibc only. Then the TZ/TZDIR rules,
  * corrupt and truncated TZif files (never a throw: the ICU fallback) and a fuzz loop over mutated files.
  *
  * Needs Debian's tzdata (/usr/share/zoneinfo) and coreutils' date.
@@ -133,6 +134,54 @@ describe("zones from /usr/share/zoneinfo, against ICU and glibc", () => {
     expect(howe.parts(Date.UTC(2026, 0, 15))).toMatchObject({ offset: 11 * 3600, isDst: true });
     expect(howe.parts(Date.UTC(2026, 6, 15))).toMatchObject({ offset: 10.5 * 3600, isDst: false });
   });
+});
+
+/** ICU's `new Date(y, m - 1, d, h, mi, s).getTime()` for each local time, from a child Bun with TZ=zone. */
+function icuFromLocal(zone: string, locals: number[][]): number[] {
+  const script = `const out = [];
+for (const l of (await Bun.stdin.text()).trim().split("\\n")) {
+  const [y, m, d, h, mi, s] = l.split(" ").map(Number);
+  out.push(new Date(y, m - 1, d, h, mi, s).getTime());
+}
+console.log(out.join("\\n"));`;
+  const r = Bun.spawnSync([process.execPath, "-e", script], { env: { ...process.env, TZ: zone }, stdin: Buffer.from(locals.map((l) => l.join(" ")).join("\n")) });
+  if (r.exitCode !== 0) throw new Error(`bun -e for TZ=${zone}: ${r.stderr.toString()}`);
+  return r.stdout.toString().trim().split("\n").map(Number);
+}
+
+describe("fromLocal (local wall-clock time to epoch ms), against ICU's local Date constructor", () => {
+  for (const zone of ["America/New_York", "Europe/Berlin", "Australia/Lord_Howe", "Pacific/Chatham", "Europe/Dublin", "Africa/Casablanca", "Asia/Kolkata"]) {
+    test(zone, () => {
+      const tzif = parseTzif(readFileSync(join(ZONEINFO, zone)));
+      const from = Date.UTC(1970, 0, 1) / 1000, to = Date.UTC(2060, 0, 1) / 1000;
+      const clock = LocalClock.fromEnv({ TZ: zone });
+      // Wall-clock times around each change, on both sides' offsets: the skipped, the repeated and their edges.
+      const locals: number[][] = [];
+      const at = changes((t, out) => tzifInterval(tzif, t, out), from, to);
+      for (const t of at) {
+        for (const o of [clock.offsetAt((t - 1) * 1000), clock.offsetAt(t * 1000)]) {
+          for (const d of [-3601, -1, 0, 1, 900, 1799, 1800, 3599, 3600, 3601]) {
+            const w = new Date((t + o + d) * 1000);
+            locals.push([w.getUTCFullYear(), w.getUTCMonth() + 1, w.getUTCDate(), w.getUTCHours(), w.getUTCMinutes(), w.getUTCSeconds()]);
+          }
+        }
+      }
+      locals.push([2026, 13, 32, 25, 61, 61], [2026, 0, 0, -1, 0, 0]); // out-of-range fields roll over
+      const want = icuFromLocal(zone, locals);
+      const bad = locals.map((l, i) => [l.join(" "), clock.fromLocal(l[0]!, l[1]!, l[2]!, l[3], l[4], l[5]), want[i]] as const).filter(([, a, b]) => a !== b);
+      expect(bad.slice(0, 5)).toEqual([]);
+    });
+  }
+});
+
+test("fromLocal, hand-computed: New York's skipped 02:30 is 03:30 EDT, its repeated 01:30 the first (EDT) one", () => {
+  const c = LocalClock.fromEnv({ TZ: "America/New_York" });
+  expect(c.fromLocal(2026, 3, 8, 2, 30)).toBe(Date.UTC(2026, 2, 8, 7, 30));
+  expect(c.fromLocal(2026, 3, 8, 3, 0)).toBe(Date.UTC(2026, 2, 8, 7, 0));
+  expect(c.fromLocal(2026, 11, 1, 1, 30)).toBe(Date.UTC(2026, 10, 1, 5, 30));
+  expect(c.fromLocal(2026, 11, 1, 2, 0)).toBe(Date.UTC(2026, 10, 1, 7, 0));
+  expect(c.fromLocal(2026, 7, 1, 12, 0, 0, 250)).toBe(Date.UTC(2026, 6, 1, 16, 0, 0, 250));
+  expect(c.fromLocal(Number.NaN, 1, 1)).toBeNaN();
 });
 
 describe("POSIX TZ strings (no file), against glibc", () => {
