@@ -286,6 +286,23 @@ describe("the zone source, as glibc's tzset", () => {
   });
 });
 
+test("the log line's timestamp is the zone's local time (LogSink, TZ=Pacific/Chatham, in a child Bun)", () => {
+  // The child writes a line between two readings of ICU's local time; the line's stamp must lie between them.
+  const script = `import { LogSink } from ${JSON.stringify(join(import.meta.dir, "../../../lib/log/logger.ts"))};
+const icu = () => { const d = new Date(); const p = (n, w = 2) => String(n).padStart(w, "0");
+  return d.getFullYear() + "-" + p(d.getMonth() + 1) + "-" + p(d.getDate()) + " " + p(d.getHours()) + ":" + p(d.getMinutes()) + ":" + p(d.getSeconds()) + "." + p(d.getMilliseconds(), 3); };
+const before = icu();
+new LogSink({ tank: "console" }).write("trace", "probe", "hello");
+console.log(before + "|" + icu());`;
+  const r = Bun.spawnSync([process.execPath, "-e", script], { env: { ...process.env, TZ: "Pacific/Chatham" } });
+  expect(r.exitCode).toBe(0);
+  const [line, bounds] = r.stdout.toString().trim().split("\n");
+  const stamp = /^\[([^\]]+)\]\[Trace\]\[\d+\]\[probe\] hello$/.exec(line!)?.[1];
+  const [before, after] = bounds!.split("|");
+  expect(stamp).toBeDefined();
+  expect(stamp! >= before! && stamp! <= after!).toBe(true);
+});
+
 describe("corrupt TZif files fall back to ICU, never throw", () => {
   const berlin = new Uint8Array(readFileSync(join(ZONEINFO, "Europe/Berlin")));
   const newYork = new Uint8Array(readFileSync(join(ZONEINFO, "America/New_York")));
