@@ -19,7 +19,7 @@
  * instant), as the local Date constructor does.
  */
 import { readFileSync, statSync } from "node:fs";
-import { civilInto } from "./civil.ts";
+import { civilInto, daysFromCivil } from "./civil.ts";
 import { type PosixTz, type ZoneInterval, parsePosixTz, posixInterval } from "./posix-tz.ts";
 import { type TzifZone, parseTzif, tzifInterval } from "./tzif.ts";
 
@@ -224,7 +224,8 @@ export class LocalClock {
   private locateIcu(ms: number): void {
     const d = new Date(ms);
     // Date's offset is in minutes; the seconds of old local mean times come from the local fields.
-    const localAsUtc = Date.UTC(d.getFullYear(), d.getMonth(), d.getDate(), d.getHours(), d.getMinutes(), d.getSeconds(), d.getMilliseconds());
+    const localAsUtc = daysFromCivil(d.getFullYear(), d.getMonth() + 1, d.getDate()) * 86_400_000 +
+      ((d.getHours() * 60 + d.getMinutes()) * 60 + d.getSeconds()) * 1000 + d.getMilliseconds();
     this.offset = Math.round((localAsUtc - ms) / 1000);
     const y = d.getFullYear();
     const jan = new Date(y, 0, 1).getTimezoneOffset(), jul = new Date(y, 6, 1).getTimezoneOffset();

@@ -347,6 +347,18 @@ describe("corrupt TZif files fall back to ICU, never throw", () => {
     }
   });
 
+  test("the ICU fallback gives ICU's fields and offset, years 1-99 included", () => {
+    const c = LocalClock.fromTzif(new Uint8Array(8));
+    expect(c.source).toBe("icu");
+    for (const ms of [Date.UTC(2026, 6, 1, 12, 30, 15, 250), -62135596800000 + 86_400_000 * 400, 0]) {
+      const d = new Date(ms);
+      const p = c.parts(ms);
+      expect(fields(p)).toBe(`${d.getFullYear()} ${d.getMonth() + 1} ${d.getDate()} ${d.getHours()} ${d.getMinutes()} ${d.getSeconds()}`);
+      expect(p.ms).toBe(d.getMilliseconds());
+      expect(Math.round(p.offset / 60) + 0).toBe(0 - Math.round(d.getTimezoneOffset()));
+    }
+  });
+
   test("a corrupt file named by TZ gives the ICU fallback, with the file in the reason", () => {
     const dir = tempDir("srs-tzbad-");
     writeFileSync(join(dir, "Bad"), berlin.subarray(0, 100));
