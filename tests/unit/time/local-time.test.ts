@@ -359,6 +359,18 @@ describe("corrupt TZif files fall back to ICU, never throw", () => {
     }
   });
 
+  test("a version-1 file (32-bit data, no footer) is read too", () => {
+    const v = new DataView(berlin.buffer, berlin.byteOffset);
+    const c = (i: number) => v.getUint32(20 + i * 4);
+    const v1 = berlin.slice(0, 44 + c(3) * 5 + c(4) * 6 + c(5) + c(2) * 8 + c(1) + c(0));
+    v1[4] = 0; // version 0: the v1 block is all there is
+    const old = LocalClock.fromTzif(v1), full = LocalClock.fromTzif(berlin);
+    expect(old.source).toBe("tzif");
+    for (let ms = Date.UTC(1902, 0, 1); ms < Date.UTC(2037, 0, 1); ms += 86_400_000 * 3 + 3_600_000 * 7 + 1000) {
+      expect(old.parts(ms)).toEqual(full.parts(ms));
+    }
+  });
+
   test("a corrupt file named by TZ gives the ICU fallback, with the file in the reason", () => {
     const dir = tempDir("srs-tzbad-");
     writeFileSync(join(dir, "Bad"), berlin.subarray(0, 100));
