@@ -1,7 +1,9 @@
 /**
  * SRS path templates: the variables of `hls_m3u8_file`, `hls_ts_file`, `hls_fmp4_file` and `dvr_path`
- * (SRS's srs_path_build_stream and srs_path_build_timestamp). Pure functions: no IO.
+ * (SRS's srs_path_build_stream and srs_path_build_timestamp). Pure functions: no IO (local time comes from
+ * lib/time, which reads the zone once per process).
  */
+import { type LocalParts, localParts } from "../time/local-time.ts";
 
 export interface TemplateVars {
   vhost: string;
@@ -24,20 +26,21 @@ const pad = (n: number, w = 2): string => String(n).padStart(w, "0");
  */
 export function expandTemplate(tpl: string, v: TemplateVars): string {
   if (!tpl.includes("[")) return tpl;
-  const t = v.time;
-  const ms = t.getTime();
+  const ms = v.time.getTime();
+  let parts: LocalParts | undefined;
+  const t = (): LocalParts => (parts ??= localParts(ms));
   return tpl.replace(/\[(vhost|app|stream|2006|01|02|15|04|05|999|timestamp|seq|duration)\]/g, (_m, k: string) => {
     switch (k) {
       case "vhost": return v.vhost;
       case "app": return v.app;
       case "stream": return v.stream;
-      case "2006": return String(t.getFullYear());
-      case "01": return pad(t.getMonth() + 1);
-      case "02": return pad(t.getDate());
-      case "15": return pad(t.getHours());
-      case "04": return pad(t.getMinutes());
-      case "05": return pad(t.getSeconds());
-      case "999": return pad(t.getMilliseconds(), 3);
+      case "2006": return String(t().year);
+      case "01": return pad(t().month);
+      case "02": return pad(t().day);
+      case "15": return pad(t().hour);
+      case "04": return pad(t().minute);
+      case "05": return pad(t().second);
+      case "999": return pad(t().ms, 3);
       case "timestamp": return String(v.floorFragmentMs ? Math.floor(ms / v.floorFragmentMs) : ms);
       case "seq": return String(v.seq ?? 0);
       default: return String(Math.round(v.durationMs ?? 0));

@@ -6,6 +6,7 @@
  */
 import { closeSync, mkdirSync, openSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
+import { formatLocalTime } from "../time/local-time.ts";
 
 export type LogLevel = "verbose" | "info" | "trace" | "warn" | "error";
 
@@ -144,9 +145,7 @@ export class LogSink {
         p(d.getUTCMinutes())
       }:${p(d.getUTCSeconds())}.${p(d.getUTCMilliseconds(), 3)}`;
     }
-    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${
-      p(d.getSeconds())
-    }.${p(d.getMilliseconds(), 3)}`;
+    return formatLocalTime(d.getTime(), true); // local time from the tz database: no ICU (lib/time/local-time.ts)
   }
 }
 

@@ -16,6 +16,7 @@ import type { ClientInfo } from "../../clients.ts";
 import { parseEndpoints } from "../../net/endpoint.ts";
 import type { ExporterPorts } from "../exporter/index.ts";
 import { SERVER_SIGNATURE, SRS_COMPAT_VERSION, VERSION } from "../../version.ts";
+import { formatLocalTime } from "../../time/local-time.ts";
 import { renderMetrics } from "../exporter/index.ts";
 import { clientJson, serverClients, type ShapesPorts, streamJson, vhostJson, vhostNames } from "./shapes.ts";
 import { clustersAnswer } from "../cluster/origin-cluster.ts";
@@ -99,14 +100,9 @@ function sharesHttpServer(ctx: ApiPorts): boolean {
   }
 }
 
-function pad2(n: number): string {
-  return String(n).padStart(2, "0");
-}
-
 /** "2026-11-21 22:23:51" in local time. */
 export function formatDate(ms: number): string {
-  const d = new Date(ms);
-  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+  return formatLocalTime(ms);
 }
 
 type Json = Record<string, unknown>;

@@ -22,6 +22,7 @@ import type { ForwardService } from "../forward/service.ts";
 import type { EdgeUpstreamStat } from "../cluster/edge.ts";
 import type { Stats } from "../stats.ts";
 import { SERVER_SIGNATURE, SRS_COMPAT_VERSION } from "../../version.ts";
+import { formatLocalTime } from "../../time/local-time.ts";
 import { rssKbytes } from "../api/system.ts";
 import { serverClients } from "../api/shapes.ts";
 
@@ -40,13 +41,8 @@ function family(out: string[], name: string, kind: "gauge" | "counter", help: st
   out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${kind}`, ...lines);
 }
 
-function pad2(n: number): string {
-  return String(n).padStart(2, "0");
-}
-
 function buildDate(ms: number): string {
-  const d = new Date(ms);
-  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+  return formatLocalTime(ms);
 }
 
 function safe(f: () => string, dflt: string): string {

@@ -20,6 +20,7 @@
  */
 import type { EngineConfig, IngestConfig } from "../../config/ffmpeg.ts";
 import { DEFAULT_VHOST, parseRtmpUrl } from "../../net/stream-url.ts";
+import { localParts } from "../../time/local-time.ts";
 
 /** What one FFmpeg run is given (SrsFFMPEG's fields). */
 export interface FfmpegJob extends Omit<EngineConfig, "name" | "enabled"> {
@@ -132,14 +133,15 @@ const pad = (n: number, w = 2): string => String(n).padStart(w, "0");
 /** SRS's srs_path_build_timestamp: [2006] [01] [02] [15] [04] [05] [999] [timestamp] in local time. */
 export function fillTime(s: string, t: Date): string {
   if (!s.includes("[")) return s;
+  const p = localParts(t.getTime());
   return s
-    .replaceAll("[2006]", String(t.getFullYear()))
-    .replaceAll("[01]", pad(t.getMonth() + 1))
-    .replaceAll("[02]", pad(t.getDate()))
-    .replaceAll("[15]", pad(t.getHours()))
-    .replaceAll("[04]", pad(t.getMinutes()))
-    .replaceAll("[05]", pad(t.getSeconds()))
-    .replaceAll("[999]", pad(t.getMilliseconds(), 3))
+    .replaceAll("[2006]", String(p.year))
+    .replaceAll("[01]", pad(p.month))
+    .replaceAll("[02]", pad(p.day))
+    .replaceAll("[15]", pad(p.hour))
+    .replaceAll("[04]", pad(p.minute))
+    .replaceAll("[05]", pad(p.second))
+    .replaceAll("[999]", pad(p.ms, 3))
     .replaceAll("[timestamp]", String(t.getTime()));
 }
 
