@@ -214,15 +214,25 @@ export function matchLive(config: SrsConfig, pathname: string, host: string, que
 const STRATEGY: QueuingStrategy<Uint8Array> = { highWaterMark: 0, size: (c) => c?.byteLength ?? 0 };
 
 /**
- * A write larger than SPLIT_ABOVE (a joining player's start-up burst: sequence headers + GOP, ~130 KB for a 2 s GOP
- * at 1 Mbps) is enqueued as views of at most PIECE bytes (no copy). Bun 1.4.5 keeps, per response, a buffer as
- * large as the part of a chunk the socket did not take at once, for the life of the response: with the burst
- * enqueued whole, 500 HTTP-FLV players of a 1 Mbps stream held ~160 KB each (server RSS 148 MB); in 16 KB pieces,
- * ~48 KB each (88 MB) at the same CPU (bench/memory.ts, bench/flv-load.ts). The merged writes of live packets
- * (mw_latency) stay whole: cutting those too saved a little more memory but cost 50% more CPU.
+ * How a response's bytes reach Bun's sink (Bun 1.4.5, HTTPServerWritable): a chunk of 2 KB or more that finds the
+ * sink's buffer empty goes straight to the socket (uWS queues what the socket does not take); a chunk that finds
+ * bytes already in the buffer is appended to it first, and the buffer keeps that capacity for the life of the
+ * response. So a small chunk followed by a large one in the same read costs the response a buffer as large as the
+ * large one: the 13-byte FLV header enqueued before the start-up burst made every HTTP-FLV player hold a 16 KB
+ * buffer (500 players of a 1 Mbps stream: server RSS +26 KB per player; without that header +6 KB, in a probe
+ * with Bun.serve alone).
+ *
+ * Hence: (1) while a player starts, small writes (the header) are held and joined to the first JOIN bytes of the
+ * start-up burst, or enqueued alone when no burst follows; (2) a write larger than SPLIT_ABOVE (a joining player's
+ * start-up burst: metadata, sequence headers, GOP, ~130 KB for a 2 s GOP at 1 Mbps) is enqueued as views of PIECE
+ * bytes, the remainder joined to the last piece, so no piece is small (a whole 130 KB chunk would make its own
+ * buffer as large as the part the socket did not take at once). The merged writes of live packets (mw_latency)
+ * stay whole: cutting those too saved a little more memory but cost 50% more CPU.
  */
 const SPLIT_ABOVE = 64 * 1024;
 const PIECE = 16 * 1024;
+/** Bytes of a start-up burst joined to the held header: more than the sink's 2 KB high-water mark. */
+const JOIN = 4 * 1024;
 
 class HttpLivePlayer implements ClientInfo, ByteSink {
   readonly id = newContextId();
@@ -243,6 +253,9 @@ class HttpLivePlayer implements ClientInfo, ByteSink {
   private playLease: PlayLease<FanOut> | undefined;
   private player: BytePlayer | undefined;
   private playing = false;
+  /** True during start(): small writes are held in `held` (see SPLIT_ABOVE). */
+  private starting = false;
+  private held: Uint8Array | undefined;
   readonly log: Log;
 
   constructor(
@@ -270,10 +283,30 @@ class HttpLivePlayer implements ClientInfo, ByteSink {
 
   write(data: Uint8Array): boolean {
     if (this.destroyed || !this.controller || data.byteLength === 0) return !this.destroyed;
-    try {
-      if (data.byteLength <= SPLIT_ABOVE) this.controller.enqueue(data);
-      else for (let o = 0; o < data.byteLength; o += PIECE) this.controller.enqueue(data.subarray(o, o + PIECE));
+    if (this.starting && data.byteLength < PIECE) {
+      // Held until the start-up burst (see SPLIT_ABOVE): joined to its first piece, or enqueued by start().
+      this.held = this.held ? Buffer.concat([this.held, data]) : data;
       this.written += data.byteLength;
+      return true;
+    }
+    try {
+      const n = data.byteLength;
+      let from = 0;
+      if (this.held) {
+        // The held bytes go out joined to the first JOIN bytes of this write (a small copy, not the burst's).
+        from = n - JOIN < JOIN ? n : JOIN;
+        this.controller.enqueue(Buffer.concat([this.held, data.subarray(0, from)]));
+        this.held = undefined;
+      }
+      const rest = n - from;
+      if (rest > 0 && rest <= SPLIT_ABOVE) this.controller.enqueue(from ? data.subarray(from) : data);
+      else if (rest > 0) {
+        const pieces = Math.floor(rest / PIECE);
+        for (let k = 0; k < pieces; k++) {
+          this.controller.enqueue(data.subarray(from + k * PIECE, k === pieces - 1 ? n : from + (k + 1) * PIECE));
+        }
+      }
+      this.written += n;
       return true;
     } catch {
       this.finish("response closed");
@@ -301,8 +334,22 @@ class HttpLivePlayer implements ClientInfo, ByteSink {
       // The stream is gone: deliver what is queued and end the response (SRS unmounts it).
       onUnpublish: () => this.finish("stream unpublished", "close"),
     });
-    if (header) this.player.writeNow(header);
-    this.playLease = hub.play(output, this.player);
+    this.starting = true;
+    try {
+      if (header) this.player.writeNow(header);
+      this.playLease = hub.play(output, this.player);
+    } finally {
+      this.starting = false;
+    }
+    const held = this.held;
+    this.held = undefined;
+    if (held && !this.destroyed) {
+      try {
+        this.controller?.enqueue(held);
+      } catch {
+        this.finish("response closed");
+      }
+    }
   }
 
   /**
