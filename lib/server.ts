@@ -66,6 +66,7 @@ import { Hono } from "hono";
 import { mountWorkersApi } from "./services/workers/api.ts";
 import { type WorkerChannel, WorkerLink } from "./services/workers/link.ts";
 import type { WorkersGatePort } from "./services/gate.ts";
+import { systemClock } from "./time/local-time.ts";
 
 /**
  * Everything the adapters' ports ask of the server, together (each adapter declares its own few needs next to
@@ -232,6 +233,8 @@ export class Server implements ServerContext {
     const c = this.config;
     this.log.trace(`srs-ts/${VERSION} starting, pid=${process.pid}, config=${this.opts.configName}`);
     for (const u of unimplementedDirectives(c)) this.log.warn(u.text);
+    const tz = systemClock().fallbackReason;
+    if (tz) this.log.warn(`local time: ${tz}; the runtime's time zone (ICU) is used instead`);
     // With workers the primary keeps the pid file.
     if (!this.workerLink) this.writePidFile(c.pidFile());
     try {

@@ -14,6 +14,7 @@ import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { SrsConfig } from "../../config/index.ts";
 import { recordingDurationMs } from "./duration.ts";
 import { dvrFormat, dvrTemplate } from "./path.ts";
+import { localToEpoch } from "../../time/local-time.ts";
 
 const MAX_FILES = 20_000;
 
@@ -81,7 +82,7 @@ export function templateRegex(tpl: string): RegExp {
 function startOf(g: Record<string, string | undefined>, mtimeMs: number, durationMs: number): number {
   if (g.ts) return Number(g.ts);
   if (g.Y && g.M && g.D) {
-    return new Date(Number(g.Y), Number(g.M) - 1, Number(g.D), Number(g.h ?? 0), Number(g.m ?? 0), Number(g.s ?? 0), Number(g.ms ?? 0)).getTime();
+    return localToEpoch(Number(g.Y), Number(g.M), Number(g.D), Number(g.h ?? 0), Number(g.m ?? 0), Number(g.s ?? 0), Number(g.ms ?? 0));
   }
   return Math.round(mtimeMs - durationMs);
 }
