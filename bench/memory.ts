@@ -285,11 +285,15 @@ async function perPlayer(protocol: string): Promise<Record<string, number>> {
       peak = Math.max(peak, m);
     }
     const rss1 = median(samples1);
+    // The JS heap's garbage comes and goes with the collector (a full collection every ~10 s at 500 players): the
+    // whole window's range says more than one instant.
+    const window = [...trace, ...samples1.map(Math.round)].sort((x, y) => x - y);
+    console.log(`  ${protocol}: RSS over the ${window.length} s after the join: min ${window[0]}, median ${median(window)}, max ${window[window.length - 1]} MB`);
     if (a.entry) s.child.kill("SIGUSR2"); // a probe's cue to dump what it dumps
     await sleep(a.entry ? 3000 : 0);
     const fed = players.filter((p, i) => p.bytes() > at[i]!).length;
     for (const p of [first, ...players]) await p.close();
-    return { players: PLAYERS, fed, rss0, rss1, kbPerPlayer: ((rss1 - rss0) * 1024) / PLAYERS };
+    return { players: PLAYERS, fed, rss0, rss1, kbPerPlayer: ((rss1 - rss0) * 1024) / PLAYERS, windowMin: window[0]!, windowMedian: median(window), windowMax: window[window.length - 1]! };
   } finally {
     pub.kill("SIGTERM");
     await s.stop();
