@@ -9,8 +9,8 @@
  *    configured names (its first occurrence must be at the end); an empty list means no check. `all` is
  *    checked at connect, `publish`/`play` when the client publishes/plays. An empty pageUrl fails a check.
  */
-import ipaddr from "ipaddr.js";
 import type { ReferConfig, SecurityConfig } from "../../config/config.ts";
+import { inPrefix, parseIp } from "../../net/ip.ts";
 
 export type SecurityMethod = "publish" | "play";
 
@@ -18,32 +18,21 @@ export type CheckResult = { ok: true } | { ok: false; reason: string };
 
 const OK: CheckResult = { ok: true };
 
-type Addr = ipaddr.IPv4 | ipaddr.IPv6;
-
 /**
- * An address as a client or a rule gives it (ipaddr.js parses): dotted IPv4 (four decimal parts only, not the
- * inet_aton shorthands ipaddr.js also takes) or IPv6; an IPv4-mapped IPv6 address (`::ffff:1.2.3.4`, how
- * dual-stack sockets report IPv4 clients) is its IPv4 address.
+ * True when `ip` equals the target IP or lies in the target CIDR (IPv4 or IPv6; an IPv4-mapped client address is
+ * its IPv4 address, lib/net/ip.ts). `all` matches everything.
  */
-export function parseAddr(s: string): Addr | undefined {
-  if (ipaddr.IPv4.isValidFourPartDecimal(s)) return ipaddr.IPv4.parse(s);
-  if (!ipaddr.IPv6.isValid(s)) return undefined;
-  const a = ipaddr.IPv6.parse(s);
-  return a.isIPv4MappedAddress() ? a.toIPv4Address() : a;
-}
-
-/** True when `ip` equals the target IP or lies in the target CIDR (IPv4 or IPv6). `all` matches everything. */
 export function ipMatches(target: string, ip: string): boolean {
   if (target === "all" || target === ip) return true;
-  const addr = parseAddr(ip);
+  const addr = parseIp(ip);
   if (!addr) return false;
   const slash = target.indexOf("/");
-  const net = parseAddr(slash < 0 ? target : target.slice(0, slash));
-  if (!net || net.kind() !== addr.kind()) return false;
-  const max = net.kind() === "ipv4" ? 32 : 128;
+  const net = parseIp(slash < 0 ? target : target.slice(0, slash));
+  if (!net || net.family !== addr.family) return false;
+  const max = net.family === 4 ? 32 : 128;
   const bitsText = slash < 0 ? String(max) : target.slice(slash + 1);
   if (!/^\d{1,3}$/.test(bitsText) || Number(bitsText) > max) return false;
-  return addr.match(net, Number(bitsText));
+  return inPrefix(addr, net, Number(bitsText));
 }
 
 /** SRS's security check for a client of `ip` that wants to publish or play. */
