@@ -15,6 +15,7 @@ import { removePidFile, writePidFile } from "./lib/pidfile.ts";
 import { SRS_COMPAT_VERSION, VERSION } from "./lib/version.ts";
 import { workerEnv } from "./lib/runtime/worker-env.ts";
 import { fileUrlPath } from "./lib/runtime/platform.ts";
+import { applyEngineTuning } from "./lib/runtime/engine-tuning.ts";
 import type { PrimaryMessage, WorkerMessage } from "./lib/workers/messages.ts";
 
 const HELP = `srs-ts ${VERSION} — a live-video server compatible with SRS ${SRS_COMPAT_VERSION}
@@ -169,6 +170,8 @@ function tellParent(what: string): void {
 }
 
 async function main(): Promise<void> {
+  // First of all: JavaScriptCore's thresholds for a server (re-executes this program once, under Bun).
+  applyEngineTuning(selfCommand());
   if (process.argv[2] === "proxy") {
     // Imported here: the server never loads the proxy (nor its Redis client).
     const { proxyMain } = await import("./lib/proxy/main.ts");
