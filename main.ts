@@ -170,9 +170,8 @@ function tellParent(what: string): void {
 }
 
 async function main(): Promise<void> {
-  // First of all: JavaScriptCore's thresholds for a server (re-executes this program once, under Bun).
-  applyEngineTuning(selfCommand());
   if (process.argv[2] === "proxy") {
+    applyEngineTuning(selfCommand());
     // Imported here: the server never loads the proxy (nor its Redis client).
     const { proxyMain } = await import("./lib/proxy/main.ts");
     await proxyMain(process.argv.slice(3));
@@ -192,6 +191,9 @@ async function main(): Promise<void> {
     process.stdout.write(`${VERSION}\n`);
     return;
   }
+  // Before anything else a server does: JavaScriptCore's thresholds for a server (this program re-executes
+  // itself once, under Bun; lib/runtime/engine-tuning.ts).
+  if (!cli.test) applyEngineTuning(selfCommand());
   let config: SrsConfig;
   try {
     config = await load(cli);

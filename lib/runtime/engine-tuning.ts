@@ -50,9 +50,14 @@ export function applyEngineTuning(self: { cmd: string; args: string[] }): void {
   if (typeof execve !== "function") return;
   const env: Record<string, string | undefined> = { ...process.env, [MARK]: "on" };
   for (const [k, v] of Object.entries(TUNING)) if (env[k] === undefined) env[k] = v;
+  // Bun flags process.execve as experimental with a warning, printed only when the exec failed and we go on.
+  const warn = process.emitWarning;
+  process.emitWarning = () => {};
   try {
     execve.call(process, self.cmd, [self.cmd, ...self.args], env);
   } catch {
-    // execve(2) failed (e.g. the executable was replaced meanwhile): run untuned.
+    // execve(2) failed (the executable replaced meanwhile, or an emulator as qemu-user without binfmt): run untuned.
+  } finally {
+    process.emitWarning = warn;
   }
 }
