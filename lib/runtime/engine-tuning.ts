@@ -9,7 +9,7 @@
  * the thresholds ×20 the start compiles nothing (the config lexer avoids a call per character for that) and a
  * once-a-second timer waits ~11 minutes for the baseline JIT; hot media code still reaches them within seconds of
  * load (a 1 Mbps stream's per-packet functions: ~1100 units a second each, loops and per-player code faster), and
- * CPU per 100 Mbps under load is unchanged (bench/vs-srs.ts; ×100 saved no more memory and cost HTTP-FLV ~8%).
+ * CPU per 100 Mbps under load is unchanged within the runs' noise (bench/vs-srs.ts; ×100 saved no more memory).
  *
  * JSC reads its options once, from the environment (`BUN_JSC_<option>`), when the runtime starts: so the process
  * replaces itself (`execve(2)`, same pid, same arguments, stdio and cwd) with the options added, before it has
