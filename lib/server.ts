@@ -272,7 +272,7 @@ export class Server implements ServerContext {
       await forward.ensure(c);
       // The edge pulls over RTMP or HTTP-FLV, relays publishers and probes origins with our clients.
       this.edge = startEdge(this, edgeConnectors(), this.workerLink ? { workers: this.workerLink } : undefined);
-      await audioBridge.ensure(c);
+      this.loadAudioBridgeAtPublish(audioBridge);
       this.rtmp = new RtmpServer(this);
       await this.rtmp.listen(c.listen());
       // Transcode and exec follow publishes from now on; ingests start once every listener is up.
@@ -392,7 +392,7 @@ export class Server implements ServerContext {
       }),
       audioBridge: new OnDemand({
         name: "audio bridge",
-        wanted: usesAudioBridge,
+        wanted: (c) => usesAudioBridge(c),
         load: async () => {
           const { AudioBridgeService } = await import("./services/audio-bridge/service.ts");
           const bridges = new AudioBridgeService({
@@ -429,6 +429,22 @@ export class Server implements ServerContext {
         },
       }),
     };
+  }
+
+  /**
+   * The audio bridge reads the vhost's rtc block at each publish (a reload applies to the next one), and the
+   * built-in default config turns it on: it is loaded at the first publish on a vhost that bridges audio, not at
+   * start, so an idle server never loads it. That stream's bridges start once the module is in (mid-stream, from
+   * the publisher's sequence header, as for a viewer arriving late); later publishes find the service loaded.
+   */
+  private loadAudioBridgeAtPublish(bridge: OnDemand<AudioBridgeService>): void {
+    this.hubs.listen({
+      onPublish: (hub) => {
+        if (bridge.current() || !usesAudioBridge(this.config, hub.key.vhost)) return;
+        bridge.load().then((b) => b.catchUp(hub), (e: unknown) => this.log.error(`${hub.name}: audio bridge not started`, e));
+      },
+      onUnpublish: () => {},
+    });
   }
 
   /** DASH's HTTP routes: served by DASH once loaded; before, they fall through (as with DASH off everywhere). */
@@ -498,7 +514,9 @@ export class Server implements ServerContext {
     this.config = next;
     // A service the new config is the first to use is loaded before the handlers run: its own reload handler
     // then starts it on the live streams (lib/reload/live-streams.ts), as for a service loaded at start.
-    for (const s of Object.values(this.onDemand)) {
+    // (The audio bridge applies at the next publish: it loads then, see loadAudioBridgeAtPublish.)
+    const { dash, dvr, forward, ffmpeg } = this.onDemand;
+    for (const s of [dash, dvr, forward, ffmpeg]) {
       try {
         await s.ensure(next);
       } catch (e) {

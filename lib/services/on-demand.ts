@@ -97,8 +97,12 @@ export function usesFfmpeg(c: SrsConfig): boolean {
 
 /**
  * The audio bridge (lib/services/audio-bridge): some vhost's `rtc` has `rtmp_to_rtc on` or `rtc_to_rtmp on` (the
- * bridge reads the vhost's rtc block at each publish, whether or not `rtc { enabled }`).
+ * bridge reads the vhost's rtc block at each publish, whether or not `rtc { enabled }`). With `vhost`: whether a
+ * stream published there is bridged (the vhost's block, or the default vhost's when it is not configured).
  */
-export function usesAudioBridge(c: SrsConfig): boolean {
-  return anyVhost(c, (v) => v.rtc.rtmpToRtc || v.rtc.rtcToRtmp);
+export function usesAudioBridge(c: SrsConfig, vhost?: string): boolean {
+  const bridges = (v: VhostConfig) => v.rtc.rtmpToRtc || v.rtc.rtcToRtmp;
+  if (vhost === undefined) return anyVhost(c, bridges);
+  const v = c.vhost(vhost);
+  return v !== undefined && bridges(v);
 }

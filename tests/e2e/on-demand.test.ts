@@ -2,8 +2,9 @@
  * Services loaded on demand (lib/services/on-demand.ts) as a user meets them: a server whose config uses none of
  * DVR, DASH or the FFmpeg services does not load them; a reload (SIGHUP) that turns one on loads it and it catches
  * up with the stream already live: DVR records it (a file appears and grows, then plays), DASH serves its MPD and
- * segments, an ingest added by the reload publishes. A server started with DVR on loads it before it accepts
- * publishers and records from the first publish.
+ * segments, an ingest added by the reload publishes. The audio bridge, which the built-in default config turns on,
+ * loads at the first publish that needs it (tests/e2e/audio-bridge.test.ts hears it work). A server started with
+ * DVR on loads it before it accepts publishers and records from the first publish.
  */
 import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, statSync } from "node:fs";
@@ -102,6 +103,14 @@ describe("services loaded on demand", () => {
     expect(s.output()).toContain("ffmpeg: loaded, the config uses it");
     expect(s.output()).toContain("reload: vhost __defaultVhost__ ingest applied (started __defaultVhost__/cam)");
     await live(s, "ingested");
+  }, 60000);
+
+  test("the audio bridge (rtmp_to_rtc) is not loaded at start but by the first publish on a vhost that bridges", async () => {
+    const s = await start(`${FLV}\nrtc { enabled on; rtmp_to_rtc on; }`);
+    expect(s.output()).not.toContain("audio bridge: loaded");
+    track(publish(clip("clip.flv"), s.rtmpUrl("/live/bridged")));
+    await waitFor("the audio bridge loaded", () => s.output().includes("audio bridge: loaded, the config uses it"), 15000, s);
+    await live(s, "bridged");
   }, 60000);
 
   test("a server started with DVR on loads it before accepting publishers and records the first publish", async () => {

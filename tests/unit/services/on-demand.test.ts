@@ -32,6 +32,14 @@ describe("which services a config uses", () => {
     expect(on("rtc { rtc_to_rtmp on; }")).toEqual({ ...NONE, bridge: true });
   });
 
+  test("the audio bridge per vhost: the vhost's rtc block, else the default vhost's", () => {
+    const c = conf("vhost __defaultVhost__ { rtc { rtc_to_rtmp on; } }\nvhost quiet { }\nvhost loud { rtc { rtmp_to_rtc on; } }");
+    expect(usesAudioBridge(c, "loud")).toBe(true);
+    expect(usesAudioBridge(c, "quiet")).toBe(false);
+    expect(usesAudioBridge(c, "unknown.test")).toBe(true);
+    expect(usesAudioBridge(conf("vhost quiet { }"), "unknown.test")).toBe(false);
+  });
+
   test("env overrides count (SRS_VHOST_*)", () => {
     expect(uses("vhost __defaultVhost__ {}", { SRS_VHOST_DVR_ENABLED: "on" }).dvr).toBe(true);
     expect(uses("vhost __defaultVhost__ {}", { SRS_VHOST_DASH_ENABLED: "on" }).dash).toBe(true);
