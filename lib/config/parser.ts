@@ -90,9 +90,11 @@ export function newIncludeContext(cwd: string = process.cwd(), parsers: Record<s
 
 type TokenState = "entire" | "blockStart" | "blockEnd" | "eof";
 
-function isSpace(ch: string): boolean {
-  return ch === " " || ch === "\t" || ch === "\r" || ch === "\n";
-}
+/**
+ * SRS's separators. A Set lookup rather than a function of our own: called for every character of the config, such
+ * a function would be the first thing JavaScriptCore compiles at start (see lib/runtime/engine-tuning.ts).
+ */
+const SPACES: ReadonlySet<string> = new Set([" ", "\t", "\r", "\n"]);
 
 /** Character-level reader, a faithful port of the state machine of SRS's `read_token` (not its code). */
 class Lexer {
@@ -145,7 +147,7 @@ class Lexer {
 
       if (needSpace) {
         // Just after a closing quote.
-        if (isSpace(ch)) {
+        if (SPACES.has(ch)) {
           lastSpace = true;
           needSpace = false;
           continue;
@@ -156,7 +158,7 @@ class Lexer {
       }
 
       if (lastSpace) {
-        if (isSpace(ch)) continue;
+        if (SPACES.has(ch)) continue;
         wordStart = this.pos - 1;
         wordLine = this.line;
         switch (ch) {
@@ -202,7 +204,7 @@ class Lexer {
           needSpace = true;
           found = true;
         }
-      } else if (isSpace(ch) || ch === ";" || ch === "{") {
+      } else if (SPACES.has(ch) || ch === ";" || ch === "{") {
         lastSpace = true;
         found = true;
       }

@@ -6,9 +6,10 @@
  * parser, the SRS_* overrides, every service's construction) or rarely (the stats and console timers, an API call):
  * with the default thresholds that code is compiled within the first seconds, and compiling anything at all pages
  * in the JIT compilers themselves and their data — ~4 MB of the RSS of an idle srs-ts (bench/README.md, #16). With
- * the thresholds ×100 an idle server compiles nothing; hot media code (per packet, per player) still reaches them
- * within seconds of load (a 1 Mbps stream's per-packet functions: ~1100 units a second each, loops faster) and CPU
- * per 100 Mbps under load is unchanged (bench/vs-srs.ts).
+ * the thresholds ×20 the start compiles nothing (the config lexer avoids a call per character for that) and a
+ * once-a-second timer waits ~11 minutes for the baseline JIT; hot media code still reaches them within seconds of
+ * load (a 1 Mbps stream's per-packet functions: ~1100 units a second each, loops and per-player code faster), and
+ * CPU per 100 Mbps under load is unchanged within the runs' noise (bench/vs-srs.ts; ×100 saved no more memory).
  *
  * JSC reads its options once, from the environment (`BUN_JSC_<option>`), when the runtime starts: so the process
  * replaces itself (`execve(2)`, same pid, same arguments, stdio and cwd) with the options added, before it has
@@ -17,13 +18,13 @@
  * applied only under the Bun versions it was measured with (TUNED_BUN; the binaries embed theirs).
  */
 
-/** Threshold options, ×100 JSC's defaults (JavaScriptCore runtime/Options.h). */
+/** Threshold options, ×20 JSC's defaults (JavaScriptCore runtime/OptionsList.h). */
 const TUNING: Readonly<Record<string, string>> = {
-  BUN_JSC_thresholdForJITAfterWarmUp: "50000",
-  BUN_JSC_thresholdForJITSoon: "10000",
-  BUN_JSC_thresholdForOptimizeAfterWarmUp: "100000",
-  BUN_JSC_thresholdForOptimizeAfterLongWarmUp: "100000",
-  BUN_JSC_thresholdForOptimizeSoon: "100000",
+  BUN_JSC_thresholdForJITAfterWarmUp: "10000",
+  BUN_JSC_thresholdForJITSoon: "2000",
+  BUN_JSC_thresholdForOptimizeAfterWarmUp: "20000",
+  BUN_JSC_thresholdForOptimizeAfterLongWarmUp: "20000",
+  BUN_JSC_thresholdForOptimizeSoon: "20000",
 };
 
 /** Bun versions (prefix) whose JavaScriptCore has these options, as measured (bench/README.md, #16). */

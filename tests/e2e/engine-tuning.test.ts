@@ -26,12 +26,12 @@ async function api(s: RunningServer): Promise<number> {
 }
 
 describe("engine tuning", () => {
-  test("the server runs with JSC's thresholds ×100, in the pid it was started as", async () => {
+  test("the server runs with JSC's thresholds ×20, in the pid it was started as", async () => {
     const s = await startServer({ env: { SRS_ENGINE_TUNING: "" } });
     started.push(s);
     const env = environ(s.proc.pid!);
     expect(env.get("SRS_ENGINE_TUNING")).toBe("on");
-    expect(env.get("BUN_JSC_thresholdForOptimizeAfterWarmUp")).toBe("100000");
+    expect(env.get("BUN_JSC_thresholdForOptimizeAfterWarmUp")).toBe("20000");
     expect(await api(s)).toBe(200);
     // SIGTERM reaches the exec'd server: it quits as usual.
     expect(await s.stop()).toBe(0);
@@ -42,7 +42,7 @@ describe("engine tuning", () => {
     started.push(s);
     const env = environ(s.proc.pid!);
     expect(env.get("BUN_JSC_thresholdForJITAfterWarmUp")).toBe("777");
-    expect(env.get("BUN_JSC_thresholdForJITSoon")).toBe("10000");
+    expect(env.get("BUN_JSC_thresholdForJITSoon")).toBe("2000");
   });
 
   test("SRS_ENGINE_TUNING=off runs untuned", async () => {
