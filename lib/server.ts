@@ -2,6 +2,8 @@
  * The Server: owns the config, the log sink, the stream hubs, the clients and every listener. Nothing global
  * lives outside it. Lifecycle: start() -> [reload()]* -> stop(fast) | gracefulStop(). Listeners, the session
  * registry and the services register with `lifecycle` (lib/lifecycle.ts): a stop is one event they all take part in.
+ * DVR, DASH, forward, the FFmpeg services and the audio bridge are imported only when a config uses them
+ * (lib/services/on-demand.ts), so an idle server with the default config does not hold their code.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { removePidFile, writePidFile } from "./pidfile.ts";
@@ -300,7 +302,11 @@ export class Server implements ServerContext {
         api: [(app) => {
           if (this.workerLink) mountWorkersApi(app, this.workerLink, this);
         }, (app) => mountApi(app, this), (app) => mountRtc(app, this, () => (this.rtc?.running ? this.rtc : undefined))],
-        http: [(app) => app.get("*", (ctx: Context, next: Next) => this.dashHttp(ctx, next)), (app) => mountHls(app, this, () => this.hls), (app) => mountLive(app, this)],
+        http: [
+          (app) => app.get("*", (ctx: Context, next: Next) => this.dashHttp(ctx, next)),
+          (app) => mountHls(app, this, () => this.hls),
+          (app) => mountLive(app, this),
+        ],
       });
       await this.http.start();
       this.exporter = await startExporter(this);
@@ -374,7 +380,10 @@ export class Server implements ServerContext {
         name: "dash",
         wanted: usesDash,
         load: async () => {
-          const [{ startDash }, { DashHttp }] = await Promise.all([import("./protocols/dash/service.ts"), import("./protocols/dash/http.ts")]);
+          const [{ startDash }, { DashHttp }] = await Promise.all([
+            import("./protocols/dash/service.ts"),
+            import("./protocols/dash/http.ts"),
+          ]);
           const service = startDash(this);
           return loaded("dash", { service, http: new DashHttp(this, () => service) });
         },
@@ -388,7 +397,10 @@ export class Server implements ServerContext {
         name: "forward",
         wanted: usesForward,
         // Forwards push over RTMP: the composition root hands the forward service our RTMP client.
-        load: async () => loaded("forward", (await import("./services/forward/service.ts")).startForward(this, (url, o) => RtmpClient.connect(url, o))),
+        load: async () => {
+          const { startForward } = await import("./services/forward/service.ts");
+          return loaded("forward", startForward(this, (url, o) => RtmpClient.connect(url, o)));
+        },
       }),
       audioBridge: new OnDemand({
         name: "audio bridge",
