@@ -2,6 +2,8 @@
  * The Server: owns the config, the log sink, the stream hubs, the clients and every listener. Nothing global
  * lives outside it. Lifecycle: start() -> [reload()]* -> stop(fast) | gracefulStop(). Listeners, the session
  * registry and the services register with `lifecycle` (lib/lifecycle.ts): a stop is one event they all take part in.
+ * DVR, DASH, forward, the FFmpeg services and the audio bridge are imported only when a config uses them
+ * (lib/services/on-demand.ts), so an idle server with the default config does not hold their code.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { removePidFile, writePidFile } from "./pidfile.ts";
@@ -25,15 +27,17 @@ import { RtcService } from "./protocols/rtc/service.ts";
 import { mountRtc } from "./protocols/rtc/api.ts";
 import { type HlsService, startHls } from "./protocols/hls/service.ts";
 import { mountHls } from "./protocols/hls/http.ts";
-import { type DashService, startDash } from "./protocols/dash/service.ts";
-import { mountDash } from "./protocols/dash/http.ts";
+import type { DashService } from "./protocols/dash/service.ts";
+import type { DashHttp } from "./protocols/dash/http.ts";
 import { dashReload } from "./protocols/dash/reload.ts";
 import { hookOnHls, hookOnHlsNotify } from "./services/hooks/index.ts";
 import { type SrtService, startSrt } from "./protocols/srt/bridge.ts";
-import { type DvrService, startDvr } from "./services/dvr/service.ts";
-import { type ForwardService, startForward } from "./services/forward/service.ts";
-import { FfmpegServices, ffmpegReload } from "./services/ffmpeg/index.ts";
-import { AudioBridgeService } from "./services/audio-bridge/service.ts";
+import type { DvrService } from "./services/dvr/service.ts";
+import type { ForwardService } from "./services/forward/service.ts";
+import type { FfmpegServices } from "./services/ffmpeg/index.ts";
+import { ffmpegReload } from "./services/ffmpeg/reload.ts";
+import type { AudioBridgeService } from "./services/audio-bridge/service.ts";
+import { OnDemand, usesAudioBridge, usesDash, usesDvr, usesFfmpeg, usesForward } from "./services/on-demand.ts";
 import { type AccessControl, OpenAccess } from "./access.ts";
 import { Api, mountApi } from "./services/api/index.ts";
 import { Heartbeat, heartbeatReload } from "./services/cluster/heartbeat.ts";
@@ -62,7 +66,7 @@ import { History } from "./services/history.ts";
 import { VERSION } from "./version.ts";
 import type { WorkerEnv } from "./runtime/worker-env.ts";
 import { serveHttp } from "./runtime/http-serve.ts";
-import { Hono } from "hono";
+import { type Context, Hono, type Next } from "hono";
 import { mountWorkersApi } from "./services/workers/api.ts";
 import { type WorkerChannel, WorkerLink } from "./services/workers/link.ts";
 import type { WorkersGatePort } from "./services/gate.ts";
@@ -108,6 +112,15 @@ export interface ServerOptions {
 
 export class StartError extends Error {}
 
+/** The services the server loads on demand (see Server.onDemandServices), in the order they start. */
+interface OnDemandServices {
+  readonly dash: OnDemand<{ service: DashService; http: DashHttp }>;
+  readonly dvr: OnDemand<DvrService>;
+  readonly forward: OnDemand<ForwardService>;
+  readonly audioBridge: OnDemand<AudioBridgeService>;
+  readonly ffmpeg: OnDemand<FfmpegServices>;
+}
+
 function randomId(n: number): string {
   const a = "0123456789abcdefghijklmnopqrstuvwxyz";
   let s = "";
@@ -128,12 +141,22 @@ export class Server implements ServerContext {
   readonly stats: Stats;
   /** The console's graphs: the last hour at 5 s (GET /api/v1/history). */
   readonly history: History;
-  forward: ForwardService | undefined;
+  /**
+   * DVR, DASH, forward, the audio bridge and the FFmpeg services: their modules are imported (and the service
+   * started) only once a config uses them, at start or at a reload (lib/services/on-demand.ts).
+   */
+  private readonly onDemand: OnDemandServices = this.onDemandServices();
+  /** The running forwards (undefined while no config has used forward). */
+  get forward(): ForwardService | undefined {
+    return this.onDemand.forward.current();
+  }
   /** The origin cluster's coworker query (RTMP redirects, HTTP 302s); reads the coworkers from the config in force. */
   readonly originCluster: OriginCluster;
   edge: EdgeService | undefined;
-  /** Ingest, transcode and exec: the FFmpegs and programs the server runs (the API lists them). */
-  ffmpeg: FfmpegServices | undefined;
+  /** Ingest, transcode and exec: the FFmpegs and programs the server runs (the API lists them); loaded on demand. */
+  get ffmpeg(): FfmpegServices | undefined {
+    return this.onDemand.ffmpeg.current();
+  }
   /** srs-ts's workers: this worker's link to the primary (undefined in a single process). */
   readonly workerLink: WorkerLink | undefined;
   /** The gate's view of the workers: internal pulls, publish claims (a claim ends this worker's pull first). */
@@ -141,8 +164,12 @@ export class Server implements ServerContext {
   /** A worker's private loopback RTMP listener, where the other workers pull its streams. */
   private privateRtmp: RtmpServer | undefined;
   private hls: HlsService | undefined;
-  private dash: DashService | undefined;
-  private dvr: DvrService | undefined;
+  private get dash(): DashService | undefined {
+    return this.onDemand.dash.current()?.service;
+  }
+  private get dvr(): DvrService | undefined {
+    return this.onDemand.dvr.current();
+  }
   private rtmp: RtmpServer | undefined;
   private http: HttpServers | undefined;
   private srt: SrtService | undefined;
@@ -240,35 +267,19 @@ export class Server implements ServerContext {
     try {
       this.hls = startHls(this);
       this.wireHlsHooks(this.hls);
-      this.dash = startDash(this);
-      this.dvr = startDvr(this);
-      // Forwards push over RTMP: the composition root hands the forward service our RTMP client.
-      this.forward = startForward(this, (url, o) => RtmpClient.connect(url, o));
+      // The services loaded on demand, when this config uses them, in the order they always started.
+      const { dash, dvr, forward, audioBridge, ffmpeg } = this.onDemand;
+      await dash.ensure(c);
+      await dvr.ensure(c);
+      await forward.ensure(c);
       // The edge pulls over RTMP or HTTP-FLV, relays publishers and probes origins with our clients.
       this.edge = startEdge(this, edgeConnectors(), this.workerLink ? { workers: this.workerLink } : undefined);
-      const bridges = new AudioBridgeService({
-        log: this.log,
-        listen: (l) => this.hubs.listen(l),
-        rtcSettings: (vhost) => this.config.vhost(vhost)?.rtc,
-      });
-      bridges.start();
-      this.lifecycle.register({ name: "audio bridge workers", phase: "finish", close: () => bridges.stop() });
+      this.loadAudioBridgeAtPublish(audioBridge);
       this.rtmp = new RtmpServer(this);
       await this.rtmp.listen(c.listen());
       // Transcode and exec follow publishes from now on; ingests start once every listener is up.
+      await ffmpeg.ensure(c);
       const server = this;
-      this.ffmpeg = new FfmpegServices({
-        get config() {
-          return server.config;
-        },
-        hubs: this.hubs,
-        clients: this.clients,
-        log: this.log,
-        lifecycle: this.lifecycle,
-        rtmpPort: () => server.rtmp?.ports[0],
-        runsIngest: !this.workerLink || this.workerLink.id === 1,
-      });
-      this.ffmpeg.start();
       if (this.workerLink) {
         // The other workers pull this worker's streams here (loopback, its own port: no SO_REUSEPORT).
         this.privateRtmp = new RtmpServer(this);
@@ -291,7 +302,11 @@ export class Server implements ServerContext {
         api: [(app) => {
           if (this.workerLink) mountWorkersApi(app, this.workerLink, this);
         }, (app) => mountApi(app, this), (app) => mountRtc(app, this, () => (this.rtc?.running ? this.rtc : undefined))],
-        http: [(app) => mountDash(app, this, () => this.dash), (app) => mountHls(app, this, () => this.hls), (app) => mountLive(app, this)],
+        http: [
+          (app) => app.get("*", (ctx: Context, next: Next) => this.dashHttp(ctx, next)),
+          (app) => mountHls(app, this, () => this.hls),
+          (app) => mountLive(app, this),
+        ],
       });
       await this.http.start();
       this.exporter = await startExporter(this);
@@ -321,7 +336,7 @@ export class Server implements ServerContext {
       this.lifecycle.register({ name: "stream casters", phase: "accept", close: () => casters.stop("server quit") });
       await casters.start();
       this.startHeartbeat();
-      this.ffmpeg.startIngest();
+      this.ffmpeg?.startIngest();
       // Cameras pulled natively (vhost rtsp_pull), once every listener is up.
       (await this.rtspPullService())?.reconcile();
     } catch (e) {
@@ -349,6 +364,105 @@ export class Server implements ServerContext {
     this.rtspPulls = pulls;
     this.lifecycle.register({ name: "rtsp pulls", phase: "accept", close: () => pulls.stop() });
     return pulls;
+  }
+
+  /**
+   * The services imported only when a config uses them (lib/services/on-demand.ts): each `load` imports the
+   * service's modules and starts it as the server always did; the server reads them through `current()`.
+   */
+  private onDemandServices(): OnDemandServices {
+    const loaded = <T>(name: string, v: T): T => {
+      this.log.trace(`${name}: loaded, the config uses it`);
+      return v;
+    };
+    return {
+      dash: new OnDemand({
+        name: "dash",
+        wanted: usesDash,
+        load: async () => {
+          const [{ startDash }, { DashHttp }] = await Promise.all([
+            import("./protocols/dash/service.ts"),
+            import("./protocols/dash/http.ts"),
+          ]);
+          const service = startDash(this);
+          return loaded("dash", { service, http: new DashHttp(this, () => service) });
+        },
+      }),
+      dvr: new OnDemand({
+        name: "dvr",
+        wanted: usesDvr,
+        load: async () => loaded("dvr", (await import("./services/dvr/service.ts")).startDvr(this)),
+      }),
+      forward: new OnDemand({
+        name: "forward",
+        wanted: usesForward,
+        // Forwards push over RTMP: the composition root hands the forward service our RTMP client.
+        load: async () => {
+          const { startForward } = await import("./services/forward/service.ts");
+          return loaded("forward", startForward(this, (url, o) => RtmpClient.connect(url, o)));
+        },
+      }),
+      audioBridge: new OnDemand({
+        name: "audio bridge",
+        wanted: (c) => usesAudioBridge(c),
+        load: async () => {
+          const { AudioBridgeService } = await import("./services/audio-bridge/service.ts");
+          const bridges = new AudioBridgeService({
+            log: this.log,
+            listen: (l) => this.hubs.listen(l),
+            rtcSettings: (vhost) => this.config.vhost(vhost)?.rtc,
+          });
+          bridges.start();
+          this.lifecycle.register({ name: "audio bridge workers", phase: "finish", close: () => bridges.stop() });
+          return loaded("audio bridge", bridges);
+        },
+      }),
+      ffmpeg: new OnDemand({
+        name: "ffmpeg",
+        wanted: usesFfmpeg,
+        // Loaded once the RTMP listener is up (ingest/transcode publish to it); loaded by a reload, the ingests
+        // start from ffmpegReload's reconcile.
+        load: async () => {
+          const { FfmpegServices } = await import("./services/ffmpeg/index.ts");
+          const server = this;
+          const ffmpeg = new FfmpegServices({
+            get config() {
+              return server.config;
+            },
+            hubs: this.hubs,
+            clients: this.clients,
+            log: this.log,
+            lifecycle: this.lifecycle,
+            rtmpPort: () => server.rtmp?.ports[0],
+            runsIngest: !this.workerLink || this.workerLink.id === 1,
+          });
+          ffmpeg.start();
+          return loaded("ffmpeg", ffmpeg);
+        },
+      }),
+    };
+  }
+
+  /**
+   * The audio bridge reads the vhost's rtc block at each publish (a reload applies to the next one), and the
+   * built-in default config turns it on: it is loaded at the first publish on a vhost that bridges audio, not at
+   * start, so an idle server never loads it. That stream's bridges start once the module is in (mid-stream, from
+   * the publisher's sequence header, as for a viewer arriving late); later publishes find the service loaded.
+   */
+  private loadAudioBridgeAtPublish(bridge: OnDemand<AudioBridgeService>): void {
+    this.hubs.listen({
+      onPublish: (hub) => {
+        if (bridge.current() || !usesAudioBridge(this.config, hub.key.vhost)) return;
+        bridge.load().then((b) => b.catchUp(hub), (e: unknown) => this.log.error(`${hub.name}: audio bridge not started`, e));
+      },
+      onUnpublish: () => {},
+    });
+  }
+
+  /** DASH's HTTP routes: served by DASH once loaded; before, they fall through (as with DASH off everywhere). */
+  private dashHttp(c: Context, next: Next): Promise<Response | void> {
+    const d = this.onDemand.dash.current();
+    return d ? d.http.handle(c, next) : next();
   }
 
   /** SRS's heartbeat (a proxy registers us from it): ticks until the stop. */
@@ -410,6 +524,17 @@ export class Server implements ServerContext {
     const old = this.config;
     const diff = diffConfig(old, next);
     this.config = next;
+    // A service the new config is the first to use is loaded before the handlers run: its own reload handler
+    // then starts it on the live streams (lib/reload/live-streams.ts), as for a service loaded at start.
+    // (The audio bridge applies at the next publish: it loads then, see loadAudioBridgeAtPublish.)
+    const { dash, dvr, forward, ffmpeg } = this.onDemand;
+    for (const s of [dash, dvr, forward, ffmpeg]) {
+      try {
+        await s.ensure(next);
+      } catch (e) {
+        this.log.error(`reload: ${s.name} not started`, e);
+      }
+    }
     const outcomes = await runReload(this.reloadHandlers, { old, next, diff }, this.log);
     this.lastReload = outcomes;
     const restart = outcomes.filter((o) => o.result === "restart").length;

@@ -8,13 +8,14 @@
  *  - GET /api/v1/recordings/range?vhost=&app=&stream=&start=<ISO or epoch ms>&duration=<s> → one MP4 of that
  *    range, stitched from the stream's recordings without re-encoding (dvr/stitch.ts), or
  *    {"code":ERROR_RECORDING_RANGE,"error":why}.
+ * DVR's recording list and stitcher (with the MP4 muxer and reader) are imported on the first request: a server
+ * that never records nor lists recordings does not keep them in memory (lib/services/on-demand.ts).
  */
 import { statSync } from "node:fs";
 import type { SrsConfig } from "../../config/index.ts";
 import type { Log } from "../../log/logger.ts";
 import { serveFile } from "../../net/static-file.ts";
-import { deleteRecording, listRecordings, type Recording } from "../dvr/recordings.ts";
-import { parseStart, StitchError, stitchRange } from "../dvr/stitch.ts";
+import type { Recording } from "../dvr/recordings.ts";
 
 /** srs-ts's own error code: no recording has that id. */
 export const ERROR_RECORDING_NOT_FOUND = 4040;
@@ -40,6 +41,7 @@ export function recordingJson(r: Recording): Record<string, unknown> {
 export async function recordingsRoute(api: RecordingsApi, req: Request, method: string, rest: string[], url: URL): Promise<Response> {
   const [id = "", sub = "", ...more] = rest;
   if (id === "range" && !sub) return await rangeMp4(api, req, method, url);
+  const { deleteRecording, listRecordings } = await import("../dvr/recordings.ts");
   if (!id) {
     if (method !== "GET") return api.text(req, 405, "Method Not Allowed");
     const q = url.searchParams;
@@ -72,6 +74,10 @@ export async function recordingsRoute(api: RecordingsApi, req: Request, method: 
 
 async function rangeMp4(api: RecordingsApi, req: Request, method: string, url: URL): Promise<Response> {
   if (method !== "GET") return api.text(req, 405, "Method Not Allowed");
+  const [{ listRecordings }, { parseStart, StitchError, stitchRange }] = await Promise.all([
+    import("../dvr/recordings.ts"),
+    import("../dvr/stitch.ts"),
+  ]);
   const q = url.searchParams;
   const start = parseStart(q.get("start"));
   const duration = Number(q.get("duration"));

@@ -51,6 +51,14 @@ export class AudioBridgeService {
     });
   }
 
+  /**
+   * A stream published before the service started (it was loaded by that publish: lib/server.ts): its bridges
+   * start now, unless it has left or already has them.
+   */
+  catchUp(hub: StreamHub): void {
+    if (hub.active && !this.active.has(hub)) this.onPublish(hub);
+  }
+
   /** Closes every bridge and stops the workers. */
   stop(): void {
     for (const hub of [...this.active.keys()]) this.onUnpublish(hub);
