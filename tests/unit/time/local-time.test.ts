@@ -102,12 +102,15 @@ function compare(clock: LocalClock, secs: number[], icuLines: string[] | undefin
     const p = clock.parts(s * 1000);
     const ours = fields(p);
     const at = new Date(s * 1000).toISOString();
-    if (icuLines) {
+    const g = glibcLines[i]!;
+    // ICU reads its own copy of the tz database (built into Bun), glibc the system's files as we do: where the two
+    // copies' versions differ (tzdata 2026f vs ICU's, for Sao Paulo's 1965, Casablanca's future rules, Dublin), ICU
+    // is not a reference. So ICU is compared only where it agrees with glibc; glibc always.
+    if (icuLines && icuLines[i]!.split(" ").slice(0, 6).join(" ") === g.split(" ").slice(0, 6).join(" ")) {
       const [y, mo, d, h, mi, se, tzo] = icuLines[i]!.split(" ");
       if (ours !== [y, mo, d, h, mi, se].join(" ")) bad.push(`${at}: ours ${ours}, ICU ${icuLines[i]}`);
       else if (p.offset % 60 === 0 && Number(tzo) !== -p.offset / 60) bad.push(`${at}: offset ${p.offset}, ICU ${tzo} min`);
     }
-    const g = glibcLines[i]!;
     if (`${ours} ${p.offset % 60 === 0 ? hhmm(p.offset) : g.slice(-5)}` !== g) bad.push(`${at}: ours ${ours} ${p.offset}, glibc ${g}`);
   });
   return bad.slice(0, 5);
@@ -157,7 +160,14 @@ describe("fromLocal (local wall-clock time to epoch ms), against ICU's local Dat
       const clock = LocalClock.fromEnv({ TZ: zone });
       // Wall-clock times around each change, on both sides' offsets: the skipped, the repeated and their edges.
       const locals: number[][] = [];
-      const at = changes((t, out) => tzifInterval(tzif, t, out), from, to);
+      // Only the changes ICU's copy of the tz database has too (see compare(): its version may differ from the
+      // system's files): ICU's offsets on both sides equal the file's.
+      const all = changes((t, out) => tzifInterval(tzif, t, out), from, to);
+      const icuSides = icu(zone, all.flatMap((t) => [t - 1, t]));
+      const at = all.filter((t, k) =>
+        [t - 1, t].every((x, j) => Number(icuSides[2 * k + j]!.split(" ")[6]) * -60 === clock.offsetAt(x * 1000))
+      );
+      expect(at.length).toBeGreaterThanOrEqual(all.length / 2);
       for (const t of at) {
         for (const o of [clock.offsetAt((t - 1) * 1000), clock.offsetAt(t * 1000)]) {
           for (const d of [-3601, -1, 0, 1, 900, 1799, 1800, 3599, 3600, 3601]) {
@@ -168,7 +178,10 @@ describe("fromLocal (local wall-clock time to epoch ms), against ICU's local Dat
       }
       locals.push([2026, 13, 32, 25, 61, 61], [2026, 0, 0, -1, 0, 0]); // out-of-range fields roll over
       const want = icuFromLocal(zone, locals);
-      const bad = locals.map((l, i) => [l.join(" "), clock.fromLocal(l[0]!, l[1]!, l[2]!, l[3], l[4], l[5]), want[i]] as const).filter(([, a, b]) => a !== b);
+      const diff = locals.map((l, i) => [l.join(" "), clock.fromLocal(l[0]!, l[1]!, l[2]!, l[3], l[4], l[5]), want[i]!] as const).filter(([, a, b]) => a !== b);
+      // The rolled-over fields may land where ICU's copy of the tz database differs from the file: not a reference.
+      const icuAt = diff.length ? icu(zone, diff.map(([, , b]) => Math.floor(b / 1000))) : [];
+      const bad = diff.filter(([, , b], k) => Number(icuAt[k]!.split(" ")[6]) * -60 === clock.offsetAt(b));
       expect(bad.slice(0, 5)).toEqual([]);
     });
   }
