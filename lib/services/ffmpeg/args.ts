@@ -20,7 +20,7 @@
  */
 import type { EngineConfig, IngestConfig } from "../../config/ffmpeg.ts";
 import { DEFAULT_VHOST, parseRtmpUrl } from "../../net/stream-url.ts";
-import { localParts } from "../../time/local-time.ts";
+import { expandTimeVars } from "../../formats/path-template.ts";
 
 /** What one FFmpeg run is given (SrsFFMPEG's fields). */
 export interface FfmpegJob extends Omit<EngineConfig, "name" | "enabled"> {
@@ -128,21 +128,9 @@ export function ffmpegArgs(job: FfmpegJob): string[] {
   return a;
 }
 
-const pad = (n: number, w = 2): string => String(n).padStart(w, "0");
-
 /** SRS's srs_path_build_timestamp: [2006] [01] [02] [15] [04] [05] [999] [timestamp] in local time. */
 export function fillTime(s: string, t: Date): string {
-  if (!s.includes("[")) return s;
-  const p = localParts(t.getTime());
-  return s
-    .replaceAll("[2006]", String(p.year))
-    .replaceAll("[01]", pad(p.month))
-    .replaceAll("[02]", pad(p.day))
-    .replaceAll("[15]", pad(p.hour))
-    .replaceAll("[04]", pad(p.minute))
-    .replaceAll("[05]", pad(p.second))
-    .replaceAll("[999]", pad(p.ms, 3))
-    .replaceAll("[timestamp]", String(t.getTime()));
+  return expandTimeVars(s, t.getTime());
 }
 
 /** The log file of an FFmpeg (`<ff_log_dir>/ffmpeg-<what>-….log`), or undefined when ff_log_dir is /dev/null. */

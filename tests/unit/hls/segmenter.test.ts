@@ -4,6 +4,7 @@ import type { MediaPacket } from "../../../lib/media/packet.ts";
 import {
   addQueryToUris, expandTemplate, type PlaylistEntry, renderMasterPlaylist, renderPlaylist, shrinkWindow, targetDuration,
 } from "../../../lib/protocols/hls/playlist.ts";
+import { expandTimeVars } from "../../../lib/formats/path-template.ts";
 import { HlsSegmenter, type SegmentContainer, type SegmentEnd, type SegmentStart } from "../../../lib/protocols/hls/segmenter.ts";
 
 class FakeContainer implements SegmentContainer {
@@ -96,5 +97,9 @@ describe("playlist", () => {
     expect(expandTemplate("[vhost]/[app]/[stream]-[2006][01][02][15][04][05][999]-[seq]-[duration].ts", vars)).toBe("v/live/s-20060102150405999-7-2040.ts");
     expect(expandTemplate("[timestamp]", vars)).toBe(String(time.getTime()));
     expect(expandTemplate("[timestamp]", { ...vars, floorFragmentMs: 10000 })).toBe(String(Math.floor(time.getTime() / 10000)));
+    // The time variables alone (ingest/transcode outputs): the others stay as they are.
+    expect(expandTimeVars("[vhost]/[stream]-[2006][01][02][15][04][05][999]-[seq].[timestamp].flv", time.getTime()))
+      .toBe(`[vhost]/[stream]-20060102150405999-[seq].${time.getTime()}.flv`);
+    expect(expandTimeVars("no variables", time.getTime())).toBe("no variables");
   });
 });
