@@ -44,12 +44,9 @@ export function civilInto(z: number, out: CivilDate): void {
 
 /** The calendar year of day number `z`. */
 export function yearOfDay(z: number): number {
-  const zz = z + 719468;
-  const era = Math.floor(zz / 146097);
-  const doe = zz - era * 146097;
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36524) - Math.floor(doe / 146096)) / 365);
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  return yoe + era * 400 + (doy >= 306 ? 1 : 0); // March-based days 306.. are January and February
+  const c: CivilDate = { year: 0, month: 0, day: 0 };
+  civilInto(z, c);
+  return c.year;
 }
 
 /** Day of the week of day number `z`: 0 = Sunday … 6 = Saturday (1970-01-01 was a Thursday). */
